@@ -1,0 +1,1 @@
+//! Runnable examples of embedding helpdesk (see the issue for each adapter).

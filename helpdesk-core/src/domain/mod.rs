@@ -1,0 +1,26 @@
+//! Domain values that parse: once a value of these types exists, it is valid.
+//!
+//! Every constructor that takes client input returns a [`FieldError`](crate::FieldError) naming
+//! the field, so the service can gather all failures of a request in one answer.
+
+mod catalog;
+mod company_id;
+mod email;
+mod file;
+mod ids;
+mod person;
+mod status;
+mod text;
+mod ticket_number;
+
+pub use catalog::{Catalog, CategoryDef, CategoryKey, DepartmentDef, DepartmentKey, Priority, SubCategoryDef};
+pub use company_id::{CompanyId, CompanyIdFormat};
+pub use email::Email;
+pub use file::{FileName, StorageKey};
+pub use ids::{
+    ApiKeyId, AttachmentId, AuditId, CommentId, EventId, MessageId, RejectionId, SessionId, TicketId, UserId,
+};
+pub use person::{PersonName, Suffix};
+pub use status::{Role, TicketStatus, UserStatus};
+pub use text::{CommentBody, Description, Note, Subject};
+pub use ticket_number::{TicketNumber, TicketNumberFormat};

@@ -1,0 +1,306 @@
+//! Outbox messages: self-contained snapshots of what to tell whom, written in the same commit
+//! as the change that caused them and delivered later by the dispatcher.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{AttachmentId, Email, MessageId, TicketId, TicketStatus};
+
+/// The ticket facts a mail needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketMail {
+    /// Ticket number (`TX0042`).
+    pub number: String,
+    /// Subject.
+    pub subject: String,
+    /// Status after the change.
+    pub status: TicketStatus,
+}
+
+/// Which mail, with what it needs to say. Links are built by the renderer from the
+/// deployment's public URL, never from a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NotificationKind {
+    /// "We received your registration."
+    RegistrationReceived,
+    /// "Your account is ready."
+    AccountApproved,
+    /// "Your registration was unsuccessful."
+    RegistrationRejected {
+        /// The admin's reason.
+        reason: Option<String>,
+    },
+    /// Set-password invitation for an admin-created user.
+    Invitation {
+        /// The single-use secret (cleared after delivery).
+        token: String,
+        /// Valid until.
+        expires_at: DateTime<Utc>,
+    },
+    /// Password reset link.
+    PasswordReset {
+        /// The single-use secret (cleared after delivery).
+        token: String,
+        /// Valid until.
+        expires_at: DateTime<Utc>,
+    },
+    /// "Your password was changed."
+    PasswordChanged,
+    /// Ticket received.
+    TicketReceived {
+        /// Ticket.
+        ticket: TicketMail,
+    },
+    /// Ticket approved at triage.
+    TicketApproved {
+        /// Ticket.
+        ticket: TicketMail,
+    },
+    /// Ticket rejected at triage.
+    TicketRejected {
+        /// Ticket.
+        ticket: TicketMail,
+        /// Reason.
+        reason: String,
+    },
+    /// Ticket assigned to the recipient.
+    TicketAssigned {
+        /// Ticket.
+        ticket: TicketMail,
+    },
+    /// Staff wait on the requester.
+    WaitingOnRequester {
+        /// Ticket.
+        ticket: TicketMail,
+        /// The public comment saying what is needed.
+        comment: String,
+    },
+    /// Ticket resolved.
+    TicketResolved {
+        /// Ticket.
+        ticket: TicketMail,
+        /// Resolution note.
+        note: String,
+    },
+    /// Ticket reopened (to the assignee).
+    TicketReopened {
+        /// Ticket.
+        ticket: TicketMail,
+        /// Reason.
+        reason: String,
+    },
+    /// A public comment (to the other party).
+    PublicComment {
+        /// Ticket.
+        ticket: TicketMail,
+        /// Author's display name.
+        author: String,
+        /// Comment text.
+        body: String,
+    },
+}
+
+impl NotificationKind {
+    /// A stable name for templates and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::RegistrationReceived => "registration_received",
+            Self::AccountApproved => "account_approved",
+            Self::RegistrationRejected { .. } => "registration_rejected",
+            Self::Invitation { .. } => "invitation",
+            Self::PasswordReset { .. } => "password_reset",
+            Self::PasswordChanged => "password_changed",
+            Self::TicketReceived { .. } => "ticket_received",
+            Self::TicketApproved { .. } => "ticket_approved",
+            Self::TicketRejected { .. } => "ticket_rejected",
+            Self::TicketAssigned { .. } => "ticket_assigned",
+            Self::WaitingOnRequester { .. } => "waiting_on_requester",
+            Self::TicketResolved { .. } => "ticket_resolved",
+            Self::TicketReopened { .. } => "ticket_reopened",
+            Self::PublicComment { .. } => "public_comment",
+        }
+    }
+
+    /// Mails holding a secret: their payload is cleared once delivered.
+    pub fn is_sensitive(&self) -> bool {
+        matches!(self, Self::Invitation { .. } | Self::PasswordReset { .. })
+    }
+}
+
+/// A mail to one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Recipient.
+    pub to: Email,
+    /// Recipient's display name.
+    pub to_name: String,
+    /// Language tag of the templates to use.
+    pub language: String,
+    /// What to say.
+    pub kind: NotificationKind,
+}
+
+/// Attachment metadata sent to the workflow system (no URLs, no secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentInfo {
+    /// Id (download with an API key that has the read scope).
+    pub id: AttachmentId,
+    /// Display name.
+    pub file_name: String,
+    /// Media type.
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// The ticket as the workflow system sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketSnapshot {
+    /// Id.
+    pub id: TicketId,
+    /// Number.
+    pub number: String,
+    /// Subject.
+    pub subject: String,
+    /// Description.
+    pub description: String,
+    /// Category.
+    pub category: String,
+    /// Sub-category.
+    pub sub_category: String,
+    /// Priority.
+    pub priority: Option<String>,
+    /// Department.
+    pub department: Option<String>,
+    /// Status.
+    pub status: TicketStatus,
+    /// Requester's email.
+    pub requester_email: String,
+    /// Requested date.
+    pub scheduled_date: Option<NaiveDate>,
+    /// Submitted.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Version.
+    pub version: u64,
+    /// Public attachments.
+    pub attachments: Vec<AttachmentInfo>,
+}
+
+/// Why the workflow system hears about a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkflowEventKind {
+    /// The ticket became open (approved at triage).
+    #[serde(rename = "ticket.opened")]
+    Opened,
+    /// A later status change of a ticket the system was told about.
+    #[serde(rename = "ticket.status_changed")]
+    StatusChanged,
+}
+
+/// One workflow delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowEvent {
+    /// Kind.
+    pub kind: WorkflowEventKind,
+    /// When the change happened.
+    pub at: DateTime<Utc>,
+    /// The ticket after the change.
+    pub ticket: TicketSnapshot,
+}
+
+/// What an outbox message delivers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "channel", rename_all = "snake_case")]
+pub enum OutboxPayload {
+    /// A mail.
+    Mail(Notification),
+    /// A workflow push.
+    Workflow(WorkflowEvent),
+    /// A delivered sensitive message whose content was cleared.
+    Redacted,
+}
+
+/// A message enqueued by a unit of work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// Id (receivers de-duplicate by it).
+    pub id: MessageId,
+    /// Enqueued.
+    pub created_at: DateTime<Utc>,
+    /// Content.
+    pub payload: OutboxPayload,
+}
+
+impl OutboxMessage {
+    /// True when the payload must be cleared after delivery.
+    pub fn is_sensitive(&self) -> bool {
+        matches!(&self.payload, OutboxPayload::Mail(n) if n.kind.is_sensitive())
+    }
+}
+
+/// Delivery state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Waiting for (another) attempt.
+    Pending,
+    /// Delivered.
+    Delivered,
+    /// Gave up after the configured attempts; an admin may retry.
+    Dead,
+}
+
+impl OutboxState {
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Dead => "dead",
+        }
+    }
+}
+
+/// A stored outbox message with its delivery bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    /// The message.
+    pub message: OutboxMessage,
+    /// State.
+    pub state: OutboxState,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Not attempted before this time.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Last failure.
+    pub last_error: Option<String>,
+    /// Holder of the current claim.
+    pub lease_token: Option<uuid::Uuid>,
+    /// The claim expires at this time.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Delivered at.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl OutboxRecord {
+    /// A freshly enqueued message.
+    pub fn new(message: OutboxMessage) -> Self {
+        let at = message.created_at;
+        Self {
+            message,
+            state: OutboxState::Pending,
+            attempts: 0,
+            next_attempt_at: at,
+            last_error: None,
+            lease_token: None,
+            lease_until: None,
+            delivered_at: None,
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Tickets with their comments, attachments and history events.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    ApiKeyId, AttachmentId, CategoryKey, CommentBody, CommentId, DepartmentKey, Description, EventId, FileName, Priority,
+    StorageKey, Subject, TicketId, TicketNumber, TicketStatus, UserId,
+};
+use crate::lifecycle::Action;
+
+/// A ticket. Status, number and timestamps change only through the lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Internal id.
+    pub id: TicketId,
+    /// Human-friendly number.
+    pub number: TicketNumber,
+    /// Who filed it.
+    pub requester: UserId,
+    /// Subject.
+    pub subject: Subject,
+    /// Category (from the catalog).
+    pub category: CategoryKey,
+    /// Sub-category.
+    pub sub_category: CategoryKey,
+    /// Description.
+    pub description: Description,
+    /// Requested date, never in the past when set.
+    pub scheduled_date: Option<NaiveDate>,
+    /// Set at triage.
+    pub priority: Option<Priority>,
+    /// Proposed from the category at submission, confirmed at triage.
+    pub department: Option<DepartmentKey>,
+    /// Status.
+    pub status: TicketStatus,
+    /// Staff member working on it.
+    pub assignee: Option<UserId>,
+    /// Submitted.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// First staff response (approve, reject or first public staff comment).
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// Last resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// First response minus submission, in seconds.
+    pub response_secs: Option<i64>,
+    /// Resolution minus submission, in seconds.
+    pub resolution_secs: Option<i64>,
+    /// The reason given when rejected at triage (visible to the requester).
+    pub rejection_reason: Option<String>,
+    /// True once the workflow sink was told about the ticket (it then hears every change).
+    pub workflow_linked: bool,
+    /// Optimistic-concurrency version, 1 at creation, +1 per change.
+    pub version: u64,
+}
+
+/// Who did something.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActorRef {
+    /// A signed-in user.
+    User {
+        /// The user.
+        id: UserId,
+    },
+    /// An external system, by its API key.
+    ExternalSystem {
+        /// The key.
+        key: ApiKeyId,
+        /// The key's name at the time.
+        name: String,
+    },
+    /// The help desk itself (timers).
+    System,
+}
+
+impl ActorRef {
+    /// The user, when the actor is one.
+    pub fn user(&self) -> Option<UserId> {
+        match self {
+            ActorRef::User { id } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ActorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActorRef::User { id } => write!(f, "user:{id}"),
+            ActorRef::ExternalSystem { name, .. } => write!(f, "system:{name}"),
+            ActorRef::System => f.write_str("helpdesk"),
+        }
+    }
+}
+
+/// A comment. Internal comments are written by staff and never shown or mailed to employees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    /// Id.
+    pub id: CommentId,
+    /// Ticket.
+    pub ticket: TicketId,
+    /// Author.
+    pub author: ActorRef,
+    /// Text.
+    pub body: CommentBody,
+    /// Staff-only.
+    pub internal: bool,
+    /// Written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An attachment's metadata. Its bytes live in the object store under `key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Id.
+    pub id: AttachmentId,
+    /// Ticket.
+    pub ticket: TicketId,
+    /// The comment it belongs to, if any.
+    pub comment: Option<CommentId>,
+    /// Follows its comment's visibility.
+    pub internal: bool,
+    /// Sanitised display name.
+    pub file_name: FileName,
+    /// Decided from the content, not the client.
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the content.
+    pub sha256: String,
+    /// Server-generated storage key.
+    pub key: StorageKey,
+    /// Uploader.
+    pub uploaded_by: ActorRef,
+    /// Uploaded.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a history event records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A lifecycle action (submit included).
+    Action {
+        /// The action.
+        action: Action,
+    },
+    /// Fields edited.
+    Edited,
+    /// A comment written.
+    Commented {
+        /// The comment.
+        comment: CommentId,
+    },
+    /// An attachment added.
+    AttachmentAdded {
+        /// The attachment.
+        attachment: AttachmentId,
+    },
+}
+
+/// One changed field, old and new value as display strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// The field.
+    pub field: String,
+    /// Before.
+    pub old: Option<String>,
+    /// After.
+    pub new: Option<String>,
+}
+
+impl FieldChange {
+    /// Builds a change.
+    pub fn new(field: &str, old: Option<String>, new: Option<String>) -> Self {
+        Self { field: field.to_owned(), old, new }
+    }
+}
+
+/// A ticket history event, written in the same commit as the change it records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    /// Id.
+    pub id: EventId,
+    /// Ticket.
+    pub ticket: TicketId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: ActorRef,
+    /// What.
+    pub kind: EventKind,
+    /// Changed fields.
+    pub changes: Vec<FieldChange>,
+    /// A note given with the action (reason, resolution note, comment text).
+    pub note: Option<String>,
+    /// Internal events (of internal comments and their attachments) are staff-only.
+    pub internal: bool,
+    /// The ticket version this event produced.
+    pub version: u64,
+}

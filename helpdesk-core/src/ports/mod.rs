@@ -1,0 +1,27 @@
+//! The ports: what the core needs from the outside world, each with its contract.
+//!
+//! - [`Store`]: every persistent record, as small read traits plus one atomic
+//!   [`commit`](UnitOfWorkStore::commit) of a [`UnitOfWork`];
+//! - [`Mailer`]: delivers one rendered notification;
+//! - [`WorkflowSink`]: tells the external workflow system about a ticket;
+//! - [`Clock`]: the current time (core never reads the wall clock itself);
+//! - attachments: `object_store::ObjectStore` itself, used as `Arc<dyn ObjectStore>`.
+//!
+//! Ports are used as `Arc<dyn Port>` and are `Send + Sync + Debug + 'static`.
+
+mod clock;
+mod delivery;
+mod query;
+mod store;
+
+pub use clock::{Clock, SystemClock};
+pub use delivery::{DeliveryError, Mailer, WorkflowSink};
+pub use query::{
+    AssigneeFilter, AuditQuery, Cursor, Page, PageSize, SortDirection, TicketQuery, TicketSort, TicketSortField, UserQuery,
+};
+pub use store::*;
+
+#[cfg(feature = "testing")]
+pub use clock::MockClock;
+#[cfg(feature = "testing")]
+pub use delivery::{MockMailer, MockWorkflowSink};

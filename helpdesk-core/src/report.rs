@@ -1,0 +1,255 @@
+//! Report figures (SPEC §7) and the statistics every store computes them with.
+//!
+//! Stores answer report queries themselves (SQL aggregates, maintained counters); stores that
+//! collect samples use [`DurationStats::from_samples`] so every store agrees on the definition:
+//! percentiles by linear interpolation between closest ranks (PostgreSQL's `percentile_cont`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::FieldError;
+
+/// A report period, `[from, to)`, at most a year long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRange {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+impl ReportRange {
+    /// The longest range.
+    pub fn max_len() -> Duration {
+        Duration::days(366)
+    }
+    /// A validated range.
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Self, FieldError> {
+        if to <= from {
+            return Err(FieldError::new("to", "invalid", "must be after `from`"));
+        }
+        if to - from > Self::max_len() {
+            return Err(FieldError::new("from", "out_of_range", "a report covers at most a year"));
+        }
+        Ok(Self { from, to })
+    }
+    /// The default: the 30 days before `now`.
+    pub fn last_30_days(now: DateTime<Utc>) -> Self {
+        Self { from: now - Duration::days(30), to: now }
+    }
+    /// Start (inclusive).
+    pub fn from(&self) -> DateTime<Utc> {
+        self.from
+    }
+    /// End (exclusive).
+    pub fn to(&self) -> DateTime<Utc> {
+        self.to
+    }
+    /// True when `t` falls in the range.
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        t >= self.from && t < self.to
+    }
+}
+
+/// Counts by key.
+pub type Counts = BTreeMap<String, u64>;
+
+/// The summary report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// All tickets.
+    pub total_tickets: u64,
+    /// Tickets by status.
+    pub by_status: Counts,
+    /// Tickets by priority (`untriaged` for none yet).
+    pub by_priority: Counts,
+    /// Tickets by department (`none` for none).
+    pub by_department: Counts,
+    /// Tickets by category.
+    pub by_category: Counts,
+    /// New tickets waiting for review more than 24 hours.
+    pub new_waiting_over_24h: u64,
+    /// Users by role.
+    pub users_by_role: Counts,
+    /// Users by status.
+    pub users_by_status: Counts,
+    /// Rejected registrations (rejection records).
+    pub rejected_registrations: u64,
+}
+
+/// Mean, median and 90th percentile of a set of durations, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DurationStats {
+    /// Samples.
+    pub count: u64,
+    /// Mean.
+    pub mean_secs: Option<f64>,
+    /// Median.
+    pub median_secs: Option<f64>,
+    /// 90th percentile.
+    pub p90_secs: Option<f64>,
+}
+
+impl DurationStats {
+    /// Computes the figures (sorts `samples`).
+    pub fn from_samples(samples: &mut [i64]) -> Self {
+        if samples.is_empty() {
+            return Self::default();
+        }
+        samples.sort_unstable();
+        let n = samples.len();
+        let sum: f64 = samples.iter().map(|&s| s as f64).sum();
+        let pct = |p: f64| {
+            let pos = p * (n - 1) as f64;
+            let lo = pos.floor() as usize;
+            let hi = pos.ceil() as usize;
+            let frac = pos - lo as f64;
+            samples[lo] as f64 + (samples[hi] - samples[lo]) as f64 * frac
+        };
+        Self { count: n as u64, mean_secs: Some(sum / n as f64), median_secs: Some(pct(0.5)), p90_secs: Some(pct(0.9)) }
+    }
+}
+
+/// Response and resolution figures of one group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupStats {
+    /// Group key (department, priority or assignee id; `none` when unset).
+    pub key: String,
+    /// First-response times.
+    pub response: DurationStats,
+    /// Resolution times.
+    pub resolution: DurationStats,
+}
+
+/// Tickets created and resolved on one day (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCount {
+    /// Day.
+    pub day: NaiveDate,
+    /// Created that day.
+    pub created: u64,
+    /// Resolved that day.
+    pub resolved: u64,
+}
+
+/// The performance report over a range. Response and resolution figures cover tickets
+/// created in the range; the backlog is the current one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerformanceReport {
+    /// The range.
+    pub range: ReportRange,
+    /// First-response times overall.
+    pub response: DurationStats,
+    /// Resolution times overall.
+    pub resolution: DurationStats,
+    /// By department.
+    pub by_department: Vec<GroupStats>,
+    /// By priority.
+    pub by_priority: Vec<GroupStats>,
+    /// By assignee.
+    pub by_assignee: Vec<GroupStats>,
+    /// Tickets not yet resolved or terminal, by status, now.
+    pub backlog: Counts,
+    /// Created vs resolved per day, every day of the range (zeros included).
+    pub per_day: Vec<DayCount>,
+}
+
+/// Response and resolution samples of each group key.
+type Samples = BTreeMap<String, (Vec<i64>, Vec<i64>)>;
+
+/// Collects samples per group, then computes the figures; used by stores that aggregate in
+/// process.
+#[derive(Debug, Default)]
+pub struct PerformanceBuilder {
+    response: Vec<i64>,
+    resolution: Vec<i64>,
+    groups: [Samples; 3],
+    created: BTreeMap<NaiveDate, u64>,
+    resolved: BTreeMap<NaiveDate, u64>,
+    backlog: Counts,
+}
+
+impl PerformanceBuilder {
+    /// Adds a ticket created in the range.
+    pub fn add_created(&mut self, t: &crate::model::Ticket) {
+        *self.created.entry(t.created_at.date_naive()).or_default() += 1;
+        let keys = [
+            t.department.as_ref().map_or("none".to_owned(), |d| d.to_string()),
+            t.priority.map_or("untriaged".to_owned(), |p| p.to_string()),
+            t.assignee.map_or("none".to_owned(), |a| a.to_string()),
+        ];
+        for (g, k) in self.groups.iter_mut().zip(keys) {
+            let e = g.entry(k).or_default();
+            if let Some(r) = t.response_secs {
+                e.0.push(r);
+            }
+            if let Some(r) = t.resolution_secs {
+                e.1.push(r);
+            }
+        }
+        if let Some(r) = t.response_secs {
+            self.response.push(r);
+        }
+        if let Some(r) = t.resolution_secs {
+            self.resolution.push(r);
+        }
+    }
+    /// Adds a resolution that happened in the range.
+    pub fn add_resolved(&mut self, at: DateTime<Utc>) {
+        *self.resolved.entry(at.date_naive()).or_default() += 1;
+    }
+    /// Adds a ticket to the current backlog (non-terminal, not resolved).
+    pub fn add_backlog(&mut self, status: crate::domain::TicketStatus) {
+        *self.backlog.entry(status.to_string()).or_default() += 1;
+    }
+    /// Computes the report.
+    pub fn finish(mut self, range: ReportRange) -> PerformanceReport {
+        let group = |g: Samples| {
+            g.into_iter()
+                .map(|(key, (mut a, mut b))| GroupStats { key, response: DurationStats::from_samples(&mut a), resolution: DurationStats::from_samples(&mut b) })
+                .collect()
+        };
+        let [d, p, a] = std::mem::take(&mut self.groups);
+        PerformanceReport {
+            range,
+            response: DurationStats::from_samples(&mut self.response),
+            resolution: DurationStats::from_samples(&mut self.resolution),
+            by_department: group(d),
+            by_priority: group(p),
+            by_assignee: group(a),
+            backlog: self.backlog,
+            per_day: days(range, &self.created, &self.resolved),
+        }
+    }
+}
+
+/// Every day of `range` with its counts (zeros included).
+pub fn days(range: ReportRange, created: &BTreeMap<NaiveDate, u64>, resolved: &BTreeMap<NaiveDate, u64>) -> Vec<DayCount> {
+    let mut out = Vec::new();
+    let last = (range.to() - Duration::microseconds(1)).date_naive();
+    let mut day = range.from().date_naive();
+    while day <= last {
+        out.push(DayCount { day, created: created.get(&day).copied().unwrap_or(0), resolved: resolved.get(&day).copied().unwrap_or(0) });
+        match day.succ_opt() {
+            Some(d) => day = d,
+            None => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_interpolate() {
+        let s = DurationStats::from_samples(&mut [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+        assert_eq!(s.count, 10);
+        assert_eq!(s.mean_secs, Some(55.0));
+        assert_eq!(s.median_secs, Some(55.0));
+        assert!((s.p90_secs.unwrap() - 91.0).abs() < 1e-9);
+        assert_eq!(DurationStats::from_samples(&mut []).mean_secs, None);
+        assert_eq!(DurationStats::from_samples(&mut [7]).p90_secs, Some(7.0));
+    }
+}

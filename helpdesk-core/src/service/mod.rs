@@ -1,0 +1,267 @@
+//! The [`HelpDesk`] service: every use case of SPEC §2–§7, each taking the acting
+//! [`Principal`] and enforcing the policy here, in core, whatever the transport.
+//!
+//! One use case reads what it needs, decides with pure code (lifecycle, policy, account
+//! lifecycle, password policy) and writes one [`UnitOfWork`]. Mails and workflow pushes are
+//! outbox messages in that same commit, so a failing mail server never half-applies a change.
+
+mod accounts;
+mod attachments;
+mod notify;
+mod options;
+mod reports;
+mod sessions;
+mod tickets;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use object_store::ObjectStore;
+use rand::RngCore;
+
+pub use accounts::{BootstrapAdmin, ImportOutcome, ImportedUser, NewUser, ProfileUpdate, Registration};
+pub use attachments::{DownloadGrant, Upload};
+pub use options::{AttachmentLimits, HelpDeskOptions, OutboxOptions, SessionOptions, ThrottleOptions};
+pub use sessions::{IssuedSession, LoginRequest};
+pub use tickets::{ActionRequest, NewTicket, TicketEdit, TicketView};
+
+use crate::domain::AuditId;
+use crate::lifecycle::Lifecycle;
+use crate::model::{AuditEntry, AuditKind, PasswordHash};
+use crate::password::{Argon2Hasher, Argon2Options, Password, PasswordHasher};
+use crate::policy::{Decision, Permission, Policy, Principal, Resource, RulePolicy};
+use crate::ports::{Clock, Store, SystemClock, UnitOfWork};
+use crate::{Error, Result};
+
+/// The help desk. Cheap to clone; share one per process.
+#[derive(Debug, Clone)]
+pub struct HelpDesk {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn ObjectStore>,
+    clock: Arc<dyn Clock>,
+    hasher: Arc<dyn PasswordHasher>,
+    policy: Arc<dyn Policy>,
+    lifecycle: Lifecycle,
+    options: HelpDeskOptions,
+}
+
+/// Builds a [`HelpDesk`]; only the store and the attachment store are required.
+#[derive(Debug)]
+pub struct HelpDeskBuilder {
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn ObjectStore>,
+    clock: Option<Arc<dyn Clock>>,
+    hasher: Option<Arc<dyn PasswordHasher>>,
+    policy: Option<Arc<dyn Policy>>,
+    lifecycle: Option<Lifecycle>,
+    options: HelpDeskOptions,
+}
+
+impl HelpDeskBuilder {
+    /// The clock (default: the wall clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+    /// The password hasher (default: argon2id with [`Argon2Options::default`]).
+    pub fn hasher(mut self, hasher: Arc<dyn PasswordHasher>) -> Self {
+        self.hasher = Some(hasher);
+        self
+    }
+    /// The policy (default: [`RulePolicy`] built from the options).
+    pub fn policy(mut self, policy: Arc<dyn Policy>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+    /// A custom lifecycle table (default: SPEC §4's, with the options' reopen window).
+    pub fn lifecycle(mut self, lifecycle: Lifecycle) -> Self {
+        self.lifecycle = Some(lifecycle);
+        self
+    }
+    /// The options.
+    pub fn options(mut self, options: HelpDeskOptions) -> Self {
+        self.options = options;
+        self
+    }
+    /// Builds the service.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when the catalog or the argon2 parameters are invalid.
+    pub fn build(self) -> Result<HelpDesk> {
+        self.options.catalog.validate().map_err(Error::Internal)?;
+        let hasher = match self.hasher {
+            Some(h) => h,
+            None => Arc::new(Argon2Hasher::new(Argon2Options::default()).map_err(Error::Internal)?),
+        };
+        let lifecycle = match self.lifecycle {
+            Some(l) => l,
+            None => Lifecycle::new(crate::lifecycle::default_rules(self.options.reopen_window_days))
+                .map_err(|e| Error::Internal(e.to_string()))?,
+        };
+        let policy = self.policy.unwrap_or_else(|| Arc::new(RulePolicy::new(&self.options.policy)));
+        Ok(HelpDesk {
+            inner: Arc::new(Inner {
+                store: self.store,
+                blobs: self.blobs,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                hasher,
+                policy,
+                lifecycle,
+                options: self.options,
+            }),
+        })
+    }
+}
+
+impl HelpDesk {
+    /// Starts building a help desk over `store` with attachments in `blobs`.
+    pub fn builder(store: Arc<dyn Store>, blobs: Arc<dyn ObjectStore>) -> HelpDeskBuilder {
+        HelpDeskBuilder { store, blobs, clock: None, hasher: None, policy: None, lifecycle: None, options: HelpDeskOptions::default() }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+    /// The attachment store.
+    pub fn blobs(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner.blobs
+    }
+    /// The options.
+    pub fn options(&self) -> &HelpDeskOptions {
+        &self.inner.options
+    }
+    /// The lifecycle table.
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.inner.lifecycle
+    }
+    /// The policy.
+    pub fn policy(&self) -> &Arc<dyn Policy> {
+        &self.inner.policy
+    }
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+    /// Now, from the clock port.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// The catalog, for any signed-in principal.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for anonymous callers.
+    pub fn catalog(&self, principal: &Principal) -> Result<&crate::domain::Catalog> {
+        self.require(principal, Permission::ViewCatalog, &Resource::none())?;
+        Ok(&self.inner.options.catalog)
+    }
+
+    /// Checks `permission`, answering `Forbidden` (anonymous: `Unauthenticated`).
+    fn require(&self, principal: &Principal, permission: Permission, resource: &Resource) -> Result<()> {
+        if self.allowed(principal, permission, resource) {
+            return Ok(());
+        }
+        if matches!(principal, Principal::Anonymous) {
+            return Err(Error::Unauthenticated(crate::AuthFailure::Missing));
+        }
+        Err(Error::Forbidden(permission_name(permission)))
+    }
+
+    fn allowed(&self, principal: &Principal, permission: Permission, resource: &Resource) -> bool {
+        self.inner.policy.decide(principal, permission, resource) == Decision::Allow
+    }
+
+    /// Records an audit entry in its own commit (security events outside a larger change).
+    async fn audit(&self, actor: Option<crate::model::ActorRef>, kind: AuditKind, target: Option<String>, address: Option<String>, detail: String) -> Result<()> {
+        let mut uow = UnitOfWork::new();
+        uow.audit.push(audit_entry(self.now(), actor, kind, target, address, detail));
+        self.inner.store.commit(uow).await?;
+        Ok(())
+    }
+
+    /// Runs a password hash on the blocking pool when a Tokio runtime is present.
+    async fn hash_password(&self, password: Password) -> Result<PasswordHash> {
+        let hasher = self.inner.hasher.clone();
+        blocking(move || hasher.hash(&password)).await?.map_err(Error::Internal)
+    }
+
+    /// Verifies a password on the blocking pool.
+    async fn verify_password(&self, password: Password, hash: Option<PasswordHash>) -> Result<crate::password::Verification> {
+        let hasher = self.inner.hasher.clone();
+        blocking(move || match hash {
+            Some(h) => hasher.verify(&password, &h),
+            None => {
+                hasher.verify_dummy(&password);
+                crate::password::Verification::Invalid
+            }
+        })
+        .await
+    }
+}
+
+fn permission_name(p: Permission) -> &'static str {
+    match p {
+        Permission::Register => "register",
+        Permission::ViewCatalog => "view the catalog",
+        Permission::ManageOwnProfile => "manage the profile",
+        Permission::ViewAvatar => "view avatars",
+        Permission::ListStaff => "list staff",
+        Permission::ViewUsers => "view users",
+        Permission::ManageUsers => "manage users",
+        Permission::ViewRejections => "view rejections",
+        Permission::ViewAuditLog => "view the audit log",
+        Permission::ManageApiKeys => "manage API keys",
+        Permission::ManageOutbox => "manage the outbox",
+        Permission::ViewReports => "view reports",
+        Permission::CreateTicket => "create tickets",
+        Permission::ListAllTickets => "list all tickets",
+        Permission::ViewTicket => "view this ticket",
+        Permission::EditTicket => "edit this field",
+        Permission::TransitionTicket => "change this ticket",
+        Permission::CommentPublic => "comment",
+        Permission::CommentInternal => "write internal comments",
+        Permission::ViewInternal => "view internal content",
+        Permission::UploadAttachment => "upload attachments here",
+        Permission::DownloadAttachment => "download this attachment",
+        Permission::PushWorkflowStatus => "push workflow status",
+    }
+}
+
+pub(crate) fn audit_entry(
+    at: DateTime<Utc>,
+    actor: Option<crate::model::ActorRef>,
+    kind: AuditKind,
+    target: Option<String>,
+    address: Option<String>,
+    detail: String,
+) -> AuditEntry {
+    AuditEntry { id: AuditId::random(), at, actor, kind, target, address, detail }
+}
+
+/// Runs CPU-heavy work off the async workers when a Tokio runtime is present.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.spawn_blocking(f).await.map_err(|e| Error::Internal(format!("blocking task failed: {e}"))),
+        Err(_) => Ok(f()),
+    }
+}
+
+/// A random secret of 32 bytes (256 bits), URL-safe base64.
+pub(crate) fn random_secret() -> String {
+    use base64::Engine as _;
+    let mut buf = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Hex SHA-256 of some bytes.
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}

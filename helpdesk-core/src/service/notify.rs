@@ -1,0 +1,104 @@
+//! Turning decisions into outbox messages: mails to the right party and workflow pushes,
+//! as self-contained snapshots (SPEC §11: rendered by `helpdesk-mail` at delivery).
+
+use chrono::{DateTime, Utc};
+
+use super::HelpDesk;
+use crate::domain::{MessageId, UserId};
+use crate::lifecycle::{Effect, MailTemplate, Party};
+use crate::model::{
+    AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, Ticket, TicketMail, TicketSnapshot, User,
+    WorkflowEvent, WorkflowEventKind,
+};
+use crate::{Error, Result};
+
+pub(crate) fn ticket_mail(t: &Ticket) -> TicketMail {
+    TicketMail { number: t.number.to_string(), subject: t.subject.to_string(), status: t.status }
+}
+
+impl HelpDesk {
+    /// A mail to `to`.
+    pub(crate) fn mail_to(&self, to: &User, kind: NotificationKind, now: DateTime<Utc>) -> OutboxMessage {
+        OutboxMessage {
+            id: MessageId::random(),
+            created_at: now,
+            payload: OutboxPayload::Mail(Notification {
+                to: to.email.clone(),
+                to_name: to.display_name(),
+                language: self.inner.options.language.clone(),
+                kind,
+            }),
+        }
+    }
+
+    async fn user_or_internal(&self, id: UserId) -> Result<User> {
+        self.inner.store.user(id).await?.ok_or_else(|| Error::Internal(format!("user {id} referenced by a ticket is missing")))
+    }
+
+    /// The messages a ticket change's effects ask for. `text` is the action's reason, note or
+    /// comment; the acting user is never mailed about their own action.
+    pub(crate) async fn effect_messages(&self, ticket: &Ticket, effects: &[Effect], actor_user: Option<UserId>, text: Option<&str>, now: DateTime<Utc>) -> Result<Vec<OutboxMessage>> {
+        let mut out = Vec::new();
+        for e in effects {
+            match e {
+                Effect::Mail { to, template } => {
+                    let recipient = match to {
+                        Party::Requester => Some(ticket.requester),
+                        Party::Assignee => ticket.assignee,
+                    };
+                    let Some(recipient) = recipient else { continue };
+                    if Some(recipient) == actor_user && *template != MailTemplate::Received {
+                        continue;
+                    }
+                    let user = self.user_or_internal(recipient).await?;
+                    let tm = ticket_mail(ticket);
+                    let text = text.unwrap_or_default().to_owned();
+                    let kind = match template {
+                        MailTemplate::Received => NotificationKind::TicketReceived { ticket: tm },
+                        MailTemplate::Approved => NotificationKind::TicketApproved { ticket: tm },
+                        MailTemplate::Rejected => NotificationKind::TicketRejected { ticket: tm, reason: text },
+                        MailTemplate::Assigned => NotificationKind::TicketAssigned { ticket: tm },
+                        MailTemplate::WaitingOnRequester => NotificationKind::WaitingOnRequester { ticket: tm, comment: text },
+                        MailTemplate::Resolved => NotificationKind::TicketResolved { ticket: tm, note: text },
+                        MailTemplate::Reopened => NotificationKind::TicketReopened { ticket: tm, reason: text },
+                    };
+                    out.push(self.mail_to(&user, kind, now));
+                }
+                Effect::Workflow(kind) => out.push(self.workflow_message(*kind, ticket, now).await?),
+            }
+        }
+        Ok(out)
+    }
+
+    /// A workflow push with the ticket and its public attachments' metadata.
+    pub(crate) async fn workflow_message(&self, kind: WorkflowEventKind, ticket: &Ticket, now: DateTime<Utc>) -> Result<OutboxMessage> {
+        let requester = self.user_or_internal(ticket.requester).await?;
+        let attachments = self
+            .inner
+            .store
+            .attachments(ticket.id)
+            .await?
+            .into_iter()
+            .filter(|a| !a.internal)
+            .map(|a| AttachmentInfo { id: a.id, file_name: a.file_name.to_string(), content_type: a.content_type, size: a.size, sha256: a.sha256 })
+            .collect();
+        let snapshot = TicketSnapshot {
+            id: ticket.id,
+            number: ticket.number.to_string(),
+            subject: ticket.subject.to_string(),
+            description: ticket.description.to_string(),
+            category: ticket.category.to_string(),
+            sub_category: ticket.sub_category.to_string(),
+            priority: ticket.priority.map(|p| p.to_string()),
+            department: ticket.department.as_ref().map(|d| d.to_string()),
+            status: ticket.status,
+            requester_email: requester.email.to_string(),
+            scheduled_date: ticket.scheduled_date,
+            created_at: ticket.created_at,
+            updated_at: ticket.updated_at,
+            version: ticket.version,
+            attachments,
+        };
+        Ok(OutboxMessage { id: MessageId::random(), created_at: now, payload: OutboxPayload::Workflow(WorkflowEvent { kind, at: now, ticket: snapshot }) })
+    }
+}

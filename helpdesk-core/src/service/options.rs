@@ -1,0 +1,166 @@
+//! Typed options of the service, with SPEC §11's defaults. Libraries never read the
+//! environment: the server binary builds these from its configuration.
+
+use chrono::Duration;
+
+use crate::domain::{Catalog, CompanyIdFormat, TicketNumberFormat};
+use crate::password::PasswordPolicy;
+use crate::policy::PolicyOptions;
+
+/// Session lifetimes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Ends if not refreshed for this long (default 24 h).
+    pub idle: Duration,
+    /// Ends this long after sign-in whatever happens (default 7 days).
+    pub absolute: Duration,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self { idle: Duration::hours(24), absolute: Duration::days(7) }
+    }
+}
+
+/// Brute-force and abuse limits kept in storage (shared by every instance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleOptions {
+    /// Consecutive failed logins before delays start (default 5).
+    pub free_login_failures: u32,
+    /// First delay (default 1 s), doubled per further failure.
+    pub base_delay: Duration,
+    /// Longest delay (default 15 min): an attacker can slow, never lock out, a user.
+    pub max_delay: Duration,
+    /// Forgot-password requests per account per hour (default 5; extra ones are silently
+    /// dropped so the answer stays the same).
+    pub resets_per_account_per_hour: u64,
+}
+
+impl Default for ThrottleOptions {
+    fn default() -> Self {
+        Self { free_login_failures: 5, base_delay: Duration::seconds(1), max_delay: Duration::minutes(15), resets_per_account_per_hour: 5 }
+    }
+}
+
+/// Attachment limits and the type allow list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentLimits {
+    /// Largest file (default 10 MiB).
+    pub max_file_bytes: u64,
+    /// Most files on one ticket (default 10).
+    pub max_files_per_ticket: usize,
+    /// Most bytes on one ticket (default 50 MiB).
+    pub max_bytes_per_ticket: u64,
+    /// Allowed media types, decided from content.
+    pub allowed_types: Vec<String>,
+}
+
+impl Default for AttachmentLimits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 10 * 1024 * 1024,
+            max_files_per_ticket: 10,
+            max_bytes_per_ticket: 50 * 1024 * 1024,
+            allowed_types: [
+                "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                "application/msword", "application/vnd.ms-excel", "text/csv", "text/plain",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        }
+    }
+}
+
+/// Outbox delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxOptions {
+    /// Attempts before a message is dead (default 10).
+    pub max_attempts: u32,
+    /// First back-off (default 10 s), doubled per attempt.
+    pub base_backoff: Duration,
+    /// Longest back-off (default 1 h).
+    pub max_backoff: Duration,
+    /// How long a claim holds (default 60 s).
+    pub lease: Duration,
+    /// Longest a delivery may take (default 30 s).
+    pub delivery_timeout: std::time::Duration,
+    /// Messages per claim (default 32).
+    pub batch: usize,
+}
+
+impl Default for OutboxOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            base_backoff: Duration::seconds(10),
+            max_backoff: Duration::hours(1),
+            lease: Duration::seconds(60),
+            delivery_timeout: std::time::Duration::from_secs(30),
+            batch: 32,
+        }
+    }
+}
+
+/// Everything the service can be told.
+#[derive(Debug, Clone)]
+pub struct HelpDeskOptions {
+    /// Departments and categories.
+    pub catalog: Catalog,
+    /// Company id format.
+    pub company_id_format: CompanyIdFormat,
+    /// Ticket number format.
+    pub ticket_number_format: TicketNumberFormat,
+    /// Password rules.
+    pub password_policy: PasswordPolicy,
+    /// Policy options.
+    pub policy: PolicyOptions,
+    /// Sessions.
+    pub sessions: SessionOptions,
+    /// Throttling.
+    pub throttle: ThrottleOptions,
+    /// Attachments.
+    pub attachments: AttachmentLimits,
+    /// Outbox.
+    pub outbox: OutboxOptions,
+    /// Reset links are valid this long (default 30 min).
+    pub reset_ttl: Duration,
+    /// Invitations are valid this long (default 72 h).
+    pub invitation_ttl: Duration,
+    /// The requester may reopen this many days after resolution (default 7).
+    pub reopen_window_days: u32,
+    /// Resolved tickets close automatically after this long (default 7 days).
+    pub auto_close_after: Duration,
+    /// Idempotency records are kept this long (default 24 h).
+    pub idempotency_ttl: Duration,
+    /// Orphaned attachment blobs are swept after this long (default 1 h).
+    pub orphan_after: Duration,
+    /// Language of mails (default `en`).
+    pub language: String,
+}
+
+impl Default for HelpDeskOptions {
+    fn default() -> Self {
+        Self {
+            catalog: Catalog::default(),
+            company_id_format: CompanyIdFormat::default(),
+            ticket_number_format: TicketNumberFormat::default(),
+            password_policy: PasswordPolicy::default(),
+            policy: PolicyOptions::default(),
+            sessions: SessionOptions::default(),
+            throttle: ThrottleOptions::default(),
+            attachments: AttachmentLimits::default(),
+            outbox: OutboxOptions::default(),
+            reset_ttl: Duration::minutes(30),
+            invitation_ttl: Duration::hours(72),
+            reopen_window_days: 7,
+            auto_close_after: Duration::days(7),
+            idempotency_ttl: Duration::hours(24),
+            orphan_after: Duration::hours(1),
+            language: "en".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! Tickets: create (idempotent), read, list with the forced scope, field edits, lifecycle
+//! actions, comments, history, inbound workflow updates, and auto-close.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::notify::ticket_mail;
+use super::HelpDesk;
+use crate::domain::{CommentBody, CommentId, Description, EventId, Note, Priority, Subject, TicketId, TicketNumber, TicketStatus, UserId, UserStatus};
+use crate::lifecycle::{Action, ActionInput, Actor, Input};
+use crate::model::{Comment, EventKind, FieldChange, HistoryEvent, NotificationKind, Ticket};
+use crate::policy::{ListScope, Permission, Principal, Resource, TicketField};
+use crate::ports::{IdempotencyBegin, IdempotencyKey, IdempotencyRecord, Page, StoreError, TicketQuery, UnitOfWork, Versioned};
+use crate::{AuthFailure, Error, FieldError, Result, ValidationErrors};
+
+/// A new ticket, as typed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct NewTicket {
+    /// Subject.
+    pub subject: String,
+    /// Category key.
+    pub category: String,
+    /// Sub-category key.
+    pub sub_category: String,
+    /// Description.
+    pub description: String,
+    /// Requested date (not in the past).
+    pub scheduled_date: Option<NaiveDate>,
+}
+
+/// Field edits; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct TicketEdit {
+    /// Subject (requester, while new).
+    pub subject: Option<String>,
+    /// Description (requester, while new).
+    pub description: Option<String>,
+    /// Category and sub-category (requester while new; staff).
+    pub category: Option<(String, String)>,
+    /// Scheduled date (requester, while new); `Some(None)` clears it.
+    pub scheduled_date: Option<Option<NaiveDate>>,
+    /// Priority (staff).
+    pub priority: Option<Priority>,
+    /// Department (staff).
+    pub department: Option<String>,
+}
+
+/// The input of a lifecycle action.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ActionRequest {
+    /// Priority (approve).
+    pub priority: Option<Priority>,
+    /// Department key (approve).
+    pub department: Option<String>,
+    /// Assignee (assign).
+    pub assignee: Option<UserId>,
+    /// Reason, note or comment, as the action requires.
+    pub text: Option<String>,
+}
+
+/// A ticket with what the principal may do to it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketView {
+    /// The ticket.
+    pub ticket: Ticket,
+    /// Lifecycle actions the principal may take now.
+    pub actions: Vec<Action>,
+    /// Whether the principal sees internal content.
+    pub sees_internal: bool,
+}
+
+const IN_PROGRESS_STALE: chrono::Duration = chrono::Duration::minutes(5);
+
+impl HelpDesk {
+    /// Loads a ticket the principal may see; others' tickets are "not found", not "forbidden".
+    pub(crate) async fn visible_ticket(&self, principal: &Principal, number: &TicketNumber) -> Result<Ticket> {
+        let t = self.inner.store.ticket_by_number(number).await?.ok_or(Error::NotFound { what: "ticket" })?;
+        if !self.allowed(principal, Permission::ViewTicket, &Resource::ticket(&t)) {
+            return Err(Error::NotFound { what: "ticket" });
+        }
+        Ok(t)
+    }
+
+    /// Loads a visible ticket by id.
+    pub(crate) async fn visible_ticket_by_id(&self, principal: &Principal, id: TicketId) -> Result<Ticket> {
+        let t = self.inner.store.ticket(id).await?.ok_or(Error::NotFound { what: "ticket" })?;
+        if !self.allowed(principal, Permission::ViewTicket, &Resource::ticket(&t)) {
+            return Err(Error::NotFound { what: "ticket" });
+        }
+        Ok(t)
+    }
+
+    fn view(&self, principal: &Principal, ticket: Ticket) -> TicketView {
+        let actions = match principal.actor() {
+            Some(actor) if self.allowed(principal, Permission::TransitionTicket, &Resource::ticket(&ticket)) => {
+                self.inner.lifecycle.available_actions(&ticket, &actor, self.now())
+            }
+            _ => Vec::new(),
+        };
+        let sees_internal = self.allowed(principal, Permission::ViewInternal, &Resource::ticket(&ticket));
+        TicketView { ticket, actions, sees_internal }
+    }
+
+    fn check_ticket_version(t: &Ticket, expected: Option<u64>) -> Result<()> {
+        match expected {
+            Some(v) if v != t.version => Err(Error::VersionConflict { expected: v, found: t.version }),
+            _ => Ok(()),
+        }
+    }
+
+    async fn begin_idempotency(&self, principal: &Principal, key: &str, request_hash: &str) -> Result<Option<serde_json::Value>> {
+        let key = key.trim();
+        if key.is_empty() || key.len() > 255 {
+            return Err(FieldError::new("idempotency_key", "invalid", "1 to 255 characters").into());
+        }
+        let now = self.now();
+        let k = IdempotencyKey { principal: principal.key(), key: key.to_owned() };
+        match self.inner.store.begin_idempotent(&k, request_hash, now, now - IN_PROGRESS_STALE).await? {
+            IdempotencyBegin::Started => Ok(None),
+            IdempotencyBegin::InProgress => Err(Error::IdempotencyInProgress),
+            IdempotencyBegin::Mismatch => Err(Error::IdempotencyMismatch),
+            IdempotencyBegin::Completed(rec) => Ok(Some(rec.response)),
+        }
+    }
+
+    async fn replayed_ticket(&self, principal: &Principal, response: &serde_json::Value) -> Result<Ticket> {
+        let id = response
+            .get("ticket_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<TicketId>().ok())
+            .ok_or_else(|| Error::Internal("malformed idempotency record".into()))?;
+        self.visible_ticket_by_id(principal, id).await
+    }
+
+    fn idempotency_record(&self, principal: &Principal, key: &str, request_hash: &str, ticket: TicketId) -> IdempotencyRecord {
+        IdempotencyRecord {
+            key: IdempotencyKey { principal: principal.key(), key: key.trim().to_owned() },
+            request_hash: request_hash.to_owned(),
+            response: serde_json::json!({ "ticket_id": ticket.to_string() }),
+            expires_at: self.now() + self.inner.options.idempotency_ttl,
+        }
+    }
+
+    async fn release(&self, principal: &Principal, key: Option<&str>) {
+        if let Some(k) = key {
+            let k = IdempotencyKey { principal: principal.key(), key: k.trim().to_owned() };
+            if let Err(e) = self.inner.store.release_idempotent(&k).await {
+                tracing::warn!(error = %e, "could not release an idempotency key");
+            }
+        }
+    }
+
+    /// Files a ticket. With an idempotency key, a replay of the same request returns the same
+    /// ticket; the same key with another body is refused.
+    ///
+    /// # Errors
+    /// `Validation` naming each bad field; `IdempotencyMismatch`; `IdempotencyInProgress`.
+    pub async fn create_ticket(&self, principal: &Principal, input: NewTicket, idempotency_key: Option<&str>) -> Result<Ticket> {
+        self.require(principal, Permission::CreateTicket, &Resource::none())?;
+        let requester = principal.user().ok_or(Error::Forbidden("only users file tickets"))?.id;
+        let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        let now = self.now();
+        let mut errs = ValidationErrors::new();
+        let subject = errs.check(Subject::parse(&input.subject));
+        let description = errs.check(Description::parse(&input.description));
+        let category = match self.inner.options.catalog.parse_category(&input.category, &input.sub_category) {
+            Ok((c, s, def)) => Some((c, s, def.department.clone())),
+            Err(es) => {
+                es.into_iter().for_each(|e| errs.push(e));
+                None
+            }
+        };
+        if let Some(d) = input.scheduled_date
+            && d < now.date_naive() {
+                errs.push(FieldError::new("scheduled_date", "in_past", "may not be in the past"));
+            }
+        errs.clone().into_result()?;
+        let (Some(subject), Some(description), Some((category, sub_category, department))) = (subject, description, category) else {
+            return Err(Error::Validation(errs));
+        };
+        let request_hash = super::sha256_hex(serde_json::to_string(&input).unwrap_or_default().as_bytes());
+        if let Some(key) = idempotency_key
+            && let Some(response) = self.begin_idempotency(principal, key, &request_hash).await? {
+                return self.replayed_ticket(principal, &response).await;
+            }
+        let result = async {
+            let effects = self.inner.lifecycle.submit_effects(&actor)?;
+            let seq = self.inner.store.allocate_ticket_number().await?;
+            let ticket = Ticket {
+                id: TicketId::random(),
+                number: TicketNumber::new(&self.inner.options.ticket_number_format, seq),
+                requester,
+                subject,
+                category,
+                sub_category,
+                description,
+                scheduled_date: input.scheduled_date,
+                priority: None,
+                department: Some(department),
+                status: TicketStatus::New,
+                assignee: None,
+                created_at: now,
+                updated_at: now,
+                first_response_at: None,
+                resolved_at: None,
+                closed_at: None,
+                response_secs: None,
+                resolution_secs: None,
+                rejection_reason: None,
+                workflow_linked: false,
+                version: 1,
+            };
+            let mut uow = UnitOfWork::new();
+            uow.outbox = self.effect_messages(&ticket, &effects, Some(requester), None, now).await?;
+            uow.events.push(HistoryEvent {
+                id: EventId::random(),
+                ticket: ticket.id,
+                at: now,
+                actor: actor.to_ref(),
+                kind: EventKind::Action { action: Action::Submit },
+                changes: vec![FieldChange::new("status", None, Some(TicketStatus::New.to_string()))],
+                note: None,
+                internal: false,
+                version: 1,
+            });
+            if let Some(key) = idempotency_key {
+                uow.idempotency = Some(self.idempotency_record(principal, key, &request_hash, ticket.id));
+            }
+            uow.tickets.push(Versioned::insert(ticket.clone()));
+            self.inner.store.commit(uow).await?;
+            Ok(ticket)
+        }
+        .await;
+        if result.is_err() {
+            self.release(principal, idempotency_key).await;
+        }
+        result
+    }
+
+    /// One ticket with the actions the principal may take.
+    ///
+    /// # Errors
+    /// `NotFound` for unknown tickets and tickets the principal may not see.
+    pub async fn ticket(&self, principal: &Principal, number: &TicketNumber) -> Result<TicketView> {
+        let t = self.visible_ticket(principal, number).await?;
+        Ok(self.view(principal, t))
+    }
+
+    /// A page of tickets. Employees' queries are limited to their own tickets here, in core
+    /// (and department-limited coordinators' to their department), whatever the query says.
+    ///
+    /// # Errors
+    /// `Unauthenticated` for anonymous callers.
+    pub async fn list_tickets(&self, principal: &Principal, query: &TicketQuery) -> Result<Page<Ticket>> {
+        if matches!(principal, Principal::Anonymous) {
+            return Err(Error::Unauthenticated(AuthFailure::Missing));
+        }
+        let empty = Ok(Page { items: Vec::new(), next: None });
+        let mut q = query.clone();
+        match self.inner.policy.list_scope(principal) {
+            ListScope::All => {}
+            ListScope::Department(d) => {
+                if !q.departments.is_empty() && !q.departments.contains(&d) {
+                    return empty;
+                }
+                q.departments = vec![d];
+            }
+            ListScope::Own(me) => {
+                if q.requester.is_some_and(|r| r != me) {
+                    return empty;
+                }
+                q.requester = Some(me);
+            }
+            ListScope::Nothing => return empty,
+        }
+        Ok(self.inner.store.list_tickets(&q).await?)
+    }
+
+    /// Edits fields within the field rules (requester: subject, description, category and
+    /// scheduled date while new; staff: priority, department, category). Status, number and
+    /// timestamps are never edited directly.
+    ///
+    /// # Errors
+    /// `Forbidden` naming the field; `Validation`; `VersionConflict`.
+    pub async fn edit_ticket(&self, principal: &Principal, number: &TicketNumber, edit: TicketEdit, expected: Option<u64>) -> Result<Ticket> {
+        let t = self.visible_ticket(principal, number).await?;
+        Self::check_ticket_version(&t, expected)?;
+        let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        let now = self.now();
+        let mut fields = Vec::new();
+        if edit.subject.is_some() {
+            fields.push(TicketField::Subject);
+        }
+        if edit.description.is_some() {
+            fields.push(TicketField::Description);
+        }
+        if edit.category.is_some() {
+            fields.push(TicketField::Category);
+        }
+        if edit.scheduled_date.is_some() {
+            fields.push(TicketField::ScheduledDate);
+        }
+        if edit.priority.is_some() {
+            fields.push(TicketField::Priority);
+        }
+        if edit.department.is_some() {
+            fields.push(TicketField::Department);
+        }
+        for f in &fields {
+            if !self.allowed(principal, Permission::EditTicket, &Resource::field(&t, *f)) {
+                return Err(Error::Forbidden(match f {
+                    TicketField::Subject => "edit subject",
+                    TicketField::Description => "edit description",
+                    TicketField::Category => "edit category",
+                    TicketField::ScheduledDate => "edit scheduled_date",
+                    TicketField::Priority => "edit priority",
+                    TicketField::Department => "edit department",
+                }));
+            }
+        }
+        let mut errs = ValidationErrors::new();
+        let mut next = t.clone();
+        let mut changes = Vec::new();
+        if let Some(s) = &edit.subject
+            && let Some(v) = errs.check(Subject::parse(s))
+                && v != t.subject {
+                    changes.push(FieldChange::new("subject", Some(t.subject.to_string()), Some(v.to_string())));
+                    next.subject = v;
+                }
+        if let Some(s) = &edit.description
+            && let Some(v) = errs.check(Description::parse(s))
+                && v != t.description {
+                    changes.push(FieldChange::new("description", Some(t.description.to_string()), Some(v.to_string())));
+                    next.description = v;
+                }
+        if let Some((c, s)) = &edit.category {
+            match self.inner.options.catalog.parse_category(c, s) {
+                Ok((c, s, def)) => {
+                    if c != t.category || s != t.sub_category {
+                        changes.push(FieldChange::new("category", Some(format!("{}/{}", t.category, t.sub_category)), Some(format!("{c}/{s}"))));
+                        next.category = c;
+                        next.sub_category = s;
+                        // Before triage the department follows the category's proposal.
+                        if t.status == TicketStatus::New && edit.department.is_none() && next.department.as_ref() != Some(&def.department) {
+                            changes.push(FieldChange::new("department", t.department.as_ref().map(|d| d.to_string()), Some(def.department.to_string())));
+                            next.department = Some(def.department.clone());
+                        }
+                    }
+                }
+                Err(es) => es.into_iter().for_each(|e| errs.push(e)),
+            }
+        }
+        if let Some(d) = edit.scheduled_date {
+            if d.is_some_and(|d| d < now.date_naive()) {
+                errs.push(FieldError::new("scheduled_date", "in_past", "may not be in the past"));
+            } else if d != t.scheduled_date {
+                changes.push(FieldChange::new("scheduled_date", t.scheduled_date.map(|d| d.to_string()), d.map(|d| d.to_string())));
+                next.scheduled_date = d;
+            }
+        }
+        if let Some(p) = edit.priority
+            && Some(p) != t.priority {
+                changes.push(FieldChange::new("priority", t.priority.map(|p| p.to_string()), Some(p.to_string())));
+                next.priority = Some(p);
+            }
+        if let Some(d) = &edit.department
+            && let Some(d) = errs.check(self.inner.options.catalog.parse_department("department", d))
+                && Some(&d) != next.department.as_ref() {
+                    changes.push(FieldChange::new("department", next.department.as_ref().map(|d| d.to_string()), Some(d.to_string())));
+                    next.department = Some(d);
+                }
+        errs.into_result()?;
+        if changes.is_empty() {
+            return Ok(t);
+        }
+        next.updated_at = now;
+        next.version = t.version + 1;
+        let mut uow = UnitOfWork::new();
+        uow.events.push(HistoryEvent { id: EventId::random(), ticket: t.id, at: now, actor: actor.to_ref(), kind: EventKind::Edited, changes, note: None, internal: false, version: next.version });
+        uow.tickets.push(Versioned::update(next.clone(), t.version));
+        self.commit_ticket(uow).await?;
+        Ok(next)
+    }
+
+    async fn commit_ticket(&self, uow: UnitOfWork) -> Result<()> {
+        match self.inner.store.commit(uow).await {
+            Err(StoreError::VersionMismatch { expected, found }) => Err(Error::VersionConflict { expected, found }),
+            other => Ok(other?),
+        }
+    }
+
+    async fn parse_action_input(&self, ticket: &Ticket, action: Action, req: &ActionRequest) -> Result<ActionInput> {
+        let text_field = self
+            .inner
+            .lifecycle
+            .rule_for(action, Some(ticket.status))
+            .and_then(|r| r.requires.iter().find(|i| matches!(i, Input::Reason | Input::Note | Input::Comment)))
+            .map_or("comment", |i| i.field());
+        let mut errs = ValidationErrors::new();
+        let text = match req.text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => errs.check(Note::parse_field(text_field, s)),
+            None => None,
+        };
+        let department = match req.department.as_deref() {
+            Some(d) => errs.check(self.inner.options.catalog.parse_department("department", d)),
+            None => None,
+        };
+        if let Some(a) = req.assignee {
+            match self.inner.store.user(a).await? {
+                Some(u) if u.role.is_staff() && u.status == UserStatus::Approved => {}
+                _ => errs.push(FieldError::new("assignee", "invalid", "must be an approved coordinator or admin")),
+            }
+        }
+        errs.into_result()?;
+        Ok(ActionInput { priority: req.priority, department, assignee: req.assignee, text })
+    }
+
+    /// Takes a lifecycle action. The table decides who may; the history event, mails and
+    /// workflow push are committed with the change.
+    ///
+    /// # Errors
+    /// `NotFound` (invisible ticket), `InvalidTransition` (no such move, or not this actor's),
+    /// `Validation` (missing or bad input), `VersionConflict`.
+    pub async fn act(&self, principal: &Principal, number: &TicketNumber, action: Action, req: ActionRequest, expected: Option<u64>) -> Result<Ticket> {
+        let t = self.visible_ticket(principal, number).await?;
+        self.require(principal, Permission::TransitionTicket, &Resource::ticket(&t))?;
+        Self::check_ticket_version(&t, expected)?;
+        let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        let input = self.parse_action_input(&t, action, &req).await?;
+        self.apply_transition(principal, &t, action, &actor, input, None).await
+    }
+
+    async fn apply_transition(&self, principal: &Principal, t: &Ticket, action: Action, actor: &Actor, input: ActionInput, idempotency: Option<IdempotencyRecord>) -> Result<Ticket> {
+        let now = self.now();
+        let tr = self.inner.lifecycle.apply(t, action, actor, &input, now)?;
+        let text = input.text.as_ref().map(|n| n.to_string());
+        let actor_user = principal.user().map(|u| u.id);
+        let mut uow = UnitOfWork::new();
+        uow.outbox = self.effect_messages(&tr.ticket, &tr.effects, actor_user, text.as_deref(), now).await?;
+        if action == Action::AwaitRequester
+            && let Some(body) = &text {
+                let c = Comment { id: CommentId::random(), ticket: t.id, author: actor.to_ref(), body: CommentBody::parse(body)?, internal: false, created_at: now };
+                uow.comments.push(c);
+            }
+        uow.events.push(tr.event);
+        uow.idempotency = idempotency;
+        uow.tickets.push(Versioned::update(tr.ticket.clone(), t.version));
+        self.commit_ticket(uow).await?;
+        Ok(tr.ticket)
+    }
+
+    /// Applies an external system's status update: the one row whose "who" includes the
+    /// external system from the current status to `target`; the assignee is kept, the note
+    /// is required, the key's name is recorded as the actor.
+    ///
+    /// # Errors
+    /// `Forbidden` without the push scope; `NotFound`; `InvalidTransition` when no such move
+    /// exists (never applied blindly); `Validation` for a missing note or key;
+    /// `Idempotency*`.
+    pub async fn workflow_update(&self, principal: &Principal, number: &TicketNumber, target: TicketStatus, note: &str, idempotency_key: &str) -> Result<Ticket> {
+        let t = self.inner.store.ticket_by_number(number).await?.ok_or(Error::NotFound { what: "ticket" })?;
+        self.require(principal, Permission::PushWorkflowStatus, &Resource::ticket(&t))?;
+        let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        let note = Note::parse_field("note", note)?;
+        let request_hash = super::sha256_hex(format!("{number}|{target}|{note}").as_bytes());
+        if let Some(response) = self.begin_idempotency(principal, idempotency_key, &request_hash).await? {
+            return self.replayed_ticket(principal, &response).await;
+        }
+        let result = async {
+            let rule = self.inner.lifecycle.external_rule_to(t.status, target).ok_or_else(|| Error::InvalidTransition {
+                action: format!("move to {target}"),
+                from: t.status.to_string(),
+            })?;
+            let input = ActionInput { text: Some(note.clone()), ..ActionInput::default() };
+            let record = self.idempotency_record(principal, idempotency_key, &request_hash, t.id);
+            self.apply_transition(principal, &t, rule.action, &actor, input, Some(record)).await
+        }
+        .await;
+        if result.is_err() {
+            self.release(principal, Some(idempotency_key)).await;
+        }
+        result
+    }
+
+    /// Writes a comment. Public staff comments count as the first response; a requester's
+    /// public comment resumes a ticket waiting on them; the other party is mailed about public
+    /// comments only.
+    ///
+    /// # Errors
+    /// `NotFound`, `Forbidden` (internal by non-staff), `Validation`, `Conflict` on a terminal
+    /// ticket for non-staff.
+    pub async fn add_comment(&self, principal: &Principal, number: &TicketNumber, body: &str, internal: bool) -> Result<Comment> {
+        let t = self.visible_ticket(principal, number).await?;
+        let perm = if internal { Permission::CommentInternal } else { Permission::CommentPublic };
+        self.require(principal, perm, &Resource::on_ticket(&t, internal))?;
+        let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        if t.status.is_terminal() && !principal.is_staff() {
+            return Err(Error::Conflict("this ticket is closed to comments"));
+        }
+        let body = CommentBody::parse(body)?;
+        let now = self.now();
+        let comment = Comment { id: CommentId::random(), ticket: t.id, author: actor.to_ref(), body, internal, created_at: now };
+        let mut next = t.clone();
+        let mut changes = Vec::new();
+        let is_requester = principal.user().is_some_and(|u| u.id == t.requester);
+        let mut uow = UnitOfWork::new();
+        if !internal && principal.is_staff() && next.first_response_at.is_none() && !is_requester {
+            next.first_response_at = Some(now);
+            next.response_secs = Some((now - t.created_at).num_seconds());
+            changes.push(FieldChange::new("first_response_at", None, Some(now.to_rfc3339())));
+        }
+        next.updated_at = now;
+        next.version = t.version + 1;
+        uow.events.push(HistoryEvent {
+            id: EventId::random(),
+            ticket: t.id,
+            at: now,
+            actor: actor.to_ref(),
+            kind: EventKind::Commented { comment: comment.id },
+            changes,
+            note: Some(comment.body.to_string()),
+            internal,
+            version: next.version,
+        });
+        if !internal && is_requester && t.status == TicketStatus::Pending
+            && let Ok(tr) = self.inner.lifecycle.apply(&next, Action::Resume, &Actor::System, &ActionInput::default(), now) {
+                let mut ev = tr.event;
+                ev.note = Some("the requester replied".into());
+                uow.events.push(ev);
+                uow.outbox.extend(self.effect_messages(&tr.ticket, &tr.effects, None, None, now).await?);
+                next = tr.ticket;
+            }
+        if !internal {
+            let recipient = if is_requester { next.assignee } else { Some(t.requester) };
+            if let Some(r) = recipient.filter(|r| Some(*r) != principal.user().map(|u| u.id))
+                && let Some(user) = self.inner.store.user(r).await? {
+                    let author = match principal.user() {
+                        Some(u) => self.inner.store.user(u.id).await?.map_or_else(|| "staff".to_owned(), |u| u.display_name()),
+                        None => actor.to_ref().to_string(),
+                    };
+                    uow.outbox.push(self.mail_to(&user, NotificationKind::PublicComment { ticket: ticket_mail(&next), author, body: comment.body.to_string() }, now));
+                }
+        }
+        uow.comments.push(comment.clone());
+        uow.tickets.push(Versioned::update(next, t.version));
+        self.commit_ticket(uow).await?;
+        Ok(comment)
+    }
+
+    /// A ticket's comments the principal may see (internal ones only for staff).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn comments(&self, principal: &Principal, number: &TicketNumber) -> Result<Vec<Comment>> {
+        let t = self.visible_ticket(principal, number).await?;
+        let internal = self.allowed(principal, Permission::ViewInternal, &Resource::ticket(&t));
+        Ok(self.inner.store.comments(t.id).await?.into_iter().filter(|c| internal || !c.internal).collect())
+    }
+
+    /// A ticket's history the principal may see (internal events only for staff).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn history(&self, principal: &Principal, number: &TicketNumber) -> Result<Vec<HistoryEvent>> {
+        let t = self.visible_ticket(principal, number).await?;
+        let internal = self.allowed(principal, Permission::ViewInternal, &Resource::ticket(&t));
+        Ok(self.inner.store.history(t.id).await?.into_iter().filter(|e| internal || !e.internal).collect())
+    }
+
+    /// Closes resolved tickets past the auto-close delay, as the system. Returns how many
+    /// closed; a ticket changed concurrently is left for the next run.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn auto_close(&self, now: DateTime<Utc>, limit: usize) -> Result<u64> {
+        let due = self.inner.store.resolved_before(now - self.inner.options.auto_close_after, limit).await?;
+        let mut closed = 0;
+        for t in due {
+            match self.apply_transition(&Principal::System, &t, Action::Close, &Actor::System, ActionInput::default(), None).await {
+                Ok(_) => closed += 1,
+                Err(Error::VersionConflict { .. } | Error::InvalidTransition { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(closed)
+    }
+}
