@@ -1,0 +1,895 @@
+//! The storage conformance suite: scenario functions that any [`Store`] passes.
+//!
+//! Run them all with one call in the adapter's tests:
+//!
+//! ```ignore
+//! helpdesk_core::store_conformance!(async { std::sync::Arc::new(MyStore::open_temp().await) as std::sync::Arc<dyn helpdesk_core::ports::Store> });
+//! ```
+//!
+//! The factory expression is evaluated once per test, so each test gets a fresh store.
+//! The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use super::fixtures::*;
+use crate::domain::*;
+use crate::model::*;
+use crate::ports::*;
+use crate::report::{DurationStats, ReportRange};
+
+/// Every scenario, by name (the macro expands one test per name).
+pub const SCENARIOS: &[&str] = &[
+    "ticket_create_get_update", "ticket_list_filters_and_paging", "ticket_numbers_unique_under_concurrency",
+    "unit_of_work_is_atomic", "users_unique_lookup_and_paging", "user_rejection_audit", "outbox_claim_ack_retry_dead",
+    "outbox_concurrent_claims_never_overlap", "sessions_rotation_and_reuse", "sessions_concurrent_rotation",
+    "one_time_tokens_single_use", "idempotency_keys", "throttle_counters", "api_keys", "audit_log_paging",
+    "history_comments_attachments", "report_figures", "resolved_before_and_purge",
+];
+
+/// Expands one `#[tokio::test]` per conformance scenario, each with a fresh store from
+/// `$factory` (an async expression yielding `Arc<dyn Store>`).
+#[macro_export]
+macro_rules! store_conformance {
+    ($factory:expr) => {
+        $crate::store_conformance!(@each $factory;
+            ticket_create_get_update, ticket_list_filters_and_paging, ticket_numbers_unique_under_concurrency,
+            unit_of_work_is_atomic, users_unique_lookup_and_paging, user_rejection_audit, outbox_claim_ack_retry_dead,
+            outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
+            one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
+            history_comments_attachments, report_figures, resolved_before_and_purge);
+    };
+    (@each $factory:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store: ::std::sync::Arc<dyn $crate::ports::Store> = $factory.await;
+                $crate::testing::conformance::$name(store).await;
+            }
+        )+
+    };
+}
+
+async fn insert_user(store: &Arc<dyn Store>, u: &User) {
+    let mut uow = UnitOfWork::new();
+    uow.users.push(Versioned::insert(u.clone()));
+    store.commit(uow).await.unwrap();
+}
+
+async fn insert_ticket(store: &Arc<dyn Store>, t: &Ticket) {
+    let mut uow = UnitOfWork::new();
+    uow.tickets.push(Versioned::insert(t.clone()));
+    uow.events.push(event(t, t.created_at));
+    store.commit(uow).await.unwrap();
+}
+
+/// Create, read by id and number, update at the right version, refuse stale versions,
+/// missing rows and duplicate numbers.
+pub async fn ticket_create_get_update(store: Arc<dyn Store>) {
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &u).await;
+    let t = ticket(1, u.id, t0());
+    insert_ticket(&store, &t).await;
+    assert_eq!(store.ticket(t.id).await.unwrap().as_ref(), Some(&t));
+    assert_eq!(store.ticket_by_number(&t.number).await.unwrap().as_ref(), Some(&t));
+    assert_eq!(store.ticket_by_number(&TicketNumber::parse("TX9999").unwrap()).await.unwrap(), None);
+
+    let mut t2 = t.clone();
+    t2.subject = Subject::parse("Changed").unwrap();
+    t2.priority = Some(Priority::High);
+    t2.version = 2;
+    t2.updated_at = t0() + Duration::minutes(1);
+    let mut uow = UnitOfWork::new();
+    uow.tickets.push(Versioned::update(t2.clone(), 1));
+    store.commit(uow).await.unwrap();
+    assert_eq!(store.ticket(t.id).await.unwrap(), Some(t2.clone()));
+
+    // A stale version is refused and changes nothing.
+    let mut stale = t.clone();
+    stale.subject = Subject::parse("Lost update").unwrap();
+    stale.version = 2;
+    let mut uow = UnitOfWork::new();
+    uow.tickets.push(Versioned::update(stale, 1));
+    match store.commit(uow).await {
+        Err(StoreError::VersionMismatch { expected: 1, found: 2 }) => {}
+        other => panic!("expected a version mismatch, got {other:?}"),
+    }
+    assert_eq!(store.ticket(t.id).await.unwrap(), Some(t2));
+
+    // Updating a missing ticket.
+    let ghost = ticket(77, u.id, t0());
+    let mut uow = UnitOfWork::new();
+    uow.tickets.push(Versioned::update(ghost, 1));
+    assert!(matches!(store.commit(uow).await, Err(StoreError::NotFound { .. })));
+
+    // A duplicate number.
+    let dup = ticket(1, u.id, t0());
+    let mut uow = UnitOfWork::new();
+    uow.tickets.push(Versioned::insert(dup));
+    assert!(matches!(store.commit(uow).await, Err(StoreError::AlreadyExists { .. })));
+}
+
+/// Every filter, every sort in both directions, paging with a stable order and no repeats.
+pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
+    let a = user(1, Role::Employee, UserStatus::Approved);
+    let b = user(2, Role::Employee, UserStatus::Approved);
+    let staff = user(3, Role::Coordinator, UserStatus::Approved);
+    for u in [&a, &b, &staff] {
+        insert_user(&store, u).await;
+    }
+    let depts = ["it", "asset", "budget"];
+    let cats = [("hardware", "laptop"), ("asset", "transfer"), ("budget", "purchase")];
+    let statuses = [TicketStatus::New, TicketStatus::Open, TicketStatus::InProgress, TicketStatus::Resolved, TicketStatus::Closed];
+    let mut all = Vec::new();
+    for i in 0..37u64 {
+        let requester = if i % 3 == 0 { b.id } else { a.id };
+        // Several tickets share a creation time so the id tie-break matters.
+        let mut t = ticket(i + 1, requester, t0() + Duration::minutes((i / 2) as i64));
+        t.status = statuses[i as usize % statuses.len()];
+        t.priority = if i % 4 == 0 { None } else { Some(Priority::ALL[i as usize % 4]) };
+        t.department = Some(DepartmentKey::parse(depts[i as usize % 3]).unwrap());
+        let (c, s) = cats[(i as usize / 2) % 3];
+        t.category = CategoryKey::parse(c).unwrap();
+        t.sub_category = CategoryKey::parse(s).unwrap();
+        t.assignee = (i % 5 == 1).then_some(staff.id);
+        t.updated_at = t.created_at + Duration::seconds(((i * 7919) % 97) as i64);
+        if i % 6 == 0 {
+            t.subject = Subject::parse(&format!("Printer JAMMED again #{i}")).unwrap();
+        }
+        if i % 10 == 3 {
+            t.description = Description::parse("the VPN drops every hour").unwrap();
+        }
+        insert_ticket(&store, &t).await;
+        all.push(t);
+    }
+    let mk = |f: &dyn Fn(&mut TicketQuery)| {
+        let mut q = TicketQuery { limit: PageSize::new(7).unwrap(), ..TicketQuery::default() };
+        f(&mut q);
+        q
+    };
+    let queries = vec![
+        mk(&|_| {}),
+        mk(&|q| q.statuses = vec![TicketStatus::New, TicketStatus::Resolved]),
+        mk(&|q| q.priorities = vec![Priority::High]),
+        mk(&|q| q.departments = vec![DepartmentKey::parse("asset").unwrap()]),
+        mk(&|q| q.categories = vec![CategoryKey::parse("budget").unwrap()]),
+        mk(&|q| q.assignee = Some(AssigneeFilter::User(staff.id))),
+        mk(&|q| q.assignee = Some(AssigneeFilter::Nobody)),
+        mk(&|q| q.requester = Some(b.id)),
+        mk(&|q| q.created_from = Some(t0() + Duration::minutes(5))),
+        mk(&|q| q.created_to = Some(t0() + Duration::minutes(9))),
+        mk(&|q| q.text = Some("jammed".into())),
+        mk(&|q| q.text = Some("vpn DROPS".into())),
+        mk(&|q| {
+            q.statuses = vec![TicketStatus::Open, TicketStatus::InProgress];
+            q.requester = Some(a.id);
+            q.departments = vec![DepartmentKey::parse("it").unwrap(), DepartmentKey::parse("budget").unwrap()];
+        }),
+    ];
+    let sorts: Vec<TicketSort> = [TicketSortField::Created, TicketSortField::Updated, TicketSortField::Priority, TicketSortField::Number]
+        .into_iter()
+        .flat_map(|field| [SortDirection::Asc, SortDirection::Desc].map(|direction| TicketSort { field, direction }))
+        .collect();
+    for base in &queries {
+        for sort in &sorts {
+            let mut q = base.clone();
+            q.sort = *sort;
+            let mut want: Vec<&Ticket> = all.iter().filter(|t| q.matches(t)).collect();
+            want.sort_by(|x, y| sort.compare(x, y));
+            let want: Vec<TicketId> = want.into_iter().map(|t| t.id).collect();
+            let mut got = Vec::new();
+            let mut pages = 0;
+            loop {
+                let page = store.list_tickets(&q).await.unwrap();
+                assert!(page.items.len() <= 7);
+                got.extend(page.items.iter().map(|t| t.id));
+                pages += 1;
+                assert!(pages < 50, "paging does not end");
+                match page.next {
+                    Some(c) => q.cursor = Some(c),
+                    None => break,
+                }
+            }
+            assert_eq!(got, want, "query {base:?} sort {sort:?}");
+        }
+    }
+}
+
+/// Numbers from concurrent allocations are unique and dense.
+pub async fn ticket_numbers_unique_under_concurrency(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut v = Vec::new();
+            for _ in 0..50 {
+                v.push(s.allocate_ticket_number().await.unwrap());
+            }
+            v
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let set: HashSet<u64> = all.iter().copied().collect();
+    assert_eq!(set.len(), 400, "duplicate ticket numbers");
+    let (min, max) = (*set.iter().min().unwrap(), *set.iter().max().unwrap());
+    assert!(min >= 1);
+    assert_eq!(max - min + 1, 400, "numbers jump");
+    // Later allocations continue after, never reuse.
+    assert!(store.allocate_ticket_number().await.unwrap() > max);
+}
+
+/// A failing unit of work writes nothing: not its ticket, events, comments, outbox messages,
+/// audit entries or token use.
+pub async fn unit_of_work_is_atomic(store: Arc<dyn Store>) {
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &u).await;
+    let existing = ticket(1, u.id, t0());
+    insert_ticket(&store, &existing).await;
+    let token = OneTimeToken { hash: TokenHash::of("tok"), purpose: TokenPurpose::PasswordReset, user: u.id, created_at: t0(), expires_at: t0() + Duration::minutes(30), used_at: None };
+    let mut uow = UnitOfWork::new();
+    uow.new_tokens.push(token.clone());
+    store.commit(uow).await.unwrap();
+
+    let fresh = ticket(2, u.id, t0());
+    let mut stale = existing.clone();
+    stale.version = 5;
+    let mut uow = UnitOfWork::new();
+    uow.tickets.push(Versioned::insert(fresh.clone()));
+    uow.tickets.push(Versioned::update(stale, 4));
+    uow.events.push(event(&fresh, t0()));
+    uow.comments.push(Comment { id: CommentId::random(), ticket: fresh.id, author: ActorRef::System, body: CommentBody::parse("hi").unwrap(), internal: false, created_at: t0() });
+    uow.outbox.push(mail(t0()));
+    uow.audit.push(audit(t0(), AuditKind::LoginFailed));
+    uow.consume_token = Some((token.hash, t0()));
+    assert!(store.commit(uow).await.is_err());
+    assert_eq!(store.ticket(fresh.id).await.unwrap(), None);
+    assert!(store.history(fresh.id).await.unwrap().is_empty());
+    assert!(store.comments(fresh.id).await.unwrap().is_empty());
+    assert_eq!(store.next_outbox_due().await.unwrap(), None);
+    assert!(store.list_audit(&AuditQuery::default()).await.unwrap().items.is_empty());
+    assert_eq!(store.one_time_token(&token.hash).await.unwrap().unwrap().used_at, None);
+
+    // The same change at the right version commits everything together.
+    let mut ok = existing.clone();
+    ok.version = 2;
+    let mut uow = UnitOfWork::new();
+    uow.tickets.push(Versioned::insert(fresh.clone()));
+    uow.tickets.push(Versioned::update(ok, 1));
+    uow.events.push(event(&fresh, t0()));
+    uow.outbox.push(mail(t0()));
+    uow.audit.push(audit(t0(), AuditKind::LoginFailed));
+    store.commit(uow).await.unwrap();
+    assert!(store.ticket(fresh.id).await.unwrap().is_some());
+    assert_eq!(store.history(fresh.id).await.unwrap().len(), 1);
+    assert_eq!(store.next_outbox_due().await.unwrap(), Some(t0()));
+    assert_eq!(store.list_audit(&AuditQuery::default()).await.unwrap().items.len(), 1);
+}
+
+/// Unique email (case-insensitive) and company id, lookups, updates, filters and paging.
+pub async fn users_unique_lookup_and_paging(store: Arc<dyn Store>) {
+    let mut users = Vec::new();
+    for n in 1..=23 {
+        let role = [Role::Employee, Role::Coordinator, Role::Admin][n as usize % 3];
+        let status = [UserStatus::Approved, UserStatus::Pending, UserStatus::Deactivated][(n as usize / 3) % 3];
+        let u = user(n, role, status);
+        insert_user(&store, &u).await;
+        users.push(u);
+    }
+    assert_eq!(store.user_count().await.unwrap(), 23);
+    let first = &users[0];
+    assert_eq!(store.user(first.id).await.unwrap().as_ref(), Some(first));
+    assert_eq!(store.user_by_email(&Email::parse("USER1@Example.com").unwrap()).await.unwrap().as_ref(), Some(first));
+    assert_eq!(store.user_by_company_id(&first.company_id).await.unwrap().as_ref(), Some(first));
+
+    let mut dup = user(1, Role::Employee, UserStatus::Pending);
+    dup.company_id = CompanyId::from_number(999, &CompanyIdFormat::default()).unwrap();
+    let mut uow = UnitOfWork::new();
+    uow.users.push(Versioned::insert(dup));
+    assert!(matches!(store.commit(uow).await, Err(StoreError::AlreadyExists { what: "email" })));
+    let mut dup = user(500, Role::Employee, UserStatus::Pending);
+    dup.company_id = first.company_id.clone();
+    let mut uow = UnitOfWork::new();
+    uow.users.push(Versioned::insert(dup));
+    assert!(matches!(store.commit(uow).await, Err(StoreError::AlreadyExists { what: "company_id" })));
+
+    // Update with version check.
+    let mut changed = first.clone();
+    changed.role = Role::Admin;
+    changed.version = 2;
+    let mut uow = UnitOfWork::new();
+    uow.users.push(Versioned::update(changed.clone(), 1));
+    store.commit(uow).await.unwrap();
+    let mut uow = UnitOfWork::new();
+    uow.users.push(Versioned::update(changed.clone(), 1));
+    assert!(matches!(store.commit(uow).await, Err(StoreError::VersionMismatch { .. })));
+    users[0] = changed;
+
+    let queries = [
+        UserQuery { limit: PageSize::new(4).unwrap(), ..UserQuery::default() },
+        UserQuery { role: Some(Role::Coordinator), limit: PageSize::new(2).unwrap(), ..UserQuery::default() },
+        UserQuery { status: Some(UserStatus::Pending), limit: PageSize::new(3).unwrap(), ..UserQuery::default() },
+        UserQuery { department: Some(DepartmentKey::parse("asset").unwrap()), limit: PageSize::new(3).unwrap(), ..UserQuery::default() },
+        UserQuery { text: Some("LAST1".into()), limit: PageSize::new(3).unwrap(), ..UserQuery::default() },
+        UserQuery { text: Some("ma0007".into()), ..UserQuery::default() },
+    ];
+    for base in queries {
+        let mut want: Vec<&User> = users.iter().filter(|u| base.selects(u)).collect();
+        want.sort_by_key(|u| std::cmp::Reverse((u.created_at, u.id.as_uuid())));
+        let want: Vec<UserId> = want.into_iter().map(|u| u.id).collect();
+        let mut q = base.clone();
+        let mut got = Vec::new();
+        loop {
+            let page = store.list_users(&q).await.unwrap();
+            got.extend(page.items.iter().map(|u| u.id));
+            match page.next {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "{base:?}");
+    }
+}
+
+/// Deleting a rejected user frees the email and company id and keeps the audit record.
+pub async fn user_rejection_audit(store: Arc<dyn Store>) {
+    let admin = user(1, Role::Admin, UserStatus::Approved);
+    let pending = user(2, Role::Employee, UserStatus::Pending);
+    insert_user(&store, &admin).await;
+    insert_user(&store, &pending).await;
+    let mut records = Vec::new();
+    for i in 0..5 {
+        records.push(RejectionRecord {
+            id: RejectionId::random(),
+            email: Email::parse(&format!("gone{i}@example.com")).unwrap(),
+            first_name: pending.first_name.clone(),
+            last_name: pending.last_name.clone(),
+            company_id: pending.company_id.clone(),
+            department: pending.department.clone(),
+            reason: (i % 2 == 0).then(|| Note::parse("incomplete").unwrap()),
+            rejected_by: admin.id,
+            rejected_at: t0() + Duration::minutes(i),
+        });
+    }
+    // A delete at a stale version fails.
+    let mut uow = UnitOfWork::new();
+    uow.deleted_users.push((pending.id, 9));
+    uow.rejections.push(records[0].clone());
+    assert!(matches!(store.commit(uow).await, Err(StoreError::VersionMismatch { .. })));
+    assert_eq!(store.rejection_count().await.unwrap(), 0);
+
+    let mut uow = UnitOfWork::new();
+    uow.deleted_users.push((pending.id, 1));
+    uow.rejections.extend(records.iter().cloned());
+    store.commit(uow).await.unwrap();
+    assert_eq!(store.user(pending.id).await.unwrap(), None);
+    assert_eq!(store.user_by_email(&pending.email).await.unwrap(), None);
+    assert_eq!(store.rejection_count().await.unwrap(), 5);
+    // The same email and company id may register again.
+    insert_user(&store, &user(2, Role::Employee, UserStatus::Pending)).await;
+
+    let mut got = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.rejections(cursor, PageSize::new(2).unwrap()).await.unwrap();
+        got.extend(page.items);
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    records.reverse();
+    assert_eq!(got, records);
+}
+
+/// Claim under a lease, acknowledge only with it, retry later, die, be retried by an admin;
+/// sensitive payloads are cleared on delivery.
+pub async fn outbox_claim_ack_retry_dead(store: Arc<dyn Store>) {
+    let now = t0();
+    let (m1, m2, m3) = (mail(now), reset_mail(now + Duration::seconds(1)), mail(now + Duration::seconds(2)));
+    let mut uow = UnitOfWork::new();
+    uow.outbox.extend([m1.clone(), m2.clone(), m3.clone()]);
+    store.commit(uow).await.unwrap();
+    assert_eq!(store.next_outbox_due().await.unwrap(), Some(now));
+
+    let lease = Lease { token: uuid::Uuid::new_v4(), until: now + Duration::seconds(60) };
+    let claimed = store.claim_outbox(now + Duration::seconds(5), 10, lease).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert!(claimed.iter().all(|r| r.attempts == 1 && r.lease_token == Some(lease.token)));
+    // Leased messages are not claimed again.
+    let other = Lease { token: uuid::Uuid::new_v4(), until: now + Duration::seconds(70) };
+    assert!(store.claim_outbox(now + Duration::seconds(6), 10, other).await.unwrap().is_empty());
+    // Only the lease holder may acknowledge.
+    assert!(matches!(store.ack_outbox(m1.id, other.token, now).await, Err(StoreError::Conflict { .. })));
+    store.ack_outbox(m1.id, lease.token, now + Duration::seconds(7)).await.unwrap();
+    store.ack_outbox(m2.id, lease.token, now + Duration::seconds(7)).await.unwrap();
+    let delivered = store.outbox_message(m2.id).await.unwrap().unwrap();
+    assert_eq!(delivered.state, OutboxState::Delivered);
+    assert_eq!(delivered.message.payload, OutboxPayload::Redacted, "a reset link outlived its delivery");
+    assert!(matches!(store.outbox_message(m1.id).await.unwrap().unwrap().message.payload, OutboxPayload::Mail(_)));
+
+    // A failure schedules a retry; not due before its time.
+    let retry_at = now + Duration::seconds(30);
+    store.fail_outbox(m3.id, lease.token, DeliveryFailure { error: "421 try later".into(), retry_at: Some(retry_at) }).await.unwrap();
+    assert_eq!(store.next_outbox_due().await.unwrap(), Some(retry_at));
+    let l2 = Lease { token: uuid::Uuid::new_v4(), until: now + Duration::seconds(100) };
+    assert!(store.claim_outbox(now + Duration::seconds(29), 10, l2).await.unwrap().is_empty());
+    let again = store.claim_outbox(retry_at, 10, l2).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[0].last_error.as_deref(), Some("421 try later"));
+    // An expired lease lets another dispatcher take over; the old holder can no longer ack.
+    let l3 = Lease { token: uuid::Uuid::new_v4(), until: now + Duration::seconds(500) };
+    let taken = store.claim_outbox(now + Duration::seconds(101), 10, l3).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert!(matches!(store.ack_outbox(m3.id, l2.token, now).await, Err(StoreError::Conflict { .. })));
+    store.fail_outbox(m3.id, l3.token, DeliveryFailure { error: "550 no such user".into(), retry_at: None }).await.unwrap();
+    let dead = store.list_outbox(OutboxState::Dead, None, PageSize::default()).await.unwrap();
+    assert_eq!(dead.items.len(), 1);
+    assert_eq!(dead.items[0].message.id, m3.id);
+    assert_eq!(store.next_outbox_due().await.unwrap(), None);
+    assert!(matches!(store.retry_outbox(m1.id, now).await, Err(StoreError::Conflict { .. })));
+    store.retry_outbox(m3.id, now + Duration::seconds(600)).await.unwrap();
+    let r = store.outbox_message(m3.id).await.unwrap().unwrap();
+    assert_eq!((r.state, r.attempts), (OutboxState::Pending, 0));
+    assert_eq!(store.list_outbox(OutboxState::Delivered, None, PageSize::default()).await.unwrap().items.len(), 2);
+}
+
+/// Concurrent claims partition the due messages.
+pub async fn outbox_concurrent_claims_never_overlap(store: Arc<dyn Store>) {
+    let mut uow = UnitOfWork::new();
+    for i in 0..60 {
+        uow.outbox.push(mail(t0() + Duration::milliseconds(i)));
+    }
+    store.commit(uow).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let lease = Lease { token: uuid::Uuid::new_v4(), until: t0() + Duration::minutes(5) };
+            let mut got = Vec::new();
+            loop {
+                let batch = s.claim_outbox(t0() + Duration::minutes(1), 4, lease).await.unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                got.extend(batch.into_iter().map(|r| r.message.id));
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let set: HashSet<MessageId> = all.iter().copied().collect();
+    assert_eq!(all.len(), 60, "a message was claimed twice or missed");
+    assert_eq!(set.len(), 60);
+}
+
+/// Rotation replaces the token; a used token revokes the family; one read gives the user.
+pub async fn sessions_rotation_and_reuse(store: Arc<dyn Store>) {
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &u).await;
+    let s = session(u.id, "first", t0());
+    store.create_session(&s).await.unwrap();
+    let (got, owner) = store.session(s.id).await.unwrap().unwrap();
+    assert_eq!((got, owner.id), (s.clone(), u.id));
+
+    let later = t0() + Duration::hours(1);
+    let rotated = match store.rotate_refresh(&TokenHash::of("first"), &TokenHash::of("second"), later, later + Duration::hours(24)).await.unwrap() {
+        RefreshOutcome::Rotated(s2) => s2,
+        other => panic!("expected a rotation, got {other:?}"),
+    };
+    assert_eq!(rotated.refresh_hash, TokenHash::of("second"));
+    assert_eq!(rotated.idle_expires_at, later + Duration::hours(24));
+    assert_eq!(store.rotate_refresh(&TokenHash::of("nope"), &TokenHash::of("x"), later, later).await.unwrap(), RefreshOutcome::Unknown);
+    // Reuse of the first token revokes the session; the second then stops working too.
+    assert_eq!(
+        store.rotate_refresh(&TokenHash::of("first"), &TokenHash::of("third"), later, later).await.unwrap(),
+        RefreshOutcome::Reused { session: s.id, user: u.id }
+    );
+    assert!(store.session(s.id).await.unwrap().unwrap().0.revoked_at.is_some());
+    assert_eq!(store.rotate_refresh(&TokenHash::of("second"), &TokenHash::of("fourth"), later, later).await.unwrap(), RefreshOutcome::Ended);
+
+    // Expiry ends a session too.
+    let s2 = session(u.id, "exp", t0());
+    store.create_session(&s2).await.unwrap();
+    let too_late = t0() + Duration::hours(25);
+    assert_eq!(store.rotate_refresh(&TokenHash::of("exp"), &TokenHash::of("exp2"), too_late, too_late).await.unwrap(), RefreshOutcome::Ended);
+
+    // Revoke all but one.
+    let keep = session(u.id, "keep", t0());
+    let drop = session(u.id, "drop", t0());
+    store.create_session(&keep).await.unwrap();
+    store.create_session(&drop).await.unwrap();
+    let n = store.revoke_user_sessions(u.id, Some(keep.id), later).await.unwrap();
+    assert!(n >= 1);
+    assert!(store.session(keep.id).await.unwrap().unwrap().0.revoked_at.is_none());
+    assert!(store.session(drop.id).await.unwrap().unwrap().0.revoked_at.is_some());
+    store.revoke_session(keep.id, later).await.unwrap();
+    store.revoke_session(keep.id, later).await.unwrap();
+    assert!(!store.session(keep.id).await.unwrap().unwrap().0.is_live(later));
+    // Revocation through a unit of work.
+    let via = session(u.id, "via", t0());
+    store.create_session(&via).await.unwrap();
+    let mut uow = UnitOfWork::new();
+    uow.revoke_sessions.push((SessionRevocation { user: u.id, except: None }, later));
+    store.commit(uow).await.unwrap();
+    assert!(store.session(via.id).await.unwrap().unwrap().0.revoked_at.is_some());
+}
+
+/// Of concurrent presentations of one refresh token, exactly one rotates.
+pub async fn sessions_concurrent_rotation(store: Arc<dyn Store>) {
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &u).await;
+    let s = session(u.id, "race", t0());
+    store.create_session(&s).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let st = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let at = t0() + Duration::minutes(1);
+            st.rotate_refresh(&TokenHash::of("race"), &TokenHash::of(&format!("next{i}")), at, at + Duration::hours(1)).await.unwrap()
+        }));
+    }
+    let mut rotated = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), RefreshOutcome::Rotated(_)) {
+            rotated += 1;
+        }
+    }
+    assert_eq!(rotated, 1);
+}
+
+/// A token is consumed once.
+pub async fn one_time_tokens_single_use(store: Arc<dyn Store>) {
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &u).await;
+    let tok = OneTimeToken { hash: TokenHash::of("reset"), purpose: TokenPurpose::PasswordReset, user: u.id, created_at: t0(), expires_at: t0() + Duration::minutes(30), used_at: None };
+    let mut uow = UnitOfWork::new();
+    uow.new_tokens.push(tok.clone());
+    store.commit(uow).await.unwrap();
+    assert_eq!(store.one_time_token(&tok.hash).await.unwrap(), Some(tok.clone()));
+    let at = t0() + Duration::minutes(1);
+    let mut uow = UnitOfWork::new();
+    uow.consume_token = Some((tok.hash, at));
+    store.commit(uow).await.unwrap();
+    assert_eq!(store.one_time_token(&tok.hash).await.unwrap().unwrap().used_at, Some(at));
+    let mut uow = UnitOfWork::new();
+    uow.consume_token = Some((tok.hash, at));
+    assert!(matches!(store.commit(uow).await, Err(StoreError::Conflict { what: "token" })));
+    let mut uow = UnitOfWork::new();
+    uow.consume_token = Some((TokenHash::of("unknown"), at));
+    assert!(matches!(store.commit(uow).await, Err(StoreError::Conflict { what: "token" })));
+}
+
+/// Begin / complete / replay / mismatch / release / expiry, and one winner under concurrency.
+pub async fn idempotency_keys(store: Arc<dyn Store>) {
+    let key = IdempotencyKey { principal: "user:1".into(), key: "abc".into() };
+    let now = t0();
+    let stale = now - Duration::minutes(5);
+    assert_eq!(store.begin_idempotent(&key, "h1", now, stale).await.unwrap(), IdempotencyBegin::Started);
+    assert_eq!(store.begin_idempotent(&key, "h1", now, stale).await.unwrap(), IdempotencyBegin::InProgress);
+    assert_eq!(store.begin_idempotent(&key, "h2", now, stale).await.unwrap(), IdempotencyBegin::Mismatch);
+    // Another principal's same key is independent.
+    let other = IdempotencyKey { principal: "user:2".into(), key: "abc".into() };
+    assert_eq!(store.begin_idempotent(&other, "h9", now, stale).await.unwrap(), IdempotencyBegin::Started);
+    let record = IdempotencyRecord { key: key.clone(), request_hash: "h1".into(), response: serde_json::json!({"ticket_id": "t"}), expires_at: now + Duration::hours(24) };
+    let mut uow = UnitOfWork::new();
+    uow.idempotency = Some(record.clone());
+    store.commit(uow).await.unwrap();
+    assert_eq!(store.begin_idempotent(&key, "h1", now, stale).await.unwrap(), IdempotencyBegin::Completed(record.clone()));
+    assert_eq!(store.begin_idempotent(&key, "h2", now, stale).await.unwrap(), IdempotencyBegin::Mismatch);
+    store.release_idempotent(&key).await.unwrap();
+    assert_eq!(store.begin_idempotent(&key, "h1", now, stale).await.unwrap(), IdempotencyBegin::Completed(record));
+    // Expired records count as absent.
+    let later = now + Duration::hours(25);
+    assert_eq!(store.begin_idempotent(&key, "h2", later, later - Duration::minutes(5)).await.unwrap(), IdempotencyBegin::Started);
+    // Releasing an in-progress key lets the next attempt start; a stale one is taken over.
+    store.release_idempotent(&other).await.unwrap();
+    assert_eq!(store.begin_idempotent(&other, "h9", now, stale).await.unwrap(), IdempotencyBegin::Started);
+    let much_later = now + Duration::minutes(10);
+    assert_eq!(store.begin_idempotent(&other, "h9", much_later, much_later - Duration::minutes(5)).await.unwrap(), IdempotencyBegin::Started);
+
+    let race = IdempotencyKey { principal: "user:3".into(), key: "race".into() };
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (s, k) = (store.clone(), race.clone());
+        tasks.push(tokio::spawn(async move { s.begin_idempotent(&k, "h", now, stale).await.unwrap() }));
+    }
+    let mut started = 0;
+    for t in tasks {
+        if t.await.unwrap() == IdempotencyBegin::Started {
+            started += 1;
+        }
+    }
+    assert_eq!(started, 1);
+}
+
+/// Failure counters and fixed windows.
+pub async fn throttle_counters(store: Arc<dyn Store>) {
+    assert_eq!(store.login_failures("login:a").await.unwrap(), FailureState::default());
+    for i in 1..=3 {
+        let s = store.record_login_failure("login:a", t0() + Duration::seconds(i)).await.unwrap();
+        assert_eq!(s.count, i as u32);
+        assert_eq!(s.last_at, Some(t0() + Duration::seconds(i)));
+    }
+    assert_eq!(store.login_failures("login:b").await.unwrap().count, 0);
+    store.clear_login_failures("login:a").await.unwrap();
+    assert_eq!(store.login_failures("login:a").await.unwrap().count, 0);
+    let w1 = t0();
+    let w2 = t0() + Duration::hours(1);
+    assert_eq!(store.hit_window("reset:x", w1).await.unwrap(), 1);
+    assert_eq!(store.hit_window("reset:x", w1).await.unwrap(), 2);
+    assert_eq!(store.hit_window("reset:x", w2).await.unwrap(), 1);
+    assert_eq!(store.hit_window("reset:y", w1).await.unwrap(), 1);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move { s.record_login_failure("login:c", t0()).await.unwrap() }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(store.login_failures("login:c").await.unwrap().count, 20, "lost a concurrent increment");
+}
+
+/// API keys: create, read, list, revoke.
+pub async fn api_keys(store: Arc<dyn Store>) {
+    let k1 = ApiKey { id: ApiKeyId::random(), name: "workflow".into(), scopes: vec![ApiScope::PushWorkflow, ApiScope::ReadTickets], secret_hash: TokenHash::of("s1"), created_at: t0(), created_by: None, revoked_at: None };
+    let k2 = ApiKey { id: ApiKeyId::random(), name: "reader".into(), scopes: vec![ApiScope::ReadTickets], secret_hash: TokenHash::of("s2"), created_at: t0() + Duration::seconds(1), created_by: None, revoked_at: None };
+    store.create_api_key(&k1).await.unwrap();
+    store.create_api_key(&k2).await.unwrap();
+    assert!(matches!(store.create_api_key(&k1).await, Err(StoreError::AlreadyExists { .. })));
+    assert_eq!(store.api_key(k1.id).await.unwrap(), Some(k1.clone()));
+    assert_eq!(store.list_api_keys().await.unwrap(), vec![k1.clone(), k2.clone()]);
+    store.revoke_api_key(k1.id, t0() + Duration::minutes(1)).await.unwrap();
+    assert_eq!(store.api_key(k1.id).await.unwrap().unwrap().revoked_at, Some(t0() + Duration::minutes(1)));
+    assert!(matches!(store.revoke_api_key(ApiKeyId::random(), t0()).await, Err(StoreError::NotFound { .. })));
+}
+
+/// Audit entries page newest first, filtered by kind.
+pub async fn audit_log_paging(store: Arc<dyn Store>) {
+    let mut entries = Vec::new();
+    let mut uow = UnitOfWork::new();
+    for i in 0..11 {
+        let kind = if i % 2 == 0 { AuditKind::LoginFailed } else { AuditKind::LoginSucceeded };
+        let e = audit(t0() + Duration::seconds(i / 2), kind);
+        uow.audit.push(e.clone());
+        entries.push(e);
+    }
+    store.commit(uow).await.unwrap();
+    for kind in [None, Some(AuditKind::LoginFailed)] {
+        let mut want: Vec<&AuditEntry> = entries.iter().filter(|e| kind.is_none_or(|k| e.kind == k)).collect();
+        want.sort_by_key(|e| std::cmp::Reverse((e.at, e.id.as_uuid())));
+        let mut q = AuditQuery { kind, cursor: None, limit: PageSize::new(3).unwrap() };
+        let mut got = Vec::new();
+        loop {
+            let page = store.list_audit(&q).await.unwrap();
+            got.extend(page.items.into_iter().map(|e| e.id));
+            match page.next {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(got, want.into_iter().map(|e| e.id).collect::<Vec<_>>());
+    }
+}
+
+/// History, comments and attachments come back complete and oldest first.
+pub async fn history_comments_attachments(store: Arc<dyn Store>) {
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &u).await;
+    let t = ticket(1, u.id, t0());
+    insert_ticket(&store, &t).await;
+    let mut cur = t.clone();
+    let mut comment_ids = Vec::new();
+    let mut attachment_ids = Vec::new();
+    for i in 1..=5 {
+        let mut next = cur.clone();
+        next.version += 1;
+        let at = t0() + Duration::minutes(i);
+        next.updated_at = at;
+        let c = Comment { id: CommentId::random(), ticket: t.id, author: ActorRef::User { id: u.id }, body: CommentBody::parse(&format!("comment {i}")).unwrap(), internal: i % 2 == 0, created_at: at };
+        let a = Attachment {
+            id: AttachmentId::random(),
+            ticket: t.id,
+            comment: Some(c.id),
+            internal: c.internal,
+            file_name: FileName::sanitize(&format!("file{i}.txt")),
+            content_type: "text/plain".into(),
+            size: 10 * i as u64,
+            sha256: "00".repeat(32),
+            key: StorageKey::for_attachment(t.id, AttachmentId::random()),
+            uploaded_by: ActorRef::User { id: u.id },
+            created_at: at,
+        };
+        let mut uow = UnitOfWork::new();
+        uow.tickets.push(Versioned::update(next.clone(), cur.version));
+        uow.events.push(HistoryEvent { internal: c.internal, ..event(&next, at) });
+        comment_ids.push(c.id);
+        attachment_ids.push(a.id);
+        uow.comments.push(c);
+        uow.attachments.push(a.clone());
+        store.commit(uow).await.unwrap();
+        assert_eq!(store.attachment(a.id).await.unwrap(), Some(a));
+        cur = next;
+    }
+    let history = store.history(t.id).await.unwrap();
+    assert_eq!(history.len(), 6);
+    assert_eq!(history.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(history.iter().filter(|e| e.internal).count(), 2);
+    assert_eq!(store.comments(t.id).await.unwrap().iter().map(|c| c.id).collect::<Vec<_>>(), comment_ids);
+    assert_eq!(store.attachments(t.id).await.unwrap().iter().map(|a| a.id).collect::<Vec<_>>(), attachment_ids);
+    assert_eq!(store.attachment(AttachmentId::random()).await.unwrap(), None);
+    assert!(store.history(TicketId::random()).await.unwrap().is_empty());
+}
+
+/// Summary counts and performance statistics from a known data set.
+pub async fn report_figures(store: Arc<dyn Store>) {
+    let admin = user(1, Role::Admin, UserStatus::Approved);
+    let staff = user(2, Role::Coordinator, UserStatus::Approved);
+    let emp = user(3, Role::Employee, UserStatus::Approved);
+    let pending = user(4, Role::Employee, UserStatus::Pending);
+    for u in [&admin, &staff, &emp, &pending] {
+        insert_user(&store, u).await;
+    }
+    let now = t0() + Duration::days(10);
+    let mut tickets = Vec::new();
+    // 12 tickets over 6 days: response 600 s × k, resolution 3600 s × k for the resolved ones.
+    for i in 0..12u64 {
+        let created = t0() + Duration::hours(12 * i as i64);
+        let mut t = ticket(i + 1, emp.id, created);
+        match i % 4 {
+            0 => {}
+            1 => {
+                t.status = TicketStatus::InProgress;
+                t.assignee = Some(staff.id);
+            }
+            2 => {
+                t.status = TicketStatus::Resolved;
+                t.assignee = Some(staff.id);
+            }
+            _ => {
+                t.status = TicketStatus::Closed;
+                t.assignee = Some(admin.id);
+            }
+        }
+        if i % 4 != 0 {
+            t.priority = Some(if i % 2 == 0 { Priority::High } else { Priority::Low });
+            t.department = Some(DepartmentKey::parse(if i < 6 { "it" } else { "asset" }).unwrap());
+            t.first_response_at = Some(created + Duration::seconds(600 * (i as i64 + 1)));
+            t.response_secs = Some(600 * (i as i64 + 1));
+        }
+        if i % 4 >= 2 {
+            let r = created + Duration::seconds(3600 * (i as i64 + 1));
+            t.resolved_at = Some(r);
+            t.resolution_secs = Some(3600 * (i as i64 + 1));
+        }
+        if i == 5 {
+            t.category = CategoryKey::parse("budget").unwrap();
+            t.sub_category = CategoryKey::parse("purchase").unwrap();
+        }
+        insert_ticket(&store, &t).await;
+        tickets.push(t);
+    }
+    let mut uow = UnitOfWork::new();
+    uow.rejections.push(RejectionRecord {
+        id: RejectionId::random(),
+        email: Email::parse("no@example.com").unwrap(),
+        first_name: emp.first_name.clone(),
+        last_name: emp.last_name.clone(),
+        company_id: emp.company_id.clone(),
+        department: None,
+        reason: None,
+        rejected_by: admin.id,
+        rejected_at: t0(),
+    });
+    store.commit(uow).await.unwrap();
+
+    let s = store.summary(now).await.unwrap();
+    let count = |f: &dyn Fn(&Ticket) -> String| {
+        let mut m = BTreeMap::new();
+        for t in &tickets {
+            *m.entry(f(t)).or_insert(0u64) += 1;
+        }
+        m
+    };
+    assert_eq!(s.total_tickets, 12);
+    assert_eq!(s.by_status, count(&|t| t.status.to_string()));
+    assert_eq!(s.by_priority, count(&|t| t.priority.map_or("untriaged".into(), |p| p.to_string())));
+    assert_eq!(s.by_department, count(&|t| t.department.as_ref().map_or("none".into(), |d| d.to_string())));
+    assert_eq!(s.by_category, count(&|t| t.category.to_string()));
+    assert_eq!(s.new_waiting_over_24h, 3);
+    assert_eq!(s.users_by_role, BTreeMap::from([("admin".into(), 1), ("coordinator".into(), 1), ("employee".into(), 2)]));
+    assert_eq!(s.users_by_status, BTreeMap::from([("approved".into(), 3), ("pending".into(), 1)]));
+    assert_eq!(s.rejected_registrations, 1);
+    // One new ticket is fresh: created within the last 24 hours of `now2`.
+    let now2 = tickets[8].created_at + Duration::hours(1);
+    assert_eq!(store.summary(now2).await.unwrap().new_waiting_over_24h, 2);
+
+    // Performance over the first 4 days (tickets 0..=7).
+    let range = ReportRange::new(t0(), t0() + Duration::days(4)).unwrap();
+    let p = store.performance(range).await.unwrap();
+    let in_range: Vec<&Ticket> = tickets.iter().filter(|t| range.contains(t.created_at)).collect();
+    assert_eq!(in_range.len(), 8);
+    let mut resp: Vec<i64> = in_range.iter().filter_map(|t| t.response_secs).collect();
+    let mut reso: Vec<i64> = in_range.iter().filter_map(|t| t.resolution_secs).collect();
+    let close = |a: &DurationStats, b: &DurationStats| {
+        assert_eq!(a.count, b.count);
+        for (x, y) in [(a.mean_secs, b.mean_secs), (a.median_secs, b.median_secs), (a.p90_secs, b.p90_secs)] {
+            match (x, y) {
+                (Some(x), Some(y)) => assert!((x - y).abs() < 0.5, "{x} vs {y}"),
+                (None, None) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    close(&p.response, &DurationStats::from_samples(&mut resp));
+    close(&p.resolution, &DurationStats::from_samples(&mut reso));
+    let it = p.by_department.iter().find(|g| g.key == "it").expect("it group");
+    let mut it_resp: Vec<i64> = in_range.iter().filter(|t| t.department.as_ref().is_some_and(|d| d.as_str() == "it")).filter_map(|t| t.response_secs).collect();
+    close(&it.response, &DurationStats::from_samples(&mut it_resp));
+    let staff_group = p.by_assignee.iter().find(|g| g.key == staff.id.to_string()).expect("assignee group");
+    let mut staff_reso: Vec<i64> = in_range.iter().filter(|t| t.assignee == Some(staff.id)).filter_map(|t| t.resolution_secs).collect();
+    close(&staff_group.resolution, &DurationStats::from_samples(&mut staff_reso));
+    let high = p.by_priority.iter().find(|g| g.key == "high").expect("priority group");
+    assert_eq!(high.response.count, in_range.iter().filter(|t| t.priority == Some(Priority::High)).count() as u64);
+    // 09:00 on day 1 to 09:00 on day 5: five calendar days.
+    assert_eq!(p.per_day.len(), 5);
+    assert_eq!(p.per_day.iter().map(|d| d.created).sum::<u64>(), 8);
+    let resolved_in_range = tickets.iter().filter(|t| t.resolved_at.is_some_and(|r| range.contains(r))).count() as u64;
+    assert_eq!(p.per_day.iter().map(|d| d.resolved).sum::<u64>(), resolved_in_range);
+    assert_eq!(p.per_day[0].created, 2);
+    let backlog: u64 = p.backlog.values().sum();
+    assert_eq!(backlog, tickets.iter().filter(|t| matches!(t.status, TicketStatus::New | TicketStatus::InProgress)).count() as u64);
+}
+
+/// Auto-close candidates, and retention.
+pub async fn resolved_before_and_purge(store: Arc<dyn Store>) {
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &u).await;
+    for i in 0..5u64 {
+        let mut t = ticket(i + 1, u.id, t0());
+        if i < 3 {
+            t.status = TicketStatus::Resolved;
+            t.resolved_at = Some(t0() + Duration::days(i as i64));
+        }
+        insert_ticket(&store, &t).await;
+    }
+    let due = store.resolved_before(t0() + Duration::days(2), 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(due.iter().all(|t| t.status == TicketStatus::Resolved));
+    assert_eq!(store.resolved_before(t0() + Duration::days(9), 1).await.unwrap().len(), 1);
+
+    // Old delivered messages, expired idempotency records, old audit entries, ended sessions go.
+    let m = mail(t0());
+    let mut uow = UnitOfWork::new();
+    uow.outbox.push(m.clone());
+    uow.audit.push(audit(t0() - Duration::days(400), AuditKind::LoginFailed));
+    uow.audit.push(audit(t0(), AuditKind::LoginFailed));
+    uow.idempotency = Some(IdempotencyRecord { key: IdempotencyKey { principal: "p".into(), key: "k".into() }, request_hash: "h".into(), response: serde_json::json!({}), expires_at: t0() });
+    store.commit(uow).await.unwrap();
+    let lease = Lease { token: uuid::Uuid::new_v4(), until: t0() + Duration::minutes(1) };
+    store.claim_outbox(t0(), 10, lease).await.unwrap();
+    store.ack_outbox(m.id, lease.token, t0()).await.unwrap();
+    let s = session(u.id, "old", t0() - Duration::days(30));
+    store.create_session(&s).await.unwrap();
+    let now = t0() + Duration::days(8);
+    let r = store
+        .purge(PurgeBefore { delivered_outbox: now - Duration::days(7), idempotency: now, audit: now - Duration::days(365), sessions_and_tokens: now - Duration::days(1) })
+        .await
+        .unwrap();
+    assert_eq!(r.outbox, 1);
+    assert_eq!(r.idempotency, 1);
+    assert_eq!(r.audit, 1);
+    assert!(r.sessions_and_tokens >= 1);
+    assert_eq!(store.outbox_message(m.id).await.unwrap(), None);
+    assert_eq!(store.session(s.id).await.unwrap(), None);
+    assert_eq!(store.list_audit(&AuditQuery::default()).await.unwrap().items.len(), 1);
+}
