@@ -222,6 +222,38 @@ pub enum RowEffect {
     RecordRejectionReason,
 }
 
+impl fmt::Display for RowEffect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowEffect::RecordFirstResponse => f.write_str("first response recorded"),
+            RowEffect::WorkflowOpened => f.write_str("workflow push"),
+            RowEffect::Mail { to, template } => {
+                let to = match to {
+                    Party::Requester => "requester",
+                    Party::Assignee => "assignee",
+                };
+                let what = match template {
+                    MailTemplate::Received => "received",
+                    MailTemplate::Approved => "approved",
+                    MailTemplate::Rejected => "rejected",
+                    MailTemplate::Assigned => "assigned",
+                    MailTemplate::WaitingOnRequester => "waiting on requester",
+                    MailTemplate::Resolved => "resolved",
+                    MailTemplate::Reopened => "reopened",
+                };
+                write!(f, "mail {to} \"{what}\"")
+            }
+            RowEffect::AssignActor => f.write_str("assignee = actor"),
+            RowEffect::AssignInput => f.write_str("assignee = input"),
+            RowEffect::SetTriageFields => f.write_str("priority and department set"),
+            RowEffect::RecordResolution => f.write_str("resolution time"),
+            RowEffect::ClearResolution => f.write_str("resolution cleared"),
+            RowEffect::RecordClosed => f.write_str("closed time"),
+            RowEffect::RecordRejectionReason => f.write_str("reason visible to the requester"),
+        }
+    }
+}
+
 /// One status move of a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Move {
@@ -640,18 +672,21 @@ impl Lifecycle {
         let mut out = String::from("| action | from | to | who | input | effects |\n|---|---|---|---|---|---|\n");
         for r in &self.rules {
             let from: Vec<String> = r.moves.iter().map(|m| m.from.map_or("—".to_owned(), |s| s.to_string())).collect();
-            let to: BTreeSet<String> = r.moves.iter().map(|m| if m.from == Some(m.to) { "unchanged".to_owned() } else { m.to.to_string() }).collect();
+            let changing: Vec<&Move> = r.moves.iter().filter(|m| m.from != Some(m.to)).collect();
+            let to = if changing.len() == r.moves.len() {
+                changing.iter().map(|m| m.to.to_string()).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ")
+            } else {
+                let exceptions: Vec<String> = changing.iter().map(|m| format!("{} → {}", m.from.map_or("—".into(), |f| f.to_string()), m.to)).collect();
+                if exceptions.is_empty() { "unchanged".to_owned() } else { format!("unchanged ({})", exceptions.join(", ")) }
+            };
             let who: Vec<String> = r.who.iter().map(|w| w.to_string()).collect();
             let input: Vec<&str> = r.requires.iter().map(|i| i.field()).collect();
-            let effects: Vec<String> = r.effects.iter().map(|e| match e {
-                RowEffect::Mail { to, template } => format!("mail {} {:?}", match to { Party::Requester => "requester", Party::Assignee => "assignee" }, template).to_lowercase(),
-                other => format!("{other:?}").to_lowercase().replace("record", "record ").replace("workflowopened", "workflow push"),
-            }).collect();
+            let effects: Vec<String> = r.effects.iter().map(|e| e.to_string()).collect();
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} |\n",
                 r.action,
                 from.join(", "),
-                to.into_iter().collect::<Vec<_>>().join(", "),
+                to,
                 who.join(", "),
                 if input.is_empty() { "—".to_owned() } else { input.join(", ") },
                 if effects.is_empty() { "—".to_owned() } else { effects.join("; ") },

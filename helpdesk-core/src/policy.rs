@@ -296,6 +296,8 @@ pub enum Condition {
     FieldIn(Vec<TicketField>),
     /// The key has this scope.
     HasScope(ApiScope),
+    /// The principal is not the ticket's requester.
+    NotRequester,
     /// The ticket's department is not the principal's.
     OutsideOwnDepartment,
 }
@@ -378,7 +380,8 @@ impl RulePolicy {
         if options.coordinators_limited_to_department {
             let mut all_ticket = ticket_staff.to_vec();
             all_ticket.push(P::EditTicket);
-            rules.push(deny(S::Role(Role::Coordinator), &all_ticket, vec![C::OutsideOwnDepartment]));
+            // A coordinator's own tickets stay theirs wherever they are filed.
+            rules.push(deny(S::Role(Role::Coordinator), &all_ticket, vec![C::OutsideOwnDepartment, C::NotRequester]));
         }
         Self { rules, department_limited: options.coordinators_limited_to_department }
     }
@@ -411,6 +414,7 @@ impl RulePolicy {
     fn condition_holds(c: &Condition, p: &Principal, r: &Resource) -> bool {
         match c {
             Condition::IsRequester => matches!((p, &r.ticket), (Principal::User(u), Some(t)) if t.requester == u.id),
+            Condition::NotRequester => !matches!((p, &r.ticket), (Principal::User(u), Some(t)) if t.requester == u.id),
             Condition::StatusIs(s) => r.ticket.as_ref().is_some_and(|t| t.status == *s),
             Condition::NotTerminal => r.ticket.as_ref().is_some_and(|t| !t.status.is_terminal()),
             Condition::Internal => r.internal,

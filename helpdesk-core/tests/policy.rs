@@ -1,0 +1,213 @@
+//! The whole policy matrix as a table: every principal × permission × resource case, with
+//! the expected decision written out; everything not listed must be denied.
+
+use std::collections::HashSet;
+
+use helpdesk_core::domain::{ApiKeyId, DepartmentKey, Role, TicketStatus, UserId};
+use helpdesk_core::model::ApiScope;
+use helpdesk_core::policy::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Case {
+    Global,
+    OwnNew,
+    OwnOpen,
+    OwnClosed,
+    OwnInternal,
+    OtherOpen,
+    OtherInternal,
+    FieldOwnNew(TicketField),
+    FieldOwnOpen(TicketField),
+    FieldOther(TicketField),
+}
+
+const FIELDS: [TicketField; 6] = [TicketField::Subject, TicketField::Description, TicketField::Category, TicketField::ScheduledDate, TicketField::Priority, TicketField::Department];
+
+fn cases() -> Vec<Case> {
+    let mut v = vec![Case::Global, Case::OwnNew, Case::OwnOpen, Case::OwnClosed, Case::OwnInternal, Case::OtherOpen, Case::OtherInternal];
+    for f in FIELDS {
+        v.extend([Case::FieldOwnNew(f), Case::FieldOwnOpen(f), Case::FieldOther(f)]);
+    }
+    v
+}
+
+const ME: u128 = 1;
+const OTHER: u128 = 2;
+
+fn facts(requester: u128, status: TicketStatus) -> TicketFacts {
+    TicketFacts { requester: UserId::from_uuid(uuid::Uuid::from_u128(requester)), department: Some(DepartmentKey::parse("it").unwrap()), status }
+}
+
+fn resource(c: Case) -> Resource {
+    let t = |r, s| Some(facts(r, s));
+    match c {
+        Case::Global => Resource::none(),
+        Case::OwnNew => Resource { ticket: t(ME, TicketStatus::New), ..Resource::default() },
+        Case::OwnOpen => Resource { ticket: t(ME, TicketStatus::Open), ..Resource::default() },
+        Case::OwnClosed => Resource { ticket: t(ME, TicketStatus::Closed), ..Resource::default() },
+        Case::OwnInternal => Resource { ticket: t(ME, TicketStatus::Open), internal: true, ..Resource::default() },
+        Case::OtherOpen => Resource { ticket: t(OTHER, TicketStatus::Open), ..Resource::default() },
+        Case::OtherInternal => Resource { ticket: t(OTHER, TicketStatus::Open), internal: true, ..Resource::default() },
+        Case::FieldOwnNew(f) => Resource { ticket: t(ME, TicketStatus::New), field: Some(f), internal: false },
+        Case::FieldOwnOpen(f) => Resource { ticket: t(ME, TicketStatus::Open), field: Some(f), internal: false },
+        Case::FieldOther(f) => Resource { ticket: t(OTHER, TicketStatus::Open), field: Some(f), internal: false },
+    }
+}
+
+fn user(role: Role, dept: &str) -> Principal {
+    Principal::User(UserPrincipal { id: UserId::from_uuid(uuid::Uuid::from_u128(ME)), role, department: Some(DepartmentKey::parse(dept).unwrap()), session: None })
+}
+
+fn key(scopes: &[ApiScope]) -> Principal {
+    Principal::ExternalSystem(SystemPrincipal { key: ApiKeyId::random(), name: "wf".into(), scopes: scopes.to_vec() })
+}
+
+use Permission as P;
+
+fn every_ticket_case() -> Vec<Case> {
+    vec![Case::OwnNew, Case::OwnOpen, Case::OwnClosed, Case::OwnInternal, Case::OtherOpen, Case::OtherInternal]
+        .into_iter()
+        .chain(FIELDS.iter().flat_map(|f| [Case::FieldOwnNew(*f), Case::FieldOwnOpen(*f), Case::FieldOther(*f)]))
+        .collect()
+}
+
+/// What a signed-in user may do whatever the resource.
+fn any_user_globals() -> Vec<(P, Case)> {
+    let mut v = Vec::new();
+    for p in [P::ViewCatalog, P::ManageOwnProfile, P::ViewAvatar, P::CreateTicket] {
+        v.extend(cases().into_iter().map(|c| (p, c)));
+    }
+    v
+}
+
+fn employee_expected() -> HashSet<(P, Case)> {
+    let mut v = any_user_globals();
+    let own_public = [Case::OwnNew, Case::OwnOpen, Case::OwnClosed];
+    let own_fields: Vec<Case> = FIELDS.iter().flat_map(|f| [Case::FieldOwnNew(*f), Case::FieldOwnOpen(*f)]).collect();
+    for c in own_public.iter().copied().chain(own_fields.iter().copied()) {
+        v.extend([(P::ViewTicket, c), (P::TransitionTicket, c), (P::CommentPublic, c), (P::DownloadAttachment, c)]);
+    }
+    // The requester's allows do not look at visibility, but the deny for internal content wins
+    // only for attachments and internal permissions: viewing the ticket itself stays allowed.
+    v.extend([(P::ViewTicket, Case::OwnInternal), (P::TransitionTicket, Case::OwnInternal), (P::CommentPublic, Case::OwnInternal)]);
+    for c in [Case::OwnNew, Case::OwnOpen].into_iter().chain(own_fields.iter().copied()) {
+        v.push((P::UploadAttachment, c));
+    }
+    for f in [TicketField::Subject, TicketField::Description, TicketField::Category, TicketField::ScheduledDate] {
+        v.push((P::EditTicket, Case::FieldOwnNew(f)));
+    }
+    v.into_iter().collect()
+}
+
+fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
+    let mut v = any_user_globals();
+    for c in cases() {
+        v.push((P::ListStaff, c));
+    }
+    let ticket_cases: Vec<Case> = if limited_other_dept { vec![Case::Global] } else { cases() };
+    for c in ticket_cases {
+        for p in [P::ListAllTickets, P::ViewTicket, P::TransitionTicket, P::CommentPublic, P::CommentInternal, P::ViewInternal, P::UploadAttachment, P::DownloadAttachment] {
+            v.push((p, c));
+        }
+    }
+    if !limited_other_dept {
+        for f in [TicketField::Priority, TicketField::Department, TicketField::Category] {
+            v.extend([(P::EditTicket, Case::FieldOwnNew(f)), (P::EditTicket, Case::FieldOwnOpen(f)), (P::EditTicket, Case::FieldOther(f))]);
+        }
+        // The requester's own new-ticket edits still apply to staff filing their own ticket.
+        for f in [TicketField::Subject, TicketField::Description, TicketField::ScheduledDate] {
+            v.push((P::EditTicket, Case::FieldOwnNew(f)));
+        }
+    }
+    if admin {
+        for c in cases() {
+            for p in [P::ViewUsers, P::ManageUsers, P::ViewRejections, P::ViewAuditLog, P::ManageApiKeys, P::ManageOutbox, P::ViewReports] {
+                v.push((p, c));
+            }
+        }
+    }
+    v.into_iter().collect()
+}
+
+fn check(policy: &RulePolicy, who: &str, principal: &Principal, expected: &HashSet<(P, Case)>) {
+    let mut wrong = Vec::new();
+    for p in P::ALL {
+        for c in cases() {
+            let got = policy.decide(principal, *p, &resource(c)) == Decision::Allow;
+            let want = expected.contains(&(*p, c));
+            if got != want {
+                wrong.push(format!("{who}: {p:?} on {c:?}: got {}, want {}", got, want));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_whole_matrix() {
+    let policy = RulePolicy::default();
+    // Anonymous: only register.
+    let anon: HashSet<(P, Case)> = cases().into_iter().map(|c| (P::Register, c)).collect();
+    check(&policy, "anonymous", &Principal::Anonymous, &anon);
+    check(&policy, "employee", &user(Role::Employee, "it"), &employee_expected());
+    check(&policy, "coordinator", &user(Role::Coordinator, "it"), &staff_expected(false, false));
+    check(&policy, "admin", &user(Role::Admin, "it"), &staff_expected(true, false));
+
+    // External systems: by scope; never internal content.
+    let read: HashSet<(P, Case)> = cases()
+        .into_iter()
+        .flat_map(|c| {
+            let mut v = vec![(P::ListAllTickets, c), (P::ViewTicket, c)];
+            if !matches!(c, Case::OwnInternal | Case::OtherInternal) {
+                v.push((P::DownloadAttachment, c));
+            }
+            v
+        })
+        .collect();
+    check(&policy, "read key", &key(&[ApiScope::ReadTickets]), &read);
+    let push: HashSet<(P, Case)> = cases().into_iter().flat_map(|c| [(P::ViewTicket, c), (P::TransitionTicket, c), (P::PushWorkflowStatus, c)]).collect();
+    check(&policy, "push key", &key(&[ApiScope::PushWorkflow]), &push);
+    check(&policy, "key without scopes", &key(&[]), &HashSet::new());
+
+    // The system (timers).
+    let sys: HashSet<(P, Case)> = cases().into_iter().flat_map(|c| [(P::ListAllTickets, c), (P::ViewTicket, c), (P::TransitionTicket, c), (P::ViewInternal, c)]).collect();
+    check(&policy, "system", &Principal::System, &sys);
+}
+
+#[test]
+fn coordinators_limited_to_their_department() {
+    let policy = RulePolicy::new(&PolicyOptions { coordinators_limited_to_department: true });
+    // Every case's ticket is in `it`: an `it` coordinator keeps everything, an `asset` one
+    // loses every ticket permission (deny wins), admins are not limited.
+    check(&policy, "it coordinator", &user(Role::Coordinator, "it"), &staff_expected(false, false));
+    // An `asset` coordinator keeps staff powers on their own tickets only.
+    let other = |c: &Case| matches!(c, Case::OtherOpen | Case::OtherInternal | Case::FieldOther(_));
+    let ticket_perms = [P::ListAllTickets, P::ViewTicket, P::TransitionTicket, P::CommentPublic, P::CommentInternal, P::ViewInternal, P::UploadAttachment, P::DownloadAttachment, P::EditTicket];
+    let mut asset = staff_expected(false, false);
+    asset.retain(|(p, c)| !(other(c) && ticket_perms.contains(p)));
+    check(&policy, "asset coordinator", &user(Role::Coordinator, "asset"), &asset);
+    check(&policy, "admin", &user(Role::Admin, "asset"), &staff_expected(true, false));
+    assert_eq!(policy.list_scope(&user(Role::Coordinator, "asset")), ListScope::Department(DepartmentKey::parse("asset").unwrap()));
+    assert_eq!(policy.list_scope(&user(Role::Admin, "asset")), ListScope::All);
+}
+
+#[test]
+fn list_scopes() {
+    let policy = RulePolicy::default();
+    let me = UserId::from_uuid(uuid::Uuid::from_u128(ME));
+    assert_eq!(policy.list_scope(&user(Role::Employee, "it")), ListScope::Own(me));
+    assert_eq!(policy.list_scope(&user(Role::Coordinator, "it")), ListScope::All);
+    assert_eq!(policy.list_scope(&key(&[ApiScope::ReadTickets])), ListScope::All);
+    assert_eq!(policy.list_scope(&key(&[ApiScope::PushWorkflow])), ListScope::Nothing);
+    assert_eq!(policy.list_scope(&Principal::Anonymous), ListScope::Nothing);
+}
+
+#[test]
+fn policy_table_matches_the_docs() {
+    let md = RulePolicy::default().to_markdown();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/docs/policy.md");
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(path, &md).unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(path).unwrap(), md, "run with UPDATE_DOCS=1 to refresh src/docs/policy.md");
+}
