@@ -33,9 +33,11 @@ impl ReportRange {
         }
         Ok(Self { from, to })
     }
-    /// The default: the 30 days before `now`.
+    /// The default: the last 30 whole UTC days, today included.
     pub fn last_30_days(now: DateTime<Utc>) -> Self {
-        Self { from: now - Duration::days(30), to: now }
+        let tomorrow = now.date_naive().succ_opt().unwrap_or(now.date_naive());
+        let to = tomorrow.and_hms_opt(0, 0, 0).map_or(now, |t| t.and_utc());
+        Self { from: to - Duration::days(30), to }
     }
     /// Start (inclusive).
     pub fn from(&self) -> DateTime<Utc> {

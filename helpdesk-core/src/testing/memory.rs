@@ -35,6 +35,7 @@ struct State {
     comments: HashMap<TicketId, Vec<Comment>>,
     attachments: HashMap<AttachmentId, Attachment>,
     outbox: HashMap<MessageId, OutboxRecord>,
+    outbox_order: Vec<MessageId>,
     audit: Vec<AuditEntry>,
     rejections: Vec<RejectionRecord>,
     tokens: HashMap<TokenHash, OneTimeToken>,
@@ -62,11 +63,11 @@ impl InMemoryStore {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Every outbox record (tests inspect what a use case enqueued).
+    /// Every outbox record still stored, in the order enqueued (tests inspect what a use case
+    /// enqueued).
     pub fn outbox_records(&self) -> Vec<OutboxRecord> {
-        let mut v: Vec<OutboxRecord> = self.lock().outbox.values().cloned().collect();
-        v.sort_by_key(|r| (r.message.created_at, r.message.id));
-        v
+        let s = self.lock();
+        s.outbox_order.iter().filter_map(|id| s.outbox.get(id)).cloned().collect()
     }
 }
 
@@ -155,6 +156,7 @@ fn apply(state: &mut State, uow: UnitOfWork) {
         state.attachments.insert(a.id, a);
     }
     for m in uow.outbox {
+        state.outbox_order.push(m.id);
         state.outbox.insert(m.id, OutboxRecord::new(m));
     }
     state.audit.extend(uow.audit);
@@ -563,6 +565,8 @@ impl MaintenanceStore for InMemoryStore {
         let n = s.outbox.len();
         s.outbox.retain(|_, m| !(m.state == OutboxState::Delivered && m.delivered_at.is_some_and(|d| d < before.delivered_outbox)));
         r.outbox = (n - s.outbox.len()) as u64;
+        let State { outbox, outbox_order, .. } = &mut *s;
+        outbox_order.retain(|id| outbox.contains_key(id));
         let n = s.idempotency.len();
         s.idempotency.retain(|_, i| i.expires_at.is_none_or(|e| e >= before.idempotency));
         r.idempotency = (n - s.idempotency.len()) as u64;

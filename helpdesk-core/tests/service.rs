@@ -1,0 +1,666 @@
+//! Use-case tests of the HelpDesk service over the in-memory store, a manual clock and
+//! recording or mocked delivery ports: which mails and workflow messages each step enqueues,
+//! and that internal content never reaches an employee.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Duration;
+use helpdesk_core::domain::{Role, TicketNumber, TicketStatus, UserId};
+use helpdesk_core::lifecycle::{default_rules, Action, Lifecycle};
+use helpdesk_core::model::{ApiScope, NotificationKind, OutboxPayload, OutboxState, PasswordHash, User, WorkflowEventKind};
+use helpdesk_core::password::{Argon2Hasher, Argon2Options, Password, PasswordHasher, Verification};
+use helpdesk_core::policy::Principal;
+use helpdesk_core::ports::{DeliveryError, OutboxStore, TicketQuery, UserStore};
+use helpdesk_core::testing::{InMemoryStore, ManualClock, MockMailer, RecordingMailer, RecordingWorkflowSink};
+use helpdesk_core::{
+    ActionRequest, AuthFailure, BootstrapAdmin, Error, HelpDesk, HelpDeskOptions, LoginRequest, NewTicket, NewUser, OutboxDispatcher,
+    Registration, TicketEdit, Upload,
+};
+use object_store::memory::InMemory;
+
+/// Counts hashes and verifications, so tests can show an unknown email costs one.
+#[derive(Debug)]
+struct CountingHasher {
+    inner: Argon2Hasher,
+    verifications: AtomicUsize,
+}
+
+impl PasswordHasher for CountingHasher {
+    fn hash(&self, p: &Password) -> Result<PasswordHash, String> {
+        self.inner.hash(p)
+    }
+    fn verify(&self, p: &Password, h: &PasswordHash) -> Verification {
+        self.verifications.fetch_add(1, Ordering::SeqCst);
+        self.inner.verify(p, h)
+    }
+    fn verify_dummy(&self, p: &Password) {
+        self.verifications.fetch_add(1, Ordering::SeqCst);
+        self.inner.verify_dummy(p)
+    }
+}
+
+struct Env {
+    desk: HelpDesk,
+    store: Arc<InMemoryStore>,
+    clock: Arc<ManualClock>,
+    hasher: Arc<CountingHasher>,
+    admin: Principal,
+}
+
+const PW: &str = "harbor-lantern-quartz-71";
+
+async fn env_with(lifecycle: Option<Lifecycle>, options: HelpDeskOptions) -> Env {
+    let store = Arc::new(InMemoryStore::new());
+    let clock = ManualClock::default_start();
+    let hasher = Arc::new(CountingHasher { inner: Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap(), verifications: AtomicUsize::new(0) });
+    let mut b = HelpDesk::builder(store.clone(), Arc::new(InMemory::new())).clock(clock.clone()).hasher(hasher.clone()).options(options);
+    if let Some(l) = lifecycle {
+        b = b.lifecycle(l);
+    }
+    let desk = b.build().unwrap();
+    desk.ensure_admin(BootstrapAdmin { email: "admin@example.com".into(), password: Some(Password::new(PW)), first_name: "Ada".into(), last_name: "Admin".into() }).await.unwrap();
+    let admin = login(&desk, "admin@example.com", PW).await;
+    Env { desk, store, clock, hasher, admin }
+}
+
+async fn env() -> Env {
+    env_with(None, HelpDeskOptions::default()).await
+}
+
+async fn login(desk: &HelpDesk, email: &str, pw: &str) -> Principal {
+    let s = desk.login(LoginRequest { email: email.into(), password: Password::new(pw), address: None }).await.unwrap();
+    desk.authenticate_session(s.session.id).await.unwrap().0
+}
+
+fn registration(n: u32) -> Registration {
+    Registration {
+        email: format!("emp{n}@example.com"),
+        password: Password::new(PW),
+        first_name: format!("Emp{n}"),
+        middle_name: None,
+        last_name: "Loyee".into(),
+        suffix: None,
+        company_id: format!("MA{:04}", 100 + n),
+        department: Some("it".into()),
+    }
+}
+
+/// Registers and approves an employee, returns their principal.
+async fn employee(e: &Env, n: u32) -> (Principal, User) {
+    let u = e.desk.register(&Principal::Anonymous, registration(n)).await.unwrap();
+    e.desk.approve_user(&e.admin, u.id, Some(1)).await.unwrap();
+    let p = login(&e.desk, &format!("emp{n}@example.com"), PW).await;
+    (p, u)
+}
+
+/// Creates an approved staff user through the admin route and sets a password by invitation.
+async fn staff(e: &Env, n: u32, role: Role) -> (Principal, User) {
+    let u = e
+        .desk
+        .create_user(&e.admin, NewUser { email: format!("staff{n}@example.com"), first_name: format!("Staff{n}"), middle_name: None, last_name: "Member".into(), suffix: None, company_id: None, department: Some("it".into()), role })
+        .await
+        .unwrap();
+    let token = e
+        .store
+        .outbox_records()
+        .into_iter()
+        .rev()
+        .find_map(|r| match r.message.payload {
+            OutboxPayload::Mail(m) if m.to == u.email => match m.kind {
+                NotificationKind::Invitation { token, .. } => Some(token),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("an invitation mail");
+    e.desk.accept_invitation(&token, Password::new(PW)).await.unwrap();
+    (login(&e.desk, &format!("staff{n}@example.com"), PW).await, u)
+}
+
+/// Mail kinds enqueued since `from`, as (recipient, kind name).
+fn mails_since(e: &Env, from: usize) -> Vec<(String, String)> {
+    e.store.outbox_records()[from..]
+        .iter()
+        .filter_map(|r| match &r.message.payload {
+            OutboxPayload::Mail(m) => Some((m.to.to_string(), m.kind.name().to_owned())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn workflow_since(e: &Env, from: usize) -> Vec<(WorkflowEventKind, TicketStatus)> {
+    e.store.outbox_records()[from..]
+        .iter()
+        .filter_map(|r| match &r.message.payload {
+            OutboxPayload::Workflow(w) => Some((w.kind, w.ticket.status)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn new_ticket() -> NewTicket {
+    NewTicket { subject: "Laptop will not boot".into(), category: "hardware".into(), sub_category: "laptop".into(), description: "Black screen since this morning".into(), scheduled_date: None }
+}
+
+fn text(s: &str) -> ActionRequest {
+    ActionRequest { text: Some(s.into()), ..ActionRequest::default() }
+}
+
+#[tokio::test]
+async fn the_whole_story_enqueues_the_right_mails_and_workflow_pushes() {
+    let e = env().await;
+    let mark = e.store.outbox_records().len();
+    let u = e.desk.register(&Principal::Anonymous, registration(1)).await.unwrap();
+    assert_eq!(u.role, Role::Employee);
+    assert_eq!(mails_since(&e, mark), [("emp1@example.com".into(), "registration_received".into())]);
+    // Pending accounts cannot sign in, and learn why only with the right password.
+    let pending = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await;
+    assert!(matches!(pending, Err(Error::Unauthenticated(AuthFailure::AccountPending))));
+    let wrong = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new("nope-nope-nope"), address: None }).await;
+    assert!(matches!(wrong, Err(Error::Unauthenticated(AuthFailure::InvalidCredentials))));
+
+    let mark = e.store.outbox_records().len();
+    e.desk.approve_user(&e.admin, u.id, None).await.unwrap();
+    assert_eq!(mails_since(&e, mark), [("emp1@example.com".into(), "account_approved".into())]);
+    let emp = login(&e.desk, "emp1@example.com", PW).await;
+    let (coord, coord_user) = staff(&e, 1, Role::Coordinator).await;
+
+    let mark = e.store.outbox_records().len();
+    let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    assert_eq!(t.number.as_str(), "TX0001");
+    assert_eq!(t.department.as_ref().unwrap().as_str(), "it", "proposed from the category");
+    assert_eq!(mails_since(&e, mark), [("emp1@example.com".into(), "ticket_received".into())]);
+    let n = t.number.clone();
+
+    e.clock.advance(Duration::minutes(30));
+    let mark = e.store.outbox_records().len();
+    let approve = ActionRequest { priority: Some(helpdesk_core::domain::Priority::High), department: Some("it".into()), ..ActionRequest::default() };
+    let t = e.desk.act(&coord, &n, Action::Approve, approve, Some(1)).await.unwrap();
+    assert_eq!(t.status, TicketStatus::Open);
+    assert_eq!(t.response_secs, Some(1800));
+    assert_eq!(mails_since(&e, mark), [("emp1@example.com".into(), "ticket_approved".into())]);
+    assert_eq!(workflow_since(&e, mark), [(WorkflowEventKind::Opened, TicketStatus::Open)]);
+
+    let mark = e.store.outbox_records().len();
+    let t = e.desk.act(&coord, &n, Action::Claim, ActionRequest::default(), Some(t.version)).await.unwrap();
+    assert_eq!((t.status, t.assignee), (TicketStatus::InProgress, Some(coord_user.id)));
+    assert!(mails_since(&e, mark).is_empty());
+    assert_eq!(workflow_since(&e, mark), [(WorkflowEventKind::StatusChanged, TicketStatus::InProgress)]);
+
+    let mark = e.store.outbox_records().len();
+    let t = e.desk.act(&coord, &n, Action::AwaitRequester, text("Which model is it?"), None).await.unwrap();
+    assert_eq!(t.status, TicketStatus::Pending);
+    assert_eq!(mails_since(&e, mark), [("emp1@example.com".into(), "waiting_on_requester".into())]);
+
+    // The requester's public comment resumes the ticket and mails the assignee.
+    let mark = e.store.outbox_records().len();
+    e.desk.add_comment(&emp, &n, "A ThinkPad T14", false).await.unwrap();
+    let t = e.desk.ticket(&emp, &n).await.unwrap().ticket;
+    assert_eq!(t.status, TicketStatus::InProgress);
+    assert_eq!(mails_since(&e, mark), [("staff1@example.com".into(), "public_comment".into())]);
+
+    e.clock.advance(Duration::hours(2));
+    let mark = e.store.outbox_records().len();
+    let t = e.desk.act(&coord, &n, Action::Resolve, text("Replaced the SSD"), None).await.unwrap();
+    assert_eq!(t.status, TicketStatus::Resolved);
+    assert_eq!(t.resolution_secs, Some(1800 + 7200));
+    assert_eq!(mails_since(&e, mark), [("emp1@example.com".into(), "ticket_resolved".into())]);
+
+    let t = e.desk.act(&emp, &n, Action::Close, ActionRequest::default(), None).await.unwrap();
+    assert_eq!(t.status, TicketStatus::Closed);
+    assert!(t.closed_at.is_some());
+    // Closed is terminal.
+    assert!(matches!(e.desk.act(&coord, &n, Action::Reopen, text("again"), None).await, Err(Error::InvalidTransition { .. })));
+    let history = e.desk.history(&emp, &n).await.unwrap();
+    assert!(history.len() >= 7);
+    assert!(history.windows(2).all(|w| w[0].version < w[1].version));
+}
+
+#[tokio::test]
+async fn reject_withdraw_and_reopen() {
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let (coord, _) = staff(&e, 1, Role::Coordinator).await;
+    let a = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    assert!(matches!(e.desk.act(&coord, &a.number, Action::Reject, ActionRequest::default(), None).await, Err(Error::Validation(v)) if v.0[0].field == "reason"));
+    let mark = e.store.outbox_records().len();
+    let a = e.desk.act(&coord, &a.number, Action::Reject, text("Duplicate of TX0002"), None).await.unwrap();
+    assert_eq!(a.status, TicketStatus::Rejected);
+    assert_eq!(e.desk.ticket(&emp, &a.number).await.unwrap().ticket.rejection_reason.as_deref(), Some("Duplicate of TX0002"));
+    assert_eq!(mails_since(&e, mark), [("emp1@example.com".into(), "ticket_rejected".into())]);
+
+    let b = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    // Only the requester withdraws.
+    assert!(matches!(e.desk.act(&coord, &b.number, Action::Withdraw, ActionRequest::default(), None).await, Err(Error::InvalidTransition { .. })));
+    assert_eq!(e.desk.act(&emp, &b.number, Action::Withdraw, ActionRequest::default(), None).await.unwrap().status, TicketStatus::Withdrawn);
+
+    let c = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let approve = ActionRequest { priority: Some(helpdesk_core::domain::Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
+    e.desk.act(&coord, &c.number, Action::Approve, approve, None).await.unwrap();
+    e.desk.act(&coord, &c.number, Action::Claim, ActionRequest::default(), None).await.unwrap();
+    e.desk.act(&coord, &c.number, Action::Resolve, text("done"), None).await.unwrap();
+    let mark = e.store.outbox_records().len();
+    let c = e.desk.act(&emp, &c.number, Action::Reopen, text("not fixed"), None).await.unwrap();
+    assert_eq!(c.status, TicketStatus::InProgress);
+    assert_eq!(mails_since(&e, mark), [("staff1@example.com".into(), "ticket_reopened".into())]);
+    // Outside the window the requester cannot reopen.
+    e.desk.act(&coord, &c.number, Action::Resolve, text("done again"), None).await.unwrap();
+    e.clock.advance(Duration::days(8));
+    assert!(matches!(e.desk.act(&emp, &c.number, Action::Reopen, text("still"), None).await, Err(Error::InvalidTransition { .. })));
+    // Auto-close picks it up.
+    assert_eq!(e.desk.auto_close(e.desk.now(), 100).await.unwrap(), 1);
+    assert_eq!(e.desk.ticket(&emp, &c.number).await.unwrap().ticket.status, TicketStatus::Closed);
+}
+
+#[tokio::test]
+async fn internal_content_never_reaches_an_employee() {
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let (coord, _) = staff(&e, 1, Role::Coordinator).await;
+    let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let mark = e.store.outbox_records().len();
+    let c = e.desk.add_comment(&coord, &t.number, "INTERNAL: requester's manager approved the spend", true).await.unwrap();
+    assert!(mails_since(&e, mark).is_empty(), "an internal comment was mailed");
+    // Employees cannot write internal comments.
+    assert!(matches!(e.desk.add_comment(&emp, &t.number, "sneaky", true).await, Err(Error::Forbidden(_))));
+    // An attachment on the internal comment is internal.
+    let png = include_bytes!("data/pixel.png");
+    let body = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(png))]);
+    let a = e.desk.upload_attachment(&coord, &t.number, Upload { file_name: "quote.png".into(), comment: Some(c.id) }, body).await.unwrap();
+    assert!(a.internal);
+
+    assert!(e.desk.comments(&emp, &t.number).await.unwrap().iter().all(|c| !c.internal));
+    assert!(e.desk.history(&emp, &t.number).await.unwrap().iter().all(|ev| !ev.internal && !ev.note.as_deref().unwrap_or("").contains("INTERNAL")));
+    assert!(e.desk.attachments(&emp, &t.number).await.unwrap().is_empty());
+    assert!(matches!(e.desk.download(&emp, a.id, None).await, Err(Error::NotFound { .. })));
+    assert!(!e.desk.ticket(&emp, &t.number).await.unwrap().sees_internal);
+    // Staff see all of it.
+    assert_eq!(e.desk.comments(&coord, &t.number).await.unwrap().len(), 1);
+    assert!(e.desk.history(&coord, &t.number).await.unwrap().iter().any(|ev| ev.internal));
+    assert!(e.desk.download(&coord, a.id, None).await.is_ok());
+    // No mail to the employee carries internal text, whatever happened.
+    for r in e.store.outbox_records() {
+        if let OutboxPayload::Mail(m) = r.message.payload {
+            if m.to.as_str() == "emp1@example.com" {
+                assert!(!format!("{:?}", m.kind).contains("INTERNAL"));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn employees_see_only_their_own_tickets() {
+    let e = env().await;
+    let (a, a_user) = employee(&e, 1).await;
+    let (b, _) = employee(&e, 2).await;
+    let (coord, _) = staff(&e, 1, Role::Coordinator).await;
+    let ta = e.desk.create_ticket(&a, new_ticket(), None).await.unwrap();
+    let tb = e.desk.create_ticket(&b, new_ticket(), None).await.unwrap();
+    assert!(matches!(e.desk.ticket(&b, &ta.number).await, Err(Error::NotFound { .. })));
+    assert!(matches!(e.desk.act(&b, &ta.number, Action::Withdraw, ActionRequest::default(), None).await, Err(Error::NotFound { .. })));
+    assert!(matches!(e.desk.add_comment(&b, &ta.number, "hi", false).await, Err(Error::NotFound { .. })));
+    // Asking for someone else's tickets gives nothing; the filter is forced in core.
+    let q = TicketQuery { requester: Some(a_user.id), ..TicketQuery::default() };
+    assert!(e.desk.list_tickets(&b, &q).await.unwrap().items.is_empty());
+    let mine = e.desk.list_tickets(&b, &TicketQuery::default()).await.unwrap();
+    assert_eq!(mine.items.iter().map(|t| t.id).collect::<Vec<_>>(), vec![tb.id]);
+    assert_eq!(e.desk.list_tickets(&coord, &TicketQuery::default()).await.unwrap().items.len(), 2);
+    assert!(matches!(e.desk.list_tickets(&Principal::Anonymous, &TicketQuery::default()).await, Err(Error::Unauthenticated(_))));
+}
+
+#[tokio::test]
+async fn field_rules_and_versions() {
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let (coord, _) = staff(&e, 1, Role::Coordinator).await;
+    let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let t = e.desk.edit_ticket(&emp, &t.number, TicketEdit { subject: Some("Laptop dead".into()), ..TicketEdit::default() }, Some(1)).await.unwrap();
+    assert_eq!((t.subject.as_str(), t.version), ("Laptop dead", 2));
+    // Stale version.
+    assert!(matches!(e.desk.edit_ticket(&emp, &t.number, TicketEdit { subject: Some("x".into()), ..TicketEdit::default() }, Some(1)).await, Err(Error::VersionConflict { expected: 1, found: 2 })));
+    // Requesters cannot set priority; staff cannot rewrite the subject.
+    assert!(matches!(e.desk.edit_ticket(&emp, &t.number, TicketEdit { priority: Some(helpdesk_core::domain::Priority::Critical), ..TicketEdit::default() }, None).await, Err(Error::Forbidden(_))));
+    assert!(matches!(e.desk.edit_ticket(&coord, &t.number, TicketEdit { subject: Some("mine".into()), ..TicketEdit::default() }, None).await, Err(Error::Forbidden(_))));
+    let t = e.desk.edit_ticket(&coord, &t.number, TicketEdit { priority: Some(helpdesk_core::domain::Priority::Critical), department: Some("asset".into()), ..TicketEdit::default() }, None).await.unwrap();
+    assert_eq!(t.department.as_ref().unwrap().as_str(), "asset");
+    // After triage the requester's edits stop.
+    let approve = ActionRequest { priority: Some(helpdesk_core::domain::Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
+    e.desk.act(&coord, &t.number, Action::Approve, approve, None).await.unwrap();
+    assert!(matches!(e.desk.edit_ticket(&emp, &t.number, TicketEdit { description: Some("more".into()), ..TicketEdit::default() }, None).await, Err(Error::Forbidden(_))));
+    // Validation names the field.
+    match e.desk.create_ticket(&emp, NewTicket { subject: "".into(), category: "nope".into(), ..new_ticket() }, None).await {
+        Err(Error::Validation(v)) => {
+            let fields: Vec<&str> = v.0.iter().map(|f| f.field.as_str()).collect();
+            assert_eq!(fields, ["subject", "category"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let past = NewTicket { scheduled_date: Some(e.desk.now().date_naive() - Duration::days(1)), ..new_ticket() };
+    assert!(matches!(e.desk.create_ticket(&emp, past, None).await, Err(Error::Validation(v)) if v.0[0].field == "scheduled_date"));
+}
+
+#[tokio::test]
+async fn idempotent_creation() {
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let a = e.desk.create_ticket(&emp, new_ticket(), Some("key-1")).await.unwrap();
+    let again = e.desk.create_ticket(&emp, new_ticket(), Some("key-1")).await.unwrap();
+    assert_eq!(a.id, again.id);
+    let other = NewTicket { subject: "Different".into(), ..new_ticket() };
+    assert!(matches!(e.desk.create_ticket(&emp, other, Some("key-1")).await, Err(Error::IdempotencyMismatch)));
+    assert_eq!(e.desk.list_tickets(&emp, &TicketQuery::default()).await.unwrap().items.len(), 1);
+    // Another principal's same key is separate.
+    let (emp2, _) = employee(&e, 2).await;
+    assert_ne!(e.desk.create_ticket(&emp2, new_ticket(), Some("key-1")).await.unwrap().id, a.id);
+}
+
+#[tokio::test]
+async fn sessions_refresh_reuse_logout_and_deactivation() {
+    let e = env().await;
+    let (_, u) = employee(&e, 1).await;
+    let s1 = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await.unwrap();
+    let s2 = e.desk.refresh(&s1.refresh_token, None).await.unwrap();
+    assert_eq!(s1.session.id, s2.session.id);
+    // Reusing the first refresh token revokes the family.
+    assert!(matches!(e.desk.refresh(&s1.refresh_token, None).await, Err(Error::Unauthenticated(AuthFailure::RefreshReused))));
+    assert!(matches!(e.desk.refresh(&s2.refresh_token, None).await, Err(Error::Unauthenticated(AuthFailure::SessionEnded))));
+    assert!(e.desk.authenticate_session(s1.session.id).await.is_err());
+    // Logout ends a session.
+    let s3 = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await.unwrap();
+    let (p3, _) = e.desk.authenticate_session(s3.session.id).await.unwrap();
+    e.desk.logout(&p3).await.unwrap();
+    assert!(e.desk.authenticate_session(s3.session.id).await.is_err());
+    // Deactivation ends every session at once; role changes show on the next request.
+    let s4 = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await.unwrap();
+    e.desk.change_role(&e.admin, u.id, Some(Role::Coordinator), None, None).await.unwrap();
+    assert!(e.desk.authenticate_session(s4.session.id).await.unwrap().0.is_staff());
+    e.desk.deactivate_user(&e.admin, u.id, None).await.unwrap();
+    assert!(e.desk.authenticate_session(s4.session.id).await.is_err());
+    assert!(matches!(
+        e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await,
+        Err(Error::Unauthenticated(AuthFailure::AccountDeactivated))
+    ));
+    // Idle expiry.
+    e.desk.reactivate_user(&e.admin, u.id, None).await.unwrap();
+    let s5 = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await.unwrap();
+    e.clock.advance(Duration::hours(25));
+    assert!(e.desk.authenticate_session(s5.session.id).await.is_err());
+}
+
+#[tokio::test]
+async fn login_throttling_and_unknown_emails_cost_a_hash() {
+    let e = env().await;
+    employee(&e, 1).await;
+    let before = e.hasher.verifications.load(Ordering::SeqCst);
+    let r = e.desk.login(LoginRequest { email: "nobody@example.com".into(), password: Password::new("whatever-whatever"), address: None }).await;
+    assert!(matches!(r, Err(Error::Unauthenticated(AuthFailure::InvalidCredentials))));
+    assert_eq!(e.hasher.verifications.load(Ordering::SeqCst) - before, 1, "an unknown email must cost one hash");
+
+    for _ in 0..5 {
+        let r = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new("wrong-wrong-wrong"), address: None }).await;
+        assert!(matches!(r, Err(Error::Unauthenticated(AuthFailure::InvalidCredentials))));
+    }
+    // Now throttled, even with the right password.
+    let r = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await;
+    assert!(matches!(r, Err(Error::Throttled { retry_after }) if retry_after.as_secs() >= 1));
+    e.clock.advance(Duration::seconds(2));
+    e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await.unwrap();
+}
+
+#[tokio::test]
+async fn password_reset_and_change() {
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let mark = e.store.outbox_records().len();
+    e.desk.forgot_password("nobody@example.com", None).await.unwrap();
+    assert!(mails_since(&e, mark).is_empty());
+    e.desk.forgot_password("EMP1@example.com", None).await.unwrap();
+    let token = e.store.outbox_records()[mark..]
+        .iter()
+        .find_map(|r| match &r.message.payload {
+            OutboxPayload::Mail(m) => match &m.kind {
+                NotificationKind::PasswordReset { token, .. } => Some(token.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap();
+    assert!(matches!(e.desk.reset_password(&token, Password::new("123456789012")).await, Err(Error::Validation(_))));
+    e.desk.reset_password(&token, Password::new("violet-canyon-ember-38")).await.unwrap();
+    assert!(e.desk.profile(&emp).await.is_ok());
+    let session = emp.user().unwrap().session.unwrap();
+    assert!(e.desk.authenticate_session(session).await.is_err(), "a reset ends every session");
+    assert!(matches!(e.desk.reset_password(&token, Password::new("another-long-phrase-9")).await, Err(Error::Validation(v)) if v.0[0].field == "token"));
+    let emp = login(&e.desk, "emp1@example.com", "violet-canyon-ember-38").await;
+    assert!(matches!(e.desk.change_password(&emp, Password::new("bad"), Password::new("orbit-maple-sonnet-92")).await, Err(Error::Validation(v)) if v.0[0].field == "current_password"));
+    e.desk.change_password(&emp, Password::new("violet-canyon-ember-38"), Password::new("orbit-maple-sonnet-92")).await.unwrap();
+    assert!(e.desk.profile(&emp).await.is_ok(), "the current session survives a change");
+    // An expired reset link is refused.
+    e.desk.forgot_password("emp1@example.com", None).await.unwrap();
+    let token = e.store.outbox_records().iter().rev().find_map(|r| match &r.message.payload {
+        OutboxPayload::Mail(m) => match &m.kind {
+            NotificationKind::PasswordReset { token, .. } => Some(token.clone()),
+            _ => None,
+        },
+        _ => None,
+    }).unwrap();
+    e.clock.advance(Duration::minutes(31));
+    assert!(e.desk.reset_password(&token, Password::new("gravel-tundra-piano-15")).await.is_err());
+}
+
+#[tokio::test]
+async fn rejection_frees_the_email_and_keeps_an_audit_record() {
+    let e = env().await;
+    let u = e.desk.register(&Principal::Anonymous, registration(7)).await.unwrap();
+    let mark = e.store.outbox_records().len();
+    let rec = e.desk.reject_user(&e.admin, u.id, Some("Not an employee"), None).await.unwrap();
+    assert_eq!(mails_since(&e, mark), [("emp7@example.com".into(), "registration_rejected".into())]);
+    assert_eq!(rec.email.as_str(), "emp7@example.com");
+    assert!(e.store.user(u.id).await.unwrap().is_none());
+    let (page, count) = e.desk.rejections(&e.admin, None, Default::default()).await.unwrap();
+    assert_eq!((page.items.len(), count), (1, 1));
+    // A rejected registration's login fails like an unknown email; it may register again.
+    assert!(matches!(
+        e.desk.login(LoginRequest { email: "emp7@example.com".into(), password: Password::new(PW), address: None }).await,
+        Err(Error::Unauthenticated(AuthFailure::InvalidCredentials))
+    ));
+    e.desk.register(&Principal::Anonymous, registration(7)).await.unwrap();
+    // The client cannot choose a role: registration always makes a pending employee.
+    let again = e.desk.register(&Principal::Anonymous, registration(7)).await;
+    assert!(matches!(again, Err(Error::Validation(v)) if v.0.iter().any(|f| f.field == "email")));
+}
+
+#[tokio::test]
+async fn external_system_moves_along_the_table_only() {
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let (coord, _) = staff(&e, 1, Role::Coordinator).await;
+    let (_, credential) = e.desk.create_api_key(&e.admin, "workflow", vec![ApiScope::PushWorkflow, ApiScope::ReadTickets]).await.unwrap();
+    let sys = e.desk.authenticate_api_key(&credential).await.unwrap();
+    assert!(e.desk.authenticate_api_key("bogus.key").await.is_err());
+    let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    // It cannot approve.
+    assert!(matches!(e.desk.workflow_update(&sys, &t.number, TicketStatus::Open, "go", "k1").await, Err(Error::InvalidTransition { .. })));
+    let approve = ActionRequest { priority: Some(helpdesk_core::domain::Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
+    e.desk.act(&coord, &t.number, Action::Approve, approve, None).await.unwrap();
+    let t2 = e.desk.workflow_update(&sys, &t.number, TicketStatus::InProgress, "picked up by the field team", "k2").await.unwrap();
+    assert_eq!(t2.status, TicketStatus::InProgress);
+    assert_eq!(t2.assignee, None, "the external system keeps the assignee");
+    // A replay with the same key is the same update, not a second one.
+    let again = e.desk.workflow_update(&sys, &t.number, TicketStatus::InProgress, "picked up by the field team", "k2").await.unwrap();
+    assert_eq!(again.version, t2.version);
+    assert!(matches!(e.desk.workflow_update(&sys, &t.number, TicketStatus::Closed, "skip", "k3").await, Err(Error::InvalidTransition { .. })));
+    let resolved = e.desk.workflow_update(&sys, &t.number, TicketStatus::Resolved, "fixed on site", "k4").await.unwrap();
+    assert_eq!(resolved.status, TicketStatus::Resolved);
+    let history = e.desk.history(&coord, &t.number).await.unwrap();
+    assert!(history.iter().any(|h| matches!(&h.actor, helpdesk_core::model::ActorRef::ExternalSystem { name, .. } if name == "workflow")));
+    // A revoked key stops working.
+    let keys = e.desk.list_api_keys(&e.admin).await.unwrap();
+    e.desk.revoke_api_key(&e.admin, keys[0].id).await.unwrap();
+    assert!(e.desk.authenticate_api_key(&credential).await.is_err());
+}
+
+#[tokio::test]
+async fn uploads_are_typed_by_content_and_bounded() {
+    let mut options = HelpDeskOptions::default();
+    options.attachments.max_file_bytes = 1024;
+    let e = env_with(None, options).await;
+    let (emp, _) = employee(&e, 1).await;
+    let (other, _) = employee(&e, 2).await;
+    let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let up = |name: &str, chunks: Vec<&'static [u8]>| {
+        let s = futures::stream::iter(chunks.into_iter().map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))).collect::<Vec<_>>());
+        (Upload { file_name: name.into(), comment: None }, s)
+    };
+    let (u, s) = up("../../etc/passwd.png", vec![include_bytes!("data/pixel.png")]);
+    let a = e.desk.upload_attachment(&emp, &t.number, u, s).await.unwrap();
+    assert_eq!((a.content_type.as_str(), a.file_name.as_str()), ("image/png", "passwd.png"));
+    let (u, s) = up("notes.pdf", vec![b"<!DOCTYPE html><script>alert(1)</script>"]);
+    assert!(matches!(e.desk.upload_attachment(&emp, &t.number, u, s).await, Err(Error::UnsupportedMedia)));
+    let (u, s) = up("x.svg", vec![b"<svg xmlns='http://www.w3.org/2000/svg'><script/></svg>"]);
+    assert!(matches!(e.desk.upload_attachment(&emp, &t.number, u, s).await, Err(Error::UnsupportedMedia)));
+    let (u, s) = up("data.csv", vec![b"a,b\n1,2\n"]);
+    assert_eq!(e.desk.upload_attachment(&emp, &t.number, u, s).await.unwrap().content_type, "text/csv");
+    static BIG: [u8; 700] = [b'a'; 700];
+    let (u, s) = up("big.txt", vec![&BIG, &BIG]);
+    assert!(matches!(e.desk.upload_attachment(&emp, &t.number, u, s).await, Err(Error::TooLarge(_))));
+    assert_eq!(e.desk.attachments(&emp, &t.number).await.unwrap().len(), 2, "nothing half-stored");
+    // Another employee cannot download or upload.
+    assert!(matches!(e.desk.download(&other, a.id, None).await, Err(Error::NotFound { .. })));
+    let (u, s) = up("a.txt", vec![b"hello"]);
+    assert!(matches!(e.desk.upload_attachment(&other, &t.number, u, s).await, Err(Error::NotFound { .. })));
+    let grant = e.desk.download(&emp, a.id, None).await.unwrap();
+    assert!(grant.inline());
+    assert_eq!(grant.attachment().sha256.len(), 64);
+    // An orphan blob (no metadata) is swept after the delay; real ones stay.
+    let orphan = helpdesk_core::domain::StorageKey::for_attachment(t.id, helpdesk_core::domain::AttachmentId::random());
+    object_store::ObjectStoreExt::put(e.desk.blobs().as_ref(), &orphan.to_path(), Bytes::from_static(b"x").into()).await.unwrap();
+    assert_eq!(e.desk.sweep_orphans(e.desk.now() + Duration::hours(2) + Duration::days(10000)).await.unwrap(), 1);
+    assert!(e.desk.download(&emp, a.id, None).await.is_ok());
+}
+
+#[tokio::test]
+async fn reports_are_for_admins() {
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    assert!(matches!(e.desk.summary_report(&emp).await, Err(Error::Forbidden(_))));
+    let s = e.desk.summary_report(&e.admin).await.unwrap();
+    assert_eq!(s.total_tickets, 1);
+    assert_eq!(s.users_by_role.get("admin"), Some(&1));
+    let p = e.desk.performance_report(&e.admin, None).await.unwrap();
+    assert_eq!(p.per_day.iter().map(|d| d.created).sum::<u64>(), 1);
+}
+
+#[tokio::test]
+async fn the_service_runs_a_custom_table() {
+    // A table without withdraw, where only admins triage.
+    let mut rules: Vec<_> = default_rules(7).into_iter().filter(|r| r.action != Action::Withdraw).collect();
+    rules[1].who = vec![helpdesk_core::lifecycle::Who::Role(Role::Admin)];
+    let e = env_with(Some(Lifecycle::new(rules).unwrap()), HelpDeskOptions::default()).await;
+    let (emp, _) = employee(&e, 1).await;
+    let (coord, _) = staff(&e, 1, Role::Coordinator).await;
+    let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    assert!(!e.desk.ticket(&emp, &t.number).await.unwrap().actions.contains(&Action::Withdraw));
+    assert!(matches!(e.desk.act(&emp, &t.number, Action::Withdraw, ActionRequest::default(), None).await, Err(Error::InvalidTransition { .. })));
+    let approve = ActionRequest { priority: Some(helpdesk_core::domain::Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
+    assert!(matches!(e.desk.act(&coord, &t.number, Action::Approve, approve.clone(), None).await, Err(Error::InvalidTransition { .. })));
+    assert_eq!(e.desk.act(&e.admin, &t.number, Action::Approve, approve, None).await.unwrap().status, TicketStatus::Open);
+}
+
+#[tokio::test]
+async fn the_dispatcher_delivers_retries_and_gives_up() {
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let mailer = RecordingMailer::new();
+    let sink = RecordingWorkflowSink::new();
+    let d = OutboxDispatcher::new(e.store.clone(), mailer.clone(), sink.clone(), e.clock.clone(), e.desk.options().outbox.clone());
+    // A mail server that is down changes nothing for the user's request.
+    mailer.fail_with(Some(DeliveryError::Transient("connection refused".into())));
+    let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let r = d.run_once().await.unwrap();
+    assert!(r.retried >= 1 && r.delivered == 0);
+    assert_eq!(r.next_due, Some(e.desk.now() + Duration::seconds(10)));
+    assert_eq!(d.backoff(1), Duration::seconds(10));
+    assert_eq!(d.backoff(2), Duration::seconds(20));
+    assert_eq!(d.backoff(20), Duration::hours(1));
+    // Back up: everything arrives once due.
+    mailer.fail_with(None);
+    assert_eq!(d.run_once().await.unwrap().delivered, 0, "not due yet");
+    e.clock.advance(Duration::seconds(10));
+    let r = d.run_once().await.unwrap();
+    assert!(r.delivered >= 1);
+    assert!(mailer.sent().iter().any(|(_, m)| m.kind.name() == "ticket_received"));
+    assert_eq!(e.desk.ticket(&emp, &t.number).await.unwrap().ticket.status, TicketStatus::New);
+
+    // A transient failure that never ends is dead after the configured attempts.
+    mailer.fail_with(Some(DeliveryError::Transient("421".into())));
+    e.desk.forgot_password("emp1@example.com", None).await.unwrap();
+    for _ in 0..12 {
+        d.run_once().await.unwrap();
+        e.clock.advance(Duration::hours(2));
+    }
+    let dead = e.desk.outbox_messages(&e.admin, OutboxState::Dead, None, Default::default()).await.unwrap();
+    assert_eq!(dead.items.len(), 1);
+    assert_eq!(dead.items[0].attempts, 10);
+    // An admin retries it; delivered, then its secret is cleared.
+    mailer.fail_with(None);
+    e.desk.retry_outbox_message(&e.admin, dead.items[0].message.id).await.unwrap();
+    assert_eq!(d.run_once().await.unwrap().delivered, 1);
+    let rec = e.store.outbox_message(dead.items[0].message.id).await.unwrap().unwrap();
+    assert_eq!(rec.message.payload, OutboxPayload::Redacted);
+    // A permanent failure is dead at once.
+    mailer.fail_with(Some(DeliveryError::Permanent("550 no such mailbox".into())));
+    e.desk.forgot_password("emp1@example.com", None).await.unwrap();
+    assert_eq!(d.run_once().await.unwrap().dead, 1);
+    assert!(matches!(e.desk.outbox_messages(&emp, OutboxState::Dead, None, Default::default()).await, Err(Error::Forbidden(_))));
+}
+
+#[tokio::test]
+async fn the_dispatcher_calls_the_mailer_once_per_message() {
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    // Drain what the set-up enqueued.
+    let drain = OutboxDispatcher::new(e.store.clone(), RecordingMailer::new(), RecordingWorkflowSink::new(), e.clock.clone(), e.desk.options().outbox.clone());
+    drain.run_once().await.unwrap();
+    e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let mut mock = MockMailer::new();
+    mock.expect_send()
+        .withf(|_, n| n.to.as_str() == "emp1@example.com" && matches!(&n.kind, NotificationKind::TicketReceived { ticket } if ticket.number == "TX0001"))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let d = OutboxDispatcher::new(e.store.clone(), Arc::new(mock), RecordingWorkflowSink::new(), e.clock.clone(), e.desk.options().outbox.clone());
+    assert_eq!(d.run_once().await.unwrap().delivered, 1);
+    assert_eq!(d.run_once().await.unwrap().claimed, 0, "acknowledged messages are not delivered again");
+}
+
+#[tokio::test]
+async fn importing_django_users_keeps_their_hashes_and_upgrades_on_login() {
+    let e = env().await;
+    let fixture = "pbkdf2_sha256$20000$KKGb5dASNxqGpYuavOPH87$DxMaXO+FfERUo2E4+9ry6tk/Hj5yxZx9PnJEmkmhnLs=";
+    let imported = helpdesk_core::ImportedUser {
+        email: "Benedict.Ramos@example.com".into(),
+        password_hash: fixture.into(),
+        first_name: "Benedict".into(),
+        middle_name: None,
+        last_name: "Ramos".into(),
+        suffix: None,
+        company_id: "MA0002".into(),
+        department: None,
+        role: Role::Coordinator,
+        status: Some(helpdesk_core::domain::UserStatus::Approved),
+        created_at: e.desk.now(),
+    };
+    let id = match e.desk.import_user(&Principal::System, imported.clone()).await.unwrap() {
+        helpdesk_core::ImportOutcome::Imported(id) => id,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(e.desk.import_user(&Principal::System, imported).await.unwrap(), helpdesk_core::ImportOutcome::AlreadyPresent);
+    login(&e.desk, "benedict.ramos@example.com", "violet-canyon-ember-38").await;
+    let u = e.store.user(id).await.unwrap().unwrap();
+    assert!(u.password.unwrap().0.starts_with("$argon2id$"), "upgraded at login");
+    let _ = UserId::random();
+    let _ = TicketNumber::parse("TX0001").unwrap();
+}
