@@ -4,8 +4,8 @@
 //! and company id can register again) and a [`RejectionRecord`](crate::model::RejectionRecord)
 //! stays as the audit trail. These functions are pure; the service commits their results.
 
-use crate::domain::UserStatus;
 use crate::Error;
+use crate::domain::UserStatus;
 
 /// An admin action on an account's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -50,8 +50,18 @@ pub enum Action {
 impl Action {
     /// Every action.
     pub const ALL: &'static [Action] = &[
-        Action::Submit, Action::Approve, Action::Reject, Action::Claim, Action::Assign, Action::Hold,
-        Action::AwaitRequester, Action::Resume, Action::Resolve, Action::Reopen, Action::Close, Action::Withdraw,
+        Action::Submit,
+        Action::Approve,
+        Action::Reject,
+        Action::Claim,
+        Action::Assign,
+        Action::Hold,
+        Action::AwaitRequester,
+        Action::Resume,
+        Action::Resolve,
+        Action::Reopen,
+        Action::Close,
+        Action::Withdraw,
     ];
 
     /// The wire name (also the route segment).
@@ -364,7 +374,13 @@ pub struct Transition {
     pub effects: Vec<Effect>,
 }
 
-fn rule(action: Action, moves: &[(Option<TicketStatus>, TicketStatus)], who: &[Who], requires: &[Input], effects: &[RowEffect]) -> Rule {
+fn rule(
+    action: Action,
+    moves: &[(Option<TicketStatus>, TicketStatus)],
+    who: &[Who],
+    requires: &[Input],
+    effects: &[RowEffect],
+) -> Rule {
     Rule {
         action,
         moves: moves.iter().map(|&(from, to)| Move { from, to }).collect(),
@@ -386,24 +402,87 @@ pub fn default_rules(reopen_days: u32) -> Vec<Rule> {
     let mail = |to, template| E::Mail { to, template };
     vec![
         rule(A::Submit, &[(None, New)], &[EMP, C, AD], &[], &[mail(Party::Requester, MailTemplate::Received)]),
-        rule(A::Approve, &[(Some(New), Open)], &[C, AD], &[I::Priority, I::Department],
-            &[E::SetTriageFields, E::RecordFirstResponse, E::WorkflowOpened, mail(Party::Requester, MailTemplate::Approved)]),
-        rule(A::Reject, &[(Some(New), Rejected)], &[C, AD], &[I::Reason],
-            &[E::RecordFirstResponse, E::RecordRejectionReason, mail(Party::Requester, MailTemplate::Rejected)]),
+        rule(
+            A::Approve,
+            &[(Some(New), Open)],
+            &[C, AD],
+            &[I::Priority, I::Department],
+            &[
+                E::SetTriageFields,
+                E::RecordFirstResponse,
+                E::WorkflowOpened,
+                mail(Party::Requester, MailTemplate::Approved),
+            ],
+        ),
+        rule(
+            A::Reject,
+            &[(Some(New), Rejected)],
+            &[C, AD],
+            &[I::Reason],
+            &[E::RecordFirstResponse, E::RecordRejectionReason, mail(Party::Requester, MailTemplate::Rejected)],
+        ),
         rule(A::Claim, &[(Some(Open), InProgress)], &[C, AD, Who::ExternalSystem], &[], &[E::AssignActor]),
-        rule(A::Assign, &[(Some(Open), InProgress), (Some(InProgress), InProgress), (Some(OnHold), OnHold), (Some(Pending), Pending)],
-            &[C, AD], &[I::Assignee], &[E::AssignInput, mail(Party::Assignee, MailTemplate::Assigned)]),
+        rule(
+            A::Assign,
+            &[
+                (Some(Open), InProgress),
+                (Some(InProgress), InProgress),
+                (Some(OnHold), OnHold),
+                (Some(Pending), Pending),
+            ],
+            &[C, AD],
+            &[I::Assignee],
+            &[E::AssignInput, mail(Party::Assignee, MailTemplate::Assigned)],
+        ),
         rule(A::Hold, &[(Some(InProgress), OnHold)], &[Who::Assignee, C, AD, Who::ExternalSystem], &[I::Note], &[]),
-        rule(A::AwaitRequester, &[(Some(InProgress), Pending)], &[Who::Assignee, C, AD, Who::ExternalSystem], &[I::Comment],
-            &[mail(Party::Requester, MailTemplate::WaitingOnRequester)]),
-        rule(A::Resume, &[(Some(OnHold), InProgress), (Some(Pending), InProgress)], &[Who::Assignee, C, AD, Who::ExternalSystem, Who::System], &[], &[]),
-        rule(A::Resolve, &[(Some(InProgress), Resolved), (Some(OnHold), Resolved), (Some(Pending), Resolved)],
-            &[Who::Assignee, C, AD, Who::ExternalSystem], &[I::Note], &[E::RecordResolution, mail(Party::Requester, MailTemplate::Resolved)]),
-        rule(A::Reopen, &[(Some(Resolved), InProgress)], &[Who::RequesterWithinDays(reopen_days), C, AD], &[I::Reason],
-            &[E::ClearResolution, mail(Party::Assignee, MailTemplate::Reopened)]),
-        rule(A::Close, &[(Some(Resolved), Closed)], &[Who::Requester, C, AD, Who::System, Who::ExternalSystem], &[], &[E::RecordClosed]),
-        rule(A::Withdraw, &[(Some(New), Withdrawn), (Some(Open), Withdrawn), (Some(InProgress), Withdrawn), (Some(OnHold), Withdrawn), (Some(Pending), Withdrawn)],
-            &[Who::Requester], &[], &[]),
+        rule(
+            A::AwaitRequester,
+            &[(Some(InProgress), Pending)],
+            &[Who::Assignee, C, AD, Who::ExternalSystem],
+            &[I::Comment],
+            &[mail(Party::Requester, MailTemplate::WaitingOnRequester)],
+        ),
+        rule(
+            A::Resume,
+            &[(Some(OnHold), InProgress), (Some(Pending), InProgress)],
+            &[Who::Assignee, C, AD, Who::ExternalSystem, Who::System],
+            &[],
+            &[],
+        ),
+        rule(
+            A::Resolve,
+            &[(Some(InProgress), Resolved), (Some(OnHold), Resolved), (Some(Pending), Resolved)],
+            &[Who::Assignee, C, AD, Who::ExternalSystem],
+            &[I::Note],
+            &[E::RecordResolution, mail(Party::Requester, MailTemplate::Resolved)],
+        ),
+        rule(
+            A::Reopen,
+            &[(Some(Resolved), InProgress)],
+            &[Who::RequesterWithinDays(reopen_days), C, AD],
+            &[I::Reason],
+            &[E::ClearResolution, mail(Party::Assignee, MailTemplate::Reopened)],
+        ),
+        rule(
+            A::Close,
+            &[(Some(Resolved), Closed)],
+            &[Who::Requester, C, AD, Who::System, Who::ExternalSystem],
+            &[],
+            &[E::RecordClosed],
+        ),
+        rule(
+            A::Withdraw,
+            &[
+                (Some(New), Withdrawn),
+                (Some(Open), Withdrawn),
+                (Some(InProgress), Withdrawn),
+                (Some(OnHold), Withdrawn),
+                (Some(Pending), Withdrawn),
+            ],
+            &[Who::Requester],
+            &[],
+            &[],
+        ),
     ]
 }
 
@@ -455,9 +534,10 @@ impl Lifecycle {
                     return err(format!("{} starts from nothing; only submit may", r.action));
                 }
                 if let Some(from) = m.from
-                    && from.is_terminal() {
-                        return err(format!("{} leaves terminal status {from}", r.action));
-                    }
+                    && from.is_terminal()
+                {
+                    return err(format!("{} leaves terminal status {from}", r.action));
+                }
                 if by_action_from.insert((r.action, m.from), i).is_some() {
                     return err(format!("{} appears twice from the same status", r.action));
                 }
@@ -466,7 +546,9 @@ impl Lifecycle {
                 }
             }
             for w in &r.who {
-                if matches!(w, Who::RequesterWithinDays(_)) && r.moves.iter().any(|m| m.from != Some(TicketStatus::Resolved)) {
+                if matches!(w, Who::RequesterWithinDays(_))
+                    && r.moves.iter().any(|m| m.from != Some(TicketStatus::Resolved))
+                {
                     return err(format!("{}: a requester window only applies to moves from resolved", r.action));
                 }
             }
@@ -512,7 +594,8 @@ impl Lifecycle {
     /// The row the external system applies to reach `target` from the ticket's status.
     pub fn external_rule_to(&self, from: TicketStatus, target: TicketStatus) -> Option<&Rule> {
         self.rules.iter().find(|r| {
-            r.who.contains(&Who::ExternalSystem) && r.moves.iter().any(|m| m.from == Some(from) && m.to == target && m.from != Some(m.to))
+            r.who.contains(&Who::ExternalSystem)
+                && r.moves.iter().any(|m| m.from == Some(from) && m.to == target && m.from != Some(m.to))
         })
     }
 
@@ -563,8 +646,16 @@ impl Lifecycle {
     /// - [`Error::InvalidTransition`] when the table has no row for the action from the
     ///   ticket's status, or the actor is not among the row's actors;
     /// - [`Error::Validation`] naming each required input that is missing.
-    pub fn apply(&self, ticket: &Ticket, action: Action, actor: &Actor, input: &ActionInput, now: DateTime<Utc>) -> Result<Transition, Error> {
-        let invalid = || Error::InvalidTransition { action: action.as_str().to_owned(), from: ticket.status.as_str().to_owned() };
+    pub fn apply(
+        &self,
+        ticket: &Ticket,
+        action: Action,
+        actor: &Actor,
+        input: &ActionInput,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, Error> {
+        let invalid =
+            || Error::InvalidTransition { action: action.as_str().to_owned(), from: ticket.status.as_str().to_owned() };
         if action == Action::Submit {
             return Err(invalid());
         }
@@ -599,7 +690,11 @@ impl Lifecycle {
             match *e {
                 RowEffect::SetTriageFields => {
                     if input.priority != ticket.priority {
-                        changes.push(FieldChange::new("priority", ticket.priority.map(|p| p.to_string()), input.priority.map(|p| p.to_string())));
+                        changes.push(FieldChange::new(
+                            "priority",
+                            ticket.priority.map(|p| p.to_string()),
+                            input.priority.map(|p| p.to_string()),
+                        ));
                         next.priority = input.priority;
                     }
                     if input.department.is_some() && input.department != ticket.department {
@@ -624,14 +719,23 @@ impl Lifecycle {
                 RowEffect::Mail { to, template } => effects.push(Effect::Mail { to, template }),
                 RowEffect::AssignActor => {
                     if let Actor::User { id, .. } = actor
-                        && ticket.assignee != Some(*id) {
-                            changes.push(FieldChange::new("assignee", ticket.assignee.map(|a| a.to_string()), Some(id.to_string())));
-                            next.assignee = Some(*id);
-                        }
+                        && ticket.assignee != Some(*id)
+                    {
+                        changes.push(FieldChange::new(
+                            "assignee",
+                            ticket.assignee.map(|a| a.to_string()),
+                            Some(id.to_string()),
+                        ));
+                        next.assignee = Some(*id);
+                    }
                 }
                 RowEffect::AssignInput => {
                     if input.assignee != ticket.assignee {
-                        changes.push(FieldChange::new("assignee", ticket.assignee.map(|a| a.to_string()), input.assignee.map(|a| a.to_string())));
+                        changes.push(FieldChange::new(
+                            "assignee",
+                            ticket.assignee.map(|a| a.to_string()),
+                            input.assignee.map(|a| a.to_string()),
+                        ));
                         next.assignee = input.assignee;
                     }
                 }
@@ -644,7 +748,9 @@ impl Lifecycle {
                     next.resolution_secs = None;
                 }
                 RowEffect::RecordClosed => next.closed_at = Some(now),
-                RowEffect::RecordRejectionReason => next.rejection_reason = input.text.as_ref().map(|t| t.as_str().to_owned()),
+                RowEffect::RecordRejectionReason => {
+                    next.rejection_reason = input.text.as_ref().map(|t| t.as_str().to_owned())
+                }
             }
         }
         // A ticket the workflow system was told about hears every later status change.
@@ -674,10 +780,23 @@ impl Lifecycle {
             let from: Vec<String> = r.moves.iter().map(|m| m.from.map_or("—".to_owned(), |s| s.to_string())).collect();
             let changing: Vec<&Move> = r.moves.iter().filter(|m| m.from != Some(m.to)).collect();
             let to = if changing.len() == r.moves.len() {
-                changing.iter().map(|m| m.to.to_string()).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ")
+                changing
+                    .iter()
+                    .map(|m| m.to.to_string())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             } else {
-                let exceptions: Vec<String> = changing.iter().map(|m| format!("{} → {}", m.from.map_or("—".into(), |f| f.to_string()), m.to)).collect();
-                if exceptions.is_empty() { "unchanged".to_owned() } else { format!("unchanged ({})", exceptions.join(", ")) }
+                let exceptions: Vec<String> = changing
+                    .iter()
+                    .map(|m| format!("{} → {}", m.from.map_or("—".into(), |f| f.to_string()), m.to))
+                    .collect();
+                if exceptions.is_empty() {
+                    "unchanged".to_owned()
+                } else {
+                    format!("unchanged ({})", exceptions.join(", "))
+                }
             };
             let who: Vec<String> = r.who.iter().map(|w| w.to_string()).collect();
             let input: Vec<&str> = r.requires.iter().map(|i| i.field()).collect();

@@ -50,7 +50,13 @@ enum Outcome {
 
 impl OutboxDispatcher {
     /// A dispatcher over these ports.
-    pub fn new(store: Arc<dyn Store>, mailer: Arc<dyn Mailer>, workflow: Arc<dyn WorkflowSink>, clock: Arc<dyn Clock>, options: OutboxOptions) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        workflow: Arc<dyn WorkflowSink>,
+        clock: Arc<dyn Clock>,
+        options: OutboxOptions,
+    ) -> Self {
         Self { store, mailer, workflow, clock, options, concurrency: 8 }
     }
 
@@ -77,8 +83,11 @@ impl OutboxDispatcher {
         let lease = Lease { token: uuid::Uuid::new_v4(), until: now + self.options.lease };
         let claimed = self.store.claim_outbox(now, self.options.batch, lease).await?;
         let mut report = DispatchReport { claimed: claimed.len(), ..DispatchReport::default() };
-        let outcomes: Vec<Result<Outcome, StoreError>> =
-            futures::stream::iter(claimed).map(|rec| self.deliver_one(rec, lease)).buffer_unordered(self.concurrency).collect().await;
+        let outcomes: Vec<Result<Outcome, StoreError>> = futures::stream::iter(claimed)
+            .map(|rec| self.deliver_one(rec, lease))
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
         for o in outcomes {
             match o? {
                 Outcome::Delivered => report.delivered += 1,
@@ -110,8 +119,14 @@ impl OutboxDispatcher {
             Err(e) => {
                 let dead = matches!(e, DeliveryError::Permanent(_)) || rec.attempts >= self.options.max_attempts;
                 tracing::warn!(message = %id, attempts = rec.attempts, dead, error = %e, "outbox delivery failed");
-                let failure = DeliveryFailure { error: e.to_string(), retry_at: (!dead).then(|| now + self.backoff(rec.attempts)) };
-                self.store.fail_outbox(id, lease.token, failure).await.map(|()| if dead { Outcome::Dead } else { Outcome::Retried })
+                let failure = DeliveryFailure {
+                    error: e.to_string(),
+                    retry_at: (!dead).then(|| now + self.backoff(rec.attempts)),
+                };
+                self.store
+                    .fail_outbox(id, lease.token, failure)
+                    .await
+                    .map(|()| if dead { Outcome::Dead } else { Outcome::Retried })
             }
         };
         match outcome {

@@ -14,8 +14,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
-use crate::model::PasswordHash;
 use crate::FieldError;
+use crate::model::PasswordHash;
 
 /// The shipped list of common passwords (20,000 entries, most common first).
 static COMMON: LazyLock<HashSet<&'static str>> =
@@ -103,7 +103,11 @@ impl PasswordPolicy {
             return Err(FieldError::new(field, "common_password", "is too common; choose a less predictable password"));
         }
         if built_from_personal(&lower, personal) {
-            return Err(FieldError::new(field, "personal_information", "may not be built from your email, names or company id"));
+            return Err(FieldError::new(
+                field,
+                "personal_information",
+                "may not be built from your email, names or company id",
+            ));
         }
         Ok(())
     }
@@ -249,9 +253,10 @@ impl PasswordHasher for Argon2Hasher {
             return Verification::Invalid;
         }
         if self.needs_rehash(&parsed)
-            && let Ok(new) = self.hash(password) {
-                return Verification::ValidRehash(new);
-            }
+            && let Ok(new) = self.hash(password)
+        {
+            return Verification::ValidRehash(new);
+        }
         Verification::Valid
     }
 
@@ -324,7 +329,10 @@ mod tests {
         h.verify_dummy(&Password::new("x"));
         // Parameters changed: the next success rehashes.
         let stronger = Argon2Hasher::new(Argon2Options { memory_kib: 128, iterations: 1, parallelism: 1 }).unwrap();
-        assert!(matches!(stronger.verify(&Password::new("harbor-lantern-quartz-71"), &hash), Verification::ValidRehash(_)));
+        assert!(matches!(
+            stronger.verify(&Password::new("harbor-lantern-quartz-71"), &hash),
+            Verification::ValidRehash(_)
+        ));
     }
 
     #[test]

@@ -138,12 +138,29 @@ pub enum Permission {
 impl Permission {
     /// Every permission.
     pub const ALL: &'static [Permission] = &[
-        Permission::Register, Permission::ViewCatalog, Permission::ManageOwnProfile, Permission::ViewAvatar, Permission::ListStaff,
-        Permission::ViewUsers, Permission::ManageUsers, Permission::ViewRejections, Permission::ViewAuditLog,
-        Permission::ManageApiKeys, Permission::ManageOutbox, Permission::ViewReports, Permission::CreateTicket,
-        Permission::ListAllTickets, Permission::ViewTicket, Permission::EditTicket, Permission::TransitionTicket,
-        Permission::CommentPublic, Permission::CommentInternal, Permission::ViewInternal, Permission::UploadAttachment,
-        Permission::DownloadAttachment, Permission::PushWorkflowStatus,
+        Permission::Register,
+        Permission::ViewCatalog,
+        Permission::ManageOwnProfile,
+        Permission::ViewAvatar,
+        Permission::ListStaff,
+        Permission::ViewUsers,
+        Permission::ManageUsers,
+        Permission::ViewRejections,
+        Permission::ViewAuditLog,
+        Permission::ManageApiKeys,
+        Permission::ManageOutbox,
+        Permission::ViewReports,
+        Permission::CreateTicket,
+        Permission::ListAllTickets,
+        Permission::ViewTicket,
+        Permission::EditTicket,
+        Permission::TransitionTicket,
+        Permission::CommentPublic,
+        Permission::CommentInternal,
+        Permission::ViewInternal,
+        Permission::UploadAttachment,
+        Permission::DownloadAttachment,
+        Permission::PushWorkflowStatus,
     ];
 }
 
@@ -349,33 +366,72 @@ impl RulePolicy {
         use Permission as P;
         use Subject as S;
         let ticket_staff = [
-            P::ListAllTickets, P::ViewTicket, P::TransitionTicket, P::CommentPublic, P::CommentInternal, P::ViewInternal,
-            P::UploadAttachment, P::DownloadAttachment,
+            P::ListAllTickets,
+            P::ViewTicket,
+            P::TransitionTicket,
+            P::CommentPublic,
+            P::CommentInternal,
+            P::ViewInternal,
+            P::UploadAttachment,
+            P::DownloadAttachment,
         ];
         let mut rules = vec![
             allow(S::Anonymous, &[P::Register], vec![]),
             allow(S::AnyUser, &[P::ViewCatalog, P::ManageOwnProfile, P::ViewAvatar, P::CreateTicket], vec![]),
             allow(S::Staff, &ticket_staff, vec![]),
             allow(S::Staff, &[P::ListStaff], vec![]),
-            allow(S::Staff, &[P::EditTicket], vec![C::FieldIn(vec![TicketField::Priority, TicketField::Department, TicketField::Category])]),
-            allow(S::Role(Role::Admin), &[P::ViewUsers, P::ManageUsers, P::ViewRejections, P::ViewAuditLog, P::ManageApiKeys, P::ManageOutbox, P::ViewReports], vec![]),
+            allow(
+                S::Staff,
+                &[P::EditTicket],
+                vec![C::FieldIn(vec![TicketField::Priority, TicketField::Department, TicketField::Category])],
+            ),
+            allow(
+                S::Role(Role::Admin),
+                &[
+                    P::ViewUsers,
+                    P::ManageUsers,
+                    P::ViewRejections,
+                    P::ViewAuditLog,
+                    P::ManageApiKeys,
+                    P::ManageOutbox,
+                    P::ViewReports,
+                ],
+                vec![],
+            ),
             allow(S::AnyUser, &[P::ViewTicket, P::TransitionTicket, P::CommentPublic], vec![C::IsRequester]),
             allow(S::AnyUser, &[P::UploadAttachment], vec![C::IsRequester, C::NotTerminal, C::Public]),
             allow(S::AnyUser, &[P::DownloadAttachment], vec![C::IsRequester, C::Public]),
             allow(
                 S::AnyUser,
                 &[P::EditTicket],
-                vec![C::IsRequester, C::StatusIs(TicketStatus::New), C::FieldIn(vec![TicketField::Subject, TicketField::Description, TicketField::Category, TicketField::ScheduledDate])],
+                vec![
+                    C::IsRequester,
+                    C::StatusIs(TicketStatus::New),
+                    C::FieldIn(vec![
+                        TicketField::Subject,
+                        TicketField::Description,
+                        TicketField::Category,
+                        TicketField::ScheduledDate,
+                    ]),
+                ],
             ),
             allow(S::ExternalSystem, &[P::ListAllTickets, P::ViewTicket], vec![C::HasScope(ApiScope::ReadTickets)]),
             allow(S::ExternalSystem, &[P::DownloadAttachment], vec![C::HasScope(ApiScope::ReadTickets), C::Public]),
-            allow(S::ExternalSystem, &[P::ViewTicket, P::TransitionTicket, P::PushWorkflowStatus], vec![C::HasScope(ApiScope::PushWorkflow)]),
+            allow(
+                S::ExternalSystem,
+                &[P::ViewTicket, P::TransitionTicket, P::PushWorkflowStatus],
+                vec![C::HasScope(ApiScope::PushWorkflow)],
+            ),
             allow(S::System, &[P::ListAllTickets, P::ViewTicket, P::TransitionTicket, P::ViewInternal], vec![]),
             // Internal content never reaches anyone who is not staff: deny wins over the
             // requester's allows above.
             deny(S::NonStaff, &[P::ViewInternal, P::CommentInternal], vec![]),
             deny(S::NonStaff, &[P::UploadAttachment, P::DownloadAttachment], vec![C::Internal]),
-            deny(S::ExternalSystem, &[P::ViewInternal, P::CommentInternal, P::DownloadAttachment, P::UploadAttachment, P::EditTicket], vec![C::Internal]),
+            deny(
+                S::ExternalSystem,
+                &[P::ViewInternal, P::CommentInternal, P::DownloadAttachment, P::UploadAttachment, P::EditTicket],
+                vec![C::Internal],
+            ),
         ];
         if options.coordinators_limited_to_department {
             let mut all_ticket = ticket_staff.to_vec();
@@ -388,7 +444,8 @@ impl RulePolicy {
 
     /// A policy of custom rules (default deny, deny wins).
     pub fn from_rules(rules: Vec<PolicyRule>) -> Self {
-        let department_limited = rules.iter().any(|r| r.effect == Decision::Deny && r.when.contains(&Condition::OutsideOwnDepartment));
+        let department_limited =
+            rules.iter().any(|r| r.effect == Decision::Deny && r.when.contains(&Condition::OutsideOwnDepartment));
         Self { rules, department_limited }
     }
 

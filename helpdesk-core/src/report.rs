@@ -208,7 +208,11 @@ impl PerformanceBuilder {
     pub fn finish(mut self, range: ReportRange) -> PerformanceReport {
         let group = |g: Samples| {
             g.into_iter()
-                .map(|(key, (mut a, mut b))| GroupStats { key, response: DurationStats::from_samples(&mut a), resolution: DurationStats::from_samples(&mut b) })
+                .map(|(key, (mut a, mut b))| GroupStats {
+                    key,
+                    response: DurationStats::from_samples(&mut a),
+                    resolution: DurationStats::from_samples(&mut b),
+                })
                 .collect()
         };
         let [d, p, a] = std::mem::take(&mut self.groups);
@@ -226,12 +230,20 @@ impl PerformanceBuilder {
 }
 
 /// Every day of `range` with its counts (zeros included).
-pub fn days(range: ReportRange, created: &BTreeMap<NaiveDate, u64>, resolved: &BTreeMap<NaiveDate, u64>) -> Vec<DayCount> {
+pub fn days(
+    range: ReportRange,
+    created: &BTreeMap<NaiveDate, u64>,
+    resolved: &BTreeMap<NaiveDate, u64>,
+) -> Vec<DayCount> {
     let mut out = Vec::new();
     let last = (range.to() - Duration::microseconds(1)).date_naive();
     let mut day = range.from().date_naive();
     while day <= last {
-        out.push(DayCount { day, created: created.get(&day).copied().unwrap_or(0), resolved: resolved.get(&day).copied().unwrap_or(0) });
+        out.push(DayCount {
+            day,
+            created: created.get(&day).copied().unwrap_or(0),
+            resolved: resolved.get(&day).copied().unwrap_or(0),
+        });
         match day.succ_opt() {
             Some(d) => day = d,
             None => break,

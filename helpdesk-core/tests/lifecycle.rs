@@ -1,11 +1,15 @@
 //! The lifecycle table: validation, transitions, and random action sequences.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 use chrono::{DateTime, Duration, Utc};
+use helpdesk_core::Error;
 use helpdesk_core::domain::{DepartmentKey, Note, Priority, Role, TicketStatus, UserId};
-use helpdesk_core::lifecycle::{default_rules, Action, ActionInput, Actor, Effect, Input, Lifecycle, MailTemplate, Move, Party, Rule, Who};
+use helpdesk_core::lifecycle::{
+    Action, ActionInput, Actor, Effect, Input, Lifecycle, MailTemplate, Move, Party, Rule, Who, default_rules,
+};
 use helpdesk_core::model::{Ticket, WorkflowEventKind};
 use helpdesk_core::testing::fixtures::{t0, ticket};
-use helpdesk_core::Error;
 use proptest::prelude::*;
 
 fn full_input() -> ActionInput {
@@ -38,7 +42,13 @@ fn expect_invalid(rules: Vec<Rule>, needle: &str) {
 fn validator_refuses_broken_tables() {
     // A terminal state with an exit.
     let mut r = default_rules(7);
-    r.push(Rule { action: Action::Resume, moves: vec![Move { from: Some(TicketStatus::Closed), to: TicketStatus::InProgress }], who: vec![Who::Role(Role::Admin)], requires: vec![], effects: vec![] });
+    r.push(Rule {
+        action: Action::Resume,
+        moves: vec![Move { from: Some(TicketStatus::Closed), to: TicketStatus::InProgress }],
+        who: vec![Who::Role(Role::Admin)],
+        requires: vec![],
+        effects: vec![],
+    });
     expect_invalid(r, "terminal");
     // An unreachable state: drop approve, so open (and all after it) cannot be reached.
     let r: Vec<Rule> = default_rules(7).into_iter().filter(|r| r.action != Action::Approve).collect();
@@ -75,7 +85,10 @@ fn a_custom_table_restricts_actions() {
     let coord = Actor::User { id: UserId::random(), role: Role::Coordinator };
     assert!(matches!(l.apply(&t, Action::Approve, &coord, &full_input(), t0()), Err(Error::InvalidTransition { .. })));
     let req = Actor::User { id: t.requester, role: Role::Employee };
-    assert!(matches!(l.apply(&t, Action::Withdraw, &req, &ActionInput::default(), t0()), Err(Error::InvalidTransition { .. })));
+    assert!(matches!(
+        l.apply(&t, Action::Withdraw, &req, &ActionInput::default(), t0()),
+        Err(Error::InvalidTransition { .. })
+    ));
     let admin = Actor::User { id: UserId::random(), role: Role::Admin };
     assert_eq!(l.apply(&t, Action::Approve, &admin, &full_input(), t0()).unwrap().ticket.status, TicketStatus::Open);
 }
@@ -107,7 +120,10 @@ fn approve_records_first_response_pushes_workflow_and_mails() {
     // Employees cannot approve; nobody can approve twice.
     let emp = Actor::User { id: t.requester, role: Role::Employee };
     assert!(matches!(l.apply(&t, Action::Approve, &emp, &full_input(), now), Err(Error::InvalidTransition { .. })));
-    assert!(matches!(l.apply(&tr.ticket, Action::Approve, &coord, &full_input(), now), Err(Error::InvalidTransition { .. })));
+    assert!(matches!(
+        l.apply(&tr.ticket, Action::Approve, &coord, &full_input(), now),
+        Err(Error::InvalidTransition { .. })
+    ));
     // Later status changes of a linked ticket reach the workflow system.
     let claimed = l.apply(&tr.ticket, Action::Claim, &coord, &ActionInput::default(), now).unwrap();
     assert_eq!(claimed.ticket.assignee, coord_id(&coord));
@@ -145,8 +161,15 @@ fn reopen_window_and_external_system() {
 }
 
 const STATUSES: [TicketStatus; 9] = [
-    TicketStatus::New, TicketStatus::Open, TicketStatus::InProgress, TicketStatus::OnHold, TicketStatus::Pending,
-    TicketStatus::Resolved, TicketStatus::Closed, TicketStatus::Rejected, TicketStatus::Withdrawn,
+    TicketStatus::New,
+    TicketStatus::Open,
+    TicketStatus::InProgress,
+    TicketStatus::OnHold,
+    TicketStatus::Pending,
+    TicketStatus::Resolved,
+    TicketStatus::Closed,
+    TicketStatus::Rejected,
+    TicketStatus::Withdrawn,
 ];
 
 fn allowed_moves() -> std::collections::HashSet<(TicketStatus, TicketStatus)> {

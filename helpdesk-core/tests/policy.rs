@@ -1,6 +1,8 @@
 //! The whole policy matrix as a table: every principal × permission × resource case, with
 //! the expected decision written out; everything not listed must be denied.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 use std::collections::HashSet;
 
 use helpdesk_core::domain::{ApiKeyId, DepartmentKey, Role, TicketStatus, UserId};
@@ -21,10 +23,25 @@ enum Case {
     FieldOther(TicketField),
 }
 
-const FIELDS: [TicketField; 6] = [TicketField::Subject, TicketField::Description, TicketField::Category, TicketField::ScheduledDate, TicketField::Priority, TicketField::Department];
+const FIELDS: [TicketField; 6] = [
+    TicketField::Subject,
+    TicketField::Description,
+    TicketField::Category,
+    TicketField::ScheduledDate,
+    TicketField::Priority,
+    TicketField::Department,
+];
 
 fn cases() -> Vec<Case> {
-    let mut v = vec![Case::Global, Case::OwnNew, Case::OwnOpen, Case::OwnClosed, Case::OwnInternal, Case::OtherOpen, Case::OtherInternal];
+    let mut v = vec![
+        Case::Global,
+        Case::OwnNew,
+        Case::OwnOpen,
+        Case::OwnClosed,
+        Case::OwnInternal,
+        Case::OtherOpen,
+        Case::OtherInternal,
+    ];
     for f in FIELDS {
         v.extend([Case::FieldOwnNew(f), Case::FieldOwnOpen(f), Case::FieldOther(f)]);
     }
@@ -35,7 +52,11 @@ const ME: u128 = 1;
 const OTHER: u128 = 2;
 
 fn facts(requester: u128, status: TicketStatus) -> TicketFacts {
-    TicketFacts { requester: UserId::from_uuid(uuid::Uuid::from_u128(requester)), department: Some(DepartmentKey::parse("it").unwrap()), status }
+    TicketFacts {
+        requester: UserId::from_uuid(uuid::Uuid::from_u128(requester)),
+        department: Some(DepartmentKey::parse("it").unwrap()),
+        status,
+    }
 }
 
 fn resource(c: Case) -> Resource {
@@ -55,7 +76,12 @@ fn resource(c: Case) -> Resource {
 }
 
 fn user(role: Role, dept: &str) -> Principal {
-    Principal::User(UserPrincipal { id: UserId::from_uuid(uuid::Uuid::from_u128(ME)), role, department: Some(DepartmentKey::parse(dept).unwrap()), session: None })
+    Principal::User(UserPrincipal {
+        id: UserId::from_uuid(uuid::Uuid::from_u128(ME)),
+        role,
+        department: Some(DepartmentKey::parse(dept).unwrap()),
+        session: None,
+    })
 }
 
 fn key(scopes: &[ApiScope]) -> Principal {
@@ -63,13 +89,6 @@ fn key(scopes: &[ApiScope]) -> Principal {
 }
 
 use Permission as P;
-
-fn every_ticket_case() -> Vec<Case> {
-    vec![Case::OwnNew, Case::OwnOpen, Case::OwnClosed, Case::OwnInternal, Case::OtherOpen, Case::OtherInternal]
-        .into_iter()
-        .chain(FIELDS.iter().flat_map(|f| [Case::FieldOwnNew(*f), Case::FieldOwnOpen(*f), Case::FieldOther(*f)]))
-        .collect()
-}
 
 /// What a signed-in user may do whatever the resource.
 fn any_user_globals() -> Vec<(P, Case)> {
@@ -89,7 +108,11 @@ fn employee_expected() -> HashSet<(P, Case)> {
     }
     // The requester's allows do not look at visibility, but the deny for internal content wins
     // only for attachments and internal permissions: viewing the ticket itself stays allowed.
-    v.extend([(P::ViewTicket, Case::OwnInternal), (P::TransitionTicket, Case::OwnInternal), (P::CommentPublic, Case::OwnInternal)]);
+    v.extend([
+        (P::ViewTicket, Case::OwnInternal),
+        (P::TransitionTicket, Case::OwnInternal),
+        (P::CommentPublic, Case::OwnInternal),
+    ]);
     for c in [Case::OwnNew, Case::OwnOpen].into_iter().chain(own_fields.iter().copied()) {
         v.push((P::UploadAttachment, c));
     }
@@ -106,13 +129,26 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
     }
     let ticket_cases: Vec<Case> = if limited_other_dept { vec![Case::Global] } else { cases() };
     for c in ticket_cases {
-        for p in [P::ListAllTickets, P::ViewTicket, P::TransitionTicket, P::CommentPublic, P::CommentInternal, P::ViewInternal, P::UploadAttachment, P::DownloadAttachment] {
+        for p in [
+            P::ListAllTickets,
+            P::ViewTicket,
+            P::TransitionTicket,
+            P::CommentPublic,
+            P::CommentInternal,
+            P::ViewInternal,
+            P::UploadAttachment,
+            P::DownloadAttachment,
+        ] {
             v.push((p, c));
         }
     }
     if !limited_other_dept {
         for f in [TicketField::Priority, TicketField::Department, TicketField::Category] {
-            v.extend([(P::EditTicket, Case::FieldOwnNew(f)), (P::EditTicket, Case::FieldOwnOpen(f)), (P::EditTicket, Case::FieldOther(f))]);
+            v.extend([
+                (P::EditTicket, Case::FieldOwnNew(f)),
+                (P::EditTicket, Case::FieldOwnOpen(f)),
+                (P::EditTicket, Case::FieldOther(f)),
+            ]);
         }
         // The requester's own new-ticket edits still apply to staff filing their own ticket.
         for f in [TicketField::Subject, TicketField::Description, TicketField::ScheduledDate] {
@@ -121,7 +157,15 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
     }
     if admin {
         for c in cases() {
-            for p in [P::ViewUsers, P::ManageUsers, P::ViewRejections, P::ViewAuditLog, P::ManageApiKeys, P::ManageOutbox, P::ViewReports] {
+            for p in [
+                P::ViewUsers,
+                P::ManageUsers,
+                P::ViewRejections,
+                P::ViewAuditLog,
+                P::ManageApiKeys,
+                P::ManageOutbox,
+                P::ViewReports,
+            ] {
                 v.push((p, c));
             }
         }
@@ -165,12 +209,18 @@ fn the_whole_matrix() {
         })
         .collect();
     check(&policy, "read key", &key(&[ApiScope::ReadTickets]), &read);
-    let push: HashSet<(P, Case)> = cases().into_iter().flat_map(|c| [(P::ViewTicket, c), (P::TransitionTicket, c), (P::PushWorkflowStatus, c)]).collect();
+    let push: HashSet<(P, Case)> = cases()
+        .into_iter()
+        .flat_map(|c| [(P::ViewTicket, c), (P::TransitionTicket, c), (P::PushWorkflowStatus, c)])
+        .collect();
     check(&policy, "push key", &key(&[ApiScope::PushWorkflow]), &push);
     check(&policy, "key without scopes", &key(&[]), &HashSet::new());
 
     // The system (timers).
-    let sys: HashSet<(P, Case)> = cases().into_iter().flat_map(|c| [(P::ListAllTickets, c), (P::ViewTicket, c), (P::TransitionTicket, c), (P::ViewInternal, c)]).collect();
+    let sys: HashSet<(P, Case)> = cases()
+        .into_iter()
+        .flat_map(|c| [(P::ListAllTickets, c), (P::ViewTicket, c), (P::TransitionTicket, c), (P::ViewInternal, c)])
+        .collect();
     check(&policy, "system", &Principal::System, &sys);
 }
 
@@ -182,12 +232,25 @@ fn coordinators_limited_to_their_department() {
     check(&policy, "it coordinator", &user(Role::Coordinator, "it"), &staff_expected(false, false));
     // An `asset` coordinator keeps staff powers on their own tickets only.
     let other = |c: &Case| matches!(c, Case::OtherOpen | Case::OtherInternal | Case::FieldOther(_));
-    let ticket_perms = [P::ListAllTickets, P::ViewTicket, P::TransitionTicket, P::CommentPublic, P::CommentInternal, P::ViewInternal, P::UploadAttachment, P::DownloadAttachment, P::EditTicket];
+    let ticket_perms = [
+        P::ListAllTickets,
+        P::ViewTicket,
+        P::TransitionTicket,
+        P::CommentPublic,
+        P::CommentInternal,
+        P::ViewInternal,
+        P::UploadAttachment,
+        P::DownloadAttachment,
+        P::EditTicket,
+    ];
     let mut asset = staff_expected(false, false);
     asset.retain(|(p, c)| !(other(c) && ticket_perms.contains(p)));
     check(&policy, "asset coordinator", &user(Role::Coordinator, "asset"), &asset);
     check(&policy, "admin", &user(Role::Admin, "asset"), &staff_expected(true, false));
-    assert_eq!(policy.list_scope(&user(Role::Coordinator, "asset")), ListScope::Department(DepartmentKey::parse("asset").unwrap()));
+    assert_eq!(
+        policy.list_scope(&user(Role::Coordinator, "asset")),
+        ListScope::Department(DepartmentKey::parse("asset").unwrap())
+    );
     assert_eq!(policy.list_scope(&user(Role::Admin, "asset")), ListScope::All);
 }
 

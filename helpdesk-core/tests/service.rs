@@ -2,21 +2,25 @@
 //! recording or mocked delivery ports: which mails and workflow messages each step enqueues,
 //! and that internal content never reaches an employee.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use chrono::Duration;
 use helpdesk_core::domain::{Role, TicketNumber, TicketStatus, UserId};
-use helpdesk_core::lifecycle::{default_rules, Action, Lifecycle};
-use helpdesk_core::model::{ApiScope, NotificationKind, OutboxPayload, OutboxState, PasswordHash, User, WorkflowEventKind};
+use helpdesk_core::lifecycle::{Action, Lifecycle, default_rules};
+use helpdesk_core::model::{
+    ApiScope, NotificationKind, OutboxPayload, OutboxState, PasswordHash, User, WorkflowEventKind,
+};
 use helpdesk_core::password::{Argon2Hasher, Argon2Options, Password, PasswordHasher, Verification};
 use helpdesk_core::policy::Principal;
 use helpdesk_core::ports::{DeliveryError, OutboxStore, TicketQuery, UserStore};
 use helpdesk_core::testing::{InMemoryStore, ManualClock, MockMailer, RecordingMailer, RecordingWorkflowSink};
 use helpdesk_core::{
-    ActionRequest, AuthFailure, BootstrapAdmin, Error, HelpDesk, HelpDeskOptions, LoginRequest, NewTicket, NewUser, OutboxDispatcher,
-    Registration, TicketEdit, Upload,
+    ActionRequest, AuthFailure, BootstrapAdmin, Error, HelpDesk, HelpDeskOptions, LoginRequest, NewTicket, NewUser,
+    OutboxDispatcher, Registration, TicketEdit, Upload,
 };
 use object_store::memory::InMemory;
 
@@ -54,13 +58,26 @@ const PW: &str = "harbor-lantern-quartz-71";
 async fn env_with(lifecycle: Option<Lifecycle>, options: HelpDeskOptions) -> Env {
     let store = Arc::new(InMemoryStore::new());
     let clock = ManualClock::default_start();
-    let hasher = Arc::new(CountingHasher { inner: Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap(), verifications: AtomicUsize::new(0) });
-    let mut b = HelpDesk::builder(store.clone(), Arc::new(InMemory::new())).clock(clock.clone()).hasher(hasher.clone()).options(options);
+    let hasher = Arc::new(CountingHasher {
+        inner: Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap(),
+        verifications: AtomicUsize::new(0),
+    });
+    let mut b = HelpDesk::builder(store.clone(), Arc::new(InMemory::new()))
+        .clock(clock.clone())
+        .hasher(hasher.clone())
+        .options(options);
     if let Some(l) = lifecycle {
         b = b.lifecycle(l);
     }
     let desk = b.build().unwrap();
-    desk.ensure_admin(BootstrapAdmin { email: "admin@example.com".into(), password: Some(Password::new(PW)), first_name: "Ada".into(), last_name: "Admin".into() }).await.unwrap();
+    desk.ensure_admin(BootstrapAdmin {
+        email: "admin@example.com".into(),
+        password: Some(Password::new(PW)),
+        first_name: "Ada".into(),
+        last_name: "Admin".into(),
+    })
+    .await
+    .unwrap();
     let admin = login(&desk, "admin@example.com", PW).await;
     Env { desk, store, clock, hasher, admin }
 }
@@ -99,7 +116,19 @@ async fn employee(e: &Env, n: u32) -> (Principal, User) {
 async fn staff(e: &Env, n: u32, role: Role) -> (Principal, User) {
     let u = e
         .desk
-        .create_user(&e.admin, NewUser { email: format!("staff{n}@example.com"), first_name: format!("Staff{n}"), middle_name: None, last_name: "Member".into(), suffix: None, company_id: None, department: Some("it".into()), role })
+        .create_user(
+            &e.admin,
+            NewUser {
+                email: format!("staff{n}@example.com"),
+                first_name: format!("Staff{n}"),
+                middle_name: None,
+                last_name: "Member".into(),
+                suffix: None,
+                company_id: None,
+                department: Some("it".into()),
+                role,
+            },
+        )
         .await
         .unwrap();
     let token = e
@@ -141,7 +170,13 @@ fn workflow_since(e: &Env, from: usize) -> Vec<(WorkflowEventKind, TicketStatus)
 }
 
 fn new_ticket() -> NewTicket {
-    NewTicket { subject: "Laptop will not boot".into(), category: "hardware".into(), sub_category: "laptop".into(), description: "Black screen since this morning".into(), scheduled_date: None }
+    NewTicket {
+        subject: "Laptop will not boot".into(),
+        category: "hardware".into(),
+        sub_category: "laptop".into(),
+        description: "Black screen since this morning".into(),
+        scheduled_date: None,
+    }
 }
 
 fn text(s: &str) -> ActionRequest {
@@ -156,9 +191,19 @@ async fn the_whole_story_enqueues_the_right_mails_and_workflow_pushes() {
     assert_eq!(u.role, Role::Employee);
     assert_eq!(mails_since(&e, mark), [("emp1@example.com".into(), "registration_received".into())]);
     // Pending accounts cannot sign in, and learn why only with the right password.
-    let pending = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await;
+    let pending = e
+        .desk
+        .login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None })
+        .await;
     assert!(matches!(pending, Err(Error::Unauthenticated(AuthFailure::AccountPending))));
-    let wrong = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new("nope-nope-nope"), address: None }).await;
+    let wrong = e
+        .desk
+        .login(LoginRequest {
+            email: "emp1@example.com".into(),
+            password: Password::new("nope-nope-nope"),
+            address: None,
+        })
+        .await;
     assert!(matches!(wrong, Err(Error::Unauthenticated(AuthFailure::InvalidCredentials))));
 
     let mark = e.store.outbox_records().len();
@@ -176,7 +221,11 @@ async fn the_whole_story_enqueues_the_right_mails_and_workflow_pushes() {
 
     e.clock.advance(Duration::minutes(30));
     let mark = e.store.outbox_records().len();
-    let approve = ActionRequest { priority: Some(helpdesk_core::domain::Priority::High), department: Some("it".into()), ..ActionRequest::default() };
+    let approve = ActionRequest {
+        priority: Some(helpdesk_core::domain::Priority::High),
+        department: Some("it".into()),
+        ..ActionRequest::default()
+    };
     let t = e.desk.act(&coord, &n, Action::Approve, approve, Some(1)).await.unwrap();
     assert_eq!(t.status, TicketStatus::Open);
     assert_eq!(t.response_secs, Some(1800));
@@ -212,7 +261,10 @@ async fn the_whole_story_enqueues_the_right_mails_and_workflow_pushes() {
     assert_eq!(t.status, TicketStatus::Closed);
     assert!(t.closed_at.is_some());
     // Closed is terminal.
-    assert!(matches!(e.desk.act(&coord, &n, Action::Reopen, text("again"), None).await, Err(Error::InvalidTransition { .. })));
+    assert!(matches!(
+        e.desk.act(&coord, &n, Action::Reopen, text("again"), None).await,
+        Err(Error::InvalidTransition { .. })
+    ));
     let history = e.desk.history(&emp, &n).await.unwrap();
     assert!(history.len() >= 7);
     assert!(history.windows(2).all(|w| w[0].version < w[1].version));
@@ -224,20 +276,35 @@ async fn reject_withdraw_and_reopen() {
     let (emp, _) = employee(&e, 1).await;
     let (coord, _) = staff(&e, 1, Role::Coordinator).await;
     let a = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
-    assert!(matches!(e.desk.act(&coord, &a.number, Action::Reject, ActionRequest::default(), None).await, Err(Error::Validation(v)) if v.0[0].field == "reason"));
+    assert!(
+        matches!(e.desk.act(&coord, &a.number, Action::Reject, ActionRequest::default(), None).await, Err(Error::Validation(v)) if v.0[0].field == "reason")
+    );
     let mark = e.store.outbox_records().len();
     let a = e.desk.act(&coord, &a.number, Action::Reject, text("Duplicate of TX0002"), None).await.unwrap();
     assert_eq!(a.status, TicketStatus::Rejected);
-    assert_eq!(e.desk.ticket(&emp, &a.number).await.unwrap().ticket.rejection_reason.as_deref(), Some("Duplicate of TX0002"));
+    assert_eq!(
+        e.desk.ticket(&emp, &a.number).await.unwrap().ticket.rejection_reason.as_deref(),
+        Some("Duplicate of TX0002")
+    );
     assert_eq!(mails_since(&e, mark), [("emp1@example.com".into(), "ticket_rejected".into())]);
 
     let b = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
     // Only the requester withdraws.
-    assert!(matches!(e.desk.act(&coord, &b.number, Action::Withdraw, ActionRequest::default(), None).await, Err(Error::InvalidTransition { .. })));
-    assert_eq!(e.desk.act(&emp, &b.number, Action::Withdraw, ActionRequest::default(), None).await.unwrap().status, TicketStatus::Withdrawn);
+    assert!(matches!(
+        e.desk.act(&coord, &b.number, Action::Withdraw, ActionRequest::default(), None).await,
+        Err(Error::InvalidTransition { .. })
+    ));
+    assert_eq!(
+        e.desk.act(&emp, &b.number, Action::Withdraw, ActionRequest::default(), None).await.unwrap().status,
+        TicketStatus::Withdrawn
+    );
 
     let c = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
-    let approve = ActionRequest { priority: Some(helpdesk_core::domain::Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
+    let approve = ActionRequest {
+        priority: Some(helpdesk_core::domain::Priority::Low),
+        department: Some("it".into()),
+        ..ActionRequest::default()
+    };
     e.desk.act(&coord, &c.number, Action::Approve, approve, None).await.unwrap();
     e.desk.act(&coord, &c.number, Action::Claim, ActionRequest::default(), None).await.unwrap();
     e.desk.act(&coord, &c.number, Action::Resolve, text("done"), None).await.unwrap();
@@ -248,7 +315,10 @@ async fn reject_withdraw_and_reopen() {
     // Outside the window the requester cannot reopen.
     e.desk.act(&coord, &c.number, Action::Resolve, text("done again"), None).await.unwrap();
     e.clock.advance(Duration::days(8));
-    assert!(matches!(e.desk.act(&emp, &c.number, Action::Reopen, text("still"), None).await, Err(Error::InvalidTransition { .. })));
+    assert!(matches!(
+        e.desk.act(&emp, &c.number, Action::Reopen, text("still"), None).await,
+        Err(Error::InvalidTransition { .. })
+    ));
     // Auto-close picks it up.
     assert_eq!(e.desk.auto_close(e.desk.now(), 100).await.unwrap(), 1);
     assert_eq!(e.desk.ticket(&emp, &c.number).await.unwrap().ticket.status, TicketStatus::Closed);
@@ -261,18 +331,30 @@ async fn internal_content_never_reaches_an_employee() {
     let (coord, _) = staff(&e, 1, Role::Coordinator).await;
     let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
     let mark = e.store.outbox_records().len();
-    let c = e.desk.add_comment(&coord, &t.number, "INTERNAL: requester's manager approved the spend", true).await.unwrap();
+    let c =
+        e.desk.add_comment(&coord, &t.number, "INTERNAL: requester's manager approved the spend", true).await.unwrap();
     assert!(mails_since(&e, mark).is_empty(), "an internal comment was mailed");
     // Employees cannot write internal comments.
     assert!(matches!(e.desk.add_comment(&emp, &t.number, "sneaky", true).await, Err(Error::Forbidden(_))));
     // An attachment on the internal comment is internal.
     let png = include_bytes!("data/pixel.png");
     let body = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(png))]);
-    let a = e.desk.upload_attachment(&coord, &t.number, Upload { file_name: "quote.png".into(), comment: Some(c.id) }, body).await.unwrap();
+    let a = e
+        .desk
+        .upload_attachment(&coord, &t.number, Upload { file_name: "quote.png".into(), comment: Some(c.id) }, body)
+        .await
+        .unwrap();
     assert!(a.internal);
 
     assert!(e.desk.comments(&emp, &t.number).await.unwrap().iter().all(|c| !c.internal));
-    assert!(e.desk.history(&emp, &t.number).await.unwrap().iter().all(|ev| !ev.internal && !ev.note.as_deref().unwrap_or("").contains("INTERNAL")));
+    assert!(
+        e.desk
+            .history(&emp, &t.number)
+            .await
+            .unwrap()
+            .iter()
+            .all(|ev| !ev.internal && !ev.note.as_deref().unwrap_or("").contains("INTERNAL"))
+    );
     assert!(e.desk.attachments(&emp, &t.number).await.unwrap().is_empty());
     assert!(matches!(e.desk.download(&emp, a.id, None).await, Err(Error::NotFound { .. })));
     assert!(!e.desk.ticket(&emp, &t.number).await.unwrap().sees_internal);
@@ -282,10 +364,10 @@ async fn internal_content_never_reaches_an_employee() {
     assert!(e.desk.download(&coord, a.id, None).await.is_ok());
     // No mail to the employee carries internal text, whatever happened.
     for r in e.store.outbox_records() {
-        if let OutboxPayload::Mail(m) = r.message.payload {
-            if m.to.as_str() == "emp1@example.com" {
-                assert!(!format!("{:?}", m.kind).contains("INTERNAL"));
-            }
+        if let OutboxPayload::Mail(m) = r.message.payload
+            && m.to.as_str() == "emp1@example.com"
+        {
+            assert!(!format!("{:?}", m.kind).contains("INTERNAL"));
         }
     }
 }
@@ -299,7 +381,10 @@ async fn employees_see_only_their_own_tickets() {
     let ta = e.desk.create_ticket(&a, new_ticket(), None).await.unwrap();
     let tb = e.desk.create_ticket(&b, new_ticket(), None).await.unwrap();
     assert!(matches!(e.desk.ticket(&b, &ta.number).await, Err(Error::NotFound { .. })));
-    assert!(matches!(e.desk.act(&b, &ta.number, Action::Withdraw, ActionRequest::default(), None).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        e.desk.act(&b, &ta.number, Action::Withdraw, ActionRequest::default(), None).await,
+        Err(Error::NotFound { .. })
+    ));
     assert!(matches!(e.desk.add_comment(&b, &ta.number, "hi", false).await, Err(Error::NotFound { .. })));
     // Asking for someone else's tickets gives nothing; the filter is forced in core.
     let q = TicketQuery { requester: Some(a_user.id), ..TicketQuery::default() };
@@ -307,7 +392,10 @@ async fn employees_see_only_their_own_tickets() {
     let mine = e.desk.list_tickets(&b, &TicketQuery::default()).await.unwrap();
     assert_eq!(mine.items.iter().map(|t| t.id).collect::<Vec<_>>(), vec![tb.id]);
     assert_eq!(e.desk.list_tickets(&coord, &TicketQuery::default()).await.unwrap().items.len(), 2);
-    assert!(matches!(e.desk.list_tickets(&Principal::Anonymous, &TicketQuery::default()).await, Err(Error::Unauthenticated(_))));
+    assert!(matches!(
+        e.desk.list_tickets(&Principal::Anonymous, &TicketQuery::default()).await,
+        Err(Error::Unauthenticated(_))
+    ));
 }
 
 #[tokio::test]
@@ -316,21 +404,81 @@ async fn field_rules_and_versions() {
     let (emp, _) = employee(&e, 1).await;
     let (coord, _) = staff(&e, 1, Role::Coordinator).await;
     let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
-    let t = e.desk.edit_ticket(&emp, &t.number, TicketEdit { subject: Some("Laptop dead".into()), ..TicketEdit::default() }, Some(1)).await.unwrap();
+    let t = e
+        .desk
+        .edit_ticket(
+            &emp,
+            &t.number,
+            TicketEdit { subject: Some("Laptop dead".into()), ..TicketEdit::default() },
+            Some(1),
+        )
+        .await
+        .unwrap();
     assert_eq!((t.subject.as_str(), t.version), ("Laptop dead", 2));
     // Stale version.
-    assert!(matches!(e.desk.edit_ticket(&emp, &t.number, TicketEdit { subject: Some("x".into()), ..TicketEdit::default() }, Some(1)).await, Err(Error::VersionConflict { expected: 1, found: 2 })));
+    assert!(matches!(
+        e.desk
+            .edit_ticket(&emp, &t.number, TicketEdit { subject: Some("x".into()), ..TicketEdit::default() }, Some(1))
+            .await,
+        Err(Error::VersionConflict { expected: 1, found: 2 })
+    ));
     // Requesters cannot set priority; staff cannot rewrite the subject.
-    assert!(matches!(e.desk.edit_ticket(&emp, &t.number, TicketEdit { priority: Some(helpdesk_core::domain::Priority::Critical), ..TicketEdit::default() }, None).await, Err(Error::Forbidden(_))));
-    assert!(matches!(e.desk.edit_ticket(&coord, &t.number, TicketEdit { subject: Some("mine".into()), ..TicketEdit::default() }, None).await, Err(Error::Forbidden(_))));
-    let t = e.desk.edit_ticket(&coord, &t.number, TicketEdit { priority: Some(helpdesk_core::domain::Priority::Critical), department: Some("asset".into()), ..TicketEdit::default() }, None).await.unwrap();
+    assert!(matches!(
+        e.desk
+            .edit_ticket(
+                &emp,
+                &t.number,
+                TicketEdit { priority: Some(helpdesk_core::domain::Priority::Critical), ..TicketEdit::default() },
+                None
+            )
+            .await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        e.desk
+            .edit_ticket(&coord, &t.number, TicketEdit { subject: Some("mine".into()), ..TicketEdit::default() }, None)
+            .await,
+        Err(Error::Forbidden(_))
+    ));
+    let t = e
+        .desk
+        .edit_ticket(
+            &coord,
+            &t.number,
+            TicketEdit {
+                priority: Some(helpdesk_core::domain::Priority::Critical),
+                department: Some("asset".into()),
+                ..TicketEdit::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(t.department.as_ref().unwrap().as_str(), "asset");
     // After triage the requester's edits stop.
-    let approve = ActionRequest { priority: Some(helpdesk_core::domain::Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
+    let approve = ActionRequest {
+        priority: Some(helpdesk_core::domain::Priority::Low),
+        department: Some("it".into()),
+        ..ActionRequest::default()
+    };
     e.desk.act(&coord, &t.number, Action::Approve, approve, None).await.unwrap();
-    assert!(matches!(e.desk.edit_ticket(&emp, &t.number, TicketEdit { description: Some("more".into()), ..TicketEdit::default() }, None).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        e.desk
+            .edit_ticket(
+                &emp,
+                &t.number,
+                TicketEdit { description: Some("more".into()), ..TicketEdit::default() },
+                None
+            )
+            .await,
+        Err(Error::Forbidden(_))
+    ));
     // Validation names the field.
-    match e.desk.create_ticket(&emp, NewTicket { subject: "".into(), category: "nope".into(), ..new_ticket() }, None).await {
+    match e
+        .desk
+        .create_ticket(&emp, NewTicket { subject: "".into(), category: "nope".into(), ..new_ticket() }, None)
+        .await
+    {
         Err(Error::Validation(v)) => {
             let fields: Vec<&str> = v.0.iter().map(|f| f.field.as_str()).collect();
             assert_eq!(fields, ["subject", "category"]);
@@ -338,7 +486,9 @@ async fn field_rules_and_versions() {
         other => panic!("{other:?}"),
     }
     let past = NewTicket { scheduled_date: Some(e.desk.now().date_naive() - Duration::days(1)), ..new_ticket() };
-    assert!(matches!(e.desk.create_ticket(&emp, past, None).await, Err(Error::Validation(v)) if v.0[0].field == "scheduled_date"));
+    assert!(
+        matches!(e.desk.create_ticket(&emp, past, None).await, Err(Error::Validation(v)) if v.0[0].field == "scheduled_date")
+    );
 }
 
 #[tokio::test]
@@ -360,31 +510,55 @@ async fn idempotent_creation() {
 async fn sessions_refresh_reuse_logout_and_deactivation() {
     let e = env().await;
     let (_, u) = employee(&e, 1).await;
-    let s1 = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await.unwrap();
+    let s1 = e
+        .desk
+        .login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None })
+        .await
+        .unwrap();
     let s2 = e.desk.refresh(&s1.refresh_token, None).await.unwrap();
     assert_eq!(s1.session.id, s2.session.id);
     // Reusing the first refresh token revokes the family.
-    assert!(matches!(e.desk.refresh(&s1.refresh_token, None).await, Err(Error::Unauthenticated(AuthFailure::RefreshReused))));
-    assert!(matches!(e.desk.refresh(&s2.refresh_token, None).await, Err(Error::Unauthenticated(AuthFailure::SessionEnded))));
+    assert!(matches!(
+        e.desk.refresh(&s1.refresh_token, None).await,
+        Err(Error::Unauthenticated(AuthFailure::RefreshReused))
+    ));
+    assert!(matches!(
+        e.desk.refresh(&s2.refresh_token, None).await,
+        Err(Error::Unauthenticated(AuthFailure::SessionEnded))
+    ));
     assert!(e.desk.authenticate_session(s1.session.id).await.is_err());
     // Logout ends a session.
-    let s3 = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await.unwrap();
+    let s3 = e
+        .desk
+        .login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None })
+        .await
+        .unwrap();
     let (p3, _) = e.desk.authenticate_session(s3.session.id).await.unwrap();
     e.desk.logout(&p3).await.unwrap();
     assert!(e.desk.authenticate_session(s3.session.id).await.is_err());
     // Deactivation ends every session at once; role changes show on the next request.
-    let s4 = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await.unwrap();
+    let s4 = e
+        .desk
+        .login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None })
+        .await
+        .unwrap();
     e.desk.change_role(&e.admin, u.id, Some(Role::Coordinator), None, None).await.unwrap();
     assert!(e.desk.authenticate_session(s4.session.id).await.unwrap().0.is_staff());
     e.desk.deactivate_user(&e.admin, u.id, None).await.unwrap();
     assert!(e.desk.authenticate_session(s4.session.id).await.is_err());
     assert!(matches!(
-        e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await,
+        e.desk
+            .login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None })
+            .await,
         Err(Error::Unauthenticated(AuthFailure::AccountDeactivated))
     ));
     // Idle expiry.
     e.desk.reactivate_user(&e.admin, u.id, None).await.unwrap();
-    let s5 = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await.unwrap();
+    let s5 = e
+        .desk
+        .login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None })
+        .await
+        .unwrap();
     e.clock.advance(Duration::hours(25));
     assert!(e.desk.authenticate_session(s5.session.id).await.is_err());
 }
@@ -394,19 +568,39 @@ async fn login_throttling_and_unknown_emails_cost_a_hash() {
     let e = env().await;
     employee(&e, 1).await;
     let before = e.hasher.verifications.load(Ordering::SeqCst);
-    let r = e.desk.login(LoginRequest { email: "nobody@example.com".into(), password: Password::new("whatever-whatever"), address: None }).await;
+    let r = e
+        .desk
+        .login(LoginRequest {
+            email: "nobody@example.com".into(),
+            password: Password::new("whatever-whatever"),
+            address: None,
+        })
+        .await;
     assert!(matches!(r, Err(Error::Unauthenticated(AuthFailure::InvalidCredentials))));
     assert_eq!(e.hasher.verifications.load(Ordering::SeqCst) - before, 1, "an unknown email must cost one hash");
 
     for _ in 0..5 {
-        let r = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new("wrong-wrong-wrong"), address: None }).await;
+        let r = e
+            .desk
+            .login(LoginRequest {
+                email: "emp1@example.com".into(),
+                password: Password::new("wrong-wrong-wrong"),
+                address: None,
+            })
+            .await;
         assert!(matches!(r, Err(Error::Unauthenticated(AuthFailure::InvalidCredentials))));
     }
     // Now throttled, even with the right password.
-    let r = e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await;
+    let r = e
+        .desk
+        .login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None })
+        .await;
     assert!(matches!(r, Err(Error::Throttled { retry_after }) if retry_after.as_secs() >= 1));
     e.clock.advance(Duration::seconds(2));
-    e.desk.login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None }).await.unwrap();
+    e.desk
+        .login(LoginRequest { email: "emp1@example.com".into(), password: Password::new(PW), address: None })
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -432,20 +626,33 @@ async fn password_reset_and_change() {
     assert!(e.desk.profile(&emp).await.is_ok());
     let session = emp.user().unwrap().session.unwrap();
     assert!(e.desk.authenticate_session(session).await.is_err(), "a reset ends every session");
-    assert!(matches!(e.desk.reset_password(&token, Password::new("another-long-phrase-9")).await, Err(Error::Validation(v)) if v.0[0].field == "token"));
+    assert!(
+        matches!(e.desk.reset_password(&token, Password::new("another-long-phrase-9")).await, Err(Error::Validation(v)) if v.0[0].field == "token")
+    );
     let emp = login(&e.desk, "emp1@example.com", "violet-canyon-ember-38").await;
-    assert!(matches!(e.desk.change_password(&emp, Password::new("bad"), Password::new("orbit-maple-sonnet-92")).await, Err(Error::Validation(v)) if v.0[0].field == "current_password"));
-    e.desk.change_password(&emp, Password::new("violet-canyon-ember-38"), Password::new("orbit-maple-sonnet-92")).await.unwrap();
+    assert!(
+        matches!(e.desk.change_password(&emp, Password::new("bad"), Password::new("orbit-maple-sonnet-92")).await, Err(Error::Validation(v)) if v.0[0].field == "current_password")
+    );
+    e.desk
+        .change_password(&emp, Password::new("violet-canyon-ember-38"), Password::new("orbit-maple-sonnet-92"))
+        .await
+        .unwrap();
     assert!(e.desk.profile(&emp).await.is_ok(), "the current session survives a change");
     // An expired reset link is refused.
     e.desk.forgot_password("emp1@example.com", None).await.unwrap();
-    let token = e.store.outbox_records().iter().rev().find_map(|r| match &r.message.payload {
-        OutboxPayload::Mail(m) => match &m.kind {
-            NotificationKind::PasswordReset { token, .. } => Some(token.clone()),
+    let token = e
+        .store
+        .outbox_records()
+        .iter()
+        .rev()
+        .find_map(|r| match &r.message.payload {
+            OutboxPayload::Mail(m) => match &m.kind {
+                NotificationKind::PasswordReset { token, .. } => Some(token.clone()),
+                _ => None,
+            },
             _ => None,
-        },
-        _ => None,
-    }).unwrap();
+        })
+        .unwrap();
     e.clock.advance(Duration::minutes(31));
     assert!(e.desk.reset_password(&token, Password::new("gravel-tundra-piano-15")).await.is_err());
 }
@@ -463,7 +670,9 @@ async fn rejection_frees_the_email_and_keeps_an_audit_record() {
     assert_eq!((page.items.len(), count), (1, 1));
     // A rejected registration's login fails like an unknown email; it may register again.
     assert!(matches!(
-        e.desk.login(LoginRequest { email: "emp7@example.com".into(), password: Password::new(PW), address: None }).await,
+        e.desk
+            .login(LoginRequest { email: "emp7@example.com".into(), password: Password::new(PW), address: None })
+            .await,
         Err(Error::Unauthenticated(AuthFailure::InvalidCredentials))
     ));
     e.desk.register(&Principal::Anonymous, registration(7)).await.unwrap();
@@ -477,25 +686,47 @@ async fn external_system_moves_along_the_table_only() {
     let e = env().await;
     let (emp, _) = employee(&e, 1).await;
     let (coord, _) = staff(&e, 1, Role::Coordinator).await;
-    let (_, credential) = e.desk.create_api_key(&e.admin, "workflow", vec![ApiScope::PushWorkflow, ApiScope::ReadTickets]).await.unwrap();
+    let (_, credential) =
+        e.desk.create_api_key(&e.admin, "workflow", vec![ApiScope::PushWorkflow, ApiScope::ReadTickets]).await.unwrap();
     let sys = e.desk.authenticate_api_key(&credential).await.unwrap();
     assert!(e.desk.authenticate_api_key("bogus.key").await.is_err());
     let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
     // It cannot approve.
-    assert!(matches!(e.desk.workflow_update(&sys, &t.number, TicketStatus::Open, "go", "k1").await, Err(Error::InvalidTransition { .. })));
-    let approve = ActionRequest { priority: Some(helpdesk_core::domain::Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
+    assert!(matches!(
+        e.desk.workflow_update(&sys, &t.number, TicketStatus::Open, "go", "k1").await,
+        Err(Error::InvalidTransition { .. })
+    ));
+    let approve = ActionRequest {
+        priority: Some(helpdesk_core::domain::Priority::Low),
+        department: Some("it".into()),
+        ..ActionRequest::default()
+    };
     e.desk.act(&coord, &t.number, Action::Approve, approve, None).await.unwrap();
-    let t2 = e.desk.workflow_update(&sys, &t.number, TicketStatus::InProgress, "picked up by the field team", "k2").await.unwrap();
+    let t2 = e
+        .desk
+        .workflow_update(&sys, &t.number, TicketStatus::InProgress, "picked up by the field team", "k2")
+        .await
+        .unwrap();
     assert_eq!(t2.status, TicketStatus::InProgress);
     assert_eq!(t2.assignee, None, "the external system keeps the assignee");
     // A replay with the same key is the same update, not a second one.
-    let again = e.desk.workflow_update(&sys, &t.number, TicketStatus::InProgress, "picked up by the field team", "k2").await.unwrap();
+    let again = e
+        .desk
+        .workflow_update(&sys, &t.number, TicketStatus::InProgress, "picked up by the field team", "k2")
+        .await
+        .unwrap();
     assert_eq!(again.version, t2.version);
-    assert!(matches!(e.desk.workflow_update(&sys, &t.number, TicketStatus::Closed, "skip", "k3").await, Err(Error::InvalidTransition { .. })));
-    let resolved = e.desk.workflow_update(&sys, &t.number, TicketStatus::Resolved, "fixed on site", "k4").await.unwrap();
+    assert!(matches!(
+        e.desk.workflow_update(&sys, &t.number, TicketStatus::Closed, "skip", "k3").await,
+        Err(Error::InvalidTransition { .. })
+    ));
+    let resolved =
+        e.desk.workflow_update(&sys, &t.number, TicketStatus::Resolved, "fixed on site", "k4").await.unwrap();
     assert_eq!(resolved.status, TicketStatus::Resolved);
     let history = e.desk.history(&coord, &t.number).await.unwrap();
-    assert!(history.iter().any(|h| matches!(&h.actor, helpdesk_core::model::ActorRef::ExternalSystem { name, .. } if name == "workflow")));
+    assert!(history.iter().any(
+        |h| matches!(&h.actor, helpdesk_core::model::ActorRef::ExternalSystem { name, .. } if name == "workflow")
+    ));
     // A revoked key stops working.
     let keys = e.desk.list_api_keys(&e.admin).await.unwrap();
     e.desk.revoke_api_key(&e.admin, keys[0].id).await.unwrap();
@@ -511,7 +742,9 @@ async fn uploads_are_typed_by_content_and_bounded() {
     let (other, _) = employee(&e, 2).await;
     let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
     let up = |name: &str, chunks: Vec<&'static [u8]>| {
-        let s = futures::stream::iter(chunks.into_iter().map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))).collect::<Vec<_>>());
+        let s = futures::stream::iter(
+            chunks.into_iter().map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))).collect::<Vec<_>>(),
+        );
         (Upload { file_name: name.into(), comment: None }, s)
     };
     let (u, s) = up("../../etc/passwd.png", vec![include_bytes!("data/pixel.png")]);
@@ -536,7 +769,9 @@ async fn uploads_are_typed_by_content_and_bounded() {
     assert_eq!(grant.attachment().sha256.len(), 64);
     // An orphan blob (no metadata) is swept after the delay; real ones stay.
     let orphan = helpdesk_core::domain::StorageKey::for_attachment(t.id, helpdesk_core::domain::AttachmentId::random());
-    object_store::ObjectStoreExt::put(e.desk.blobs().as_ref(), &orphan.to_path(), Bytes::from_static(b"x").into()).await.unwrap();
+    object_store::ObjectStoreExt::put(e.desk.blobs().as_ref(), &orphan.to_path(), Bytes::from_static(b"x").into())
+        .await
+        .unwrap();
     assert_eq!(e.desk.sweep_orphans(e.desk.now() + Duration::hours(2) + Duration::days(10000)).await.unwrap(), 1);
     assert!(e.desk.download(&emp, a.id, None).await.is_ok());
 }
@@ -564,10 +799,23 @@ async fn the_service_runs_a_custom_table() {
     let (coord, _) = staff(&e, 1, Role::Coordinator).await;
     let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
     assert!(!e.desk.ticket(&emp, &t.number).await.unwrap().actions.contains(&Action::Withdraw));
-    assert!(matches!(e.desk.act(&emp, &t.number, Action::Withdraw, ActionRequest::default(), None).await, Err(Error::InvalidTransition { .. })));
-    let approve = ActionRequest { priority: Some(helpdesk_core::domain::Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
-    assert!(matches!(e.desk.act(&coord, &t.number, Action::Approve, approve.clone(), None).await, Err(Error::InvalidTransition { .. })));
-    assert_eq!(e.desk.act(&e.admin, &t.number, Action::Approve, approve, None).await.unwrap().status, TicketStatus::Open);
+    assert!(matches!(
+        e.desk.act(&emp, &t.number, Action::Withdraw, ActionRequest::default(), None).await,
+        Err(Error::InvalidTransition { .. })
+    ));
+    let approve = ActionRequest {
+        priority: Some(helpdesk_core::domain::Priority::Low),
+        department: Some("it".into()),
+        ..ActionRequest::default()
+    };
+    assert!(matches!(
+        e.desk.act(&coord, &t.number, Action::Approve, approve.clone(), None).await,
+        Err(Error::InvalidTransition { .. })
+    ));
+    assert_eq!(
+        e.desk.act(&e.admin, &t.number, Action::Approve, approve, None).await.unwrap().status,
+        TicketStatus::Open
+    );
 }
 
 #[tokio::test]
@@ -576,7 +824,13 @@ async fn the_dispatcher_delivers_retries_and_gives_up() {
     let (emp, _) = employee(&e, 1).await;
     let mailer = RecordingMailer::new();
     let sink = RecordingWorkflowSink::new();
-    let d = OutboxDispatcher::new(e.store.clone(), mailer.clone(), sink.clone(), e.clock.clone(), e.desk.options().outbox.clone());
+    let d = OutboxDispatcher::new(
+        e.store.clone(),
+        mailer.clone(),
+        sink.clone(),
+        e.clock.clone(),
+        e.desk.options().outbox.clone(),
+    );
     // A mail server that is down changes nothing for the user's request.
     mailer.fail_with(Some(DeliveryError::Transient("connection refused".into())));
     let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
@@ -615,7 +869,10 @@ async fn the_dispatcher_delivers_retries_and_gives_up() {
     mailer.fail_with(Some(DeliveryError::Permanent("550 no such mailbox".into())));
     e.desk.forgot_password("emp1@example.com", None).await.unwrap();
     assert_eq!(d.run_once().await.unwrap().dead, 1);
-    assert!(matches!(e.desk.outbox_messages(&emp, OutboxState::Dead, None, Default::default()).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        e.desk.outbox_messages(&emp, OutboxState::Dead, None, Default::default()).await,
+        Err(Error::Forbidden(_))
+    ));
 }
 
 #[tokio::test]
@@ -623,15 +880,30 @@ async fn the_dispatcher_calls_the_mailer_once_per_message() {
     let e = env().await;
     let (emp, _) = employee(&e, 1).await;
     // Drain what the set-up enqueued.
-    let drain = OutboxDispatcher::new(e.store.clone(), RecordingMailer::new(), RecordingWorkflowSink::new(), e.clock.clone(), e.desk.options().outbox.clone());
+    let drain = OutboxDispatcher::new(
+        e.store.clone(),
+        RecordingMailer::new(),
+        RecordingWorkflowSink::new(),
+        e.clock.clone(),
+        e.desk.options().outbox.clone(),
+    );
     drain.run_once().await.unwrap();
     e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
     let mut mock = MockMailer::new();
     mock.expect_send()
-        .withf(|_, n| n.to.as_str() == "emp1@example.com" && matches!(&n.kind, NotificationKind::TicketReceived { ticket } if ticket.number == "TX0001"))
+        .withf(|_, n| {
+            n.to.as_str() == "emp1@example.com"
+                && matches!(&n.kind, NotificationKind::TicketReceived { ticket } if ticket.number == "TX0001")
+        })
         .times(1)
         .returning(|_, _| Ok(()));
-    let d = OutboxDispatcher::new(e.store.clone(), Arc::new(mock), RecordingWorkflowSink::new(), e.clock.clone(), e.desk.options().outbox.clone());
+    let d = OutboxDispatcher::new(
+        e.store.clone(),
+        Arc::new(mock),
+        RecordingWorkflowSink::new(),
+        e.clock.clone(),
+        e.desk.options().outbox.clone(),
+    );
     assert_eq!(d.run_once().await.unwrap().delivered, 1);
     assert_eq!(d.run_once().await.unwrap().claimed, 0, "acknowledged messages are not delivered again");
 }
@@ -657,7 +929,10 @@ async fn importing_django_users_keeps_their_hashes_and_upgrades_on_login() {
         helpdesk_core::ImportOutcome::Imported(id) => id,
         other => panic!("{other:?}"),
     };
-    assert_eq!(e.desk.import_user(&Principal::System, imported).await.unwrap(), helpdesk_core::ImportOutcome::AlreadyPresent);
+    assert_eq!(
+        e.desk.import_user(&Principal::System, imported).await.unwrap(),
+        helpdesk_core::ImportOutcome::AlreadyPresent
+    );
     login(&e.desk, "benedict.ramos@example.com", "violet-canyon-ember-38").await;
     let u = e.store.user(id).await.unwrap().unwrap();
     assert!(u.password.unwrap().0.starts_with("$argon2id$"), "upgraded at login");

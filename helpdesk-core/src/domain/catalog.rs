@@ -175,14 +175,52 @@ impl Default for Catalog {
             sub_categories: subs.iter().map(|(k2, n)| SubCategoryDef { key: k(k2), name: (*n).to_owned() }).collect(),
         };
         Catalog {
-            departments: vec![dept("it", "IT Department"), dept("asset", "Asset Department"), dept("budget", "Budget Department")],
+            departments: vec![
+                dept("it", "IT Department"),
+                dept("asset", "Asset Department"),
+                dept("budget", "Budget Department"),
+            ],
             categories: vec![
-                cat("hardware", "Hardware", "it", &[("laptop", "Laptop or desktop"), ("printer", "Printer"), ("peripheral", "Peripheral")]),
-                cat("software", "Software", "it", &[("installation", "Installation"), ("license", "License"), ("bug", "Bug or crash")]),
-                cat("access", "Access and accounts", "it", &[("new_account", "New account"), ("password", "Password or lockout"), ("permission", "Permission change")]),
-                cat("network", "Network", "it", &[("connectivity", "Connectivity"), ("vpn", "VPN"), ("email", "Email")]),
-                cat("asset", "Asset request", "asset", &[("new_equipment", "New equipment"), ("transfer", "Transfer"), ("disposal", "Disposal")]),
-                cat("budget", "Budget request", "budget", &[("purchase", "Purchase"), ("reimbursement", "Reimbursement"), ("allocation", "Allocation")]),
+                cat(
+                    "hardware",
+                    "Hardware",
+                    "it",
+                    &[("laptop", "Laptop or desktop"), ("printer", "Printer"), ("peripheral", "Peripheral")],
+                ),
+                cat(
+                    "software",
+                    "Software",
+                    "it",
+                    &[("installation", "Installation"), ("license", "License"), ("bug", "Bug or crash")],
+                ),
+                cat(
+                    "access",
+                    "Access and accounts",
+                    "it",
+                    &[
+                        ("new_account", "New account"),
+                        ("password", "Password or lockout"),
+                        ("permission", "Permission change"),
+                    ],
+                ),
+                cat(
+                    "network",
+                    "Network",
+                    "it",
+                    &[("connectivity", "Connectivity"), ("vpn", "VPN"), ("email", "Email")],
+                ),
+                cat(
+                    "asset",
+                    "Asset request",
+                    "asset",
+                    &[("new_equipment", "New equipment"), ("transfer", "Transfer"), ("disposal", "Disposal")],
+                ),
+                cat(
+                    "budget",
+                    "Budget request",
+                    "budget",
+                    &[("purchase", "Purchase"), ("reimbursement", "Reimbursement"), ("allocation", "Allocation")],
+                ),
             ],
         }
     }
@@ -230,7 +268,9 @@ impl Catalog {
     /// Parses a department key that must exist in the catalog.
     pub fn parse_department(&self, field: &str, input: &str) -> Result<DepartmentKey, FieldError> {
         let key = DepartmentKey::parse_field(field, input)?;
-        self.department(&key).map(|_| key.clone()).ok_or_else(|| FieldError::new(field, "unknown", "no such department"))
+        self.department(&key)
+            .map(|_| key.clone())
+            .ok_or_else(|| FieldError::new(field, "unknown", "no such department"))
     }
 
     /// A category by key.
@@ -239,7 +279,11 @@ impl Catalog {
     }
 
     /// Parses a category and sub-category pair that must exist in the catalog.
-    pub fn parse_category(&self, category: &str, sub_category: &str) -> Result<(CategoryKey, CategoryKey, &CategoryDef), Vec<FieldError>> {
+    pub fn parse_category(
+        &self,
+        category: &str,
+        sub_category: &str,
+    ) -> Result<(CategoryKey, CategoryKey, &CategoryDef), Vec<FieldError>> {
         let c = CategoryKey::parse_field("category", category).map_err(|e| vec![e])?;
         let def = self.category(&c).ok_or_else(|| vec![FieldError::new("category", "unknown", "no such category")])?;
         let s = CategoryKey::parse_field("sub_category", sub_category).map_err(|e| vec![e])?;

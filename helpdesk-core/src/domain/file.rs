@@ -25,7 +25,9 @@ impl FileName {
         let last = input.rsplit(['/', '\\']).next().unwrap_or("");
         let cleaned: String = last
             .chars()
-            .filter(|c| !c.is_control() && !is_bidi_control(*c) && !matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*'))
+            .filter(|c| {
+                !c.is_control() && !is_bidi_control(*c) && !matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*')
+            })
             .collect();
         let trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
         let mut name = if trimmed.is_empty() { "file".to_owned() } else { trimmed.to_owned() };
@@ -88,8 +90,12 @@ impl StorageKey {
         let bad = || FieldError::new("storage_key", "invalid", "not a server-generated key");
         let parts: Vec<&str> = input.split('/').collect();
         match parts.as_slice() {
-            ["attachments", t, a] if t.parse::<TicketId>().is_ok() && a.parse::<AttachmentId>().is_ok() => Ok(Self(input.to_owned())),
-            ["avatars", u, v] if u.parse::<super::UserId>().is_ok() && v.parse::<u64>().is_ok() => Ok(Self(input.to_owned())),
+            ["attachments", t, a] if t.parse::<TicketId>().is_ok() && a.parse::<AttachmentId>().is_ok() => {
+                Ok(Self(input.to_owned()))
+            }
+            ["avatars", u, v] if u.parse::<super::UserId>().is_ok() && v.parse::<u64>().is_ok() => {
+                Ok(Self(input.to_owned()))
+            }
             _ => Err(bad()),
         }
     }

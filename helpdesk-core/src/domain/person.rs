@@ -89,8 +89,17 @@ pub enum Suffix {
 impl Suffix {
     /// Every suffix.
     pub const ALL: &'static [Suffix] = &[
-        Suffix::Jr, Suffix::Sr, Suffix::II, Suffix::III, Suffix::IV, Suffix::V, Suffix::VI, Suffix::VII,
-        Suffix::VIII, Suffix::IX, Suffix::X,
+        Suffix::Jr,
+        Suffix::Sr,
+        Suffix::II,
+        Suffix::III,
+        Suffix::IV,
+        Suffix::V,
+        Suffix::VI,
+        Suffix::VII,
+        Suffix::VIII,
+        Suffix::IX,
+        Suffix::X,
     ];
     /// The displayed form.
     pub const fn as_str(self) -> &'static str {

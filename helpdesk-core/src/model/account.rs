@@ -6,8 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::TokenHash;
-use crate::domain::{ApiKeyId, CompanyId, DepartmentKey, Email, PersonName, RejectionId, Role, StorageKey, Suffix, UserId, UserStatus};
 use crate::domain::Note;
+use crate::domain::{
+    ApiKeyId, CompanyId, DepartmentKey, Email, PersonName, RejectionId, Role, StorageKey, Suffix, UserId, UserStatus,
+};
 
 /// An encoded password hash (argon2id PHC string, or an imported Django PBKDF2 hash).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

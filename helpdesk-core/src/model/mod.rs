@@ -10,8 +10,8 @@ mod ticket;
 pub use account::{ApiKey, ApiScope, PasswordHash, RejectionRecord, User, UserSummary};
 pub use audit::{AuditEntry, AuditKind};
 pub use outbox::{
-    AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, OutboxRecord, OutboxState, TicketMail, TicketSnapshot,
-    WorkflowEvent, WorkflowEventKind,
+    AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, OutboxRecord, OutboxState,
+    TicketMail, TicketSnapshot, WorkflowEvent, WorkflowEventKind,
 };
 pub use session::{OneTimeToken, Session, TokenHash, TokenPurpose};
 pub use ticket::{ActorRef, Attachment, Comment, EventKind, FieldChange, HistoryEvent, Ticket};

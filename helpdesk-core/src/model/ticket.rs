@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ApiKeyId, AttachmentId, CategoryKey, CommentBody, CommentId, DepartmentKey, Description, EventId, FileName, Priority,
-    StorageKey, Subject, TicketId, TicketNumber, TicketStatus, UserId,
+    ApiKeyId, AttachmentId, CategoryKey, CommentBody, CommentId, DepartmentKey, Description, EventId, FileName,
+    Priority, StorageKey, Subject, TicketId, TicketNumber, TicketStatus, UserId,
 };
 use crate::lifecycle::Action;
 

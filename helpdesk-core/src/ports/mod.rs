@@ -17,7 +17,8 @@ mod store;
 pub use clock::{Clock, SystemClock};
 pub use delivery::{DeliveryError, Mailer, WorkflowSink};
 pub use query::{
-    AssigneeFilter, AuditQuery, Cursor, Page, PageSize, SortDirection, TicketQuery, TicketSort, TicketSortField, UserQuery,
+    AssigneeFilter, AuditQuery, Cursor, Page, PageSize, SortDirection, TicketQuery, TicketSort, TicketSortField,
+    UserQuery,
 };
 pub use store::*;
 

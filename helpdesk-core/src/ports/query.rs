@@ -7,9 +7,9 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::FieldError;
 use crate::domain::{CategoryKey, DepartmentKey, Priority, Role, TicketStatus, UserId, UserStatus};
 use crate::model::{Ticket, User};
-use crate::FieldError;
 
 /// A page size between 1 and 100 (default 25).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -301,11 +301,22 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// # Contract
     /// Exactly one of two concurrent presentations of the same token can rotate; the other
     /// sees it as reused and revokes the session.
-    async fn rotate_refresh(&self, presented: &TokenHash, next: &TokenHash, now: DateTime<Utc>, idle_expires_at: DateTime<Utc>) -> StoreResult<RefreshOutcome>;
+    async fn rotate_refresh(
+        &self,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: DateTime<Utc>,
+        idle_expires_at: DateTime<Utc>,
+    ) -> StoreResult<RefreshOutcome>;
     /// Ends one session (idempotent).
     async fn revoke_session(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()>;
     /// Ends all of a user's sessions but `except`; returns how many ended.
-    async fn revoke_user_sessions(&self, user: UserId, except: Option<SessionId>, now: DateTime<Utc>) -> StoreResult<u64>;
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 }
 
 /// Single-use reset and invitation tokens (written and consumed through units of work).
@@ -349,7 +360,13 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug + 'static {
     /// record answers `Completed` (same hash) or `Mismatch`; an in-progress one `InProgress`
     /// (same hash) or `Mismatch`. Records past `expires_at`, and in-progress records older
     /// than `stale_before`, count as absent.
-    async fn begin_idempotent(&self, key: &IdempotencyKey, request_hash: &str, now: DateTime<Utc>, stale_before: DateTime<Utc>) -> StoreResult<IdempotencyBegin>;
+    async fn begin_idempotent(
+        &self,
+        key: &IdempotencyKey,
+        request_hash: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyBegin>;
     /// Drops an in-progress record whose request failed (no-op if completed).
     async fn release_idempotent(&self, key: &IdempotencyKey) -> StoreResult<()>;
 }
@@ -413,7 +430,12 @@ pub trait OutboxStore: Send + Sync + fmt::Debug + 'static {
     /// Records a failed attempt: back to pending at `retry_at`, or dead. Same lease rule.
     async fn fail_outbox(&self, id: MessageId, lease_token: uuid::Uuid, failure: DeliveryFailure) -> StoreResult<()>;
     /// Messages in `state`, oldest first (cursor key: `created_at` in microseconds).
-    async fn list_outbox(&self, state: OutboxState, cursor: Option<Cursor>, limit: PageSize) -> StoreResult<Page<OutboxRecord>>;
+    async fn list_outbox(
+        &self,
+        state: OutboxState,
+        cursor: Option<Cursor>,
+        limit: PageSize,
+    ) -> StoreResult<Page<OutboxRecord>>;
     /// One message.
     async fn outbox_message(&self, id: MessageId) -> StoreResult<Option<OutboxRecord>>;
     /// Puts a dead message back to pending, due at `now`, with its attempts reset
@@ -470,11 +492,33 @@ pub trait MaintenanceStore: Send + Sync + fmt::Debug + 'static {
 
 /// The whole storage port, implemented automatically by any type implementing every part.
 pub trait Store:
-    UnitOfWorkStore + TicketStore + UserStore + SessionStore + TokenStore + ApiKeyStore + AuditStore + IdempotencyStore + ThrottleStore + OutboxStore + ReportStore + MaintenanceStore
+    UnitOfWorkStore
+    + TicketStore
+    + UserStore
+    + SessionStore
+    + TokenStore
+    + ApiKeyStore
+    + AuditStore
+    + IdempotencyStore
+    + ThrottleStore
+    + OutboxStore
+    + ReportStore
+    + MaintenanceStore
 {
 }
 
 impl<T> Store for T where
-    T: UnitOfWorkStore + TicketStore + UserStore + SessionStore + TokenStore + ApiKeyStore + AuditStore + IdempotencyStore + ThrottleStore + OutboxStore + ReportStore + MaintenanceStore
+    T: UnitOfWorkStore
+        + TicketStore
+        + UserStore
+        + SessionStore
+        + TokenStore
+        + ApiKeyStore
+        + AuditStore
+        + IdempotencyStore
+        + ThrottleStore
+        + OutboxStore
+        + ReportStore
+        + MaintenanceStore
 {
 }

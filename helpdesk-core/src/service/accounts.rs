@@ -3,11 +3,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{audit_entry, HelpDesk};
-use crate::account::{next_status, AccountAction};
+use super::{HelpDesk, audit_entry};
+use crate::account::{AccountAction, next_status};
 use crate::domain::{CompanyId, DepartmentKey, Email, Note, PersonName, RejectionId, Role, Suffix, UserId, UserStatus};
 use crate::model::{
-    ActorRef, AuditKind, NotificationKind, OneTimeToken, PasswordHash, RejectionRecord, TokenHash, TokenPurpose, User, UserSummary,
+    ActorRef, AuditKind, NotificationKind, OneTimeToken, PasswordHash, RejectionRecord, TokenHash, TokenPurpose, User,
+    UserSummary,
 };
 use crate::password::Password;
 use crate::policy::{Permission, Principal, Resource};
@@ -157,13 +158,15 @@ impl HelpDesk {
         let personal = [r.email.as_str(), r.first_name.as_str(), r.last_name.as_str(), r.company_id.as_str()];
         errs.check(opts.password_policy.check(&r.password, &personal));
         if let Some(e) = &email
-            && self.inner.store.user_by_email(e).await?.is_some() {
-                errs.push(FieldError::new("email", "taken", "this email is already registered"));
-            }
+            && self.inner.store.user_by_email(e).await?.is_some()
+        {
+            errs.push(FieldError::new("email", "taken", "this email is already registered"));
+        }
         if let Some(c) = &company
-            && self.inner.store.user_by_company_id(c).await?.is_some() {
-                errs.push(FieldError::new("company_id", "taken", "this company id is already registered"));
-            }
+            && self.inner.store.user_by_company_id(c).await?.is_some()
+        {
+            errs.push(FieldError::new("company_id", "taken", "this company id is already registered"));
+        }
         errs.clone().into_result()?;
         let (Some(email), Some(first_name), Some(last_name), Some(company_id)) = (email, first, last, company) else {
             return Err(Error::Validation(errs));
@@ -244,7 +247,13 @@ impl HelpDesk {
         self.change_status(principal, id, AccountAction::Reactivate, expected).await
     }
 
-    async fn change_status(&self, principal: &Principal, id: UserId, action: AccountAction, expected: Option<u64>) -> Result<User> {
+    async fn change_status(
+        &self,
+        principal: &Principal,
+        id: UserId,
+        action: AccountAction,
+        expected: Option<u64>,
+    ) -> Result<User> {
         let user = self.admin_target(principal, id).await?;
         Self::check_version(&user, expected)?;
         let Some(status) = next_status(user.status, action)? else {
@@ -262,7 +271,14 @@ impl HelpDesk {
         if action == AccountAction::Deactivate {
             uow.revoke_sessions.push((crate::ports::SessionRevocation { user: id, except: None }, now));
         }
-        uow.audit.push(audit_entry(now, Self::user_actor(principal), AuditKind::UserAdministered, Some(id.to_string()), None, format!("{} {}", action.as_str(), user.email.masked())));
+        uow.audit.push(audit_entry(
+            now,
+            Self::user_actor(principal),
+            AuditKind::UserAdministered,
+            Some(id.to_string()),
+            None,
+            format!("{} {}", action.as_str(), user.email.masked()),
+        ));
         uow.users.push(Versioned::update(next.clone(), user.version));
         self.inner.store.commit(uow).await?;
         Ok(next)
@@ -274,7 +290,13 @@ impl HelpDesk {
     ///
     /// # Errors
     /// As [`approve_user`](Self::approve_user); `Validation` on a too-long reason.
-    pub async fn reject_user(&self, principal: &Principal, id: UserId, reason: Option<&str>, expected: Option<u64>) -> Result<RejectionRecord> {
+    pub async fn reject_user(
+        &self,
+        principal: &Principal,
+        id: UserId,
+        reason: Option<&str>,
+        expected: Option<u64>,
+    ) -> Result<RejectionRecord> {
         let user = self.admin_target(principal, id).await?;
         Self::check_version(&user, expected)?;
         next_status(user.status, AccountAction::Reject)?;
@@ -296,10 +318,21 @@ impl HelpDesk {
             rejected_at: now,
         };
         let mut uow = UnitOfWork::new();
-        uow.outbox.push(self.mail_to(&user, NotificationKind::RegistrationRejected { reason: reason.map(|r| r.to_string()) }, now));
+        uow.outbox.push(self.mail_to(
+            &user,
+            NotificationKind::RegistrationRejected { reason: reason.map(|r| r.to_string()) },
+            now,
+        ));
         uow.rejections.push(record.clone());
         uow.deleted_users.push((user.id, user.version));
-        uow.audit.push(audit_entry(now, Self::user_actor(principal), AuditKind::UserAdministered, Some(id.to_string()), None, format!("reject {}", user.email.masked())));
+        uow.audit.push(audit_entry(
+            now,
+            Self::user_actor(principal),
+            AuditKind::UserAdministered,
+            Some(id.to_string()),
+            None,
+            format!("reject {}", user.email.masked()),
+        ));
         self.inner.store.commit(uow).await?;
         Ok(record)
     }
@@ -309,7 +342,14 @@ impl HelpDesk {
     ///
     /// # Errors
     /// `Validation` for an unknown department; an admin cannot demote themself.
-    pub async fn change_role(&self, principal: &Principal, id: UserId, role: Option<Role>, department: Option<Option<String>>, expected: Option<u64>) -> Result<User> {
+    pub async fn change_role(
+        &self,
+        principal: &Principal,
+        id: UserId,
+        role: Option<Role>,
+        department: Option<Option<String>>,
+        expected: Option<u64>,
+    ) -> Result<User> {
         let user = self.admin_target(principal, id).await?;
         Self::check_version(&user, expected)?;
         if principal.user().is_some_and(|u| u.id == id) && role.is_some_and(|r| r != Role::Admin) {
@@ -376,9 +416,10 @@ impl HelpDesk {
             None => Some(self.next_company_id().await?),
         };
         if let Some(e) = &email
-            && self.inner.store.user_by_email(e).await?.is_some() {
-                errs.push(FieldError::new("email", "taken", "this email is already registered"));
-            }
+            && self.inner.store.user_by_email(e).await?.is_some()
+        {
+            errs.push(FieldError::new("email", "taken", "this email is already registered"));
+        }
         errs.clone().into_result()?;
         let (Some(email), Some(first_name), Some(last_name), Some(company_id)) = (email, first, last, company) else {
             return Err(Error::Validation(errs));
@@ -405,9 +446,23 @@ impl HelpDesk {
         let secret = super::random_secret();
         let expires_at = now + opts.invitation_ttl;
         let mut uow = UnitOfWork::new();
-        uow.new_tokens.push(OneTimeToken { hash: TokenHash::of(&secret), purpose: TokenPurpose::Invitation, user: user.id, created_at: now, expires_at, used_at: None });
+        uow.new_tokens.push(OneTimeToken {
+            hash: TokenHash::of(&secret),
+            purpose: TokenPurpose::Invitation,
+            user: user.id,
+            created_at: now,
+            expires_at,
+            used_at: None,
+        });
         uow.outbox.push(self.mail_to(&user, NotificationKind::Invitation { token: secret, expires_at }, now));
-        uow.audit.push(audit_entry(now, Self::user_actor(principal), AuditKind::UserAdministered, Some(user.id.to_string()), None, format!("create {} as {}", user.email.masked(), user.role)));
+        uow.audit.push(audit_entry(
+            now,
+            Self::user_actor(principal),
+            AuditKind::UserAdministered,
+            Some(user.id.to_string()),
+            None,
+            format!("create {} as {}", user.email.masked(), user.role),
+        ));
         uow.users.push(Versioned::insert(user.clone()));
         self.commit_user_insert(uow).await?;
         Ok(user)
@@ -428,7 +483,10 @@ impl HelpDesk {
         let last_name = PersonName::parse("last_name", &b.last_name)?;
         let (password, generated) = match b.password {
             Some(p) => {
-                self.inner.options.password_policy.check(&p, &[email.as_str(), first_name.as_str(), last_name.as_str()])?;
+                self.inner
+                    .options
+                    .password_policy
+                    .check(&p, &[email.as_str(), first_name.as_str(), last_name.as_str()])?;
                 (p, false)
             }
             None => (Password::new(super::random_secret()), true),
@@ -454,7 +512,14 @@ impl HelpDesk {
             version: 1,
         };
         let mut uow = UnitOfWork::new();
-        uow.audit.push(audit_entry(now, Some(ActorRef::System), AuditKind::UserAdministered, Some(user.id.to_string()), None, "bootstrap admin created".into()));
+        uow.audit.push(audit_entry(
+            now,
+            Some(ActorRef::System),
+            AuditKind::UserAdministered,
+            Some(user.id.to_string()),
+            None,
+            "bootstrap admin created".into(),
+        ));
         uow.users.push(Versioned::insert(user));
         match self.inner.store.commit(uow).await {
             Ok(()) => Ok(generated.then_some(password)),
@@ -488,7 +553,8 @@ impl HelpDesk {
             return Ok(ImportOutcome::Skipped("unsupported password hash".into()));
         }
         let parsed = (|| -> std::result::Result<_, FieldError> {
-            let company = CompanyId::parse(&u.company_id, &self.inner.options.company_id_format).or_else(|_| CompanyId::legacy(&u.company_id))?;
+            let company = CompanyId::parse(&u.company_id, &self.inner.options.company_id_format)
+                .or_else(|_| CompanyId::legacy(&u.company_id))?;
             let middle = match u.middle_name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 Some(m) => Some(PersonName::parse("middle_name", m)?),
                 None => None,
@@ -532,7 +598,9 @@ impl HelpDesk {
         uow.users.push(Versioned::insert(user));
         match self.inner.store.commit(uow).await {
             Ok(()) => Ok(ImportOutcome::Imported(id)),
-            Err(crate::ports::StoreError::AlreadyExists { what }) => Ok(ImportOutcome::Skipped(format!("{what} already exists"))),
+            Err(crate::ports::StoreError::AlreadyExists { what }) => {
+                Ok(ImportOutcome::Skipped(format!("{what} already exists")))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -551,27 +619,35 @@ impl HelpDesk {
     ///
     /// # Errors
     /// `Validation` naming each bad field; `VersionConflict` on a stale `expected`.
-    pub async fn update_profile(&self, principal: &Principal, update: ProfileUpdate, expected: Option<u64>) -> Result<User> {
+    pub async fn update_profile(
+        &self,
+        principal: &Principal,
+        update: ProfileUpdate,
+        expected: Option<u64>,
+    ) -> Result<User> {
         self.require(principal, Permission::ManageOwnProfile, &Resource::none())?;
         let user = self.profile(principal).await?;
         Self::check_version(&user, expected)?;
         let mut errs = ValidationErrors::new();
         let mut next = user.clone();
         if let Some(f) = &update.first_name
-            && let Some(v) = errs.check(PersonName::parse("first_name", f)) {
-                next.first_name = v;
-            }
+            && let Some(v) = errs.check(PersonName::parse("first_name", f))
+        {
+            next.first_name = v;
+        }
         if let Some(l) = &update.last_name
-            && let Some(v) = errs.check(PersonName::parse("last_name", l)) {
-                next.last_name = v;
-            }
+            && let Some(v) = errs.check(PersonName::parse("last_name", l))
+        {
+            next.last_name = v;
+        }
         if let Some(m) = &update.middle_name {
             next.middle_name = opt_name(&mut errs, "middle_name", Some(m));
         }
         if let Some(s) = &update.suffix
-            && let Some(v) = errs.check(Suffix::parse(s)) {
-                next.suffix = v;
-            }
+            && let Some(v) = errs.check(Suffix::parse(s))
+        {
+            next.suffix = v;
+        }
         errs.into_result()?;
         if next == user {
             return Ok(user);
@@ -612,7 +688,13 @@ impl HelpDesk {
         for role in [Role::Coordinator, Role::Admin] {
             let mut cursor = None;
             loop {
-                let q = UserQuery { role: Some(role), status: Some(UserStatus::Approved), cursor, limit: PageSize::new(100)?, ..UserQuery::default() };
+                let q = UserQuery {
+                    role: Some(role),
+                    status: Some(UserStatus::Approved),
+                    cursor,
+                    limit: PageSize::new(100)?,
+                    ..UserQuery::default()
+                };
                 let page = self.inner.store.list_users(&q).await?;
                 out.extend(page.items.iter().map(User::summary));
                 match page.next {
@@ -628,7 +710,12 @@ impl HelpDesk {
     ///
     /// # Errors
     /// `Forbidden`.
-    pub async fn rejections(&self, principal: &Principal, cursor: Option<Cursor>, limit: PageSize) -> Result<(Page<RejectionRecord>, u64)> {
+    pub async fn rejections(
+        &self,
+        principal: &Principal,
+        cursor: Option<Cursor>,
+        limit: PageSize,
+    ) -> Result<(Page<RejectionRecord>, u64)> {
         self.require(principal, Permission::ViewRejections, &Resource::none())?;
         let page = self.inner.store.rejections(cursor, limit).await?;
         let count = self.inner.store.rejection_count().await?;
@@ -639,7 +726,11 @@ impl HelpDesk {
     ///
     /// # Errors
     /// `Forbidden`.
-    pub async fn audit_log(&self, principal: &Principal, query: &crate::ports::AuditQuery) -> Result<Page<crate::model::AuditEntry>> {
+    pub async fn audit_log(
+        &self,
+        principal: &Principal,
+        query: &crate::ports::AuditQuery,
+    ) -> Result<Page<crate::model::AuditEntry>> {
         self.require(principal, Permission::ViewAuditLog, &Resource::none())?;
         Ok(self.inner.store.list_audit(query).await?)
     }
@@ -649,12 +740,24 @@ impl HelpDesk {
     /// # Errors
     /// Storage failures.
     pub async fn record_denial(&self, principal: &Principal, what: &str, address: Option<String>) -> Result<()> {
-        self.audit(Self::user_actor(principal), AuditKind::AccessDenied, Some(what.to_owned()), address, "denied by policy".into()).await
+        self.audit(
+            Self::user_actor(principal),
+            AuditKind::AccessDenied,
+            Some(what.to_owned()),
+            address,
+            "denied by policy".into(),
+        )
+        .await
     }
 
     /// The password-policy inputs of a user.
     pub(crate) fn personal_inputs(user: &User) -> Vec<String> {
-        let mut v = vec![user.email.to_string(), user.first_name.to_string(), user.last_name.to_string(), user.company_id.to_string()];
+        let mut v = vec![
+            user.email.to_string(),
+            user.first_name.to_string(),
+            user.last_name.to_string(),
+            user.company_id.to_string(),
+        ];
         if let Some(m) = &user.middle_name {
             v.push(m.to_string());
         }

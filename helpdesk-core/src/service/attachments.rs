@@ -9,7 +9,7 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 use sha2::Digest;
 
-use super::{audit_entry, HelpDesk};
+use super::{HelpDesk, audit_entry};
 use crate::domain::{AttachmentId, CommentId, EventId, FileName, StorageKey, TicketNumber};
 use crate::model::{Attachment, AuditKind, EventKind, FieldChange, HistoryEvent};
 use crate::policy::{Permission, Principal, Resource};
@@ -55,10 +55,21 @@ pub fn sniff_content_type(head: &[u8], all_text: Option<&str>, file_name: &FileN
     }
     match all_text {
         Some(text) => {
-            let start: String = text.trim_start_matches('\u{feff}').trim_start().chars().take(512).collect::<String>().to_ascii_lowercase();
+            let start: String = text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .chars()
+                .take(512)
+                .collect::<String>()
+                .to_ascii_lowercase();
             if start.starts_with("<svg") || (start.starts_with("<?xml") && start.contains("<svg")) {
                 "image/svg+xml".into()
-            } else if start.starts_with("<!doctype html") || start.starts_with("<html") || start.contains("<script") || start.starts_with("<head") || start.starts_with("<body") {
+            } else if start.starts_with("<!doctype html")
+                || start.starts_with("<html")
+                || start.contains("<script")
+                || start.starts_with("<head")
+                || start.starts_with("<body")
+            {
                 "text/html".into()
             } else if start.starts_with("<?xml") {
                 "application/xml".into()
@@ -89,7 +100,13 @@ impl HelpDesk {
     /// # Errors
     /// `NotFound`, `Forbidden`, `TooLarge`, `UnsupportedMedia`, `Unavailable` (attachment
     /// store down), `Validation` for an unknown comment.
-    pub async fn upload_attachment<S, E>(&self, principal: &Principal, number: &TicketNumber, upload: Upload, mut body: S) -> Result<Attachment>
+    pub async fn upload_attachment<S, E>(
+        &self,
+        principal: &Principal,
+        number: &TicketNumber,
+        upload: Upload,
+        mut body: S,
+    ) -> Result<Attachment>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Send + Unpin,
         E: std::fmt::Display,
@@ -98,7 +115,10 @@ impl HelpDesk {
         let internal = match upload.comment {
             Some(cid) => {
                 let comments = self.inner.store.comments(t.id).await?;
-                let c = comments.iter().find(|c| c.id == cid).ok_or_else(|| Error::field("comment", "unknown", "no such comment on this ticket"))?;
+                let c = comments
+                    .iter()
+                    .find(|c| c.id == cid)
+                    .ok_or_else(|| Error::field("comment", "unknown", "no such comment on this ticket"))?;
                 c.internal
             }
             None => false,
@@ -131,7 +151,11 @@ impl HelpDesk {
         }
         let file_name = FileName::sanitize(&upload.file_name);
         let head: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).take(8192).collect();
-        let whole: Vec<u8> = if infer::get(&head).is_none() { chunks.iter().flat_map(|c| c.iter().copied()).collect() } else { Vec::new() };
+        let whole: Vec<u8> = if infer::get(&head).is_none() {
+            chunks.iter().flat_map(|c| c.iter().copied()).collect()
+        } else {
+            Vec::new()
+        };
         let text = if whole.is_empty() { None } else { std::str::from_utf8(&whole).ok().filter(|s| !s.contains('\0')) };
         let content_type = sniff_content_type(&head, text, &file_name);
         if !limits.allowed_types.iter().any(|a| a == &content_type) {
@@ -143,7 +167,19 @@ impl HelpDesk {
         let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
         self.inner.blobs.put_opts(&key.to_path(), PutPayload::from_iter(chunks), opts).await.map_err(blob_error)?;
         let now = self.now();
-        let attachment = Attachment { id, ticket: t.id, comment: upload.comment, internal, file_name, content_type, size, sha256, key: key.clone(), uploaded_by: actor.to_ref(), created_at: now };
+        let attachment = Attachment {
+            id,
+            ticket: t.id,
+            comment: upload.comment,
+            internal,
+            file_name,
+            content_type,
+            size,
+            sha256,
+            key: key.clone(),
+            uploaded_by: actor.to_ref(),
+            created_at: now,
+        };
         let mut next = t.clone();
         next.updated_at = now;
         next.version = t.version + 1;
@@ -166,7 +202,9 @@ impl HelpDesk {
                 tracing::warn!(error = %del, key = key.as_str(), "could not delete the blob of a failed upload; the sweeper will");
             }
             return Err(match e {
-                crate::ports::StoreError::VersionMismatch { expected, found } => Error::VersionConflict { expected, found },
+                crate::ports::StoreError::VersionMismatch { expected, found } => {
+                    Error::VersionConflict { expected, found }
+                }
                 other => other.into(),
             });
         }
@@ -194,14 +232,27 @@ impl HelpDesk {
     ///
     /// # Errors
     /// `NotFound`.
-    pub async fn download(&self, principal: &Principal, id: AttachmentId, address: Option<String>) -> Result<DownloadGrant> {
+    pub async fn download(
+        &self,
+        principal: &Principal,
+        id: AttachmentId,
+        address: Option<String>,
+    ) -> Result<DownloadGrant> {
         let a = self.inner.store.attachment(id).await?.ok_or(Error::NotFound { what: "attachment" })?;
-        let t = self.visible_ticket_by_id(principal, a.ticket).await.map_err(|_| Error::NotFound { what: "attachment" })?;
+        let t =
+            self.visible_ticket_by_id(principal, a.ticket).await.map_err(|_| Error::NotFound { what: "attachment" })?;
         if !self.allowed(principal, Permission::DownloadAttachment, &Resource::on_ticket(&t, a.internal)) {
             return Err(Error::NotFound { what: "attachment" });
         }
         let mut uow = UnitOfWork::new();
-        uow.audit.push(audit_entry(self.now(), principal.actor().map(|a| a.to_ref()), AuditKind::AttachmentDownloaded, Some(format!("{}/{}", t.number, a.id)), address, a.file_name.to_string()));
+        uow.audit.push(audit_entry(
+            self.now(),
+            principal.actor().map(|a| a.to_ref()),
+            AuditKind::AttachmentDownloaded,
+            Some(format!("{}/{}", t.number, a.id)),
+            address,
+            a.file_name.to_string(),
+        ));
         self.inner.store.commit(uow).await?;
         let location = a.key.to_path();
         Ok(DownloadGrant { attachment: a, location })

@@ -121,7 +121,15 @@ impl HelpDeskBuilder {
 impl HelpDesk {
     /// Starts building a help desk over `store` with attachments in `blobs`.
     pub fn builder(store: Arc<dyn Store>, blobs: Arc<dyn ObjectStore>) -> HelpDeskBuilder {
-        HelpDeskBuilder { store, blobs, clock: None, hasher: None, policy: None, lifecycle: None, options: HelpDeskOptions::default() }
+        HelpDeskBuilder {
+            store,
+            blobs,
+            clock: None,
+            hasher: None,
+            policy: None,
+            lifecycle: None,
+            options: HelpDeskOptions::default(),
+        }
     }
 
     /// The store.
@@ -178,7 +186,14 @@ impl HelpDesk {
     }
 
     /// Records an audit entry in its own commit (security events outside a larger change).
-    async fn audit(&self, actor: Option<crate::model::ActorRef>, kind: AuditKind, target: Option<String>, address: Option<String>, detail: String) -> Result<()> {
+    async fn audit(
+        &self,
+        actor: Option<crate::model::ActorRef>,
+        kind: AuditKind,
+        target: Option<String>,
+        address: Option<String>,
+        detail: String,
+    ) -> Result<()> {
         let mut uow = UnitOfWork::new();
         uow.audit.push(audit_entry(self.now(), actor, kind, target, address, detail));
         self.inner.store.commit(uow).await?;
@@ -192,7 +207,11 @@ impl HelpDesk {
     }
 
     /// Verifies a password on the blocking pool.
-    async fn verify_password(&self, password: Password, hash: Option<PasswordHash>) -> Result<crate::password::Verification> {
+    async fn verify_password(
+        &self,
+        password: Password,
+        hash: Option<PasswordHash>,
+    ) -> Result<crate::password::Verification> {
         let hasher = self.inner.hasher.clone();
         blocking(move || match hash {
             Some(h) => hasher.verify(&password, &h),

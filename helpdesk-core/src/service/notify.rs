@@ -7,8 +7,8 @@ use super::HelpDesk;
 use crate::domain::{MessageId, UserId};
 use crate::lifecycle::{Effect, MailTemplate, Party};
 use crate::model::{
-    AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, Ticket, TicketMail, TicketSnapshot, User,
-    WorkflowEvent, WorkflowEventKind,
+    AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, Ticket, TicketMail, TicketSnapshot,
+    User, WorkflowEvent, WorkflowEventKind,
 };
 use crate::{Error, Result};
 
@@ -32,12 +32,23 @@ impl HelpDesk {
     }
 
     async fn user_or_internal(&self, id: UserId) -> Result<User> {
-        self.inner.store.user(id).await?.ok_or_else(|| Error::Internal(format!("user {id} referenced by a ticket is missing")))
+        self.inner
+            .store
+            .user(id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("user {id} referenced by a ticket is missing")))
     }
 
     /// The messages a ticket change's effects ask for. `text` is the action's reason, note or
     /// comment; the acting user is never mailed about their own action.
-    pub(crate) async fn effect_messages(&self, ticket: &Ticket, effects: &[Effect], actor_user: Option<UserId>, text: Option<&str>, now: DateTime<Utc>) -> Result<Vec<OutboxMessage>> {
+    pub(crate) async fn effect_messages(
+        &self,
+        ticket: &Ticket,
+        effects: &[Effect],
+        actor_user: Option<UserId>,
+        text: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>> {
         let mut out = Vec::new();
         for e in effects {
             match e {
@@ -58,7 +69,9 @@ impl HelpDesk {
                         MailTemplate::Approved => NotificationKind::TicketApproved { ticket: tm },
                         MailTemplate::Rejected => NotificationKind::TicketRejected { ticket: tm, reason: text },
                         MailTemplate::Assigned => NotificationKind::TicketAssigned { ticket: tm },
-                        MailTemplate::WaitingOnRequester => NotificationKind::WaitingOnRequester { ticket: tm, comment: text },
+                        MailTemplate::WaitingOnRequester => {
+                            NotificationKind::WaitingOnRequester { ticket: tm, comment: text }
+                        }
                         MailTemplate::Resolved => NotificationKind::TicketResolved { ticket: tm, note: text },
                         MailTemplate::Reopened => NotificationKind::TicketReopened { ticket: tm, reason: text },
                     };
@@ -71,7 +84,12 @@ impl HelpDesk {
     }
 
     /// A workflow push with the ticket and its public attachments' metadata.
-    pub(crate) async fn workflow_message(&self, kind: WorkflowEventKind, ticket: &Ticket, now: DateTime<Utc>) -> Result<OutboxMessage> {
+    pub(crate) async fn workflow_message(
+        &self,
+        kind: WorkflowEventKind,
+        ticket: &Ticket,
+        now: DateTime<Utc>,
+    ) -> Result<OutboxMessage> {
         let requester = self.user_or_internal(ticket.requester).await?;
         let attachments = self
             .inner
@@ -80,7 +98,13 @@ impl HelpDesk {
             .await?
             .into_iter()
             .filter(|a| !a.internal)
-            .map(|a| AttachmentInfo { id: a.id, file_name: a.file_name.to_string(), content_type: a.content_type, size: a.size, sha256: a.sha256 })
+            .map(|a| AttachmentInfo {
+                id: a.id,
+                file_name: a.file_name.to_string(),
+                content_type: a.content_type,
+                size: a.size,
+                sha256: a.sha256,
+            })
             .collect();
         let snapshot = TicketSnapshot {
             id: ticket.id,
@@ -99,6 +123,10 @@ impl HelpDesk {
             version: ticket.version,
             attachments,
         };
-        Ok(OutboxMessage { id: MessageId::random(), created_at: now, payload: OutboxPayload::Workflow(WorkflowEvent { kind, at: now, ticket: snapshot }) })
+        Ok(OutboxMessage {
+            id: MessageId::random(),
+            created_at: now,
+            payload: OutboxPayload::Workflow(WorkflowEvent { kind, at: now, ticket: snapshot }),
+        })
     }
 }

@@ -38,7 +38,12 @@ pub struct ThrottleOptions {
 
 impl Default for ThrottleOptions {
     fn default() -> Self {
-        Self { free_login_failures: 5, base_delay: Duration::seconds(1), max_delay: Duration::minutes(15), resets_per_account_per_hour: 5 }
+        Self {
+            free_login_failures: 5,
+            base_delay: Duration::seconds(1),
+            max_delay: Duration::minutes(15),
+            resets_per_account_per_hour: 5,
+        }
     }
 }
 
@@ -62,11 +67,18 @@ impl Default for AttachmentLimits {
             max_files_per_ticket: 10,
             max_bytes_per_ticket: 50 * 1024 * 1024,
             allowed_types: [
-                "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf",
+                "image/png",
+                "image/jpeg",
+                "image/gif",
+                "image/webp",
+                "application/pdf",
                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                "application/msword", "application/vnd.ms-excel", "text/csv", "text/plain",
+                "application/msword",
+                "application/vnd.ms-excel",
+                "text/csv",
+                "text/plain",
             ]
             .iter()
             .map(|s| (*s).to_owned())

@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 
 use super::HelpDesk;
-use crate::policy::{Permission, Principal, Resource};
-use crate::ports::{Cursor, Page, PageSize};
-use crate::model::{OutboxRecord, OutboxState};
-use crate::report::{PerformanceReport, ReportRange, Summary};
+use crate::Result;
 use crate::domain::MessageId;
 use crate::model::AuditKind;
+use crate::model::{OutboxRecord, OutboxState};
+use crate::policy::{Permission, Principal, Resource};
 use crate::ports::PurgeBefore;
-use crate::Result;
+use crate::ports::{Cursor, Page, PageSize};
+use crate::report::{PerformanceReport, ReportRange, Summary};
 
 impl HelpDesk {
     /// The summary report.
@@ -26,7 +26,11 @@ impl HelpDesk {
     ///
     /// # Errors
     /// `Forbidden`.
-    pub async fn performance_report(&self, principal: &Principal, range: Option<ReportRange>) -> Result<PerformanceReport> {
+    pub async fn performance_report(
+        &self,
+        principal: &Principal,
+        range: Option<ReportRange>,
+    ) -> Result<PerformanceReport> {
         self.require(principal, Permission::ViewReports, &Resource::none())?;
         let range = range.unwrap_or_else(|| ReportRange::last_30_days(self.now()));
         Ok(self.inner.store.performance(range).await?)
@@ -36,7 +40,13 @@ impl HelpDesk {
     ///
     /// # Errors
     /// `Forbidden`.
-    pub async fn outbox_messages(&self, principal: &Principal, state: OutboxState, cursor: Option<Cursor>, limit: PageSize) -> Result<Page<OutboxRecord>> {
+    pub async fn outbox_messages(
+        &self,
+        principal: &Principal,
+        state: OutboxState,
+        cursor: Option<Cursor>,
+        limit: PageSize,
+    ) -> Result<Page<OutboxRecord>> {
         self.require(principal, Permission::ManageOutbox, &Resource::none())?;
         Ok(self.inner.store.list_outbox(state, cursor, limit).await?)
     }
@@ -48,7 +58,14 @@ impl HelpDesk {
     pub async fn retry_outbox_message(&self, principal: &Principal, id: MessageId) -> Result<()> {
         self.require(principal, Permission::ManageOutbox, &Resource::none())?;
         self.inner.store.retry_outbox(id, self.now()).await?;
-        self.audit(principal.actor().map(|a| a.to_ref()), AuditKind::OutboxRetried, Some(id.to_string()), None, "dead message retried".into()).await
+        self.audit(
+            principal.actor().map(|a| a.to_ref()),
+            AuditKind::OutboxRetried,
+            Some(id.to_string()),
+            None,
+            "dead message retried".into(),
+        )
+        .await
     }
 
     /// Deletes what is past retention (SPEC §11): delivered outbox rows after 7 days,

@@ -4,9 +4,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{audit_entry, HelpDesk};
+use super::{HelpDesk, audit_entry};
 use crate::domain::{ApiKeyId, Email, SessionId, UserStatus};
-use crate::model::{ActorRef, ApiKey, ApiScope, AuditKind, NotificationKind, OneTimeToken, Session, TokenHash, TokenPurpose, User};
+use crate::model::{
+    ActorRef, ApiKey, ApiScope, AuditKind, NotificationKind, OneTimeToken, Session, TokenHash, TokenPurpose, User,
+};
 use crate::password::{Password, Verification};
 use crate::policy::{Permission, Principal, Resource, SystemPrincipal, UserPrincipal};
 use crate::ports::{RefreshOutcome, SessionRevocation, UnitOfWork, Versioned};
@@ -63,17 +65,32 @@ impl HelpDesk {
         let now = self.now();
         let key = login_key(&req.email);
         if let Some(wait) = self.login_wait(&key, now).await? {
-            self.audit(None, AuditKind::LoginThrottled, Some(masked(&req.email)), req.address.clone(), "sign-in throttled".into()).await?;
+            self.audit(
+                None,
+                AuditKind::LoginThrottled,
+                Some(masked(&req.email)),
+                req.address.clone(),
+                "sign-in throttled".into(),
+            )
+            .await?;
             return Err(Error::Throttled { retry_after: wait });
         }
         let user = match Email::parse(&req.email) {
             Ok(e) => self.inner.store.user_by_email(&e).await?,
             Err(_) => None,
         };
-        let verification = self.verify_password(req.password.clone(), user.as_ref().and_then(|u| u.password.clone())).await?;
+        let verification =
+            self.verify_password(req.password.clone(), user.as_ref().and_then(|u| u.password.clone())).await?;
         let Some(user) = user.filter(|_| verification != Verification::Invalid) else {
             self.inner.store.record_login_failure(&key, now).await?;
-            self.audit(None, AuditKind::LoginFailed, Some(masked(&req.email)), req.address.clone(), "wrong email or password".into()).await?;
+            self.audit(
+                None,
+                AuditKind::LoginFailed,
+                Some(masked(&req.email)),
+                req.address.clone(),
+                "wrong email or password".into(),
+            )
+            .await?;
             return Err(Error::Unauthenticated(AuthFailure::InvalidCredentials));
         };
         self.inner.store.clear_login_failures(&key).await?;
@@ -98,7 +115,14 @@ impl HelpDesk {
             next.version += 1;
             uow.users.push(Versioned::update(next.clone(), user.version));
         }
-        uow.audit.push(audit_entry(now, Some(ActorRef::User { id: user.id }), AuditKind::LoginSucceeded, Some(user.id.to_string()), req.address, "signed in".into()));
+        uow.audit.push(audit_entry(
+            now,
+            Some(ActorRef::User { id: user.id }),
+            AuditKind::LoginSucceeded,
+            Some(user.id.to_string()),
+            req.address,
+            "signed in".into(),
+        ));
         self.inner.store.commit(uow).await?;
         self.new_session(next, now).await
     }
@@ -127,11 +151,17 @@ impl HelpDesk {
     /// # Errors
     /// `Unauthenticated(SessionEnded)` when revoked, expired, or the user is no longer approved.
     pub async fn authenticate_session(&self, id: SessionId) -> Result<(Principal, User)> {
-        let (session, user) = self.inner.store.session(id).await?.ok_or(Error::Unauthenticated(AuthFailure::SessionEnded))?;
+        let (session, user) =
+            self.inner.store.session(id).await?.ok_or(Error::Unauthenticated(AuthFailure::SessionEnded))?;
         if !session.is_live(self.now()) || user.status != UserStatus::Approved {
             return Err(Error::Unauthenticated(AuthFailure::SessionEnded));
         }
-        let p = Principal::User(UserPrincipal { id: user.id, role: user.role, department: user.department.clone(), session: Some(session.id) });
+        let p = Principal::User(UserPrincipal {
+            id: user.id,
+            role: user.role,
+            department: user.department.clone(),
+            session: Some(session.id),
+        });
         Ok((p, user))
     }
 
@@ -147,7 +177,12 @@ impl HelpDesk {
         let idle = now + self.inner.options.sessions.idle;
         match self.inner.store.rotate_refresh(&presented, &next, now, idle).await? {
             RefreshOutcome::Rotated(session) => {
-                let user = self.inner.store.user(session.user).await?.ok_or(Error::Unauthenticated(AuthFailure::SessionEnded))?;
+                let user = self
+                    .inner
+                    .store
+                    .user(session.user)
+                    .await?
+                    .ok_or(Error::Unauthenticated(AuthFailure::SessionEnded))?;
                 if user.status != UserStatus::Approved {
                     self.inner.store.revoke_session(session.id, now).await?;
                     return Err(Error::Unauthenticated(AuthFailure::SessionEnded));
@@ -155,7 +190,14 @@ impl HelpDesk {
                 Ok(IssuedSession { session, refresh_token: secret, user })
             }
             RefreshOutcome::Reused { session, user } => {
-                self.audit(Some(ActorRef::User { id: user }), AuditKind::RefreshReused, Some(session.to_string()), address, "refresh token reused; session revoked".into()).await?;
+                self.audit(
+                    Some(ActorRef::User { id: user }),
+                    AuditKind::RefreshReused,
+                    Some(session.to_string()),
+                    address,
+                    "refresh token reused; session revoked".into(),
+                )
+                .await?;
                 Err(Error::Unauthenticated(AuthFailure::RefreshReused))
             }
             RefreshOutcome::Ended => Err(Error::Unauthenticated(AuthFailure::SessionEnded)),
@@ -193,7 +235,14 @@ impl HelpDesk {
         let mut uow = UnitOfWork::new();
         uow.revoke_sessions.push((SessionRevocation { user: user.id, except: me.session }, now));
         uow.outbox.push(self.mail_to(&next, NotificationKind::PasswordChanged, now));
-        uow.audit.push(audit_entry(now, Some(ActorRef::User { id: user.id }), AuditKind::PasswordChanged, Some(user.id.to_string()), None, "password changed".into()));
+        uow.audit.push(audit_entry(
+            now,
+            Some(ActorRef::User { id: user.id }),
+            AuditKind::PasswordChanged,
+            Some(user.id.to_string()),
+            None,
+            "password changed".into(),
+        ));
         uow.users.push(Versioned::update(next, user.version));
         self.inner.store.commit(uow).await?;
         Ok(())
@@ -220,9 +269,23 @@ impl HelpDesk {
         let secret = super::random_secret();
         let expires_at = now + self.inner.options.reset_ttl;
         let mut uow = UnitOfWork::new();
-        uow.new_tokens.push(OneTimeToken { hash: TokenHash::of(&secret), purpose: TokenPurpose::PasswordReset, user: user.id, created_at: now, expires_at, used_at: None });
+        uow.new_tokens.push(OneTimeToken {
+            hash: TokenHash::of(&secret),
+            purpose: TokenPurpose::PasswordReset,
+            user: user.id,
+            created_at: now,
+            expires_at,
+            used_at: None,
+        });
         uow.outbox.push(self.mail_to(&user, NotificationKind::PasswordReset { token: secret, expires_at }, now));
-        uow.audit.push(audit_entry(now, None, AuditKind::PasswordResetRequested, Some(user.id.to_string()), address, "reset link sent".into()));
+        uow.audit.push(audit_entry(
+            now,
+            None,
+            AuditKind::PasswordResetRequested,
+            Some(user.id.to_string()),
+            address,
+            "reset link sent".into(),
+        ));
         self.inner.store.commit(uow).await?;
         Ok(())
     }
@@ -252,10 +315,19 @@ impl HelpDesk {
             uow.revoke_sessions.push((SessionRevocation { user: user.id, except: None }, now));
             uow.outbox.push(self.mail_to(&next, NotificationKind::PasswordChanged, now));
         }
-        uow.audit.push(audit_entry(now, Some(ActorRef::User { id: user.id }), AuditKind::PasswordChanged, Some(user.id.to_string()), None, format!("password set by {purpose:?} link")));
+        uow.audit.push(audit_entry(
+            now,
+            Some(ActorRef::User { id: user.id }),
+            AuditKind::PasswordChanged,
+            Some(user.id.to_string()),
+            None,
+            format!("password set by {purpose:?} link"),
+        ));
         uow.users.push(Versioned::update(next, user.version));
         match self.inner.store.commit(uow).await {
-            Err(crate::ports::StoreError::Conflict { .. }) => Err(FieldError::new("token", "invalid", "this link is invalid, used or expired").into()),
+            Err(crate::ports::StoreError::Conflict { .. }) => {
+                Err(FieldError::new("token", "invalid", "this link is invalid, used or expired").into())
+            }
             other => Ok(other?),
         }
     }
@@ -280,7 +352,12 @@ impl HelpDesk {
     ///
     /// # Errors
     /// `Forbidden` unless admin (or the system/CLI); `Validation` for an empty name or scopes.
-    pub async fn create_api_key(&self, principal: &Principal, name: &str, scopes: Vec<ApiScope>) -> Result<(ApiKey, String)> {
+    pub async fn create_api_key(
+        &self,
+        principal: &Principal,
+        name: &str,
+        scopes: Vec<ApiScope>,
+    ) -> Result<(ApiKey, String)> {
         if !matches!(principal, Principal::System) {
             self.require(principal, Permission::ManageApiKeys, &Resource::none())?;
         }
@@ -293,9 +370,24 @@ impl HelpDesk {
         }
         let now = self.now();
         let secret = super::random_secret();
-        let key = ApiKey { id: ApiKeyId::random(), name: name.to_owned(), scopes, secret_hash: TokenHash::of(&secret), created_at: now, created_by: principal.user().map(|u| u.id), revoked_at: None };
+        let key = ApiKey {
+            id: ApiKeyId::random(),
+            name: name.to_owned(),
+            scopes,
+            secret_hash: TokenHash::of(&secret),
+            created_at: now,
+            created_by: principal.user().map(|u| u.id),
+            revoked_at: None,
+        };
         self.inner.store.create_api_key(&key).await?;
-        self.audit(principal.actor().map(|a| a.to_ref()), AuditKind::ApiKeyChanged, Some(key.id.to_string()), None, format!("created key {name}")).await?;
+        self.audit(
+            principal.actor().map(|a| a.to_ref()),
+            AuditKind::ApiKeyChanged,
+            Some(key.id.to_string()),
+            None,
+            format!("created key {name}"),
+        )
+        .await?;
         let credential = format!("{}.{}", key.id, secret);
         Ok((key, credential))
     }
@@ -320,7 +412,14 @@ impl HelpDesk {
             self.require(principal, Permission::ManageApiKeys, &Resource::none())?;
         }
         self.inner.store.revoke_api_key(id, self.now()).await?;
-        self.audit(principal.actor().map(|a| a.to_ref()), AuditKind::ApiKeyChanged, Some(id.to_string()), None, "revoked key".into()).await
+        self.audit(
+            principal.actor().map(|a| a.to_ref()),
+            AuditKind::ApiKeyChanged,
+            Some(id.to_string()),
+            None,
+            "revoked key".into(),
+        )
+        .await
     }
 
     /// Authenticates `<id>.<secret>` (from `Authorization: ApiKey …`), comparing the secret's
@@ -337,7 +436,9 @@ impl HelpDesk {
         let stored = key.as_ref().map_or(TokenHash([0; 32]), |k| k.secret_hash);
         let matches = presented.ct_eq(&stored);
         match key {
-            Some(k) if matches && k.revoked_at.is_none() => Ok(Principal::ExternalSystem(SystemPrincipal { key: k.id, name: k.name, scopes: k.scopes })),
+            Some(k) if matches && k.revoked_at.is_none() => {
+                Ok(Principal::ExternalSystem(SystemPrincipal { key: k.id, name: k.name, scopes: k.scopes }))
+            }
             _ => Err(invalid),
         }
     }

@@ -3,13 +3,18 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::notify::ticket_mail;
 use super::HelpDesk;
-use crate::domain::{CommentBody, CommentId, Description, EventId, Note, Priority, Subject, TicketId, TicketNumber, TicketStatus, UserId, UserStatus};
+use super::notify::ticket_mail;
+use crate::domain::{
+    CommentBody, CommentId, Description, EventId, Note, Priority, Subject, TicketId, TicketNumber, TicketStatus,
+    UserId, UserStatus,
+};
 use crate::lifecycle::{Action, ActionInput, Actor, Input};
 use crate::model::{Comment, EventKind, FieldChange, HistoryEvent, NotificationKind, Ticket};
 use crate::policy::{ListScope, Permission, Principal, Resource, TicketField};
-use crate::ports::{IdempotencyBegin, IdempotencyKey, IdempotencyRecord, Page, StoreError, TicketQuery, UnitOfWork, Versioned};
+use crate::ports::{
+    IdempotencyBegin, IdempotencyKey, IdempotencyRecord, Page, StoreError, TicketQuery, UnitOfWork, Versioned,
+};
 use crate::{AuthFailure, Error, FieldError, Result, ValidationErrors};
 
 /// A new ticket, as typed.
@@ -107,7 +112,12 @@ impl HelpDesk {
         }
     }
 
-    async fn begin_idempotency(&self, principal: &Principal, key: &str, request_hash: &str) -> Result<Option<serde_json::Value>> {
+    async fn begin_idempotency(
+        &self,
+        principal: &Principal,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<Option<serde_json::Value>> {
         let key = key.trim();
         if key.is_empty() || key.len() > 255 {
             return Err(FieldError::new("idempotency_key", "invalid", "1 to 255 characters").into());
@@ -131,7 +141,13 @@ impl HelpDesk {
         self.visible_ticket_by_id(principal, id).await
     }
 
-    fn idempotency_record(&self, principal: &Principal, key: &str, request_hash: &str, ticket: TicketId) -> IdempotencyRecord {
+    fn idempotency_record(
+        &self,
+        principal: &Principal,
+        key: &str,
+        request_hash: &str,
+        ticket: TicketId,
+    ) -> IdempotencyRecord {
         IdempotencyRecord {
             key: IdempotencyKey { principal: principal.key(), key: key.trim().to_owned() },
             request_hash: request_hash.to_owned(),
@@ -154,7 +170,12 @@ impl HelpDesk {
     ///
     /// # Errors
     /// `Validation` naming each bad field; `IdempotencyMismatch`; `IdempotencyInProgress`.
-    pub async fn create_ticket(&self, principal: &Principal, input: NewTicket, idempotency_key: Option<&str>) -> Result<Ticket> {
+    pub async fn create_ticket(
+        &self,
+        principal: &Principal,
+        input: NewTicket,
+        idempotency_key: Option<&str>,
+    ) -> Result<Ticket> {
         self.require(principal, Permission::CreateTicket, &Resource::none())?;
         let requester = principal.user().ok_or(Error::Forbidden("only users file tickets"))?.id;
         let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
@@ -170,18 +191,22 @@ impl HelpDesk {
             }
         };
         if let Some(d) = input.scheduled_date
-            && d < now.date_naive() {
-                errs.push(FieldError::new("scheduled_date", "in_past", "may not be in the past"));
-            }
+            && d < now.date_naive()
+        {
+            errs.push(FieldError::new("scheduled_date", "in_past", "may not be in the past"));
+        }
         errs.clone().into_result()?;
-        let (Some(subject), Some(description), Some((category, sub_category, department))) = (subject, description, category) else {
+        let (Some(subject), Some(description), Some((category, sub_category, department))) =
+            (subject, description, category)
+        else {
             return Err(Error::Validation(errs));
         };
         let request_hash = super::sha256_hex(serde_json::to_string(&input).unwrap_or_default().as_bytes());
         if let Some(key) = idempotency_key
-            && let Some(response) = self.begin_idempotency(principal, key, &request_hash).await? {
-                return self.replayed_ticket(principal, &response).await;
-            }
+            && let Some(response) = self.begin_idempotency(principal, key, &request_hash).await?
+        {
+            return self.replayed_ticket(principal, &response).await;
+        }
         let result = async {
             let effects = self.inner.lifecycle.submit_effects(&actor)?;
             let seq = self.inner.store.allocate_ticket_number().await?;
@@ -281,7 +306,13 @@ impl HelpDesk {
     ///
     /// # Errors
     /// `Forbidden` naming the field; `Validation`; `VersionConflict`.
-    pub async fn edit_ticket(&self, principal: &Principal, number: &TicketNumber, edit: TicketEdit, expected: Option<u64>) -> Result<Ticket> {
+    pub async fn edit_ticket(
+        &self,
+        principal: &Principal,
+        number: &TicketNumber,
+        edit: TicketEdit,
+        expected: Option<u64>,
+    ) -> Result<Ticket> {
         let t = self.visible_ticket(principal, number).await?;
         Self::check_ticket_version(&t, expected)?;
         let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
@@ -322,26 +353,39 @@ impl HelpDesk {
         let mut changes = Vec::new();
         if let Some(s) = &edit.subject
             && let Some(v) = errs.check(Subject::parse(s))
-                && v != t.subject {
-                    changes.push(FieldChange::new("subject", Some(t.subject.to_string()), Some(v.to_string())));
-                    next.subject = v;
-                }
+            && v != t.subject
+        {
+            changes.push(FieldChange::new("subject", Some(t.subject.to_string()), Some(v.to_string())));
+            next.subject = v;
+        }
         if let Some(s) = &edit.description
             && let Some(v) = errs.check(Description::parse(s))
-                && v != t.description {
-                    changes.push(FieldChange::new("description", Some(t.description.to_string()), Some(v.to_string())));
-                    next.description = v;
-                }
+            && v != t.description
+        {
+            changes.push(FieldChange::new("description", Some(t.description.to_string()), Some(v.to_string())));
+            next.description = v;
+        }
         if let Some((c, s)) = &edit.category {
             match self.inner.options.catalog.parse_category(c, s) {
                 Ok((c, s, def)) => {
                     if c != t.category || s != t.sub_category {
-                        changes.push(FieldChange::new("category", Some(format!("{}/{}", t.category, t.sub_category)), Some(format!("{c}/{s}"))));
+                        changes.push(FieldChange::new(
+                            "category",
+                            Some(format!("{}/{}", t.category, t.sub_category)),
+                            Some(format!("{c}/{s}")),
+                        ));
                         next.category = c;
                         next.sub_category = s;
                         // Before triage the department follows the category's proposal.
-                        if t.status == TicketStatus::New && edit.department.is_none() && next.department.as_ref() != Some(&def.department) {
-                            changes.push(FieldChange::new("department", t.department.as_ref().map(|d| d.to_string()), Some(def.department.to_string())));
+                        if t.status == TicketStatus::New
+                            && edit.department.is_none()
+                            && next.department.as_ref() != Some(&def.department)
+                        {
+                            changes.push(FieldChange::new(
+                                "department",
+                                t.department.as_ref().map(|d| d.to_string()),
+                                Some(def.department.to_string()),
+                            ));
                             next.department = Some(def.department.clone());
                         }
                     }
@@ -353,21 +397,31 @@ impl HelpDesk {
             if d.is_some_and(|d| d < now.date_naive()) {
                 errs.push(FieldError::new("scheduled_date", "in_past", "may not be in the past"));
             } else if d != t.scheduled_date {
-                changes.push(FieldChange::new("scheduled_date", t.scheduled_date.map(|d| d.to_string()), d.map(|d| d.to_string())));
+                changes.push(FieldChange::new(
+                    "scheduled_date",
+                    t.scheduled_date.map(|d| d.to_string()),
+                    d.map(|d| d.to_string()),
+                ));
                 next.scheduled_date = d;
             }
         }
         if let Some(p) = edit.priority
-            && Some(p) != t.priority {
-                changes.push(FieldChange::new("priority", t.priority.map(|p| p.to_string()), Some(p.to_string())));
-                next.priority = Some(p);
-            }
+            && Some(p) != t.priority
+        {
+            changes.push(FieldChange::new("priority", t.priority.map(|p| p.to_string()), Some(p.to_string())));
+            next.priority = Some(p);
+        }
         if let Some(d) = &edit.department
             && let Some(d) = errs.check(self.inner.options.catalog.parse_department("department", d))
-                && Some(&d) != next.department.as_ref() {
-                    changes.push(FieldChange::new("department", next.department.as_ref().map(|d| d.to_string()), Some(d.to_string())));
-                    next.department = Some(d);
-                }
+            && Some(&d) != next.department.as_ref()
+        {
+            changes.push(FieldChange::new(
+                "department",
+                next.department.as_ref().map(|d| d.to_string()),
+                Some(d.to_string()),
+            ));
+            next.department = Some(d);
+        }
         errs.into_result()?;
         if changes.is_empty() {
             return Ok(t);
@@ -375,7 +429,17 @@ impl HelpDesk {
         next.updated_at = now;
         next.version = t.version + 1;
         let mut uow = UnitOfWork::new();
-        uow.events.push(HistoryEvent { id: EventId::random(), ticket: t.id, at: now, actor: actor.to_ref(), kind: EventKind::Edited, changes, note: None, internal: false, version: next.version });
+        uow.events.push(HistoryEvent {
+            id: EventId::random(),
+            ticket: t.id,
+            at: now,
+            actor: actor.to_ref(),
+            kind: EventKind::Edited,
+            changes,
+            note: None,
+            internal: false,
+            version: next.version,
+        });
         uow.tickets.push(Versioned::update(next.clone(), t.version));
         self.commit_ticket(uow).await?;
         Ok(next)
@@ -420,7 +484,14 @@ impl HelpDesk {
     /// # Errors
     /// `NotFound` (invisible ticket), `InvalidTransition` (no such move, or not this actor's),
     /// `Validation` (missing or bad input), `VersionConflict`.
-    pub async fn act(&self, principal: &Principal, number: &TicketNumber, action: Action, req: ActionRequest, expected: Option<u64>) -> Result<Ticket> {
+    pub async fn act(
+        &self,
+        principal: &Principal,
+        number: &TicketNumber,
+        action: Action,
+        req: ActionRequest,
+        expected: Option<u64>,
+    ) -> Result<Ticket> {
         let t = self.visible_ticket(principal, number).await?;
         self.require(principal, Permission::TransitionTicket, &Resource::ticket(&t))?;
         Self::check_ticket_version(&t, expected)?;
@@ -429,7 +500,15 @@ impl HelpDesk {
         self.apply_transition(principal, &t, action, &actor, input, None).await
     }
 
-    async fn apply_transition(&self, principal: &Principal, t: &Ticket, action: Action, actor: &Actor, input: ActionInput, idempotency: Option<IdempotencyRecord>) -> Result<Ticket> {
+    async fn apply_transition(
+        &self,
+        principal: &Principal,
+        t: &Ticket,
+        action: Action,
+        actor: &Actor,
+        input: ActionInput,
+        idempotency: Option<IdempotencyRecord>,
+    ) -> Result<Ticket> {
         let now = self.now();
         let tr = self.inner.lifecycle.apply(t, action, actor, &input, now)?;
         let text = input.text.as_ref().map(|n| n.to_string());
@@ -437,10 +516,18 @@ impl HelpDesk {
         let mut uow = UnitOfWork::new();
         uow.outbox = self.effect_messages(&tr.ticket, &tr.effects, actor_user, text.as_deref(), now).await?;
         if action == Action::AwaitRequester
-            && let Some(body) = &text {
-                let c = Comment { id: CommentId::random(), ticket: t.id, author: actor.to_ref(), body: CommentBody::parse(body)?, internal: false, created_at: now };
-                uow.comments.push(c);
-            }
+            && let Some(body) = &text
+        {
+            let c = Comment {
+                id: CommentId::random(),
+                ticket: t.id,
+                author: actor.to_ref(),
+                body: CommentBody::parse(body)?,
+                internal: false,
+                created_at: now,
+            };
+            uow.comments.push(c);
+        }
         uow.events.push(tr.event);
         uow.idempotency = idempotency;
         uow.tickets.push(Versioned::update(tr.ticket.clone(), t.version));
@@ -456,7 +543,14 @@ impl HelpDesk {
     /// `Forbidden` without the push scope; `NotFound`; `InvalidTransition` when no such move
     /// exists (never applied blindly); `Validation` for a missing note or key;
     /// `Idempotency*`.
-    pub async fn workflow_update(&self, principal: &Principal, number: &TicketNumber, target: TicketStatus, note: &str, idempotency_key: &str) -> Result<Ticket> {
+    pub async fn workflow_update(
+        &self,
+        principal: &Principal,
+        number: &TicketNumber,
+        target: TicketStatus,
+        note: &str,
+        idempotency_key: &str,
+    ) -> Result<Ticket> {
         let t = self.inner.store.ticket_by_number(number).await?.ok_or(Error::NotFound { what: "ticket" })?;
         self.require(principal, Permission::PushWorkflowStatus, &Resource::ticket(&t))?;
         let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
@@ -466,9 +560,8 @@ impl HelpDesk {
             return self.replayed_ticket(principal, &response).await;
         }
         let result = async {
-            let rule = self.inner.lifecycle.external_rule_to(t.status, target).ok_or_else(|| Error::InvalidTransition {
-                action: format!("move to {target}"),
-                from: t.status.to_string(),
+            let rule = self.inner.lifecycle.external_rule_to(t.status, target).ok_or_else(|| {
+                Error::InvalidTransition { action: format!("move to {target}"), from: t.status.to_string() }
             })?;
             let input = ActionInput { text: Some(note.clone()), ..ActionInput::default() };
             let record = self.idempotency_record(principal, idempotency_key, &request_hash, t.id);
@@ -488,7 +581,13 @@ impl HelpDesk {
     /// # Errors
     /// `NotFound`, `Forbidden` (internal by non-staff), `Validation`, `Conflict` on a terminal
     /// ticket for non-staff.
-    pub async fn add_comment(&self, principal: &Principal, number: &TicketNumber, body: &str, internal: bool) -> Result<Comment> {
+    pub async fn add_comment(
+        &self,
+        principal: &Principal,
+        number: &TicketNumber,
+        body: &str,
+        internal: bool,
+    ) -> Result<Comment> {
         let t = self.visible_ticket(principal, number).await?;
         let perm = if internal { Permission::CommentInternal } else { Permission::CommentPublic };
         self.require(principal, perm, &Resource::on_ticket(&t, internal))?;
@@ -498,7 +597,8 @@ impl HelpDesk {
         }
         let body = CommentBody::parse(body)?;
         let now = self.now();
-        let comment = Comment { id: CommentId::random(), ticket: t.id, author: actor.to_ref(), body, internal, created_at: now };
+        let comment =
+            Comment { id: CommentId::random(), ticket: t.id, author: actor.to_ref(), body, internal, created_at: now };
         let mut next = t.clone();
         let mut changes = Vec::new();
         let is_requester = principal.user().is_some_and(|u| u.id == t.requester);
@@ -521,24 +621,39 @@ impl HelpDesk {
             internal,
             version: next.version,
         });
-        if !internal && is_requester && t.status == TicketStatus::Pending
-            && let Ok(tr) = self.inner.lifecycle.apply(&next, Action::Resume, &Actor::System, &ActionInput::default(), now) {
-                let mut ev = tr.event;
-                ev.note = Some("the requester replied".into());
-                uow.events.push(ev);
-                uow.outbox.extend(self.effect_messages(&tr.ticket, &tr.effects, None, None, now).await?);
-                next = tr.ticket;
-            }
+        if !internal
+            && is_requester
+            && t.status == TicketStatus::Pending
+            && let Ok(tr) =
+                self.inner.lifecycle.apply(&next, Action::Resume, &Actor::System, &ActionInput::default(), now)
+        {
+            let mut ev = tr.event;
+            ev.note = Some("the requester replied".into());
+            uow.events.push(ev);
+            uow.outbox.extend(self.effect_messages(&tr.ticket, &tr.effects, None, None, now).await?);
+            next = tr.ticket;
+        }
         if !internal {
             let recipient = if is_requester { next.assignee } else { Some(t.requester) };
             if let Some(r) = recipient.filter(|r| Some(*r) != principal.user().map(|u| u.id))
-                && let Some(user) = self.inner.store.user(r).await? {
-                    let author = match principal.user() {
-                        Some(u) => self.inner.store.user(u.id).await?.map_or_else(|| "staff".to_owned(), |u| u.display_name()),
-                        None => actor.to_ref().to_string(),
-                    };
-                    uow.outbox.push(self.mail_to(&user, NotificationKind::PublicComment { ticket: ticket_mail(&next), author, body: comment.body.to_string() }, now));
-                }
+                && let Some(user) = self.inner.store.user(r).await?
+            {
+                let author = match principal.user() {
+                    Some(u) => {
+                        self.inner.store.user(u.id).await?.map_or_else(|| "staff".to_owned(), |u| u.display_name())
+                    }
+                    None => actor.to_ref().to_string(),
+                };
+                uow.outbox.push(self.mail_to(
+                    &user,
+                    NotificationKind::PublicComment {
+                        ticket: ticket_mail(&next),
+                        author,
+                        body: comment.body.to_string(),
+                    },
+                    now,
+                ));
+            }
         }
         uow.comments.push(comment.clone());
         uow.tickets.push(Versioned::update(next, t.version));
@@ -575,7 +690,10 @@ impl HelpDesk {
         let due = self.inner.store.resolved_before(now - self.inner.options.auto_close_after, limit).await?;
         let mut closed = 0;
         for t in due {
-            match self.apply_transition(&Principal::System, &t, Action::Close, &Actor::System, ActionInput::default(), None).await {
+            match self
+                .apply_transition(&Principal::System, &t, Action::Close, &Actor::System, ActionInput::default(), None)
+                .await
+            {
                 Ok(_) => closed += 1,
                 Err(Error::VersionConflict { .. } | Error::InvalidTransition { .. }) => {}
                 Err(e) => return Err(e),

@@ -22,11 +22,24 @@ use crate::report::{DurationStats, ReportRange};
 
 /// Every scenario, by name (the macro expands one test per name).
 pub const SCENARIOS: &[&str] = &[
-    "ticket_create_get_update", "ticket_list_filters_and_paging", "ticket_numbers_unique_under_concurrency",
-    "unit_of_work_is_atomic", "users_unique_lookup_and_paging", "user_rejection_audit", "outbox_claim_ack_retry_dead",
-    "outbox_concurrent_claims_never_overlap", "sessions_rotation_and_reuse", "sessions_concurrent_rotation",
-    "one_time_tokens_single_use", "idempotency_keys", "throttle_counters", "api_keys", "audit_log_paging",
-    "history_comments_attachments", "report_figures", "resolved_before_and_purge",
+    "ticket_create_get_update",
+    "ticket_list_filters_and_paging",
+    "ticket_numbers_unique_under_concurrency",
+    "unit_of_work_is_atomic",
+    "users_unique_lookup_and_paging",
+    "user_rejection_audit",
+    "outbox_claim_ack_retry_dead",
+    "outbox_concurrent_claims_never_overlap",
+    "sessions_rotation_and_reuse",
+    "sessions_concurrent_rotation",
+    "one_time_tokens_single_use",
+    "idempotency_keys",
+    "throttle_counters",
+    "api_keys",
+    "audit_log_paging",
+    "history_comments_attachments",
+    "report_figures",
+    "resolved_before_and_purge",
 ];
 
 /// Expands one `#[tokio::test]` per conformance scenario, each with a fresh store from
@@ -121,7 +134,8 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
     }
     let depts = ["it", "asset", "budget"];
     let cats = [("hardware", "laptop"), ("asset", "transfer"), ("budget", "purchase")];
-    let statuses = [TicketStatus::New, TicketStatus::Open, TicketStatus::InProgress, TicketStatus::Resolved, TicketStatus::Closed];
+    let statuses =
+        [TicketStatus::New, TicketStatus::Open, TicketStatus::InProgress, TicketStatus::Resolved, TicketStatus::Closed];
     let mut all = Vec::new();
     for i in 0..37u64 {
         let requester = if i % 3 == 0 { b.id } else { a.id };
@@ -168,10 +182,13 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
             q.departments = vec![DepartmentKey::parse("it").unwrap(), DepartmentKey::parse("budget").unwrap()];
         }),
     ];
-    let sorts: Vec<TicketSort> = [TicketSortField::Created, TicketSortField::Updated, TicketSortField::Priority, TicketSortField::Number]
-        .into_iter()
-        .flat_map(|field| [SortDirection::Asc, SortDirection::Desc].map(|direction| TicketSort { field, direction }))
-        .collect();
+    let sorts: Vec<TicketSort> =
+        [TicketSortField::Created, TicketSortField::Updated, TicketSortField::Priority, TicketSortField::Number]
+            .into_iter()
+            .flat_map(|field| {
+                [SortDirection::Asc, SortDirection::Desc].map(|direction| TicketSort { field, direction })
+            })
+            .collect();
     for base in &queries {
         for sort in &sorts {
             let mut q = base.clone();
@@ -230,7 +247,14 @@ pub async fn unit_of_work_is_atomic(store: Arc<dyn Store>) {
     insert_user(&store, &u).await;
     let existing = ticket(1, u.id, t0());
     insert_ticket(&store, &existing).await;
-    let token = OneTimeToken { hash: TokenHash::of("tok"), purpose: TokenPurpose::PasswordReset, user: u.id, created_at: t0(), expires_at: t0() + Duration::minutes(30), used_at: None };
+    let token = OneTimeToken {
+        hash: TokenHash::of("tok"),
+        purpose: TokenPurpose::PasswordReset,
+        user: u.id,
+        created_at: t0(),
+        expires_at: t0() + Duration::minutes(30),
+        used_at: None,
+    };
     let mut uow = UnitOfWork::new();
     uow.new_tokens.push(token.clone());
     store.commit(uow).await.unwrap();
@@ -242,7 +266,14 @@ pub async fn unit_of_work_is_atomic(store: Arc<dyn Store>) {
     uow.tickets.push(Versioned::insert(fresh.clone()));
     uow.tickets.push(Versioned::update(stale, 4));
     uow.events.push(event(&fresh, t0()));
-    uow.comments.push(Comment { id: CommentId::random(), ticket: fresh.id, author: ActorRef::System, body: CommentBody::parse("hi").unwrap(), internal: false, created_at: t0() });
+    uow.comments.push(Comment {
+        id: CommentId::random(),
+        ticket: fresh.id,
+        author: ActorRef::System,
+        body: CommentBody::parse("hi").unwrap(),
+        internal: false,
+        created_at: t0(),
+    });
     uow.outbox.push(mail(t0()));
     uow.audit.push(audit(t0(), AuditKind::LoginFailed));
     uow.consume_token = Some((token.hash, t0()));
@@ -313,7 +344,11 @@ pub async fn users_unique_lookup_and_paging(store: Arc<dyn Store>) {
         UserQuery { limit: PageSize::new(4).unwrap(), ..UserQuery::default() },
         UserQuery { role: Some(Role::Coordinator), limit: PageSize::new(2).unwrap(), ..UserQuery::default() },
         UserQuery { status: Some(UserStatus::Pending), limit: PageSize::new(3).unwrap(), ..UserQuery::default() },
-        UserQuery { department: Some(DepartmentKey::parse("asset").unwrap()), limit: PageSize::new(3).unwrap(), ..UserQuery::default() },
+        UserQuery {
+            department: Some(DepartmentKey::parse("asset").unwrap()),
+            limit: PageSize::new(3).unwrap(),
+            ..UserQuery::default()
+        },
         UserQuery { text: Some("LAST1".into()), limit: PageSize::new(3).unwrap(), ..UserQuery::default() },
         UserQuery { text: Some("ma0007".into()), ..UserQuery::default() },
     ];
@@ -414,7 +449,10 @@ pub async fn outbox_claim_ack_retry_dead(store: Arc<dyn Store>) {
 
     // A failure schedules a retry; not due before its time.
     let retry_at = now + Duration::seconds(30);
-    store.fail_outbox(m3.id, lease.token, DeliveryFailure { error: "421 try later".into(), retry_at: Some(retry_at) }).await.unwrap();
+    store
+        .fail_outbox(m3.id, lease.token, DeliveryFailure { error: "421 try later".into(), retry_at: Some(retry_at) })
+        .await
+        .unwrap();
     assert_eq!(store.next_outbox_due().await.unwrap(), Some(retry_at));
     let l2 = Lease { token: uuid::Uuid::new_v4(), until: now + Duration::seconds(100) };
     assert!(store.claim_outbox(now + Duration::seconds(29), 10, l2).await.unwrap().is_empty());
@@ -427,7 +465,10 @@ pub async fn outbox_claim_ack_retry_dead(store: Arc<dyn Store>) {
     let taken = store.claim_outbox(now + Duration::seconds(101), 10, l3).await.unwrap();
     assert_eq!(taken.len(), 1);
     assert!(matches!(store.ack_outbox(m3.id, l2.token, now).await, Err(StoreError::Conflict { .. })));
-    store.fail_outbox(m3.id, l3.token, DeliveryFailure { error: "550 no such user".into(), retry_at: None }).await.unwrap();
+    store
+        .fail_outbox(m3.id, l3.token, DeliveryFailure { error: "550 no such user".into(), retry_at: None })
+        .await
+        .unwrap();
     let dead = store.list_outbox(OutboxState::Dead, None, PageSize::default()).await.unwrap();
     assert_eq!(dead.items.len(), 1);
     assert_eq!(dead.items[0].message.id, m3.id);
@@ -481,26 +522,39 @@ pub async fn sessions_rotation_and_reuse(store: Arc<dyn Store>) {
     assert_eq!((got, owner.id), (s.clone(), u.id));
 
     let later = t0() + Duration::hours(1);
-    let rotated = match store.rotate_refresh(&TokenHash::of("first"), &TokenHash::of("second"), later, later + Duration::hours(24)).await.unwrap() {
+    let rotated = match store
+        .rotate_refresh(&TokenHash::of("first"), &TokenHash::of("second"), later, later + Duration::hours(24))
+        .await
+        .unwrap()
+    {
         RefreshOutcome::Rotated(s2) => s2,
         other => panic!("expected a rotation, got {other:?}"),
     };
     assert_eq!(rotated.refresh_hash, TokenHash::of("second"));
     assert_eq!(rotated.idle_expires_at, later + Duration::hours(24));
-    assert_eq!(store.rotate_refresh(&TokenHash::of("nope"), &TokenHash::of("x"), later, later).await.unwrap(), RefreshOutcome::Unknown);
+    assert_eq!(
+        store.rotate_refresh(&TokenHash::of("nope"), &TokenHash::of("x"), later, later).await.unwrap(),
+        RefreshOutcome::Unknown
+    );
     // Reuse of the first token revokes the session; the second then stops working too.
     assert_eq!(
         store.rotate_refresh(&TokenHash::of("first"), &TokenHash::of("third"), later, later).await.unwrap(),
         RefreshOutcome::Reused { session: s.id, user: u.id }
     );
     assert!(store.session(s.id).await.unwrap().unwrap().0.revoked_at.is_some());
-    assert_eq!(store.rotate_refresh(&TokenHash::of("second"), &TokenHash::of("fourth"), later, later).await.unwrap(), RefreshOutcome::Ended);
+    assert_eq!(
+        store.rotate_refresh(&TokenHash::of("second"), &TokenHash::of("fourth"), later, later).await.unwrap(),
+        RefreshOutcome::Ended
+    );
 
     // Expiry ends a session too.
     let s2 = session(u.id, "exp", t0());
     store.create_session(&s2).await.unwrap();
     let too_late = t0() + Duration::hours(25);
-    assert_eq!(store.rotate_refresh(&TokenHash::of("exp"), &TokenHash::of("exp2"), too_late, too_late).await.unwrap(), RefreshOutcome::Ended);
+    assert_eq!(
+        store.rotate_refresh(&TokenHash::of("exp"), &TokenHash::of("exp2"), too_late, too_late).await.unwrap(),
+        RefreshOutcome::Ended
+    );
 
     // Revoke all but one.
     let keep = session(u.id, "keep", t0());
@@ -534,7 +588,9 @@ pub async fn sessions_concurrent_rotation(store: Arc<dyn Store>) {
         let st = store.clone();
         tasks.push(tokio::spawn(async move {
             let at = t0() + Duration::minutes(1);
-            st.rotate_refresh(&TokenHash::of("race"), &TokenHash::of(&format!("next{i}")), at, at + Duration::hours(1)).await.unwrap()
+            st.rotate_refresh(&TokenHash::of("race"), &TokenHash::of(&format!("next{i}")), at, at + Duration::hours(1))
+                .await
+                .unwrap()
         }));
     }
     let mut rotated = 0;
@@ -550,7 +606,14 @@ pub async fn sessions_concurrent_rotation(store: Arc<dyn Store>) {
 pub async fn one_time_tokens_single_use(store: Arc<dyn Store>) {
     let u = user(1, Role::Employee, UserStatus::Approved);
     insert_user(&store, &u).await;
-    let tok = OneTimeToken { hash: TokenHash::of("reset"), purpose: TokenPurpose::PasswordReset, user: u.id, created_at: t0(), expires_at: t0() + Duration::minutes(30), used_at: None };
+    let tok = OneTimeToken {
+        hash: TokenHash::of("reset"),
+        purpose: TokenPurpose::PasswordReset,
+        user: u.id,
+        created_at: t0(),
+        expires_at: t0() + Duration::minutes(30),
+        used_at: None,
+    };
     let mut uow = UnitOfWork::new();
     uow.new_tokens.push(tok.clone());
     store.commit(uow).await.unwrap();
@@ -579,22 +642,36 @@ pub async fn idempotency_keys(store: Arc<dyn Store>) {
     // Another principal's same key is independent.
     let other = IdempotencyKey { principal: "user:2".into(), key: "abc".into() };
     assert_eq!(store.begin_idempotent(&other, "h9", now, stale).await.unwrap(), IdempotencyBegin::Started);
-    let record = IdempotencyRecord { key: key.clone(), request_hash: "h1".into(), response: serde_json::json!({"ticket_id": "t"}), expires_at: now + Duration::hours(24) };
+    let record = IdempotencyRecord {
+        key: key.clone(),
+        request_hash: "h1".into(),
+        response: serde_json::json!({"ticket_id": "t"}),
+        expires_at: now + Duration::hours(24),
+    };
     let mut uow = UnitOfWork::new();
     uow.idempotency = Some(record.clone());
     store.commit(uow).await.unwrap();
-    assert_eq!(store.begin_idempotent(&key, "h1", now, stale).await.unwrap(), IdempotencyBegin::Completed(record.clone()));
+    assert_eq!(
+        store.begin_idempotent(&key, "h1", now, stale).await.unwrap(),
+        IdempotencyBegin::Completed(record.clone())
+    );
     assert_eq!(store.begin_idempotent(&key, "h2", now, stale).await.unwrap(), IdempotencyBegin::Mismatch);
     store.release_idempotent(&key).await.unwrap();
     assert_eq!(store.begin_idempotent(&key, "h1", now, stale).await.unwrap(), IdempotencyBegin::Completed(record));
     // Expired records count as absent.
     let later = now + Duration::hours(25);
-    assert_eq!(store.begin_idempotent(&key, "h2", later, later - Duration::minutes(5)).await.unwrap(), IdempotencyBegin::Started);
+    assert_eq!(
+        store.begin_idempotent(&key, "h2", later, later - Duration::minutes(5)).await.unwrap(),
+        IdempotencyBegin::Started
+    );
     // Releasing an in-progress key lets the next attempt start; a stale one is taken over.
     store.release_idempotent(&other).await.unwrap();
     assert_eq!(store.begin_idempotent(&other, "h9", now, stale).await.unwrap(), IdempotencyBegin::Started);
     let much_later = now + Duration::minutes(10);
-    assert_eq!(store.begin_idempotent(&other, "h9", much_later, much_later - Duration::minutes(5)).await.unwrap(), IdempotencyBegin::Started);
+    assert_eq!(
+        store.begin_idempotent(&other, "h9", much_later, much_later - Duration::minutes(5)).await.unwrap(),
+        IdempotencyBegin::Started
+    );
 
     let race = IdempotencyKey { principal: "user:3".into(), key: "race".into() };
     let mut tasks = Vec::new();
@@ -641,8 +718,24 @@ pub async fn throttle_counters(store: Arc<dyn Store>) {
 
 /// API keys: create, read, list, revoke.
 pub async fn api_keys(store: Arc<dyn Store>) {
-    let k1 = ApiKey { id: ApiKeyId::random(), name: "workflow".into(), scopes: vec![ApiScope::PushWorkflow, ApiScope::ReadTickets], secret_hash: TokenHash::of("s1"), created_at: t0(), created_by: None, revoked_at: None };
-    let k2 = ApiKey { id: ApiKeyId::random(), name: "reader".into(), scopes: vec![ApiScope::ReadTickets], secret_hash: TokenHash::of("s2"), created_at: t0() + Duration::seconds(1), created_by: None, revoked_at: None };
+    let k1 = ApiKey {
+        id: ApiKeyId::random(),
+        name: "workflow".into(),
+        scopes: vec![ApiScope::PushWorkflow, ApiScope::ReadTickets],
+        secret_hash: TokenHash::of("s1"),
+        created_at: t0(),
+        created_by: None,
+        revoked_at: None,
+    };
+    let k2 = ApiKey {
+        id: ApiKeyId::random(),
+        name: "reader".into(),
+        scopes: vec![ApiScope::ReadTickets],
+        secret_hash: TokenHash::of("s2"),
+        created_at: t0() + Duration::seconds(1),
+        created_by: None,
+        revoked_at: None,
+    };
     store.create_api_key(&k1).await.unwrap();
     store.create_api_key(&k2).await.unwrap();
     assert!(matches!(store.create_api_key(&k1).await, Err(StoreError::AlreadyExists { .. })));
@@ -695,7 +788,14 @@ pub async fn history_comments_attachments(store: Arc<dyn Store>) {
         next.version += 1;
         let at = t0() + Duration::minutes(i);
         next.updated_at = at;
-        let c = Comment { id: CommentId::random(), ticket: t.id, author: ActorRef::User { id: u.id }, body: CommentBody::parse(&format!("comment {i}")).unwrap(), internal: i % 2 == 0, created_at: at };
+        let c = Comment {
+            id: CommentId::random(),
+            ticket: t.id,
+            author: ActorRef::User { id: u.id },
+            body: CommentBody::parse(&format!("comment {i}")).unwrap(),
+            internal: i % 2 == 0,
+            created_at: at,
+        };
         let a = Attachment {
             id: AttachmentId::random(),
             ticket: t.id,
@@ -806,7 +906,10 @@ pub async fn report_figures(store: Arc<dyn Store>) {
     assert_eq!(s.by_department, count(&|t| t.department.as_ref().map_or("none".into(), |d| d.to_string())));
     assert_eq!(s.by_category, count(&|t| t.category.to_string()));
     assert_eq!(s.new_waiting_over_24h, 3);
-    assert_eq!(s.users_by_role, BTreeMap::from([("admin".into(), 1), ("coordinator".into(), 1), ("employee".into(), 2)]));
+    assert_eq!(
+        s.users_by_role,
+        BTreeMap::from([("admin".into(), 1), ("coordinator".into(), 1), ("employee".into(), 2)])
+    );
     assert_eq!(s.users_by_status, BTreeMap::from([("approved".into(), 3), ("pending".into(), 1)]));
     assert_eq!(s.rejected_registrations, 1);
     // One new ticket is fresh: created within the last 24 hours of `now2`.
@@ -833,10 +936,15 @@ pub async fn report_figures(store: Arc<dyn Store>) {
     close(&p.response, &DurationStats::from_samples(&mut resp));
     close(&p.resolution, &DurationStats::from_samples(&mut reso));
     let it = p.by_department.iter().find(|g| g.key == "it").expect("it group");
-    let mut it_resp: Vec<i64> = in_range.iter().filter(|t| t.department.as_ref().is_some_and(|d| d.as_str() == "it")).filter_map(|t| t.response_secs).collect();
+    let mut it_resp: Vec<i64> = in_range
+        .iter()
+        .filter(|t| t.department.as_ref().is_some_and(|d| d.as_str() == "it"))
+        .filter_map(|t| t.response_secs)
+        .collect();
     close(&it.response, &DurationStats::from_samples(&mut it_resp));
     let staff_group = p.by_assignee.iter().find(|g| g.key == staff.id.to_string()).expect("assignee group");
-    let mut staff_reso: Vec<i64> = in_range.iter().filter(|t| t.assignee == Some(staff.id)).filter_map(|t| t.resolution_secs).collect();
+    let mut staff_reso: Vec<i64> =
+        in_range.iter().filter(|t| t.assignee == Some(staff.id)).filter_map(|t| t.resolution_secs).collect();
     close(&staff_group.resolution, &DurationStats::from_samples(&mut staff_reso));
     let high = p.by_priority.iter().find(|g| g.key == "high").expect("priority group");
     assert_eq!(high.response.count, in_range.iter().filter(|t| t.priority == Some(Priority::High)).count() as u64);
@@ -847,7 +955,10 @@ pub async fn report_figures(store: Arc<dyn Store>) {
     assert_eq!(p.per_day.iter().map(|d| d.resolved).sum::<u64>(), resolved_in_range);
     assert_eq!(p.per_day[0].created, 2);
     let backlog: u64 = p.backlog.values().sum();
-    assert_eq!(backlog, tickets.iter().filter(|t| matches!(t.status, TicketStatus::New | TicketStatus::InProgress)).count() as u64);
+    assert_eq!(
+        backlog,
+        tickets.iter().filter(|t| matches!(t.status, TicketStatus::New | TicketStatus::InProgress)).count() as u64
+    );
 }
 
 /// Auto-close candidates, and retention.
@@ -873,7 +984,12 @@ pub async fn resolved_before_and_purge(store: Arc<dyn Store>) {
     uow.outbox.push(m.clone());
     uow.audit.push(audit(t0() - Duration::days(400), AuditKind::LoginFailed));
     uow.audit.push(audit(t0(), AuditKind::LoginFailed));
-    uow.idempotency = Some(IdempotencyRecord { key: IdempotencyKey { principal: "p".into(), key: "k".into() }, request_hash: "h".into(), response: serde_json::json!({}), expires_at: t0() });
+    uow.idempotency = Some(IdempotencyRecord {
+        key: IdempotencyKey { principal: "p".into(), key: "k".into() },
+        request_hash: "h".into(),
+        response: serde_json::json!({}),
+        expires_at: t0(),
+    });
     store.commit(uow).await.unwrap();
     let lease = Lease { token: uuid::Uuid::new_v4(), until: t0() + Duration::minutes(1) };
     store.claim_outbox(t0(), 10, lease).await.unwrap();
@@ -882,7 +998,12 @@ pub async fn resolved_before_and_purge(store: Arc<dyn Store>) {
     store.create_session(&s).await.unwrap();
     let now = t0() + Duration::days(8);
     let r = store
-        .purge(PurgeBefore { delivered_outbox: now - Duration::days(7), idempotency: now, audit: now - Duration::days(365), sessions_and_tokens: now - Duration::days(1) })
+        .purge(PurgeBefore {
+            delivered_outbox: now - Duration::days(7),
+            idempotency: now,
+            audit: now - Duration::days(365),
+            sessions_and_tokens: now - Duration::days(1),
+        })
         .await
         .unwrap();
     assert_eq!(r.outbox, 1);

@@ -99,7 +99,10 @@ pub fn reset_mail(at: DateTime<Utc>) -> OutboxMessage {
             to: Email::parse("someone@example.com").unwrap(),
             to_name: "Someone".into(),
             language: "en".into(),
-            kind: NotificationKind::PasswordReset { token: "secret-token".into(), expires_at: at + Duration::minutes(30) },
+            kind: NotificationKind::PasswordReset {
+                token: "secret-token".into(),
+                expires_at: at + Duration::minutes(30),
+            },
         }),
     }
 }

@@ -7,10 +7,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{ApiKeyId, AttachmentId, CompanyId, Email, MessageId, SessionId, TicketId, TicketNumber, TicketStatus, UserId};
+use crate::domain::{
+    ApiKeyId, AttachmentId, CompanyId, Email, MessageId, SessionId, TicketId, TicketNumber, TicketStatus, UserId,
+};
 use crate::model::{
-    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, OneTimeToken, OutboxPayload, OutboxRecord, OutboxState, RejectionRecord,
-    Session, Ticket, TokenHash, User,
+    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, OneTimeToken, OutboxPayload, OutboxRecord, OutboxState,
+    RejectionRecord, Session, Ticket, TokenHash, User,
 };
 use crate::ports::*;
 use crate::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
@@ -86,10 +88,14 @@ fn check(state: &State, uow: &UnitOfWork) -> StoreResult<()> {
         match (w.expected, state.users.get(&u.id)) {
             (None, Some(_)) => return Err(StoreError::AlreadyExists { what: "id" }),
             (Some(_), None) => return Err(StoreError::NotFound { what: "user" }),
-            (Some(v), Some(old)) if old.version != v => return Err(StoreError::VersionMismatch { expected: v, found: old.version }),
+            (Some(v), Some(old)) if old.version != v => {
+                return Err(StoreError::VersionMismatch { expected: v, found: old.version });
+            }
             _ => {}
         }
-        let taken = |map: &HashMap<String, UserId>, key: &str| map.get(key).is_some_and(|owner| *owner != u.id && !deleted.contains(owner));
+        let taken = |map: &HashMap<String, UserId>, key: &str| {
+            map.get(key).is_some_and(|owner| *owner != u.id && !deleted.contains(owner))
+        };
         if taken(&state.by_email, u.email.as_str()) || !new_emails.insert(u.email.as_str().to_owned()) {
             return Err(StoreError::AlreadyExists { what: "email" });
         }
@@ -101,14 +107,16 @@ fn check(state: &State, uow: &UnitOfWork) -> StoreResult<()> {
         let t = &w.value;
         match (w.expected, state.tickets.get(&t.id)) {
             (None, Some(_)) => return Err(StoreError::AlreadyExists { what: "id" }),
-            (None, None) => {
-                if state.numbers.contains_key(&t.number.seq()) {
-                    return Err(StoreError::AlreadyExists { what: "ticket_number" });
-                }
+            (None, None) if state.numbers.contains_key(&t.number.seq()) => {
+                return Err(StoreError::AlreadyExists { what: "ticket_number" });
             }
             (Some(_), None) => return Err(StoreError::NotFound { what: "ticket" }),
-            (Some(v), Some(old)) if old.version != v => return Err(StoreError::VersionMismatch { expected: v, found: old.version }),
-            (Some(_), Some(old)) if old.number != t.number => return Err(StoreError::Conflict { what: "ticket number is immutable" }),
+            (Some(v), Some(old)) if old.version != v => {
+                return Err(StoreError::VersionMismatch { expected: v, found: old.version });
+            }
+            (Some(_), Some(old)) if old.number != t.number => {
+                return Err(StoreError::Conflict { what: "ticket number is immutable" });
+            }
             _ => {}
         }
     }
@@ -164,10 +172,10 @@ fn apply(state: &mut State, uow: UnitOfWork) {
     for t in uow.new_tokens {
         state.tokens.insert(t.hash, t);
     }
-    if let Some((hash, at)) = uow.consume_token {
-        if let Some(t) = state.tokens.get_mut(&hash) {
-            t.used_at = Some(at);
-        }
+    if let Some((hash, at)) = uow.consume_token
+        && let Some(t) = state.tokens.get_mut(&hash)
+    {
+        t.used_at = Some(at);
     }
     for (r, at) in uow.revoke_sessions {
         for s in state.sessions.values_mut().filter(|s| s.user == r.user && Some(s.id) != r.except) {
@@ -176,7 +184,10 @@ fn apply(state: &mut State, uow: UnitOfWork) {
     }
     if let Some(rec) = uow.idempotency {
         let started_at = state.idempotency.get(&rec.key).map_or(rec.expires_at, |i| i.started_at);
-        state.idempotency.insert(rec.key, Idem { hash: rec.request_hash, response: Some(rec.response), started_at, expires_at: Some(rec.expires_at) });
+        state.idempotency.insert(
+            rec.key,
+            Idem { hash: rec.request_hash, response: Some(rec.response), started_at, expires_at: Some(rec.expires_at) },
+        );
     }
 }
 
@@ -211,8 +222,12 @@ impl TicketStore for InMemoryStore {
     }
     async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Ticket>> {
         let s = self.lock();
-        let mut v: Vec<Ticket> =
-            s.tickets.values().filter(|t| t.status == TicketStatus::Resolved && t.resolved_at.is_some_and(|r| r < cutoff)).cloned().collect();
+        let mut v: Vec<Ticket> = s
+            .tickets
+            .values()
+            .filter(|t| t.status == TicketStatus::Resolved && t.resolved_at.is_some_and(|r| r < cutoff))
+            .cloned()
+            .collect();
         v.sort_by_key(|t| (t.resolved_at, t.id));
         v.truncate(limit);
         Ok(v)
@@ -264,7 +279,12 @@ impl UserStore for InMemoryStore {
     async fn rejections(&self, cursor: Option<Cursor>, limit: PageSize) -> StoreResult<Page<RejectionRecord>> {
         let s = self.lock();
         let key = |r: &RejectionRecord| Cursor { key: r.rejected_at.timestamp_micros(), id: r.id.as_uuid() };
-        let mut v: Vec<RejectionRecord> = s.rejections.iter().filter(|r| cursor.is_none_or(|c| (key(r).key, key(r).id) < (c.key, c.id))).cloned().collect();
+        let mut v: Vec<RejectionRecord> = s
+            .rejections
+            .iter()
+            .filter(|r| cursor.is_none_or(|c| (key(r).key, key(r).id) < (c.key, c.id)))
+            .cloned()
+            .collect();
         v.sort_by_key(|r| std::cmp::Reverse((key(r).key, key(r).id)));
         v.truncate(limit.get() + 1);
         Ok(Page::from_overfetch(v, limit, key))
@@ -289,7 +309,13 @@ impl SessionStore for InMemoryStore {
         let s = self.lock();
         Ok(s.sessions.get(&id).and_then(|sess| s.users.get(&sess.user).map(|u| (sess.clone(), u.clone()))))
     }
-    async fn rotate_refresh(&self, presented: &TokenHash, next: &TokenHash, now: DateTime<Utc>, idle: DateTime<Utc>) -> StoreResult<RefreshOutcome> {
+    async fn rotate_refresh(
+        &self,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: DateTime<Utc>,
+        idle: DateTime<Utc>,
+    ) -> StoreResult<RefreshOutcome> {
         let mut s = self.lock();
         let Some(&(sid, used)) = s.refresh.get(presented) else { return Ok(RefreshOutcome::Unknown) };
         let Some(session) = s.sessions.get_mut(&sid) else { return Ok(RefreshOutcome::Unknown) };
@@ -315,9 +341,19 @@ impl SessionStore for InMemoryStore {
         }
         Ok(())
     }
-    async fn revoke_user_sessions(&self, user: UserId, except: Option<SessionId>, now: DateTime<Utc>) -> StoreResult<u64> {
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
         let mut n = 0;
-        for s in self.lock().sessions.values_mut().filter(|s| s.user == user && Some(s.id) != except && s.revoked_at.is_none()) {
+        for s in self
+            .lock()
+            .sessions
+            .values_mut()
+            .filter(|s| s.user == user && Some(s.id) != except && s.revoked_at.is_none())
+        {
             s.revoked_at = Some(now);
             n += 1;
         }
@@ -366,7 +402,9 @@ impl AuditStore for InMemoryStore {
         let mut v: Vec<AuditEntry> = s
             .audit
             .iter()
-            .filter(|e| q.kind.is_none_or(|k| e.kind == k) && q.cursor.is_none_or(|c| (key(e).key, key(e).id) < (c.key, c.id)))
+            .filter(|e| {
+                q.kind.is_none_or(|k| e.kind == k) && q.cursor.is_none_or(|c| (key(e).key, key(e).id) < (c.key, c.id))
+            })
             .cloned()
             .collect();
         v.sort_by_key(|e| std::cmp::Reverse((key(e).key, key(e).id)));
@@ -377,7 +415,13 @@ impl AuditStore for InMemoryStore {
 
 #[async_trait]
 impl IdempotencyStore for InMemoryStore {
-    async fn begin_idempotent(&self, key: &IdempotencyKey, hash: &str, now: DateTime<Utc>, stale_before: DateTime<Utc>) -> StoreResult<IdempotencyBegin> {
+    async fn begin_idempotent(
+        &self,
+        key: &IdempotencyKey,
+        hash: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyBegin> {
         let mut s = self.lock();
         if let Some(i) = s.idempotency.get(key) {
             let live = match (&i.response, i.expires_at) {
@@ -397,7 +441,8 @@ impl IdempotencyStore for InMemoryStore {
                 });
             }
         }
-        s.idempotency.insert(key.clone(), Idem { hash: hash.to_owned(), response: None, started_at: now, expires_at: None });
+        s.idempotency
+            .insert(key.clone(), Idem { hash: hash.to_owned(), response: None, started_at: now, expires_at: None });
         Ok(IdempotencyBegin::Started)
     }
     async fn release_idempotent(&self, key: &IdempotencyKey) -> StoreResult<()> {
@@ -440,7 +485,9 @@ impl OutboxStore for InMemoryStore {
         let mut due: Vec<&mut OutboxRecord> = s
             .outbox
             .values_mut()
-            .filter(|r| r.state == OutboxState::Pending && r.next_attempt_at <= now && r.lease_until.is_none_or(|u| u <= now))
+            .filter(|r| {
+                r.state == OutboxState::Pending && r.next_attempt_at <= now && r.lease_until.is_none_or(|u| u <= now)
+            })
             .collect();
         due.sort_by_key(|r| (r.next_attempt_at, r.message.id));
         Ok(due
@@ -485,11 +532,21 @@ impl OutboxStore for InMemoryStore {
         }
         Ok(())
     }
-    async fn list_outbox(&self, state: OutboxState, cursor: Option<Cursor>, limit: PageSize) -> StoreResult<Page<OutboxRecord>> {
+    async fn list_outbox(
+        &self,
+        state: OutboxState,
+        cursor: Option<Cursor>,
+        limit: PageSize,
+    ) -> StoreResult<Page<OutboxRecord>> {
         let s = self.lock();
-        let key = |r: &OutboxRecord| Cursor { key: r.message.created_at.timestamp_micros(), id: r.message.id.as_uuid() };
-        let mut v: Vec<OutboxRecord> =
-            s.outbox.values().filter(|r| r.state == state && cursor.is_none_or(|c| (key(r).key, key(r).id) > (c.key, c.id))).cloned().collect();
+        let key =
+            |r: &OutboxRecord| Cursor { key: r.message.created_at.timestamp_micros(), id: r.message.id.as_uuid() };
+        let mut v: Vec<OutboxRecord> = s
+            .outbox
+            .values()
+            .filter(|r| r.state == state && cursor.is_none_or(|c| (key(r).key, key(r).id) > (c.key, c.id)))
+            .cloned()
+            .collect();
         v.sort_by_key(|r| (key(r).key, key(r).id));
         v.truncate(limit.get() + 1);
         Ok(Page::from_overfetch(v, limit, key))
@@ -523,7 +580,11 @@ impl OutboxStore for InMemoryStore {
 impl ReportStore for InMemoryStore {
     async fn summary(&self, now: DateTime<Utc>) -> StoreResult<Summary> {
         let s = self.lock();
-        let mut out = Summary { total_tickets: s.tickets.len() as u64, rejected_registrations: s.rejections.len() as u64, ..Summary::default() };
+        let mut out = Summary {
+            total_tickets: s.tickets.len() as u64,
+            rejected_registrations: s.rejections.len() as u64,
+            ..Summary::default()
+        };
         for t in s.tickets.values() {
             *out.by_status.entry(t.status.to_string()).or_default() += 1;
             *out.by_priority.entry(t.priority.map_or("untriaged".into(), |p| p.to_string())).or_default() += 1;
@@ -563,7 +624,9 @@ impl MaintenanceStore for InMemoryStore {
         let mut s = self.lock();
         let mut r = PurgeReport::default();
         let n = s.outbox.len();
-        s.outbox.retain(|_, m| !(m.state == OutboxState::Delivered && m.delivered_at.is_some_and(|d| d < before.delivered_outbox)));
+        s.outbox.retain(|_, m| {
+            !(m.state == OutboxState::Delivered && m.delivered_at.is_some_and(|d| d < before.delivered_outbox))
+        });
         r.outbox = (n - s.outbox.len()) as u64;
         let State { outbox, outbox_order, .. } = &mut *s;
         outbox_order.retain(|id| outbox.contains_key(id));
@@ -578,7 +641,9 @@ impl MaintenanceStore for InMemoryStore {
         let ended: Vec<SessionId> = s
             .sessions
             .values()
-            .filter(|x| x.revoked_at.is_some_and(|r| r < cutoff) || x.absolute_expires_at < cutoff || x.idle_expires_at < cutoff)
+            .filter(|x| {
+                x.revoked_at.is_some_and(|r| r < cutoff) || x.absolute_expires_at < cutoff || x.idle_expires_at < cutoff
+            })
             .map(|x| x.id)
             .collect();
         for id in &ended {

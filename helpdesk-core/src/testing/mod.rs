@@ -17,9 +17,9 @@ use chrono::{DateTime, Duration, Utc};
 pub use memory::InMemoryStore;
 
 pub use crate::ports::{
-    MockApiKeyStore, MockAuditStore, MockClock, MockIdempotencyStore, MockMailer, MockMaintenanceStore, MockOutboxStore,
-    MockReportStore, MockSessionStore, MockThrottleStore, MockTicketStore, MockTokenStore, MockUnitOfWorkStore, MockUserStore,
-    MockWorkflowSink,
+    MockApiKeyStore, MockAuditStore, MockClock, MockIdempotencyStore, MockMailer, MockMaintenanceStore,
+    MockOutboxStore, MockReportStore, MockSessionStore, MockThrottleStore, MockTicketStore, MockTokenStore,
+    MockUnitOfWorkStore, MockUserStore, MockWorkflowSink,
 };
 
 use crate::domain::MessageId;
