@@ -1,0 +1,349 @@
+//! The one atomic write: a [`UnitOfWork`] as a single sled transaction over every tree it
+//! touches, followed by a group-committed flush before returning.
+
+use std::collections::{BTreeMap, HashSet};
+
+use async_trait::async_trait;
+use helpdesk_core::domain::{SessionId, UserId};
+use helpdesk_core::model::{OutboxRecord, Session, Ticket, User};
+use helpdesk_core::ports::{StoreError, StoreResult, UnitOfWork, UnitOfWorkStore};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use crate::SledStore;
+use crate::codec::{counter_value, dec, enc, sled_err};
+use crate::keys::{Key, index_keys, ticket_counters, user_counters};
+use crate::outbox::{due_key, state_key};
+
+// Positions of the trees in the transaction.
+const TICKETS: usize = 0;
+const NUMBERS: usize = 1;
+const IDX: usize = 2;
+const RESOLVED: usize = 3;
+const COUNTERS: usize = 4;
+const USERS: usize = 5;
+const EMAIL: usize = 6;
+const COMPANY: usize = 7;
+const CREATED: usize = 8;
+const EVENTS: usize = 9;
+const COMMENTS: usize = 10;
+const ATTACHMENTS: usize = 11;
+const TICKET_ATT: usize = 12;
+const OUTBOX: usize = 13;
+const DUE: usize = 14;
+const STATE: usize = 15;
+const AUDIT: usize = 16;
+const REJECTIONS: usize = 17;
+const TOKENS: usize = 18;
+const SESSIONS: usize = 19;
+const IDEM: usize = 20;
+
+type Tx = [TransactionalTree];
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn abort<T>(e: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+fn tx_dec<T: serde::de::DeserializeOwned>(b: &[u8]) -> TxResult<T> {
+    dec(b).map_err(ConflictableTransactionError::Abort)
+}
+
+pub(crate) fn resolved_key(t: &Ticket) -> Option<Vec<u8>> {
+    t.resolved_at.map(|r| Key::new().time(r).uuid(t.id.as_uuid()).build())
+}
+
+pub(crate) fn event_key(ticket: uuid::Uuid, version: u64, idx: u16, id: uuid::Uuid) -> Vec<u8> {
+    Key::new().uuid(ticket).u64(version).bytes(&idx.to_be_bytes()).uuid(id).build()
+}
+
+pub(crate) fn comment_key(c: &helpdesk_core::model::Comment, idx: u16) -> Vec<u8> {
+    Key::new().uuid(c.ticket.as_uuid()).time(c.created_at).bytes(&idx.to_be_bytes()).uuid(c.id.as_uuid()).build()
+}
+
+pub(crate) fn user_created_key(u: &User) -> Vec<u8> {
+    Key::new().time(u.created_at).uuid(u.id.as_uuid()).build()
+}
+
+pub(crate) fn idem_key(k: &helpdesk_core::ports::IdempotencyKey) -> Vec<u8> {
+    let mut v = k.principal.as_bytes().to_vec();
+    v.push(0);
+    v.extend_from_slice(k.key.as_bytes());
+    v
+}
+
+/// What an idempotency record looks like on disk.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct IdemRow {
+    pub hash: String,
+    pub response: Option<serde_json::Value>,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn bump(deltas: &mut BTreeMap<String, i64>, keys: Vec<String>, by: i64) {
+    for k in keys {
+        *deltas.entry(k).or_default() += by;
+    }
+}
+
+fn revoke_in_tx(tx: &Tx, ids: &[SessionId], at: chrono::DateTime<chrono::Utc>) -> TxResult<()> {
+    for id in ids {
+        let key = id.as_uuid();
+        if let Some(raw) = tx[SESSIONS].get(key.as_bytes())? {
+            let mut s: Session = tx_dec(&raw)?;
+            if s.revoked_at.is_none() {
+                s.revoked_at = Some(at);
+                tx[SESSIONS].insert(key.as_bytes(), enc(&s).map_err(ConflictableTransactionError::Abort)?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId>>) -> TxResult<()> {
+    let e = |r: Result<Vec<u8>, StoreError>| r.map_err(ConflictableTransactionError::Abort);
+    let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
+
+    let deleted: HashSet<UserId> = uow.deleted_users.iter().map(|d| d.0).collect();
+    for (id, expected) in &uow.deleted_users {
+        let Some(raw) = tx[USERS].get(id.as_uuid().as_bytes())? else {
+            return abort(StoreError::NotFound { what: "user" });
+        };
+        let u: User = tx_dec(&raw)?;
+        if u.version != *expected {
+            return abort(StoreError::VersionMismatch { expected: *expected, found: u.version });
+        }
+        tx[USERS].remove(id.as_uuid().as_bytes())?;
+        tx[EMAIL].remove(u.email.as_str().as_bytes())?;
+        tx[COMPANY].remove(u.company_id.as_str().as_bytes())?;
+        tx[CREATED].remove(user_created_key(&u))?;
+        bump(&mut deltas, user_counters(&u), -1);
+        if let Some(ids) = sessions_of.get(id) {
+            revoke_in_tx(tx, ids, u.updated_at)?;
+        }
+    }
+
+    let mut new_emails = HashSet::new();
+    let mut new_companies = HashSet::new();
+    for w in &uow.users {
+        let u = &w.value;
+        let key = u.id.as_uuid();
+        let old: Option<User> = match tx[USERS].get(key.as_bytes())? {
+            Some(raw) => Some(tx_dec(&raw)?),
+            None => None,
+        };
+        match (w.expected, &old) {
+            (None, Some(_)) => return abort(StoreError::AlreadyExists { what: "id" }),
+            (Some(_), None) => return abort(StoreError::NotFound { what: "user" }),
+            (Some(v), Some(o)) if o.version != v => {
+                return abort(StoreError::VersionMismatch { expected: v, found: o.version });
+            }
+            _ => {}
+        }
+        let owner = |t: usize, k: &str| -> TxResult<Option<UserId>> {
+            Ok(tx[t].get(k.as_bytes())?.and_then(|raw| uuid::Uuid::from_slice(&raw).ok()).map(UserId::from_uuid))
+        };
+        if owner(EMAIL, u.email.as_str())?.is_some_and(|o| o != u.id && !deleted.contains(&o))
+            || !new_emails.insert(u.email.as_str().to_owned())
+        {
+            return abort(StoreError::AlreadyExists { what: "email" });
+        }
+        if owner(COMPANY, u.company_id.as_str())?.is_some_and(|o| o != u.id && !deleted.contains(&o))
+            || !new_companies.insert(u.company_id.as_str().to_owned())
+        {
+            return abort(StoreError::AlreadyExists { what: "company_id" });
+        }
+        if let Some(o) = &old {
+            tx[EMAIL].remove(o.email.as_str().as_bytes())?;
+            tx[COMPANY].remove(o.company_id.as_str().as_bytes())?;
+            tx[CREATED].remove(user_created_key(o))?;
+            bump(&mut deltas, user_counters(o), -1);
+        }
+        tx[EMAIL].insert(u.email.as_str().as_bytes(), key.as_bytes())?;
+        tx[COMPANY].insert(u.company_id.as_str().as_bytes(), key.as_bytes())?;
+        tx[CREATED].insert(user_created_key(u), &[])?;
+        tx[USERS].insert(key.as_bytes(), e(enc(u))?)?;
+        bump(&mut deltas, user_counters(u), 1);
+    }
+
+    for w in &uow.tickets {
+        let t = &w.value;
+        let key = t.id.as_uuid();
+        let old: Option<Ticket> = match tx[TICKETS].get(key.as_bytes())? {
+            Some(raw) => Some(tx_dec(&raw)?),
+            None => None,
+        };
+        match (w.expected, &old) {
+            (None, Some(_)) => return abort(StoreError::AlreadyExists { what: "id" }),
+            (None, None) => {
+                if tx[NUMBERS].get(t.number.seq().to_be_bytes())?.is_some() {
+                    return abort(StoreError::AlreadyExists { what: "ticket_number" });
+                }
+                tx[NUMBERS].insert(&t.number.seq().to_be_bytes(), key.as_bytes())?;
+            }
+            (Some(_), None) => return abort(StoreError::NotFound { what: "ticket" }),
+            (Some(v), Some(o)) if o.version != v => {
+                return abort(StoreError::VersionMismatch { expected: v, found: o.version });
+            }
+            (Some(_), Some(o)) if o.number != t.number => {
+                return abort(StoreError::Conflict { what: "ticket number is immutable" });
+            }
+            _ => {}
+        }
+        let new_keys: HashSet<Vec<u8>> = index_keys(t).into_iter().collect();
+        if let Some(o) = &old {
+            for k in index_keys(o) {
+                if !new_keys.contains(&k) {
+                    tx[IDX].remove(k)?;
+                }
+            }
+            if let Some(k) = resolved_key(o) {
+                tx[RESOLVED].remove(k)?;
+            }
+            bump(&mut deltas, ticket_counters(o), -1);
+        }
+        for k in new_keys {
+            tx[IDX].insert(k, &[])?;
+        }
+        if let Some(k) = resolved_key(t) {
+            tx[RESOLVED].insert(k, &[])?;
+        }
+        bump(&mut deltas, ticket_counters(t), 1);
+        tx[TICKETS].insert(key.as_bytes(), e(enc(t))?)?;
+    }
+
+    for (i, ev) in uow.events.iter().enumerate() {
+        tx[EVENTS].insert(event_key(ev.ticket.as_uuid(), ev.version, i as u16, ev.id.as_uuid()), e(enc(ev))?)?;
+    }
+    for (i, c) in uow.comments.iter().enumerate() {
+        tx[COMMENTS].insert(comment_key(c, i as u16), e(enc(c))?)?;
+    }
+    for a in &uow.attachments {
+        tx[ATTACHMENTS].insert(a.id.as_uuid().as_bytes(), e(enc(a))?)?;
+        tx[TICKET_ATT]
+            .insert(Key::new().uuid(a.ticket.as_uuid()).time(a.created_at).uuid(a.id.as_uuid()).build(), &[])?;
+    }
+    for m in &uow.outbox {
+        let rec = OutboxRecord::new(m.clone());
+        tx[OUTBOX].insert(m.id.as_uuid().as_bytes(), e(enc(&rec))?)?;
+        tx[DUE].insert(due_key(rec.next_attempt_at, m.id), &[])?;
+        tx[STATE].insert(state_key(&rec), &[])?;
+    }
+    for a in &uow.audit {
+        tx[AUDIT].insert(Key::new().time(a.at).uuid(a.id.as_uuid()).build(), e(enc(a))?)?;
+    }
+    for r in &uow.rejections {
+        tx[REJECTIONS].insert(Key::new().time(r.rejected_at).uuid(r.id.as_uuid()).build(), e(enc(r))?)?;
+        *deltas.entry("rejections".into()).or_default() += 1;
+    }
+    for t in &uow.new_tokens {
+        tx[TOKENS].insert(&t.hash.0, e(enc(t))?)?;
+    }
+    if let Some((hash, at)) = &uow.consume_token {
+        let Some(raw) = tx[TOKENS].get(hash.0)? else { return abort(StoreError::Conflict { what: "token" }) };
+        let mut t: helpdesk_core::model::OneTimeToken = tx_dec(&raw)?;
+        if t.used_at.is_some() {
+            return abort(StoreError::Conflict { what: "token" });
+        }
+        t.used_at = Some(*at);
+        tx[TOKENS].insert(&hash.0, e(enc(&t))?)?;
+    }
+    for (r, at) in &uow.revoke_sessions {
+        if let Some(ids) = sessions_of.get(&r.user) {
+            let ids: Vec<SessionId> = ids.iter().copied().filter(|id| Some(*id) != r.except).collect();
+            revoke_in_tx(tx, &ids, *at)?;
+        }
+    }
+    if let Some(rec) = &uow.idempotency {
+        let key = idem_key(&rec.key);
+        let started_at = match tx[IDEM].get(&key)? {
+            Some(raw) => tx_dec::<IdemRow>(&raw)?.started_at,
+            None => rec.expires_at,
+        };
+        let row = IdemRow {
+            hash: rec.request_hash.clone(),
+            response: Some(rec.response.clone()),
+            started_at,
+            expires_at: Some(rec.expires_at),
+        };
+        tx[IDEM].insert(key, e(enc(&row))?)?;
+    }
+    for (k, d) in deltas {
+        if d == 0 {
+            continue;
+        }
+        let cur = counter_value(tx[COUNTERS].get(k.as_bytes())?.as_deref());
+        tx[COUNTERS].insert(k.as_bytes(), &(cur + d).to_be_bytes())?;
+    }
+    Ok(())
+}
+
+impl SledStore {
+    pub(crate) fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionId>> {
+        let mut out = Vec::new();
+        for kv in self.t.user_sessions.scan_prefix(user.as_uuid().as_bytes()) {
+            let (k, _) = kv.map_err(sled_err)?;
+            if let Ok(u) = uuid::Uuid::from_slice(&k[16..]) {
+                out.push(SessionId::from_uuid(u));
+            }
+        }
+        Ok(out)
+    }
+
+    fn commit_trees(&self) -> Vec<sled::Tree> {
+        let t = &self.t;
+        vec![
+            t.tickets.clone(),
+            t.ticket_numbers.clone(),
+            t.ticket_idx.clone(),
+            t.resolved_idx.clone(),
+            t.counters.clone(),
+            t.users.clone(),
+            t.user_email.clone(),
+            t.user_company.clone(),
+            t.user_created.clone(),
+            t.events.clone(),
+            t.comments.clone(),
+            t.attachments.clone(),
+            t.ticket_attachments.clone(),
+            t.outbox.clone(),
+            t.outbox_due.clone(),
+            t.outbox_state.clone(),
+            t.audit.clone(),
+            t.rejections.clone(),
+            t.tokens.clone(),
+            t.sessions.clone(),
+            t.idem.clone(),
+        ]
+    }
+}
+
+pub(crate) fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => sled_err(e),
+    }
+}
+
+#[async_trait]
+impl UnitOfWorkStore for SledStore {
+    async fn commit(&self, uow: UnitOfWork) -> StoreResult<()> {
+        if uow.is_empty() {
+            return Ok(());
+        }
+        // Sessions to revoke are found before the transaction (sled transactions cannot scan).
+        let mut sessions_of = BTreeMap::new();
+        for u in uow.revoke_sessions.iter().map(|r| r.0.user).chain(uow.deleted_users.iter().map(|d| d.0)) {
+            sessions_of.insert(u, self.sessions_of(u)?);
+        }
+        let trees = self.commit_trees();
+        trees.as_slice().transaction(|tx| apply(tx, &uow, &sessions_of)).map_err(tx_error)?;
+        self.durable().await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.t.meta.get("schema_version").map_err(sled_err)?;
+        Ok(())
+    }
+}

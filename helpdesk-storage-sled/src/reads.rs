@@ -1,0 +1,566 @@
+//! Reads and the small single-purpose writes (sessions, throttles, idempotency, API keys):
+//! every port except the unit of work, the outbox and reports.
+
+use std::ops::Bound;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use helpdesk_core::domain::{
+    ApiKeyId, AttachmentId, CompanyId, Email, SessionId, TicketId, TicketNumber, TicketStatus, UserId,
+};
+use helpdesk_core::model::{
+    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, OneTimeToken, RejectionRecord, Session, Ticket, TokenHash,
+    User,
+};
+use helpdesk_core::ports::*;
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+
+use crate::SledStore;
+use crate::codec::{dec, enc, get, sled_err};
+use crate::commit::{IdemRow, idem_key, tx_error};
+use crate::keys::{Dim, Key, index_prefix};
+
+/// The first key after every key starting with `prefix`.
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xff {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// Iterates one index range in a direction, starting after `after` (a sort-key+id suffix).
+fn index_range(
+    tree: &sled::Tree,
+    prefix: Vec<u8>,
+    after: Option<Vec<u8>>,
+    desc: bool,
+) -> Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> {
+    let end = prefix_end(&prefix);
+    let lower = |p: Vec<u8>| Bound::Included(p);
+    let upper = |e: Option<Vec<u8>>| e.map_or(Bound::Unbounded, Bound::Excluded);
+    match (desc, after) {
+        (false, None) => Box::new(tree.range((lower(prefix), upper(end)))),
+        (false, Some(a)) => Box::new(tree.range((Bound::Excluded([prefix.as_slice(), &a].concat()), upper(end)))),
+        (true, None) => Box::new(tree.range((lower(prefix), upper(end))).rev()),
+        (true, Some(a)) => {
+            Box::new(tree.range((lower(prefix.clone()), Bound::Excluded([prefix.as_slice(), &a].concat()))).rev())
+        }
+    }
+}
+
+impl SledStore {
+    fn plan(q: &TicketQuery) -> (Dim, Vec<Vec<u8>>) {
+        let strs = |v: Vec<&str>| v.into_iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+        if let Some(r) = q.requester {
+            (Dim::Requester, vec![r.as_uuid().as_bytes().to_vec()])
+        } else if let Some(a) = q.assignee {
+            let v = match a {
+                AssigneeFilter::Nobody => Vec::new(),
+                AssigneeFilter::User(u) => u.as_uuid().as_bytes().to_vec(),
+            };
+            (Dim::Assignee, vec![v])
+        } else if !q.statuses.is_empty() {
+            (Dim::Status, strs(q.statuses.iter().map(|s| s.as_str()).collect()))
+        } else if !q.departments.is_empty() {
+            (Dim::Department, strs(q.departments.iter().map(|d| d.as_str()).collect()))
+        } else if !q.categories.is_empty() {
+            (Dim::Category, strs(q.categories.iter().map(|c| c.as_str()).collect()))
+        } else if !q.priorities.is_empty() {
+            (Dim::Priority, strs(q.priorities.iter().map(|p| p.as_str()).collect()))
+        } else {
+            (Dim::All, vec![Vec::new()])
+        }
+    }
+
+    fn ticket_by_uuid(&self, id: &[u8]) -> StoreResult<Option<Ticket>> {
+        get(&self.t.tickets, id)
+    }
+}
+
+#[async_trait]
+impl TicketStore for SledStore {
+    async fn ticket(&self, id: TicketId) -> StoreResult<Option<Ticket>> {
+        self.ticket_by_uuid(id.as_uuid().as_bytes())
+    }
+
+    async fn ticket_by_number(&self, number: &TicketNumber) -> StoreResult<Option<Ticket>> {
+        match self.t.ticket_numbers.get(number.seq().to_be_bytes()).map_err(sled_err)? {
+            Some(id) => Ok(self.ticket_by_uuid(&id)?.filter(|t| &t.number == number)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_tickets(&self, q: &TicketQuery) -> StoreResult<Page<Ticket>> {
+        let (dim, values) = Self::plan(q);
+        let desc = q.sort.direction == SortDirection::Desc;
+        let after = q.cursor.map(|c| Key::new().i64(c.key).uuid(c.id).build());
+        let mut iters: Vec<std::iter::Peekable<_>> = values
+            .iter()
+            .map(|v| {
+                let prefix = index_prefix(dim, v, q.sort.field);
+                let plen = prefix.len();
+                index_range(&self.t.ticket_idx, prefix, after.clone(), desc)
+                    .map(move |kv| kv.map(|(k, _)| k.subslice(plen, k.len() - plen)))
+                    .peekable()
+            })
+            .collect();
+        let want = q.limit.get() + 1;
+        let mut items = Vec::with_capacity(want);
+        loop {
+            // Pick the next suffix (sort key + id) among the ranges.
+            let mut best: Option<(usize, sled::IVec)> = None;
+            for (i, it) in iters.iter_mut().enumerate() {
+                match it.peek() {
+                    Some(Ok(k)) => {
+                        let better = best.as_ref().is_none_or(|(_, b)| if desc { k > b } else { k < b });
+                        if better {
+                            best = Some((i, k.clone()));
+                        }
+                    }
+                    Some(Err(_)) => {
+                        if let Some(Err(e)) = it.next() {
+                            return Err(sled_err(e));
+                        }
+                    }
+                    None => {}
+                }
+            }
+            let Some((i, suffix)) = best else { break };
+            iters[i].next();
+            if let Some(t) = self.ticket_by_uuid(&suffix[8..])? {
+                if q.selects(&t) {
+                    items.push(t);
+                    if items.len() >= want {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(Page::from_overfetch(items, q.limit, |t| q.sort.cursor(t)))
+    }
+
+    async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Ticket>> {
+        let end = Key::new().time(cutoff).build();
+        let mut out = Vec::new();
+        for kv in self.t.resolved_idx.range(..end) {
+            let (k, _) = kv.map_err(sled_err)?;
+            if let Some(t) = self.ticket_by_uuid(&k[8..])? {
+                if t.status == TicketStatus::Resolved {
+                    out.push(t);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn history(&self, ticket: TicketId) -> StoreResult<Vec<HistoryEvent>> {
+        self.t.events.scan_prefix(ticket.as_uuid().as_bytes()).map(|kv| dec(&kv.map_err(sled_err)?.1)).collect()
+    }
+
+    async fn comments(&self, ticket: TicketId) -> StoreResult<Vec<Comment>> {
+        self.t.comments.scan_prefix(ticket.as_uuid().as_bytes()).map(|kv| dec(&kv.map_err(sled_err)?.1)).collect()
+    }
+
+    async fn attachments(&self, ticket: TicketId) -> StoreResult<Vec<Attachment>> {
+        let mut out = Vec::new();
+        for kv in self.t.ticket_attachments.scan_prefix(ticket.as_uuid().as_bytes()) {
+            let (k, _) = kv.map_err(sled_err)?;
+            if let Some(a) = get(&self.t.attachments, &k[24..])? {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn attachment(&self, id: AttachmentId) -> StoreResult<Option<Attachment>> {
+        get(&self.t.attachments, id.as_uuid().as_bytes())
+    }
+
+    async fn allocate_ticket_number(&self) -> StoreResult<u64> {
+        let next = self
+            .t
+            .meta
+            .update_and_fetch("ticket_seq", |old| {
+                let n = old.and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes);
+                Some((n + 1).to_be_bytes().to_vec())
+            })
+            .map_err(sled_err)?;
+        Ok(next.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok()).map_or(1, u64::from_be_bytes))
+    }
+}
+
+#[async_trait]
+impl UserStore for SledStore {
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        get(&self.t.users, id.as_uuid().as_bytes())
+    }
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        match self.t.user_email.get(email.as_str().as_bytes()).map_err(sled_err)? {
+            Some(id) => get(&self.t.users, &id),
+            None => Ok(None),
+        }
+    }
+    async fn user_by_company_id(&self, id: &CompanyId) -> StoreResult<Option<User>> {
+        match self.t.user_company.get(id.as_str().as_bytes()).map_err(sled_err)? {
+            Some(id) => get(&self.t.users, &id),
+            None => Ok(None),
+        }
+    }
+    async fn list_users(&self, q: &UserQuery) -> StoreResult<Page<User>> {
+        let upper = match q.cursor {
+            Some(c) => Bound::Excluded(Key::new().i64(c.key).uuid(c.id).build()),
+            None => Bound::Unbounded,
+        };
+        let mut items = Vec::new();
+        for kv in self.t.user_created.range((Bound::Unbounded, upper)).rev() {
+            let (k, _) = kv.map_err(sled_err)?;
+            if let Some(u) = get::<User>(&self.t.users, &k[8..])? {
+                if q.selects(&u) {
+                    items.push(u);
+                    if items.len() > q.limit.get() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(Page::from_overfetch(items, q.limit, UserQuery::key))
+    }
+    async fn user_count(&self) -> StoreResult<u64> {
+        Ok(self.t.users.len() as u64)
+    }
+    async fn rejections(&self, cursor: Option<Cursor>, limit: PageSize) -> StoreResult<Page<RejectionRecord>> {
+        newest_first(
+            &self.t.rejections,
+            cursor,
+            limit,
+            |_: &RejectionRecord| true,
+            |r| Cursor { key: r.rejected_at.timestamp_micros(), id: r.id.as_uuid() },
+        )
+    }
+    async fn rejection_count(&self) -> StoreResult<u64> {
+        Ok(crate::codec::counter_value(self.t.counters.get("rejections").map_err(sled_err)?.as_deref()).max(0) as u64)
+    }
+}
+
+/// A newest-first page of a tree keyed by (time, id).
+fn newest_first<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    cursor: Option<Cursor>,
+    limit: PageSize,
+    keep: impl Fn(&T) -> bool,
+    key: impl Fn(&T) -> Cursor,
+) -> StoreResult<Page<T>> {
+    let upper = match cursor {
+        Some(c) => Bound::Excluded(Key::new().i64(c.key).uuid(c.id).build()),
+        None => Bound::Unbounded,
+    };
+    let mut items = Vec::new();
+    for kv in tree.range((Bound::Unbounded, upper)).rev() {
+        let v: T = dec(&kv.map_err(sled_err)?.1)?;
+        if keep(&v) {
+            items.push(v);
+            if items.len() > limit.get() {
+                break;
+            }
+        }
+    }
+    Ok(Page::from_overfetch(items, limit, key))
+}
+
+fn refresh_value(session: SessionId, used: bool) -> Vec<u8> {
+    let mut v = session.as_uuid().as_bytes().to_vec();
+    v.push(u8::from(used));
+    v
+}
+
+#[async_trait]
+impl SessionStore for SledStore {
+    async fn create_session(&self, s: &Session) -> StoreResult<()> {
+        let t = &self.t;
+        let key = s.id.as_uuid();
+        let value = enc(s)?;
+        (&t.sessions, &t.refresh, &t.user_sessions)
+            .transaction(|(sessions, refresh, by_user)| {
+                if sessions.get(key.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(StoreError::AlreadyExists { what: "id" }));
+                }
+                sessions.insert(key.as_bytes(), value.clone())?;
+                refresh.insert(&s.refresh_hash.0, refresh_value(s.id, false))?;
+                by_user.insert(Key::new().uuid(s.user.as_uuid()).uuid(key).build(), &[])?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        self.durable().await
+    }
+
+    async fn session(&self, id: SessionId) -> StoreResult<Option<(Session, User)>> {
+        let Some(s) = get::<Session>(&self.t.sessions, id.as_uuid().as_bytes())? else { return Ok(None) };
+        Ok(get::<User>(&self.t.users, s.user.as_uuid().as_bytes())?.map(|u| (s, u)))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: DateTime<Utc>,
+        idle: DateTime<Utc>,
+    ) -> StoreResult<RefreshOutcome> {
+        let t = &self.t;
+        let out = (&t.sessions, &t.refresh)
+            .transaction(|(sessions, refresh)| {
+                let abort = ConflictableTransactionError::Abort;
+                let Some(v) = refresh.get(presented.0)? else { return Ok(RefreshOutcome::Unknown) };
+                if v.len() != 17 {
+                    return Ok(RefreshOutcome::Unknown);
+                }
+                let sid = SessionId::from_uuid(uuid::Uuid::from_slice(&v[..16]).map_err(|e| abort(crate::backend(e)))?);
+                let used = v[16] == 1;
+                let Some(raw) = sessions.get(sid.as_uuid().as_bytes())? else { return Ok(RefreshOutcome::Unknown) };
+                let mut s: Session = dec(&raw).map_err(abort)?;
+                if used {
+                    if s.revoked_at.is_none() {
+                        s.revoked_at = Some(now);
+                        sessions.insert(sid.as_uuid().as_bytes(), enc(&s).map_err(abort)?)?;
+                    }
+                    return Ok(RefreshOutcome::Reused { session: sid, user: s.user });
+                }
+                if !s.is_live(now) {
+                    return Ok(RefreshOutcome::Ended);
+                }
+                s.refresh_hash = *next;
+                s.last_used_at = now;
+                s.idle_expires_at = idle.min(s.absolute_expires_at);
+                sessions.insert(sid.as_uuid().as_bytes(), enc(&s).map_err(abort)?)?;
+                refresh.insert(&presented.0, refresh_value(sid, true))?;
+                refresh.insert(&next.0, refresh_value(sid, false))?;
+                Ok(RefreshOutcome::Rotated(s))
+            })
+            .map_err(tx_error)?;
+        if !matches!(out, RefreshOutcome::Unknown | RefreshOutcome::Ended) {
+            self.durable().await?;
+        }
+        Ok(out)
+    }
+
+    async fn revoke_session(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()> {
+        self.revoke_ids(&[id], now)?;
+        self.durable().await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let ids: Vec<SessionId> = self.sessions_of(user)?.into_iter().filter(|s| Some(*s) != except).collect();
+        let n = self.revoke_ids(&ids, now)?;
+        self.durable().await?;
+        Ok(n)
+    }
+}
+
+impl SledStore {
+    fn revoke_ids(&self, ids: &[SessionId], now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut n = 0;
+        for id in ids {
+            let key = id.as_uuid();
+            let changed = self
+                .t
+                .sessions
+                .transaction(|sessions| {
+                    let abort = ConflictableTransactionError::Abort;
+                    let Some(raw) = sessions.get(key.as_bytes())? else { return Ok(false) };
+                    let mut s: Session = dec(&raw).map_err(abort)?;
+                    if s.revoked_at.is_some() {
+                        return Ok(false);
+                    }
+                    s.revoked_at = Some(now);
+                    sessions.insert(key.as_bytes(), enc(&s).map_err(abort)?)?;
+                    Ok(true)
+                })
+                .map_err(tx_error)?;
+            n += u64::from(changed);
+        }
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl TokenStore for SledStore {
+    async fn one_time_token(&self, hash: &TokenHash) -> StoreResult<Option<OneTimeToken>> {
+        get(&self.t.tokens, &hash.0)
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for SledStore {
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        let v = enc(key)?;
+        let res = self
+            .t
+            .api_keys
+            .compare_and_swap(key.id.as_uuid().as_bytes(), None as Option<&[u8]>, Some(v))
+            .map_err(sled_err)?;
+        if res.is_err() {
+            return Err(StoreError::AlreadyExists { what: "id" });
+        }
+        self.durable().await
+    }
+    async fn api_key(&self, id: ApiKeyId) -> StoreResult<Option<ApiKey>> {
+        get(&self.t.api_keys, id.as_uuid().as_bytes())
+    }
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        let mut v: Vec<ApiKey> =
+            self.t.api_keys.iter().map(|kv| dec(&kv.map_err(sled_err)?.1)).collect::<StoreResult<_>>()?;
+        v.sort_by_key(|k| (k.created_at, k.id));
+        Ok(v)
+    }
+    async fn revoke_api_key(&self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()> {
+        let key = id.as_uuid();
+        self.t
+            .api_keys
+            .transaction(|keys| {
+                let abort = ConflictableTransactionError::Abort;
+                let Some(raw) = keys.get(key.as_bytes())? else {
+                    return Err(abort(StoreError::NotFound { what: "api key" }));
+                };
+                let mut k: ApiKey = dec(&raw).map_err(abort)?;
+                k.revoked_at.get_or_insert(now);
+                keys.insert(key.as_bytes(), enc(&k).map_err(abort)?)?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        self.durable().await
+    }
+}
+
+#[async_trait]
+impl AuditStore for SledStore {
+    async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Page<AuditEntry>> {
+        newest_first(
+            &self.t.audit,
+            q.cursor,
+            q.limit,
+            |e: &AuditEntry| q.kind.is_none_or(|k| e.kind == k),
+            |e| Cursor { key: e.at.timestamp_micros(), id: e.id.as_uuid() },
+        )
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SledStore {
+    async fn begin_idempotent(
+        &self,
+        key: &IdempotencyKey,
+        hash: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyBegin> {
+        let k = idem_key(key);
+        let out = self
+            .t
+            .idem
+            .transaction(|idem| {
+                let abort = ConflictableTransactionError::Abort;
+                if let Some(raw) = idem.get(&k)? {
+                    let i: IdemRow = dec(&raw).map_err(abort)?;
+                    let live = match (&i.response, i.expires_at) {
+                        (Some(_), Some(exp)) => exp > now,
+                        _ => i.started_at >= stale_before,
+                    };
+                    if live {
+                        return Ok(match (&i.response, i.hash == hash) {
+                            (_, false) => IdempotencyBegin::Mismatch,
+                            (None, true) => IdempotencyBegin::InProgress,
+                            (Some(r), true) => IdempotencyBegin::Completed(IdempotencyRecord {
+                                key: key.clone(),
+                                request_hash: i.hash.clone(),
+                                response: r.clone(),
+                                expires_at: i.expires_at.unwrap_or(now),
+                            }),
+                        });
+                    }
+                }
+                let row = IdemRow { hash: hash.to_owned(), response: None, started_at: now, expires_at: None };
+                idem.insert(k.as_slice(), enc(&row).map_err(abort)?)?;
+                Ok(IdempotencyBegin::Started)
+            })
+            .map_err(tx_error)?;
+        if out == IdempotencyBegin::Started {
+            self.durable().await?;
+        }
+        Ok(out)
+    }
+
+    async fn release_idempotent(&self, key: &IdempotencyKey) -> StoreResult<()> {
+        let k = idem_key(key);
+        self.t
+            .idem
+            .transaction(|idem| {
+                if let Some(raw) = idem.get(&k)? {
+                    let i: IdemRow = dec(&raw).map_err(ConflictableTransactionError::Abort)?;
+                    if i.response.is_none() {
+                        idem.remove(k.as_slice())?;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for SledStore {
+    async fn login_failures(&self, key: &str) -> StoreResult<FailureState> {
+        Ok(get(&self.t.failures, key.as_bytes())?.unwrap_or_default())
+    }
+    async fn record_login_failure(&self, key: &str, now: DateTime<Utc>) -> StoreResult<FailureState> {
+        let out = self
+            .t
+            .failures
+            .transaction(|f| {
+                let abort = ConflictableTransactionError::Abort;
+                let mut s: FailureState = match f.get(key.as_bytes())? {
+                    Some(raw) => dec(&raw).map_err(abort)?,
+                    None => FailureState::default(),
+                };
+                s.count += 1;
+                s.last_at = Some(now);
+                f.insert(key.as_bytes(), enc(&s).map_err(abort)?)?;
+                Ok(s)
+            })
+            .map_err(tx_error)?;
+        self.durable().await?;
+        Ok(out)
+    }
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        if self.t.failures.remove(key.as_bytes()).map_err(sled_err)?.is_some() {
+            self.durable().await?;
+        }
+        Ok(())
+    }
+    async fn hit_window(&self, key: &str, window_start: DateTime<Utc>) -> StoreResult<u64> {
+        let mut k = key.as_bytes().to_vec();
+        k.push(0);
+        k.extend_from_slice(&crate::keys::time_key(window_start));
+        let v = self
+            .t
+            .windows
+            .update_and_fetch(&k, |old| {
+                let n = old.and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes);
+                Some((n + 1).to_be_bytes().to_vec())
+            })
+            .map_err(sled_err)?;
+        Ok(v.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok()).map_or(1, u64::from_be_bytes))
+    }
+}

@@ -1,0 +1,155 @@
+//! Reports from counters and indexes, and retention.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use helpdesk_core::domain::TicketStatus;
+use helpdesk_core::model::{OneTimeToken, OutboxRecord, OutboxState, Session, Ticket};
+use helpdesk_core::ports::{MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, TicketSortField};
+use helpdesk_core::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
+
+use crate::SledStore;
+use crate::codec::{counter_value, dec, get, sled_err};
+use crate::commit::IdemRow;
+use crate::keys::{Dim, Key, index_prefix, key_i64, time_key};
+
+impl SledStore {
+    fn counters_with(&self, prefix: &str) -> StoreResult<BTreeMap<String, u64>> {
+        let mut out = BTreeMap::new();
+        for kv in self.t.counters.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = kv.map_err(sled_err)?;
+            let n = counter_value(Some(&v));
+            if n > 0 {
+                out.insert(String::from_utf8_lossy(&k[prefix.len()..]).into_owned(), n as u64);
+            }
+        }
+        Ok(out)
+    }
+
+    fn counter(&self, key: &str) -> StoreResult<u64> {
+        Ok(counter_value(self.t.counters.get(key.as_bytes()).map_err(sled_err)?.as_deref()).max(0) as u64)
+    }
+}
+
+#[async_trait]
+impl ReportStore for SledStore {
+    async fn summary(&self, now: DateTime<Utc>) -> StoreResult<Summary> {
+        // Waiting new tickets: the (status = new, by creation) index up to now − 24 h.
+        let prefix = index_prefix(Dim::Status, TicketStatus::New.as_str().as_bytes(), TicketSortField::Created);
+        let end = [prefix.as_slice(), &time_key(now - Duration::hours(24))].concat();
+        let waiting = self.t.ticket_idx.range(prefix.clone()..end).count() as u64;
+        Ok(Summary {
+            total_tickets: self.counter("t:total")?,
+            by_status: self.counters_with("t:status:")?,
+            by_priority: self.counters_with("t:priority:")?,
+            by_department: self.counters_with("t:department:")?,
+            by_category: self.counters_with("t:category:")?,
+            new_waiting_over_24h: waiting,
+            users_by_role: self.counters_with("u:role:")?,
+            users_by_status: self.counters_with("u:status:")?,
+            rejected_registrations: self.counter("rejections")?,
+        })
+    }
+
+    async fn performance(&self, range: ReportRange) -> StoreResult<PerformanceReport> {
+        let mut b = PerformanceBuilder::default();
+        let prefix = index_prefix(Dim::All, &[], TicketSortField::Created);
+        let from = [prefix.as_slice(), &time_key(range.from())].concat();
+        let to = [prefix.as_slice(), &time_key(range.to())].concat();
+        for kv in self.t.ticket_idx.range(from..to) {
+            let (k, _) = kv.map_err(sled_err)?;
+            if let Some(t) = get::<Ticket>(&self.t.tickets, &k[prefix.len() + 8..])? {
+                b.add_created(&t);
+            }
+        }
+        for kv in self.t.resolved_idx.range(time_key(range.from()).to_vec()..time_key(range.to()).to_vec()) {
+            let (k, _) = kv.map_err(sled_err)?;
+            if let Some(at) = DateTime::from_timestamp_micros(key_i64(&k)) {
+                b.add_resolved(at);
+            }
+        }
+        for (status, n) in self.counters_with("t:status:")? {
+            if let Ok(s) = status.parse::<TicketStatus>() {
+                if !s.is_terminal() && s != TicketStatus::Resolved {
+                    for _ in 0..n {
+                        b.add_backlog(s);
+                    }
+                }
+            }
+        }
+        Ok(b.finish(range))
+    }
+}
+
+#[async_trait]
+impl MaintenanceStore for SledStore {
+    async fn purge(&self, before: PurgeBefore) -> StoreResult<PurgeReport> {
+        let t = &self.t;
+        let mut r = PurgeReport::default();
+        for kv in t.outbox_state.scan_prefix([1u8]) {
+            let (k, _) = kv.map_err(sled_err)?;
+            let id = &k[9..];
+            if let Some(rec) = get::<OutboxRecord>(&t.outbox, id)? {
+                if rec.state == OutboxState::Delivered && rec.delivered_at.is_some_and(|d| d < before.delivered_outbox)
+                {
+                    t.outbox.remove(id).map_err(sled_err)?;
+                    t.outbox_state.remove(&k).map_err(sled_err)?;
+                    r.outbox += 1;
+                }
+            }
+        }
+        for kv in t.idem.iter() {
+            let (k, v) = kv.map_err(sled_err)?;
+            let row: IdemRow = dec(&v)?;
+            if row.expires_at.is_some_and(|e| e < before.idempotency) {
+                t.idem.remove(&k).map_err(sled_err)?;
+                r.idempotency += 1;
+            }
+        }
+        for kv in t.audit.range(..time_key(before.audit).to_vec()) {
+            let (k, _) = kv.map_err(sled_err)?;
+            t.audit.remove(&k).map_err(sled_err)?;
+            r.audit += 1;
+        }
+        let cutoff = before.sessions_and_tokens;
+        let mut ended = std::collections::HashSet::new();
+        for kv in t.sessions.iter() {
+            let (k, v) = kv.map_err(sled_err)?;
+            let s: Session = dec(&v)?;
+            if s.revoked_at.is_some_and(|x| x < cutoff) || s.absolute_expires_at < cutoff || s.idle_expires_at < cutoff
+            {
+                t.sessions.remove(&k).map_err(sled_err)?;
+                t.user_sessions
+                    .remove(Key::new().uuid(s.user.as_uuid()).uuid(s.id.as_uuid()).build())
+                    .map_err(sled_err)?;
+                ended.insert(s.id.as_uuid());
+                r.sessions_and_tokens += 1;
+            }
+        }
+        for kv in t.refresh.iter() {
+            let (k, v) = kv.map_err(sled_err)?;
+            if v.len() == 17 && uuid::Uuid::from_slice(&v[..16]).is_ok_and(|u| ended.contains(&u)) {
+                t.refresh.remove(&k).map_err(sled_err)?;
+            }
+        }
+        for kv in t.tokens.iter() {
+            let (k, v) = kv.map_err(sled_err)?;
+            let tok: OneTimeToken = dec(&v)?;
+            if tok.expires_at < cutoff {
+                t.tokens.remove(&k).map_err(sled_err)?;
+                r.sessions_and_tokens += 1;
+            }
+        }
+        let cut = time_key(cutoff);
+        for kv in t.windows.iter() {
+            let (k, _) = kv.map_err(sled_err)?;
+            if k.len() >= 8 && k[k.len() - 8..] < cut[..] {
+                t.windows.remove(&k).map_err(sled_err)?;
+                r.sessions_and_tokens += 1;
+            }
+        }
+        self.durable().await?;
+        Ok(r)
+    }
+}
