@@ -132,12 +132,12 @@ impl TicketStore for SledStore {
             }
             let Some((i, suffix)) = best else { break };
             iters[i].next();
-            if let Some(t) = self.ticket_by_uuid(&suffix[8..])? {
-                if q.selects(&t) {
-                    items.push(t);
-                    if items.len() >= want {
-                        break;
-                    }
+            if let Some(t) = self.ticket_by_uuid(&suffix[8..])?
+                && q.selects(&t)
+            {
+                items.push(t);
+                if items.len() >= want {
+                    break;
                 }
             }
         }
@@ -149,12 +149,12 @@ impl TicketStore for SledStore {
         let mut out = Vec::new();
         for kv in self.t.resolved_idx.range(..end) {
             let (k, _) = kv.map_err(sled_err)?;
-            if let Some(t) = self.ticket_by_uuid(&k[8..])? {
-                if t.status == TicketStatus::Resolved {
-                    out.push(t);
-                    if out.len() >= limit {
-                        break;
-                    }
+            if let Some(t) = self.ticket_by_uuid(&k[8..])?
+                && t.status == TicketStatus::Resolved
+            {
+                out.push(t);
+                if out.len() >= limit {
+                    break;
                 }
             }
         }
@@ -222,12 +222,12 @@ impl UserStore for SledStore {
         let mut items = Vec::new();
         for kv in self.t.user_created.range((Bound::Unbounded, upper)).rev() {
             let (k, _) = kv.map_err(sled_err)?;
-            if let Some(u) = get::<User>(&self.t.users, &k[8..])? {
-                if q.selects(&u) {
-                    items.push(u);
-                    if items.len() > q.limit.get() {
-                        break;
-                    }
+            if let Some(u) = get::<User>(&self.t.users, &k[8..])?
+                && q.selects(&u)
+            {
+                items.push(u);
+                if items.len() > q.limit.get() {
+                    break;
                 }
             }
         }

@@ -70,11 +70,12 @@ impl ReportStore for SledStore {
             }
         }
         for (status, n) in self.counters_with("t:status:")? {
-            if let Ok(s) = status.parse::<TicketStatus>() {
-                if !s.is_terminal() && s != TicketStatus::Resolved {
-                    for _ in 0..n {
-                        b.add_backlog(s);
-                    }
+            if let Ok(s) = status.parse::<TicketStatus>()
+                && !s.is_terminal()
+                && s != TicketStatus::Resolved
+            {
+                for _ in 0..n {
+                    b.add_backlog(s);
                 }
             }
         }
@@ -90,13 +91,13 @@ impl MaintenanceStore for SledStore {
         for kv in t.outbox_state.scan_prefix([1u8]) {
             let (k, _) = kv.map_err(sled_err)?;
             let id = &k[9..];
-            if let Some(rec) = get::<OutboxRecord>(&t.outbox, id)? {
-                if rec.state == OutboxState::Delivered && rec.delivered_at.is_some_and(|d| d < before.delivered_outbox)
-                {
-                    t.outbox.remove(id).map_err(sled_err)?;
-                    t.outbox_state.remove(&k).map_err(sled_err)?;
-                    r.outbox += 1;
-                }
+            if let Some(rec) = get::<OutboxRecord>(&t.outbox, id)?
+                && rec.state == OutboxState::Delivered
+                && rec.delivered_at.is_some_and(|d| d < before.delivered_outbox)
+            {
+                t.outbox.remove(id).map_err(sled_err)?;
+                t.outbox_state.remove(&k).map_err(sled_err)?;
+                r.outbox += 1;
             }
         }
         for kv in t.idem.iter() {

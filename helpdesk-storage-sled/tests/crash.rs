@@ -79,7 +79,7 @@ async fn sigkill_never_loses_an_acknowledged_write() {
                 t.version
             );
         }
-        assert_eq!(report.tickets as usize >= snapshot.len(), true);
+        assert!(report.tickets as usize >= snapshot.len());
         drop(store);
     }
     let total = acked.lock().unwrap().len();

@@ -84,7 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         Err(_) => break,
                     }
                 }
-                if let Ok(c) = desk.add_comment(&admin, &t.number, "noted", i % 2 == 0).await {
+                if let Ok(c) = desk.add_comment(&admin, &t.number, "noted", i.is_multiple_of(2)).await {
                     let _ = c;
                     if let Ok(v) = desk.ticket(&admin, &t.number).await {
                         ack(v.ticket.number.as_str(), v.ticket.version);
@@ -93,7 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }));
     }
-    for t in tasks {
+    if let Some(t) = tasks.into_iter().next() {
         t.await?;
     }
     Ok(())
