@@ -1,12 +1,64 @@
 #!/usr/bin/env bash
 # Starts and stops the throwaway servers the adapter tests need. Sourced by scripts/test.sh.
 # Each service exports the environment variable its tests read; a service that cannot start
-# leaves it unset, and those tests skip with a loud message.
+# leaves it unset, and those tests skip with a loud message (or fail, under
+# HELPDESK_REQUIRE_SERVICES=1 as in CI).
+
+HELPDESK_SERVICES_DIR=""
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# PostgreSQL: a throwaway cluster in a temporary directory, on a free port, unless
+# DATABASE_URL is already set. The server refuses to run as root, so as root it runs as the
+# `postgres` user.
+pg_start() {
+    if [ -n "${DATABASE_URL:-}" ]; then
+        echo "== PostgreSQL: using DATABASE_URL from the environment"
+        return 0
+    fi
+    local bin
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+        echo "!!!!! PostgreSQL binaries not found (apt-get install postgresql): PostgreSQL tests will be SKIPPED !!!!!"
+        return 0
+    fi
+    local dir port as=()
+    dir=$(mktemp -d /tmp/helpdesk-pg.XXXXXX)
+    HELPDESK_SERVICES_DIR="$dir"
+    port=$(free_port)
+    if [ "$(id -u)" = "0" ]; then
+        chown postgres: "$dir"
+        as=(runuser -u postgres --)
+    fi
+    "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 || {
+        echo "!!!!! initdb failed (see $dir/initdb.log): PostgreSQL tests will be SKIPPED !!!!!"
+        return 0
+    }
+    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400 -c shared_buffers=256MB" start >/dev/null || {
+        echo "!!!!! PostgreSQL did not start (see $dir/server.log): PostgreSQL tests will be SKIPPED !!!!!"
+        return 0
+    }
+    export PG_BIN="$bin" PG_DIR="$dir" PG_PORT="$port"
+    export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    echo "== PostgreSQL: throwaway cluster on port $port in $dir"
+}
+
+pg_stop() {
+    if [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ]; then
+        local as=()
+        [ "$(id -u)" = "0" ] && as=(runuser -u postgres --)
+        "${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+        rm -rf "$PG_DIR"
+    fi
+}
 
 services_start() {
-    :
+    pg_start
 }
 
 services_stop() {
-    :
+    pg_stop
 }

@@ -44,8 +44,34 @@ pub const SCENARIOS: &[&str] = &[
 
 /// Expands one `#[tokio::test]` per conformance scenario, each with a fresh store from
 /// `$factory` (an async expression yielding `Arc<dyn Store>`).
+///
+/// With `skip_unless: $reason`, an expression yielding `Option<String>`, each test first
+/// evaluates it and, when it is `Some(why)`, skips loudly through
+/// [`skip`](crate::testing::skip) (which fails instead when `HELPDESK_REQUIRE_SERVICES` is set,
+/// as in CI).
 #[macro_export]
 macro_rules! store_conformance {
+    (skip_unless: $reason:expr, $factory:expr) => {
+        $crate::store_conformance!(@each_skip $reason, $factory;
+            ticket_create_get_update, ticket_list_filters_and_paging, ticket_numbers_unique_under_concurrency,
+            unit_of_work_is_atomic, users_unique_lookup_and_paging, user_rejection_audit, outbox_claim_ack_retry_dead,
+            outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
+            one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
+            history_comments_attachments, report_figures, resolved_before_and_purge);
+    };
+    (@each_skip $reason:expr, $factory:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                if let Some(why) = $reason {
+                    $crate::testing::skip(stringify!($name), &why);
+                    return;
+                }
+                let store: ::std::sync::Arc<dyn $crate::ports::Store> = $factory.await;
+                $crate::testing::conformance::$name(store).await;
+            }
+        )+
+    };
     ($factory:expr) => {
         $crate::store_conformance!(@each $factory;
             ticket_create_get_update, ticket_list_filters_and_paging, ticket_numbers_unique_under_concurrency,

@@ -26,6 +26,16 @@ use crate::domain::MessageId;
 use crate::model::{Notification, WorkflowEvent};
 use crate::ports::{Clock, DeliveryError, Mailer, WorkflowSink};
 
+/// Skips a test that needs a server that is not available, loudly; fails instead when the
+/// environment variable `HELPDESK_REQUIRE_SERVICES` is set (CI sets it, so adapter tests can
+/// never pass silently there).
+pub fn skip(test: &str, why: &str) {
+    if std::env::var_os("HELPDESK_REQUIRE_SERVICES").is_some() {
+        panic!("{test}: required service missing: {why}");
+    }
+    eprintln!("\n!!!!! SKIPPED {test}: {why} (run ./scripts/test.sh to start the servers) !!!!!\n");
+}
+
 /// A clock that moves only when told.
 #[derive(Debug)]
 pub struct ManualClock(Mutex<DateTime<Utc>>);

@@ -1,0 +1,187 @@
+//! Ticket reads: by id and number, the list query (one SQL statement per page, every filter
+//! backed by an index), history, comments, attachments, and number allocation.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use helpdesk_core::domain::{AttachmentId, TicketId, TicketNumber};
+use helpdesk_core::model::{Attachment, Comment, HistoryEvent, Ticket};
+use helpdesk_core::ports::{
+    AssigneeFilter, Page, SortDirection, StoreResult, TicketQuery, TicketSortField, TicketStore,
+};
+use sqlx::{QueryBuilder, Row};
+
+use crate::{Json, PgStore, pg_error};
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern.
+pub(crate) fn like_pattern(needle: &str) -> String {
+    let mut s = String::with_capacity(needle.len() + 2);
+    s.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('%');
+    s
+}
+
+fn docs<T: serde::de::DeserializeOwned>(rows: Vec<sqlx::postgres::PgRow>) -> StoreResult<Vec<T>> {
+    rows.into_iter().map(|r| r.try_get::<Json<T>, _>("doc").map(|j| j.0).map_err(pg_error)).collect()
+}
+
+/// Builds the list statement for `q` (shared with the EXPLAIN test).
+pub fn list_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
+    let mut b = QueryBuilder::new("SELECT doc FROM tickets WHERE true");
+    if !q.statuses.is_empty() {
+        b.push(" AND status = ANY(")
+            .push_bind(q.statuses.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>())
+            .push("::ticket_status[])");
+    }
+    if !q.priorities.is_empty() {
+        b.push(" AND priority = ANY(")
+            .push_bind(q.priorities.iter().map(|p| p.as_str().to_owned()).collect::<Vec<_>>())
+            .push("::ticket_priority[])");
+    }
+    if !q.departments.is_empty() {
+        b.push(" AND department = ANY(")
+            .push_bind(q.departments.iter().map(|d| d.as_str().to_owned()).collect::<Vec<_>>())
+            .push(")");
+    }
+    if !q.categories.is_empty() {
+        b.push(" AND category = ANY(")
+            .push_bind(q.categories.iter().map(|c| c.as_str().to_owned()).collect::<Vec<_>>())
+            .push(")");
+    }
+    match q.assignee {
+        Some(AssigneeFilter::Nobody) => {
+            b.push(" AND assignee IS NULL");
+        }
+        Some(AssigneeFilter::User(u)) => {
+            b.push(" AND assignee = ").push_bind(u.as_uuid());
+        }
+        None => {}
+    }
+    if let Some(r) = q.requester {
+        b.push(" AND requester = ").push_bind(r.as_uuid());
+    }
+    if let Some(f) = q.created_from {
+        b.push(" AND created_at >= ").push_bind(f);
+    }
+    if let Some(t) = q.created_to {
+        b.push(" AND created_at < ").push_bind(t);
+    }
+    if let Some(n) = q.text_needle() {
+        let p = like_pattern(&n);
+        b.push(" AND (subject ILIKE ").push_bind(p.clone()).push(" OR description ILIKE ").push_bind(p).push(")");
+    }
+    let col = match q.sort.field {
+        TicketSortField::Created => "created_at",
+        TicketSortField::Updated => "updated_at",
+        TicketSortField::Priority => "priority_rank",
+        TicketSortField::Number => "seq",
+    };
+    let (op, dir) = match q.sort.direction {
+        SortDirection::Asc => (">", "ASC"),
+        SortDirection::Desc => ("<", "DESC"),
+    };
+    if let Some(c) = q.cursor {
+        b.push(format!(" AND ({col}, id) {op} ("));
+        match q.sort.field {
+            TicketSortField::Created | TicketSortField::Updated => {
+                b.push_bind(DateTime::<Utc>::from_timestamp_micros(c.key).unwrap_or_default());
+            }
+            TicketSortField::Priority => {
+                b.push_bind(c.key as i16);
+            }
+            TicketSortField::Number => {
+                b.push_bind(c.key);
+            }
+        }
+        b.push(", ").push_bind(c.id).push(")");
+    }
+    b.push(format!(" ORDER BY {col} {dir}, id {dir} LIMIT ")).push_bind((q.limit.get() + 1) as i64);
+    b
+}
+
+#[async_trait]
+impl TicketStore for PgStore {
+    async fn ticket(&self, id: TicketId) -> StoreResult<Option<Ticket>> {
+        let row = sqlx::query("SELECT doc FROM tickets WHERE id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        Ok(docs(row.into_iter().collect())?.pop())
+    }
+
+    async fn ticket_by_number(&self, number: &TicketNumber) -> StoreResult<Option<Ticket>> {
+        let row = sqlx::query("SELECT doc FROM tickets WHERE seq = $1")
+            .bind(number.seq() as i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        Ok(docs::<Ticket>(row.into_iter().collect())?.pop().filter(|t| &t.number == number))
+    }
+
+    async fn list_tickets(&self, q: &TicketQuery) -> StoreResult<Page<Ticket>> {
+        let rows = list_sql(q).build().fetch_all(&self.pool).await.map_err(pg_error)?;
+        Ok(Page::from_overfetch(docs(rows)?, q.limit, |t| q.sort.cursor(t)))
+    }
+
+    async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Ticket>> {
+        let rows = sqlx::query(
+            "SELECT doc FROM tickets WHERE resolved_at < $1 AND status = 'resolved' ORDER BY resolved_at, id LIMIT $2",
+        )
+        .bind(cutoff)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        docs(rows)
+    }
+
+    async fn history(&self, ticket: TicketId) -> StoreResult<Vec<HistoryEvent>> {
+        let rows = sqlx::query("SELECT doc FROM history_events WHERE ticket_id = $1 ORDER BY version, ord")
+            .bind(ticket.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        docs(rows)
+    }
+
+    async fn comments(&self, ticket: TicketId) -> StoreResult<Vec<Comment>> {
+        let rows = sqlx::query("SELECT doc FROM comments WHERE ticket_id = $1 ORDER BY created_at, ord")
+            .bind(ticket.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        docs(rows)
+    }
+
+    async fn attachments(&self, ticket: TicketId) -> StoreResult<Vec<Attachment>> {
+        let rows = sqlx::query("SELECT doc FROM attachments WHERE ticket_id = $1 ORDER BY created_at, id")
+            .bind(ticket.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        docs(rows)
+    }
+
+    async fn attachment(&self, id: AttachmentId) -> StoreResult<Option<Attachment>> {
+        let row = sqlx::query("SELECT doc FROM attachments WHERE id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        Ok(docs(row.into_iter().collect())?.pop())
+    }
+
+    async fn allocate_ticket_number(&self) -> StoreResult<u64> {
+        let v: i64 = sqlx::query_scalar("UPDATE ticket_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        Ok(v as u64)
+    }
+}
