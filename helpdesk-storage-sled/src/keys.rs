@@ -104,12 +104,19 @@ pub(crate) fn index_prefix(d: Dim, value: &[u8], sort: TicketSortField) -> Vec<u
     k
 }
 
+/// True when the index has entries for `d` sorted by `s`: every sort for "all" and status (the
+/// triage queue), creation order for the other filters (13 entries a ticket, which keeps a
+/// create at about two dozen key writes).
+pub(crate) fn indexed(d: Dim, s: TicketSortField) -> bool {
+    matches!(d, Dim::All | Dim::Status) || s == TicketSortField::Created
+}
+
 /// Every index key of a ticket.
 pub(crate) fn index_keys(t: &Ticket) -> Vec<Vec<u8>> {
-    let mut out = Vec::with_capacity(DIMS.len() * SORTS.len());
+    let mut out = Vec::with_capacity(13);
     for d in DIMS {
         let v = dim_value(t, d);
-        for s in SORTS {
+        for s in SORTS.into_iter().filter(|s| indexed(d, *s)) {
             let sort =
                 helpdesk_core::ports::TicketSort { field: s, direction: helpdesk_core::ports::SortDirection::Asc };
             let mut k = index_prefix(d, &v, s);

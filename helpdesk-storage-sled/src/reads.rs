@@ -19,7 +19,11 @@ use sled::transaction::ConflictableTransactionError;
 use crate::SledStore;
 use crate::codec::{dec, enc, get, sled_err};
 use crate::commit::{IdemRow, idem_key, tx_error};
-use crate::keys::{Dim, Key, index_prefix};
+use crate::keys::{Dim, Key, index_prefix, indexed};
+
+/// Past this many candidates a filter without an index for the requested sort walks the
+/// sort's general index instead of sorting its candidates in memory.
+const SMALL_SET: usize = 5_000;
 
 /// The first key after every key starting with `prefix`.
 pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
@@ -77,6 +81,34 @@ impl SledStore {
         }
     }
 
+    /// The page of `q` from the (creation-ordered) index of `dim`, if it has at most
+    /// [`SMALL_SET`] entries for `values`.
+    fn small_set_page(&self, q: &TicketQuery, dim: Dim, values: &[Vec<u8>]) -> StoreResult<Option<Page<Ticket>>> {
+        let mut ids = Vec::new();
+        for v in values {
+            let prefix = index_prefix(dim, v, helpdesk_core::ports::TicketSortField::Created);
+            let plen = prefix.len();
+            for kv in self.t.ticket_idx.scan_prefix(&prefix) {
+                let (k, _) = kv.map_err(sled_err)?;
+                ids.push(k.subslice(plen + 8, 16));
+                if ids.len() > SMALL_SET {
+                    return Ok(None);
+                }
+            }
+        }
+        let mut items = Vec::new();
+        for id in ids {
+            if let Some(t) = self.ticket_by_uuid(&id)? {
+                if q.selects(&t) {
+                    items.push(t);
+                }
+            }
+        }
+        items.sort_by(|a, b| q.sort.compare(a, b));
+        items.truncate(q.limit.get() + 1);
+        Ok(Some(Page::from_overfetch(items, q.limit, |t| q.sort.cursor(t))))
+    }
+
     fn ticket_by_uuid(&self, id: &[u8]) -> StoreResult<Option<Ticket>> {
         get(&self.t.tickets, id)
     }
@@ -96,7 +128,19 @@ impl TicketStore for SledStore {
     }
 
     async fn list_tickets(&self, q: &TicketQuery) -> StoreResult<Page<Ticket>> {
-        let (dim, values) = Self::plan(q);
+        let (mut dim, mut values) = Self::plan(q);
+        if !indexed(dim, q.sort.field) {
+            // The filter's index is in creation order only: a small candidate set is sorted
+            // in memory; a large one is served from the sort's general (or status) index.
+            if let Some(page) = self.small_set_page(q, dim, &values)? {
+                return Ok(page);
+            }
+            if q.statuses.is_empty() {
+                (dim, values) = (Dim::All, vec![Vec::new()]);
+            } else {
+                (dim, values) = (Dim::Status, q.statuses.iter().map(|s| s.as_str().as_bytes().to_vec()).collect());
+            }
+        }
         let desc = q.sort.direction == SortDirection::Desc;
         let after = q.cursor.map(|c| Key::new().i64(c.key).uuid(c.id).build());
         let mut iters: Vec<std::iter::Peekable<_>> = values

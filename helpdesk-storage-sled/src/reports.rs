@@ -35,10 +35,13 @@ impl SledStore {
 #[async_trait]
 impl ReportStore for SledStore {
     async fn summary(&self, now: DateTime<Utc>) -> StoreResult<Summary> {
-        // Waiting new tickets: the (status = new, by creation) index up to now − 24 h.
+        // Waiting new tickets: all new ones (a counter) minus those of the last 24 hours (the
+        // recent end of the status index), so the cost follows one day's traffic, not the total.
         let prefix = index_prefix(Dim::Status, TicketStatus::New.as_str().as_bytes(), TicketSortField::Created);
-        let end = [prefix.as_slice(), &time_key(now - Duration::hours(24))].concat();
-        let waiting = self.t.ticket_idx.range(prefix.clone()..end).count() as u64;
+        let start = [prefix.as_slice(), &time_key(now - Duration::hours(24))].concat();
+        let end = crate::reads::prefix_end(&prefix).unwrap_or_default();
+        let recent = self.t.ticket_idx.range(start..end).count() as u64;
+        let waiting = self.counter("t:status:new")?.saturating_sub(recent);
         Ok(Summary {
             total_tickets: self.counter("t:total")?,
             by_status: self.counters_with("t:status:")?,
