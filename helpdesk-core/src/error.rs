@@ -10,7 +10,8 @@ use std::time::Duration;
 use crate::ports::StoreError;
 
 /// One field that failed validation, named as the client sent it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[error("{field}: {message}")]
 pub struct FieldError {
     /// The field's name in the request (`email`, `subject`, `scheduled_date`, …).
     pub field: String,

@@ -23,6 +23,8 @@ mod outbox;
 mod reports;
 mod tickets;
 
+pub use tickets::explain_list_sql;
+
 use std::time::Duration;
 
 use helpdesk_core::ports::StoreError;

@@ -30,9 +30,18 @@ fn docs<T: serde::de::DeserializeOwned>(rows: Vec<sqlx::postgres::PgRow>) -> Sto
     rows.into_iter().map(|r| r.try_get::<Json<T>, _>("doc").map(|j| j.0).map_err(pg_error)).collect()
 }
 
-/// Builds the list statement for `q` (shared with the EXPLAIN test).
-pub fn list_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
-    let mut b = QueryBuilder::new("SELECT doc FROM tickets WHERE true");
+/// Builds the list statement for `q`.
+pub(crate) fn list_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
+    list_sql_with("SELECT doc FROM tickets WHERE true", q)
+}
+
+/// The list statement for `q` behind `EXPLAIN`, to show which index serves it.
+pub fn explain_list_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
+    list_sql_with("EXPLAIN SELECT doc FROM tickets WHERE true", q)
+}
+
+fn list_sql_with(head: &str, q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
+    let mut b = QueryBuilder::new(head);
     if !q.statuses.is_empty() {
         b.push(" AND status = ANY(")
             .push_bind(q.statuses.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>())

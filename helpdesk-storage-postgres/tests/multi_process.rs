@@ -1,0 +1,101 @@
+//! Two OS processes, each with its own pool on one database, create 2,000 tickets each and
+//! race each other on edits of shared tickets: no duplicate numbers, no lost update, history
+//! and outbox consistent.
+
+mod common;
+
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_behave_as_one_store() {
+    use std::collections::{BTreeMap, HashSet};
+    use std::sync::Arc;
+
+    use helpdesk_core::domain::{Priority, TicketNumber};
+    use helpdesk_core::lifecycle::Action;
+    use helpdesk_core::model::{NotificationKind, OutboxPayload, OutboxState};
+    use helpdesk_core::password::{Argon2Hasher, Argon2Options, Password};
+    use helpdesk_core::ports::{OutboxStore, PageSize, TicketStore};
+    use helpdesk_core::{ActionRequest, BootstrapAdmin, HelpDesk, LoginRequest, NewTicket};
+    use helpdesk_storage_postgres::{PgOptions, PgStore};
+
+    if let Some(why) = common::missing() {
+        helpdesk_core::testing::skip("two_processes_behave_as_one_store", &why);
+        return;
+    }
+    let url = common::fresh_url().await;
+    let store = Arc::new(PgStore::connect(&url, &PgOptions::default()).await.unwrap());
+    store.migrate().await.unwrap();
+    let desk = HelpDesk::builder(store.clone(), Arc::new(object_store::memory::InMemory::new()))
+        .hasher(Arc::new(Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap()))
+        .build()
+        .unwrap();
+    let pw = "harbor-lantern-quartz-71";
+    desk.ensure_admin(BootstrapAdmin { email: "admin@example.com".into(), password: Some(Password::new(pw)), first_name: "Ada".into(), last_name: "Admin".into() }).await.unwrap();
+    let s = desk.login(LoginRequest { email: "admin@example.com".into(), password: Password::new(pw), address: None }).await.unwrap();
+    let (admin, _) = desk.authenticate_session(s.session.id).await.unwrap();
+    let mut shared = Vec::new();
+    for i in 0..10 {
+        let t = desk
+            .create_ticket(&admin, NewTicket { subject: format!("shared {i}"), category: "hardware".into(), sub_category: "printer".into(), description: "contended".into(), scheduled_date: None }, None)
+            .await
+            .unwrap();
+        let req = ActionRequest { priority: Some(Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
+        desk.act(&admin, &t.number, Action::Approve, req, None).await.unwrap();
+        shared.push(t.number.to_string());
+    }
+
+    let per_process = 2_000;
+    let spawn = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-pg-worker"))
+            .arg(&url)
+            .arg(per_process.to_string())
+            .arg(shared.join(","))
+            .kill_on_drop(true)
+            .output()
+    };
+    let (a, b) = tokio::join!(spawn(), spawn());
+    let mut created = Vec::new();
+    let mut edits: BTreeMap<String, u64> = BTreeMap::new();
+    let mut conflicts = 0;
+    for out in [a.unwrap(), b.unwrap()] {
+        assert!(out.status.success(), "worker failed: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        created.extend(v["created"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_owned()));
+        for (n, k) in v["edits"].as_object().unwrap() {
+            *edits.entry(n.clone()).or_default() += k.as_u64().unwrap();
+        }
+        conflicts += v["conflicts"].as_u64().unwrap();
+    }
+    // No duplicate numbers, and none skipped (no creation failed).
+    let unique: HashSet<&String> = created.iter().collect();
+    assert_eq!(created.len(), 2 * per_process);
+    assert_eq!(unique.len(), created.len(), "duplicate ticket numbers across processes");
+    let max = created.iter().map(|n| TicketNumber::parse(n).unwrap().seq()).max().unwrap();
+    assert_eq!(max, (2 * per_process + shared.len()) as u64, "numbers jumped");
+    // No lost update: each shared ticket's version is its approve plus every successful edit.
+    for n in &shared {
+        let t = store.ticket_by_number(&TicketNumber::parse(n).unwrap()).await.unwrap().unwrap();
+        let ok = edits.get(n).copied().unwrap_or(0);
+        assert_eq!(t.version, 2 + ok, "{n}: lost update ({ok} successful edits)");
+        let history = store.history(t.id).await.unwrap();
+        let versions: Vec<u64> = history.iter().map(|e| e.version).collect();
+        assert_eq!(versions, (1..=t.version).collect::<Vec<_>>(), "{n}: history does not match the versions");
+    }
+    eprintln!("multi-process: {} tickets, {} successful contended edits, {conflicts} refused as stale", created.len(), edits.values().sum::<u64>());
+    // Every ticket has its history event and its "received" mail.
+    for n in created.iter().step_by(97) {
+        let t = store.ticket_by_number(&TicketNumber::parse(n).unwrap()).await.unwrap().unwrap();
+        assert_eq!(store.history(t.id).await.unwrap().len() as u64, t.version);
+    }
+    let mut received = 0;
+    let mut cursor = None;
+    loop {
+        let page = store.list_outbox(OutboxState::Pending, cursor, PageSize::new(100).unwrap()).await.unwrap();
+        received += page.items.iter().filter(|r| matches!(&r.message.payload, OutboxPayload::Mail(m) if matches!(m.kind, NotificationKind::TicketReceived { .. }))).count();
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(received, 2 * per_process + shared.len(), "a ticket without its received mail");
+}
