@@ -37,7 +37,7 @@ pg_start() {
         return 0
     }
     "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400 -c shared_buffers=256MB" start >/dev/null || {
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=400 -c shared_buffers=256MB" start >/dev/null || {
         echo "!!!!! PostgreSQL did not start (see $dir/server.log): PostgreSQL tests will be SKIPPED !!!!!"
         return 0
     }

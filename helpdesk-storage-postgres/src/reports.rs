@@ -125,10 +125,11 @@ impl ReportStore for PgStore {
         report.per_day = days(range, &created, &resolved);
         let counts = self.summary(range.to()).await?;
         for (status, n) in counts.by_status {
-            if let Ok(s) = status.parse::<TicketStatus>() {
-                if !s.is_terminal() && s != TicketStatus::Resolved {
-                    report.backlog.insert(status, n);
-                }
+            if let Ok(s) = status.parse::<TicketStatus>()
+                && !s.is_terminal()
+                && s != TicketStatus::Resolved
+            {
+                report.backlog.insert(status, n);
             }
         }
         Ok(report)

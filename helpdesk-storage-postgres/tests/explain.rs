@@ -28,14 +28,31 @@ async fn every_filter_and_sort_uses_an_index() {
         ("assignee".into(), TicketQuery { assignee: Some(AssigneeFilter::User(user)), ..base.clone() }),
         ("unassigned".into(), TicketQuery { assignee: Some(AssigneeFilter::Nobody), ..base.clone() }),
         ("requester".into(), TicketQuery { requester: Some(user), ..base.clone() }),
-        ("created range".into(), TicketQuery { created_from: Some(chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap()), created_to: Some(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap()), ..base.clone() }),
+        (
+            "created range".into(),
+            TicketQuery {
+                created_from: Some(chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap()),
+                created_to: Some(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap()),
+                ..base.clone()
+            },
+        ),
         ("text".into(), TicketQuery { text: Some("printer".into()), ..base.clone() }),
     ];
-    for field in [TicketSortField::Created, TicketSortField::Updated, TicketSortField::Priority, TicketSortField::Number] {
+    for field in
+        [TicketSortField::Created, TicketSortField::Updated, TicketSortField::Priority, TicketSortField::Number]
+    {
         for direction in [SortDirection::Asc, SortDirection::Desc] {
             let sort = TicketSort { field, direction };
             shapes.push((format!("sort {field:?} {direction:?}"), TicketQuery { sort, ..base.clone() }));
-            shapes.push((format!("status + sort {field:?} {direction:?} + cursor"), TicketQuery { sort, statuses: vec![TicketStatus::Open], cursor: Some(Cursor { key: 5, id: uuid::Uuid::nil() }), ..base.clone() }));
+            shapes.push((
+                format!("status + sort {field:?} {direction:?} + cursor"),
+                TicketQuery {
+                    sort,
+                    statuses: vec![TicketStatus::Open],
+                    cursor: Some(Cursor { key: 5, id: uuid::Uuid::nil() }),
+                    ..base.clone()
+                },
+            ));
         }
     }
     for (name, q) in shapes {

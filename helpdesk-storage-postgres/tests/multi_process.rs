@@ -30,16 +30,37 @@ async fn two_processes_behave_as_one_store() {
         .build()
         .unwrap();
     let pw = "harbor-lantern-quartz-71";
-    desk.ensure_admin(BootstrapAdmin { email: "admin@example.com".into(), password: Some(Password::new(pw)), first_name: "Ada".into(), last_name: "Admin".into() }).await.unwrap();
-    let s = desk.login(LoginRequest { email: "admin@example.com".into(), password: Password::new(pw), address: None }).await.unwrap();
+    desk.ensure_admin(BootstrapAdmin {
+        email: "admin@example.com".into(),
+        password: Some(Password::new(pw)),
+        first_name: "Ada".into(),
+        last_name: "Admin".into(),
+    })
+    .await
+    .unwrap();
+    let s = desk
+        .login(LoginRequest { email: "admin@example.com".into(), password: Password::new(pw), address: None })
+        .await
+        .unwrap();
     let (admin, _) = desk.authenticate_session(s.session.id).await.unwrap();
     let mut shared = Vec::new();
     for i in 0..10 {
         let t = desk
-            .create_ticket(&admin, NewTicket { subject: format!("shared {i}"), category: "hardware".into(), sub_category: "printer".into(), description: "contended".into(), scheduled_date: None }, None)
+            .create_ticket(
+                &admin,
+                NewTicket {
+                    subject: format!("shared {i}"),
+                    category: "hardware".into(),
+                    sub_category: "printer".into(),
+                    description: "contended".into(),
+                    scheduled_date: None,
+                },
+                None,
+            )
             .await
             .unwrap();
-        let req = ActionRequest { priority: Some(Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
+        let req =
+            ActionRequest { priority: Some(Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
         desk.act(&admin, &t.number, Action::Approve, req, None).await.unwrap();
         shared.push(t.number.to_string());
     }
@@ -81,7 +102,11 @@ async fn two_processes_behave_as_one_store() {
         let versions: Vec<u64> = history.iter().map(|e| e.version).collect();
         assert_eq!(versions, (1..=t.version).collect::<Vec<_>>(), "{n}: history does not match the versions");
     }
-    eprintln!("multi-process: {} tickets, {} successful contended edits, {conflicts} refused as stale", created.len(), edits.values().sum::<u64>());
+    eprintln!(
+        "multi-process: {} tickets, {} successful contended edits, {conflicts} refused as stale",
+        created.len(),
+        edits.values().sum::<u64>()
+    );
     // Every ticket has its history event and its "received" mail.
     for n in created.iter().step_by(97) {
         let t = store.ticket_by_number(&TicketNumber::parse(n).unwrap()).await.unwrap().unwrap();

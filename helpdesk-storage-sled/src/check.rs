@@ -41,7 +41,7 @@ impl SledStore {
         let mut resolved = 0u64;
         for kv in t.tickets.iter() {
             let (_, v) = kv.map_err(sled_err)?;
-            let tk: Ticket = dec(&v)?;
+            let tk: Ticket = crate::codec::dec_ticket(&v)?;
             r.tickets += 1;
             max_seq = max_seq.max(tk.number.seq());
             match t.ticket_numbers.get(tk.number.seq().to_be_bytes()).map_err(sled_err)? {

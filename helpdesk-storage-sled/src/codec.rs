@@ -28,6 +28,17 @@ pub(crate) fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(b).map_err(|e| SledError::Decode(e).into())
 }
 
+/// Ticket rows, the hottest and most numerous, use a compact binary encoding (bincode): about
+/// half the size of JSON, so more of them fit in sled's cache.
+pub(crate) fn enc_ticket(t: &helpdesk_core::model::Ticket) -> Result<Vec<u8>, StoreError> {
+    bincode::serialize(t).map_err(crate::backend)
+}
+
+/// Decodes a ticket row.
+pub(crate) fn dec_ticket(b: &[u8]) -> Result<helpdesk_core::model::Ticket, StoreError> {
+    bincode::deserialize(b).map_err(crate::backend)
+}
+
 pub(crate) fn sled_err(e: sled::Error) -> StoreError {
     SledError::Sled(e).into()
 }

@@ -171,7 +171,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
         let t = &w.value;
         let key = t.id.as_uuid();
         let old: Option<Ticket> = match tx[TICKETS].get(key.as_bytes())? {
-            Some(raw) => Some(tx_dec(&raw)?),
+            Some(raw) => Some(crate::codec::dec_ticket(&raw).map_err(ConflictableTransactionError::Abort)?),
             None => None,
         };
         match (w.expected, &old) {
@@ -210,7 +210,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
             tx[RESOLVED].insert(k, &[])?;
         }
         bump(&mut deltas, ticket_counters(t), 1);
-        tx[TICKETS].insert(key.as_bytes(), e(enc(t))?)?;
+        tx[TICKETS].insert(key.as_bytes(), e(crate::codec::enc_ticket(t))?)?;
     }
 
     for (i, ev) in uow.events.iter().enumerate() {
@@ -338,7 +338,13 @@ impl UnitOfWorkStore for SledStore {
             sessions_of.insert(u, self.sessions_of(u)?);
         }
         let trees = self.commit_trees();
-        trees.as_slice().transaction(|tx| apply(tx, &uow, &sessions_of)).map_err(tx_error)?;
+        {
+            // One writer at a time: units of work touch the same counter keys, and sled's
+            // optimistic transactions would otherwise retry each other. The flush below is
+            // outside the lock, so writers still share flushes.
+            let _serial = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+            trees.as_slice().transaction(|tx| apply(tx, &uow, &sessions_of)).map_err(tx_error)?;
+        }
         self.durable().await
     }
 

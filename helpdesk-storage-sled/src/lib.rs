@@ -153,6 +153,7 @@ pub(crate) struct Trees {
 pub struct SledStore {
     pub(crate) t: Arc<Trees>,
     pub(crate) flusher: Arc<flush::GroupCommit>,
+    pub(crate) commit_lock: Arc<std::sync::Mutex<()>>,
     path: PathBuf,
 }
 
@@ -215,7 +216,7 @@ impl SledStore {
         migrate(&t.meta, &path)?;
         db.flush().map_err(sled_err)?;
         let flusher = flush::GroupCommit::start(db.clone());
-        Ok(Self { t: Arc::new(t), flusher, path })
+        Ok(Self { t: Arc::new(t), flusher, commit_lock: Arc::default(), path })
     }
 
     /// Where the database lives.

@@ -23,7 +23,7 @@ use crate::keys::{Dim, Key, index_prefix, indexed};
 
 /// Past this many candidates a filter without an index for the requested sort walks the
 /// sort's general index instead of sorting its candidates in memory.
-const SMALL_SET: usize = 5_000;
+const SMALL_SET: usize = 300;
 
 /// The first key after every key starting with `prefix`.
 pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
@@ -98,10 +98,10 @@ impl SledStore {
         }
         let mut items = Vec::new();
         for id in ids {
-            if let Some(t) = self.ticket_by_uuid(&id)? {
-                if q.selects(&t) {
-                    items.push(t);
-                }
+            if let Some(t) = self.ticket_by_uuid(&id)?
+                && q.selects(&t)
+            {
+                items.push(t);
             }
         }
         items.sort_by(|a, b| q.sort.compare(a, b));
@@ -110,7 +110,10 @@ impl SledStore {
     }
 
     fn ticket_by_uuid(&self, id: &[u8]) -> StoreResult<Option<Ticket>> {
-        get(&self.t.tickets, id)
+        match self.t.tickets.get(id).map_err(sled_err)? {
+            Some(v) => crate::codec::dec_ticket(&v).map(Some),
+            None => Ok(None),
+        }
     }
 }
 

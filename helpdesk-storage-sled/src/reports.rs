@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use helpdesk_core::domain::TicketStatus;
-use helpdesk_core::model::{OneTimeToken, OutboxRecord, OutboxState, Session, Ticket};
+use helpdesk_core::model::{OneTimeToken, OutboxRecord, OutboxState, Session};
 use helpdesk_core::ports::{MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, TicketSortField};
 use helpdesk_core::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
 
@@ -62,8 +62,8 @@ impl ReportStore for SledStore {
         let to = [prefix.as_slice(), &time_key(range.to())].concat();
         for kv in self.t.ticket_idx.range(from..to) {
             let (k, _) = kv.map_err(sled_err)?;
-            if let Some(t) = get::<Ticket>(&self.t.tickets, &k[prefix.len() + 8..])? {
-                b.add_created(&t);
+            if let Some(v) = self.t.tickets.get(&k[prefix.len() + 8..]).map_err(sled_err)? {
+                b.add_created(&crate::codec::dec_ticket(&v)?);
             }
         }
         for kv in self.t.resolved_idx.range(time_key(range.from()).to_vec()..time_key(range.to()).to_vec()) {

@@ -15,16 +15,27 @@ use helpdesk_storage_postgres::{PgOptions, PgStore};
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, url, count, shared] = args.as_slice() else { return Err("usage: helpdesk-pg-worker <url> <count> <shared>".into()) };
+    let [_, url, count, shared] = args.as_slice() else {
+        return Err("usage: helpdesk-pg-worker <url> <count> <shared>".into());
+    };
     let count: usize = count.parse()?;
-    let shared: Vec<TicketNumber> = shared.split(',').filter(|s| !s.is_empty()).map(TicketNumber::parse).collect::<Result<_, _>>()?;
+    let shared: Vec<TicketNumber> =
+        shared.split(',').filter(|s| !s.is_empty()).map(TicketNumber::parse).collect::<Result<_, _>>()?;
     let store = Arc::new(PgStore::connect(url, &PgOptions { max_connections: 8, ..PgOptions::default() }).await?);
     let desk = HelpDesk::builder(store, Arc::new(object_store::memory::InMemory::new()))
         .hasher(Arc::new(Argon2Hasher::new(Argon2Options::insecure_fast_for_tests())?))
         .build()?;
     let pw = "harbor-lantern-quartz-71";
-    desk.ensure_admin(BootstrapAdmin { email: "admin@example.com".into(), password: Some(Password::new(pw)), first_name: "Ada".into(), last_name: "Admin".into() }).await?;
-    let s = desk.login(LoginRequest { email: "admin@example.com".into(), password: Password::new(pw), address: None }).await?;
+    desk.ensure_admin(BootstrapAdmin {
+        email: "admin@example.com".into(),
+        password: Some(Password::new(pw)),
+        first_name: "Ada".into(),
+        last_name: "Admin".into(),
+    })
+    .await?;
+    let s = desk
+        .login(LoginRequest { email: "admin@example.com".into(), password: Password::new(pw), address: None })
+        .await?;
     let (admin, _) = desk.authenticate_session(s.session.id).await?;
 
     let mut tasks = Vec::new();
@@ -35,14 +46,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut edits: BTreeMap<String, u64> = BTreeMap::new();
             let mut conflicts = 0u64;
             for i in 0..count / 4 + usize::from(w < count % 4) {
-                let new = NewTicket { subject: format!("worker task {w} #{i}"), category: "network".into(), sub_category: "vpn".into(), description: "multi-process test".into(), scheduled_date: None };
+                let new = NewTicket {
+                    subject: format!("worker task {w} #{i}"),
+                    category: "network".into(),
+                    sub_category: "vpn".into(),
+                    description: "multi-process test".into(),
+                    scheduled_date: None,
+                };
                 let t = desk.create_ticket(&admin, new, None).await.map_err(|e| e.to_string())?;
                 created.push(t.number.to_string());
                 // Race the other process on a shared ticket: read, then edit at that version.
                 let n = &shared[(i + w) % shared.len()];
                 let seen = desk.ticket(&admin, n).await.map_err(|e| e.to_string())?.ticket;
                 let p = Priority::ALL[(i + w) % 4];
-                match desk.edit_ticket(&admin, n, TicketEdit { priority: Some(p), ..TicketEdit::default() }, Some(seen.version)).await {
+                match desk
+                    .edit_ticket(
+                        &admin,
+                        n,
+                        TicketEdit { priority: Some(p), ..TicketEdit::default() },
+                        Some(seen.version),
+                    )
+                    .await
+                {
                     Ok(after) if after.version > seen.version => *edits.entry(n.to_string()).or_default() += 1,
                     Ok(_) => {}
                     Err(Error::VersionConflict { .. }) => conflicts += 1,

@@ -1,0 +1,214 @@
+//! Storage benchmark of `PgStore` at a million tickets, compared in the same run with
+//! `pgbench` running, as raw SQL, the writes of one ticket creation at the same concurrency.
+//! Prints a Markdown table.
+//!
+//! Needs `DATABASE_URL` and `PG_BIN` (the directory of `pgbench`); `scripts/bench-postgres.sh`
+//! starts a throwaway cluster with fsync on and runs this. Argument: the number of tickets
+//! (default 1,000,000).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use helpdesk_core::domain::{
+    DepartmentKey, Priority, Role, TicketNumber, TicketNumberFormat, TicketStatus, UserId, UserStatus,
+};
+use helpdesk_core::ports::*;
+use helpdesk_core::report::ReportRange;
+use helpdesk_core::testing::fixtures::{event, mail, t0, ticket, user};
+use helpdesk_storage_postgres::{PgOptions, PgStore};
+use rand::{Rng, SeedableRng};
+
+fn pct(v: &mut [Duration], p: f64) -> f64 {
+    v.sort();
+    v[((v.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
+}
+
+async fn create(store: &PgStore, requesters: &[UserId], i: u64) {
+    let seq = store.allocate_ticket_number().await.unwrap();
+    let mut t = ticket(seq, requesters[(i as usize) % requesters.len()], t0() + chrono::Duration::days(40));
+    t.department = Some(DepartmentKey::parse("it").unwrap());
+    let mut uow = UnitOfWork::new();
+    uow.events.push(event(&t, t.created_at));
+    uow.outbox.push(mail(t.created_at));
+    uow.tickets.push(Versioned::insert(t));
+    store.commit(uow).await.unwrap();
+}
+
+async fn create_rate(store: &PgStore, requesters: &Arc<Vec<UserId>>, n: u64, writers: u64) -> f64 {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (s, r) = (store.clone(), requesters.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..n / writers {
+                create(&s, &r, w * 1_000_000 + i).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (n / writers * writers) as f64 / start.elapsed().as_secs_f64()
+}
+
+const PGBENCH_SCRIPT: &str = r#"
+BEGIN;
+UPDATE ticket_counter SET value = value + 1 WHERE id = 1 RETURNING value \gset
+INSERT INTO tickets (id, seq, requester, status, department, category, subject, description, created_at, updated_at, version, doc)
+  VALUES (gen_random_uuid(), :value + 100000000, (SELECT id FROM users LIMIT 1), 'new', 'it', 'hardware', 'pgbench', 'pgbench', now(), now(), 1, '{"kind": "pgbench"}') RETURNING id \gset t_
+INSERT INTO history_events (id, ticket_id, version, internal, doc) VALUES (gen_random_uuid(), :t_id, 1, false, '{"kind": "pgbench"}');
+INSERT INTO outbox (id, created_at, state, attempts, next_attempt_at, payload) VALUES (gen_random_uuid(), now(), 'pending', 0, now(), '{"channel": "redacted"}');
+COMMIT;
+"#;
+
+fn pgbench(url: &str, clients: u32) -> f64 {
+    let bin = std::env::var("PG_BIN").expect("PG_BIN");
+    let script = std::env::temp_dir().join("helpdesk-pgbench.sql");
+    std::fs::write(&script, PGBENCH_SCRIPT).unwrap();
+    let out = std::process::Command::new(format!("{bin}/pgbench"))
+        .args(["-n", "-c", &clients.to_string(), "-j", &clients.min(2).to_string(), "-T", "10", "-f"])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr));
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("pgbench tps")
+}
+
+const LOAD: &str = r#"
+INSERT INTO tickets (id, seq, requester, assignee, status, priority, department, category, subject, description, created_at, updated_at, resolved_at, response_secs, resolution_secs, version, doc)
+SELECT id, g, requester, NULL, status::ticket_status, priority::ticket_priority, dept, cat, subj, descr, created, created, resolved, resp, reso, 1,
+  jsonb_build_object('id', id, 'number', 'TX' || lpad(g::text, 4, '0'), 'requester', requester, 'subject', subj, 'category', cat, 'sub_category', sub,
+    'description', descr, 'scheduled_date', NULL, 'priority', priority, 'department', dept, 'status', status, 'assignee', NULL,
+    'created_at', to_jsonb(created), 'updated_at', to_jsonb(created), 'first_response_at', CASE WHEN resp IS NULL THEN NULL ELSE to_jsonb(created + resp * interval '1 second') END,
+    'resolved_at', to_jsonb(resolved), 'closed_at', NULL, 'response_secs', resp, 'resolution_secs', reso, 'rejection_reason', NULL,
+    'workflow_linked', false, 'version', 1)
+FROM (
+  SELECT g, gen_random_uuid() AS id, ($3::uuid[])[1 + g % array_length($3::uuid[], 1)] AS requester,
+    (ARRAY['new','open','in_progress','on_hold','pending','resolved','closed','rejected'])[1 + (g / 7) % 8] AS status,
+    CASE WHEN g % 5 = 0 THEN NULL ELSE (ARRAY['critical','high','medium','low'])[1 + (g / 3) % 4] END AS priority,
+    (ARRAY['it','asset','budget'])[1 + g % 3] AS dept,
+    (ARRAY['hardware','software','network','asset','budget'])[1 + (g / 11) % 5] AS cat,
+    (ARRAY['laptop','license','vpn','transfer','purchase'])[1 + (g / 11) % 5] AS sub,
+    'Ticket ' || g || CASE WHEN g % 1000 = 0 THEN ' printer on fire' ELSE ' about something' END AS subj,
+    'Description of ticket number ' || g AS descr,
+    timestamptz '2025-06-01' + g * interval '20 seconds' AS created,
+    CASE WHEN (g / 7) % 8 IN (5, 6) THEN timestamptz '2025-06-01' + g * interval '20 seconds' + (3600 + g % 86400) * interval '1 second' END AS resolved,
+    CASE WHEN (g / 7) % 8 > 0 THEN 60 + g % 7200 END AS resp,
+    CASE WHEN (g / 7) % 8 IN (5, 6) THEN 3600 + g % 86400 END AS reso
+  FROM generate_series($1::bigint, $2::bigint) g
+) s
+"#;
+
+fn main() {
+    let n: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL (use scripts/bench-postgres.sh)");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let store = PgStore::connect(&url, &PgOptions { max_connections: 16, ..PgOptions::default() }).await.unwrap();
+        store.migrate().await.unwrap();
+        let mut users = Vec::new();
+        let mut uow = UnitOfWork::new();
+        for i in 1..=50 {
+            let u = user(i, if i == 1 { Role::Admin } else { Role::Employee }, UserStatus::Approved);
+            users.push(u.id);
+            uow.users.push(Versioned::insert(u));
+        }
+        store.commit(uow).await.unwrap();
+        let users = Arc::new(users);
+        let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
+        let start = Instant::now();
+        let mut from = 1u64;
+        while from <= n {
+            let to = (from + 99_999).min(n);
+            sqlx::query(LOAD).bind(from as i64).bind(to as i64).bind(&ids).execute(store.pool()).await.unwrap();
+            from = to + 1;
+        }
+        sqlx::query("UPDATE ticket_counter SET value = $1").bind(n as i64).execute(store.pool()).await.unwrap();
+        for (prefix, col) in [("t:status:", "status::text"), ("t:priority:", "COALESCE(priority::text, 'untriaged')"), ("t:department:", "COALESCE(department, 'none')"), ("t:category:", "category")] {
+            sqlx::query(&format!("INSERT INTO ticket_counts (key, shard, n) SELECT '{prefix}' || {col}, 0, count(*) FROM tickets GROUP BY 1")).execute(store.pool()).await.unwrap();
+        }
+        sqlx::query("INSERT INTO ticket_counts (key, shard, n) SELECT 't:total', 0, count(*) FROM tickets").execute(store.pool()).await.unwrap();
+        sqlx::query("VACUUM ANALYZE").execute(store.pool()).await.unwrap();
+        eprintln!("loaded {n} tickets in {:.0} s", start.elapsed().as_secs_f64());
+
+        let mut rows: Vec<(String, String)> = Vec::new();
+        for (writers, count) in [(1u64, 1_000u64), (8, 8_000)] {
+            let ours = create_rate(&store, &users, count, writers).await;
+            let raw = pgbench(&url, writers as u32);
+            rows.push((format!("create, {writers} writer(s)"), format!("{ours:.0}/s vs pgbench {raw:.0}/s = **{:.0}%**", 100.0 * ours / raw)));
+        }
+        let fmt = TicketNumberFormat::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut lat = Vec::new();
+        let start = Instant::now();
+        for _ in 0..10_000 {
+            let t0 = Instant::now();
+            let t = store.ticket_by_number(&TicketNumber::new(&fmt, rng.gen_range(1..=n))).await.unwrap();
+            lat.push(t0.elapsed());
+            assert!(t.is_some());
+        }
+        rows.push(("get by number (1 client)".into(), format!("{:.0}/s, p50 {:.3} ms, p99 {:.3} ms", 10_000.0 / start.elapsed().as_secs_f64(), pct(&mut lat, 0.5), pct(&mut lat, 0.99))));
+        let q = |f: &dyn Fn(&mut TicketQuery)| {
+            let mut q = TicketQuery { limit: PageSize::new(50).unwrap(), ..TicketQuery::default() };
+            f(&mut q);
+            q
+        };
+        let shapes = [q(&|q| q.statuses = vec![TicketStatus::New]),
+            q(&|q| {
+                q.departments = vec![DepartmentKey::parse("asset").unwrap()];
+                q.sort = TicketSort { field: TicketSortField::Priority, direction: SortDirection::Asc };
+            }),
+            q(&|q| q.requester = Some(users[7])),
+            q(&|q| {
+                q.statuses = vec![TicketStatus::Open, TicketStatus::InProgress];
+                q.priorities = vec![Priority::High];
+            }),
+            q(&|q| q.sort = TicketSort { field: TicketSortField::Updated, direction: SortDirection::Desc })];
+        let mut lat = Vec::new();
+        for i in 0..1_000 {
+            let t0 = Instant::now();
+            let page = store.list_tickets(&shapes[i % shapes.len()]).await.unwrap();
+            lat.push(t0.elapsed());
+            assert_eq!(page.items.len(), 50);
+        }
+        rows.push(("filtered page of 50 (5 shapes)".into(), format!("p50 {:.3} ms, p99 {:.3} ms", pct(&mut lat, 0.5), pct(&mut lat, 0.99))));
+        let mut lat = Vec::new();
+        for _ in 0..100 {
+            let t0 = Instant::now();
+            store.list_tickets(&q(&|q| q.text = Some("printer on fire".into()))).await.unwrap();
+            lat.push(t0.elapsed());
+        }
+        rows.push(("text search, page of 50".into(), format!("p50 {:.3} ms, p99 {:.3} ms", pct(&mut lat, 0.5), pct(&mut lat, 0.99))));
+        let mut lat = Vec::new();
+        for _ in 0..50 {
+            let t0 = Instant::now();
+            let s = store.summary(chrono::Utc::now()).await.unwrap();
+            lat.push(t0.elapsed());
+            assert!(s.total_tickets >= n);
+        }
+        rows.push(("report summary".into(), format!("p50 {:.3} ms, p99 {:.3} ms", pct(&mut lat, 0.5), pct(&mut lat, 0.99))));
+        let mut lat = Vec::new();
+        let from = chrono::DateTime::parse_from_rfc3339("2025-06-10T00:00:00Z").unwrap().to_utc();
+        let range = ReportRange::new(from, from + chrono::Duration::days(30)).unwrap();
+        for _ in 0..10 {
+            let t0 = Instant::now();
+            let p = store.performance(range).await.unwrap();
+            lat.push(t0.elapsed());
+            assert!(p.response.count > 0);
+        }
+        rows.push(("performance report (30 days, ~130,000 tickets)".into(), format!("p50 {:.3} ms, p99 {:.3} ms", pct(&mut lat, 0.5), pct(&mut lat, 0.99))));
+        println!("| operation at {n} tickets | result |");
+        println!("|---|---|");
+        for (a, b) in rows {
+            println!("| {a} | {b} |");
+        }
+    });
+}

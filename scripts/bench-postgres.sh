@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the PostgreSQL storage benchmark on a throwaway cluster with fsync ON (like a real
+# deployment), then removes the cluster. Usage: scripts/bench-postgres.sh [tickets]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+unset DATABASE_URL
+PG_FSYNC=on pg_start
+trap pg_stop EXIT
+[ -n "${DATABASE_URL:-}" ] || { echo "PostgreSQL could not start"; exit 1; }
+cargo bench -p helpdesk-storage-postgres --bench pg_store -- "${1:-1000000}"
