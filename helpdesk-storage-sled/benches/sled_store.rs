@@ -162,7 +162,9 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         let mut rows: Vec<Row> = Vec::new();
-        let sled: Arc<dyn Store> = Arc::new(SledStore::open(&SledOptions::temporary()).unwrap());
+        // A real directory (not `temporary`, which skips syncing) so writes are durable.
+        let dir = std::env::temp_dir().join(format!("helpdesk-sled-bench-{}", std::process::id()));
+        let sled: Arc<dyn Store> = Arc::new(SledStore::open(&SledOptions::new(&dir)).unwrap());
         let memory: Arc<dyn Store> = Arc::new(InMemoryStore::new());
         let rs = setup(&sled).await;
         let rm = setup(&memory).await;
@@ -190,6 +192,8 @@ fn main() {
                 rows.push(Row { name: format!("{name} @ {target} tickets"), sled: sv, memory: mv });
             }
         }
+        drop(sled);
+        let _ = std::fs::remove_dir_all(&dir);
         println!("| operation | SledStore | InMemoryStore |");
         println!("|---|---|---|");
         for r in rows {

@@ -24,10 +24,14 @@ pub(crate) struct GroupCommit {
     flushes: AtomicU64,
     acknowledged: AtomicU64,
     db: sled::Db,
+    /// Our own handle on sled's data file: sled 0.34 makes its log stable with
+    /// `sync_file_range`, which neither flushes the device cache nor the file's metadata, so
+    /// every group flush ends with an `fdatasync` of the file (skipped for temporary stores).
+    file: Option<std::fs::File>,
 }
 
 impl GroupCommit {
-    pub(crate) fn start(db: sled::Db) -> Arc<Self> {
+    pub(crate) fn start(db: sled::Db, file: Option<std::fs::File>) -> Arc<Self> {
         let (done, _) = watch::channel((0, true));
         let gc = Arc::new(Self {
             requested: AtomicU64::new(0),
@@ -36,6 +40,7 @@ impl GroupCommit {
             flushes: AtomicU64::new(0),
             acknowledged: AtomicU64::new(0),
             db,
+            file,
         });
         let weak = Arc::downgrade(&gc);
         let wake = gc.wake.clone();
@@ -99,7 +104,10 @@ fn flusher(weak: std::sync::Weak<GroupCommit>, wake: Arc<Notify>) {
             continue;
         }
         let ok = match gc.db.flush() {
-            Ok(_) => true,
+            Ok(_) => match &gc.file {
+                Some(f) => f.sync_data().map_err(|e| tracing::error!(error = %e, "fdatasync of the sled file failed")).is_ok(),
+                None => true,
+            },
             Err(e) => {
                 tracing::error!(error = %e, "flushing the sled log failed");
                 false
