@@ -25,8 +25,17 @@ struct AuditorPolicy {
 
 impl Policy for AuditorPolicy {
     fn decide(&self, p: &Principal, permission: Permission, r: &Resource) -> Decision {
-        let auditor = p.user().is_some_and(|u| u.role == Role::Coordinator && u.department.as_ref().is_some_and(|d| d.as_str() == "budget"));
-        let writes = matches!(permission, Permission::TransitionTicket | Permission::EditTicket | Permission::CommentPublic | Permission::CommentInternal | Permission::UploadAttachment);
+        let auditor = p.user().is_some_and(|u| {
+            u.role == Role::Coordinator && u.department.as_ref().is_some_and(|d| d.as_str() == "budget")
+        });
+        let writes = matches!(
+            permission,
+            Permission::TransitionTicket
+                | Permission::EditTicket
+                | Permission::CommentPublic
+                | Permission::CommentInternal
+                | Permission::UploadAttachment
+        );
         if auditor && writes {
             return Decision::Deny;
         }
@@ -63,27 +72,73 @@ impl Mailer for NoMail {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let store = Arc::new(SledStore::open(&SledOptions::temporary())?);
-    let desk = HelpDesk::builder(store.clone(), Arc::new(object_store::memory::InMemory::new())).policy(Arc::new(AuditorPolicy::default())).build()?;
+    let desk = HelpDesk::builder(store.clone(), Arc::new(object_store::memory::InMemory::new()))
+        .policy(Arc::new(AuditorPolicy::default()))
+        .build()?;
     let pw = "harbor-lantern-quartz-71";
-    desk.ensure_admin(BootstrapAdmin { email: "admin@example.com".into(), password: Some(Password::new(pw)), first_name: "Ada".into(), last_name: "Admin".into() }).await?;
-    let s = desk.login(LoginRequest { email: "admin@example.com".into(), password: Password::new(pw), address: None }).await?;
+    desk.ensure_admin(BootstrapAdmin {
+        email: "admin@example.com".into(),
+        password: Some(Password::new(pw)),
+        first_name: "Ada".into(),
+        last_name: "Admin".into(),
+    })
+    .await?;
+    let s = desk
+        .login(LoginRequest { email: "admin@example.com".into(), password: Password::new(pw), address: None })
+        .await?;
     let (admin, _) = desk.authenticate_session(s.session.id).await?;
     let auditor = desk
-        .create_user(&admin, NewUser { email: "audit@example.com".into(), first_name: "Aud".into(), middle_name: None, last_name: "Itor".into(), suffix: None, company_id: None, department: Some("budget".into()), role: Role::Coordinator })
+        .create_user(
+            &admin,
+            NewUser {
+                email: "audit@example.com".into(),
+                first_name: "Aud".into(),
+                middle_name: None,
+                last_name: "Itor".into(),
+                suffix: None,
+                company_id: None,
+                department: Some("budget".into()),
+                role: Role::Coordinator,
+            },
+        )
         .await?;
-    let t = desk.create_ticket(&admin, NewTicket { subject: "New monitor".into(), category: "asset".into(), sub_category: "new_equipment".into(), description: "27 inch".into(), scheduled_date: None }, None).await?;
-    let triage = ActionRequest { priority: Some(Priority::Low), department: Some("asset".into()), ..ActionRequest::default() };
+    let t = desk
+        .create_ticket(
+            &admin,
+            NewTicket {
+                subject: "New monitor".into(),
+                category: "asset".into(),
+                sub_category: "new_equipment".into(),
+                description: "27 inch".into(),
+                scheduled_date: None,
+            },
+            None,
+        )
+        .await?;
+    let triage =
+        ActionRequest { priority: Some(Priority::Low), department: Some("asset".into()), ..ActionRequest::default() };
     desk.act(&admin, &t.number, Action::Approve, triage, None).await?;
 
     // The auditor reads but cannot act.
-    let auditor_p = Principal::User(helpdesk_core::policy::UserPrincipal { id: auditor.id, role: Role::Coordinator, department: auditor.department.clone(), session: None });
+    let auditor_p = Principal::User(helpdesk_core::policy::UserPrincipal {
+        id: auditor.id,
+        role: Role::Coordinator,
+        department: auditor.department.clone(),
+        session: None,
+    });
     println!("auditor sees {}", desk.ticket(&auditor_p, &t.number).await?.ticket.number);
     match desk.act(&auditor_p, &t.number, Action::Claim, ActionRequest::default(), None).await {
         Err(e) => println!("auditor may not claim: {} ({})", e, e.code()),
         Ok(_) => anyhow::bail!("the auditor changed a ticket"),
     }
 
-    let dispatcher = OutboxDispatcher::new(store, Arc::new(NoMail), Arc::new(PrintingSink), Arc::new(SystemClock), desk.options().outbox.clone());
+    let dispatcher = OutboxDispatcher::new(
+        store,
+        Arc::new(NoMail),
+        Arc::new(PrintingSink),
+        Arc::new(SystemClock),
+        desk.options().outbox.clone(),
+    );
     let report = dispatcher.run_once().await?;
     println!("dispatched {} messages", report.delivered);
     Ok(())

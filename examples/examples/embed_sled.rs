@@ -15,7 +15,13 @@ async fn main() -> anyhow::Result<()> {
     let store = Arc::new(SledStore::open(&SledOptions::temporary())?);
     let desk = HelpDesk::builder(store, Arc::new(object_store::memory::InMemory::new())).build()?;
     let pw = "harbor-lantern-quartz-71";
-    desk.ensure_admin(BootstrapAdmin { email: "admin@example.com".into(), password: Some(Password::new(pw)), first_name: "Ada".into(), last_name: "Admin".into() }).await?;
+    desk.ensure_admin(BootstrapAdmin {
+        email: "admin@example.com".into(),
+        password: Some(Password::new(pw)),
+        first_name: "Ada".into(),
+        last_name: "Admin".into(),
+    })
+    .await?;
     let admin = sign_in(&desk, "admin@example.com", pw).await?;
 
     let me = desk
@@ -37,15 +43,36 @@ async fn main() -> anyhow::Result<()> {
     let dominic = sign_in(&desk, "dominic.reyes@example.com", "gravel-tundra-piano-15").await?;
 
     let ticket = desk
-        .create_ticket(&dominic, NewTicket { subject: "VPN drops every hour".into(), category: "network".into(), sub_category: "vpn".into(), description: "Since Monday.".into(), scheduled_date: None }, None)
+        .create_ticket(
+            &dominic,
+            NewTicket {
+                subject: "VPN drops every hour".into(),
+                category: "network".into(),
+                sub_category: "vpn".into(),
+                description: "Since Monday.".into(),
+                scheduled_date: None,
+            },
+            None,
+        )
         .await?;
     println!("filed {} ({})", ticket.number, ticket.status);
-    let triage = ActionRequest { priority: Some(Priority::High), department: Some("it".into()), ..ActionRequest::default() };
+    let triage =
+        ActionRequest { priority: Some(Priority::High), department: Some("it".into()), ..ActionRequest::default() };
     let ticket = desk.act(&admin, &ticket.number, Action::Approve, triage, Some(ticket.version)).await?;
-    let ticket = desk.act(&admin, &ticket.number, Action::Claim, ActionRequest::default(), Some(ticket.version)).await?;
+    let ticket =
+        desk.act(&admin, &ticket.number, Action::Claim, ActionRequest::default(), Some(ticket.version)).await?;
     println!("now {} and assigned", ticket.status);
     for e in desk.history(&dominic, &ticket.number).await? {
-        println!("  v{} {:?} by {}: {:?}", e.version, e.kind, e.actor, e.changes.iter().map(|c| format!("{} → {}", c.field, c.new.clone().unwrap_or_default())).collect::<Vec<_>>());
+        println!(
+            "  v{} {:?} by {}: {:?}",
+            e.version,
+            e.kind,
+            e.actor,
+            e.changes
+                .iter()
+                .map(|c| format!("{} → {}", c.field, c.new.clone().unwrap_or_default()))
+                .collect::<Vec<_>>()
+        );
     }
     Ok(())
 }

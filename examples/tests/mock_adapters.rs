@@ -20,17 +20,40 @@ async fn a_new_ticket_sends_exactly_one_received_mail() {
         .build()
         .unwrap();
     let pw = "harbor-lantern-quartz-71";
-    desk.ensure_admin(BootstrapAdmin { email: "admin@example.com".into(), password: Some(Password::new(pw)), first_name: "Ada".into(), last_name: "Admin".into() }).await.unwrap();
-    let s = desk.login(LoginRequest { email: "admin@example.com".into(), password: Password::new(pw), address: None }).await.unwrap();
-    let (admin, _) = desk.authenticate_session(s.session.id).await.unwrap();
-    desk.create_ticket(&admin, NewTicket { subject: "Mouse".into(), category: "hardware".into(), sub_category: "peripheral".into(), description: "Broken wheel".into(), scheduled_date: None }, None)
+    desk.ensure_admin(BootstrapAdmin {
+        email: "admin@example.com".into(),
+        password: Some(Password::new(pw)),
+        first_name: "Ada".into(),
+        last_name: "Admin".into(),
+    })
+    .await
+    .unwrap();
+    let s = desk
+        .login(LoginRequest { email: "admin@example.com".into(), password: Password::new(pw), address: None })
         .await
         .unwrap();
+    let (admin, _) = desk.authenticate_session(s.session.id).await.unwrap();
+    desk.create_ticket(
+        &admin,
+        NewTicket {
+            subject: "Mouse".into(),
+            category: "hardware".into(),
+            sub_category: "peripheral".into(),
+            description: "Broken wheel".into(),
+            scheduled_date: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
 
     let mut mailer = MockMailer::new();
     mailer
         .expect_send()
-        .withf(|_, n| n.to.as_str() == "admin@example.com" && matches!(&n.kind, NotificationKind::TicketReceived { ticket } if ticket.subject == "Mouse"))
+        .withf(|_, n| {
+            n.to.as_str() == "admin@example.com"
+                && matches!(&n.kind, NotificationKind::TicketReceived { ticket } if ticket.subject == "Mouse")
+        })
         .times(1)
         .returning(|_, _| Ok(()));
     let mut sink = MockWorkflowSink::new();

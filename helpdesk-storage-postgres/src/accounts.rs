@@ -356,21 +356,10 @@ impl IdempotencyStore for PgStore {
             let response: Option<Json<serde_json::Value>> = row.try_get(1).map_err(pg_error)?;
             let started_at: DateTime<Utc> = row.try_get(2).map_err(pg_error)?;
             let expires_at: Option<DateTime<Utc>> = row.try_get(3).map_err(pg_error)?;
-            let live = match (&response, expires_at) {
-                (Some(_), Some(exp)) => exp > now,
-                _ => started_at >= stale_before,
-            };
-            if live {
-                match (response, stored == hash) {
-                    (_, false) => IdempotencyBegin::Mismatch,
-                    (None, true) => IdempotencyBegin::InProgress,
-                    (Some(r), true) => IdempotencyBegin::Completed(IdempotencyRecord {
-                        key: key.clone(),
-                        request_hash: stored,
-                        response: r.0,
-                        expires_at: expires_at.unwrap_or(now),
-                    }),
-                }
+            let state =
+                IdempotencyState { request_hash: stored, response: response.map(|r| r.0), started_at, expires_at };
+            if let Some(answer) = state.answer(key, hash, now, stale_before) {
+                answer
             } else {
                 sqlx::query("UPDATE idempotency SET request_hash = $3, response = NULL, started_at = $4, expires_at = NULL WHERE principal = $1 AND key = $2")
                     .bind(&key.principal)

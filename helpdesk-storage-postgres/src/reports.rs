@@ -14,8 +14,15 @@ use crate::{PgStore, pg_error};
 
 fn stats(r: &sqlx::postgres::PgRow, prefix: &str) -> StoreResult<DurationStats> {
     let count: i64 = r.try_get(format!("{prefix}_n").as_str()).map_err(pg_error)?;
-    let get = |c: &str| r.try_get::<Option<f64>, _>(format!("{prefix}_{c}").as_str()).map_err(pg_error);
-    Ok(DurationStats { count: count as u64, mean_secs: get("mean")?, median_secs: get("p50")?, p90_secs: get("p90")? })
+    let mean: Option<f64> = r.try_get(format!("{prefix}_mean").as_str()).map_err(pg_error)?;
+    let p: Option<Vec<Option<f64>>> = r.try_get(format!("{prefix}_p").as_str()).map_err(pg_error)?;
+    let p = p.unwrap_or_default();
+    Ok(DurationStats {
+        count: count as u64,
+        mean_secs: mean,
+        median_secs: p.first().copied().flatten(),
+        p90_secs: p.get(1).copied().flatten(),
+    })
 }
 
 #[async_trait]
@@ -69,17 +76,18 @@ impl ReportStore for PgStore {
     }
 
     async fn performance(&self, range: ReportRange) -> StoreResult<PerformanceReport> {
+        // One scan of the range; both percentiles from one sort per group (an array argument);
+        // the four groupings in one pass with GROUPING SETS.
         let rows = sqlx::query(
-            "WITH r AS (SELECT department, priority::text AS priority, assignee::text AS assignee, response_secs AS a, resolution_secs AS b \
-                        FROM tickets WHERE created_at >= $1 AND created_at < $2) \
-             SELECT dim, key, count(a) AS a_n, avg(a)::float8 AS a_mean, percentile_cont(0.5) WITHIN GROUP (ORDER BY a) AS a_p50, \
-                    percentile_cont(0.9) WITHIN GROUP (ORDER BY a) AS a_p90, count(b) AS b_n, avg(b)::float8 AS b_mean, \
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY b) AS b_p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY b) AS b_p90 \
-             FROM (SELECT 'all' AS dim, '' AS key, a, b FROM r \
-                   UNION ALL SELECT 'department', COALESCE(department, 'none'), a, b FROM r \
-                   UNION ALL SELECT 'priority', COALESCE(priority, 'untriaged'), a, b FROM r \
-                   UNION ALL SELECT 'assignee', COALESCE(assignee, 'none'), a, b FROM r) x \
-             GROUP BY dim, key ORDER BY dim, key",
+            "WITH r AS MATERIALIZED (SELECT COALESCE(department, 'none') AS department, COALESCE(priority::text, 'untriaged') AS priority, \
+                    COALESCE(assignee::text, 'none') AS assignee, response_secs AS a, resolution_secs AS b \
+                    FROM tickets WHERE created_at >= $1 AND created_at < $2) \
+             SELECT CASE WHEN GROUPING(department) = 0 THEN 'department' WHEN GROUPING(priority) = 0 THEN 'priority' \
+                         WHEN GROUPING(assignee) = 0 THEN 'assignee' ELSE 'all' END AS dim, \
+                    COALESCE(department, priority, assignee, '') AS key, \
+                    count(a) AS a_n, avg(a)::float8 AS a_mean, percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a) AS a_p, \
+                    count(b) AS b_n, avg(b)::float8 AS b_mean, percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY b) AS b_p \
+             FROM r GROUP BY GROUPING SETS ((), (department), (priority), (assignee))",
         )
         .bind(range.from())
         .bind(range.to())
@@ -123,8 +131,19 @@ impl ReportStore for PgStore {
         let created = per_day("SELECT (created_at AT TIME ZONE 'UTC')::date, count(*) FROM tickets WHERE created_at >= $1 AND created_at < $2 GROUP BY 1").await?;
         let resolved = per_day("SELECT (resolved_at AT TIME ZONE 'UTC')::date, count(*) FROM tickets WHERE resolved_at >= $1 AND resolved_at < $2 GROUP BY 1").await?;
         report.per_day = days(range, &created, &resolved);
-        let counts = self.summary(range.to()).await?;
-        for (status, n) in counts.by_status {
+        let rows = sqlx::query(
+            "SELECT substr(key, 10), sum(n)::bigint FROM ticket_counts WHERE key LIKE 't:status:%' GROUP BY key",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        for r in rows {
+            let status: String = r.try_get(0).map_err(pg_error)?;
+            let n: i64 = r.try_get(1).map_err(pg_error)?;
+            if n <= 0 {
+                continue;
+            }
+            let n = n as u64;
             if let Ok(s) = status.parse::<TicketStatus>()
                 && !s.is_terminal()
                 && s != TicketStatus::Resolved

@@ -72,14 +72,8 @@ pub(crate) fn idem_key(k: &helpdesk_core::ports::IdempotencyKey) -> Vec<u8> {
     v
 }
 
-/// What an idempotency record looks like on disk.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) struct IdemRow {
-    pub hash: String,
-    pub response: Option<serde_json::Value>,
-    pub started_at: chrono::DateTime<chrono::Utc>,
-    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
-}
+/// Idempotency rows on disk are the core's [`IdempotencyState`](helpdesk_core::ports::IdempotencyState).
+pub(crate) type IdemRow = helpdesk_core::ports::IdempotencyState;
 
 fn bump(deltas: &mut BTreeMap<String, i64>, keys: Vec<String>, by: i64) {
     for k in keys {
@@ -262,7 +256,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
             None => rec.expires_at,
         };
         let row = IdemRow {
-            hash: rec.request_hash.clone(),
+            request_hash: rec.request_hash.clone(),
             response: Some(rec.response.clone()),
             started_at,
             expires_at: Some(rec.expires_at),

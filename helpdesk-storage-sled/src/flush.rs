@@ -105,7 +105,9 @@ fn flusher(weak: std::sync::Weak<GroupCommit>, wake: Arc<Notify>) {
         }
         let ok = match gc.db.flush() {
             Ok(_) => match &gc.file {
-                Some(f) => f.sync_data().map_err(|e| tracing::error!(error = %e, "fdatasync of the sled file failed")).is_ok(),
+                Some(f) => {
+                    f.sync_data().map_err(|e| tracing::error!(error = %e, "fdatasync of the sled file failed")).is_ok()
+                }
                 None => true,
             },
             Err(e) => {

@@ -221,7 +221,10 @@ impl SledStore {
         let file = if options.temporary {
             None
         } else {
-            Some(std::fs::File::open(options.path.join("db")).map_err(|e| OpenError::Sled { path: path.clone(), source: sled::Error::Io(e) })?)
+            Some(
+                std::fs::File::open(options.path.join("db"))
+                    .map_err(|e| OpenError::Sled { path: path.clone(), source: sled::Error::Io(e) })?,
+            )
         };
         let flusher = flush::GroupCommit::start(db.clone(), file);
         Ok(Self { t: Arc::new(t), flusher, commit_lock: Arc::default(), path })

@@ -520,24 +520,11 @@ impl IdempotencyStore for SledStore {
                 let abort = ConflictableTransactionError::Abort;
                 if let Some(raw) = idem.get(&k)? {
                     let i: IdemRow = dec(&raw).map_err(abort)?;
-                    let live = match (&i.response, i.expires_at) {
-                        (Some(_), Some(exp)) => exp > now,
-                        _ => i.started_at >= stale_before,
-                    };
-                    if live {
-                        return Ok(match (&i.response, i.hash == hash) {
-                            (_, false) => IdempotencyBegin::Mismatch,
-                            (None, true) => IdempotencyBegin::InProgress,
-                            (Some(r), true) => IdempotencyBegin::Completed(IdempotencyRecord {
-                                key: key.clone(),
-                                request_hash: i.hash.clone(),
-                                response: r.clone(),
-                                expires_at: i.expires_at.unwrap_or(now),
-                            }),
-                        });
+                    if let Some(answer) = i.answer(key, hash, now, stale_before) {
+                        return Ok(answer);
                     }
                 }
-                let row = IdemRow { hash: hash.to_owned(), response: None, started_at: now, expires_at: None };
+                let row = IdemRow { request_hash: hash.to_owned(), response: None, started_at: now, expires_at: None };
                 idem.insert(k.as_slice(), enc(&row).map_err(abort)?)?;
                 Ok(IdempotencyBegin::Started)
             })

@@ -147,6 +147,51 @@ pub enum IdempotencyBegin {
     Completed(IdempotencyRecord),
 }
 
+/// An idempotency row as stores keep it; [`answer`](Self::answer) is the decision every store
+/// makes the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyState {
+    /// SHA-256 of the first request's body.
+    pub request_hash: String,
+    /// The response, once completed.
+    pub response: Option<serde_json::Value>,
+    /// When the first request began.
+    pub started_at: DateTime<Utc>,
+    /// Kept until (set on completion).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl IdempotencyState {
+    /// What [`IdempotencyStore::begin_idempotent`] answers for this row, or `None` when the row
+    /// counts as absent (expired, or in progress since before `stale_before`): the store then
+    /// replaces it with a new in-progress row and answers `Started`.
+    pub fn answer(
+        &self,
+        key: &IdempotencyKey,
+        hash: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Option<IdempotencyBegin> {
+        let live = match (&self.response, self.expires_at) {
+            (Some(_), Some(exp)) => exp > now,
+            _ => self.started_at >= stale_before,
+        };
+        if !live {
+            return None;
+        }
+        Some(match (&self.response, self.request_hash == hash) {
+            (_, false) => IdempotencyBegin::Mismatch,
+            (None, true) => IdempotencyBegin::InProgress,
+            (Some(r), true) => IdempotencyBegin::Completed(IdempotencyRecord {
+                key: key.clone(),
+                request_hash: self.request_hash.clone(),
+                response: r.clone(),
+                expires_at: self.expires_at.unwrap_or(now),
+            }),
+        })
+    }
+}
+
 /// Everything one use case writes, committed atomically.
 #[derive(Debug, Clone, Default)]
 pub struct UnitOfWork {

@@ -17,14 +17,6 @@ use crate::model::{
 use crate::ports::*;
 use crate::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
 
-#[derive(Debug, Clone)]
-struct Idem {
-    hash: String,
-    response: Option<serde_json::Value>,
-    started_at: DateTime<Utc>,
-    expires_at: Option<DateTime<Utc>>,
-}
-
 #[derive(Debug, Default)]
 struct State {
     tickets: HashMap<TicketId, Ticket>,
@@ -44,7 +36,7 @@ struct State {
     sessions: HashMap<SessionId, Session>,
     refresh: HashMap<TokenHash, (SessionId, bool)>,
     api_keys: Vec<ApiKey>,
-    idempotency: HashMap<IdempotencyKey, Idem>,
+    idempotency: HashMap<IdempotencyKey, IdempotencyState>,
     failures: HashMap<String, FailureState>,
     windows: HashMap<(String, DateTime<Utc>), u64>,
 }
@@ -186,7 +178,12 @@ fn apply(state: &mut State, uow: UnitOfWork) {
         let started_at = state.idempotency.get(&rec.key).map_or(rec.expires_at, |i| i.started_at);
         state.idempotency.insert(
             rec.key,
-            Idem { hash: rec.request_hash, response: Some(rec.response), started_at, expires_at: Some(rec.expires_at) },
+            IdempotencyState {
+                request_hash: rec.request_hash,
+                response: Some(rec.response),
+                started_at,
+                expires_at: Some(rec.expires_at),
+            },
         );
     }
 }
@@ -423,26 +420,11 @@ impl IdempotencyStore for InMemoryStore {
         stale_before: DateTime<Utc>,
     ) -> StoreResult<IdempotencyBegin> {
         let mut s = self.lock();
-        if let Some(i) = s.idempotency.get(key) {
-            let live = match (&i.response, i.expires_at) {
-                (Some(_), Some(exp)) => exp > now,
-                _ => i.started_at >= stale_before,
-            };
-            if live {
-                return Ok(match (&i.response, i.hash == hash) {
-                    (_, false) => IdempotencyBegin::Mismatch,
-                    (None, true) => IdempotencyBegin::InProgress,
-                    (Some(r), true) => IdempotencyBegin::Completed(IdempotencyRecord {
-                        key: key.clone(),
-                        request_hash: i.hash.clone(),
-                        response: r.clone(),
-                        expires_at: i.expires_at.unwrap_or(now),
-                    }),
-                });
-            }
+        if let Some(answer) = s.idempotency.get(key).and_then(|i| i.answer(key, hash, now, stale_before)) {
+            return Ok(answer);
         }
-        s.idempotency
-            .insert(key.clone(), Idem { hash: hash.to_owned(), response: None, started_at: now, expires_at: None });
+        let row = IdempotencyState { request_hash: hash.to_owned(), response: None, started_at: now, expires_at: None };
+        s.idempotency.insert(key.clone(), row);
         Ok(IdempotencyBegin::Started)
     }
     async fn release_idempotent(&self, key: &IdempotencyKey) -> StoreResult<()> {
