@@ -174,25 +174,42 @@ pub struct PerformanceBuilder {
 impl PerformanceBuilder {
     /// Adds a ticket created in the range.
     pub fn add_created(&mut self, t: &crate::model::Ticket) {
-        *self.created.entry(t.created_at.date_naive()).or_default() += 1;
-        let keys = [
-            t.department.as_ref().map_or("none".to_owned(), |d| d.to_string()),
-            t.priority.map_or("untriaged".to_owned(), |p| p.to_string()),
-            t.assignee.map_or("none".to_owned(), |a| a.to_string()),
-        ];
+        self.add_sample(
+            t.created_at,
+            [
+                t.department.as_ref().map_or("none".to_owned(), |d| d.to_string()),
+                t.priority.map_or("untriaged".to_owned(), |p| p.to_string()),
+                t.assignee.map_or("none".to_owned(), |a| a.to_string()),
+            ],
+            t.response_secs,
+            t.resolution_secs,
+        );
+    }
+
+    /// Adds one ticket created in the range from its report columns: its creation time, its
+    /// group keys (department or `none`, priority or `untriaged`, assignee id or `none`) and
+    /// its response and resolution times.
+    pub fn add_sample(
+        &mut self,
+        created_at: DateTime<Utc>,
+        keys: [String; 3],
+        response: Option<i64>,
+        resolution: Option<i64>,
+    ) {
+        *self.created.entry(created_at.date_naive()).or_default() += 1;
         for (g, k) in self.groups.iter_mut().zip(keys) {
             let e = g.entry(k).or_default();
-            if let Some(r) = t.response_secs {
+            if let Some(r) = response {
                 e.0.push(r);
             }
-            if let Some(r) = t.resolution_secs {
+            if let Some(r) = resolution {
                 e.1.push(r);
             }
         }
-        if let Some(r) = t.response_secs {
+        if let Some(r) = response {
             self.response.push(r);
         }
-        if let Some(r) = t.resolution_secs {
+        if let Some(r) = resolution {
             self.resolution.push(r);
         }
     }
@@ -202,7 +219,14 @@ impl PerformanceBuilder {
     }
     /// Adds a ticket to the current backlog (non-terminal, not resolved).
     pub fn add_backlog(&mut self, status: crate::domain::TicketStatus) {
-        *self.backlog.entry(status.to_string()).or_default() += 1;
+        self.add_backlog_count(status, 1);
+    }
+
+    /// Adds `n` tickets of `status` to the current backlog.
+    pub fn add_backlog_count(&mut self, status: crate::domain::TicketStatus, n: u64) {
+        if n > 0 {
+            *self.backlog.entry(status.to_string()).or_default() += n;
+        }
     }
     /// Computes the report.
     pub fn finish(mut self, range: ReportRange) -> PerformanceReport {

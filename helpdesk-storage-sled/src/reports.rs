@@ -77,9 +77,7 @@ impl ReportStore for SledStore {
                 && !s.is_terminal()
                 && s != TicketStatus::Resolved
             {
-                for _ in 0..n {
-                    b.add_backlog(s);
-                }
+                b.add_backlog_count(s, n);
             }
         }
         Ok(b.finish(range))
