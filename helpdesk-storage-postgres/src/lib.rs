@@ -61,9 +61,6 @@ impl PgStore {
     /// # Errors
     /// `Unavailable` when the server cannot be reached.
     pub async fn connect(url: &str, options: &PgOptions) -> Result<Self, StoreError> {
-        // Custom plans for every execution: list and report parameters are skewed (a status
-        // with 12% of the rows, a time bound near the end of the table), and a cached generic
-        // plan would scan where a custom one walks an index.
         let connect: PgConnectOptions =
             url.parse::<PgConnectOptions>().map_err(pg_error)?.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
