@@ -16,7 +16,7 @@ use helpdesk_core::domain::{
 };
 use helpdesk_core::ports::*;
 use helpdesk_core::report::ReportRange;
-use helpdesk_core::testing::fixtures::{event, mail, t0, ticket, user};
+use helpdesk_core::testing::fixtures::{event, mail, ticket, user};
 use helpdesk_storage_postgres::{PgOptions, PgStore};
 use rand::{Rng, SeedableRng};
 
