@@ -72,39 +72,29 @@ async fn check_version(
 }
 
 async fn write_user(tx: &mut Transaction<'_, Postgres>, u: &User, expected: Option<u64>) -> Result<(), TxError> {
-    match expected {
-        None => {
-            sqlx::query("INSERT INTO users (id, email, company_id, department, role, status, created_at, version, doc) VALUES ($1, $2, $3, $4, $5::user_role, $6::user_status, $7, $8, $9)")
-                .bind(u.id.as_uuid())
-                .bind(u.email.as_str())
-                .bind(u.company_id.as_str())
-                .bind(u.department.as_ref().map(|d| d.as_str()))
-                .bind(u.role.as_str())
-                .bind(u.status.as_str())
-                .bind(u.created_at)
-                .bind(u.version as i64)
-                .bind(Json(u))
-                .execute(&mut **tx)
-                .await
-                ?;
-        }
+    const INSERT: &str = "INSERT INTO users (id, email, company_id, department, role, status, created_at, version, doc) \
+                          VALUES ($1, $2, $3, $4, $5::user_role, $6::user_status, $7, $8, $9)";
+    const UPDATE: &str = "UPDATE users SET email = $2, company_id = $3, department = $4, role = $5::user_role, \
+                          status = $6::user_status, created_at = $7, version = $8, doc = $9 WHERE id = $1";
+    let sql = match expected {
+        None => INSERT,
         Some(v) => {
             check_version(tx, "users", u.id.as_uuid(), v, "user").await?;
-            sqlx::query("UPDATE users SET email = $2, company_id = $3, department = $4, role = $5::user_role, status = $6::user_status, created_at = $7, version = $8, doc = $9 WHERE id = $1")
-                .bind(u.id.as_uuid())
-                .bind(u.email.as_str())
-                .bind(u.company_id.as_str())
-                .bind(u.department.as_ref().map(|d| d.as_str()))
-                .bind(u.role.as_str())
-                .bind(u.status.as_str())
-                .bind(u.created_at)
-                .bind(u.version as i64)
-                .bind(Json(u))
-                .execute(&mut **tx)
-                .await
-                ?;
+            UPDATE
         }
-    }
+    };
+    sqlx::query(sql)
+        .bind(u.id.as_uuid())
+        .bind(u.email.as_str())
+        .bind(u.company_id.as_str())
+        .bind(u.department.as_ref().map(|d| d.as_str()))
+        .bind(u.role.as_str())
+        .bind(u.status.as_str())
+        .bind(u.created_at)
+        .bind(u.version as i64)
+        .bind(Json(u))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
