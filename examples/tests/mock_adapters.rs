@@ -6,33 +6,14 @@
 use std::sync::Arc;
 
 use helpdesk_core::model::NotificationKind;
-use helpdesk_core::password::{Argon2Hasher, Argon2Options, Password};
-use helpdesk_core::testing::{InMemoryStore, ManualClock, MockMailer, MockWorkflowSink};
-use helpdesk_core::{BootstrapAdmin, HelpDesk, LoginRequest, NewTicket, OutboxDispatcher};
+use helpdesk_core::testing::{InMemoryStore, ManualClock, MockMailer, MockWorkflowSink, desk_with_admin};
+use helpdesk_core::{NewTicket, OutboxDispatcher};
 
 #[tokio::test]
 async fn a_new_ticket_sends_exactly_one_received_mail() {
     let store = Arc::new(InMemoryStore::new());
     let clock = ManualClock::default_start();
-    let desk = HelpDesk::builder(store.clone(), Arc::new(object_store::memory::InMemory::new()))
-        .clock(clock.clone())
-        .hasher(Arc::new(Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap()))
-        .build()
-        .unwrap();
-    let pw = "harbor-lantern-quartz-71";
-    desk.ensure_admin(BootstrapAdmin {
-        email: "admin@example.com".into(),
-        password: Some(Password::new(pw)),
-        first_name: "Ada".into(),
-        last_name: "Admin".into(),
-    })
-    .await
-    .unwrap();
-    let s = desk
-        .login(LoginRequest { email: "admin@example.com".into(), password: Password::new(pw), address: None })
-        .await
-        .unwrap();
-    let (admin, _) = desk.authenticate_session(s.session.id).await.unwrap();
+    let (desk, admin) = desk_with_admin(store.clone(), clock.clone()).await;
     desk.create_ticket(
         &admin,
         NewTicket {

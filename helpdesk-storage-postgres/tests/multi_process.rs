@@ -13,9 +13,8 @@ async fn two_processes_behave_as_one_store() {
     use helpdesk_core::domain::{Priority, TicketNumber};
     use helpdesk_core::lifecycle::Action;
     use helpdesk_core::model::{NotificationKind, OutboxPayload, OutboxState};
-    use helpdesk_core::password::{Argon2Hasher, Argon2Options, Password};
     use helpdesk_core::ports::{OutboxStore, PageSize, TicketStore};
-    use helpdesk_core::{ActionRequest, BootstrapAdmin, HelpDesk, LoginRequest, NewTicket};
+    use helpdesk_core::{ActionRequest, NewTicket};
     use helpdesk_storage_postgres::{PgOptions, PgStore};
 
     if let Some(why) = common::missing() {
@@ -25,24 +24,8 @@ async fn two_processes_behave_as_one_store() {
     let url = common::fresh_url().await;
     let store = Arc::new(PgStore::connect(&url, &PgOptions::default()).await.unwrap());
     store.migrate().await.unwrap();
-    let desk = HelpDesk::builder(store.clone(), Arc::new(object_store::memory::InMemory::new()))
-        .hasher(Arc::new(Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap()))
-        .build()
-        .unwrap();
-    let pw = "harbor-lantern-quartz-71";
-    desk.ensure_admin(BootstrapAdmin {
-        email: "admin@example.com".into(),
-        password: Some(Password::new(pw)),
-        first_name: "Ada".into(),
-        last_name: "Admin".into(),
-    })
-    .await
-    .unwrap();
-    let s = desk
-        .login(LoginRequest { email: "admin@example.com".into(), password: Password::new(pw), address: None })
-        .await
-        .unwrap();
-    let (admin, _) = desk.authenticate_session(s.session.id).await.unwrap();
+    let (desk, admin) =
+        helpdesk_core::testing::desk_with_admin(store.clone(), Arc::new(helpdesk_core::ports::SystemClock)).await;
     let mut shared = Vec::new();
     for i in 0..10 {
         let t = desk

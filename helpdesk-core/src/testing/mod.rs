@@ -36,6 +36,38 @@ pub fn skip(test: &str, why: &str) {
     eprintln!("\n!!!!! SKIPPED {test}: {why} (run ./scripts/test.sh to start the servers) !!!!!\n");
 }
 
+/// The password of the admin that [`desk_with_admin`] creates.
+pub const ADMIN_PASSWORD: &str = "harbor-lantern-quartz-71";
+
+/// A help desk over `store` with in-memory attachments, cheap password hashing and `clock`,
+/// and a signed-in admin (`admin@example.com`, [`ADMIN_PASSWORD`]).
+pub async fn desk_with_admin(
+    store: Arc<dyn crate::ports::Store>,
+    clock: Arc<dyn Clock>,
+) -> (crate::HelpDesk, crate::policy::Principal) {
+    use crate::password::{Argon2Hasher, Argon2Options, Password};
+    let desk = crate::HelpDesk::builder(store, Arc::new(object_store::memory::InMemory::new()))
+        .clock(clock)
+        .hasher(Arc::new(Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap()))
+        .build()
+        .unwrap();
+    let admin = crate::BootstrapAdmin {
+        email: "admin@example.com".into(),
+        password: Some(Password::new(ADMIN_PASSWORD)),
+        first_name: "Ada".into(),
+        last_name: "Admin".into(),
+    };
+    desk.ensure_admin(admin).await.unwrap();
+    let login = crate::LoginRequest {
+        email: "admin@example.com".into(),
+        password: Password::new(ADMIN_PASSWORD),
+        address: None,
+    };
+    let s = desk.login(login).await.unwrap();
+    let (principal, _) = desk.authenticate_session(s.session.id).await.unwrap();
+    (desk, principal)
+}
+
 /// A clock that moves only when told.
 #[derive(Debug)]
 pub struct ManualClock(Mutex<DateTime<Utc>>);
