@@ -11,7 +11,7 @@ pub use account::{ApiKey, ApiScope, PasswordHash, RejectionRecord, User, UserSum
 pub use audit::{AuditEntry, AuditKind};
 pub use outbox::{
     AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, OutboxRecord, OutboxState,
-    TicketMail, TicketSnapshot, WorkflowEvent, WorkflowEventKind,
+    SecretToken, TicketMail, TicketSnapshot, WorkflowEvent, WorkflowEventKind,
 };
 pub use session::{OneTimeToken, Session, TokenHash, TokenPurpose};
 pub use ticket::{ActorRef, Attachment, Comment, EventKind, FieldChange, HistoryEvent, Ticket};

@@ -6,6 +6,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{AttachmentId, Email, MessageId, TicketId, TicketStatus};
 
+/// A secret carried by a mail (a reset or invitation token): serialised as is, never shown by
+/// `Debug`, so logging an outbox record cannot leak it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretToken(String);
+
+impl SecretToken {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret, for building the link.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretToken(<redacted>)")
+    }
+}
+
 /// The ticket facts a mail needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketMail {
@@ -35,14 +58,14 @@ pub enum NotificationKind {
     /// Set-password invitation for an admin-created user.
     Invitation {
         /// The single-use secret (cleared after delivery).
-        token: String,
+        token: SecretToken,
         /// Valid until.
         expires_at: DateTime<Utc>,
     },
     /// Password reset link.
     PasswordReset {
         /// The single-use secret (cleared after delivery).
-        token: String,
+        token: SecretToken,
         /// Valid until.
         expires_at: DateTime<Utc>,
     },

@@ -7,8 +7,8 @@ use super::{HelpDesk, audit_entry};
 use crate::account::{AccountAction, next_status};
 use crate::domain::{CompanyId, DepartmentKey, Email, Note, PersonName, RejectionId, Role, Suffix, UserId, UserStatus};
 use crate::model::{
-    ActorRef, AuditKind, NotificationKind, OneTimeToken, PasswordHash, RejectionRecord, TokenHash, TokenPurpose, User,
-    UserSummary,
+    ActorRef, AuditKind, NotificationKind, OneTimeToken, PasswordHash, RejectionRecord, SecretToken, TokenHash,
+    TokenPurpose, User, UserSummary,
 };
 use crate::password::Password;
 use crate::policy::{Permission, Principal, Resource};
@@ -454,7 +454,11 @@ impl HelpDesk {
             expires_at,
             used_at: None,
         });
-        uow.outbox.push(self.mail_to(&user, NotificationKind::Invitation { token: secret, expires_at }, now));
+        uow.outbox.push(self.mail_to(
+            &user,
+            NotificationKind::Invitation { token: SecretToken::new(secret), expires_at },
+            now,
+        ));
         uow.audit.push(audit_entry(
             now,
             Self::user_actor(principal),

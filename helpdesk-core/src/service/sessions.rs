@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use super::{HelpDesk, audit_entry};
 use crate::domain::{ApiKeyId, Email, SessionId, UserStatus};
 use crate::model::{
-    ActorRef, ApiKey, ApiScope, AuditKind, NotificationKind, OneTimeToken, Session, TokenHash, TokenPurpose, User,
+    ActorRef, ApiKey, ApiScope, AuditKind, NotificationKind, OneTimeToken, SecretToken, Session, TokenHash,
+    TokenPurpose, User,
 };
 use crate::password::{Password, Verification};
 use crate::policy::{Permission, Principal, Resource, SystemPrincipal, UserPrincipal};
@@ -277,7 +278,11 @@ impl HelpDesk {
             expires_at,
             used_at: None,
         });
-        uow.outbox.push(self.mail_to(&user, NotificationKind::PasswordReset { token: secret, expires_at }, now));
+        uow.outbox.push(self.mail_to(
+            &user,
+            NotificationKind::PasswordReset { token: SecretToken::new(secret), expires_at },
+            now,
+        ));
         uow.audit.push(audit_entry(
             now,
             None,

@@ -100,7 +100,7 @@ pub fn reset_mail(at: DateTime<Utc>) -> OutboxMessage {
             to_name: "Someone".into(),
             language: "en".into(),
             kind: NotificationKind::PasswordReset {
-                token: "secret-token".into(),
+                token: SecretToken::new("secret-token"),
                 expires_at: at + Duration::minutes(30),
             },
         }),
