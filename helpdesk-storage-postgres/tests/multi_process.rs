@@ -1,5 +1,5 @@
 //! Two OS processes, each with its own pool on one database, create 2,000 tickets each and
-//! race each other on edits of shared tickets: no duplicate numbers, no lost update, history
+//! race each other on transitions of shared tickets: no duplicate numbers, no lost update, history
 //! and outbox consistent.
 
 mod common;
@@ -45,6 +45,7 @@ async fn two_processes_behave_as_one_store() {
         let req =
             ActionRequest { priority: Some(Priority::Low), department: Some("it".into()), ..ActionRequest::default() };
         desk.act(&admin, &t.number, Action::Approve, req, None).await.unwrap();
+        desk.act(&admin, &t.number, Action::Claim, ActionRequest::default(), None).await.unwrap();
         shared.push(t.number.to_string());
     }
 
@@ -76,17 +77,24 @@ async fn two_processes_behave_as_one_store() {
     assert_eq!(unique.len(), created.len(), "duplicate ticket numbers across processes");
     let max = created.iter().map(|n| TicketNumber::parse(n).unwrap().seq()).max().unwrap();
     assert_eq!(max, (2 * per_process + shared.len()) as u64, "numbers jumped");
-    // No lost update: each shared ticket's version is its approve plus every successful edit.
+    // No lost update: each shared ticket's version counts every successful transition, and its
+    // status is where that many alternating holds and resumes from in progress lead.
     for n in &shared {
         let t = store.ticket_by_number(&TicketNumber::parse(n).unwrap()).await.unwrap().unwrap();
         let ok = edits.get(n).copied().unwrap_or(0);
-        assert_eq!(t.version, 2 + ok, "{n}: lost update ({ok} successful edits)");
+        assert_eq!(t.version, 3 + ok, "{n}: lost update ({ok} successful transitions)");
+        let want = if ok % 2 == 0 {
+            helpdesk_core::domain::TicketStatus::InProgress
+        } else {
+            helpdesk_core::domain::TicketStatus::OnHold
+        };
+        assert_eq!(t.status, want, "{n}: status does not match {ok} alternating transitions");
         let history = store.history(t.id).await.unwrap();
         let versions: Vec<u64> = history.iter().map(|e| e.version).collect();
         assert_eq!(versions, (1..=t.version).collect::<Vec<_>>(), "{n}: history does not match the versions");
     }
     eprintln!(
-        "multi-process: {} tickets, {} successful contended edits, {conflicts} refused as stale",
+        "multi-process: {} tickets, {} successful contended transitions, {conflicts} refused (stale or already moved)",
         created.len(),
         edits.values().sum::<u64>()
     );

@@ -1,15 +1,16 @@
 //! One process of the multi-process test (`tests/multi_process.rs`): its own pool on the shared
-//! database, creating tickets and racing the other process on edits of shared tickets through
-//! the `HelpDesk` service. Prints a JSON summary. Not meant for anything else.
+//! database, creating tickets and racing the other process on lifecycle transitions (hold /
+//! resume) of shared tickets through the `HelpDesk` service. Prints a JSON summary. Not meant for anything else.
 //!
 //! `helpdesk-pg-worker <database url> <tickets to create> <shared numbers, comma-separated>`
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use helpdesk_core::domain::{Priority, TicketNumber};
+use helpdesk_core::domain::{TicketNumber, TicketStatus};
+use helpdesk_core::lifecycle::Action;
 use helpdesk_core::password::{Argon2Hasher, Argon2Options, Password};
-use helpdesk_core::{BootstrapAdmin, Error, HelpDesk, LoginRequest, NewTicket, TicketEdit};
+use helpdesk_core::{ActionRequest, BootstrapAdmin, Error, HelpDesk, LoginRequest, NewTicket};
 use helpdesk_storage_postgres::{PgOptions, PgStore};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -55,22 +56,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 };
                 let t = desk.create_ticket(&admin, new, None).await.map_err(|e| e.to_string())?;
                 created.push(t.number.to_string());
-                // Race the other process on a shared ticket: read, then edit at that version.
+                // Race the other process on a shared ticket: read it, then hold or resume it
+                // (whichever applies) at the version read.
                 let n = &shared[(i + w) % shared.len()];
                 let seen = desk.ticket(&admin, n).await.map_err(|e| e.to_string())?.ticket;
-                let p = Priority::ALL[(i + w) % 4];
-                match desk
-                    .edit_ticket(
-                        &admin,
-                        n,
-                        TicketEdit { priority: Some(p), ..TicketEdit::default() },
-                        Some(seen.version),
-                    )
-                    .await
-                {
-                    Ok(after) if after.version > seen.version => *edits.entry(n.to_string()).or_default() += 1,
-                    Ok(_) => {}
-                    Err(Error::VersionConflict { .. }) => conflicts += 1,
+                let (action, req) = match seen.status {
+                    TicketStatus::InProgress => (
+                        Action::Hold,
+                        ActionRequest { text: Some(format!("hold by {w}/{i}")), ..ActionRequest::default() },
+                    ),
+                    _ => (Action::Resume, ActionRequest::default()),
+                };
+                match desk.act(&admin, n, action, req, Some(seen.version)).await {
+                    Ok(_) => *edits.entry(n.to_string()).or_default() += 1,
+                    Err(Error::VersionConflict { .. } | Error::InvalidTransition { .. }) => conflicts += 1,
                     Err(e) => return Err(e.to_string()),
                 }
             }
