@@ -169,6 +169,22 @@ fn workflow_since(e: &Env, from: usize) -> Vec<(WorkflowEventKind, TicketStatus)
         .collect()
 }
 
+/// The secret of the newest reset mail enqueued.
+fn last_reset_token(e: &Env) -> String {
+    e.store
+        .outbox_records()
+        .iter()
+        .rev()
+        .find_map(|r| match &r.message.payload {
+            OutboxPayload::Mail(m) => match &m.kind {
+                NotificationKind::PasswordReset { token, .. } => Some(token.expose().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("a reset mail")
+}
+
 fn new_ticket() -> NewTicket {
     NewTicket {
         subject: "Laptop will not boot".into(),
@@ -611,16 +627,7 @@ async fn password_reset_and_change() {
     e.desk.forgot_password("nobody@example.com", None).await.unwrap();
     assert!(mails_since(&e, mark).is_empty());
     e.desk.forgot_password("EMP1@example.com", None).await.unwrap();
-    let token = e.store.outbox_records()[mark..]
-        .iter()
-        .find_map(|r| match &r.message.payload {
-            OutboxPayload::Mail(m) => match &m.kind {
-                NotificationKind::PasswordReset { token, .. } => Some(token.expose().to_owned()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .unwrap();
+    let token = last_reset_token(&e);
     // The secret never shows in a Debug print of what was enqueued (logs).
     assert!(e.store.outbox_records().iter().all(|r| !format!("{r:?}").contains(&token)));
     assert!(matches!(e.desk.reset_password(&token, Password::new("123456789012")).await, Err(Error::Validation(_))));
@@ -642,19 +649,7 @@ async fn password_reset_and_change() {
     assert!(e.desk.profile(&emp).await.is_ok(), "the current session survives a change");
     // An expired reset link is refused.
     e.desk.forgot_password("emp1@example.com", None).await.unwrap();
-    let token = e
-        .store
-        .outbox_records()
-        .iter()
-        .rev()
-        .find_map(|r| match &r.message.payload {
-            OutboxPayload::Mail(m) => match &m.kind {
-                NotificationKind::PasswordReset { token, .. } => Some(token.expose().to_owned()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .unwrap();
+    let token = last_reset_token(&e);
     e.clock.advance(Duration::minutes(31));
     assert!(e.desk.reset_password(&token, Password::new("gravel-tundra-piano-15")).await.is_err());
 }

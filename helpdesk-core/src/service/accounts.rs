@@ -7,8 +7,7 @@ use super::{HelpDesk, audit_entry};
 use crate::account::{AccountAction, next_status};
 use crate::domain::{CompanyId, DepartmentKey, Email, Note, PersonName, RejectionId, Role, Suffix, UserId, UserStatus};
 use crate::model::{
-    ActorRef, AuditKind, NotificationKind, OneTimeToken, PasswordHash, RejectionRecord, SecretToken, TokenHash,
-    TokenPurpose, User, UserSummary,
+    ActorRef, AuditKind, NotificationKind, PasswordHash, RejectionRecord, TokenPurpose, User, UserSummary,
 };
 use crate::password::Password;
 use crate::policy::{Permission, Principal, Resource};
@@ -443,22 +442,8 @@ impl HelpDesk {
             updated_at: now,
             version: 1,
         };
-        let secret = super::random_secret();
-        let expires_at = now + opts.invitation_ttl;
         let mut uow = UnitOfWork::new();
-        uow.new_tokens.push(OneTimeToken {
-            hash: TokenHash::of(&secret),
-            purpose: TokenPurpose::Invitation,
-            user: user.id,
-            created_at: now,
-            expires_at,
-            used_at: None,
-        });
-        uow.outbox.push(self.mail_to(
-            &user,
-            NotificationKind::Invitation { token: SecretToken::new(secret), expires_at },
-            now,
-        ));
+        self.add_token_mail(&mut uow, &user, TokenPurpose::Invitation, opts.invitation_ttl, now);
         uow.audit.push(audit_entry(
             now,
             Self::user_actor(principal),

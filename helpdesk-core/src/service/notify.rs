@@ -10,6 +10,8 @@ use crate::model::{
     AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, Ticket, TicketMail, TicketSnapshot,
     User, WorkflowEvent, WorkflowEventKind,
 };
+use crate::model::{OneTimeToken, SecretToken, TokenHash, TokenPurpose};
+use crate::ports::UnitOfWork;
 use crate::{Error, Result};
 
 pub(crate) fn ticket_mail(t: &Ticket) -> TicketMail {
@@ -29,6 +31,34 @@ impl HelpDesk {
                 kind,
             }),
         }
+    }
+
+    /// Adds to `uow` a single-use token for `user` valid for `ttl` and the mail that carries
+    /// it (a reset link or an invitation); only the token's hash is stored.
+    pub(crate) fn add_token_mail(
+        &self,
+        uow: &mut UnitOfWork,
+        user: &User,
+        purpose: TokenPurpose,
+        ttl: chrono::Duration,
+        now: DateTime<Utc>,
+    ) {
+        let secret = super::random_secret();
+        let expires_at = now + ttl;
+        uow.new_tokens.push(OneTimeToken {
+            hash: TokenHash::of(&secret),
+            purpose,
+            user: user.id,
+            created_at: now,
+            expires_at,
+            used_at: None,
+        });
+        let token = SecretToken::new(secret);
+        let kind = match purpose {
+            TokenPurpose::PasswordReset => NotificationKind::PasswordReset { token, expires_at },
+            TokenPurpose::Invitation => NotificationKind::Invitation { token, expires_at },
+        };
+        uow.outbox.push(self.mail_to(user, kind, now));
     }
 
     async fn user_or_internal(&self, id: UserId) -> Result<User> {

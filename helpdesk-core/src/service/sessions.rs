@@ -7,8 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{HelpDesk, audit_entry};
 use crate::domain::{ApiKeyId, Email, SessionId, UserStatus};
 use crate::model::{
-    ActorRef, ApiKey, ApiScope, AuditKind, NotificationKind, OneTimeToken, SecretToken, Session, TokenHash,
-    TokenPurpose, User,
+    ActorRef, ApiKey, ApiScope, AuditKind, NotificationKind, OneTimeToken, Session, TokenHash, TokenPurpose, User,
 };
 use crate::password::{Password, Verification};
 use crate::policy::{Permission, Principal, Resource, SystemPrincipal, UserPrincipal};
@@ -267,22 +266,8 @@ impl HelpDesk {
         if hits > self.inner.options.throttle.resets_per_account_per_hour {
             return Ok(());
         }
-        let secret = super::random_secret();
-        let expires_at = now + self.inner.options.reset_ttl;
         let mut uow = UnitOfWork::new();
-        uow.new_tokens.push(OneTimeToken {
-            hash: TokenHash::of(&secret),
-            purpose: TokenPurpose::PasswordReset,
-            user: user.id,
-            created_at: now,
-            expires_at,
-            used_at: None,
-        });
-        uow.outbox.push(self.mail_to(
-            &user,
-            NotificationKind::PasswordReset { token: SecretToken::new(secret), expires_at },
-            now,
-        ));
+        self.add_token_mail(&mut uow, &user, TokenPurpose::PasswordReset, self.inner.options.reset_ttl, now);
         uow.audit.push(audit_entry(
             now,
             None,
