@@ -17,6 +17,20 @@ fn doc<T: serde::de::DeserializeOwned>(r: &sqlx::postgres::PgRow) -> StoreResult
 }
 
 impl PgStore {
+    /// The `doc` of the row of `table` with this id.
+    pub(crate) async fn doc_by_id<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        id: uuid::Uuid,
+    ) -> StoreResult<Option<T>> {
+        let row = sqlx::query(&format!("SELECT doc FROM {table} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        row.as_ref().map(doc).transpose()
+    }
+
     async fn user_where(&self, sql: &str, bind: &str) -> StoreResult<Option<User>> {
         let row = sqlx::query(sql).bind(bind).fetch_optional(&self.pool).await.map_err(pg_error)?;
         row.as_ref().map(doc).transpose()
@@ -53,12 +67,7 @@ impl PgStore {
 #[async_trait]
 impl UserStore for PgStore {
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT doc FROM users WHERE id = $1")
-            .bind(id.as_uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(pg_error)?;
-        row.as_ref().map(doc).transpose()
+        self.doc_by_id("users", id.as_uuid()).await
     }
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         self.user_where("SELECT doc FROM users WHERE email = $1", email.as_str()).await
@@ -283,12 +292,7 @@ impl ApiKeyStore for PgStore {
         Ok(())
     }
     async fn api_key(&self, id: ApiKeyId) -> StoreResult<Option<ApiKey>> {
-        let row = sqlx::query("SELECT doc FROM api_keys WHERE id = $1")
-            .bind(id.as_uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(pg_error)?;
-        row.as_ref().map(doc).transpose()
+        self.doc_by_id("api_keys", id.as_uuid()).await
     }
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
         let rows = sqlx::query("SELECT doc FROM api_keys ORDER BY created_at, id")

@@ -116,12 +116,7 @@ fn list_sql_with(head: &str, q: &TicketQuery) -> QueryBuilder<'static, sqlx::Pos
 #[async_trait]
 impl TicketStore for PgStore {
     async fn ticket(&self, id: TicketId) -> StoreResult<Option<Ticket>> {
-        let row = sqlx::query("SELECT doc FROM tickets WHERE id = $1")
-            .bind(id.as_uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(pg_error)?;
-        Ok(docs(row.into_iter().collect())?.pop())
+        self.doc_by_id("tickets", id.as_uuid()).await
     }
 
     async fn ticket_by_number(&self, number: &TicketNumber) -> StoreResult<Option<Ticket>> {
@@ -178,12 +173,7 @@ impl TicketStore for PgStore {
     }
 
     async fn attachment(&self, id: AttachmentId) -> StoreResult<Option<Attachment>> {
-        let row = sqlx::query("SELECT doc FROM attachments WHERE id = $1")
-            .bind(id.as_uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(pg_error)?;
-        Ok(docs(row.into_iter().collect())?.pop())
+        self.doc_by_id("attachments", id.as_uuid()).await
     }
 
     async fn allocate_ticket_number(&self) -> StoreResult<u64> {
