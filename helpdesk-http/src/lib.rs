@@ -1,1 +1,82 @@
-//! helpdesk-http: built by its own issue; this crate is a documented placeholder until then.
+//! helpdesk-http: the `axum` layer of helpdesk.
+//!
+//! [`router`] turns an [`AppState`] (a [`helpdesk_core::HelpDesk`] plus [`HttpOptions`]) into
+//! the versioned JSON API under `/api/v1`, `/healthz`, `/readyz`, `/metrics` and the OpenAPI
+//! document at `/api/v1/openapi.json`, with security headers, request ids, structured request
+//! logs, CORS for configured origins only, body limits and problem-details errors. An
+//! application can mount it beside its own routes. The `helpdesk` binary composes it with a
+//! store, an attachment store, mail and the background loops ([`server`]).
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+mod openapi;
+mod routes;
+pub mod server;
+pub mod state;
+pub mod throttle;
+pub mod tokens;
+pub mod views;
+
+pub use config::Config;
+pub use error::{ApiError, ApiResult, Problem};
+pub use openapi::openapi;
+pub use routes::ops::prometheus;
+pub use state::{AppState, HttpOptions};
+pub use tokens::{TokenOptions, TokenSigner};
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::IntoResponse;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "resource.not_found", "no such route")
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH, HeaderName::from_static("idempotency-key")])
+        .expose_headers([header::ETAG, header::RETRY_AFTER, REQUEST_ID])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// The whole HTTP surface for `state`.
+pub fn router(state: AppState) -> Router {
+    let _ = prometheus();
+    let (api, _doc) = openapi::api_router().split_for_parts();
+    let options = state.options().clone();
+    let api = api
+        .route("/openapi.json", axum::routing::get(openapi::serve))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::audit_denials));
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(routes::ops::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "request.method_not_allowed", "this route does not take that method")
+                .into_response()
+        })
+        .layer(axum::middleware::from_fn(middleware::track_metrics))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
+        .layer(RequestBodyLimitLayer::new(options.body_limit))
+        .layer(cors(&options.cors_origins))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}

@@ -94,7 +94,9 @@ impl HelpDesk {
         Ok(t)
     }
 
-    fn view(&self, principal: &Principal, ticket: Ticket) -> TicketView {
+    /// `ticket` as `principal` sees it: with the actions they may take now. For callers that
+    /// already hold a ticket the service returned (after an action or an edit).
+    pub fn view(&self, principal: &Principal, ticket: Ticket) -> TicketView {
         let actions = match principal.actor() {
             Some(actor) if self.allowed(principal, Permission::TransitionTicket, &Resource::ticket(&ticket)) => {
                 self.inner.lifecycle.available_actions(&ticket, &actor, self.now())

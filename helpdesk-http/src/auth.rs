@@ -1,0 +1,125 @@
+//! Who is calling: a bearer access token (checked, then its session re-read in storage) or an
+//! external system's `Authorization: ApiKey <id>.<secret>`. Credentials are read from the
+//! `Authorization` header only, never from a URL. Also the client address, taken from
+//! `X-Forwarded-For` only when the peer is a configured trusted proxy.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use helpdesk_core::model::User;
+use helpdesk_core::policy::Principal;
+use helpdesk_core::AuthFailure;
+
+use crate::error::ApiError;
+use crate::middleware::DenialSlot;
+use crate::state::AppState;
+
+/// An authenticated caller whose account needs nothing first (a user who must change their
+/// password may only do that: see [`PasswordChangeCaller`]).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who it is, with role and department as stored now.
+    pub principal: Principal,
+    /// The user row, for users (not for external systems).
+    pub user: Option<User>,
+}
+
+/// Like [`Caller`], but also lets through a user who must change their password (for the
+/// routes that let them do it: change password, profile, logout).
+#[derive(Debug, Clone)]
+pub struct PasswordChangeCaller(pub Caller);
+
+async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::unauthenticated(AuthFailure::Missing))?
+        .to_str()
+        .map_err(|_| ApiError::unauthenticated(AuthFailure::InvalidToken))?;
+    let (scheme, credential) = header.split_once(' ').ok_or(ApiError::unauthenticated(AuthFailure::InvalidToken))?;
+    let caller = if scheme.eq_ignore_ascii_case("bearer") {
+        let claims = state.signer().verify(credential.trim(), chrono::Utc::now())?;
+        let (principal, user) = state.desk().authenticate_session(claims.session).await?;
+        if user.id != claims.user {
+            return Err(ApiError::unauthenticated(AuthFailure::InvalidToken));
+        }
+        Caller { principal, user: Some(user) }
+    } else if scheme.eq_ignore_ascii_case("apikey") {
+        Caller { principal: state.desk().authenticate_api_key(credential.trim()).await?, user: None }
+    } else {
+        return Err(ApiError::unauthenticated(AuthFailure::InvalidToken));
+    };
+    if let Some(slot) = parts.extensions.get::<DenialSlot>() {
+        slot.set(caller.principal.clone());
+    }
+    Ok(caller)
+}
+
+impl FromRequestParts<AppState> for PasswordChangeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state).await.map(Self)
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = authenticate(parts, state).await?;
+        if caller.user.as_ref().is_some_and(|u| u.must_change_password) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "auth.password_change_required",
+                "choose a new password first (POST /api/v1/auth/password/change)",
+            ));
+        }
+        Ok(caller)
+    }
+}
+
+impl Caller {
+    /// The principal.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+/// The client's address: the peer, or with a trusted proxy the last untrusted hop of
+/// `X-Forwarded-For`. `None` when the server was not given connection info (as in `oneshot`
+/// tests).
+#[derive(Debug, Clone, Default)]
+pub struct ClientAddress(pub Option<String>);
+
+impl ClientAddress {
+    /// As an owned string for the audit log.
+    pub fn get(&self) -> Option<String> {
+        self.0.clone()
+    }
+}
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, std::convert::Infallible> {
+        Ok(Self(client_address(parts, &state.options().trusted_proxies).map(|a| a.to_string())))
+    }
+}
+
+/// The address a request came from (see [`ClientAddress`]).
+pub fn client_address(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("");
+    forwarded
+        .split(',')
+        .rev()
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .find(|ip| !trusted.contains(ip))
+        .or(Some(peer))
+}

@@ -1,0 +1,205 @@
+//! `helpdesk`: the reference server and its admin commands.
+//!
+//! `helpdesk serve` with no configuration runs a complete help desk on sled and local disk in
+//! `./helpdesk-data`. See the README for the configuration keys.
+
+mod import;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use helpdesk_core::domain::ApiKeyId;
+use helpdesk_core::policy::Principal;
+use helpdesk_http::config::{Config, LogFormat};
+use helpdesk_http::server;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(name = "helpdesk", version, about = "The helpdesk reference server")]
+struct Cli {
+    /// TOML configuration file (`HELPDESK_…` variables override it).
+    #[arg(long, short, env = "HELPDESK_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on (overrides `listen`).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Data directory (overrides `data_dir`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Apply database migrations (PostgreSQL) and exit.
+    Migrate,
+    /// Admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// API keys for external systems.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+    /// Users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin (idempotent: nothing happens if the email exists).
+    Create {
+        /// Email.
+        #[arg(long)]
+        email: String,
+        /// First name.
+        #[arg(long, default_value = "Help Desk")]
+        first_name: String,
+        /// Last name.
+        #[arg(long, default_value = "Admin")]
+        last_name: String,
+        /// Read the password from this environment variable instead of generating one.
+        #[arg(long)]
+        password_env: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key; prints the credential once.
+    Create {
+        /// Name of the external system.
+        #[arg(long)]
+        name: String,
+        /// Scopes: read_tickets, push_workflow.
+        #[arg(long, value_delimiter = ',', default_value = "read_tickets,push_workflow")]
+        scopes: Vec<String>,
+    },
+    /// List keys.
+    List,
+    /// Revoke a key by id.
+    Revoke {
+        /// The key's id.
+        id: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Import employees from the original system's Django `dumpdata` JSON, keeping their
+    /// PBKDF2 hashes (upgraded to argon2id at each user's next sign-in).
+    Import {
+        /// The JSON file.
+        file: PathBuf,
+    },
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HELPDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Command::Serve { listen, data_dir } = &cli.command {
+        if let Some(l) = listen {
+            config.listen = *l;
+        }
+        if let Some(d) = data_dir {
+            config.data_dir.clone_from(d);
+        }
+        config.validate()?;
+    }
+    init_logs(config.log_format);
+    match cli.command {
+        Command::Serve { .. } => server::serve(&config, CancellationToken::new()).await,
+        Command::Migrate => {
+            server::open_store(&config, true).await?;
+            println!("migrations applied (or nothing to do)");
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::Create { email, first_name, last_name, password_env } } => {
+            let desk = desk(&config).await?;
+            let password = match password_env {
+                Some(var) => Some(helpdesk_core::password::Password::new(
+                    std::env::var(&var).with_context(|| format!("reading ${var}"))?,
+                )),
+                None => None,
+            };
+            let generated = desk
+                .ensure_admin(helpdesk_core::BootstrapAdmin { email: email.clone(), password, first_name, last_name })
+                .await?;
+            match generated {
+                Some(p) => println!(
+                    "created admin {email}\ntemporary password (shown once; must be changed at first sign-in): {}",
+                    p.expose()
+                ),
+                None => println!("admin {email} created (or a user with this email exists already)"),
+            }
+            Ok(())
+        }
+        Command::ApiKey { command } => api_keys(&config, command).await,
+        Command::Users { command: UsersCommand::Import { file } } => {
+            let desk = desk(&config).await?;
+            import::run(&desk, &file).await
+        }
+    }
+}
+
+async fn desk(config: &Config) -> anyhow::Result<helpdesk_core::HelpDesk> {
+    let store = server::open_store(config, config.migrate_on_start).await?;
+    let blobs = server::open_blobs(config)?;
+    server::build_desk(config, store, blobs)
+}
+
+async fn api_keys(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> {
+    let desk = desk(config).await?;
+    match command {
+        ApiKeyCommand::Create { name, scopes } => {
+            let scopes = scopes
+                .iter()
+                .map(|s| {
+                    helpdesk_core::model::ApiScope::ALL
+                        .iter()
+                        .copied()
+                        .find(|x| x.as_str() == s.trim())
+                        .with_context(|| format!("unknown scope {s:?} (read_tickets, push_workflow)"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (key, credential) = desk.create_api_key(&Principal::System, &name, scopes).await?;
+            println!("created API key {} ({})", key.id, key.name);
+            println!("send it as:  Authorization: ApiKey {credential}");
+            println!("(shown once; only its hash is stored)");
+        }
+        ApiKeyCommand::List => {
+            for k in desk.store().list_api_keys().await? {
+                let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{}  {:<24} {:<28} {state}", k.id, k.name, scopes.join(","));
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            desk.revoke_api_key(&Principal::System, ApiKeyId::from_uuid(id)).await?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}

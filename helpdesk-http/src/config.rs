@@ -1,0 +1,327 @@
+//! The reference server's configuration: a TOML file and `HELPDESK_…` environment variables
+//! (environment wins; nested keys use `__`, e.g. `HELPDESK_BOOTSTRAP_ADMIN__EMAIL`). Unknown
+//! keys are refused. Secrets are [`Secret`]s: redacted in `Debug`, so never in logs. Every
+//! field has a default, so no configuration at all gives a working development server.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use helpdesk_core::password::Argon2Options;
+use serde::Deserialize;
+
+/// A secret string: redacted in `Debug` and `Display`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// `development` (defaults that just work) or `production` (refuses to start without a real
+/// secret and public URL).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// Local use.
+    #[default]
+    Development,
+    /// A real deployment.
+    Production,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The first admin, created at start-up if no user has this email.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Email.
+    pub email: String,
+    /// Password; left out, one is generated into `initial-admin-password` in the data dir.
+    pub password: Option<Secret>,
+    /// First name.
+    #[serde(default = "default_admin_first")]
+    pub first_name: String,
+    /// Last name.
+    #[serde(default = "default_admin_last")]
+    pub last_name: String,
+}
+
+fn default_admin_first() -> String {
+    "Help Desk".into()
+}
+fn default_admin_last() -> String {
+    "Admin".into()
+}
+
+/// Per-client-address limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Login attempts per minute per address.
+    pub logins_per_minute_per_address: u32,
+    /// Registrations per hour per address.
+    pub registrations_per_hour_per_address: u32,
+    /// Forgot-password requests per hour per address.
+    pub resets_per_hour_per_address: u32,
+    /// Largest JSON body, in bytes.
+    pub body_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            logins_per_minute_per_address: 20,
+            registrations_per_hour_per_address: 5,
+            resets_per_hour_per_address: 20,
+            body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Mail settings (the file transport until SMTP is configured).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// `From:` address.
+    pub from: String,
+    /// Product name in subjects and signatures.
+    pub product_name: String,
+    /// Directory for `.eml` files (default `<data_dir>/mail`).
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self { from: "Help Desk <helpdesk@localhost>".into(), product_name: "Help Desk".into(), dir: None }
+    }
+}
+
+/// Password hashing cost (argon2id).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordHashConfig {
+    /// Memory in KiB (default 19456).
+    pub memory_kib: u32,
+    /// Iterations (default 2).
+    pub iterations: u32,
+}
+
+impl Default for PasswordHashConfig {
+    fn default() -> Self {
+        let d = Argon2Options::default();
+        Self { memory_kib: d.memory_kib, iterations: d.iterations }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `development` or `production`.
+    pub profile: Profile,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where sled, attachments, mail files and the development secret live.
+    pub data_dir: PathBuf,
+    /// The public base URL: the only source of links in mail.
+    pub public_url: Option<String>,
+    /// `sled:<path>` (default `sled:<data_dir>/db`) or `postgres://…`.
+    pub storage_url: Option<String>,
+    /// Attachment store: a path or `file://<path>` (default `<data_dir>/attachments`), or
+    /// `memory://`.
+    pub attachments_url: Option<String>,
+    /// Run database migrations at start-up (PostgreSQL).
+    pub migrate_on_start: bool,
+    /// HMAC secret for access tokens (at least 32 bytes); development generates one into the
+    /// data directory.
+    pub jwt_secret: Option<Secret>,
+    /// Access token lifetime in minutes.
+    pub access_token_minutes: i64,
+    /// Origins allowed by CORS.
+    pub cors_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// sled cache in MiB.
+    pub sled_cache_mb: u64,
+    /// PostgreSQL pool size.
+    pub postgres_max_connections: u32,
+    /// Per-address limits and the body limit.
+    pub limits: LimitsConfig,
+    /// Password hashing cost.
+    pub password_hash: PasswordHashConfig,
+    /// The first admin.
+    pub bootstrap_admin: Option<AdminConfig>,
+    /// Mail.
+    pub mail: MailConfig,
+    /// Outbox dispatch interval in milliseconds.
+    pub dispatch_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            profile: Profile::Development,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("helpdesk-data"),
+            public_url: None,
+            storage_url: None,
+            attachments_url: None,
+            migrate_on_start: true,
+            jwt_secret: None,
+            access_token_minutes: 15,
+            cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            log_format: LogFormat::Text,
+            sled_cache_mb: 64,
+            postgres_max_connections: 16,
+            limits: LimitsConfig::default(),
+            password_hash: PasswordHashConfig::default(),
+            bootstrap_admin: None,
+            mail: MailConfig::default(),
+            dispatch_interval_ms: 1000,
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or environment could not be read or has unknown or bad keys.
+    #[error("configuration: {0}")]
+    Load(Box<figment::Error>),
+    /// A value is not acceptable.
+    #[error("configuration: {field}: {message}")]
+    Invalid {
+        /// The key.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads `file` (if given) and then `HELPDESK_…` variables over it.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the bad key.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut f = Figment::new();
+        if let Some(p) = file {
+            if !p.exists() {
+                return Err(ConfigError::Invalid { field: "config", message: format!("{} does not exist", p.display()) });
+            }
+            f = f.merge(Toml::file(p));
+        }
+        f = f.merge(Env::prefixed("HELPDESK_").split("__").ignore(&["config", "log"]));
+        let c: Config = f.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks values that types cannot, and the production profile's requirements.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, message: &str| Err(ConfigError::Invalid { field, message: message.to_owned() });
+        if !(1..=24 * 60).contains(&self.access_token_minutes) {
+            return bad("access_token_minutes", "between 1 and 1440");
+        }
+        if let Some(s) = &self.jwt_secret
+            && s.expose().len() < 32
+        {
+            return bad("jwt_secret", "at least 32 bytes");
+        }
+        if let Some(u) = &self.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return bad("public_url", "an http:// or https:// URL");
+        }
+        if self.password_hash.memory_kib < 8 || self.password_hash.iterations < 1 {
+            return bad("password_hash", "memory_kib at least 8 and iterations at least 1");
+        }
+        if self.profile == Profile::Production {
+            if self.jwt_secret.is_none() {
+                return bad("jwt_secret", "the production profile needs a real secret (32 bytes or more)");
+            }
+            match self.public_url.as_deref() {
+                Some(u) if u.starts_with("https://") && !u.contains("://localhost") && !u.contains("://127.") => {}
+                _ => return bad("public_url", "the production profile needs the public https:// URL"),
+            }
+            let d = Argon2Options::default();
+            if self.password_hash.memory_kib < d.memory_kib {
+                return bad("password_hash", "the production profile needs at least the default argon2 cost");
+            }
+        }
+        Ok(())
+    }
+
+    /// The public URL links are built from.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+    }
+
+    /// The storage URL (default: sled in the data directory).
+    pub fn storage_url(&self) -> String {
+        self.storage_url.clone().unwrap_or_else(|| format!("sled:{}", self.data_dir.join("db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused_and_secrets_are_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:9000\"\nlisten_adress = 1\n").unwrap();
+        let e = Config::load(Some(&p)).unwrap_err().to_string();
+        assert!(e.contains("listen_adress"), "{e}");
+        std::fs::write(&p, "jwt_secret = \"0123456789abcdef0123456789abcdef\"\n[bootstrap_admin]\nemail = \"a@b.c\"\npassword = \"hunter2hunter2\"\n").unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("0123456789abcdef") && !shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn production_needs_a_secret_and_a_public_https_url() {
+        let mut c = Config { profile: Profile::Production, ..Config::default() };
+        assert!(matches!(c.validate(), Err(ConfigError::Invalid { field: "jwt_secret", .. })));
+        c.jwt_secret = Some(Secret::new("x".repeat(40)));
+        assert!(matches!(c.validate(), Err(ConfigError::Invalid { field: "public_url", .. })));
+        c.public_url = Some("https://desk.example.com".into());
+        assert!(c.validate().is_ok());
+        assert!(Config::default().validate().is_ok(), "development needs nothing");
+    }
+}

@@ -1,0 +1,87 @@
+//! Cross-cutting layers: security headers on every response, Prometheus metrics per matched
+//! route, and the audit of denials (a 403 is written to the security audit log with the
+//! caller who was refused).
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use helpdesk_core::policy::Principal;
+
+use crate::state::AppState;
+
+/// Marks a response as a denial (set by [`ApiError`](crate::error::ApiError) on 403).
+#[derive(Debug, Clone, Copy)]
+pub struct Denied;
+
+/// Where the auth extractor leaves the principal, so a denial can name it.
+#[derive(Debug, Clone, Default)]
+pub struct DenialSlot(Arc<Mutex<Option<Principal>>>);
+
+impl DenialSlot {
+    /// Records the authenticated principal.
+    pub fn set(&self, p: Principal) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(p);
+        }
+    }
+
+    fn take(&self) -> Option<Principal> {
+        self.0.lock().ok().and_then(|mut g| g.take())
+    }
+}
+
+/// Writes an `access_denied` audit entry for every 403 of an authenticated caller.
+pub async fn audit_denials(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let slot = DenialSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let what = format!("{} {}", req.method(), req.uri().path());
+    let (parts, body) = req.into_parts();
+    let address = crate::auth::client_address(&parts, &state.options().trusted_proxies).map(|a| a.to_string());
+    let res = next.run(Request::from_parts(parts, body)).await;
+    if res.extensions().get::<Denied>().is_some()
+        && let Some(p) = slot.take()
+        && let Err(e) = state.desk().record_denial(&p, &what, address).await
+    {
+        tracing::warn!(error = %e, "could not audit a denial");
+    }
+    res
+}
+
+/// Counts requests and their latency per method, matched route and status.
+pub async fn track_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let path = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    let labels = [("method", method), ("path", path), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    res
+}
+
+/// Security headers for a JSON API: no sniffing, no framing, no referrer, no caching of
+/// personal data, a CSP that allows nothing (the API serves no active content).
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'");
+    set(h, header::CACHE_CONTROL, "no-store");
+    set(h, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
+    if state.options().hsts {
+        set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
+    }
+    res
+}

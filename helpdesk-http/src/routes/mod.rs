@@ -1,0 +1,10 @@
+//! The routes, one file per area; each builds an `OpenApiRouter` so the OpenAPI document is
+//! generated from the same handler signatures and types that serve requests.
+
+pub(crate) mod actions;
+pub(crate) mod auth;
+pub(crate) mod catalog;
+pub(crate) mod integrations;
+pub(crate) mod ops;
+pub(crate) mod tickets;
+pub(crate) mod users;

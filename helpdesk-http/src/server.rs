@@ -1,0 +1,345 @@
+//! Composition of the reference server from a [`Config`]: storage by URL, the attachment
+//! store, the token secret, the core service, the first admin, mail and workflow transports,
+//! the background loops (outbox dispatch, auto-close, purge, orphan sweep) and graceful
+//! shutdown. Everything here is also usable by tests that start real servers.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use helpdesk_core::password::{Argon2Hasher, Argon2Options};
+use helpdesk_core::ports::{Clock, Mailer, Store, UserQuery, WorkflowSink};
+use helpdesk_core::{BootstrapAdmin, HelpDesk, HelpDeskOptions, OutboxDispatcher};
+use helpdesk_mail::{FileMailer, FileWorkflowSink, MailSettings};
+use object_store::ObjectStore;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Secret};
+use crate::state::{AppState, HttpOptions};
+use crate::throttle::AddressLimits;
+use crate::tokens::TokenOptions;
+
+/// Opens the store the configuration names (`sled:<path>` or `postgres://…`), running
+/// migrations on PostgreSQL when `migrate` is set.
+///
+/// # Errors
+/// An unknown scheme, or the store cannot be opened.
+pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.storage_url();
+    if let Some(path) = url.strip_prefix("sled:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if let Some(parent) = Path::new(path).parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let mut o = helpdesk_storage_sled::SledOptions::new(path);
+        o.cache_capacity_bytes = config.sled_cache_mb * 1024 * 1024;
+        let store = tokio::task::spawn_blocking(move || helpdesk_storage_sled::SledStore::open(&o))
+            .await?
+            .with_context(|| format!("opening sled store at {path}"))?;
+        return Ok(Arc::new(store));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let o = helpdesk_storage_postgres::PgOptions {
+            max_connections: config.postgres_max_connections,
+            ..helpdesk_storage_postgres::PgOptions::default()
+        };
+        let store = helpdesk_storage_postgres::PgStore::connect(&url, &o).await.context("connecting to PostgreSQL")?;
+        if migrate {
+            store.migrate().await.context("running migrations")?;
+        }
+        return Ok(Arc::new(store));
+    }
+    bail!("storage_url: use sled:<path> or postgres://…, not {url:?}")
+}
+
+/// Opens the attachment store: a local directory (default `<data_dir>/attachments`, or
+/// `file://<path>`), or `memory://`. (S3 comes with the attachments issue.)
+///
+/// # Errors
+/// An unknown scheme, or the directory cannot be created.
+pub fn open_blobs(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    let url = config
+        .attachments_url
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("attachments").display().to_string());
+    if url == "memory://" {
+        return Ok(Arc::new(object_store::memory::InMemory::new()));
+    }
+    if url.contains("://") && !url.starts_with("file://") {
+        bail!("attachments_url: use a path, file://<path> or memory://, not {url:?}");
+    }
+    let path = PathBuf::from(url.strip_prefix("file://").unwrap_or(&url));
+    std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&path)?))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// The token secret: from configuration, or (development) generated once into
+/// `<data_dir>/jwt-secret` with owner-only permissions and reused on every start.
+///
+/// # Errors
+/// The file cannot be read or written.
+pub fn jwt_secret(config: &Config) -> anyhow::Result<Secret> {
+    if let Some(s) = &config.jwt_secret {
+        return Ok(s.clone());
+    }
+    let path = config.data_dir.join("jwt-secret");
+    std::fs::create_dir_all(&config.data_dir)?;
+    if !path.exists() {
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        write_private(&path, &hex)?;
+        tracing::info!(path = %path.display(), "generated a development token secret");
+    }
+    let s = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Secret::new(s.trim()))
+}
+
+/// The core service for `config` over `store` and `blobs`.
+///
+/// # Errors
+/// Bad hashing parameters.
+pub fn build_desk(config: &Config, store: Arc<dyn Store>, blobs: Arc<dyn ObjectStore>) -> anyhow::Result<HelpDesk> {
+    let hasher = Argon2Hasher::new(Argon2Options {
+        memory_kib: config.password_hash.memory_kib,
+        iterations: config.password_hash.iterations,
+        parallelism: 1,
+    })
+    .map_err(|e| anyhow::anyhow!("password_hash: {e}"))?;
+    Ok(HelpDesk::builder(store, blobs).hasher(Arc::new(hasher)).options(HelpDeskOptions::default()).build()?)
+}
+
+/// HTTP options for `config` with `secret`.
+pub fn http_options(config: &Config, secret: &Secret) -> HttpOptions {
+    HttpOptions {
+        tokens: TokenOptions {
+            secret: secret.expose().as_bytes().to_vec(),
+            issuer: config.public_url(),
+            audience: "helpdesk-api".into(),
+            access_ttl: chrono::Duration::minutes(config.access_token_minutes),
+        },
+        address_limits: AddressLimits {
+            logins_per_minute: config.limits.logins_per_minute_per_address,
+            registrations_per_hour: config.limits.registrations_per_hour_per_address,
+            resets_per_hour: config.limits.resets_per_hour_per_address,
+        },
+        trusted_proxies: config.trusted_proxies.clone(),
+        cors_origins: config.cors_origins.clone(),
+        body_limit: config.limits.body_bytes,
+        hsts: config.public_url().starts_with("https://"),
+    }
+}
+
+/// Creates the first admin: the configured one, or on an empty store `admin@localhost` with
+/// a generated password written to `<data_dir>/initial-admin-password` (owner-only; its
+/// path is logged, never the password; it must be changed at first sign-in).
+///
+/// # Errors
+/// Storage failures, or a configured admin the policy refuses.
+pub async fn bootstrap_admin(config: &Config, desk: &HelpDesk) -> anyhow::Result<()> {
+    if let Some(a) = &config.bootstrap_admin {
+        let created = desk
+            .ensure_admin(BootstrapAdmin {
+                email: a.email.clone(),
+                password: a.password.as_ref().map(|p| helpdesk_core::password::Password::new(p.expose())),
+                first_name: a.first_name.clone(),
+                last_name: a.last_name.clone(),
+            })
+            .await
+            .context("bootstrap_admin")?;
+        if let Some(p) = created {
+            let path = config.data_dir.join("initial-admin-password");
+            write_private(&path, p.expose())?;
+            tracing::info!(email = %a.email, password_file = %path.display(), "created the first admin; the password must be changed at first sign-in");
+        }
+        return Ok(());
+    }
+    let any = desk.store().list_users(&UserQuery { limit: helpdesk_core::ports::PageSize::new(1)?, ..UserQuery::default() }).await?;
+    if !any.items.is_empty() {
+        return Ok(());
+    }
+    let created = desk
+        .ensure_admin(BootstrapAdmin {
+            email: "admin@localhost".into(),
+            password: None,
+            first_name: "Help Desk".into(),
+            last_name: "Admin".into(),
+        })
+        .await?;
+    if let Some(p) = created {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let path = config.data_dir.join("initial-admin-password");
+        let _ = std::fs::remove_file(&path);
+        write_private(&path, p.expose())?;
+        tracing::info!(
+            email = "admin@localhost",
+            password_file = %path.display(),
+            "created the first admin; sign in with the password in that file, then choose a new one"
+        );
+    }
+    Ok(())
+}
+
+/// Mail and workflow transports for `config` (files in the data directory until SMTP and a
+/// webhook are configured).
+pub fn transports(config: &Config) -> (Arc<dyn Mailer>, Arc<dyn WorkflowSink>) {
+    let settings = MailSettings {
+        from: config.mail.from.clone(),
+        product_name: config.mail.product_name.clone(),
+        public_url: config.public_url(),
+    };
+    let dir = config.mail.dir.clone().unwrap_or_else(|| config.data_dir.join("mail"));
+    (Arc::new(FileMailer::new(dir, settings)), Arc::new(FileWorkflowSink::new(config.data_dir.join("workflow"))))
+}
+
+/// Runs the background work until `stop` is cancelled: outbox dispatch every
+/// `dispatch_interval_ms` (at once again while there is more), and once a minute auto-close,
+/// purge, the orphan sweep and the address limiters' shrink. An iteration in progress
+/// finishes before the loop returns.
+pub async fn background(
+    state: AppState,
+    mailer: Arc<dyn Mailer>,
+    workflow: Arc<dyn WorkflowSink>,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    let desk = state.desk().clone();
+    let clock: Arc<dyn Clock> = desk.clock().clone();
+    let dispatcher =
+        OutboxDispatcher::new(desk.store().clone(), mailer, workflow, clock, desk.options().outbox.clone()).with_concurrency(8);
+    let mut last_maintenance = std::time::Instant::now() - Duration::from_secs(3600);
+    loop {
+        match dispatcher.run_once().await {
+            Ok(r) if r.claimed > 0 => {
+                metrics::counter!("outbox_delivered_total").increment(r.delivered as u64);
+                metrics::counter!("outbox_retried_total").increment(r.retried as u64);
+                metrics::counter!("outbox_dead_total").increment(r.dead as u64);
+                if r.claimed >= desk.options().outbox.batch && !stop.is_cancelled() {
+                    continue;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox dispatch failed; will retry"),
+        }
+        if last_maintenance.elapsed() >= Duration::from_secs(60) {
+            last_maintenance = std::time::Instant::now();
+            let now = desk.now();
+            if let Err(e) = desk.auto_close(now, 500).await {
+                tracing::warn!(error = %e, "auto-close failed");
+            }
+            if let Err(e) = desk.purge(now).await {
+                tracing::warn!(error = %e, "purge failed");
+            }
+            if let Err(e) = desk.sweep_orphans(now).await {
+                tracing::warn!(error = %e, "orphan sweep failed");
+            }
+            state.limiter().shrink();
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// A composed server, ready to listen.
+#[derive(Debug)]
+pub struct App {
+    /// Handler state.
+    pub state: AppState,
+    /// Mail transport.
+    pub mailer: Arc<dyn Mailer>,
+    /// Workflow transport.
+    pub workflow: Arc<dyn WorkflowSink>,
+}
+
+/// Composes the server for `config`: store, attachments, secret, service, first admin.
+///
+/// # Errors
+/// Any part that cannot be opened or is misconfigured.
+pub async fn compose(config: &Config) -> anyhow::Result<App> {
+    let store = open_store(config, config.migrate_on_start).await?;
+    let blobs = open_blobs(config)?;
+    let secret = jwt_secret(config)?;
+    let desk = build_desk(config, store, blobs)?;
+    bootstrap_admin(config, &desk).await?;
+    let (mailer, workflow) = transports(config);
+    Ok(App { state: AppState::new(desk, http_options(config, &secret)), mailer, workflow })
+}
+
+async fn shutdown_signal(stop: CancellationToken) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+        () = stop.cancelled() => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+    stop.cancel();
+}
+
+/// Serves `config` until SIGINT/SIGTERM (or `stop`), then drains requests and background work.
+///
+/// # Errors
+/// Composition or binding failures.
+pub async fn serve(config: &Config, stop: CancellationToken) -> anyhow::Result<()> {
+    let app = compose(config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(address = %addr, storage = %redact_url(&config.storage_url()), "helpdesk listening");
+    tracing::info!("API: http://{addr}/api/v1 — OpenAPI: http://{addr}/api/v1/openapi.json — sign in with POST /api/v1/auth/login");
+    let bg = tokio::spawn(background(
+        app.state.clone(),
+        app.mailer.clone(),
+        app.workflow.clone(),
+        Duration::from_millis(config.dispatch_interval_ms.max(10)),
+        stop.clone(),
+    ));
+    let router = crate::router(app.state.clone());
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal(stop.clone()))
+        .await?;
+    stop.cancel();
+    let _ = bg.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A URL with its password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..s], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,257 @@
+//! Response bodies shared by several routes. They are written out (not the core models
+//! serialised as they are) so that nothing private leaves the server by accident: no
+//! password hash, no secret hash, no storage key.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use helpdesk_core::TicketView;
+use helpdesk_core::model::{ActorRef, Comment, HistoryEvent, User};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A user as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserOut {
+    /// Id.
+    pub id: Uuid,
+    /// Email (lower-case).
+    pub email: String,
+    /// First name.
+    pub first_name: String,
+    /// Middle name.
+    pub middle_name: Option<String>,
+    /// Last name.
+    pub last_name: String,
+    /// Suffix (Jr., Sr., II … X).
+    pub suffix: Option<String>,
+    /// Company id.
+    pub company_id: String,
+    /// Department key.
+    pub department: Option<String>,
+    /// `employee`, `coordinator` or `admin`.
+    pub role: String,
+    /// `pending`, `approved`, `rejected` or `deactivated`.
+    pub status: String,
+    /// Whether an avatar was uploaded.
+    pub has_avatar: bool,
+    /// Whether the user must choose a new password before anything else.
+    pub must_change_password: bool,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+    /// Version (for `If-Match`).
+    pub version: u64,
+}
+
+impl From<&User> for UserOut {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.as_uuid(),
+            email: u.email.as_str().to_owned(),
+            first_name: u.first_name.as_str().to_owned(),
+            middle_name: u.middle_name.as_ref().map(|m| m.as_str().to_owned()),
+            last_name: u.last_name.as_str().to_owned(),
+            suffix: u.suffix.map(|s| s.as_str().to_owned()),
+            company_id: u.company_id.as_str().to_owned(),
+            department: u.department.as_ref().map(|d| d.as_str().to_owned()),
+            role: u.role.as_str().to_owned(),
+            status: u.status.as_str().to_owned(),
+            has_avatar: u.avatar.is_some(),
+            must_change_password: u.must_change_password,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            version: u.version,
+        }
+    }
+}
+
+/// Who did something.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActorOut {
+    /// `user`, `external_system` or `system`.
+    pub kind: String,
+    /// The user's id, for users.
+    pub user: Option<Uuid>,
+    /// The external system's name, for API keys.
+    pub name: Option<String>,
+}
+
+impl From<&ActorRef> for ActorOut {
+    fn from(a: &ActorRef) -> Self {
+        match a {
+            ActorRef::User { id } => Self { kind: "user".into(), user: Some(id.as_uuid()), name: None },
+            ActorRef::ExternalSystem { name, .. } => {
+                Self { kind: "external_system".into(), user: None, name: Some(name.clone()) }
+            }
+            _ => Self { kind: "system".into(), user: None, name: None },
+        }
+    }
+}
+
+/// A ticket, with the lifecycle actions the caller may take on it now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketOut {
+    /// Id.
+    pub id: Uuid,
+    /// Human-friendly number, e.g. `TX0042`.
+    pub number: String,
+    /// Requester's user id.
+    pub requester: Uuid,
+    /// Subject.
+    pub subject: String,
+    /// Category key.
+    pub category: String,
+    /// Sub-category key.
+    pub sub_category: String,
+    /// Description.
+    pub description: String,
+    /// Requested date.
+    pub scheduled_date: Option<NaiveDate>,
+    /// `critical`, `high`, `medium` or `low` (set at triage).
+    pub priority: Option<String>,
+    /// Department key.
+    pub department: Option<String>,
+    /// Status.
+    pub status: String,
+    /// Assignee's user id.
+    pub assignee: Option<Uuid>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+    /// First staff response.
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// Resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Seconds from submission to the first staff response.
+    pub response_secs: Option<i64>,
+    /// Seconds from submission to resolution.
+    pub resolution_secs: Option<i64>,
+    /// Why triage rejected it.
+    pub rejection_reason: Option<String>,
+    /// Version (the `ETag`).
+    pub version: u64,
+    /// Lifecycle actions the caller may take now (routes under `/tickets/{number}/`).
+    pub actions: Vec<String>,
+}
+
+impl From<&TicketView> for TicketOut {
+    fn from(v: &TicketView) -> Self {
+        let t = &v.ticket;
+        Self {
+            id: t.id.as_uuid(),
+            number: t.number.to_string(),
+            requester: t.requester.as_uuid(),
+            subject: t.subject.as_str().to_owned(),
+            category: t.category.as_str().to_owned(),
+            sub_category: t.sub_category.as_str().to_owned(),
+            description: t.description.as_str().to_owned(),
+            scheduled_date: t.scheduled_date,
+            priority: t.priority.map(|p| p.as_str().to_owned()),
+            department: t.department.as_ref().map(|d| d.as_str().to_owned()),
+            status: t.status.as_str().to_owned(),
+            assignee: t.assignee.map(|a| a.as_uuid()),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            first_response_at: t.first_response_at,
+            resolved_at: t.resolved_at,
+            closed_at: t.closed_at,
+            response_secs: t.response_secs,
+            resolution_secs: t.resolution_secs,
+            rejection_reason: t.rejection_reason.clone(),
+            version: t.version,
+            actions: v.actions.iter().map(|a| a.as_str().to_owned()).collect(),
+        }
+    }
+}
+
+/// A comment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommentOut {
+    /// Id.
+    pub id: Uuid,
+    /// Author.
+    pub author: ActorOut,
+    /// Text.
+    pub body: String,
+    /// Internal comments are seen by staff only.
+    pub internal: bool,
+    /// Written.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Comment> for CommentOut {
+    fn from(c: &Comment) -> Self {
+        Self {
+            id: c.id.as_uuid(),
+            author: (&c.author).into(),
+            body: c.body.as_str().to_owned(),
+            internal: c.internal,
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// One field changed by an event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeOut {
+    /// Field name.
+    pub field: String,
+    /// Value before.
+    pub old: Option<String>,
+    /// Value after.
+    pub new: Option<String>,
+}
+
+/// One event of a ticket's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOut {
+    /// Id.
+    pub id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: ActorOut,
+    /// `action`, `edited`, `commented` or `attachment_added`.
+    pub kind: String,
+    /// The lifecycle action, for `action` events.
+    pub action: Option<String>,
+    /// Fields changed, with old and new values.
+    pub changes: Vec<ChangeOut>,
+    /// Reason, note or comment given with the change.
+    pub note: Option<String>,
+    /// Internal events are seen by staff only.
+    pub internal: bool,
+    /// The ticket's version after this event.
+    pub version: u64,
+}
+
+impl From<&HistoryEvent> for EventOut {
+    fn from(e: &HistoryEvent) -> Self {
+        use helpdesk_core::model::EventKind;
+        let (kind, action) = match &e.kind {
+            EventKind::Action { action } => ("action", Some(action.as_str().to_owned())),
+            EventKind::Edited => ("edited", None),
+            EventKind::Commented { .. } => ("commented", None),
+            _ => ("attachment_added", None),
+        };
+        Self {
+            id: e.id.as_uuid(),
+            at: e.at,
+            actor: (&e.actor).into(),
+            kind: kind.to_owned(),
+            action,
+            changes: e
+                .changes
+                .iter()
+                .map(|c| ChangeOut { field: c.field.clone(), old: c.old.clone(), new: c.new.clone() })
+                .collect(),
+            note: e.note.clone(),
+            internal: e.internal,
+            version: e.version,
+        }
+    }
+}
