@@ -466,8 +466,10 @@ impl HelpDesk {
             Some(s) => errs.check(Note::parse_field(text_field, s)),
             None => None,
         };
+        // Triage confirms the department proposed from the category unless it names another.
         let department = match req.department.as_deref() {
             Some(d) => errs.check(self.inner.options.catalog.parse_department("department", d)),
+            None if action == Action::Approve => ticket.department.clone(),
             None => None,
         };
         if let Some(a) = req.assignee {

@@ -1,0 +1,254 @@
+//! Test support: an app over the in-memory store driven through `oneshot`, with cheap
+//! password hashing counted by a wrapper, and helpers for the common steps of the story.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use helpdesk_core::HelpDesk;
+use helpdesk_core::model::{NotificationKind, OutboxPayload, PasswordHash};
+use helpdesk_core::password::{Argon2Hasher, Argon2Options, Password, PasswordHasher, Verification};
+use helpdesk_core::testing::{ADMIN_PASSWORD, InMemoryStore};
+use helpdesk_http::throttle::AddressLimits;
+use helpdesk_http::{AppState, HttpOptions, TokenOptions};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+pub const PASSWORD: &str = "plum-harbor-violet-42";
+
+/// Counts the password hashing work, to show an unknown email costs a verification too.
+#[derive(Debug)]
+pub struct CountingHasher {
+    inner: Argon2Hasher,
+    pub verifications: AtomicUsize,
+}
+
+impl PasswordHasher for CountingHasher {
+    fn hash(&self, p: &Password) -> Result<PasswordHash, String> {
+        self.inner.hash(p)
+    }
+    fn verify(&self, p: &Password, h: &PasswordHash) -> Verification {
+        self.verifications.fetch_add(1, Ordering::SeqCst);
+        self.inner.verify(p, h)
+    }
+    fn verify_dummy(&self, p: &Password) {
+        self.verifications.fetch_add(1, Ordering::SeqCst);
+        self.inner.verify_dummy(p);
+    }
+}
+
+pub fn token_options() -> TokenOptions {
+    TokenOptions {
+        secret: SECRET.to_vec(),
+        issuer: "http://test".into(),
+        audience: "helpdesk-api".into(),
+        access_ttl: chrono::Duration::minutes(15),
+    }
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: Arc<InMemoryStore>,
+    pub desk: HelpDesk,
+    pub hasher: Arc<CountingHasher>,
+    pub admin: String,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+    pub fn field_names(&self) -> Vec<String> {
+        self.body["errors"].as_array().map_or_else(Vec::new, |a| {
+            a.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect()
+        })
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_limits(AddressLimits { logins_per_minute: 1000, registrations_per_hour: 1000, resets_per_hour: 1000 })
+            .await
+    }
+
+    pub async fn with_limits(limits: AddressLimits) -> Self {
+        let store = Arc::new(InMemoryStore::new());
+        let hasher = Arc::new(CountingHasher {
+            inner: Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap(),
+            verifications: AtomicUsize::new(0),
+        });
+        let desk = HelpDesk::builder(store.clone(), Arc::new(object_store::memory::InMemory::new()))
+            .hasher(hasher.clone())
+            .build()
+            .unwrap();
+        desk.ensure_admin(helpdesk_core::BootstrapAdmin {
+            email: "admin@example.com".into(),
+            password: Some(Password::new(ADMIN_PASSWORD)),
+            first_name: "Ada".into(),
+            last_name: "Admin".into(),
+        })
+        .await
+        .unwrap();
+        let mut options = HttpOptions::new(token_options());
+        options.address_limits = limits;
+        let router = helpdesk_http::router(AppState::new(desk.clone(), options));
+        let mut app = Self { router, store, desk, hasher, admin: String::new() };
+        app.admin = app.login("admin@example.com", ADMIN_PASSWORD).await.0;
+        app
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp { status, headers, body }
+    }
+
+    pub fn request(method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> axum::http::request::Builder {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header("authorization", if t.starts_with("ApiKey ") { t.to_owned() } else { format!("Bearer {t}") });
+        }
+        if body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        b
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let b = Self::request(method, path, token, body.as_ref());
+        let body = body.map_or_else(Body::empty, |v| Body::from(v.to_string()));
+        self.send(b.body(body).unwrap()).await
+    }
+
+    /// Calls with extra headers (If-Match, Idempotency-Key, X-Forwarded-For …) and a peer address.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+        peer: Option<SocketAddr>,
+    ) -> Resp {
+        let mut b = Self::request(method, path, token, body.as_ref());
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let mut req = b.body(body.map_or_else(Body::empty, |v| Body::from(v.to_string()))).unwrap();
+        if let Some(p) = peer {
+            req.extensions_mut().insert(ConnectInfo(p));
+        }
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Signs in; returns (access token, refresh token).
+    pub async fn login(&self, email: &str, password: &str) -> (String, String) {
+        let r = self
+            .call(Method::POST, "/api/v1/auth/login", None, Some(json!({ "email": email, "password": password })))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "login {email}: {:?}", r.body);
+        (r.body["access_token"].as_str().unwrap().to_owned(), r.body["refresh_token"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn register(&self, n: u32) -> Resp {
+        self.call(
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(json!({
+                "email": format!("user{n}@example.com"),
+                "password": PASSWORD,
+                "first_name": "Test",
+                "last_name": format!("User{n}"),
+                "company_id": format!("MA{:04}", 1000 + n),
+                "department": "it"
+            })),
+        )
+        .await
+    }
+
+    /// A registered, approved user with `role`; returns (user id, access token).
+    pub async fn user(&self, n: u32, role: &str) -> (String, String) {
+        let r = self.register(n).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let a = self.post(&format!("/api/v1/users/{id}/approve"), &self.admin, json!({})).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        if role != "employee" {
+            let c = self
+                .call(Method::PATCH, &format!("/api/v1/users/{id}/role"), Some(&self.admin), Some(json!({ "role": role })))
+                .await;
+            assert_eq!(c.status, StatusCode::OK, "{:?}", c.body);
+        }
+        let (t, _) = self.login(&format!("user{n}@example.com"), PASSWORD).await;
+        (id, t)
+    }
+
+    /// Files a ticket; returns its number.
+    pub async fn ticket(&self, token: &str, subject: &str) -> String {
+        let r = self
+            .post(
+                "/api/v1/tickets",
+                token,
+                json!({ "subject": subject, "category": "hardware", "sub_category": "laptop",
+                        "description": "The screen flickers when docked." }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["number"].as_str().unwrap().to_owned()
+    }
+
+    /// The newest single-use token mailed to `email` (reset or invitation).
+    pub fn mailed_token(&self, email: &str) -> Option<String> {
+        self.store.outbox_records().into_iter().rev().find_map(|r| match r.message.payload {
+            OutboxPayload::Mail(n) if n.to.as_str() == email => match n.kind {
+                NotificationKind::PasswordReset { token, .. } | NotificationKind::Invitation { token, .. } => {
+                    Some(token.expose().to_owned())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
+    /// Kinds of mail enqueued for `email`, oldest first.
+    pub fn mail_kinds(&self, email: &str) -> Vec<&'static str> {
+        self.store
+            .outbox_records()
+            .into_iter()
+            .filter_map(|r| match r.message.payload {
+                OutboxPayload::Mail(n) if n.to.as_str() == email => Some(n.kind.name()),
+                _ => None,
+            })
+            .collect()
+    }
+}
