@@ -8,9 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use helpdesk_core::AuthFailure;
 use helpdesk_core::model::User;
 use helpdesk_core::policy::Principal;
-use helpdesk_core::AuthFailure;
 
 use crate::error::ApiError;
 use crate::middleware::DenialSlot;

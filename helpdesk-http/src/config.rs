@@ -237,7 +237,10 @@ impl Config {
         let mut f = Figment::new();
         if let Some(p) = file {
             if !p.exists() {
-                return Err(ConfigError::Invalid { field: "config", message: format!("{} does not exist", p.display()) });
+                return Err(ConfigError::Invalid {
+                    field: "config",
+                    message: format!("{} does not exist", p.display()),
+                });
             }
             f = f.merge(Toml::file(p));
         }

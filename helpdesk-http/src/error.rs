@@ -191,7 +191,11 @@ impl IntoResponse for ApiError {
 pub(crate) fn body_error(e: &serde_json::Error) -> ApiError {
     let msg = e.to_string();
     if e.is_syntax() || e.is_eof() {
-        return ApiError::new(StatusCode::BAD_REQUEST, "request.malformed_json", format!("the body is not valid JSON: {msg}"));
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "request.malformed_json",
+            format!("the body is not valid JSON: {msg}"),
+        );
     }
     let between_ticks = |s: &str| s.split('`').nth(1).map(str::to_owned);
     let (field, code) = if msg.starts_with("unknown field") {
@@ -201,7 +205,8 @@ pub(crate) fn body_error(e: &serde_json::Error) -> ApiError {
     } else {
         (String::new(), "invalid")
     };
-    let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "request.invalid_body", "the body does not fit this route");
+    let mut err =
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "request.invalid_body", "the body does not fit this route");
     let message = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
     err.errors.push(FieldError::new(if field.is_empty() { "body".to_owned() } else { field }, code, message));
     err
@@ -272,7 +277,10 @@ mod tests {
         }
         let e = serde_json::from_str::<B>(r#"{"a":1,"role":"admin"}"#).unwrap_err();
         let a = body_error(&e);
-        assert_eq!((a.status.as_u16(), a.errors[0].field.as_str(), a.errors[0].code.as_str()), (422, "role", "unknown_field"));
+        assert_eq!(
+            (a.status.as_u16(), a.errors[0].field.as_str(), a.errors[0].code.as_str()),
+            (422, "role", "unknown_field")
+        );
         let e = serde_json::from_str::<B>("{").unwrap_err();
         assert_eq!(body_error(&e).status, StatusCode::BAD_REQUEST);
     }

@@ -21,7 +21,11 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Byt
     let json = is_json(req.headers().get(header::CONTENT_TYPE));
     let bytes = Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large", "the body is larger than this route accepts")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request.too_large",
+                "the body is larger than this route accepts",
+            )
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, "request.unreadable_body", "the body could not be read")
         }
@@ -30,7 +34,11 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Byt
 }
 
 fn unsupported() -> ApiError {
-    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "request.unsupported_media_type", "send the body as application/json")
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "request.unsupported_media_type",
+        "send the body as application/json",
+    )
 }
 
 /// A JSON body (`Content-Type: application/json` required).
@@ -85,8 +93,11 @@ fn query_from<T: DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, ApiError>
     axum::extract::Query::<T>::try_from_uri(uri).map(|v| v.0).map_err(|e| {
         let msg = e.body_text();
         let field = msg.split('`').nth(1).unwrap_or("query").to_owned();
-        let mut err =
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "request.invalid_query", "the query parameters do not fit this route");
+        let mut err = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid_query",
+            "the query parameters do not fit this route",
+        );
         let code = if msg.contains("unknown field") { "unknown_field" } else { "invalid" };
         err.errors.push(helpdesk_core::FieldError::new(field, code, msg));
         err

@@ -42,11 +42,17 @@ async fn not_found() -> ApiError {
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()).collect();
+    let allowed: Vec<HeaderValue> =
+        origins.iter().filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()).collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH, HeaderName::from_static("idempotency-key")])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static("idempotency-key"),
+        ])
         .expose_headers([header::ETAG, header::RETRY_AFTER, REQUEST_ID])
         .max_age(std::time::Duration::from_secs(600))
 }
@@ -65,8 +71,12 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::ops::router())
         .fallback(not_found)
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "request.method_not_allowed", "this route does not take that method")
-                .into_response()
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "request.method_not_allowed",
+                "this route does not take that method",
+            )
+            .into_response()
         })
         .layer(axum::middleware::from_fn(middleware::track_metrics))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, OriginalUri, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -38,7 +38,9 @@ impl DenialSlot {
 pub async fn audit_denials(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let slot = DenialSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let what = format!("{} {}", req.method(), req.uri().path());
+    let path =
+        req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().path().to_owned(), |u| u.path().to_owned());
+    let what = format!("{} {path}", req.method());
     let (parts, body) = req.into_parts();
     let address = crate::auth::client_address(&parts, &state.options().trusted_proxies).map(|a| a.to_string());
     let res = next.run(Request::from_parts(parts, body)).await;

@@ -60,10 +60,8 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Arc<dy
 /// # Errors
 /// An unknown scheme, or the directory cannot be created.
 pub fn open_blobs(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
-    let url = config
-        .attachments_url
-        .clone()
-        .unwrap_or_else(|| config.data_dir.join("attachments").display().to_string());
+    let url =
+        config.attachments_url.clone().unwrap_or_else(|| config.data_dir.join("attachments").display().to_string());
     if url == "memory://" {
         return Ok(Arc::new(object_store::memory::InMemory::new()));
     }
@@ -168,7 +166,10 @@ pub async fn bootstrap_admin(config: &Config, desk: &HelpDesk) -> anyhow::Result
         }
         return Ok(());
     }
-    let any = desk.store().list_users(&UserQuery { limit: helpdesk_core::ports::PageSize::new(1)?, ..UserQuery::default() }).await?;
+    let any = desk
+        .store()
+        .list_users(&UserQuery { limit: helpdesk_core::ports::PageSize::new(1)?, ..UserQuery::default() })
+        .await?;
     if !any.items.is_empty() {
         return Ok(());
     }
@@ -220,7 +221,8 @@ pub async fn background(
     let desk = state.desk().clone();
     let clock: Arc<dyn Clock> = desk.clock().clone();
     let dispatcher =
-        OutboxDispatcher::new(desk.store().clone(), mailer, workflow, clock, desk.options().outbox.clone()).with_concurrency(8);
+        OutboxDispatcher::new(desk.store().clone(), mailer, workflow, clock, desk.options().outbox.clone())
+            .with_concurrency(8);
     let mut last_maintenance = std::time::Instant::now() - Duration::from_secs(3600);
     loop {
         match dispatcher.run_once().await {
@@ -311,10 +313,13 @@ async fn shutdown_signal(stop: CancellationToken) {
 /// Composition or binding failures.
 pub async fn serve(config: &Config, stop: CancellationToken) -> anyhow::Result<()> {
     let app = compose(config).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(address = %addr, storage = %redact_url(&config.storage_url()), "helpdesk listening");
-    tracing::info!("API: http://{addr}/api/v1 — OpenAPI: http://{addr}/api/v1/openapi.json — sign in with POST /api/v1/auth/login");
+    tracing::info!(
+        "API: http://{addr}/api/v1 — OpenAPI: http://{addr}/api/v1/openapi.json — sign in with POST /api/v1/auth/login"
+    );
     let bg = tokio::spawn(background(
         app.state.clone(),
         app.mailer.clone(),

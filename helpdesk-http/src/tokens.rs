@@ -197,7 +197,8 @@ mod tests {
         let none_header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(s.verify(&format!("{none_header}.{}.", parts[1]), now).is_err(), "alg none");
 
-        let other = TokenSigner::new(TokenOptions { secret: b"another-secret-another-secret-xx".to_vec(), ..signer().options });
+        let other =
+            TokenSigner::new(TokenOptions { secret: b"another-secret-another-secret-xx".to_vec(), ..signer().options });
         assert!(s.verify(&other.issue(UserId::random(), SessionId::random(), now).unwrap(), now).is_err());
 
         let future = s.issue(UserId::random(), SessionId::random(), now + Duration::minutes(5)).unwrap();
@@ -221,7 +222,9 @@ mod tests {
             v.as_object_mut().unwrap().remove(claim);
             assert!(s.verify(&sign(&v), Utc::now()).is_err(), "missing {claim}");
         }
-        for (claim, bad) in [("typ", serde_json::json!("refresh")), ("aud", "other".into()), ("exp", "9999999999".into())] {
+        for (claim, bad) in
+            [("typ", serde_json::json!("refresh")), ("aud", "other".into()), ("exp", "9999999999".into())]
+        {
             let mut v = base.clone();
             v[claim] = bad;
             assert!(s.verify(&sign(&v), Utc::now()).is_err(), "bad {claim}");

@@ -19,7 +19,12 @@ async fn register_approve_file_triage_claim_wait_comment_resolve_close() {
     assert_eq!((r.body["role"].as_str(), r.body["status"].as_str()), (Some("employee"), Some("pending")));
     let employee_id = r.body["id"].as_str().unwrap().to_owned();
     let pending = app
-        .call(Method::POST, "/api/v1/auth/login", None, Some(json!({"email": "user1@example.com", "password": PASSWORD})))
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "user1@example.com", "password": PASSWORD})),
+        )
         .await;
     assert_eq!((pending.status, pending.code()), (StatusCode::FORBIDDEN, "auth.account_pending"));
 
@@ -62,7 +67,14 @@ async fn register_approve_file_triage_claim_wait_comment_resolve_close() {
     let actions: Vec<&str> = h.body.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions, ["submit", "approve", "claim", "await_requester", "resume", "resolve", "close"]);
     let kinds = app.mail_kinds("user1@example.com");
-    for k in ["registration_received", "account_approved", "ticket_received", "ticket_approved", "waiting_on_requester", "ticket_resolved"] {
+    for k in [
+        "registration_received",
+        "account_approved",
+        "ticket_received",
+        "ticket_approved",
+        "waiting_on_requester",
+        "ticket_resolved",
+    ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
 }
@@ -169,9 +181,20 @@ async fn edits_follow_the_field_rules_and_if_match() {
     let (_, coord) = app.user(2, "coordinator").await;
     let n = app.ticket(&emp, "Old subject").await;
     let url = format!("/api/v1/tickets/{n}");
-    let r = app.call_with(Method::PATCH, &url, Some(&emp), Some(json!({"subject": "New subject"})), &[("if-match", "\"1\"")], None).await;
+    let r = app
+        .call_with(
+            Method::PATCH,
+            &url,
+            Some(&emp),
+            Some(json!({"subject": "New subject"})),
+            &[("if-match", "\"1\"")],
+            None,
+        )
+        .await;
     assert_eq!((r.status, r.body["subject"].as_str()), (StatusCode::OK, Some("New subject")), "{:?}", r.body);
-    let stale = app.call_with(Method::PATCH, &url, Some(&emp), Some(json!({"subject": "Again"})), &[("if-match", "\"1\"")], None).await;
+    let stale = app
+        .call_with(Method::PATCH, &url, Some(&emp), Some(json!({"subject": "Again"})), &[("if-match", "\"1\"")], None)
+        .await;
     assert_eq!((stale.status, stale.code()), (StatusCode::PRECONDITION_FAILED, "resource.precondition_failed"));
     let r = app.call(Method::PATCH, &url, Some(&emp), Some(json!({"priority": "high"}))).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
@@ -185,34 +208,66 @@ async fn edits_follow_the_field_rules_and_if_match() {
 async fn passwords_reset_change_and_invitations() {
     let app = TestApp::new().await;
     let (_, emp) = app.user(1, "employee").await;
-    let f = app.call(Method::POST, "/api/v1/auth/password/forgot", None, Some(json!({"email": "user1@example.com"}))).await;
+    let f =
+        app.call(Method::POST, "/api/v1/auth/password/forgot", None, Some(json!({"email": "user1@example.com"}))).await;
     assert_eq!(f.status, StatusCode::ACCEPTED);
     let token = app.mailed_token("user1@example.com").unwrap();
     let new_password = "quiet-lantern-meadow-58";
     let r = app
-        .call(Method::POST, "/api/v1/auth/password/reset", None, Some(json!({"token": token, "password": new_password})))
+        .call(
+            Method::POST,
+            "/api/v1/auth/password/reset",
+            None,
+            Some(json!({"token": token, "password": new_password})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     assert_eq!(app.get("/api/v1/me", &emp).await.status, StatusCode::UNAUTHORIZED, "reset ends sessions");
     let again = app
-        .call(Method::POST, "/api/v1/auth/password/reset", None, Some(json!({"token": token, "password": "x-other-pass-99-long"})))
+        .call(
+            Method::POST,
+            "/api/v1/auth/password/reset",
+            None,
+            Some(json!({"token": token, "password": "x-other-pass-99-long"})),
+        )
         .await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "single use");
     let (t, _) = app.login("user1@example.com", new_password).await;
-    let weak = app.post("/api/v1/auth/password/change", &t, json!({"current_password": new_password, "new_password": "123456789012"})).await;
+    let weak = app
+        .post(
+            "/api/v1/auth/password/change",
+            &t,
+            json!({"current_password": new_password, "new_password": "123456789012"}),
+        )
+        .await;
     assert_eq!((weak.status, weak.field_names()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["new_password".to_owned()]));
-    let wrong = app.post("/api/v1/auth/password/change", &t, json!({"current_password": "nope-nope-nope", "new_password": PASSWORD})).await;
+    let wrong = app
+        .post(
+            "/api/v1/auth/password/change",
+            &t,
+            json!({"current_password": "nope-nope-nope", "new_password": PASSWORD}),
+        )
+        .await;
     assert_eq!(wrong.field_names(), vec!["current_password".to_owned()]);
 
     // An admin-created user sets their password through the mailed invitation.
     let c = app
-        .post("/api/v1/users", &app.admin, json!({"email": "new.hire@example.com", "first_name": "New", "last_name": "Hire", "role": "coordinator"}))
+        .post(
+            "/api/v1/users",
+            &app.admin,
+            json!({"email": "new.hire@example.com", "first_name": "New", "last_name": "Hire", "role": "coordinator"}),
+        )
         .await;
     assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.body);
     assert_eq!(c.body["role"], "coordinator");
     let inv = app.mailed_token("new.hire@example.com").unwrap();
     let r = app
-        .call(Method::POST, "/api/v1/auth/invitation/accept", None, Some(json!({"token": inv, "password": "amber-tundra-signal-77"})))
+        .call(
+            Method::POST,
+            "/api/v1/auth/invitation/accept",
+            None,
+            Some(json!({"token": inv, "password": "amber-tundra-signal-77"})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     app.login("new.hire@example.com", "amber-tundra-signal-77").await;
@@ -236,7 +291,13 @@ async fn a_generated_admin_password_must_be_changed_first() {
     let r = app.get("/api/v1/users", &t).await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "auth.password_change_required"));
     assert_eq!(app.get("/api/v1/me", &t).await.status, StatusCode::OK);
-    let r = app.post("/api/v1/auth/password/change", &t, json!({"current_password": p.expose(), "new_password": "cobalt-river-anchor-31"})).await;
+    let r = app
+        .post(
+            "/api/v1/auth/password/change",
+            &t,
+            json!({"current_password": p.expose(), "new_password": "cobalt-river-anchor-31"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     assert_eq!(app.get("/api/v1/users", &t).await.status, StatusCode::OK);
 }
@@ -274,7 +335,9 @@ async fn an_external_system_reads_and_pushes_status_with_an_api_key() {
     let app = TestApp::new().await;
     let (_, emp) = app.user(1, "employee").await;
     let (_, coord) = app.user(2, "coordinator").await;
-    let k = app.post("/api/v1/api-keys", &app.admin, json!({"name": "workflow", "scopes": ["read_tickets", "push_workflow"]})).await;
+    let k = app
+        .post("/api/v1/api-keys", &app.admin, json!({"name": "workflow", "scopes": ["read_tickets", "push_workflow"]}))
+        .await;
     assert_eq!(k.status, StatusCode::CREATED, "{:?}", k.body);
     let key = format!("ApiKey {}", k.body["credential"].as_str().unwrap());
     let listed = app.get("/api/v1/api-keys", &app.admin).await;
@@ -291,8 +354,15 @@ async fn an_external_system_reads_and_pushes_status_with_an_api_key() {
         let key = key.clone();
         let url = url.clone();
         async move {
-            app.call_with(Method::POST, &url, Some(&key), Some(json!({"status": status, "note": "from workflow"})), &[("idempotency-key", idem)], None)
-                .await
+            app.call_with(
+                Method::POST,
+                &url,
+                Some(&key),
+                Some(json!({"status": status, "note": "from workflow"})),
+                &[("idempotency-key", idem)],
+                None,
+            )
+            .await
         }
     };
     let r = push("in_progress", "e-1").await;
@@ -308,7 +378,10 @@ async fn an_external_system_reads_and_pushes_status_with_an_api_key() {
     assert_eq!(app.post("/api/v1/tickets", &key, json!({})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.get("/api/v1/users", &key).await.status, StatusCode::FORBIDDEN);
     let id = k.body["key"]["id"].as_str().unwrap();
-    assert_eq!(app.call(Method::DELETE, &format!("/api/v1/api-keys/{id}"), Some(&app.admin), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.call(Method::DELETE, &format!("/api/v1/api-keys/{id}"), Some(&app.admin), None).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(app.get(&format!("/api/v1/tickets/{n}"), &key).await.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -331,7 +404,14 @@ async fn catalog_health_and_the_openapi_document() {
     assert_eq!(doc.status, StatusCode::OK);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc.body["paths"].as_object().unwrap();
-    for p in ["/auth/login", "/tickets", "/tickets/{number}/approve", "/tickets/{number}/await-requester", "/users/{id}/reject", "/workflow/tickets/{number}/status"] {
+    for p in [
+        "/auth/login",
+        "/tickets",
+        "/tickets/{number}/approve",
+        "/tickets/{number}/await-requester",
+        "/users/{id}/reject",
+        "/workflow/tickets/{number}/status",
+    ] {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
     // Every $ref resolves.

@@ -122,8 +122,20 @@ macro_rules! action_route {
     };
 }
 
-action_route!(approve, "/tickets/{number}/approve", Action::Approve, ApproveBody, "Triage: accept (priority and department).");
-action_route!(reject, "/tickets/{number}/reject", Action::Reject, ReasonBody, "Triage: refuse, with a reason the requester sees.");
+action_route!(
+    approve,
+    "/tickets/{number}/approve",
+    Action::Approve,
+    ApproveBody,
+    "Triage: accept (priority and department)."
+);
+action_route!(
+    reject,
+    "/tickets/{number}/reject",
+    Action::Reject,
+    ReasonBody,
+    "Triage: refuse, with a reason the requester sees."
+);
 action_route!(claim, "/tickets/{number}/claim", Action::Claim, EmptyBody, "Take an open ticket.");
 action_route!(assign, "/tickets/{number}/assign", Action::Assign, AssignBody, "Give the ticket to a staff member.");
 action_route!(hold, "/tickets/{number}/hold", Action::Hold, NoteBody, "Put the ticket on hold, with a note.");
@@ -136,9 +148,21 @@ action_route!(
 );
 action_route!(resume, "/tickets/{number}/resume", Action::Resume, EmptyBody, "Continue after hold or waiting.");
 action_route!(resolve, "/tickets/{number}/resolve", Action::Resolve, NoteBody, "Resolve, with a resolution note.");
-action_route!(reopen, "/tickets/{number}/reopen", Action::Reopen, ReasonBody, "Reopen a resolved ticket, with a reason.");
+action_route!(
+    reopen,
+    "/tickets/{number}/reopen",
+    Action::Reopen,
+    ReasonBody,
+    "Reopen a resolved ticket, with a reason."
+);
 action_route!(close, "/tickets/{number}/close", Action::Close, CommentTextBody, "Close a resolved ticket.");
-action_route!(withdraw, "/tickets/{number}/withdraw", Action::Withdraw, CommentTextBody, "The requester withdraws the ticket.");
+action_route!(
+    withdraw,
+    "/tickets/{number}/withdraw",
+    Action::Withdraw,
+    CommentTextBody,
+    "The requester withdraws the ticket."
+);
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -130,8 +130,10 @@ async fn login(
     ApiJson(b): ApiJson<LoginBody>,
 ) -> ApiResult<Json<TokenResponse>> {
     s.limiter().check(Limited::Login, addr.0.as_deref())?;
-    let issued =
-        s.desk().login(LoginRequest { email: b.email, password: Password::new(b.password), address: addr.get() }).await?;
+    let issued = s
+        .desk()
+        .login(LoginRequest { email: b.email, password: Password::new(b.password), address: addr.get() })
+        .await?;
     tokens(&s, &issued)
 }
 

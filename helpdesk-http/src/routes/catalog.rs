@@ -92,7 +92,11 @@ async fn catalog(State(s): State<AppState>, c: Caller) -> ApiResult<Json<Catalog
     let cat = s.desk().catalog(&c.principal)?;
     let rules = s.desk().lifecycle().rules();
     Ok(Json(CatalogOut {
-        departments: cat.departments.iter().map(|d| Named { key: d.key.as_str().into(), name: d.name.clone() }).collect(),
+        departments: cat
+            .departments
+            .iter()
+            .map(|d| Named { key: d.key.as_str().into(), name: d.name.clone() })
+            .collect(),
         categories: cat
             .categories
             .iter()

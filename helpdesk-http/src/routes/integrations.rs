@@ -138,9 +138,7 @@ async fn workflow_status(
 ) -> ApiResult<TicketReply> {
     let names: Vec<&str> = TicketStatus::ALL.iter().map(|s| s.as_str()).collect();
     let target = parse_enum::<TicketStatus>("status", &b.status, &names)?;
-    let t = s
-        .desk()
-        .workflow_update(&c.principal, &number(&n)?, target, &b.note, key.0.as_deref().unwrap_or(""))
-        .await?;
+    let t =
+        s.desk().workflow_update(&c.principal, &number(&n)?, target, &b.note, key.0.as_deref().unwrap_or("")).await?;
     Ok(reply(&s, &c, StatusCode::OK, t))
 }

@@ -135,7 +135,11 @@ pub struct TicketPage {
     pub next_cursor: Option<String>,
 }
 
-fn list<T>(field: &str, v: Option<&str>, parse: impl Fn(&str) -> Result<T, helpdesk_core::FieldError>) -> ApiResult<Vec<T>> {
+fn list<T>(
+    field: &str,
+    v: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, helpdesk_core::FieldError>,
+) -> ApiResult<Vec<T>> {
     v.unwrap_or("")
         .split(',')
         .map(str::trim)
@@ -278,7 +282,11 @@ async fn history(State(s): State<AppState>, c: Caller, ApiPath(n): ApiPath<Strin
 /// A ticket's comments (internal ones for staff only).
 #[utoipa::path(get, path = "/tickets/{number}/comments", tag = "tickets", params(("number" = String, Path)),
     security(("bearer" = [])), responses((status = 200, body = Vec<CommentOut>), (status = 404, body = Problem)))]
-async fn comments(State(s): State<AppState>, c: Caller, ApiPath(n): ApiPath<String>) -> ApiResult<Json<Vec<CommentOut>>> {
+async fn comments(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(n): ApiPath<String>,
+) -> ApiResult<Json<Vec<CommentOut>>> {
     Ok(Json(s.desk().comments(&c.principal, &number(&n)?).await?.iter().map(CommentOut::from).collect()))
 }
 

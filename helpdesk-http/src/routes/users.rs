@@ -67,8 +67,17 @@ async fn update_me(
     if_match: IfMatch,
     ApiJson(b): ApiJson<ProfileBody>,
 ) -> ApiResult<Json<UserOut>> {
-    let u = ProfileUpdate { first_name: b.first_name, middle_name: b.middle_name, last_name: b.last_name, suffix: b.suffix };
-    let user = s.desk().update_profile(&c.principal, u, if_match.0).await.map_err(|e| crate::error::ApiError::from(e).precondition_if(if_match.sent()))?;
+    let u = ProfileUpdate {
+        first_name: b.first_name,
+        middle_name: b.middle_name,
+        last_name: b.last_name,
+        suffix: b.suffix,
+    };
+    let user = s
+        .desk()
+        .update_profile(&c.principal, u, if_match.0)
+        .await
+        .map_err(|e| crate::error::ApiError::from(e).precondition_if(if_match.sent()))?;
     Ok(Json((&user).into()))
 }
 
@@ -108,17 +117,17 @@ async fn list_users(
     ApiQuery(p): ApiQuery<UserListParams>,
 ) -> ApiResult<Json<UserPage>> {
     let department = match p.department.as_deref() {
-        Some(d) => Some(
-            s.desk()
-                .options()
-                .catalog
-                .parse_department("department", d)
-                .map_err(helpdesk_core::Error::from)?,
-        ),
+        Some(d) => {
+            Some(s.desk().options().catalog.parse_department("department", d).map_err(helpdesk_core::Error::from)?)
+        }
         None => None,
     };
     let q = UserQuery {
-        role: p.role.as_deref().map(|r| parse_enum::<Role>("role", r, &["employee", "coordinator", "admin"])).transpose()?,
+        role: p
+            .role
+            .as_deref()
+            .map(|r| parse_enum::<Role>("role", r, &["employee", "coordinator", "admin"]))
+            .transpose()?,
         status: p
             .status
             .as_deref()
@@ -130,7 +139,10 @@ async fn list_users(
         limit: page_size(p.limit)?,
     };
     let page = s.desk().list_users(&c.principal, &q).await?;
-    Ok(Json(UserPage { items: page.items.iter().map(UserOut::from).collect(), next_cursor: page.next.map(|c| c.encode()) }))
+    Ok(Json(UserPage {
+        items: page.items.iter().map(UserOut::from).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
 }
 
 /// A user created by an admin; they get a mail to choose their password.
@@ -206,7 +218,8 @@ async fn approve_user(
     if_match: IfMatch,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserOut>> {
-    let u = s.desk().approve_user(&c.principal, UserId::from_uuid(id), if_match.0).await.map_err(precondition(if_match))?;
+    let u =
+        s.desk().approve_user(&c.principal, UserId::from_uuid(id), if_match.0).await.map_err(precondition(if_match))?;
     Ok(Json((&u).into()))
 }
 
@@ -284,7 +297,11 @@ async fn deactivate_user(
     if_match: IfMatch,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserOut>> {
-    let u = s.desk().deactivate_user(&c.principal, UserId::from_uuid(id), if_match.0).await.map_err(precondition(if_match))?;
+    let u = s
+        .desk()
+        .deactivate_user(&c.principal, UserId::from_uuid(id), if_match.0)
+        .await
+        .map_err(precondition(if_match))?;
     Ok(Json((&u).into()))
 }
 
@@ -297,7 +314,11 @@ async fn reactivate_user(
     if_match: IfMatch,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserOut>> {
-    let u = s.desk().reactivate_user(&c.principal, UserId::from_uuid(id), if_match.0).await.map_err(precondition(if_match))?;
+    let u = s
+        .desk()
+        .reactivate_user(&c.principal, UserId::from_uuid(id), if_match.0)
+        .await
+        .map_err(precondition(if_match))?;
     Ok(Json((&u).into()))
 }
 
@@ -331,7 +352,8 @@ async fn change_role(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(b): ApiJson<RoleBody>,
 ) -> ApiResult<Json<UserOut>> {
-    let role = b.role.as_deref().map(|r| parse_enum::<Role>("role", r, &["employee", "coordinator", "admin"])).transpose()?;
+    let role =
+        b.role.as_deref().map(|r| parse_enum::<Role>("role", r, &["employee", "coordinator", "admin"])).transpose()?;
     let u = s
         .desk()
         .change_role(&c.principal, UserId::from_uuid(id), role, b.department, if_match.0)

@@ -73,16 +73,20 @@ impl Resp {
         self.body["code"].as_str().unwrap_or("")
     }
     pub fn field_names(&self) -> Vec<String> {
-        self.body["errors"].as_array().map_or_else(Vec::new, |a| {
-            a.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect()
-        })
+        self.body["errors"]
+            .as_array()
+            .map_or_else(Vec::new, |a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect())
     }
 }
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::with_limits(AddressLimits { logins_per_minute: 1000, registrations_per_hour: 1000, resets_per_hour: 1000 })
-            .await
+        Self::with_limits(AddressLimits {
+            logins_per_minute: 1000,
+            registrations_per_hour: 1000,
+            resets_per_hour: 1000,
+        })
+        .await
     }
 
     pub async fn with_limits(limits: AddressLimits) -> Self {
@@ -124,7 +128,12 @@ impl TestApp {
         Resp { status, headers, body }
     }
 
-    pub fn request(method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> axum::http::request::Builder {
+    pub fn request(
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> axum::http::request::Builder {
         let mut b = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             b = b.header("authorization", if t.starts_with("ApiKey ") { t.to_owned() } else { format!("Bearer {t}") });
@@ -205,7 +214,12 @@ impl TestApp {
         assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
         if role != "employee" {
             let c = self
-                .call(Method::PATCH, &format!("/api/v1/users/{id}/role"), Some(&self.admin), Some(json!({ "role": role })))
+                .call(
+                    Method::PATCH,
+                    &format!("/api/v1/users/{id}/role"),
+                    Some(&self.admin),
+                    Some(json!({ "role": role })),
+                )
                 .await;
             assert_eq!(c.status, StatusCode::OK, "{:?}", c.body);
         }
