@@ -1,0 +1,226 @@
+//! Two `helpdesk serve` processes on one PostgreSQL database behave as one service: a session
+//! opened on one is refreshed on the other, a logout on one ends the token on the other, the
+//! per-account throttle counts failures made on both, and tickets created on both at once get
+//! distinct numbers with no reuse. Runs against the throwaway cluster `scripts/test.sh`
+//! starts; skips loudly without one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const ADMIN_PASSWORD: &str = "harbor-lantern-quartz-71";
+const SECRET: &str = "multi-instance-test-secret-0123456789abcdef";
+
+fn skip_reason() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(u) if !u.is_empty() => None,
+        _ => Some("DATABASE_URL is not set and no PostgreSQL server was started".into()),
+    }
+}
+
+async fn fresh_database() -> String {
+    let admin = std::env::var("DATABASE_URL").unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
+    let name = format!("hd_http_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+    pool.close().await;
+    let (main, query) = admin.split_once('?').map_or((admin.as_str(), String::new()), |(m, q)| (m, format!("?{q}")));
+    let after_scheme = main.find("://").unwrap() + 3;
+    let base = match main[after_scheme..].find('/') {
+        Some(i) => &main[..after_scheme + i],
+        None => main,
+    };
+    format!("{base}/{name}{query}")
+}
+
+struct Instance {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(db: &str) -> Instance {
+    let dir = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_helpdesk"))
+        .arg("serve")
+        .env("HELPDESK_LISTEN", addr.to_string())
+        .env("HELPDESK_DATA_DIR", dir.path())
+        .env("HELPDESK_STORAGE_URL", db)
+        .env("HELPDESK_PUBLIC_URL", "http://helpdesk.test")
+        .env("HELPDESK_JWT_SECRET", SECRET)
+        .env("HELPDESK_BOOTSTRAP_ADMIN__EMAIL", "admin@example.com")
+        .env("HELPDESK_BOOTSTRAP_ADMIN__PASSWORD", ADMIN_PASSWORD)
+        .env("HELPDESK_PASSWORD_HASH__MEMORY_KIB", "64")
+        .env("HELPDESK_PASSWORD_HASH__ITERATIONS", "1")
+        .env("HELPDESK_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    Instance { child, base: format!("http://{addr}/api/v1"), _dir: dir }
+}
+
+async fn wait_ready(i: &Instance) {
+    let c = reqwest::Client::new();
+    let health = i.base.replace("/api/v1", "/readyz");
+    for _ in 0..300 {
+        if let Ok(r) = c.get(&health).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{} never became ready", i.base);
+}
+
+async fn post(c: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut rb = c.post(url).json(&body);
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(c: &reqwest::Client, url: String, token: &str) -> u16 {
+    c.get(url).bearer_auth(token).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn two_processes_on_one_database_share_sessions_throttling_and_numbers() {
+    if let Some(why) = skip_reason() {
+        helpdesk_core::testing::skip("two_processes_on_one_database_share_sessions_throttling_and_numbers", &why);
+        return;
+    }
+    let db = fresh_database().await;
+    // One migrates first; then both run (the second finds the schema current).
+    let a = start(&db);
+    wait_ready(&a).await;
+    let b = start(&db);
+    wait_ready(&b).await;
+    let c = reqwest::Client::new();
+    let (a_url, b_url) = (a.base.clone(), b.base.clone());
+
+    // Sign in on A, use and refresh on B, logout on A, the token is dead on B.
+    let (s, login) = post(
+        &c,
+        format!("{a_url}/auth/login"),
+        None,
+        json!({"email": "admin@example.com", "password": ADMIN_PASSWORD}),
+    )
+    .await;
+    assert_eq!(s, 200, "{login}");
+    let access = login["access_token"].as_str().unwrap().to_owned();
+    let refresh0 = login["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(get(&c, format!("{b_url}/me"), &access).await, 200);
+    let (s, rotated) = post(&c, format!("{b_url}/auth/refresh"), None, json!({"refresh_token": refresh0})).await;
+    assert_eq!(s, 200, "{rotated}");
+    let access2 = rotated["access_token"].as_str().unwrap().to_owned();
+    let (s, _) = post(&c, format!("{a_url}/auth/logout"), Some(&access2), json!({})).await;
+    assert_eq!(s, 204);
+    assert_eq!(get(&c, format!("{b_url}/me"), &access2).await, 401, "logout on A ends the session on B");
+    assert_eq!(get(&c, format!("{b_url}/me"), &access).await, 401);
+
+    // Refresh reuse is detected across instances.
+    let (_, l2) = post(
+        &c,
+        format!("{b_url}/auth/login"),
+        None,
+        json!({"email": "admin@example.com", "password": ADMIN_PASSWORD}),
+    )
+    .await;
+    let r0 = l2["refresh_token"].as_str().unwrap().to_owned();
+    let (s, _) = post(&c, format!("{a_url}/auth/refresh"), None, json!({"refresh_token": r0})).await;
+    assert_eq!(s, 200);
+    let (s, reuse) = post(&c, format!("{b_url}/auth/refresh"), None, json!({"refresh_token": r0})).await;
+    assert_eq!((s, reuse["code"].as_str()), (401, Some("auth.refresh_reused")));
+    let admin = {
+        let (_, l) = post(
+            &c,
+            format!("{a_url}/auth/login"),
+            None,
+            json!({"email": "admin@example.com", "password": ADMIN_PASSWORD}),
+        )
+        .await;
+        l["access_token"].as_str().unwrap().to_owned()
+    };
+
+    // An employee files tickets on both instances at once: distinct numbers, none reused.
+    let (s, reg) = post(
+        &c,
+        format!("{b_url}/auth/register"),
+        None,
+        json!({"email": "emp@example.com", "password": "plum-harbor-violet-42", "first_name": "Em", "last_name": "Ploy", "company_id": "MA0100"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{reg}");
+    let id = reg["id"].as_str().unwrap();
+    let (s, _) = post(&c, format!("{a_url}/users/{id}/approve"), Some(&admin), json!({})).await;
+    assert_eq!(s, 200);
+    let (_, el) = post(
+        &c,
+        format!("{b_url}/auth/login"),
+        None,
+        json!({"email": "emp@example.com", "password": "plum-harbor-violet-42"}),
+    )
+    .await;
+    let emp = el["access_token"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let url = if i % 2 == 0 { a_url.clone() } else { b_url.clone() };
+        let (c, emp) = (c.clone(), emp.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"subject": format!("Ticket {i}"), "category": "hardware", "sub_category": "laptop", "description": "d"});
+            let (s, t) = post(&c, format!("{url}/tickets"), Some(&emp), body).await;
+            assert_eq!(s, 201, "{t}");
+            t["number"].as_str().unwrap().to_owned()
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort();
+    let before = numbers.len();
+    numbers.dedup();
+    assert_eq!(numbers.len(), before, "no number given twice");
+    let seqs: Vec<u64> = numbers.iter().map(|n| n.trim_start_matches("TX").parse().unwrap()).collect();
+    assert_eq!(seqs.last().unwrap() - seqs.first().unwrap() + 1, 40, "no jumps: {numbers:?}");
+
+    // The per-account throttle counts failures made on either instance.
+    for i in 0..5 {
+        let url = if i % 2 == 0 { &a_url } else { &b_url };
+        let (s, _) = post(
+            &c,
+            format!("{url}/auth/login"),
+            None,
+            json!({"email": "emp@example.com", "password": "wrong-wrong-wrong"}),
+        )
+        .await;
+        assert_eq!(s, 401);
+    }
+    for url in [&a_url, &b_url] {
+        let (s, body) = post(
+            &c,
+            format!("{url}/auth/login"),
+            None,
+            json!({"email": "emp@example.com", "password": "plum-harbor-violet-42"}),
+        )
+        .await;
+        assert_eq!((s, body["code"].as_str()), (429, Some("rate_limited")), "throttled on {url}");
+    }
+}
