@@ -21,3 +21,9 @@ else
     echo "cargo-nextest not found: using cargo test (install it with 'cargo install cargo-nextest' for faster runs)"
     cargo test --workspace --all-features --no-fail-fast "$@"
 fi
+
+# The OpenAPI document written by helpdesk-http's tests must validate as OpenAPI 3 (utoipa
+# emits 3.1, which openapi-spec-validator checks). The validator is installed from PyPI into
+# a virtualenv under target/ on first use.
+scripts/validate-openapi.sh target/tmp/openapi.json
+

@@ -96,6 +96,7 @@ async fn create_ticket(
 
 /// Filters, sort and paging of the ticket list. Lists take comma-separated values.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TicketListParams {
     /// Statuses, e.g. `open,in_progress`.

@@ -83,6 +83,7 @@ async fn update_me(
 
 /// Filters of the user list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UserListParams {
     /// `employee`, `coordinator` or `admin`.
@@ -395,6 +396,7 @@ async fn list_staff(State(s): State<AppState>, c: Caller) -> ApiResult<Json<Vec<
 
 /// Paging parameters.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     /// Cursor from the previous page.
@@ -432,6 +434,7 @@ async fn list_rejections(
 
 /// Filters of the audit log.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Kind, e.g. `login_failed`, `access_denied`, `user_administered`.
