@@ -105,21 +105,53 @@ impl Default for LimitsConfig {
     }
 }
 
-/// Mail settings (the file transport until SMTP is configured).
+/// Mail settings: SMTP when `smtp_url` is set, otherwise `.eml` files in `dir`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MailConfig {
+    /// `smtp://host:587?tls=required`, `smtps://user:pass@host:465`, … (a secret: it may hold
+    /// credentials).
+    pub smtp_url: Option<Secret>,
+    /// Time-out of each SMTP command, in seconds.
+    pub smtp_timeout_secs: u64,
     /// `From:` address.
     pub from: String,
     /// Product name in subjects and signatures.
     pub product_name: String,
-    /// Directory for `.eml` files (default `<data_dir>/mail`).
+    /// Logo shown at the top of HTML mails.
+    pub logo_url: Option<String>,
+    /// Directory for `.eml` files when no SMTP server is configured (default `<data_dir>/mail`).
     pub dir: Option<PathBuf>,
 }
 
 impl Default for MailConfig {
     fn default() -> Self {
-        Self { from: "Help Desk <helpdesk@localhost>".into(), product_name: "Help Desk".into(), dir: None }
+        Self {
+            smtp_url: None,
+            smtp_timeout_secs: 20,
+            from: "Help Desk <helpdesk@localhost>".into(),
+            product_name: "Help Desk".into(),
+            logo_url: None,
+            dir: None,
+        }
+    }
+}
+
+/// The external workflow system's webhook; events go to `<data_dir>/workflow` files without it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkflowConfig {
+    /// Where events are POSTed.
+    pub webhook_url: Option<String>,
+    /// HMAC key the receiver verifies signatures with (required with a webhook URL).
+    pub webhook_secret: Option<Secret>,
+    /// Time-out of one delivery, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for WorkflowConfig {
+    fn default() -> Self {
+        Self { webhook_url: None, webhook_secret: None, timeout_secs: 10 }
     }
 }
 
@@ -182,6 +214,8 @@ pub struct Config {
     pub bootstrap_admin: Option<AdminConfig>,
     /// Mail.
     pub mail: MailConfig,
+    /// The workflow webhook.
+    pub workflow: WorkflowConfig,
     /// Outbox dispatch interval in milliseconds.
     pub dispatch_interval_ms: u64,
 }
@@ -207,6 +241,7 @@ impl Default for Config {
             password_hash: PasswordHashConfig::default(),
             bootstrap_admin: None,
             mail: MailConfig::default(),
+            workflow: WorkflowConfig::default(),
             dispatch_interval_ms: 1000,
         }
     }
@@ -269,6 +304,19 @@ impl Config {
         {
             return bad("public_url", "an http:// or https:// URL");
         }
+        if let Some(u) = &self.mail.smtp_url
+            && !(u.expose().starts_with("smtp://") || u.expose().starts_with("smtps://"))
+        {
+            return bad("mail.smtp_url", "an smtp:// or smtps:// URL");
+        }
+        if let Some(u) = &self.workflow.webhook_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return bad("workflow.webhook_url", "an http:// or https:// URL");
+            }
+            if self.workflow.webhook_secret.as_ref().is_none_or(|s| s.expose().len() < 16) {
+                return bad("workflow.webhook_secret", "a secret of 16 bytes or more is required with a webhook URL");
+            }
+        }
         if self.password_hash.memory_kib < 8 || self.password_hash.iterations < 1 {
             return bad("password_hash", "memory_kib at least 8 and iterations at least 1");
         }
@@ -279,6 +327,9 @@ impl Config {
             match self.public_url.as_deref() {
                 Some(u) if u.starts_with("https://") && !u.contains("://localhost") && !u.contains("://127.") => {}
                 _ => return bad("public_url", "the production profile needs the public https:// URL"),
+            }
+            if self.mail.smtp_url.is_none() {
+                return bad("mail.smtp_url", "the production profile needs an SMTP server");
             }
             let d = Argon2Options::default();
             if self.password_hash.memory_kib < d.memory_kib {
@@ -324,6 +375,8 @@ mod tests {
         c.jwt_secret = Some(Secret::new("x".repeat(40)));
         assert!(matches!(c.validate(), Err(ConfigError::Invalid { field: "public_url", .. })));
         c.public_url = Some("https://desk.example.com".into());
+        assert!(matches!(c.validate(), Err(ConfigError::Invalid { field: "mail.smtp_url", .. })));
+        c.mail.smtp_url = Some(Secret::new("smtp://mail.example.com:587?tls=required"));
         assert!(c.validate().is_ok());
         assert!(Config::default().validate().is_ok(), "development needs nothing");
     }

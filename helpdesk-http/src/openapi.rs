@@ -21,6 +21,7 @@ use crate::state::AppState;
         (name = "ticket actions", description = "One route per lifecycle action"),
         (name = "catalog", description = "Departments, categories, priorities, statuses, lifecycle"),
         (name = "integrations", description = "API keys and the workflow system"),
+        (name = "admin", description = "Outbox administration"),
     ),
     components(schemas(crate::error::Problem, crate::error::ProblemField))
 )]
@@ -52,6 +53,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::tickets::router())
         .merge(routes::catalog::router())
         .merge(routes::integrations::router())
+        .merge(routes::admin::router())
 }
 
 /// The OpenAPI 3.1 document of the API.

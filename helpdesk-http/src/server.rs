@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use helpdesk_core::password::{Argon2Hasher, Argon2Options};
 use helpdesk_core::ports::{Clock, Mailer, Store, UserQuery, WorkflowSink};
 use helpdesk_core::{BootstrapAdmin, HelpDesk, HelpDeskOptions, OutboxDispatcher};
-use helpdesk_mail::{FileMailer, FileWorkflowSink, MailSettings};
+use helpdesk_mail::{FileMailer, FileWorkflowSink, MailSettings, SmtpMailer, WebhookSink};
 use object_store::ObjectStore;
 use tokio_util::sync::CancellationToken;
 
@@ -195,16 +195,38 @@ pub async fn bootstrap_admin(config: &Config, desk: &HelpDesk) -> anyhow::Result
     Ok(())
 }
 
-/// Mail and workflow transports for `config` (files in the data directory until SMTP and a
-/// webhook are configured).
-pub fn transports(config: &Config) -> (Arc<dyn Mailer>, Arc<dyn WorkflowSink>) {
+/// Mail and workflow transports for `config`: SMTP when `mail.smtp_url` is set (else `.eml`
+/// files), the signed webhook when `workflow.webhook_url` is set (else `.json` files).
+///
+/// # Errors
+/// A bad SMTP URL or webhook client.
+pub fn transports(config: &Config) -> anyhow::Result<(Arc<dyn Mailer>, Arc<dyn WorkflowSink>)> {
     let settings = MailSettings {
         from: config.mail.from.clone(),
         product_name: config.mail.product_name.clone(),
         public_url: config.public_url(),
+        logo_url: config.mail.logo_url.clone(),
     };
-    let dir = config.mail.dir.clone().unwrap_or_else(|| config.data_dir.join("mail"));
-    (Arc::new(FileMailer::new(dir, settings)), Arc::new(FileWorkflowSink::new(config.data_dir.join("workflow"))))
+    let mailer: Arc<dyn Mailer> = match &config.mail.smtp_url {
+        Some(url) => {
+            Arc::new(SmtpMailer::from_url(url.expose(), settings, Duration::from_secs(config.mail.smtp_timeout_secs))?)
+        }
+        None => {
+            Arc::new(FileMailer::new(config.mail.dir.clone().unwrap_or_else(|| config.data_dir.join("mail")), settings))
+        }
+    };
+    let workflow: Arc<dyn WorkflowSink> = match (&config.workflow.webhook_url, &config.workflow.webhook_secret) {
+        (Some(url), Some(secret)) => Arc::new(
+            WebhookSink::new(
+                url.clone(),
+                secret.expose().as_bytes().to_vec(),
+                Duration::from_secs(config.workflow.timeout_secs),
+            )
+            .map_err(|e| anyhow::anyhow!("workflow.webhook_url: {e}"))?,
+        ),
+        _ => Arc::new(FileWorkflowSink::new(config.data_dir.join("workflow"))),
+    };
+    Ok((mailer, workflow))
 }
 
 /// Runs the background work until `stop` is cancelled: outbox dispatch every
@@ -279,7 +301,7 @@ pub async fn compose(config: &Config) -> anyhow::Result<App> {
     let secret = jwt_secret(config)?;
     let desk = build_desk(config, store, blobs)?;
     bootstrap_admin(config, &desk).await?;
-    let (mailer, workflow) = transports(config);
+    let (mailer, workflow) = transports(config)?;
     Ok(App { state: AppState::new(desk, http_options(config, &secret)), mailer, workflow })
 }
 

@@ -9,7 +9,7 @@ use helpdesk_core::domain::MessageId;
 use helpdesk_core::model::{Notification, WorkflowEvent};
 use helpdesk_core::ports::{DeliveryError, Mailer, WorkflowSink};
 
-use crate::{MailSettings, render};
+use crate::{MailSettings, build_message, mask_email};
 
 async fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DeliveryError> {
     let transient = |e: std::io::Error| DeliveryError::Transient(format!("writing to {}: {e}", dir.display()));
@@ -19,7 +19,7 @@ async fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), De
     tokio::fs::rename(&tmp, dir.join(name)).await.map_err(transient)
 }
 
-/// Writes every mail as `<message id>.eml` into a directory.
+/// Writes every mail as `<message id>.eml` into a directory (the zero-configuration default).
 #[derive(Debug, Clone)]
 pub struct FileMailer {
     dir: PathBuf,
@@ -36,33 +36,14 @@ impl FileMailer {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-
-    /// The RFC 5322 text of `n`.
-    pub fn message(&self, id: MessageId, n: &Notification) -> String {
-        let mail = render(&self.settings, n);
-        let domain = self.settings.from.rsplit('@').next().unwrap_or("localhost").trim_end_matches('>');
-        let to = if n.to_name.is_empty() {
-            n.to.as_str().to_owned()
-        } else {
-            format!("\"{}\" <{}>", n.to_name.replace(['"', '\r', '\n'], ""), n.to.as_str())
-        };
-        format!(
-            "From: {}\r\nTo: {to}\r\nSubject: {}\r\nMessage-ID: <{id}@{domain}>\r\nDate: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\nX-Helpdesk-Kind: {}\r\n\r\n{}",
-            self.settings.from,
-            mail.subject.replace(['\r', '\n'], " "),
-            chrono::Utc::now().to_rfc2822(),
-            n.kind.name(),
-            mail.text.replace('\n', "\r\n"),
-        )
-    }
 }
 
 #[async_trait]
 impl Mailer for FileMailer {
     async fn send(&self, id: MessageId, n: &Notification) -> Result<(), DeliveryError> {
-        let text = self.message(id, n);
-        write_atomically(&self.dir, &format!("{id}.eml"), text.as_bytes()).await?;
-        tracing::debug!(message = %id, kind = n.kind.name(), to = ?n.to, "mail written to file");
+        let message = build_message(&self.settings, id, n)?;
+        write_atomically(&self.dir, &format!("{id}.eml"), &message.formatted()).await?;
+        tracing::debug!(message = %id, kind = n.kind.name(), to = %mask_email(n.to.as_str()), "mail written to file");
         Ok(())
     }
 }
@@ -118,8 +99,10 @@ mod tests {
         let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(files.len(), 1, "redelivery overwrites, never duplicates");
         let text = std::fs::read_to_string(dir.path().join(format!("{id}.eml"))).unwrap();
-        assert!(text.contains("To: \"Ana Cruz\" <ana@example.com>"));
-        assert!(text.contains("https://desk.example.com/reset-password#token=tok123"));
+        assert!(text.contains("To: \"Ana Cruz\" <ana@example.com>"), "{text}");
+        let decoded = text.replace("=\r\n", "").replace("=3D", "=");
+        assert!(decoded.contains("https://desk.example.com/reset-password#token=tok123"), "{decoded}");
         assert!(text.contains(&format!("Message-ID: <{id}@localhost>")));
+        assert!(text.contains("multipart/alternative"));
     }
 }

@@ -1,15 +1,26 @@
-//! helpdesk-mail: turns the core's outbox notifications into mail and delivers them.
+//! helpdesk-mail: delivery adapters for the outbox.
 //!
-//! The core enqueues self-contained [`Notification`](helpdesk_core::model::Notification)s; this
-//! crate renders them ([`render`]) with the deployment's settings ([`MailSettings`]) and hands
-//! them to a transport. [`FileMailer`] writes one `.eml` file per message (the
-//! zero-configuration default of the reference server); [`FileWorkflowSink`] does the same for
-//! workflow events when no webhook is configured. SMTP delivery is added by the mail issue.
+//! The core enqueues self-contained [`Notification`](helpdesk_core::model::Notification)s and
+//! [`WorkflowEvent`](helpdesk_core::model::WorkflowEvent)s in the same commit as the change
+//! that caused them; the dispatcher hands them to these adapters later, so a mail server or
+//! webhook that is down never fails a user's request. Mail is rendered by [`render`] (plain
+//! text and HTML, links only from the configured public URL) and sent by [`SmtpMailer`]
+//! (lettre), [`FileMailer`] (one `.eml` per message, the zero-configuration default) or
+//! [`InMemoryMailer`] (tests). Workflow events go to [`WebhookSink`] (signed JSON POST) or
+//! [`FileWorkflowSink`].
 
 mod file;
-mod render;
+mod memory;
+mod message;
 mod settings;
+mod smtp;
+mod templates;
+pub mod webhook;
 
 pub use file::{FileMailer, FileWorkflowSink};
-pub use render::{RenderedMail, render};
-pub use settings::MailSettings;
+pub use memory::{InMemoryMailer, SentMail};
+pub use message::build_message;
+pub use settings::{MailSettings, mask_email};
+pub use smtp::{SmtpMailer, SmtpUrlError, classify};
+pub use templates::{RenderedMail, escape_html, render};
+pub use webhook::WebhookSink;

@@ -2,6 +2,7 @@
 //! generated from the same handler signatures and types that serve requests.
 
 pub(crate) mod actions;
+pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod catalog;
 pub(crate) mod integrations;
