@@ -55,8 +55,29 @@ pg_stop() {
     fi
 }
 
+# SMTP: aiosmtpd (PyPI) in a virtualenv under target/; tests start and stop their own
+# servers with it (so they can take one down and bring it back).
+smtp_setup() {
+    if [ -n "${HELPDESK_TEST_SMTP_PYTHON:-}" ]; then
+        return 0
+    fi
+    local venv=target/smtp-venv
+    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+        echo "== SMTP: installing aiosmtpd into $venv"
+        if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q aiosmtpd; } >/dev/null 2>&1; then
+            echo "!!!!! could not install aiosmtpd (python3-venv and PyPI needed): SMTP tests will be SKIPPED !!!!!"
+            return 0
+        fi
+    fi
+    HELPDESK_TEST_SMTP_PYTHON="$(pwd)/$venv/bin/python"
+    HELPDESK_TEST_SMTP_HANDLERS="$(pwd)/scripts/smtp"
+    export HELPDESK_TEST_SMTP_PYTHON HELPDESK_TEST_SMTP_HANDLERS
+    echo "== SMTP: aiosmtpd ready ($HELPDESK_TEST_SMTP_PYTHON)"
+}
+
 services_start() {
     pg_start
+    smtp_setup
 }
 
 services_stop() {

@@ -155,6 +155,34 @@ impl Default for WorkflowConfig {
     }
 }
 
+/// Outbox delivery (SPEC §11 defaults).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Attempts before a message is dead.
+    pub max_attempts: u32,
+    /// First back-off in seconds (doubles each attempt).
+    pub base_backoff_secs: i64,
+    /// Longest back-off in seconds.
+    pub max_backoff_secs: i64,
+    /// How long a claim lasts, in seconds.
+    pub lease_secs: i64,
+    /// Time-out of one delivery, in seconds.
+    pub delivery_timeout_secs: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            base_backoff_secs: 10,
+            max_backoff_secs: 3600,
+            lease_secs: 60,
+            delivery_timeout_secs: 30,
+        }
+    }
+}
+
 /// Password hashing cost (argon2id).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -216,6 +244,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// The workflow webhook.
     pub workflow: WorkflowConfig,
+    /// Outbox delivery.
+    pub outbox: OutboxConfig,
     /// Outbox dispatch interval in milliseconds.
     pub dispatch_interval_ms: u64,
 }
@@ -242,6 +272,7 @@ impl Default for Config {
             bootstrap_admin: None,
             mail: MailConfig::default(),
             workflow: WorkflowConfig::default(),
+            outbox: OutboxConfig::default(),
             dispatch_interval_ms: 1000,
         }
     }
@@ -279,7 +310,13 @@ impl Config {
             }
             f = f.merge(Toml::file(p));
         }
-        f = f.merge(Env::prefixed("HELPDESK_").split("__").ignore(&["config", "log"]));
+        // Not configuration keys: the config file's path, the log filter, and the test
+        // harness's own variables.
+        let env = Env::prefixed("HELPDESK_").split("__").filter(|k| {
+            let k = k.as_str().to_ascii_lowercase();
+            !(k == "config" || k == "log" || k == "require_services" || k.starts_with("test_"))
+        });
+        f = f.merge(env);
         let c: Config = f.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
         c.validate()?;
         Ok(c)
@@ -316,6 +353,14 @@ impl Config {
             if self.workflow.webhook_secret.as_ref().is_none_or(|s| s.expose().len() < 16) {
                 return bad("workflow.webhook_secret", "a secret of 16 bytes or more is required with a webhook URL");
             }
+        }
+        let o = &self.outbox;
+        if o.max_attempts < 1 || o.base_backoff_secs < 0 || o.max_backoff_secs < o.base_backoff_secs || o.lease_secs < 1
+        {
+            return bad("outbox", "max_attempts ≥ 1, 0 ≤ base_backoff_secs ≤ max_backoff_secs, lease_secs ≥ 1");
+        }
+        if o.delivery_timeout_secs < 1 || o.delivery_timeout_secs as i64 >= o.lease_secs {
+            return bad("outbox.delivery_timeout_secs", "at least 1 and shorter than lease_secs");
         }
         if self.password_hash.memory_kib < 8 || self.password_hash.iterations < 1 {
             return bad("password_hash", "memory_kib at least 8 and iterations at least 1");

@@ -67,7 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", axum::routing::get(openapi::serve))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::audit_denials));
-    Router::new()
+    let app = Router::new()
         .nest("/api/v1", api)
         .merge(routes::ops::router())
         .fallback(not_found)
@@ -79,8 +79,8 @@ pub fn router(state: AppState) -> Router {
             )
             .into_response()
         })
-        .layer(axum::middleware::from_fn(middleware::track_metrics))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
+        .layer(axum::middleware::from_fn(middleware::track_metrics));
+    middleware::with_security_headers(app, options.hsts)
         .layer(RequestBodyLimitLayer::new(options.body_limit))
         .layer(cors(&options.cors_origins))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -67,23 +67,21 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
 }
 
 /// Security headers for a JSON API: no sniffing, no framing, no referrer, no caching of
-/// personal data, a CSP that allows nothing (the API serves no active content).
-pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
-    let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
-        if !h.contains_key(&name) {
-            h.insert(name, HeaderValue::from_static(value));
-        }
-    };
-    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::X_FRAME_OPTIONS, "DENY");
-    set(h, header::REFERRER_POLICY, "no-referrer");
-    set(h, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'");
-    set(h, header::CACHE_CONTROL, "no-store");
-    set(h, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
-    if state.options().hsts {
-        set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
+/// personal data, a CSP that allows nothing (the API serves no active content). Each is set
+/// only if the handler did not set it (a later download route sets its own).
+pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: axum::Router<S>, hsts: bool) -> axum::Router<S> {
+    use tower_http::set_header::SetResponseHeaderLayer as Set;
+    let h = |name: HeaderName, value: &'static str| Set::if_not_present(name, HeaderValue::from_static(value));
+    let router = router
+        .layer(h(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(h(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(h(header::REFERRER_POLICY, "no-referrer"))
+        .layer(h(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"))
+        .layer(h(header::CACHE_CONTROL, "no-store"))
+        .layer(h(HeaderName::from_static("cross-origin-resource-policy"), "same-origin"));
+    if hsts {
+        router.layer(h(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"))
+    } else {
+        router
     }
-    res
 }

@@ -118,7 +118,17 @@ pub fn build_desk(config: &Config, store: Arc<dyn Store>, blobs: Arc<dyn ObjectS
         parallelism: 1,
     })
     .map_err(|e| anyhow::anyhow!("password_hash: {e}"))?;
-    Ok(HelpDesk::builder(store, blobs).hasher(Arc::new(hasher)).options(HelpDeskOptions::default()).build()?)
+    let mut options = HelpDeskOptions::default();
+    let o = config.outbox;
+    options.outbox = helpdesk_core::OutboxOptions {
+        max_attempts: o.max_attempts,
+        base_backoff: chrono::Duration::seconds(o.base_backoff_secs),
+        max_backoff: chrono::Duration::seconds(o.max_backoff_secs),
+        lease: chrono::Duration::seconds(o.lease_secs),
+        delivery_timeout: Duration::from_secs(o.delivery_timeout_secs),
+        ..options.outbox
+    };
+    Ok(HelpDesk::builder(store, blobs).hasher(Arc::new(hasher)).options(options).build()?)
 }
 
 /// HTTP options for `config` with `secret`.

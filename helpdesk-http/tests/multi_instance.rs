@@ -6,36 +6,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::{fresh_database, pg_missing as skip_reason};
 use serde_json::{Value, json};
 
 const ADMIN_PASSWORD: &str = "harbor-lantern-quartz-71";
 const SECRET: &str = "multi-instance-test-secret-0123456789abcdef";
-
-fn skip_reason() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(u) if !u.is_empty() => None,
-        _ => Some("DATABASE_URL is not set and no PostgreSQL server was started".into()),
-    }
-}
-
-async fn fresh_database() -> String {
-    let admin = std::env::var("DATABASE_URL").unwrap();
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
-    let name = format!("hd_http_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
-    pool.close().await;
-    let (main, query) = admin.split_once('?').map_or((admin.as_str(), String::new()), |(m, q)| (m, format!("?{q}")));
-    let after_scheme = main.find("://").unwrap() + 3;
-    let base = match main[after_scheme..].find('/') {
-        Some(i) => &main[..after_scheme + i],
-        None => main,
-    };
-    format!("{base}/{name}{query}")
-}
 
 struct Instance {
     child: Child,

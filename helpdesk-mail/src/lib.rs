@@ -15,6 +15,8 @@ mod message;
 mod settings;
 mod smtp;
 mod templates;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod webhook;
 
 pub use file::{FileMailer, FileWorkflowSink};

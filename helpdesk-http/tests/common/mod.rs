@@ -266,3 +266,26 @@ impl TestApp {
             .collect()
     }
 }
+
+/// Why PostgreSQL tests cannot run here, if they cannot.
+pub fn pg_missing() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(u) if !u.is_empty() => None,
+        _ => Some("DATABASE_URL is not set and no PostgreSQL server was started".into()),
+    }
+}
+
+pub async fn fresh_database() -> String {
+    let admin = std::env::var("DATABASE_URL").unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
+    let name = format!("hd_http_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+    pool.close().await;
+    let (main, query) = admin.split_once('?').map_or((admin.as_str(), String::new()), |(m, q)| (m, format!("?{q}")));
+    let after_scheme = main.find("://").unwrap() + 3;
+    let base = match main[after_scheme..].find('/') {
+        Some(i) => &main[..after_scheme + i],
+        None => main,
+    };
+    format!("{base}/{name}{query}")
+}
