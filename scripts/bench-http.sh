@@ -67,6 +67,14 @@ start_server() {
         -d "{\"email\":\"emp@example.com\",\"password\":\"$EMP_PW\"}" | json_field '["access_token"]')
 }
 
+# Waits (up to 5 min) until the outbox has nothing pending.
+drain() {
+    for _ in $(seq 1 600); do
+        curl -sf "$BASE/api/v1/admin/outbox?state=pending&limit=1" -H "authorization: Bearer $ADMIN" | grep -q '"items":\[\]' && return 0
+        sleep 0.5
+    done
+}
+
 # One store: create, get, list, approve at -c64, then the original system's flags (-c16).
 bench_store() {
     local name=$1
@@ -74,10 +82,7 @@ bench_store() {
     # Let the dispatcher deliver the mails the create run queued, so the read workloads are
     # measured on their own (the time it took is reported).
     local drained_at=$SECONDS
-    for _ in $(seq 1 600); do
-        curl -sf "$BASE/api/v1/admin/outbox?state=pending&limit=1" -H "authorization: Bearer $ADMIN" | grep -q '"items":\[\]' && break
-        sleep 0.5
-    done
+    drain
     DRAIN_SECS=$((SECONDS - drained_at))
     local n
     n=$(curl -sf "$BASE/api/v1/tickets?limit=1&sort=number" -H "authorization: Bearer $EMP" | json_field '["items"][0]["number"]')
@@ -87,6 +92,7 @@ bench_store() {
     read -r APPROVE APPROVE_NON APPROVE_P99 <<<"$(TOKEN=$ADMIN THREADS=2 run_wrk -t2 -c64 -d5s -s scripts/wrk/approve.lua "$BASE")"
     local rss_peak
     rss_peak=$(hwm "$SERVER_PID")
+    drain
     read -r GET16 _ _ <<<"$(TOKEN=$EMP TICKETS=$n run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/get.lua "$BASE")"
     read -r LIST16 _ _ <<<"$(TOKEN=$EMP run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/list.lua "$BASE")"
     read -r CREATE16 _ _ <<<"$(TOKEN=$EMP run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/create.lua "$BASE")"

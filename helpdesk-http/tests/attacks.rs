@@ -229,7 +229,24 @@ async fn internal_comments_and_events_are_invisible_to_employees() {
     assert!(staff_h.body.as_array().unwrap().iter().any(|e| e["internal"] == true));
     assert!(!app.mail_kinds("user1@example.com").is_empty());
     let mails = format!("{:?}", app.store.outbox_records());
-    assert!(!mails.contains("Check with HR"), "internal content never mailed");
+    assert!(!mails.contains("Check with HR"), "internal content never enqueued");
+
+    // Delivered and rendered: no mail to the employee carries the internal comment.
+    let mailer = std::sync::Arc::new(helpdesk_mail::InMemoryMailer::new(helpdesk_mail::MailSettings::default()));
+    let dispatcher = helpdesk_core::OutboxDispatcher::new(
+        app.store.clone(),
+        mailer.clone(),
+        helpdesk_core::testing::RecordingWorkflowSink::new(),
+        std::sync::Arc::new(helpdesk_core::ports::SystemClock),
+        helpdesk_core::OutboxOptions::default(),
+    );
+    while dispatcher.run_once().await.unwrap().claimed > 0 {}
+    let to_employee: Vec<_> =
+        mailer.sent().into_iter().filter(|m| m.notification.to.as_str() == "user1@example.com").collect();
+    assert!(to_employee.iter().any(|m| m.rendered.text.contains("We are on it")), "the public comment is mailed");
+    for m in &to_employee {
+        assert!(!m.rendered.text.contains("Check with HR") && !m.rendered.html.contains("Check with HR"));
+    }
 }
 
 #[tokio::test]

@@ -58,7 +58,7 @@ impl PgStore {
                 .push(")");
         }
         b.push(format!(" ORDER BY {time_col} DESC, id DESC LIMIT ")).push_bind((limit.get() + 1) as i64);
-        let rows = b.build().fetch_all(&self.pool).await.map_err(pg_error)?;
+        let rows = b.build().persistent(false).fetch_all(&self.pool).await.map_err(pg_error)?;
         let items = rows.iter().map(doc).collect::<StoreResult<Vec<T>>>()?;
         Ok(Page::from_overfetch(items, limit, key))
     }
@@ -95,7 +95,7 @@ impl UserStore for PgStore {
         }
         b.push(" ORDER BY created_at DESC, id DESC");
         // The text filter matches display names as core defines them: applied while streaming.
-        let mut rows = b.build().fetch(&self.pool);
+        let mut rows = b.build().persistent(false).fetch(&self.pool);
         let mut items = Vec::new();
         while let Some(row) = rows.next().await {
             let u: User = doc(&row.map_err(pg_error)?)?;

@@ -61,8 +61,10 @@ impl PgStore {
     /// # Errors
     /// `Unavailable` when the server cannot be reached.
     pub async fn connect(url: &str, options: &PgOptions) -> Result<Self, StoreError> {
-        let connect: PgConnectOptions =
-            url.parse::<PgConnectOptions>().map_err(pg_error)?.options([("plan_cache_mode", "force_custom_plan")]);
+        // Point lookups use cached prepared statements (planned once per connection); list
+        // queries with optional filters are sent unnamed (`persistent(false)`), so PostgreSQL
+        // plans each with its actual parameters instead of a generic plan.
+        let connect: PgConnectOptions = url.parse::<PgConnectOptions>().map_err(pg_error)?;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)

@@ -122,7 +122,7 @@ impl OutboxStore for PgStore {
                 .push(")");
         }
         b.push(" ORDER BY created_at, id LIMIT ").push_bind((limit.get() + 1) as i64);
-        let rows = b.build().fetch_all(&self.pool).await.map_err(pg_error)?;
+        let rows = b.build().persistent(false).fetch_all(&self.pool).await.map_err(pg_error)?;
         let items = rows.iter().map(record).collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit, |r| Cursor {
             key: r.message.created_at.timestamp_micros(),

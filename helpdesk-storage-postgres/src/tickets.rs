@@ -129,7 +129,7 @@ impl TicketStore for PgStore {
     }
 
     async fn list_tickets(&self, q: &TicketQuery) -> StoreResult<Page<Ticket>> {
-        let rows = list_sql(q).build().fetch_all(&self.pool).await.map_err(pg_error)?;
+        let rows = list_sql(q).build().persistent(false).fetch_all(&self.pool).await.map_err(pg_error)?;
         Ok(Page::from_overfetch(docs(rows)?, q.limit, |t| q.sort.cursor(t)))
     }
 
