@@ -240,6 +240,9 @@ async fn a_server_killed_between_commit_and_delivery_delivers_after_restart() {
             .env("HELPDESK_DISPATCH_INTERVAL_MS", "50")
             .env("HELPDESK_OUTBOX__BASE_BACKOFF_SECS", "0")
             .env("HELPDESK_OUTBOX__MAX_BACKOFF_SECS", "1")
+            // A claim held by the killed process expires quickly, as a crash recovery would.
+            .env("HELPDESK_OUTBOX__LEASE_SECS", "3")
+            .env("HELPDESK_OUTBOX__DELIVERY_TIMEOUT_SECS", "2")
             .env("HELPDESK_PASSWORD_HASH__MEMORY_KIB", "64")
             .env("HELPDESK_PASSWORD_HASH__ITERATIONS", "1")
             .env("HELPDESK_LOG", "warn")
@@ -278,7 +281,7 @@ async fn a_server_killed_between_commit_and_delivery_delivers_after_restart() {
     let _smtp = SmtpServer::start(smtp_port, Behaviour::Accept, &maildir);
     let (mut second, base) = spawn();
     ready(base).await;
-    let got = wait_for(&maildir, Duration::from_secs(15), |g| g.iter().any(|m| m.contains("kim@example.com"))).await;
+    let got = wait_for(&maildir, Duration::from_secs(30), |g| g.iter().any(|m| m.contains("kim@example.com"))).await;
     second.kill().unwrap();
     second.wait().unwrap();
     assert!(got.iter().any(|m| m.contains("kim@example.com") && m.contains("registration received")));
