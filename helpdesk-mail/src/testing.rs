@@ -30,9 +30,18 @@ pub enum Behaviour {
     RejectTemporarily,
 }
 
-/// A free local port (nothing listens on it until a server is started there).
+/// A free local port (nothing listens on it until a server is started there), never one
+/// handed out before in this process (tests running side by side must not share one).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// An aiosmtpd process; killed on drop.
