@@ -36,17 +36,29 @@ fn notification(i: usize) -> Notification {
     }
 }
 
-async fn sink_alone(n: usize) -> f64 {
+/// The sink driven straight by a client, 16 messages in flight: `stock` uses lettre's own
+/// pooled transport (Nagle on), otherwise our `SmtpMailer` (TCP_NODELAY).
+async fn sink_alone(n: usize, stock: bool) -> f64 {
     use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
     let sink = SinkServer::start().await;
-    let t = AsyncSmtpTransport::<Tokio1Executor>::from_url(&sink.url()).unwrap().build();
+    let lettre_pool = AsyncSmtpTransport::<Tokio1Executor>::from_url(&sink.url()).unwrap().build();
+    let ours = SmtpMailer::from_url(&sink.url(), MailSettings::default(), Duration::from_secs(10)).unwrap();
     let settings = MailSettings::default();
     let started = Instant::now();
     futures::stream::iter(0..n)
         .map(|i| {
-            let m = helpdesk_mail::build_message(&settings, MessageId::random(), &notification(i)).unwrap();
-            let t = t.clone();
-            async move { t.send(m).await.unwrap() }
+            let (t, ours, settings) = (lettre_pool.clone(), &ours, &settings);
+            async move {
+                let id = MessageId::random();
+                if stock {
+                    t.send(helpdesk_mail::build_message(settings, id, &notification(i)).unwrap())
+                        .await
+                        .map(|_| ())
+                        .unwrap();
+                } else {
+                    ours.send(id, &notification(i)).await.unwrap();
+                }
+            }
         })
         .buffer_unordered(16)
         .collect::<Vec<_>>()
@@ -114,8 +126,6 @@ async fn request_latency(smtp_url: String, n: usize) -> (f64, f64, f64) {
     };
     config.mail.smtp_url = Some(Secret::new(smtp_url));
     config.mail.smtp_timeout_secs = 5;
-    config.outbox.base_backoff_secs = 1;
-    config.outbox.max_backoff_secs = 1;
     let app = helpdesk_http::server::compose(&config).await.unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
     let bg = tokio::spawn(helpdesk_http::server::background(
@@ -171,7 +181,8 @@ async fn main() {
         "# Mail delivery benchmark ({n} mails, {} cores)\n",
         std::thread::available_parallelism().map_or(0, |p| p.get())
     );
-    let sink = sink_alone(n).await;
+    let stock = sink_alone(n.min(2000), true).await;
+    let sink = sink_alone(n, false).await;
     let memory = dispatcher(Arc::new(helpdesk_core::testing::InMemoryStore::new()), n).await;
     let dir = tempfile::tempdir().unwrap();
     let sled = Arc::new(
@@ -180,11 +191,15 @@ async fn main() {
     );
     let on_sled = dispatcher(sled, n).await;
     println!("| path | mails/s | vs sink alone |\n|---|---|---|");
-    println!("| SMTP sink alone (lettre pool, 16 in flight) | {sink:.0} | 100% |");
+    println!("| SMTP sink alone, `SmtpMailer` (TCP_NODELAY pool), 16 in flight | {sink:.0} | 100% |");
+    println!(
+        "| SMTP sink alone, lettre's stock pooled transport (Nagle on), 16 in flight | {stock:.0} | {:.0}% |",
+        100.0 * stock / sink
+    );
     println!("| dispatcher → SmtpMailer → sink, in-memory store | {memory:.0} | {:.0}% |", 100.0 * memory / sink);
     println!("| dispatcher → SmtpMailer → sink, sled store | {on_sled:.0} | {:.0}% |", 100.0 * on_sled / sink);
 
-    let requests = 300;
+    let requests = 1000;
     let sink = SinkServer::start().await;
     let up = request_latency(sink.url(), requests).await;
     let down = request_latency(format!("smtp://127.0.0.1:{}", free_port()), requests).await;
