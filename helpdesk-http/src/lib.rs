@@ -32,7 +32,6 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use tower_http::LatencyUnit;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -61,8 +60,14 @@ fn cors(origins: &[String]) -> CorsLayer {
 /// The whole HTTP surface for `state`.
 pub fn router(state: AppState) -> Router {
     let _ = prometheus();
-    let (api, _doc) = openapi::api_router().split_for_parts();
     let options = state.options().clone();
+    // A multipart upload may carry a ticket's whole allowance; core enforces the per-file and
+    // per-ticket limits while reading, this only bounds the request.
+    let limits = &state.desk().options().attachments;
+    let upload_limit = usize::try_from(limits.max_bytes_per_ticket.max(limits.max_file_bytes))
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 << 20);
+    let (api, _doc) = openapi::api_router(upload_limit).split_for_parts();
     let api = api
         .route("/openapi.json", axum::routing::get(openapi::serve))
         .fallback(not_found)
@@ -81,7 +86,7 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(axum::middleware::from_fn(middleware::track_metrics));
     middleware::with_security_headers(app, options.hsts)
-        .layer(RequestBodyLimitLayer::new(options.body_limit))
+        .layer(axum::extract::DefaultBodyLimit::max(options.body_limit))
         .layer(cors(&options.cors_origins))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

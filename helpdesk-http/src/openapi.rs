@@ -22,6 +22,8 @@ use crate::state::AppState;
         (name = "catalog", description = "Departments, categories, priorities, statuses, lifecycle"),
         (name = "integrations", description = "API keys and the workflow system"),
         (name = "admin", description = "Outbox administration"),
+        (name = "attachments", description = "Uploads and downloads"),
+        (name = "reports", description = "Summary, performance and CSV export (admins)"),
     ),
     components(schemas(crate::error::Problem, crate::error::ProblemField))
 )]
@@ -46,7 +48,7 @@ impl Modify for Security {
     }
 }
 
-pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::users::router())
@@ -54,11 +56,13 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::catalog::router())
         .merge(routes::integrations::router())
         .merge(routes::admin::router())
+        .merge(routes::attachments::router(upload_limit))
+        .merge(routes::reports::router())
 }
 
 /// The OpenAPI 3.1 document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    api_router(0).split_for_parts().1
 }
 
 pub(crate) async fn serve() -> Json<utoipa::openapi::OpenApi> {

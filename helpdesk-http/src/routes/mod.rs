@@ -3,9 +3,11 @@
 
 pub(crate) mod actions;
 pub(crate) mod admin;
+pub(crate) mod attachments;
 pub(crate) mod auth;
 pub(crate) mod catalog;
 pub(crate) mod integrations;
 pub(crate) mod ops;
+pub(crate) mod reports;
 pub(crate) mod tickets;
 pub(crate) mod users;

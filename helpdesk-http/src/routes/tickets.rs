@@ -149,7 +149,7 @@ fn list<T>(
         .collect()
 }
 
-fn ticket_query(p: TicketListParams) -> ApiResult<TicketQuery> {
+pub(crate) fn ticket_query(p: TicketListParams) -> ApiResult<TicketQuery> {
     let statuses = list("status", p.status.as_deref(), |s| s.parse::<TicketStatus>())?;
     let priorities = list("priority", p.priority.as_deref(), Priority::parse)?;
     let departments = list("department", p.department.as_deref(), |s| DepartmentKey::parse_field("department", s))?;

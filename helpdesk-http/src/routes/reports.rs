@@ -1,0 +1,179 @@
+//! Reports for admins (SPEC §7): the summary, performance over a date range (first-response
+//! and resolution statistics overall and by department, priority and assignee; backlog;
+//! created vs resolved per day), and a CSV export of a filtered ticket list, streamed page by
+//! page so a large export never sits in memory.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use helpdesk_core::model::Ticket;
+use helpdesk_core::policy::Principal;
+use helpdesk_core::ports::{PageSize, TicketQuery};
+use helpdesk_core::report::ReportRange;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::tickets::{TicketListParams, ticket_query};
+use crate::auth::Caller;
+use crate::error::{ApiResult, Problem};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(summary)).routes(routes!(performance)).routes(routes!(export_csv))
+}
+
+/// Tickets by status, priority, department and category; new tickets waiting for review over
+/// 24 hours; users by role and status; rejected registrations.
+#[utoipa::path(get, path = "/reports/summary", tag = "reports", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 403, body = Problem)))]
+async fn summary(State(s): State<AppState>, c: Caller) -> ApiResult<Json<helpdesk_core::report::Summary>> {
+    Ok(Json(s.desk().summary_report(&c.principal).await?))
+}
+
+/// The range of a performance report (default: the last 30 days; at most a year).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RangeParams {
+    /// From (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// To (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// First-response and resolution times (mean, median, 90th percentile) overall, by
+/// department, priority and assignee; the backlog; created vs resolved per day.
+#[utoipa::path(get, path = "/reports/performance", tag = "reports", params(RangeParams), security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn performance(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiQuery(p): ApiQuery<RangeParams>,
+) -> ApiResult<Json<helpdesk_core::report::PerformanceReport>> {
+    let range = match (p.from, p.to) {
+        (None, None) => None,
+        (from, to) => {
+            let to = to.unwrap_or_else(|| s.desk().now());
+            let from = from.unwrap_or(to - chrono::Duration::days(30));
+            Some(ReportRange::new(from, to).map_err(helpdesk_core::Error::from)?)
+        }
+    };
+    Ok(Json(s.desk().performance_report(&c.principal, range).await?))
+}
+
+/// One CSV field, quoted when needed, with spreadsheet formulas defused.
+fn csv_field(out: &mut String, v: &str) {
+    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_owned() };
+    if v.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&v.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(&v);
+    }
+}
+
+const CSV_HEADER: &str = "number,status,priority,department,category,sub_category,subject,requester,assignee,created_at,first_response_at,resolved_at,closed_at,response_secs,resolution_secs\r\n";
+
+fn csv_row(t: &Ticket) -> String {
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    let fields = [
+        t.number.to_string(),
+        t.status.as_str().to_owned(),
+        opt(t.priority.map(|p| p.as_str().to_owned())),
+        opt(t.department.as_ref().map(|d| d.as_str().to_owned())),
+        t.category.as_str().to_owned(),
+        t.sub_category.as_str().to_owned(),
+        t.subject.as_str().to_owned(),
+        t.requester.to_string(),
+        opt(t.assignee.map(|a| a.to_string())),
+        t.created_at.to_rfc3339(),
+        opt(t.first_response_at.map(|d| d.to_rfc3339())),
+        opt(t.resolved_at.map(|d| d.to_rfc3339())),
+        opt(t.closed_at.map(|d| d.to_rfc3339())),
+        opt(t.response_secs.map(|s| s.to_string())),
+        opt(t.resolution_secs.map(|s| s.to_string())),
+    ];
+    let mut line = String::new();
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        csv_field(&mut line, f);
+    }
+    line.push_str("\r\n");
+    line
+}
+
+/// The tickets of a filtered list as CSV (the list's filters; every page, streamed).
+#[utoipa::path(get, path = "/reports/tickets.csv", tag = "reports", params(TicketListParams), security(("bearer" = [])),
+    responses((status = 200, content_type = "text/csv", description = "the tickets"), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+async fn export_csv(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiQuery(p): ApiQuery<TicketListParams>,
+) -> ApiResult<Response> {
+    s.desk().summary_report(&c.principal).await?; // reports are for admins: the same check, before streaming
+    let mut q = ticket_query(p)?;
+    q.limit = PageSize::new(PageSize::MAX).map_err(helpdesk_core::Error::from)?;
+    q.cursor = None;
+    struct Export {
+        state: AppState,
+        principal: Principal,
+        query: TicketQuery,
+        done: bool,
+        header_sent: bool,
+    }
+    let start = Export { state: s.clone(), principal: c.principal.clone(), query: q, done: false, header_sent: false };
+    let stream = futures::stream::unfold(start, |mut e| async move {
+        if !e.header_sent {
+            e.header_sent = true;
+            return Some((Ok::<_, std::io::Error>(CSV_HEADER.to_owned()), e));
+        }
+        if e.done {
+            return None;
+        }
+        match e.state.desk().list_tickets(&e.principal, &e.query).await {
+            Ok(page) => {
+                let chunk: String = page.items.iter().map(csv_row).collect();
+                match page.next {
+                    Some(c) => e.query.cursor = Some(c),
+                    None => e.done = true,
+                }
+                Some((Ok(chunk), e))
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "CSV export ended early");
+                Some((Err(std::io::Error::other(err.to_string())), Export { done: true, ..e }))
+            }
+        }
+    });
+    let mut res = Body::from_stream(stream).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"tickets.csv\""));
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        let mut s = String::new();
+        csv_field(&mut s, "plain");
+        s.push('|');
+        csv_field(&mut s, "a, \"b\"");
+        s.push('|');
+        csv_field(&mut s, "=HYPERLINK(\"x\")");
+        assert_eq!(s, "plain|\"a, \"\"b\"\"\"|\"'=HYPERLINK(\"\"x\"\")\"");
+    }
+}
