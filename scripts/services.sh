@@ -75,9 +75,29 @@ smtp_setup() {
     echo "== SMTP: aiosmtpd ready ($HELPDESK_TEST_SMTP_PYTHON)"
 }
 
+# S3: moto's server (PyPI) in a virtualenv under target/; the S3 tests start and stop their
+# own servers with it (so they can show an outage).
+s3_setup() {
+    if [ -n "${HELPDESK_TEST_MOTO:-}" ]; then
+        return 0
+    fi
+    local venv=target/moto-venv
+    if [ ! -x "$venv/bin/moto_server" ]; then
+        echo "== S3: installing moto[server] into $venv"
+        if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q 'moto[server]'; } >/dev/null 2>&1; then
+            echo "!!!!! could not install moto (python3-venv and PyPI needed): S3 tests will be SKIPPED !!!!!"
+            return 0
+        fi
+    fi
+    HELPDESK_TEST_MOTO="$(pwd)/$venv/bin/moto_server"
+    export HELPDESK_TEST_MOTO
+    echo "== S3: moto ready ($HELPDESK_TEST_MOTO)"
+}
+
 services_start() {
     pg_start
     smtp_setup
+    s3_setup
 }
 
 services_stop() {

@@ -155,6 +155,41 @@ impl Default for WorkflowConfig {
     }
 }
 
+/// The S3 (or S3-compatible) attachment store, used when `attachments_url` is
+/// `s3://bucket/prefix`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// Endpoint for S3-compatible servers (MinIO, Ceph, …); AWS when left out.
+    pub endpoint: Option<String>,
+    /// Region.
+    pub region: String,
+    /// Access key id (the environment's AWS credentials when left out).
+    pub access_key_id: Option<String>,
+    /// Secret access key.
+    pub secret_access_key: Option<Secret>,
+    /// Path-style requests (`endpoint/bucket/key`), which most S3-compatible servers need.
+    pub path_style: bool,
+    /// Time-out of one S3 request, in seconds.
+    pub timeout_secs: u64,
+    /// Retries of a failed request (bounded, so an outage answers 503 quickly).
+    pub max_retries: usize,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            region: "us-east-1".into(),
+            access_key_id: None,
+            secret_access_key: None,
+            path_style: false,
+            timeout_secs: 10,
+            max_retries: 2,
+        }
+    }
+}
+
 /// Outbox delivery (SPEC §11 defaults).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -214,9 +249,11 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `sled:<path>` (default `sled:<data_dir>/db`) or `postgres://…`.
     pub storage_url: Option<String>,
-    /// Attachment store: a path or `file://<path>` (default `<data_dir>/attachments`), or
-    /// `memory://`.
+    /// Attachment store: a path or `file://<path>` (default `<data_dir>/attachments`),
+    /// `memory://`, or `s3://bucket/prefix` (see `s3`).
     pub attachments_url: Option<String>,
+    /// S3 settings for an `s3://` attachment store.
+    pub s3: S3Config,
     /// Run database migrations at start-up (PostgreSQL).
     pub migrate_on_start: bool,
     /// HMAC secret for access tokens (at least 32 bytes); development generates one into the
@@ -259,6 +296,7 @@ impl Default for Config {
             public_url: None,
             storage_url: None,
             attachments_url: None,
+            s3: S3Config::default(),
             migrate_on_start: true,
             jwt_secret: None,
             access_token_minutes: 15,

@@ -65,12 +65,60 @@ pub fn open_blobs(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
     if url == "memory://" {
         return Ok(Arc::new(object_store::memory::InMemory::new()));
     }
+    if let Some(rest) = url.strip_prefix("s3://") {
+        return open_s3(config, rest);
+    }
     if url.contains("://") && !url.starts_with("file://") {
-        bail!("attachments_url: use a path, file://<path> or memory://, not {url:?}");
+        bail!("attachments_url: use a path, file://<path>, memory:// or s3://bucket/prefix, not {url:?}");
     }
     let path = PathBuf::from(url.strip_prefix("file://").unwrap_or(&url));
     std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
     Ok(Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&path)?))
+}
+
+/// An S3 store for `bucket/prefix`, with bounded retries and time-outs so an outage answers
+/// quickly instead of hanging requests.
+fn open_s3(config: &Config, bucket_and_prefix: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    use object_store::aws::AmazonS3Builder;
+    use object_store::{BackoffConfig, ClientOptions, RetryConfig};
+    let (bucket, prefix) = bucket_and_prefix.split_once('/').unwrap_or((bucket_and_prefix, ""));
+    if bucket.is_empty() {
+        bail!("attachments_url: s3://bucket/prefix needs a bucket");
+    }
+    let s3 = &config.s3;
+    let timeout = Duration::from_secs(s3.timeout_secs.max(1));
+    let mut b = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_region(&s3.region)
+        .with_virtual_hosted_style_request(!s3.path_style)
+        .with_client_options(
+            ClientOptions::new().with_timeout(timeout).with_connect_timeout(timeout.min(Duration::from_secs(3))),
+        )
+        .with_retry(RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(1),
+                base: 2.0,
+            },
+            max_retries: s3.max_retries,
+            retry_timeout: timeout,
+        });
+    if let Some(e) = &s3.endpoint {
+        b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+    }
+    if let Some(k) = &s3.access_key_id {
+        b = b.with_access_key_id(k);
+    }
+    if let Some(k) = &s3.secret_access_key {
+        b = b.with_secret_access_key(k.expose());
+    }
+    let store = b.build().context("configuring the S3 attachment store")?;
+    let prefix = prefix.trim_matches('/');
+    Ok(if prefix.is_empty() {
+        Arc::new(store)
+    } else {
+        Arc::new(object_store::prefix::PrefixStore::new(store, prefix.to_owned()))
+    })
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
