@@ -193,3 +193,15 @@ pub fn cursor(c: Option<&str>) -> Result<Option<helpdesk_core::ports::Cursor>, A
 pub fn parse_enum<T: std::str::FromStr>(field: &str, v: &str, allowed: &[&str]) -> Result<T, ApiError> {
     v.trim().parse::<T>().map_err(|_| ApiError::field(field, "invalid", &format!("one of: {}", allowed.join(", "))))
 }
+
+/// A raw body (an image upload), bounded by the route's body limit; over it is a 413 problem.
+#[derive(Debug, Clone)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        read_body(req, state).await.map(|(_, b)| RawBody(b))
+    }
+}

@@ -58,6 +58,7 @@ pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::admin::router())
         .merge(routes::attachments::router(upload_limit))
         .merge(routes::reports::router())
+        .merge(routes::avatars::router())
 }
 
 /// The OpenAPI 3.1 document of the API.

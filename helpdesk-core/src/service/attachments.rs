@@ -83,7 +83,7 @@ pub fn sniff_content_type(head: &[u8], all_text: Option<&str>, file_name: &FileN
     }
 }
 
-fn blob_error(e: object_store::Error) -> Error {
+pub(crate) fn blob_error(e: object_store::Error) -> Error {
     match e {
         object_store::Error::NotFound { .. } => Error::NotFound { what: "attachment" },
         object_store::Error::AlreadyExists { .. } => Error::Conflict("attachment key already exists"),

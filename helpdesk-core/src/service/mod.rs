@@ -7,6 +7,7 @@
 
 mod accounts;
 mod attachments;
+mod avatars;
 mod notify;
 mod options;
 mod reports;

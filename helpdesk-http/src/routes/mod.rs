@@ -5,6 +5,7 @@ pub(crate) mod actions;
 pub(crate) mod admin;
 pub(crate) mod attachments;
 pub(crate) mod auth;
+pub(crate) mod avatars;
 pub(crate) mod catalog;
 pub(crate) mod integrations;
 pub(crate) mod ops;
