@@ -26,13 +26,20 @@ const SIZE: usize = 10 * MIB;
 
 fn rss_mib() -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines().find(|l| l.starts_with("VmRSS")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+    s.lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|k| k.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
 }
 
 async fn serve(router: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap()
+    });
     addr
 }
 
@@ -163,7 +170,8 @@ async fn main() {
     let down = download_rate(&client, &format!("{}/attachments/{id}", s.base), Some(&s.token), rounds).await;
     // The same blob, served by ServeFile straight from the attachment directory.
     let blob = walk(&dir.path().join("attachments")).into_iter().find(|p| p.ends_with(&id)).unwrap();
-    let serve_file = serve(axum::Router::new().route_service("/file", tower_http::services::ServeFile::new(&blob))).await;
+    let serve_file =
+        serve(axum::Router::new().route_service("/file", tower_http::services::ServeFile::new(&blob))).await;
     let yard = download_rate(&client, &format!("http://{serve_file}/file"), None, rounds).await;
     let raw = raw_get_rate(s.state.desk().blobs().clone(), &blob_path(&s, &id).await, rounds).await;
     println!("| download through the server, local disk | {down:.0} | {:.0}% of ServeFile |", 100.0 * down / yard);
@@ -201,7 +209,10 @@ async fn main() {
     }
     sampler.abort();
     let peak = *peak.lock().unwrap();
-    println!("\nResident memory with 20 concurrent 10 MiB downloads: {before:.0} MiB before, {peak:.0} MiB peak, growth **{:.0} MiB** (target < 32 MiB).", peak - before);
+    println!(
+        "\nResident memory with 20 concurrent 10 MiB downloads: {before:.0} MiB before, {peak:.0} MiB peak, growth **{:.0} MiB** (target < 32 MiB).",
+        peak - before
+    );
 
     if let Ok(moto) = std::env::var("HELPDESK_TEST_MOTO") {
         let port = helpdesk_mail::testing::free_port();
@@ -254,7 +265,11 @@ async fn blob_path(s: &Setup, id: &str) -> object_store::path::Path {
     all.into_iter().map(|m| m.unwrap().location).find(|l| l.as_ref().ends_with(id)).unwrap()
 }
 
-async fn raw_get_rate(store: Arc<dyn object_store::ObjectStore>, path: &object_store::path::Path, rounds: usize) -> f64 {
+async fn raw_get_rate(
+    store: Arc<dyn object_store::ObjectStore>,
+    path: &object_store::path::Path,
+    rounds: usize,
+) -> f64 {
     let started = Instant::now();
     let total: usize = futures::stream::iter(0..rounds)
         .map(|_| {
