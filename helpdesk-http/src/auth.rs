@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use helpdesk_core::AuthFailure;
 use helpdesk_core::model::User;
 use helpdesk_core::policy::Principal;
@@ -111,11 +111,18 @@ impl FromRequestParts<AppState> for ClientAddress {
 
 /// The address a request came from (see [`ClientAddress`]).
 pub fn client_address(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())?;
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    address_of(peer, parts.headers.get("x-forwarded-for"), trusted)
+}
+
+/// The client address from the peer and its `X-Forwarded-For`, believed only from a trusted
+/// proxy (then the last hop that is not one).
+pub fn address_of(peer: Option<IpAddr>, forwarded: Option<&HeaderValue>, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer?;
     if !trusted.contains(&peer) {
         return Some(peer);
     }
-    let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let forwarded = forwarded.and_then(|v| v.to_str().ok()).unwrap_or("");
     forwarded
         .split(',')
         .rev()

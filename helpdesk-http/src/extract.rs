@@ -113,6 +113,12 @@ impl IfMatch {
     pub fn sent(self) -> bool {
         self.0.is_some()
     }
+
+    /// The problem for a core error of a write this header guarded: a version conflict is 412
+    /// when the client sent a version, 409 otherwise (SPEC §11).
+    pub fn error(self, e: helpdesk_core::Error) -> ApiError {
+        ApiError::from(e).precondition_if(self.sent())
+    }
 }
 
 /// The `ETag` of a resource at `version`.

@@ -2,10 +2,11 @@
 //! route, and the audit of denials (a 403 is written to the security audit log with the
 //! caller who was refused).
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, OriginalUri, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, OriginalUri, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -34,21 +35,25 @@ impl DenialSlot {
     }
 }
 
-/// Writes an `access_denied` audit entry for every 403 of an authenticated caller.
+/// Writes an `access_denied` audit entry for every 403 of an authenticated caller. On the
+/// way in it only keeps cheap handles (method, URI, peer, forwarded header); the audit text
+/// and the client address are worked out for denials alone.
 pub async fn audit_denials(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let slot = DenialSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let path =
-        req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().path().to_owned(), |u| u.path().to_owned());
-    let what = format!("{} {path}", req.method());
-    let (parts, body) = req.into_parts();
-    let address = crate::auth::client_address(&parts, &state.options().trusted_proxies).map(|a| a.to_string());
-    let res = next.run(Request::from_parts(parts, body)).await;
+    let method = req.method().clone();
+    let uri = req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().clone(), |u| u.0.clone());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = req.headers().get("x-forwarded-for").cloned();
+    let res = next.run(req).await;
     if res.extensions().get::<Denied>().is_some()
         && let Some(p) = slot.take()
-        && let Err(e) = state.desk().record_denial(&p, &what, address).await
     {
-        tracing::warn!(error = %e, "could not audit a denial");
+        let address = crate::auth::address_of(peer, forwarded.as_ref(), &state.options().trusted_proxies);
+        let what = format!("{method} {}", uri.path());
+        if let Err(e) = state.desk().record_denial(&p, &what, address.map(|a| a.to_string())).await {
+            tracing::warn!(error = %e, "could not audit a denial");
+        }
     }
     res
 }

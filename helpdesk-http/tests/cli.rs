@@ -4,12 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::process::Command;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt as _;
-use serde_json::{Value, json};
+use serde_json::json;
 use tower::ServiceExt as _;
 
 fn helpdesk(dir: &std::path::Path, args: &[&str]) -> String {
@@ -25,27 +26,6 @@ fn helpdesk(dir: &std::path::Path, args: &[&str]) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "helpdesk {args:?} failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
     stdout
-}
-
-async fn call(
-    router: &axum::Router,
-    method: &str,
-    path: &str,
-    auth: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut b = Request::builder().method(method).uri(path);
-    if let Some(a) = auth {
-        b = b.header("authorization", a);
-    }
-    if body.is_some() {
-        b = b.header("content-type", "application/json");
-    }
-    let req = b.body(body.map_or_else(Body::empty, |v| Body::from(v.to_string()))).unwrap();
-    let res = router.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 #[tokio::test]
@@ -74,7 +54,13 @@ async fn import_admin_and_api_key_commands_then_imported_users_sign_in() {
     let app = helpdesk_http::server::compose(&config).await.unwrap();
     let router = helpdesk_http::router(app.state.clone());
     let login = |email: &'static str, password: &'static str| {
-        call(&router, "POST", "/api/v1/auth/login", None, Some(json!({"email": email, "password": password})))
+        common::call_router(
+            &router,
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
     };
     let (s, body) = login("dominic.reyes@example.com", "gravel-tundra-piano-15").await;
     assert_eq!((s, body["user"]["role"].as_str()), (StatusCode::OK, Some("employee")), "{body}");
@@ -93,9 +79,11 @@ async fn import_admin_and_api_key_commands_then_imported_users_sign_in() {
     let (s, _) = login("gloria.bautista@example.com", "meadow-signal-prism-53").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "rejected rows are not imported");
 
-    let (s, _) = call(&router, "GET", "/api/v1/tickets", Some(&format!("ApiKey {credential}")), None).await;
+    let (s, _) =
+        common::call_router(&router, "GET", "/api/v1/tickets", Some(&format!("ApiKey {credential}")), None).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = call(&router, "GET", "/api/v1/tickets", Some(&format!("ApiKey {credential}x")), None).await;
+    let (s, _) =
+        common::call_router(&router, "GET", "/api/v1/tickets", Some(&format!("ApiKey {credential}x")), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 

@@ -10,7 +10,6 @@ mod common;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use common::{fresh_database, pg_missing as skip_reason};
 use serde_json::{Value, json};
@@ -53,20 +52,6 @@ fn start(db: &str) -> Instance {
     Instance { child, base: format!("http://{addr}/api/v1"), _dir: dir }
 }
 
-async fn wait_ready(i: &Instance) {
-    let c = reqwest::Client::new();
-    let health = i.base.replace("/api/v1", "/readyz");
-    for _ in 0..300 {
-        if let Ok(r) = c.get(&health).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{} never became ready", i.base);
-}
-
 async fn post(c: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> (u16, Value) {
     let mut rb = c.post(url).json(&body);
     if let Some(t) = token {
@@ -90,9 +75,9 @@ async fn two_processes_on_one_database_share_sessions_throttling_and_numbers() {
     let db = fresh_database().await;
     // One migrates first; then both run (the second finds the schema current).
     let a = start(&db);
-    wait_ready(&a).await;
+    common::wait_ready(&a.base.replace("/api/v1", "")).await;
     let b = start(&db);
-    wait_ready(&b).await;
+    common::wait_ready(&b.base.replace("/api/v1", "")).await;
     let c = reqwest::Client::new();
     let (a_url, b_url) = (a.base.clone(), b.base.clone());
 

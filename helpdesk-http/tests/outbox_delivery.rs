@@ -16,17 +16,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use helpdesk_core::domain::MessageId;
 use helpdesk_core::model::Notification;
 use helpdesk_core::ports::{DeliveryError, Mailer, UnitOfWork};
 use helpdesk_http::config::{AdminConfig, Config, PasswordHashConfig, Secret};
 use helpdesk_mail::testing::{Behaviour, SmtpServer, free_port, smtp_missing, wait_for};
-use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt as _;
 
 const ADMIN_PASSWORD: &str = "harbor-lantern-quartz-71";
 
@@ -62,30 +59,6 @@ impl Drop for Running {
     }
 }
 
-async fn call(
-    router: &axum::Router,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut b = Request::builder().method(method).uri(path);
-    if let Some(t) = token {
-        b = b.header("authorization", format!("Bearer {t}"));
-    }
-    if body.is_some() {
-        b = b.header("content-type", "application/json");
-    }
-    let res = router
-        .clone()
-        .oneshot(b.body(body.map_or_else(Body::empty, |v| Body::from(v.to_string()))).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
 async fn run(config: &Config) -> Running {
     let app = helpdesk_http::server::compose(config).await.unwrap();
     let stop = CancellationToken::new();
@@ -97,7 +70,7 @@ async fn run(config: &Config) -> Running {
         stop.clone(),
     ));
     let router = helpdesk_http::router(app.state.clone());
-    let (s, login) = call(
+    let (s, login) = common::call_router(
         &router,
         "POST",
         "/api/v1/auth/login",
@@ -111,7 +84,7 @@ async fn run(config: &Config) -> Running {
 
 async fn register(r: &Running, n: u32) -> (StatusCode, Duration) {
     let started = Instant::now();
-    let (s, body) = call(
+    let (s, body) = common::call_router(
         &r.router,
         "POST",
         "/api/v1/auth/register",
@@ -127,8 +100,14 @@ async fn register(r: &Running, n: u32) -> (StatusCode, Duration) {
 }
 
 async fn outbox(r: &Running, state: &str) -> Vec<Value> {
-    let (s, body) =
-        call(&r.router, "GET", &format!("/api/v1/admin/outbox?state={state}&limit=100"), Some(&r.admin), None).await;
+    let (s, body) = common::call_router(
+        &r.router,
+        "GET",
+        &format!("/api/v1/admin/outbox?state={state}&limit=100"),
+        Some(&r.admin),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     body["items"].as_array().unwrap().clone()
 }
@@ -206,7 +185,7 @@ async fn refused_mail_ends_dead_and_an_admin_retry_delivers_it() {
     // An admin retries both once the server accepts mail again.
     let _ok = SmtpServer::start(port, Behaviour::Accept, &maildir);
     for m in &dead {
-        let (s, _) = call(
+        let (s, _) = common::call_router(
             &r.router,
             "POST",
             &format!("/api/v1/admin/outbox/{}/retry", m["id"].as_str().unwrap()),
@@ -218,9 +197,14 @@ async fn refused_mail_ends_dead_and_an_admin_retry_delivers_it() {
     }
     let got = wait_for(&maildir, Duration::from_secs(15), |g| g.len() >= 2).await;
     assert_eq!(got.len(), 2);
-    let (s, _) =
-        call(&r.router, "POST", &format!("/api/v1/admin/outbox/{}/retry", MessageId::random()), Some(&r.admin), None)
-            .await;
+    let (s, _) = common::call_router(
+        &r.router,
+        "POST",
+        &format!("/api/v1/admin/outbox/{}/retry", MessageId::random()),
+        Some(&r.admin),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -253,20 +237,8 @@ async fn a_server_killed_between_commit_and_delivery_delivers_after_restart() {
         (child, format!("http://{addr}"))
     };
     let client = reqwest::Client::new();
-    let ready = |base: String| {
-        let client = client.clone();
-        async move {
-            for _ in 0..300 {
-                if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("not ready");
-        }
-    };
     let (mut first, base) = spawn();
-    ready(base.clone()).await;
+    common::wait_ready(&base).await;
     let r = client
         .post(format!("{base}/api/v1/auth/register"))
         .json(&json!({"email": "kim@example.com", "password": "granite-harbor-willow-64", "first_name": "Kim",
@@ -280,7 +252,7 @@ async fn a_server_killed_between_commit_and_delivery_delivers_after_restart() {
 
     let _smtp = SmtpServer::start(smtp_port, Behaviour::Accept, &maildir);
     let (mut second, base) = spawn();
-    ready(base).await;
+    common::wait_ready(&base).await;
     let got = wait_for(&maildir, Duration::from_secs(30), |g| g.iter().any(|m| m.contains("kim@example.com"))).await;
     second.kill().unwrap();
     second.wait().unwrap();
@@ -334,10 +306,10 @@ async fn the_webhook_receiver_gets_every_event_signed_at_least_once() {
     c.workflow.webhook_secret = Some(Secret::new(secret));
     let r = run(&c).await;
     register(&r, 1).await;
-    let users = call(&r.router, "GET", "/api/v1/users?status=pending", Some(&r.admin), None).await.1;
+    let users = common::call_router(&r.router, "GET", "/api/v1/users?status=pending", Some(&r.admin), None).await.1;
     let id = users["items"][0]["id"].as_str().unwrap().to_owned();
-    call(&r.router, "POST", &format!("/api/v1/users/{id}/approve"), Some(&r.admin), None).await;
-    let (_, login) = call(
+    common::call_router(&r.router, "POST", &format!("/api/v1/users/{id}/approve"), Some(&r.admin), None).await;
+    let (_, login) = common::call_router(
         &r.router,
         "POST",
         "/api/v1/auth/login",
@@ -346,7 +318,7 @@ async fn the_webhook_receiver_gets_every_event_signed_at_least_once() {
     )
     .await;
     let emp = login["access_token"].as_str().unwrap().to_owned();
-    let (_, t) = call(
+    let (_, t) = common::call_router(
         &r.router,
         "POST",
         "/api/v1/tickets",
@@ -355,7 +327,7 @@ async fn the_webhook_receiver_gets_every_event_signed_at_least_once() {
     )
     .await;
     let n = t["number"].as_str().unwrap().to_owned();
-    let (s, _) = call(
+    let (s, _) = common::call_router(
         &r.router,
         "POST",
         &format!("/api/v1/tickets/{n}/approve"),
@@ -364,7 +336,7 @@ async fn the_webhook_receiver_gets_every_event_signed_at_least_once() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    call(&r.router, "POST", &format!("/api/v1/tickets/{n}/claim"), Some(&r.admin), None).await;
+    common::call_router(&r.router, "POST", &format!("/api/v1/tickets/{n}/claim"), Some(&r.admin), None).await;
 
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -14,19 +16,6 @@ use tokio_util::sync::CancellationToken;
 fn free_addr() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
-}
-
-async fn wait_ready(base: &str) {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server at {base} never became ready");
 }
 
 #[tokio::test]
@@ -43,7 +32,7 @@ async fn zero_configuration_start_sign_in_mail_files_and_graceful_shutdown() {
         async move { helpdesk_http::server::serve(&config, stop).await }
     });
     let base = format!("http://{addr}");
-    wait_ready(&base).await;
+    common::wait_ready(&base).await;
 
     // The first admin's password is in a private file; it must be changed first.
     let pw_file = config.data_dir.join("initial-admin-password");

@@ -265,11 +265,7 @@ async fn edit_ticket(
         priority: b.priority.as_deref().map(Priority::parse).transpose().map_err(helpdesk_core::Error::from)?,
         department: b.department,
     };
-    let t = s
-        .desk()
-        .edit_ticket(&c.principal, &number(&n)?, edit, if_match.0)
-        .await
-        .map_err(|e| ApiError::from(e).precondition_if(if_match.sent()))?;
+    let t = s.desk().edit_ticket(&c.principal, &number(&n)?, edit, if_match.0).await.map_err(|e| if_match.error(e))?;
     Ok(reply(&s, &c, StatusCode::OK, t))
 }
 
@@ -324,10 +320,6 @@ pub(crate) async fn act(
     req: ActionRequest,
     if_match: IfMatch,
 ) -> ApiResult<TicketReply> {
-    let t = s
-        .desk()
-        .act(&c.principal, &number(n)?, action, req, if_match.0)
-        .await
-        .map_err(|e| ApiError::from(e).precondition_if(if_match.sent()))?;
+    let t = s.desk().act(&c.principal, &number(n)?, action, req, if_match.0).await.map_err(|e| if_match.error(e))?;
     Ok(reply(s, c, StatusCode::OK, t))
 }

@@ -73,11 +73,7 @@ async fn update_me(
         last_name: b.last_name,
         suffix: b.suffix,
     };
-    let user = s
-        .desk()
-        .update_profile(&c.principal, u, if_match.0)
-        .await
-        .map_err(|e| crate::error::ApiError::from(e).precondition_if(if_match.sent()))?;
+    let user = s.desk().update_profile(&c.principal, u, if_match.0).await.map_err(|e| if_match.error(e))?;
     Ok(Json((&user).into()))
 }
 
@@ -206,8 +202,29 @@ async fn get_user(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<Uui
     Ok(Json((&s.desk().user(&c.principal, UserId::from_uuid(id)).await?).into()))
 }
 
-fn precondition(if_match: IfMatch) -> impl FnOnce(helpdesk_core::Error) -> crate::error::ApiError {
-    move |e| crate::error::ApiError::from(e).precondition_if(if_match.sent())
+/// The account moves an admin makes with no input.
+#[derive(Debug, Clone, Copy)]
+enum AccountMove {
+    Approve,
+    Deactivate,
+    Reactivate,
+}
+
+async fn account_move(
+    s: &AppState,
+    c: &Caller,
+    if_match: IfMatch,
+    id: Uuid,
+    m: AccountMove,
+) -> ApiResult<Json<UserOut>> {
+    let (desk, id) = (s.desk(), UserId::from_uuid(id));
+    let user = match m {
+        AccountMove::Approve => desk.approve_user(&c.principal, id, if_match.0).await,
+        AccountMove::Deactivate => desk.deactivate_user(&c.principal, id, if_match.0).await,
+        AccountMove::Reactivate => desk.reactivate_user(&c.principal, id, if_match.0).await,
+    }
+    .map_err(|e| if_match.error(e))?;
+    Ok(Json((&user).into()))
 }
 
 /// Approve a pending registration (mails "account ready").
@@ -219,9 +236,7 @@ async fn approve_user(
     if_match: IfMatch,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserOut>> {
-    let u =
-        s.desk().approve_user(&c.principal, UserId::from_uuid(id), if_match.0).await.map_err(precondition(if_match))?;
-    Ok(Json((&u).into()))
+    account_move(&s, &c, if_match, id, AccountMove::Approve).await
 }
 
 /// Why a registration was refused.
@@ -285,7 +300,7 @@ async fn reject_user(
         .desk()
         .reject_user(&c.principal, UserId::from_uuid(id), b.reason.as_deref(), if_match.0)
         .await
-        .map_err(precondition(if_match))?;
+        .map_err(|e| if_match.error(e))?;
     Ok(Json((&r).into()))
 }
 
@@ -298,12 +313,7 @@ async fn deactivate_user(
     if_match: IfMatch,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserOut>> {
-    let u = s
-        .desk()
-        .deactivate_user(&c.principal, UserId::from_uuid(id), if_match.0)
-        .await
-        .map_err(precondition(if_match))?;
-    Ok(Json((&u).into()))
+    account_move(&s, &c, if_match, id, AccountMove::Deactivate).await
 }
 
 /// Reactivate a deactivated account.
@@ -315,12 +325,7 @@ async fn reactivate_user(
     if_match: IfMatch,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserOut>> {
-    let u = s
-        .desk()
-        .reactivate_user(&c.principal, UserId::from_uuid(id), if_match.0)
-        .await
-        .map_err(precondition(if_match))?;
-    Ok(Json((&u).into()))
+    account_move(&s, &c, if_match, id, AccountMove::Reactivate).await
 }
 
 /// A new role and/or department; `department: null` clears it.
@@ -359,7 +364,7 @@ async fn change_role(
         .desk()
         .change_role(&c.principal, UserId::from_uuid(id), role, b.department, if_match.0)
         .await
-        .map_err(precondition(if_match))?;
+        .map_err(|e| if_match.error(e))?;
     Ok(Json((&u).into()))
 }
 

@@ -308,3 +308,35 @@ pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
+
+/// One request through `router`: `token` is a bearer token, or a whole `ApiKey …` value.
+pub async fn call_router(
+    router: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let method: Method = method.parse().unwrap();
+    let b = TestApp::request(method, path, token, body.as_ref());
+    let res = router
+        .clone()
+        .oneshot(b.body(body.map_or_else(Body::empty, |v| Body::from(v.to_string()))).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Waits (up to 15 s) until the server at `root` (`http://host:port`) answers `/readyz`.
+pub async fn wait_ready(root: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if client.get(format!("{root}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the server at {root} never became ready");
+}
