@@ -13,6 +13,15 @@ use crate::ports::{Cursor, Page, PageSize};
 use crate::report::{PerformanceReport, ReportRange, Summary};
 
 impl HelpDesk {
+    /// Checks that `principal` may read reports (for callers that assemble one themselves,
+    /// such as a streamed export of a ticket list).
+    ///
+    /// # Errors
+    /// `Forbidden` (anonymous: `Unauthenticated`).
+    pub fn authorize_reports(&self, principal: &Principal) -> Result<()> {
+        self.require(principal, Permission::ViewReports, &Resource::none())
+    }
+
     /// The summary report.
     ///
     /// # Errors
