@@ -129,24 +129,29 @@ impl UserStore for PgStore {
 #[async_trait]
 impl SessionStore for PgStore {
     async fn create_session(&self, s: &Session) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(pg_error)?;
-        sqlx::query("INSERT INTO sessions (id, user_id, revoked_at, idle_expires_at, absolute_expires_at, doc) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(s.id.as_uuid())
-            .bind(s.user.as_uuid())
-            .bind(s.revoked_at)
-            .bind(s.idle_expires_at)
-            .bind(s.absolute_expires_at)
-            .bind(Json(s))
-            .execute(&mut *tx)
-            .await
-            .map_err(pg_error)?;
-        sqlx::query("INSERT INTO refresh_tokens (hash, session_id, used) VALUES ($1, $2, false)")
-            .bind(s.refresh_hash.0.as_slice())
-            .bind(s.id.as_uuid())
-            .execute(&mut *tx)
-            .await
-            .map_err(pg_error)?;
-        tx.commit().await.map_err(pg_error)
+        let s = s.clone();
+        self.detached(move |store| async move {
+            let s = &s;
+            let mut tx = store.pool.begin().await.map_err(pg_error)?;
+            sqlx::query("INSERT INTO sessions (id, user_id, revoked_at, idle_expires_at, absolute_expires_at, doc) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(s.id.as_uuid())
+                .bind(s.user.as_uuid())
+                .bind(s.revoked_at)
+                .bind(s.idle_expires_at)
+                .bind(s.absolute_expires_at)
+                .bind(Json(s))
+                .execute(&mut *tx)
+                .await
+                .map_err(pg_error)?;
+            sqlx::query("INSERT INTO refresh_tokens (hash, session_id, used) VALUES ($1, $2, false)")
+                .bind(s.refresh_hash.0.as_slice())
+                .bind(s.id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(pg_error)?;
+            tx.commit().await.map_err(pg_error)
+        })
+        .await
     }
 
     async fn session(&self, id: SessionId) -> StoreResult<Option<(Session, User)>> {
@@ -174,78 +179,88 @@ impl SessionStore for PgStore {
         now: DateTime<Utc>,
         idle: DateTime<Utc>,
     ) -> StoreResult<RefreshOutcome> {
-        let mut tx = self.pool.begin().await.map_err(pg_error)?;
-        let run = async {
-            let Some(row) = sqlx::query("SELECT session_id, used FROM refresh_tokens WHERE hash = $1 FOR UPDATE")
-                .bind(presented.0.as_slice())
-                .fetch_optional(&mut *tx)
-                .await?
-            else {
-                return Ok::<_, TxError>(RefreshOutcome::Unknown);
-            };
-            let sid: uuid::Uuid = row.try_get(0)?;
-            let used: bool = row.try_get(1)?;
-            let Some(srow) = sqlx::query("SELECT doc FROM sessions WHERE id = $1 FOR UPDATE")
-                .bind(sid)
-                .fetch_optional(&mut *tx)
-                .await?
-            else {
-                return Ok(RefreshOutcome::Unknown);
-            };
-            let mut s: Session = doc(&srow)?;
-            if used {
-                if s.revoked_at.is_none() {
-                    s.revoked_at = Some(now);
-                    sqlx::query("UPDATE sessions SET revoked_at = $2, doc = $3 WHERE id = $1")
-                        .bind(sid)
-                        .bind(now)
-                        .bind(Json(&s))
-                        .execute(&mut *tx)
-                        .await?;
+        let presented = presented.clone();
+        let next = next.clone();
+        self.detached(move |store| async move {
+            let presented = &presented;
+            let next = &next;
+            let mut tx = store.pool.begin().await.map_err(pg_error)?;
+            let run = async {
+                let Some(row) = sqlx::query("SELECT session_id, used FROM refresh_tokens WHERE hash = $1 FOR UPDATE")
+                    .bind(presented.0.as_slice())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok::<_, TxError>(RefreshOutcome::Unknown);
+                };
+                let sid: uuid::Uuid = row.try_get(0)?;
+                let used: bool = row.try_get(1)?;
+                let Some(srow) = sqlx::query("SELECT doc FROM sessions WHERE id = $1 FOR UPDATE")
+                    .bind(sid)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(RefreshOutcome::Unknown);
+                };
+                let mut s: Session = doc(&srow)?;
+                if used {
+                    if s.revoked_at.is_none() {
+                        s.revoked_at = Some(now);
+                        sqlx::query("UPDATE sessions SET revoked_at = $2, doc = $3 WHERE id = $1")
+                            .bind(sid)
+                            .bind(now)
+                            .bind(Json(&s))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    return Ok(RefreshOutcome::Reused { session: s.id, user: s.user });
                 }
-                return Ok(RefreshOutcome::Reused { session: s.id, user: s.user });
+                if !s.is_live(now) {
+                    return Ok(RefreshOutcome::Ended);
+                }
+                s.refresh_hash = *next;
+                s.last_used_at = now;
+                s.idle_expires_at = idle.min(s.absolute_expires_at);
+                sqlx::query("UPDATE sessions SET idle_expires_at = $2, doc = $3 WHERE id = $1")
+                    .bind(sid)
+                    .bind(s.idle_expires_at)
+                    .bind(Json(&s))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE refresh_tokens SET used = true WHERE hash = $1")
+                    .bind(presented.0.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO refresh_tokens (hash, session_id, used) VALUES ($1, $2, false)")
+                    .bind(next.0.as_slice())
+                    .bind(sid)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(RefreshOutcome::Rotated(s))
             }
-            if !s.is_live(now) {
-                return Ok(RefreshOutcome::Ended);
+            .await;
+            match run {
+                Ok(out) => {
+                    tx.commit().await.map_err(pg_error)?;
+                    Ok(out)
+                }
+                Err(e) => Err(e.into_store()),
             }
-            s.refresh_hash = *next;
-            s.last_used_at = now;
-            s.idle_expires_at = idle.min(s.absolute_expires_at);
-            sqlx::query("UPDATE sessions SET idle_expires_at = $2, doc = $3 WHERE id = $1")
-                .bind(sid)
-                .bind(s.idle_expires_at)
-                .bind(Json(&s))
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE refresh_tokens SET used = true WHERE hash = $1")
-                .bind(presented.0.as_slice())
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO refresh_tokens (hash, session_id, used) VALUES ($1, $2, false)")
-                .bind(next.0.as_slice())
-                .bind(sid)
-                .execute(&mut *tx)
-                .await?;
-            Ok(RefreshOutcome::Rotated(s))
-        }
-        .await;
-        match run {
-            Ok(out) => {
-                tx.commit().await.map_err(pg_error)?;
-                Ok(out)
-            }
-            Err(e) => Err(e.into_store()),
-        }
+        })
+        .await
     }
 
     async fn revoke_session(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET revoked_at = $2, doc = jsonb_set(doc, '{revoked_at}', to_jsonb($2::timestamptz)) WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id.as_uuid())
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(pg_error)?;
-        Ok(())
+        self.detached(move |store| async move {
+            sqlx::query("UPDATE sessions SET revoked_at = $2, doc = jsonb_set(doc, '{revoked_at}', to_jsonb($2::timestamptz)) WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id.as_uuid())
+                .bind(now)
+                .execute(&store.pool)
+                .await
+                .map_err(pg_error)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn revoke_user_sessions(
@@ -254,16 +269,19 @@ impl SessionStore for PgStore {
         except: Option<SessionId>,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        let r = sqlx::query(
-            "UPDATE sessions SET revoked_at = $2, doc = jsonb_set(doc, '{revoked_at}', to_jsonb($2::timestamptz)) WHERE user_id = $1 AND revoked_at IS NULL AND ($3::uuid IS NULL OR id <> $3)",
-        )
-        .bind(user.as_uuid())
-        .bind(now)
-        .bind(except.map(|s| s.as_uuid()))
-        .execute(&self.pool)
+        self.detached(move |store| async move {
+            let r = sqlx::query(
+                "UPDATE sessions SET revoked_at = $2, doc = jsonb_set(doc, '{revoked_at}', to_jsonb($2::timestamptz)) WHERE user_id = $1 AND revoked_at IS NULL AND ($3::uuid IS NULL OR id <> $3)",
+            )
+            .bind(user.as_uuid())
+            .bind(now)
+            .bind(except.map(|s| s.as_uuid()))
+            .execute(&store.pool)
+            .await
+            .map_err(pg_error)?;
+            Ok(r.rows_affected())
+        })
         .await
-        .map_err(pg_error)?;
-        Ok(r.rows_affected())
     }
 }
 
@@ -282,14 +300,19 @@ impl TokenStore for PgStore {
 #[async_trait]
 impl ApiKeyStore for PgStore {
     async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
-        sqlx::query("INSERT INTO api_keys (id, created_at, doc) VALUES ($1, $2, $3)")
-            .bind(key.id.as_uuid())
-            .bind(key.created_at)
-            .bind(Json(key))
-            .execute(&self.pool)
-            .await
-            .map_err(pg_error)?;
-        Ok(())
+        let key = key.clone();
+        self.detached(move |store| async move {
+            let key = &key;
+            sqlx::query("INSERT INTO api_keys (id, created_at, doc) VALUES ($1, $2, $3)")
+                .bind(key.id.as_uuid())
+                .bind(key.created_at)
+                .bind(Json(key))
+                .execute(&store.pool)
+                .await
+                .map_err(pg_error)?;
+            Ok(())
+        })
+        .await
     }
     async fn api_key(&self, id: ApiKeyId) -> StoreResult<Option<ApiKey>> {
         self.doc_by_id("api_keys", id.as_uuid()).await
@@ -302,18 +325,21 @@ impl ApiKeyStore for PgStore {
         rows.iter().map(doc).collect()
     }
     async fn revoke_api_key(&self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()> {
-        let r = sqlx::query(
-            "UPDATE api_keys SET doc = CASE WHEN doc->'revoked_at' IS NULL OR doc->'revoked_at' = 'null'::jsonb THEN jsonb_set(doc, '{revoked_at}', to_jsonb($2::timestamptz)) ELSE doc END WHERE id = $1",
-        )
-        .bind(id.as_uuid())
-        .bind(now)
-        .execute(&self.pool)
+        self.detached(move |store| async move {
+            let r = sqlx::query(
+                "UPDATE api_keys SET doc = CASE WHEN doc->'revoked_at' IS NULL OR doc->'revoked_at' = 'null'::jsonb THEN jsonb_set(doc, '{revoked_at}', to_jsonb($2::timestamptz)) ELSE doc END WHERE id = $1",
+            )
+            .bind(id.as_uuid())
+            .bind(now)
+            .execute(&store.pool)
+            .await
+            .map_err(pg_error)?;
+            if r.rows_affected() == 0 {
+                return Err(StoreError::NotFound { what: "api key" });
+            }
+            Ok(())
+        })
         .await
-        .map_err(pg_error)?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound { what: "api key" });
-        }
-        Ok(())
     }
 }
 
@@ -338,56 +364,68 @@ impl IdempotencyStore for PgStore {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> StoreResult<IdempotencyBegin> {
-        let mut tx = self.pool.begin().await.map_err(pg_error)?;
-        let inserted = sqlx::query("INSERT INTO idempotency (principal, key, request_hash, started_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-            .bind(&key.principal)
-            .bind(&key.key)
-            .bind(hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(pg_error)?;
-        let out = if inserted.rows_affected() == 1 {
-            IdempotencyBegin::Started
-        } else {
-            let row = sqlx::query("SELECT request_hash, response, started_at, expires_at FROM idempotency WHERE principal = $1 AND key = $2 FOR UPDATE")
+        let key = key.clone();
+        let hash = hash.to_owned();
+        self.detached(move |store| async move {
+            let key = &key;
+            let hash = hash.as_str();
+            let mut tx = store.pool.begin().await.map_err(pg_error)?;
+            let inserted = sqlx::query("INSERT INTO idempotency (principal, key, request_hash, started_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
                 .bind(&key.principal)
                 .bind(&key.key)
-                .fetch_one(&mut *tx)
+                .bind(hash)
+                .bind(now)
+                .execute(&mut *tx)
                 .await
                 .map_err(pg_error)?;
-            let stored: String = row.try_get(0).map_err(pg_error)?;
-            let response: Option<Json<serde_json::Value>> = row.try_get(1).map_err(pg_error)?;
-            let started_at: DateTime<Utc> = row.try_get(2).map_err(pg_error)?;
-            let expires_at: Option<DateTime<Utc>> = row.try_get(3).map_err(pg_error)?;
-            let state =
-                IdempotencyState { request_hash: stored, response: response.map(|r| r.0), started_at, expires_at };
-            if let Some(answer) = state.answer(key, hash, now, stale_before) {
-                answer
+            let out = if inserted.rows_affected() == 1 {
+                IdempotencyBegin::Started
             } else {
-                sqlx::query("UPDATE idempotency SET request_hash = $3, response = NULL, started_at = $4, expires_at = NULL WHERE principal = $1 AND key = $2")
+                let row = sqlx::query("SELECT request_hash, response, started_at, expires_at FROM idempotency WHERE principal = $1 AND key = $2 FOR UPDATE")
                     .bind(&key.principal)
                     .bind(&key.key)
-                    .bind(hash)
-                    .bind(now)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await
                     .map_err(pg_error)?;
-                IdempotencyBegin::Started
-            }
-        };
-        tx.commit().await.map_err(pg_error)?;
-        Ok(out)
+                let stored: String = row.try_get(0).map_err(pg_error)?;
+                let response: Option<Json<serde_json::Value>> = row.try_get(1).map_err(pg_error)?;
+                let started_at: DateTime<Utc> = row.try_get(2).map_err(pg_error)?;
+                let expires_at: Option<DateTime<Utc>> = row.try_get(3).map_err(pg_error)?;
+                let state =
+                    IdempotencyState { request_hash: stored, response: response.map(|r| r.0), started_at, expires_at };
+                if let Some(answer) = state.answer(key, hash, now, stale_before) {
+                    answer
+                } else {
+                    sqlx::query("UPDATE idempotency SET request_hash = $3, response = NULL, started_at = $4, expires_at = NULL WHERE principal = $1 AND key = $2")
+                        .bind(&key.principal)
+                        .bind(&key.key)
+                        .bind(hash)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(pg_error)?;
+                    IdempotencyBegin::Started
+                }
+            };
+            tx.commit().await.map_err(pg_error)?;
+            Ok(out)
+        })
+        .await
     }
 
     async fn release_idempotent(&self, key: &IdempotencyKey) -> StoreResult<()> {
-        sqlx::query("DELETE FROM idempotency WHERE principal = $1 AND key = $2 AND response IS NULL")
-            .bind(&key.principal)
-            .bind(&key.key)
-            .execute(&self.pool)
-            .await
-            .map_err(pg_error)?;
-        Ok(())
+        let key = key.clone();
+        self.detached(move |store| async move {
+            let key = &key;
+            sqlx::query("DELETE FROM idempotency WHERE principal = $1 AND key = $2 AND response IS NULL")
+                .bind(&key.principal)
+                .bind(&key.key)
+                .execute(&store.pool)
+                .await
+                .map_err(pg_error)?;
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -408,32 +446,47 @@ impl ThrottleStore for PgStore {
         }
     }
     async fn record_login_failure(&self, key: &str, now: DateTime<Utc>) -> StoreResult<FailureState> {
-        let r = sqlx::query("INSERT INTO login_failures (key, count, last_at) VALUES ($1, 1, $2) ON CONFLICT (key) DO UPDATE SET count = login_failures.count + 1, last_at = $2 RETURNING count, last_at")
-            .bind(key)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(pg_error)?;
-        Ok(FailureState {
-            count: r.try_get::<i32, _>(0).map_err(pg_error)? as u32,
-            last_at: r.try_get(1).map_err(pg_error)?,
+        let key = key.to_owned();
+        self.detached(move |store| async move {
+            let key = key.as_str();
+            let r = sqlx::query("INSERT INTO login_failures (key, count, last_at) VALUES ($1, 1, $2) ON CONFLICT (key) DO UPDATE SET count = login_failures.count + 1, last_at = $2 RETURNING count, last_at")
+                .bind(key)
+                .bind(now)
+                .fetch_one(&store.pool)
+                .await
+                .map_err(pg_error)?;
+            Ok(FailureState {
+                count: r.try_get::<i32, _>(0).map_err(pg_error)? as u32,
+                last_at: r.try_get(1).map_err(pg_error)?,
+            })
         })
+        .await
     }
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE key = $1")
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(pg_error)?;
-        Ok(())
+        let key = key.to_owned();
+        self.detached(move |store| async move {
+            let key = key.as_str();
+            sqlx::query("DELETE FROM login_failures WHERE key = $1")
+                .bind(key)
+                .execute(&store.pool)
+                .await
+                .map_err(pg_error)?;
+            Ok(())
+        })
+        .await
     }
     async fn hit_window(&self, key: &str, window_start: DateTime<Utc>) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar("INSERT INTO rate_windows (key, window_start, count) VALUES ($1, $2, 1) ON CONFLICT (key, window_start) DO UPDATE SET count = rate_windows.count + 1 RETURNING count")
-            .bind(key)
-            .bind(window_start)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(pg_error)?;
-        Ok(n as u64)
+        let key = key.to_owned();
+        self.detached(move |store| async move {
+            let key = key.as_str();
+            let n: i64 = sqlx::query_scalar("INSERT INTO rate_windows (key, window_start, count) VALUES ($1, $2, 1) ON CONFLICT (key, window_start) DO UPDATE SET count = rate_windows.count + 1 RETURNING count")
+                .bind(key)
+                .bind(window_start)
+                .fetch_one(&store.pool)
+                .await
+                .map_err(pg_error)?;
+            Ok(n as u64)
+        })
+        .await
     }
 }

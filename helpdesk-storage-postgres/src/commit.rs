@@ -313,11 +313,24 @@ impl UnitOfWorkStore for PgStore {
         if uow.is_empty() {
             return Ok(());
         }
+        self.detached(move |store| async move { store.commit_now(&uow).await }).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(pg_error)?;
+        Ok(())
+    }
+}
+
+impl PgStore {
+    /// The unit of work in one transaction, retried whole after a serialization failure or
+    /// deadlock. Runs detached (see [`crate::cancel`]).
+    async fn commit_now(&self, uow: &UnitOfWork) -> StoreResult<()> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut tx = self.pool.begin().await.map_err(pg_error)?;
-            let result = match apply(&mut tx, &uow).await {
+            let result = match apply(&mut tx, uow).await {
                 Ok(()) => tx.commit().await.map_err(TxError::Sql),
                 Err(e) => Err(e),
             };
@@ -330,10 +343,5 @@ impl UnitOfWorkStore for PgStore {
                 Err(e) => return Err(e.into_store()),
             }
         }
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(pg_error)?;
-        Ok(())
     }
 }

@@ -13,11 +13,15 @@
 //!   reuse, no jumps after a crash, unlike a sequence's 32-value prefetch); outbox messages
 //!   claimed with `FOR UPDATE SKIP LOCKED` under a lease; a unit of work that hits a
 //!   serialization failure or deadlock is retried whole.
+//! - **Cancel-safe**: a caller that drops a store future (a client that went away, a time-out)
+//!   never leaves a write half-done or a pooled connection inside a transaction; see
+//!   [`cancel`] for the three defences and `tests/cancellation.rs` for the proof.
 //! - **Summary counts** live in a sharded counter table updated in the same transaction as the
 //!   tickets, so the summary report does not scan a million rows and concurrent writers rarely
 //!   wait on one another.
 
 mod accounts;
+pub mod cancel;
 mod commit;
 mod outbox;
 mod reports;
@@ -41,11 +45,43 @@ pub struct PgOptions {
     pub max_connections: u32,
     /// Longest wait for a pooled connection before `Unavailable` (default 5 s).
     pub acquire_timeout: Duration,
+    /// The server ends a session that sits idle inside a transaction this long
+    /// (`idle_in_transaction_session_timeout`, default 30 s): the last line of defence against
+    /// a transaction left open (see [`cancel`]). The store's own transactions never wait on
+    /// anything but the database, so they finish far sooner.
+    pub idle_in_transaction_timeout: Duration,
 }
 
 impl Default for PgOptions {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            idle_in_transaction_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl PgOptions {
+    /// The pool settings of these options, with the store's release check
+    /// ([`cancel::after_release`]). Use it to build a pool for [`PgStore::from_pool`].
+    pub fn pool_options(&self) -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
+            .after_release(cancel::after_release)
+    }
+
+    /// `url` parsed, with the session settings of these options.
+    ///
+    /// # Errors
+    /// `Backend` for a malformed URL.
+    pub fn connect_options(&self, url: &str) -> Result<PgConnectOptions, StoreError> {
+        let millis = self.idle_in_transaction_timeout.as_millis().max(1).to_string();
+        Ok(url
+            .parse::<PgConnectOptions>()
+            .map_err(pg_error)?
+            .options([("idle_in_transaction_session_timeout", millis)]))
     }
 }
 
@@ -64,17 +100,12 @@ impl PgStore {
         // Point lookups use cached prepared statements (planned once per connection); list
         // queries with optional filters are sent unnamed (`persistent(false)`), so PostgreSQL
         // plans each with its actual parameters instead of a generic plan.
-        let connect: PgConnectOptions = url.parse::<PgConnectOptions>().map_err(pg_error)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
-            .await
-            .map_err(pg_error)?;
+        let pool = options.pool_options().connect_with(options.connect_options(url)?).await.map_err(pg_error)?;
         Ok(Self { pool })
     }
 
-    /// Wraps an existing pool.
+    /// Wraps an existing pool. Build it from [`PgOptions::pool_options`] and
+    /// [`PgOptions::connect_options`] to keep the store's cancellation defences.
     pub fn from_pool(pool: PgPool) -> Self {
         Self { pool }
     }
@@ -106,6 +137,12 @@ pub(crate) fn pg_error(e: sqlx::Error) -> StoreError {
                     _ => "id",
                 };
                 return StoreError::AlreadyExists { what };
+            }
+            if db.code().as_deref() == Some("25P03") {
+                tracing::warn!(
+                    "PostgreSQL ended a session that sat idle in a transaction (idle_in_transaction_session_timeout)"
+                );
+                return StoreError::Unavailable { source: Box::new(e) };
             }
             StoreError::Backend { backend: "postgres", source: Box::new(e) }
         }

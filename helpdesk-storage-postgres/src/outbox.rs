@@ -51,59 +51,68 @@ impl PgStore {
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn claim_outbox(&self, now: DateTime<Utc>, limit: usize, lease: Lease) -> StoreResult<Vec<OutboxRecord>> {
-        let rows = sqlx::query(&format!(
-            "UPDATE outbox SET lease_token = $3, lease_until = $4, attempts = attempts + 1 WHERE id IN (\
-               SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
-               ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
-        ))
-        .bind(now)
-        .bind(limit as i64)
-        .bind(lease.token)
-        .bind(lease.until)
-        .fetch_all(&self.pool)
+        self.detached(move |store| async move {
+            let rows = sqlx::query(&format!(
+                "UPDATE outbox SET lease_token = $3, lease_until = $4, attempts = attempts + 1 WHERE id IN (\
+                   SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
+                   ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
+            ))
+            .bind(now)
+            .bind(limit as i64)
+            .bind(lease.token)
+            .bind(lease.until)
+            .fetch_all(&store.pool)
+            .await
+            .map_err(pg_error)?;
+            let mut out = rows.iter().map(record).collect::<StoreResult<Vec<_>>>()?;
+            out.sort_by_key(|r| (r.next_attempt_at, r.message.id));
+            Ok(out)
+        })
         .await
-        .map_err(pg_error)?;
-        let mut out = rows.iter().map(record).collect::<StoreResult<Vec<_>>>()?;
-        out.sort_by_key(|r| (r.next_attempt_at, r.message.id));
-        Ok(out)
     }
 
     async fn ack_outbox(&self, id: MessageId, token: uuid::Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        let r = sqlx::query(
-            "UPDATE outbox SET state = 'delivered', delivered_at = $3, lease_token = NULL, lease_until = NULL, last_error = NULL, \
-             payload = CASE WHEN payload->>'channel' = 'mail' AND payload->'kind'->>'kind' IN ('invitation', 'password_reset') \
-                            THEN '{\"channel\": \"redacted\"}'::jsonb ELSE payload END \
-             WHERE id = $1 AND lease_token = $2 AND state = 'pending'",
-        )
-        .bind(id.as_uuid())
-        .bind(token)
-        .bind(now)
-        .execute(&self.pool)
+        self.detached(move |store| async move {
+            let r = sqlx::query(
+                "UPDATE outbox SET state = 'delivered', delivered_at = $3, lease_token = NULL, lease_until = NULL, last_error = NULL, \
+                 payload = CASE WHEN payload->>'channel' = 'mail' AND payload->'kind'->>'kind' IN ('invitation', 'password_reset') \
+                                THEN '{\"channel\": \"redacted\"}'::jsonb ELSE payload END \
+                 WHERE id = $1 AND lease_token = $2 AND state = 'pending'",
+            )
+            .bind(id.as_uuid())
+            .bind(token)
+            .bind(now)
+            .execute(&store.pool)
+            .await
+            .map_err(pg_error)?;
+            if r.rows_affected() == 0 {
+                return Err(store.why_not(id, "lease").await);
+            }
+            Ok(())
+        })
         .await
-        .map_err(pg_error)?;
-        if r.rows_affected() == 0 {
-            return Err(self.why_not(id, "lease").await);
-        }
-        Ok(())
     }
 
     async fn fail_outbox(&self, id: MessageId, token: uuid::Uuid, failure: DeliveryFailure) -> StoreResult<()> {
-        let r = sqlx::query(
-            "UPDATE outbox SET last_error = $3, lease_token = NULL, lease_until = NULL, \
-             state = CASE WHEN $4::timestamptz IS NULL THEN 'dead'::outbox_state ELSE state END, \
-             next_attempt_at = COALESCE($4, next_attempt_at) WHERE id = $1 AND lease_token = $2 AND state = 'pending'",
-        )
-        .bind(id.as_uuid())
-        .bind(token)
-        .bind(&failure.error)
-        .bind(failure.retry_at)
-        .execute(&self.pool)
+        self.detached(move |store| async move {
+            let r = sqlx::query(
+                "UPDATE outbox SET last_error = $3, lease_token = NULL, lease_until = NULL, \
+                 state = CASE WHEN $4::timestamptz IS NULL THEN 'dead'::outbox_state ELSE state END, \
+                 next_attempt_at = COALESCE($4, next_attempt_at) WHERE id = $1 AND lease_token = $2 AND state = 'pending'",
+            )
+            .bind(id.as_uuid())
+            .bind(token)
+            .bind(&failure.error)
+            .bind(failure.retry_at)
+            .execute(&store.pool)
+            .await
+            .map_err(pg_error)?;
+            if r.rows_affected() == 0 {
+                return Err(store.why_not(id, "lease").await);
+            }
+            Ok(())
+        })
         .await
-        .map_err(pg_error)?;
-        if r.rows_affected() == 0 {
-            return Err(self.why_not(id, "lease").await);
-        }
-        Ok(())
     }
 
     async fn list_outbox(
@@ -140,18 +149,21 @@ impl OutboxStore for PgStore {
     }
 
     async fn retry_outbox(&self, id: MessageId, now: DateTime<Utc>) -> StoreResult<()> {
-        let r = sqlx::query(
-            "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $2 WHERE id = $1 AND state = 'dead'",
-        )
-        .bind(id.as_uuid())
-        .bind(now)
-        .execute(&self.pool)
+        self.detached(move |store| async move {
+            let r = sqlx::query(
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $2 WHERE id = $1 AND state = 'dead'",
+            )
+            .bind(id.as_uuid())
+            .bind(now)
+            .execute(&store.pool)
+            .await
+            .map_err(pg_error)?;
+            if r.rows_affected() == 0 {
+                return Err(store.why_not(id, "state").await);
+            }
+            Ok(())
+        })
         .await
-        .map_err(pg_error)?;
-        if r.rows_affected() == 0 {
-            return Err(self.why_not(id, "state").await);
-        }
-        Ok(())
     }
 
     async fn next_outbox_due(&self) -> StoreResult<Option<DateTime<Utc>>> {

@@ -115,21 +115,28 @@ impl ReportStore for PgStore {
 #[async_trait]
 impl MaintenanceStore for PgStore {
     async fn purge(&self, before: PurgeBefore) -> StoreResult<PurgeReport> {
-        let exec = |sql: &'static str, at: DateTime<Utc>| async move {
-            sqlx::query(sql).bind(at).execute(&self.pool).await.map(|r| r.rows_affected()).map_err(pg_error)
-        };
-        Ok(PurgeReport {
-            outbox: exec("DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < $1", before.delivered_outbox)
+        self.detached(move |store| async move {
+            let pool = &store.pool;
+            let exec = |sql: &'static str, at: DateTime<Utc>| async move {
+                sqlx::query(sql).bind(at).execute(pool).await.map(|r| r.rows_affected()).map_err(pg_error)
+            };
+            Ok(PurgeReport {
+                outbox: exec(
+                    "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < $1",
+                    before.delivered_outbox,
+                )
                 .await?,
-            idempotency: exec("DELETE FROM idempotency WHERE expires_at < $1", before.idempotency).await?,
-            audit: exec("DELETE FROM audit_log WHERE at < $1", before.audit).await?,
-            sessions_and_tokens: exec(
-                "DELETE FROM sessions WHERE revoked_at < $1 OR absolute_expires_at < $1 OR idle_expires_at < $1",
-                before.sessions_and_tokens,
-            )
-            .await?
-                + exec("DELETE FROM one_time_tokens WHERE expires_at < $1", before.sessions_and_tokens).await?
-                + exec("DELETE FROM rate_windows WHERE window_start < $1", before.sessions_and_tokens).await?,
+                idempotency: exec("DELETE FROM idempotency WHERE expires_at < $1", before.idempotency).await?,
+                audit: exec("DELETE FROM audit_log WHERE at < $1", before.audit).await?,
+                sessions_and_tokens: exec(
+                    "DELETE FROM sessions WHERE revoked_at < $1 OR absolute_expires_at < $1 OR idle_expires_at < $1",
+                    before.sessions_and_tokens,
+                )
+                .await?
+                    + exec("DELETE FROM one_time_tokens WHERE expires_at < $1", before.sessions_and_tokens).await?
+                    + exec("DELETE FROM rate_windows WHERE window_start < $1", before.sessions_and_tokens).await?,
+            })
         })
+        .await
     }
 }

@@ -177,10 +177,13 @@ impl TicketStore for PgStore {
     }
 
     async fn allocate_ticket_number(&self) -> StoreResult<u64> {
-        let v: i64 = sqlx::query_scalar("UPDATE ticket_counter SET value = value + 1 WHERE id = 1 RETURNING value")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(pg_error)?;
-        Ok(v as u64)
+        self.detached(move |store| async move {
+            let v: i64 = sqlx::query_scalar("UPDATE ticket_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+                .fetch_one(&store.pool)
+                .await
+                .map_err(pg_error)?;
+            Ok(v as u64)
+        })
+        .await
     }
 }

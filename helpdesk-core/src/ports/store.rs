@@ -10,13 +10,27 @@
 //!   same answers from every process.
 //! - Lists are ordered by their sort key, then by id, and are stable under paging.
 //! - Times are stored with at least microsecond precision.
+//! - **Cancel-safe.** A caller may drop any store future at any `.await` (a client that went
+//!   away, a time-out, a `select!`). A write then either happens whole or not at all, exactly
+//!   as if the call had run to its end or never started, and it leaves nothing behind that a
+//!   later call could trip over (an open transaction, a held lock, a poisoned connection).
+//!   A dropped write's outcome is unknown to its caller, never half-applied. The sled store
+//!   guarantees it by construction: a write is one synchronous sled transaction (no `.await`
+//!   inside), followed by an awaited flush that a dropped caller merely stops waiting for (the
+//!   background flusher still makes it durable). The PostgreSQL store runs every write on a
+//!   task of its own and checks connections on their way back to the pool
+//!   (`helpdesk_storage_postgres::cancel`). The in-memory store's writes take one lock
+//!   without an `.await` inside.
 //!
 //! # Errors
 //! [`StoreError`] is semantic: `NotFound`, `AlreadyExists`, `VersionMismatch`, `Conflict`,
 //! `Unavailable` (retry later), and `Backend` for anything else.
 //!
 //! # Implementing
-//! Keep transactions inside the adapter; do no I/O inside sled transaction closures. Run the
+//! Keep transactions inside the adapter; do no I/O inside sled transaction closures. Make
+//! every call cancel-safe (above): if a transaction spans `.await`s, run it where the caller's
+//! drop cannot reach it (a spawned task) and never return a connection that is still inside a
+//! transaction to a pool. Run the
 //! conformance suite (`helpdesk_core::testing::conformance`) with one macro call.
 
 use std::fmt;
