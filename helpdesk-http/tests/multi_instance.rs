@@ -8,49 +8,10 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-
-use common::{fresh_database, pg_missing as skip_reason};
+use common::{fresh_database, pg_missing as skip_reason, start_server as start};
 use serde_json::{Value, json};
 
-const ADMIN_PASSWORD: &str = "harbor-lantern-quartz-71";
-const SECRET: &str = "multi-instance-test-secret-0123456789abcdef";
-
-struct Instance {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(db: &str) -> Instance {
-    let dir = tempfile::tempdir().unwrap();
-    let addr: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_helpdesk"))
-        .arg("serve")
-        .env("HELPDESK_LISTEN", addr.to_string())
-        .env("HELPDESK_DATA_DIR", dir.path())
-        .env("HELPDESK_STORAGE_URL", db)
-        .env("HELPDESK_PUBLIC_URL", "http://helpdesk.test")
-        .env("HELPDESK_JWT_SECRET", SECRET)
-        .env("HELPDESK_BOOTSTRAP_ADMIN__EMAIL", "admin@example.com")
-        .env("HELPDESK_BOOTSTRAP_ADMIN__PASSWORD", ADMIN_PASSWORD)
-        .env("HELPDESK_PASSWORD_HASH__MEMORY_KIB", "64")
-        .env("HELPDESK_PASSWORD_HASH__ITERATIONS", "1")
-        .env("HELPDESK_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    Instance { child, base: format!("http://{addr}/api/v1"), _dir: dir }
-}
+const ADMIN_PASSWORD: &str = common::SERVER_ADMIN_PASSWORD;
 
 async fn post(c: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> (u16, Value) {
     let mut rb = c.post(url).json(&body);

@@ -340,3 +340,51 @@ pub async fn wait_ready(root: &str) {
     }
     panic!("the server at {root} never became ready");
 }
+
+/// The bootstrap admin's password of [`start_server`] (`admin@example.com`).
+pub const SERVER_ADMIN_PASSWORD: &str = "harbor-lantern-quartz-71";
+
+/// A `helpdesk serve` process, killed when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT/api/v1`.
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `helpdesk serve` on storage `db` with a bootstrap admin, cheap hashing, mail to
+/// files and a fast dispatcher; `extra` environment variables on top.
+pub fn start_server_with(db: &str, extra: &[(&str, &str)]) -> ServerProcess {
+    let dir = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_helpdesk"));
+    cmd.arg("serve")
+        .env("HELPDESK_LISTEN", addr.to_string())
+        .env("HELPDESK_DATA_DIR", dir.path())
+        .env("HELPDESK_STORAGE_URL", db)
+        .env("HELPDESK_PUBLIC_URL", "http://helpdesk.test")
+        .env("HELPDESK_JWT_SECRET", "multi-instance-test-secret-0123456789abcdef")
+        .env("HELPDESK_BOOTSTRAP_ADMIN__EMAIL", "admin@example.com")
+        .env("HELPDESK_BOOTSTRAP_ADMIN__PASSWORD", SERVER_ADMIN_PASSWORD)
+        .env("HELPDESK_PASSWORD_HASH__MEMORY_KIB", "64")
+        .env("HELPDESK_PASSWORD_HASH__ITERATIONS", "1")
+        .env("HELPDESK_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    ServerProcess { child: cmd.spawn().unwrap(), base: format!("http://{addr}/api/v1"), _dir: dir }
+}
+
+/// [`start_server_with`] without extra settings.
+pub fn start_server(db: &str) -> ServerProcess {
+    start_server_with(db, &[])
+}
