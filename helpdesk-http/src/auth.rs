@@ -105,6 +105,9 @@ impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, std::convert::Infallible> {
+        if parts.extensions.get::<ConnectInfo<SocketAddr>>().is_none() {
+            state.warn_no_peer_address();
+        }
         Ok(Self(client_address(parts, &state.options().trusted_proxies).map(|a| a.to_string())))
     }
 }

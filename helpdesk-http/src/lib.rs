@@ -5,26 +5,28 @@
 //! document at `/api/v1/openapi.json`, with security headers, request ids, structured request
 //! logs, CORS for configured origins only, body limits and problem-details errors. An
 //! application can mount it beside its own routes. The `helpdesk` binary composes it with a
-//! store, an attachment store, mail and the background loops ([`server`]).
+//! store, an attachment store, mail and the background loops (`server`, behind the default
+//! `server` feature: `default-features = false` gives the router alone, with only axum,
+//! tower, utoipa, jsonwebtoken and core).
 
 pub mod auth;
-pub mod config;
 pub mod error;
 pub mod extract;
 pub mod middleware;
 mod openapi;
 mod routes;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod state;
 pub mod throttle;
 pub mod tokens;
 pub mod views;
 
-pub use config::Config;
 pub use error::{ApiError, ApiResult, Problem};
 pub use openapi::openapi;
-pub use routes::ops::prometheus;
-pub use state::{AppState, HttpOptions};
+#[cfg(feature = "server")]
+pub use server::config::{self, Config};
+pub use state::{AppState, HttpOptions, MetricsEndpoint};
 pub use tokens::{TokenOptions, TokenSigner};
 
 use axum::Router;
@@ -59,7 +61,6 @@ fn cors(origins: &[String]) -> CorsLayer {
 
 /// The whole HTTP surface for `state`.
 pub fn router(state: AppState) -> Router {
-    let _ = prometheus();
     let options = state.options().clone();
     // A multipart upload may carry a ticket's whole allowance; core enforces the per-file and
     // per-ticket limits while reading, this only bounds the request.

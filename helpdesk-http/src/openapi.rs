@@ -2,6 +2,7 @@
 //! request and response types they use.
 
 use axum::Json;
+use axum::extract::OriginalUri;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -59,6 +60,7 @@ pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::attachments::router(upload_limit))
         .merge(routes::reports::router())
         .merge(routes::avatars::router())
+        .merge(avatar_upload())
 }
 
 /// The OpenAPI 3.1 document of the API.
@@ -66,7 +68,22 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api_router(0).split_for_parts().1
 }
 
-pub(crate) async fn serve() -> Json<utoipa::openapi::OpenApi> {
+/// The document, with `servers` set to where this router answers: `/api/v1`, or
+/// `/helpdesk/api/v1` when an application nests the router under `/helpdesk`.
+pub(crate) async fn serve(OriginalUri(uri): OriginalUri) -> Json<utoipa::openapi::OpenApi> {
     static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
-    Json(DOC.get_or_init(openapi).clone())
+    let mut doc = DOC.get_or_init(openapi).clone();
+    let root = uri.path().strip_suffix("/openapi.json").filter(|r| !r.is_empty()).unwrap_or("/api/v1");
+    doc.servers = Some(vec![utoipa::openapi::Server::new(root)]);
+    Json(doc)
+}
+
+#[cfg(feature = "avatars")]
+fn avatar_upload() -> OpenApiRouter<AppState> {
+    routes::avatar_upload::router()
+}
+
+#[cfg(not(feature = "avatars"))]
+fn avatar_upload() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
 }

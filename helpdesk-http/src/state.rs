@@ -24,6 +24,54 @@ pub struct HttpOptions {
     pub body_limit: usize,
     /// Send `Strict-Transport-Security` (the public URL is https).
     pub hsts: bool,
+    /// What `/metrics` serves, if anything (nothing by default: the router installs no
+    /// metrics recorder; the reference server installs a Prometheus one and sets this).
+    pub metrics: Option<MetricsEndpoint>,
+}
+
+/// The `/metrics` route: a function that renders the exposition text and, optionally, the
+/// bearer token a scraper must present.
+#[derive(Clone)]
+pub struct MetricsEndpoint {
+    render: Arc<dyn Fn() -> String + Send + Sync>,
+    bearer: Option<String>,
+}
+
+impl MetricsEndpoint {
+    /// Serves what `render` returns (for example a `PrometheusHandle::render`), to anyone.
+    pub fn new(render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        Self { render: Arc::new(render), bearer: None }
+    }
+
+    /// Serves only requests with `Authorization: Bearer <token>`.
+    #[must_use]
+    pub fn with_bearer(mut self, token: impl Into<String>) -> Self {
+        self.bearer = Some(token.into());
+        self
+    }
+
+    /// The text to serve.
+    pub fn render(&self) -> String {
+        (self.render)()
+    }
+
+    /// Whether an `Authorization` header value may read the metrics.
+    pub fn allows(&self, authorization: Option<&[u8]>) -> bool {
+        use subtle::ConstantTimeEq as _;
+        match &self.bearer {
+            None => true,
+            Some(token) => {
+                let expected = format!("Bearer {token}");
+                authorization.is_some_and(|given| bool::from(given.ct_eq(expected.as_bytes())))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for MetricsEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsEndpoint").field("bearer", &self.bearer.as_ref().map(|_| "<redacted>")).finish()
+    }
 }
 
 impl HttpOptions {
@@ -36,6 +84,7 @@ impl HttpOptions {
             cors_origins: Vec::new(),
             body_limit: 64 * 1024,
             hsts: false,
+            metrics: None,
         }
     }
 }
@@ -52,6 +101,8 @@ struct Inner {
     signer: TokenSigner,
     limiter: AddressLimiter,
     options: HttpOptions,
+    /// Set once the missing-`ConnectInfo` warning was logged.
+    warned_no_peer: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -63,7 +114,20 @@ impl AppState {
                 limiter: AddressLimiter::new(options.address_limits),
                 desk,
                 options,
+                warned_no_peer: std::sync::atomic::AtomicBool::new(false),
             }),
+        }
+    }
+
+    /// Logs, once per state, that requests arrive without the peer address, so every client
+    /// shares one throttling bucket.
+    pub(crate) fn warn_no_peer_address(&self) {
+        if !self.inner.warned_no_peer.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::error!(
+                "requests carry no ConnectInfo<SocketAddr>: every client shares ONE per-address throttling bucket \
+                 (registrations, sign-ins, resets). Serve the router with \
+                 `axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())`"
+            );
         }
     }
 

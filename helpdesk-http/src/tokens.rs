@@ -32,6 +32,20 @@ pub struct TokenOptions {
     pub access_ttl: Duration,
 }
 
+impl TokenOptions {
+    /// Options signing with `secret` (at least 32 random bytes; keep it out of source code)
+    /// for tokens issued by `issuer` (the public URL), with audience `helpdesk-api` and the
+    /// 15-minute access lifetime of SPEC §11.
+    pub fn new(secret: impl Into<Vec<u8>>, issuer: impl Into<String>) -> Self {
+        Self {
+            secret: secret.into(),
+            issuer: issuer.into(),
+            audience: "helpdesk-api".into(),
+            access_ttl: Duration::minutes(15),
+        }
+    }
+}
+
 impl fmt::Debug for TokenOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenOptions")

@@ -52,6 +52,7 @@
 mod check;
 mod codec;
 mod commit;
+mod desk;
 mod flush;
 mod keys;
 mod outbox;
@@ -62,6 +63,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use check::ConsistencyReport;
+pub use desk::help_desk;
 pub use flush::FlushStats;
 use helpdesk_core::ports::StoreError;
 
@@ -109,6 +111,14 @@ pub enum OpenError {
         found: u32,
         /// This build.
         supported: u32,
+    },
+    /// The attachment directory of [`help_desk`] could not be created or opened.
+    #[error("could not open the attachment directory {path}: {source}")]
+    Attachments {
+        /// Where.
+        path: PathBuf,
+        /// Cause.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// sled reported an error (corruption included): never repaired silently.
     #[error("could not open the sled database at {path}: {source}")]

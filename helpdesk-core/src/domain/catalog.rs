@@ -149,6 +149,23 @@ pub struct CategoryDef {
 }
 
 /// Departments and ticket categories, readable by every signed-in user.
+///
+/// The default catalogue ([`Catalog::default`]; a deployment may replace it):
+///
+/// | department | key |
+/// |---|---|
+/// | IT Department | `it` |
+/// | Asset Department | `asset` |
+/// | Budget Department | `budget` |
+///
+/// | category | proposes | sub-categories |
+/// |---|---|---|
+/// | `hardware` | `it` | `laptop`, `printer`, `peripheral` |
+/// | `software` | `it` | `installation`, `license`, `bug` |
+/// | `access` | `it` | `new_account`, `password`, `permission` |
+/// | `network` | `it` | `connectivity`, `vpn`, `email` |
+/// | `asset` | `asset` | `new_equipment`, `transfer`, `disposal` |
+/// | `budget` | `budget` | `purchase`, `reimbursement`, `allocation` |
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {

@@ -35,6 +35,58 @@ pub struct Registration {
     pub department: Option<String>,
 }
 
+impl Registration {
+    /// A registration with the required fields; the optional ones (middle name, suffix,
+    /// department) are set with the methods below. Nothing is checked until
+    /// [`HelpDesk::register`], which names every bad field.
+    ///
+    /// ```
+    /// use helpdesk_core::Registration;
+    /// let r = Registration::new("dominic.reyes@example.com", "gravel-tundra-piano-15", "Dominic", "Reyes", "MA0004")
+    ///     .department("it");
+    /// assert_eq!(r.department.as_deref(), Some("it"));
+    /// ```
+    pub fn new(
+        email: impl Into<String>,
+        password: impl Into<String>,
+        first_name: impl Into<String>,
+        last_name: impl Into<String>,
+        company_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            email: email.into(),
+            password: Password::new(password),
+            first_name: first_name.into(),
+            middle_name: None,
+            last_name: last_name.into(),
+            suffix: None,
+            company_id: company_id.into(),
+            department: None,
+        }
+    }
+
+    /// With a department key (of the catalogue: `it`, `asset`, `budget` by default).
+    #[must_use]
+    pub fn department(mut self, key: impl Into<String>) -> Self {
+        self.department = Some(key.into());
+        self
+    }
+
+    /// With a middle name.
+    #[must_use]
+    pub fn middle_name(mut self, name: impl Into<String>) -> Self {
+        self.middle_name = Some(name.into());
+        self
+    }
+
+    /// With a suffix (`Jr.`, `Sr.`, `III` … `X`).
+    #[must_use]
+    pub fn suffix(mut self, suffix: impl Into<String>) -> Self {
+        self.suffix = Some(suffix.into());
+        self
+    }
+}
+
 /// A user created by an admin (gets a set-password invitation).
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -67,6 +119,23 @@ pub struct BootstrapAdmin {
     pub first_name: String,
     /// Last name.
     pub last_name: String,
+}
+
+impl BootstrapAdmin {
+    /// The first admin with a chosen password (checked by the password policy).
+    pub fn new(
+        email: impl Into<String>,
+        password: impl Into<String>,
+        first_name: impl Into<String>,
+        last_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            email: email.into(),
+            password: Some(Password::new(password)),
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+        }
+    }
 }
 
 /// A user from the original system (Django `dumpdata`).
@@ -334,6 +403,15 @@ impl HelpDesk {
         ));
         self.inner.store.commit(uow).await?;
         Ok(record)
+    }
+
+    /// Gives a user another role (admins): [`change_role`](Self::change_role) without a
+    /// department change or version check.
+    ///
+    /// # Errors
+    /// As [`change_role`](Self::change_role).
+    pub async fn set_role(&self, principal: &Principal, id: UserId, role: Role) -> Result<User> {
+        self.change_role(principal, id, Some(role), None, None).await
     }
 
     /// Changes a user's role and/or department. Takes effect on the user's next request on

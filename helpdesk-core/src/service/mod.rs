@@ -8,6 +8,7 @@
 mod accounts;
 mod attachments;
 mod avatars;
+mod background;
 mod notify;
 mod options;
 mod reports;
@@ -22,6 +23,7 @@ use rand::RngCore;
 
 pub use accounts::{BootstrapAdmin, ImportOutcome, ImportedUser, NewUser, ProfileUpdate, Registration};
 pub use attachments::{DownloadGrant, Upload};
+pub use background::Background;
 pub use options::{AttachmentLimits, HelpDeskOptions, OutboxOptions, SessionOptions, ThrottleOptions};
 pub use sessions::{IssuedSession, LoginRequest};
 pub use tickets::{ActionRequest, NewTicket, TicketEdit, TicketView};

@@ -55,6 +55,19 @@ impl HelpDesk {
         Ok((until > now).then(|| (until - now).to_std().unwrap_or_default().max(std::time::Duration::from_secs(1))))
     }
 
+    /// Signs in and returns the new session's principal: the short path for a program that
+    /// acts as a user itself. ([`login`](Self::login) returns the session and its refresh
+    /// token, for transports that hand out tokens.)
+    ///
+    /// # Errors
+    /// As [`login`](Self::login).
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Principal> {
+        let issued = self
+            .login(LoginRequest { email: email.to_owned(), password: Password::new(password), address: None })
+            .await?;
+        Ok(self.authenticate_session(issued.session.id).await?.0)
+    }
+
     /// Signs in. Unknown emails cost one password hash like known ones and fail the same
     /// way; pending and deactivated accounts learn why only after the password was right.
     ///

@@ -62,6 +62,52 @@ pub struct ActionRequest {
     pub text: Option<String>,
 }
 
+impl NewTicket {
+    /// A ticket to file: subject, category and sub-category keys of the catalogue (the
+    /// default one is tabled on [`crate::domain::Catalog`]: `hardware` / `laptop`, `network` /
+    /// `vpn`, …), and description. Checked by [`HelpDesk::create_ticket`].
+    pub fn new(
+        subject: impl Into<String>,
+        category: impl Into<String>,
+        sub_category: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            subject: subject.into(),
+            category: category.into(),
+            sub_category: sub_category.into(),
+            description: description.into(),
+            scheduled_date: None,
+        }
+    }
+
+    /// With a requested date (not in the past).
+    #[must_use]
+    pub fn scheduled_for(mut self, date: NaiveDate) -> Self {
+        self.scheduled_date = Some(date);
+        self
+    }
+}
+
+impl ActionRequest {
+    /// The input of `approve`: the priority and the department that will own the ticket.
+    pub fn triage(priority: Priority, department: impl Into<String>) -> Self {
+        Self { priority: Some(priority), department: Some(department.into()), ..Self::default() }
+    }
+
+    /// The input of `assign`: the staff member who takes the ticket.
+    pub fn assign(assignee: UserId) -> Self {
+        Self { assignee: Some(assignee), ..Self::default() }
+    }
+
+    /// The text an action takes: the *note* of `hold` and `resolve`, the *reason* of `reject`
+    /// and `reopen`, the public *comment* (question) of `await requester`, the optional
+    /// comment of `close` and `withdraw` (the lifecycle table's "input" column).
+    pub fn text(text: impl Into<String>) -> Self {
+        Self { text: Some(text.into()), ..Self::default() }
+    }
+}
+
 /// A ticket with what the principal may do to it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketView {

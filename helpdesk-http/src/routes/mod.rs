@@ -5,6 +5,8 @@ pub(crate) mod actions;
 pub(crate) mod admin;
 pub(crate) mod attachments;
 pub(crate) mod auth;
+#[cfg(feature = "avatars")]
+pub(crate) mod avatar_upload;
 pub(crate) mod avatars;
 pub(crate) mod catalog;
 pub(crate) mod integrations;

@@ -1,32 +1,22 @@
 //! Operations: liveness, readiness (storage and attachment store reachable) and Prometheus
-//! metrics. These sit outside `/api/v1` and need no credentials.
-
-use std::sync::OnceLock;
+//! metrics. These sit outside `/api/v1`; liveness and readiness need no credentials, metrics
+//! are served only when [`crate::HttpOptions::metrics`] says so (optionally behind a bearer
+//! token).
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use object_store::ObjectStoreExt as _;
 
+use helpdesk_core::AuthFailure;
+
+use crate::error::ApiError;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics_text))
-}
-
-/// The process-wide Prometheus recorder (installed once, however many routers are built).
-pub fn prometheus() -> Option<&'static PrometheusHandle> {
-    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).ok().map(|()| handle)
-        })
-        .as_ref()
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -61,7 +51,15 @@ async fn readyz(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_text() -> Response {
-    let body = prometheus().map(PrometheusHandle::render).unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+async fn metrics_text(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let Some(endpoint) = &s.options().metrics else {
+        return ApiError::new(StatusCode::NOT_FOUND, "resource.not_found", "metrics are not served here")
+            .into_response();
+    };
+    let given = headers.get(header::AUTHORIZATION);
+    if !endpoint.allows(given.map(HeaderValue::as_bytes)) {
+        let failure = if given.is_none() { AuthFailure::Missing } else { AuthFailure::InvalidToken };
+        return ApiError::unauthenticated(failure).into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], endpoint.render()).into_response()
 }

@@ -3,6 +3,8 @@
 //! the background loops (outbox dispatch, auto-close, purge, orphan sweep) and graceful
 //! shutdown. Everything here is also usable by tests that start real servers.
 
+pub mod config;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,8 +12,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use helpdesk_core::password::{Argon2Hasher, Argon2Options};
-use helpdesk_core::ports::{Clock, Mailer, Store, UserQuery, WorkflowSink};
-use helpdesk_core::{BootstrapAdmin, HelpDesk, HelpDeskOptions, OutboxDispatcher};
+use helpdesk_core::ports::{Mailer, Store, UserQuery, WorkflowSink};
+use helpdesk_core::{BootstrapAdmin, HelpDesk, HelpDeskOptions};
 use helpdesk_mail::{FileMailer, FileWorkflowSink, MailSettings, SmtpMailer, WebhookSink};
 use object_store::ObjectStore;
 use tokio_util::sync::CancellationToken;
@@ -179,6 +181,21 @@ pub fn build_desk(config: &Config, store: Arc<dyn Store>, blobs: Arc<dyn ObjectS
     Ok(HelpDesk::builder(store, blobs).hasher(Arc::new(hasher)).options(options).build()?)
 }
 
+/// The process-wide Prometheus recorder, installed by the server (never by [`crate::router`],
+/// so an application embedding the router keeps its own recorder). `None` when another
+/// recorder was installed first.
+pub fn prometheus() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok().map(|()| handle)
+        })
+        .as_ref()
+}
+
 /// HTTP options for `config` with `secret`.
 pub fn http_options(config: &Config, secret: &Secret) -> HttpOptions {
     HttpOptions {
@@ -197,6 +214,13 @@ pub fn http_options(config: &Config, secret: &Secret) -> HttpOptions {
         cors_origins: config.cors_origins.clone(),
         body_limit: config.limits.body_bytes,
         hsts: config.public_url().starts_with("https://"),
+        metrics: prometheus().map(|handle| {
+            let endpoint = crate::MetricsEndpoint::new(move || handle.render());
+            match &config.metrics_token {
+                Some(token) => endpoint.with_bearer(token.expose()),
+                None => endpoint,
+            }
+        }),
     }
 }
 
@@ -287,10 +311,10 @@ pub fn transports(config: &Config) -> anyhow::Result<(Arc<dyn Mailer>, Arc<dyn W
     Ok((mailer, workflow))
 }
 
-/// Runs the background work until `stop` is cancelled: outbox dispatch every
-/// `dispatch_interval_ms` (at once again while there is more), and once a minute auto-close,
-/// purge, the orphan sweep and the address limiters' shrink. An iteration in progress
-/// finishes before the loop returns.
+/// Runs the background work ([`helpdesk_core::Background`]) until `stop` is cancelled:
+/// outbox dispatch every `interval` (at once again while there is more), and once a minute
+/// auto-close, purge, the orphan sweep and the address limiters' shrink, with the outbox
+/// counters in the metrics. A round in progress finishes before the loop returns.
 pub async fn background(
     state: AppState,
     mailer: Arc<dyn Mailer>,
@@ -298,44 +322,19 @@ pub async fn background(
     interval: Duration,
     stop: CancellationToken,
 ) {
-    let desk = state.desk().clone();
-    let clock: Arc<dyn Clock> = desk.clock().clone();
-    let dispatcher =
-        OutboxDispatcher::new(desk.store().clone(), mailer, workflow, clock, desk.options().outbox.clone())
-            .with_concurrency(8);
-    let mut last_maintenance = std::time::Instant::now() - Duration::from_secs(3600);
-    loop {
-        match dispatcher.run_once().await {
-            Ok(r) if r.claimed > 0 => {
-                metrics::counter!("outbox_delivered_total").increment(r.delivered as u64);
-                metrics::counter!("outbox_retried_total").increment(r.retried as u64);
-                metrics::counter!("outbox_dead_total").increment(r.dead as u64);
-                if r.claimed >= desk.options().outbox.batch && !stop.is_cancelled() {
-                    continue;
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "outbox dispatch failed; will retry"),
-        }
-        if last_maintenance.elapsed() >= Duration::from_secs(60) {
-            last_maintenance = std::time::Instant::now();
-            let now = desk.now();
-            if let Err(e) = desk.auto_close(now, 500).await {
-                tracing::warn!(error = %e, "auto-close failed");
-            }
-            if let Err(e) = desk.purge(now).await {
-                tracing::warn!(error = %e, "purge failed");
-            }
-            if let Err(e) = desk.sweep_orphans(now).await {
-                tracing::warn!(error = %e, "orphan sweep failed");
-            }
-            state.limiter().shrink();
-        }
-        tokio::select! {
-            () = stop.cancelled() => break,
-            () = tokio::time::sleep(interval) => {}
-        }
-    }
+    let limiter_state = state.clone();
+    state
+        .desk()
+        .background(mailer, workflow)
+        .dispatch_every(interval)
+        .on_report(|r| {
+            metrics::counter!("outbox_delivered_total").increment(r.delivered as u64);
+            metrics::counter!("outbox_retried_total").increment(r.retried as u64);
+            metrics::counter!("outbox_dead_total").increment(r.dead as u64);
+        })
+        .on_maintenance(move || limiter_state.limiter().shrink())
+        .run(stop.cancelled())
+        .await;
 }
 
 /// A composed server, ready to listen.

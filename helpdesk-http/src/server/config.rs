@@ -265,6 +265,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
     /// Log format.
     pub log_format: LogFormat,
     /// sled cache in MiB.
@@ -302,6 +304,7 @@ impl Default for Config {
             access_token_minutes: 15,
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            metrics_token: None,
             log_format: LogFormat::Text,
             sled_cache_mb: 64,
             postgres_max_connections: 16,
