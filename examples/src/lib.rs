@@ -7,3 +7,9 @@
 //!   the outbox dispatcher;
 //! - `tests/mock_adapters.rs`: a test that checks, with `mockall` mocks of the ports, which
 //!   mail a use case sends.
+
+// The README's Rust blocks are compiled and run as doc tests of this crate, so the embedding
+// guide cannot drift from the library.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

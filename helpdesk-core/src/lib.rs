@@ -20,6 +20,7 @@
 //! permission outside their own department.
 //!
 #![doc = include_str!("docs/policy.md")]
+#![warn(missing_docs)]
 
 pub mod account;
 pub mod domain;

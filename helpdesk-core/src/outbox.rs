@@ -30,7 +30,29 @@ pub struct DispatchReport {
     pub next_due: Option<DateTime<Utc>>,
 }
 
-/// Delivers outbox messages.
+/// Delivers outbox messages: claims due messages under a lease, hands each to the mailer or
+/// the workflow sink, and acknowledges, reschedules (exponential back-off) or buries it.
+/// [`HelpDesk::background`](crate::HelpDesk::background) runs it on a schedule; call
+/// [`run_once`](Self::run_once) to drive it yourself.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use helpdesk_core::OutboxDispatcher;
+/// use helpdesk_core::ports::SystemClock;
+/// use helpdesk_core::testing::{InMemoryStore, RecordingMailer, RecordingWorkflowSink, desk_with_admin};
+/// use std::sync::Arc;
+///
+/// let store = Arc::new(InMemoryStore::new());
+/// let (desk, admin) = desk_with_admin(store.clone(), Arc::new(SystemClock)).await;
+/// desk.create_ticket(&admin, helpdesk_core::NewTicket::new("Mouse", "hardware", "peripheral", "Broken."), None).await?;
+/// let mailer = RecordingMailer::new();
+/// let dispatcher = OutboxDispatcher::new(store, mailer.clone(), RecordingWorkflowSink::new(), Arc::new(SystemClock), desk.options().outbox.clone());
+/// let report = dispatcher.run_once().await?;
+/// assert_eq!((report.delivered, mailer.sent().len()), (1, 1)); // "ticket received"
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct OutboxDispatcher {
     store: Arc<dyn Store>,

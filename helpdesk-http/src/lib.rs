@@ -9,6 +9,8 @@
 //! `server` feature: `default-features = false` gives the router alone, with only axum,
 //! tower, utoipa, jsonwebtoken and core).
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -59,7 +61,31 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-/// The whole HTTP surface for `state`.
+/// The whole HTTP surface for `state`: `/api/v1/…`, `/api/v1/openapi.json`, `/healthz`,
+/// `/readyz` and (when [`HttpOptions::metrics`] says so) `/metrics`. Nest it anywhere; serve it
+/// with `into_make_service_with_connect_info::<SocketAddr>()` so that throttling sees each
+/// client's address.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use axum::body::Body;
+/// use axum::http::Request;
+/// use helpdesk_core::HelpDesk;
+/// use helpdesk_core::testing::InMemoryStore; // SledStore or PgStore in an application
+/// use helpdesk_http::{AppState, HttpOptions, TokenOptions};
+/// use tower::ServiceExt as _;
+///
+/// let desk = HelpDesk::builder(Arc::new(InMemoryStore::new()), Arc::new(object_store::memory::InMemory::new())).build()?;
+/// let options = HttpOptions::new(TokenOptions::new(*b"a-secret-of-at-least-32-bytes!!!", "https://help.example.com"));
+/// let app = axum::Router::new().nest("/helpdesk", helpdesk_http::router(AppState::new(desk, options)));
+/// let res = app.oneshot(Request::get("/helpdesk/healthz").body(Body::empty())?).await?;
+/// assert_eq!(res.status(), 200);
+/// // Serve it: axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+/// # Ok(())
+/// # }
+/// ```
 pub fn router(state: AppState) -> Router {
     let options = state.options().clone();
     // A multipart upload may carry a ticket's whole allowance; core enforces the per-file and

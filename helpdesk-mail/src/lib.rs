@@ -9,6 +9,8 @@
 //! [`InMemoryMailer`] (tests). Workflow events go to [`WebhookSink`] (signed JSON POST) or
 //! [`FileWorkflowSink`].
 
+#![warn(missing_docs)]
+
 mod file;
 mod memory;
 mod message;

@@ -179,8 +179,8 @@ impl SessionStore for PgStore {
         now: DateTime<Utc>,
         idle: DateTime<Utc>,
     ) -> StoreResult<RefreshOutcome> {
-        let presented = presented.clone();
-        let next = next.clone();
+        let presented = *presented;
+        let next = *next;
         self.detached(move |store| async move {
             let presented = &presented;
             let next = &next;
@@ -202,41 +202,32 @@ impl SessionStore for PgStore {
                 else {
                     return Ok(RefreshOutcome::Unknown);
                 };
-                let mut s: Session = doc(&srow)?;
-                if used {
-                    if s.revoked_at.is_none() {
-                        s.revoked_at = Some(now);
-                        sqlx::query("UPDATE sessions SET revoked_at = $2, doc = $3 WHERE id = $1")
-                            .bind(sid)
-                            .bind(now)
-                            .bind(Json(&s))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    return Ok(RefreshOutcome::Reused { session: s.id, user: s.user });
+                let decision = decide_refresh(doc(&srow)?, used, *next, now, idle);
+                let write = match &decision {
+                    RefreshDecision::Rotate(s) | RefreshDecision::Revoke { revoked: Some(s), .. } => Some(s),
+                    RefreshDecision::Revoke { revoked: None, .. } | RefreshDecision::Ended => None,
+                };
+                if let Some(s) = write {
+                    sqlx::query("UPDATE sessions SET revoked_at = $2, idle_expires_at = $3, doc = $4 WHERE id = $1")
+                        .bind(sid)
+                        .bind(s.revoked_at)
+                        .bind(s.idle_expires_at)
+                        .bind(Json(s))
+                        .execute(&mut *tx)
+                        .await?;
                 }
-                if !s.is_live(now) {
-                    return Ok(RefreshOutcome::Ended);
+                if let RefreshDecision::Rotate(_) = decision {
+                    sqlx::query("UPDATE refresh_tokens SET used = true WHERE hash = $1")
+                        .bind(presented.0.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("INSERT INTO refresh_tokens (hash, session_id, used) VALUES ($1, $2, false)")
+                        .bind(next.0.as_slice())
+                        .bind(sid)
+                        .execute(&mut *tx)
+                        .await?;
                 }
-                s.refresh_hash = *next;
-                s.last_used_at = now;
-                s.idle_expires_at = idle.min(s.absolute_expires_at);
-                sqlx::query("UPDATE sessions SET idle_expires_at = $2, doc = $3 WHERE id = $1")
-                    .bind(sid)
-                    .bind(s.idle_expires_at)
-                    .bind(Json(&s))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE refresh_tokens SET used = true WHERE hash = $1")
-                    .bind(presented.0.as_slice())
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("INSERT INTO refresh_tokens (hash, session_id, used) VALUES ($1, $2, false)")
-                    .bind(next.0.as_slice())
-                    .bind(sid)
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(RefreshOutcome::Rotated(s))
+                Ok(decision.outcome())
             }
             .await;
             match run {

@@ -8,7 +8,7 @@
 //! auto-commit statements then run inside it, acknowledged but never committed. Three
 //! defences, each sufficient for what it covers:
 //!
-//! 1. [`PgStore::detached`]: every write (a unit of work, anything transactional, anything
+//! 1. `PgStore::detached`: every write (a unit of work, anything transactional, anything
 //!    that changes a row) runs on a task of its own that the caller merely awaits. Dropping the
 //!    caller drops the join handle, not the task: the transaction commits or rolls back on its
 //!    own, and the connection goes back to the pool clean.
@@ -16,9 +16,9 @@
 //!    block (or in an aborted one) is closed instead of reused; closing it makes the server
 //!    roll the transaction back and free its locks. This covers anyone who borrows from
 //!    [`PgStore::pool`] directly.
-//! 3. `idle_in_transaction_session_timeout` on every connection ([`PgOptions`]): should a
+//! 3. `idle_in_transaction_session_timeout` on every connection ([`crate::PgOptions`]): should a
 //!    session ever sit idle inside a transaction anyway, the server ends it; the error the next
-//!    use of that connection gets (`25P03`) is logged by [`crate::pg_error`].
+//!    use of that connection gets (`25P03`) is logged by the error mapping.
 
 use std::future::Future;
 

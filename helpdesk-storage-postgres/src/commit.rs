@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use helpdesk_core::model::{OutboxRecord, Ticket, User};
-use helpdesk_core::ports::{StoreError, StoreResult, UnitOfWork, UnitOfWorkStore};
+use helpdesk_core::ports::{StoreError, StoreResult, UnitOfWork, UnitOfWorkStore, ticket_counter_keys};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::{Json, PgStore, pg_error, retryable};
@@ -34,17 +34,6 @@ impl TxError {
             TxError::Sql(e) => pg_error(e),
         }
     }
-}
-
-/// The summary counters a ticket contributes to (+1 each); same keys as the sled store.
-pub(crate) fn ticket_counters(t: &Ticket) -> Vec<String> {
-    vec![
-        "t:total".to_owned(),
-        format!("t:status:{}", t.status),
-        format!("t:priority:{}", t.priority.map_or("untriaged".to_owned(), |p| p.to_string())),
-        format!("t:department:{}", t.department.as_ref().map_or("none".to_owned(), |d| d.to_string())),
-        format!("t:category:{}", t.category),
-    ]
 }
 
 async fn check_version(
@@ -147,7 +136,7 @@ async fn write_ticket(
             if old.0.number != t.number {
                 return Err(StoreError::Conflict { what: "ticket number is immutable" }.into());
             }
-            for k in ticket_counters(&old.0) {
+            for k in ticket_counter_keys(&old.0) {
                 *deltas.entry(k).or_default() -= 1;
             }
             binds(sqlx::query(
@@ -159,7 +148,7 @@ async fn write_ticket(
             ?;
         }
     }
-    for k in ticket_counters(t) {
+    for k in ticket_counter_keys(t) {
         *deltas.entry(k).or_default() += 1;
     }
     Ok(())

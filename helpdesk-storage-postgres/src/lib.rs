@@ -20,6 +20,8 @@
 //!   tickets, so the summary report does not scan a million rows and concurrent writers rarely
 //!   wait on one another.
 
+#![warn(missing_docs)]
+
 mod accounts;
 pub mod cancel;
 mod commit;
@@ -69,6 +71,11 @@ impl PgOptions {
         PgPoolOptions::new()
             .max_connections(self.max_connections)
             .acquire_timeout(self.acquire_timeout)
+            // Every connection is checked on its way back ([`cancel::after_release`]: one round
+            // trip), so sqlx's extra ping before lending an idle one out is dropped: it would make
+            // three round trips of every single-statement read. A connection that died while idle
+            // fails its next statement, and the release check then closes it.
+            .test_before_acquire(false)
             .after_release(cancel::after_release)
     }
 
@@ -92,7 +99,22 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connects a pool to `url` (`postgres://…`).
+    /// Connects a pool to `url` (`postgres://…`). Apply the schema with [`PgStore::migrate`]
+    /// (idempotent, safe from several processes at once).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use helpdesk_storage_postgres::{PgOptions, PgStore};
+    ///
+    /// let store = PgStore::connect("postgres://helpdesk@db.internal/helpdesk", &PgOptions::default()).await?;
+    /// store.migrate().await?;
+    /// let desk = helpdesk_core::HelpDesk::builder(Arc::new(store), Arc::new(object_store::memory::InMemory::new())).build()?;
+    /// # drop(desk);
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `Unavailable` when the server cannot be reached.

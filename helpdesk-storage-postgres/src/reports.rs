@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use helpdesk_core::domain::TicketStatus;
-use helpdesk_core::ports::{MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult};
+use helpdesk_core::ports::{MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, add_to_summary};
 use helpdesk_core::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
 use sqlx::Row;
 
@@ -22,22 +22,7 @@ impl ReportStore for PgStore {
         for r in rows {
             let key: String = r.try_get(0).map_err(pg_error)?;
             let n: i64 = r.try_get(1).map_err(pg_error)?;
-            if n <= 0 {
-                continue;
-            }
-            let n = n as u64;
-            if key == "t:total" {
-                s.total_tickets = n;
-            } else if let Some((dim, v)) = key.strip_prefix("t:").and_then(|k| k.split_once(':')) {
-                let map = match dim {
-                    "status" => &mut s.by_status,
-                    "priority" => &mut s.by_priority,
-                    "department" => &mut s.by_department,
-                    "category" => &mut s.by_category,
-                    _ => continue,
-                };
-                map.insert(v.to_owned(), n);
-            }
+            add_to_summary(&mut s, &key, n);
         }
         s.new_waiting_over_24h =
             sqlx::query_scalar::<_, i64>("SELECT count(*) FROM tickets WHERE status = 'new' AND created_at < $1")

@@ -9,8 +9,9 @@ use helpdesk_core::ports::StoreResult;
 use crate::SledStore;
 use crate::codec::{counter_value, dec, sled_err};
 use crate::commit::resolved_key;
-use crate::keys::{index_keys, ticket_counters, user_counters};
+use crate::keys::index_keys;
 use crate::outbox::{due_at, due_key, state_key};
+use helpdesk_core::ports::{ticket_counter_keys, user_counter_keys};
 
 /// What [`SledStore::check_consistency`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,7 +61,7 @@ impl SledStore {
                     r.problems.push(format!("{}: missing resolved index entry", tk.number));
                 }
             }
-            for c in ticket_counters(&tk) {
+            for c in ticket_counter_keys(&tk) {
                 *counters.entry(c).or_default() += 1;
             }
             let versions: BTreeSet<u64> = t
@@ -96,7 +97,7 @@ impl SledStore {
             let (_, v) = kv.map_err(sled_err)?;
             let u: User = dec(&v)?;
             r.users += 1;
-            for c in user_counters(&u) {
+            for c in user_counter_keys(&u) {
                 *counters.entry(c).or_default() += 1;
             }
         }

@@ -62,3 +62,27 @@ pub(crate) fn counter_value(b: Option<&[u8]>) -> i64 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use helpdesk_core::testing::stored::{StoredSamples, check_golden};
+
+    /// Ticket rows are bincode, positional: a field added, removed or moved anywhere in
+    /// `Ticket` changes every stored ticket. This pins the bytes.
+    #[test]
+    fn ticket_rows_keep_their_bytes() {
+        let bytes = super::enc_ticket(&StoredSamples::new().ticket).unwrap();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n";
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stored");
+        check_golden(
+            &dir,
+            "ticket.bincode.hex",
+            &hex,
+            "sled keeps tickets as bincode of `Ticket`: bump SCHEMA_VERSION (lib.rs) with an upgrade step that \
+             re-encodes every ticket row from the old layout, and test it on a database of the old version.",
+        );
+        assert_eq!(super::dec_ticket(&bytes).unwrap(), StoredSamples::new().ticket);
+    }
+}

@@ -12,8 +12,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use crate::SledStore;
 use crate::codec::{counter_value, dec, enc, sled_err};
-use crate::keys::{Key, index_keys, ticket_counters, user_counters};
+use crate::keys::{Key, index_keys};
 use crate::outbox::{due_key, state_key};
+use helpdesk_core::ports::{ticket_counter_keys, user_counter_keys};
 
 // Positions of the trees in the transaction.
 const TICKETS: usize = 0;
@@ -75,7 +76,7 @@ pub(crate) fn idem_key(k: &helpdesk_core::ports::IdempotencyKey) -> Vec<u8> {
 /// Idempotency rows on disk are the core's [`IdempotencyState`](helpdesk_core::ports::IdempotencyState).
 pub(crate) type IdemRow = helpdesk_core::ports::IdempotencyState;
 
-fn bump(deltas: &mut BTreeMap<String, i64>, keys: Vec<String>, by: i64) {
+fn bump(deltas: &mut BTreeMap<String, i64>, keys: impl IntoIterator<Item = String>, by: i64) {
     for k in keys {
         *deltas.entry(k).or_default() += by;
     }
@@ -112,7 +113,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
         tx[EMAIL].remove(u.email.as_str().as_bytes())?;
         tx[COMPANY].remove(u.company_id.as_str().as_bytes())?;
         tx[CREATED].remove(user_created_key(&u))?;
-        bump(&mut deltas, user_counters(&u), -1);
+        bump(&mut deltas, user_counter_keys(&u), -1);
         if let Some(ids) = sessions_of.get(id) {
             revoke_in_tx(tx, ids, u.updated_at)?;
         }
@@ -152,13 +153,13 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
             tx[EMAIL].remove(o.email.as_str().as_bytes())?;
             tx[COMPANY].remove(o.company_id.as_str().as_bytes())?;
             tx[CREATED].remove(user_created_key(o))?;
-            bump(&mut deltas, user_counters(o), -1);
+            bump(&mut deltas, user_counter_keys(o), -1);
         }
         tx[EMAIL].insert(u.email.as_str().as_bytes(), key.as_bytes())?;
         tx[COMPANY].insert(u.company_id.as_str().as_bytes(), key.as_bytes())?;
         tx[CREATED].insert(user_created_key(u), &[])?;
         tx[USERS].insert(key.as_bytes(), e(enc(u))?)?;
-        bump(&mut deltas, user_counters(u), 1);
+        bump(&mut deltas, user_counter_keys(u), 1);
     }
 
     for w in &uow.tickets {
@@ -195,7 +196,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
             if let Some(k) = resolved_key(o) {
                 tx[RESOLVED].remove(k)?;
             }
-            bump(&mut deltas, ticket_counters(o), -1);
+            bump(&mut deltas, ticket_counter_keys(o), -1);
         }
         for k in new_keys {
             tx[IDX].insert(k, &[])?;
@@ -203,7 +204,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
         if let Some(k) = resolved_key(t) {
             tx[RESOLVED].insert(k, &[])?;
         }
-        bump(&mut deltas, ticket_counters(t), 1);
+        bump(&mut deltas, ticket_counter_keys(t), 1);
         tx[TICKETS].insert(key.as_bytes(), e(crate::codec::enc_ticket(t))?)?;
     }
 

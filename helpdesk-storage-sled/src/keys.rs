@@ -128,22 +128,6 @@ pub(crate) fn index_keys(t: &Ticket) -> Vec<Vec<u8>> {
     out
 }
 
-/// The counters a ticket contributes to (each +1).
-pub(crate) fn ticket_counters(t: &Ticket) -> Vec<String> {
-    vec![
-        "t:total".to_owned(),
-        format!("t:status:{}", t.status),
-        format!("t:priority:{}", t.priority.map_or("untriaged".to_owned(), |p| p.to_string())),
-        format!("t:department:{}", t.department.as_ref().map_or("none".to_owned(), |d| d.to_string())),
-        format!("t:category:{}", t.category),
-    ]
-}
-
-/// The counters a user contributes to.
-pub(crate) fn user_counters(u: &helpdesk_core::model::User) -> Vec<String> {
-    vec![format!("u:role:{}", u.role), format!("u:status:{}", u.status)]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

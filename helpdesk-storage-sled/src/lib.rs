@@ -49,6 +49,8 @@
 //! [`OpenError::NewerSchema`]. A second process opening the same directory gets
 //! [`OpenError::Locked`] at once (sled takes an exclusive file lock), not a hang.
 
+#![warn(missing_docs)]
+
 mod check;
 mod codec;
 mod commit;
@@ -175,7 +177,21 @@ pub(crate) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Stor
 }
 
 impl SledStore {
-    /// Opens (or creates) the database.
+    /// Opens (or creates) the database. One process at a time: a second one gets
+    /// [`OpenError::Locked`]. ([`help_desk`] opens a store and an attachment directory together.)
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use helpdesk_core::ports::TicketStore;
+    /// use helpdesk_storage_sled::{SledOptions, SledStore};
+    ///
+    /// // `SledOptions::new("data/helpdesk.sled")` for a lasting one.
+    /// let store = SledStore::open(&SledOptions::temporary())?;
+    /// assert_eq!(store.allocate_ticket_number().await?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`OpenError`]: locked by another process, a newer schema, or a sled error.

@@ -371,24 +371,19 @@ impl SessionStore for SledStore {
                 let sid = SessionId::from_uuid(uuid::Uuid::from_slice(&v[..16]).map_err(|e| abort(crate::backend(e)))?);
                 let used = v[16] == 1;
                 let Some(raw) = sessions.get(sid.as_uuid().as_bytes())? else { return Ok(RefreshOutcome::Unknown) };
-                let mut s: Session = dec(&raw).map_err(abort)?;
-                if used {
-                    if s.revoked_at.is_none() {
-                        s.revoked_at = Some(now);
-                        sessions.insert(sid.as_uuid().as_bytes(), enc(&s).map_err(abort)?)?;
+                let decision = decide_refresh(dec(&raw).map_err(abort)?, used, *next, now, idle);
+                match &decision {
+                    RefreshDecision::Rotate(s) => {
+                        sessions.insert(sid.as_uuid().as_bytes(), enc(s).map_err(abort)?)?;
+                        refresh.insert(&presented.0, refresh_value(sid, true))?;
+                        refresh.insert(&next.0, refresh_value(sid, false))?;
                     }
-                    return Ok(RefreshOutcome::Reused { session: sid, user: s.user });
+                    RefreshDecision::Revoke { revoked: Some(s), .. } => {
+                        sessions.insert(sid.as_uuid().as_bytes(), enc(s).map_err(abort)?)?;
+                    }
+                    RefreshDecision::Revoke { revoked: None, .. } | RefreshDecision::Ended => {}
                 }
-                if !s.is_live(now) {
-                    return Ok(RefreshOutcome::Ended);
-                }
-                s.refresh_hash = *next;
-                s.last_used_at = now;
-                s.idle_expires_at = idle.min(s.absolute_expires_at);
-                sessions.insert(sid.as_uuid().as_bytes(), enc(&s).map_err(abort)?)?;
-                refresh.insert(&presented.0, refresh_value(sid, true))?;
-                refresh.insert(&next.0, refresh_value(sid, false))?;
-                Ok(RefreshOutcome::Rotated(s))
+                Ok(decision.outcome())
             })
             .map_err(tx_error)?;
         if !matches!(out, RefreshOutcome::Unknown | RefreshOutcome::Ended) {

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use helpdesk_core::domain::TicketStatus;
 use helpdesk_core::model::{OneTimeToken, OutboxRecord, OutboxState, Session};
-use helpdesk_core::ports::{MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, TicketSortField};
+use helpdesk_core::ports::{
+    MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, TicketSortField, add_to_summary,
+};
 use helpdesk_core::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
 
 use crate::SledStore;
@@ -42,17 +44,15 @@ impl ReportStore for SledStore {
         let end = crate::reads::prefix_end(&prefix).unwrap_or_default();
         let recent = self.t.ticket_idx.range(start..end).count() as u64;
         let waiting = self.counter("t:status:new")?.saturating_sub(recent);
-        Ok(Summary {
-            total_tickets: self.counter("t:total")?,
-            by_status: self.counters_with("t:status:")?,
-            by_priority: self.counters_with("t:priority:")?,
-            by_department: self.counters_with("t:department:")?,
-            by_category: self.counters_with("t:category:")?,
-            new_waiting_over_24h: waiting,
-            users_by_role: self.counters_with("u:role:")?,
-            users_by_status: self.counters_with("u:status:")?,
-            rejected_registrations: self.counter("rejections")?,
-        })
+        let mut summary = Summary { new_waiting_over_24h: waiting, ..Summary::default() };
+        for prefix in ["t:", "u:"] {
+            for kv in self.t.counters.scan_prefix(prefix.as_bytes()) {
+                let (k, v) = kv.map_err(sled_err)?;
+                add_to_summary(&mut summary, &String::from_utf8_lossy(&k), counter_value(Some(&v)));
+            }
+        }
+        summary.rejected_registrations = self.counter("rejections")?;
+        Ok(summary)
     }
 
     async fn performance(&self, range: ReportRange) -> StoreResult<PerformanceReport> {

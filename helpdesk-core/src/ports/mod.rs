@@ -10,11 +10,13 @@
 //! Ports are used as `Arc<dyn Port>` and are `Send + Sync + Debug + 'static`.
 
 mod clock;
+mod decisions;
 mod delivery;
 mod query;
 mod store;
 
 pub use clock::{Clock, SystemClock};
+pub use decisions::{RefreshDecision, add_to_summary, decide_refresh, ticket_counter_keys, user_counter_keys};
 pub use delivery::{DeliveryError, Mailer, WorkflowSink};
 pub use query::{
     AssigneeFilter, AuditQuery, Cursor, Page, PageSize, SortDirection, TicketQuery, TicketSort, TicketSortField,

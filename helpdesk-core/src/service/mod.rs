@@ -36,7 +36,30 @@ use crate::policy::{Decision, Permission, Policy, Principal, Resource, RulePolic
 use crate::ports::{Clock, Store, SystemClock, UnitOfWork};
 use crate::{Error, Result};
 
-/// The help desk. Cheap to clone; share one per process.
+/// The help desk: every use case, each taking the acting [`Principal`]. Cheap to clone;
+/// share one per process.
+///
+/// Built from a store and an attachment store ([`HelpDesk::builder`]); on sled,
+/// `helpdesk_storage_sled::help_desk(dir)` does both. Run [`HelpDesk::background`] beside it so
+/// that mail goes out and resolved tickets close.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use helpdesk_core::{BootstrapAdmin, HelpDesk, NewTicket};
+/// use helpdesk_core::testing::InMemoryStore; // or SledStore, PgStore
+///
+/// let desk = HelpDesk::builder(Arc::new(InMemoryStore::new()), Arc::new(object_store::memory::InMemory::new()))
+///     .build()?;
+/// desk.ensure_admin(BootstrapAdmin::new("admin@example.com", "harbor-lantern-quartz-71", "Ada", "Admin")).await?;
+/// let admin = desk.sign_in("admin@example.com", "harbor-lantern-quartz-71").await?;
+/// let ticket = desk.create_ticket(&admin, NewTicket::new("Printer jam", "hardware", "printer", "Tray 2."), None).await?;
+/// assert_eq!(ticket.number.to_string(), "TX0001");
+/// assert_eq!(desk.ticket(&admin, &ticket.number).await?.ticket.subject.as_str(), "Printer jam");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct HelpDesk {
     inner: Arc<Inner>,

@@ -2,8 +2,14 @@
 //!
 //! Run them all with one call in the adapter's tests:
 //!
-//! ```ignore
-//! helpdesk_core::store_conformance!(async { std::sync::Arc::new(MyStore::open_temp().await) as std::sync::Arc<dyn helpdesk_core::ports::Store> });
+//! ```
+//! use std::sync::Arc;
+//! use helpdesk_core::ports::Store;
+//! use helpdesk_core::testing::InMemoryStore;
+//!
+//! // In `tests/conformance.rs` of a store crate: one #[tokio::test] per scenario.
+//! helpdesk_core::store_conformance!(async { Arc::new(InMemoryStore::new()) as Arc<dyn Store> });
+//! # fn main() {}
 //! ```
 //!
 //! The factory expression is evaluated once per test, so each test gets a fresh store.

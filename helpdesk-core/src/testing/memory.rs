@@ -315,22 +315,20 @@ impl SessionStore for InMemoryStore {
     ) -> StoreResult<RefreshOutcome> {
         let mut s = self.lock();
         let Some(&(sid, used)) = s.refresh.get(presented) else { return Ok(RefreshOutcome::Unknown) };
-        let Some(session) = s.sessions.get_mut(&sid) else { return Ok(RefreshOutcome::Unknown) };
-        if used {
-            session.revoked_at.get_or_insert(now);
-            let user = session.user;
-            return Ok(RefreshOutcome::Reused { session: sid, user });
+        let Some(session) = s.sessions.get(&sid).cloned() else { return Ok(RefreshOutcome::Unknown) };
+        let decision = decide_refresh(session, used, *next, now, idle);
+        match &decision {
+            RefreshDecision::Rotate(rotated) => {
+                s.sessions.insert(sid, rotated.clone());
+                s.refresh.insert(*presented, (sid, true));
+                s.refresh.insert(*next, (sid, false));
+            }
+            RefreshDecision::Revoke { revoked: Some(revoked), .. } => {
+                s.sessions.insert(sid, revoked.clone());
+            }
+            RefreshDecision::Revoke { revoked: None, .. } | RefreshDecision::Ended => {}
         }
-        if !session.is_live(now) {
-            return Ok(RefreshOutcome::Ended);
-        }
-        session.refresh_hash = *next;
-        session.last_used_at = now;
-        session.idle_expires_at = idle.min(session.absolute_expires_at);
-        let out = session.clone();
-        s.refresh.insert(*presented, (sid, true));
-        s.refresh.insert(*next, (sid, false));
-        Ok(RefreshOutcome::Rotated(out))
+        Ok(decision.outcome())
     }
     async fn revoke_session(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()> {
         if let Some(s) = self.lock().sessions.get_mut(&id) {

@@ -8,6 +8,8 @@
 pub mod conformance;
 pub mod fixtures;
 mod memory;
+mod mock_store;
+pub mod stored;
 
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +17,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 pub use memory::InMemoryStore;
+pub use mock_store::MockStore;
 
 pub use crate::ports::{
     MockApiKeyStore, MockAuditStore, MockClock, MockIdempotencyStore, MockMailer, MockMaintenanceStore,
