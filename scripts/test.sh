@@ -12,8 +12,23 @@ source scripts/services.sh
 trap services_stop EXIT
 services_start
 
-# Doc tests first (nextest does not run them), so the run ends on the main summary.
+# Doc tests first (nextest does not run them), so the run ends on the main summary. They
+# include the README's Rust blocks (helpdesk-examples compiles README.md as doc tests).
 cargo test --workspace --all-features --doc
+
+# The README's 20-line embedding program runs.
+cargo run -q -p helpdesk-examples --example embed_sled
+
+# An application of its own that embeds the library the way a user would (tests/embedder, not
+# a workspace member): its tests, and the size of its dependency tree. It shares the target
+# directory, so the common packages are built once.
+(
+    cd tests/embedder
+    export CARGO_TARGET_DIR="$PWD/../../target"
+    packages=$(cargo tree -e normal --prefix none | sed 's/ (\*)//; s/ (proc-macro)//; s/ (\/.*//' | sort -u | wc -l)
+    echo "== embedder (core + sled + router without the server): $packages packages"
+    cargo test
+)
 
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --all-features --no-fail-fast "$@"

@@ -17,7 +17,7 @@ use crate::model::{ApiScope, Ticket};
 /// A signed-in user, as read from storage on this request (never from token claims).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPrincipal {
-    /// Id.
+    /// The signed-in user.
     pub id: UserId,
     /// Current role.
     pub role: Role,
@@ -34,7 +34,7 @@ pub struct SystemPrincipal {
     pub key: ApiKeyId,
     /// Key name.
     pub name: String,
-    /// Scopes.
+    /// What the key may do.
     pub scopes: Vec<ApiScope>,
 }
 
@@ -87,7 +87,7 @@ impl Principal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
-    /// Self-register.
+    /// Register an account (anyone, signed in or not).
     Register,
     /// Read the catalog.
     ViewCatalog,
@@ -168,15 +168,15 @@ impl Permission {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketField {
-    /// Subject.
+    /// The subject.
     Subject,
-    /// Description.
+    /// The description.
     Description,
     /// Category and sub-category.
     Category,
-    /// Priority.
+    /// The priority (staff).
     Priority,
-    /// Department.
+    /// The owning department (staff).
     Department,
     /// Scheduled date.
     ScheduledDate,
@@ -199,11 +199,11 @@ impl TicketField {
 /// The facts about a ticket a decision may depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketFacts {
-    /// Requester.
+    /// Who filed the ticket (employees see only their own).
     pub requester: UserId,
-    /// Department.
+    /// The owning department (for department-limited coordinators).
     pub department: Option<DepartmentKey>,
-    /// Status.
+    /// The ticket's status.
     pub status: TicketStatus,
 }
 
@@ -247,9 +247,9 @@ impl Resource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
-    /// Allowed.
+    /// The rule grants the permission.
     Allow,
-    /// Denied.
+    /// The rule refuses it; a deny always wins over an allow.
     Deny,
 }
 
@@ -262,7 +262,7 @@ pub enum ListScope {
     Department(DepartmentKey),
     /// Only the principal's own tickets.
     Own(UserId),
-    /// Nothing.
+    /// The rule does not apply; the next one decides (none left: denied).
     Nothing,
 }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 /// A user as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserOut {
-    /// Id.
+    /// The user's id (stable; use it in `/users/{id}` routes).
     pub id: Uuid,
     /// Email (lower-case).
     pub email: String,
@@ -36,9 +36,9 @@ pub struct UserOut {
     pub has_avatar: bool,
     /// Whether the user must choose a new password before anything else.
     pub must_change_password: bool,
-    /// Created.
+    /// When the account was created.
     pub created_at: DateTime<Utc>,
-    /// Updated.
+    /// When the account last changed (profile, role, status).
     pub updated_at: DateTime<Utc>,
     /// Version (for `If-Match`).
     pub version: u64,
@@ -92,19 +92,19 @@ impl From<&ActorRef> for ActorOut {
 /// A ticket, with the lifecycle actions the caller may take on it now.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketOut {
-    /// Id.
+    /// The ticket's id (routes use the number instead).
     pub id: Uuid,
     /// Human-friendly number, e.g. `TX0042`.
     pub number: String,
     /// Requester's user id.
     pub requester: Uuid,
-    /// Subject.
+    /// The one-line summary.
     pub subject: String,
     /// Category key.
     pub category: String,
     /// Sub-category key.
     pub sub_category: String,
-    /// Description.
+    /// What the requester needs, as typed.
     pub description: String,
     /// Requested date.
     pub scheduled_date: Option<NaiveDate>,
@@ -112,19 +112,19 @@ pub struct TicketOut {
     pub priority: Option<String>,
     /// Department key.
     pub department: Option<String>,
-    /// Status.
+    /// `new`, `open`, `in_progress`, `on_hold`, `pending`, `resolved`, `closed`, `rejected` or `withdrawn`.
     pub status: String,
     /// Assignee's user id.
     pub assignee: Option<Uuid>,
-    /// Created.
+    /// When the requester submitted it.
     pub created_at: DateTime<Utc>,
-    /// Updated.
+    /// When it last changed (any action, edit or comment).
     pub updated_at: DateTime<Utc>,
     /// First staff response.
     pub first_response_at: Option<DateTime<Utc>>,
-    /// Resolved.
+    /// When it was resolved, if it was.
     pub resolved_at: Option<DateTime<Utc>>,
-    /// Closed.
+    /// When it was closed, if it was.
     pub closed_at: Option<DateTime<Utc>>,
     /// Seconds from submission to the first staff response.
     pub response_secs: Option<i64>,
@@ -171,15 +171,15 @@ impl From<&TicketView> for TicketOut {
 /// A comment.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommentOut {
-    /// Id.
+    /// The comment's id.
     pub id: Uuid,
-    /// Author.
+    /// Who wrote it.
     pub author: ActorOut,
-    /// Text.
+    /// The text, as written (plain text).
     pub body: String,
     /// Internal comments are seen by staff only.
     pub internal: bool,
-    /// Written.
+    /// When it was written.
     pub created_at: DateTime<Utc>,
 }
 
@@ -209,11 +209,11 @@ pub struct ChangeOut {
 /// One event of a ticket's history.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventOut {
-    /// Id.
+    /// The event's id.
     pub id: Uuid,
-    /// When.
+    /// When the change was committed.
     pub at: DateTime<Utc>,
-    /// Who.
+    /// Who made the change.
     pub actor: ActorOut,
     /// `action`, `edited`, `commented` or `attachment_added`.
     pub kind: String,

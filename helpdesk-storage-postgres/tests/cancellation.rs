@@ -1,7 +1,8 @@
 //! Cancelled store calls never lose an acknowledged write and never poison a pooled
 //! connection (see `src/cancel.rs`), against the throwaway cluster `scripts/test.sh` starts.
 //!
-//! - A `BEGIN` dropped on the wire, the upstream sqlx bug itself: a plain sqlx pool hands the
+//! - A `BEGIN` dropped on the wire, the upstream sqlx bug itself (and the state it leaves, made
+//!   on purpose, for a deterministic check): a plain sqlx pool hands the
 //!   connection on inside the stale transaction (the control proves the test reproduces it);
 //!   the store's pool closes it instead.
 //! - Thousands of store calls through the help desk, each dropped after a random number of
@@ -35,23 +36,26 @@ async fn next_connection_in_transaction(pool: &PgPool) -> bool {
     row.try_get::<bool, _>(0).unwrap()
 }
 
-/// Acquires a connection, polls `BEGIN` once (so it is written but not yet answered) and drops
-/// it there, then returns the connection to the pool. A round where the answer was already
-/// there at the first poll is repeated.
-async fn cancel_a_begin(pool: &PgPool) {
-    for _ in 0..100 {
-        let mut conn = pool.acquire().await.unwrap();
-        let answered = match conn.begin().now_or_never() {
-            None => false,
-            Some(Ok(_)) => true,
-            Some(Err(e)) => panic!("BEGIN failed: {e}"),
-        };
-        drop(conn);
-        if !answered {
-            return;
-        }
-    }
-    panic!("BEGIN was answered within its first poll 100 times in a row");
+/// Acquires a connection, polls `BEGIN` once (so it is written but usually not yet answered)
+/// and drops it there, then returns the connection to the pool. `true` when the drop came
+/// before the answer (the upstream bug's window); `false` when the answer was already there.
+async fn cancel_a_begin(pool: &PgPool) -> bool {
+    let mut conn = pool.acquire().await.unwrap();
+    let cancelled = match conn.begin().now_or_never() {
+        None => true,
+        Some(Ok(_)) => false,
+        Some(Err(e)) => panic!("BEGIN failed: {e}"),
+    };
+    drop(conn);
+    cancelled
+}
+
+/// The state a cancelled `BEGIN` leaves, made on purpose: the server inside a transaction that
+/// sqlx does not know about. Then the connection goes back to the pool.
+async fn leave_a_transaction_open(pool: &PgPool) {
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut *conn).await.unwrap();
+    drop(conn);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,30 +66,39 @@ async fn a_cancelled_begin_never_goes_back_into_the_pool() {
     }
     let url = common::fresh_url().await;
     let options = PgOptions { max_connections: 1, ..PgOptions::default() };
-
-    // The control: a plain pool of one connection shows the upstream bug.
     let plain = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    let store =
+        PgStore::from_pool(options.pool_options().connect_with(options.connect_options(&url).unwrap()).await.unwrap());
+
+    // The state itself, made deterministically: a plain sqlx pool lends the connection on
+    // inside the open transaction; the store's pool never does.
+    leave_a_transaction_open(&plain).await;
+    assert!(next_connection_in_transaction(&plain).await, "the control should show the hazard");
+    sqlx::raw_sql("ROLLBACK").execute(&plain).await.unwrap();
+    for round in 0..20 {
+        leave_a_transaction_open(store.pool()).await;
+        assert!(!next_connection_in_transaction(store.pool()).await, "round {round}: a poisoned connection was reused");
+    }
+
+    // The real thing: BEGIN dropped on the wire (when the answer was not already there).
     let mut poisoned = 0;
-    for _ in 0..20 {
-        cancel_a_begin(&plain).await;
-        if next_connection_in_transaction(&plain).await {
+    for _ in 0..500 {
+        if cancel_a_begin(&plain).await && next_connection_in_transaction(&plain).await {
             poisoned += 1;
-            // Undo it so the next round starts clean.
             sqlx::raw_sql("ROLLBACK").execute(&plain).await.unwrap();
+            break;
         }
     }
     assert!(
         poisoned > 0,
         "the control no longer reproduces the cancelled-BEGIN bug: sqlx may have fixed it; keep the store's defences and update this control"
     );
-
-    // The store's pool: never.
-    let store =
-        PgStore::from_pool(options.pool_options().connect_with(options.connect_options(&url).unwrap()).await.unwrap());
+    let mut cancelled = 0;
     for round in 0..200 {
-        cancel_a_begin(store.pool()).await;
+        cancelled += u32::from(cancel_a_begin(store.pool()).await);
         assert!(!next_connection_in_transaction(store.pool()).await, "round {round}: a poisoned connection was reused");
     }
+    assert!(cancelled > 0, "no BEGIN was ever dropped on the wire: the test proved nothing");
 }
 
 /// Polls the inner future at most `polls` times, then gives up (dropping it when dropped).

@@ -313,6 +313,24 @@ impl Catalog {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_documented_default_catalogue_is_the_real_one() {
+        let source = include_str!("catalog.rs");
+        let c = Catalog::default();
+        for d in &c.departments {
+            assert!(
+                source.contains(&format!("/// | {} | `{}` |", d.name, d.key)),
+                "department {} is not in the doc table",
+                d.key
+            );
+        }
+        for cat in &c.categories {
+            let subs: Vec<String> = cat.sub_categories.iter().map(|s| format!("`{}`", s.key)).collect();
+            let row = format!("/// | `{}` | `{}` | {} |", cat.key, cat.department, subs.join(", "));
+            assert!(source.contains(&row), "the doc table lacks the row {row}");
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -25,7 +25,7 @@ impl fmt::Debug for PasswordHash {
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    /// Id.
+    /// Unique id of the user (stable across email changes).
     pub id: UserId,
     /// Sign-in address, unique case-insensitively.
     pub email: Email,
@@ -43,7 +43,7 @@ pub struct User {
     pub company_id: CompanyId,
     /// Department (staff may be limited to it by policy).
     pub department: Option<DepartmentKey>,
-    /// Role.
+    /// What the user may do: employee, coordinator or admin (re-read on every request).
     pub role: Role,
     /// Account status.
     pub status: UserStatus,
@@ -51,7 +51,7 @@ pub struct User {
     pub avatar: Option<StorageKey>,
     /// Set for imported weak passwords and the generated first admin.
     pub must_change_password: bool,
-    /// Created.
+    /// When the account was created (registration, invitation or import).
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
@@ -85,13 +85,13 @@ impl User {
 /// What other users may see of a user (assignee pickers, comment authors).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSummary {
-    /// Id.
+    /// The user's id.
     pub id: UserId,
     /// Display name.
     pub name: String,
-    /// Role.
+    /// The user's role.
     pub role: Role,
-    /// Department.
+    /// The user's department, when they have one.
     pub department: Option<DepartmentKey>,
 }
 
@@ -99,7 +99,7 @@ pub struct UserSummary {
 /// user table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectionRecord {
-    /// Id.
+    /// Unique id of the record.
     pub id: RejectionId,
     /// Email as registered.
     pub email: Email,
@@ -115,7 +115,7 @@ pub struct RejectionRecord {
     pub reason: Option<Note>,
     /// The admin who rejected.
     pub rejected_by: UserId,
-    /// When.
+    /// When the registration was rejected.
     pub rejected_at: DateTime<Utc>,
 }
 
@@ -148,11 +148,11 @@ pub struct ApiKey {
     pub id: ApiKeyId,
     /// Name, recorded as the actor of the system's actions.
     pub name: String,
-    /// Scopes.
+    /// What the key may do; a route outside them answers 403.
     pub scopes: Vec<ApiScope>,
     /// SHA-256 of the secret.
     pub secret_hash: TokenHash,
-    /// Created.
+    /// When the key was created.
     pub created_at: DateTime<Utc>,
     /// The admin who created it (`None` from the CLI).
     pub created_by: Option<UserId>,

@@ -34,7 +34,7 @@ impl std::fmt::Debug for SecretToken {
 pub struct TicketMail {
     /// Ticket number (`TX0042`).
     pub number: String,
-    /// Subject.
+    /// The ticket's subject, as the mail quotes it.
     pub subject: String,
     /// Status after the change.
     pub status: TicketStatus,
@@ -73,50 +73,50 @@ pub enum NotificationKind {
     PasswordChanged,
     /// Ticket received.
     TicketReceived {
-        /// Ticket.
+        /// The ticket the mail is about.
         ticket: TicketMail,
     },
     /// Ticket approved at triage.
     TicketApproved {
-        /// Ticket.
+        /// The ticket the mail is about.
         ticket: TicketMail,
     },
     /// Ticket rejected at triage.
     TicketRejected {
-        /// Ticket.
+        /// The ticket the mail is about.
         ticket: TicketMail,
-        /// Reason.
+        /// The reason the coordinator gave, shown to the requester.
         reason: String,
     },
     /// Ticket assigned to the recipient.
     TicketAssigned {
-        /// Ticket.
+        /// The ticket the mail is about.
         ticket: TicketMail,
     },
     /// Staff wait on the requester.
     WaitingOnRequester {
-        /// Ticket.
+        /// The ticket the mail is about.
         ticket: TicketMail,
         /// The public comment saying what is needed.
         comment: String,
     },
     /// Ticket resolved.
     TicketResolved {
-        /// Ticket.
+        /// The ticket the mail is about.
         ticket: TicketMail,
         /// Resolution note.
         note: String,
     },
     /// Ticket reopened (to the assignee).
     TicketReopened {
-        /// Ticket.
+        /// The ticket the mail is about.
         ticket: TicketMail,
-        /// Reason.
+        /// The reason the requester (or staff) gave for reopening.
         reason: String,
     },
     /// A public comment (to the other party).
     PublicComment {
-        /// Ticket.
+        /// The ticket the mail is about.
         ticket: TicketMail,
         /// Author's display name.
         author: String,
@@ -155,7 +155,7 @@ impl NotificationKind {
 /// A mail to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
-    /// Recipient.
+    /// The address the mail goes to.
     pub to: Email,
     /// Recipient's display name.
     pub to_name: String,
@@ -174,7 +174,7 @@ pub struct AttachmentInfo {
     pub file_name: String,
     /// Media type.
     pub content_type: String,
-    /// Bytes.
+    /// Size in bytes.
     pub size: u64,
     /// SHA-256, hex.
     pub sha256: String,
@@ -183,33 +183,33 @@ pub struct AttachmentInfo {
 /// The ticket as the workflow system sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketSnapshot {
-    /// Id.
+    /// The ticket's id.
     pub id: TicketId,
-    /// Number.
+    /// The ticket's number as shown (`TX0042`).
     pub number: String,
-    /// Subject.
+    /// The subject as typed.
     pub subject: String,
-    /// Description.
+    /// The description as typed.
     pub description: String,
-    /// Category.
+    /// The category key.
     pub category: String,
-    /// Sub-category.
+    /// The sub-category key.
     pub sub_category: String,
-    /// Priority.
+    /// The priority set at triage (`None` before triage).
     pub priority: Option<String>,
-    /// Department.
+    /// The department that owns the ticket (`None` before one is set).
     pub department: Option<String>,
-    /// Status.
+    /// The status at the time of the event.
     pub status: TicketStatus,
     /// Requester's email.
     pub requester_email: String,
     /// Requested date.
     pub scheduled_date: Option<NaiveDate>,
-    /// Submitted.
+    /// When the ticket was submitted.
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
-    /// Version.
+    /// The ticket's version after the change, for ordering and de-duplication by the receiver.
     pub version: u64,
     /// Public attachments.
     pub attachments: Vec<AttachmentInfo>,
@@ -229,7 +229,7 @@ pub enum WorkflowEventKind {
 /// One workflow delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkflowEvent {
-    /// Kind.
+    /// What happened to the ticket (opened, or a later status change).
     pub kind: WorkflowEventKind,
     /// When the change happened.
     pub at: DateTime<Utc>,
@@ -254,9 +254,9 @@ pub enum OutboxPayload {
 pub struct OutboxMessage {
     /// Id (receivers de-duplicate by it).
     pub id: MessageId,
-    /// Enqueued.
+    /// When it was written, in the same commit as the change that caused it.
     pub created_at: DateTime<Utc>,
-    /// Content.
+    /// What to deliver: a mail notification or a workflow event.
     pub payload: OutboxPayload,
 }
 
@@ -273,7 +273,7 @@ impl OutboxMessage {
 pub enum OutboxState {
     /// Waiting for (another) attempt.
     Pending,
-    /// Delivered.
+    /// Delivered and acknowledged: nothing more to do.
     Delivered,
     /// Gave up after the configured attempts; an admin may retry.
     Dead,
@@ -295,7 +295,7 @@ impl OutboxState {
 pub struct OutboxRecord {
     /// The message.
     pub message: OutboxMessage,
-    /// State.
+    /// Where it is in delivery: pending, delivered or dead.
     pub state: OutboxState,
     /// Attempts made.
     pub attempts: u32,

@@ -63,11 +63,11 @@ mod hex32 {
 pub struct Session {
     /// Id (the `sid` claim of access tokens).
     pub id: SessionId,
-    /// Owner.
+    /// The user the session belongs to.
     pub user: UserId,
     /// Hash of the refresh token that may be used next.
     pub refresh_hash: TokenHash,
-    /// Created.
+    /// When the user signed in.
     pub created_at: DateTime<Utc>,
     /// Last refresh (or creation).
     pub last_used_at: DateTime<Utc>,
@@ -101,11 +101,11 @@ pub enum TokenPurpose {
 pub struct OneTimeToken {
     /// SHA-256 of the mailed secret.
     pub hash: TokenHash,
-    /// Purpose.
+    /// What the token is for (reset or invitation); a token is only accepted for its purpose.
     pub purpose: TokenPurpose,
     /// Whose password it sets.
     pub user: UserId,
-    /// Created.
+    /// When it was issued.
     pub created_at: DateTime<Utc>,
     /// Not valid from this time on.
     pub expires_at: DateTime<Utc>,

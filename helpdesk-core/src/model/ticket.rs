@@ -20,13 +20,13 @@ pub struct Ticket {
     pub number: TicketNumber,
     /// Who filed it.
     pub requester: UserId,
-    /// Subject.
+    /// The one-line summary the requester typed (1–200 characters).
     pub subject: Subject,
     /// Category (from the catalog).
     pub category: CategoryKey,
-    /// Sub-category.
+    /// The sub-category key, one of the category's in the catalogue.
     pub sub_category: CategoryKey,
-    /// Description.
+    /// What the requester needs, as typed (plain text, shown escaped).
     pub description: Description,
     /// Requested date, never in the past when set.
     pub scheduled_date: Option<NaiveDate>,
@@ -34,11 +34,11 @@ pub struct Ticket {
     pub priority: Option<Priority>,
     /// Proposed from the category at submission, confirmed at triage.
     pub department: Option<DepartmentKey>,
-    /// Status.
+    /// Where the ticket is in its lifecycle; changed only by lifecycle actions.
     pub status: TicketStatus,
     /// Staff member working on it.
     pub assignee: Option<UserId>,
-    /// Submitted.
+    /// When the requester submitted it (the start of response and resolution times).
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
@@ -46,7 +46,7 @@ pub struct Ticket {
     pub first_response_at: Option<DateTime<Utc>>,
     /// Last resolved.
     pub resolved_at: Option<DateTime<Utc>>,
-    /// Closed.
+    /// When it was closed (by the requester, staff or auto-close).
     pub closed_at: Option<DateTime<Utc>>,
     /// First response minus submission, in seconds.
     pub response_secs: Option<i64>,
@@ -103,26 +103,26 @@ impl fmt::Display for ActorRef {
 /// A comment. Internal comments are written by staff and never shown or mailed to employees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comment {
-    /// Id.
+    /// Unique id of the comment.
     pub id: CommentId,
-    /// Ticket.
+    /// The ticket it was written on.
     pub ticket: TicketId,
-    /// Author.
+    /// Who wrote it: a user, or the external system through the workflow route.
     pub author: ActorRef,
-    /// Text.
+    /// The text, as written (plain text, shown escaped).
     pub body: CommentBody,
-    /// Staff-only.
+    /// Staff-only: never shown or mailed to the requester, and its history event is internal too.
     pub internal: bool,
-    /// Written.
+    /// When it was written.
     pub created_at: DateTime<Utc>,
 }
 
 /// An attachment's metadata. Its bytes live in the object store under `key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
-    /// Id.
+    /// Unique id of the attachment (also part of its storage key).
     pub id: AttachmentId,
-    /// Ticket.
+    /// The ticket it belongs to.
     pub ticket: TicketId,
     /// The comment it belongs to, if any.
     pub comment: Option<CommentId>,
@@ -132,15 +132,15 @@ pub struct Attachment {
     pub file_name: FileName,
     /// Decided from the content, not the client.
     pub content_type: String,
-    /// Bytes.
+    /// Size in bytes, as stored.
     pub size: u64,
     /// Lower-case hex SHA-256 of the content.
     pub sha256: String,
     /// Server-generated storage key.
     pub key: StorageKey,
-    /// Uploader.
+    /// Who uploaded it.
     pub uploaded_by: ActorRef,
-    /// Uploaded.
+    /// When the upload was committed.
     pub created_at: DateTime<Utc>,
 }
 
@@ -172,9 +172,9 @@ pub enum EventKind {
 pub struct FieldChange {
     /// The field.
     pub field: String,
-    /// Before.
+    /// The value before, as shown to people (`None` when the field was empty or new).
     pub old: Option<String>,
-    /// After.
+    /// The value after (`None` when cleared).
     pub new: Option<String>,
 }
 
@@ -188,15 +188,15 @@ impl FieldChange {
 /// A ticket history event, written in the same commit as the change it records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEvent {
-    /// Id.
+    /// Unique id of the event.
     pub id: EventId,
-    /// Ticket.
+    /// The ticket it belongs to.
     pub ticket: TicketId,
-    /// When.
+    /// When the change was committed.
     pub at: DateTime<Utc>,
-    /// Who.
+    /// Who made the change (a user, the external system, or the help desk's timers).
     pub actor: ActorRef,
-    /// What.
+    /// What kind of change: a lifecycle action, an edit, a comment or an attachment.
     pub kind: EventKind,
     /// Changed fields.
     pub changes: Vec<FieldChange>,

@@ -84,7 +84,7 @@ impl Cursor {
 /// One page of a list and the cursor of the next one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page<T> {
-    /// Items.
+    /// The page's items, in the query's order.
     pub items: Vec<T>,
     /// Pass to get the next page; `None` at the end.
     pub next: Option<Cursor>,
@@ -130,9 +130,9 @@ pub enum TicketSortField {
 /// A sort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct TicketSort {
-    /// Field.
+    /// The field to sort by.
     pub field: TicketSortField,
-    /// Direction.
+    /// Ascending or descending (the id breaks ties the same way).
     pub direction: SortDirection,
 }
 
@@ -193,7 +193,7 @@ pub struct TicketQuery {
     pub departments: Vec<DepartmentKey>,
     /// Any of these categories.
     pub categories: Vec<CategoryKey>,
-    /// Assignee.
+    /// Only tickets assigned to this user, or unassigned ones.
     pub assignee: Option<AssigneeFilter>,
     /// Requester (forced to the principal for employees).
     pub requester: Option<UserId>,
@@ -203,7 +203,7 @@ pub struct TicketQuery {
     pub created_to: Option<DateTime<Utc>>,
     /// Case-insensitive substring of subject or description.
     pub text: Option<String>,
-    /// Sort.
+    /// The order (created, updated, priority or number).
     pub sort: TicketSort,
     /// Continue after this position.
     pub cursor: Option<Cursor>,
@@ -245,11 +245,11 @@ impl TicketQuery {
 /// A user list query (admins). Sorted by creation time, newest first, id as tie-break.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserQuery {
-    /// Role.
+    /// Only users with this role.
     pub role: Option<Role>,
-    /// Status.
+    /// Only users with this status.
     pub status: Option<UserStatus>,
-    /// Department.
+    /// Only users of this department.
     pub department: Option<DepartmentKey>,
     /// Case-insensitive substring of email, names or company id.
     pub text: Option<String>,

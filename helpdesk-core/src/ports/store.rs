@@ -66,21 +66,21 @@ pub enum StoreError {
     /// The stored version is not the expected one.
     #[error("version mismatch: expected {expected}, found {found}")]
     VersionMismatch {
-        /// Expected.
+        /// The version the caller read.
         expected: u64,
-        /// Found.
+        /// The version in the store.
         found: u64,
     },
     /// A state that forbids the write (used token, lease lost, …).
     #[error("conflict: {what}")]
     Conflict {
-        /// What.
+        /// What conflicted (`lease`, `token`, …).
         what: &'static str,
     },
     /// The backend cannot be reached now; retry later.
     #[error("storage unavailable: {source}")]
     Unavailable {
-        /// Cause.
+        /// The underlying error, for logs.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Any other backend failure.
@@ -88,7 +88,7 @@ pub enum StoreError {
     Backend {
         /// Which backend.
         backend: &'static str,
-        /// Cause.
+        /// The underlying error, for logs.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
@@ -120,7 +120,7 @@ impl<T> Versioned<T> {
 /// Ends a user's sessions, optionally keeping one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRevocation {
-    /// Whose.
+    /// The user whose session it is.
     pub user: UserId,
     /// Keep this one (password change from this session).
     pub except: Option<SessionId>,

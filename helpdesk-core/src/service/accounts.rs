@@ -17,9 +17,9 @@ use crate::{Error, FieldError, Result, ValidationErrors};
 /// A self-registration, as typed.
 #[derive(Debug, Clone)]
 pub struct Registration {
-    /// Email.
+    /// Email address to sign in with (unique, case-insensitive).
     pub email: String,
-    /// Password.
+    /// Password, checked against the password policy.
     pub password: Password,
     /// First name.
     pub first_name: String,
@@ -27,7 +27,7 @@ pub struct Registration {
     pub middle_name: Option<String>,
     /// Last name.
     pub last_name: String,
-    /// Suffix.
+    /// `Jr.`, `Sr.`, `II` … `X`.
     pub suffix: Option<String>,
     /// Company id.
     pub company_id: String,
@@ -90,7 +90,7 @@ impl Registration {
 /// A user created by an admin (gets a set-password invitation).
 #[derive(Debug, Clone)]
 pub struct NewUser {
-    /// Email.
+    /// Email address; the invitation is mailed there.
     pub email: String,
     /// First name.
     pub first_name: String,
@@ -98,20 +98,20 @@ pub struct NewUser {
     pub middle_name: Option<String>,
     /// Last name.
     pub last_name: String,
-    /// Suffix.
+    /// `Jr.`, `Sr.`, `II` … `X`.
     pub suffix: Option<String>,
     /// Company id; empty for the next free one.
     pub company_id: Option<String>,
     /// Department key.
     pub department: Option<String>,
-    /// Role.
+    /// The role the user starts with.
     pub role: Role,
 }
 
 /// The first admin, from configuration or the CLI.
 #[derive(Debug, Clone)]
 pub struct BootstrapAdmin {
-    /// Email.
+    /// Email address of the first admin.
     pub email: String,
     /// Password; `None` generates one (returned once).
     pub password: Option<Password>,
@@ -151,24 +151,24 @@ pub struct ImportedUser {
     pub middle_name: Option<String>,
     /// Last name.
     pub last_name: String,
-    /// Suffix.
+    /// `Jr.`, `Sr.`, `II` … `X`.
     pub suffix: Option<String>,
     /// Company id (a legacy format is kept).
     pub company_id: String,
     /// Department key.
     pub department: Option<DepartmentKey>,
-    /// Role.
+    /// The role, mapped from the original system's role names.
     pub role: Role,
     /// Status; `None` for a registration the original rejected (not imported).
     pub status: Option<UserStatus>,
-    /// Created.
+    /// When the account was created in the original system.
     pub created_at: DateTime<Utc>,
 }
 
 /// What importing one user did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportOutcome {
-    /// Imported.
+    /// A new account with this id.
     Imported(UserId),
     /// A user with this email exists already.
     AlreadyPresent,
@@ -185,7 +185,7 @@ pub struct ProfileUpdate {
     pub middle_name: Option<String>,
     /// Last name.
     pub last_name: Option<String>,
-    /// Suffix.
+    /// `Jr.`, `Sr.`, `II` … `X`, or `None` to leave as is.
     pub suffix: Option<String>,
 }
 

@@ -54,7 +54,7 @@ pub struct ProfileBody {
     pub middle_name: Option<String>,
     /// Last name.
     pub last_name: Option<String>,
-    /// Suffix.
+    /// `Jr.`, `Sr.`, `II` … `X`, or null to clear.
     pub suffix: Option<String>,
 }
 
@@ -146,7 +146,7 @@ async fn list_users(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
-    /// Email.
+    /// The new user's email; the invitation goes there.
     pub email: String,
     /// First name.
     pub first_name: String,
@@ -155,7 +155,7 @@ pub struct NewUserBody {
     pub middle_name: Option<String>,
     /// Last name.
     pub last_name: String,
-    /// Suffix.
+    /// `Jr.`, `Sr.`, `II` … `X`.
     #[serde(default)]
     pub suffix: Option<String>,
     /// Company id; left out for the next free one.
@@ -250,9 +250,9 @@ pub struct RejectUserBody {
 /// A rejected registration, as audited.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RejectionOut {
-    /// Id.
+    /// The rejection record's id.
     pub id: Uuid,
-    /// Email.
+    /// The email the registration used (free to register again).
     pub email: String,
     /// First name.
     pub first_name: String,
@@ -260,13 +260,13 @@ pub struct RejectionOut {
     pub last_name: String,
     /// Company id.
     pub company_id: String,
-    /// Department.
+    /// The department the registration named.
     pub department: Option<String>,
-    /// Reason.
+    /// The reason the admin gave, if any.
     pub reason: Option<String>,
     /// The admin who rejected it.
     pub rejected_by: Uuid,
-    /// When.
+    /// When the registration was rejected.
     pub rejected_at: DateTime<Utc>,
 }
 
@@ -371,13 +371,13 @@ async fn change_role(
 /// A staff member, for assignee pickers.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StaffOut {
-    /// Id.
+    /// The user's id.
     pub id: Uuid,
     /// Display name.
     pub name: String,
-    /// Role.
+    /// `employee`, `coordinator` or `admin`.
     pub role: String,
-    /// Department.
+    /// The user's department key, if any.
     pub department: Option<String>,
 }
 
@@ -453,19 +453,19 @@ pub struct AuditParams {
 /// A security event.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditOut {
-    /// Id.
+    /// The entry's id.
     pub id: Uuid,
-    /// When.
+    /// When it happened.
     pub at: DateTime<Utc>,
-    /// Who.
+    /// Who did it (absent for anonymous attempts).
     pub actor: Option<ActorOut>,
-    /// Kind.
+    /// What happened (`login_failed`, `access_denied`, `role_changed`, …).
     pub kind: String,
     /// What it concerned.
     pub target: Option<String>,
     /// Client address.
     pub address: Option<String>,
-    /// Details.
+    /// Details (never secrets; addresses and emails masked).
     pub detail: String,
 }
 
