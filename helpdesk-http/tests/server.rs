@@ -147,3 +147,27 @@ async fn client_addresses_come_from_x_forwarded_for_only_behind_a_trusted_proxy(
         server.abort();
     }
 }
+
+#[tokio::test]
+async fn metrics_need_their_token_when_one_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let mut config = Config { listen: addr, data_dir: dir.path().join("data"), ..Config::default() };
+    config.password_hash.memory_kib = 64;
+    config.password_hash.iterations = 1;
+    config.metrics_token = Some(helpdesk_http::config::Secret::new("scrape-me-please"));
+    let stop = CancellationToken::new();
+    let server = tokio::spawn({
+        let (config, stop) = (config.clone(), stop.clone());
+        async move { helpdesk_http::server::serve(&config, stop).await }
+    });
+    let base = format!("http://{addr}");
+    common::wait_ready(&base).await;
+    let c = reqwest::Client::new();
+    assert_eq!(c.get(format!("{base}/metrics")).send().await.unwrap().status(), 401);
+    let r = c.get(format!("{base}/metrics")).bearer_auth("scrape-me-please").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("http_requests_total"));
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
+}

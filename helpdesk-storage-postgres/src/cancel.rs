@@ -13,9 +13,8 @@
 //!    caller drops the join handle, not the task: the transaction commits or rolls back on its
 //!    own, and the connection goes back to the pool clean.
 //! 2. [`after_release`]: a connection that comes back to the pool still inside a transaction
-//!    block (or in an aborted one) is closed instead of reused; closing it makes the server
-//!    roll the transaction back and free its locks. This covers anyone who borrows from
-//!    [`PgStore::pool`] directly.
+//!    block is closed instead of reused; closing it makes the server roll the transaction back
+//!    and free its locks. This covers anyone who borrows from [`PgStore::pool`] directly.
 //! 3. `idle_in_transaction_session_timeout` on every connection ([`crate::PgOptions`]): should a
 //!    session ever sit idle inside a transaction anyway, the server ends it; the error the next
 //!    use of that connection gets (`25P03`) is logged by the error mapping.
@@ -25,15 +24,9 @@ use std::future::Future;
 use futures::future::BoxFuture;
 use helpdesk_core::ports::{StoreError, StoreResult};
 use sqlx::pool::PoolConnectionMetadata;
-use sqlx::{Executor, PgConnection, Row};
+use sqlx::{Connection as _, PgConnection};
 
 use crate::PgStore;
-
-/// The check [`after_release`] runs. With the simple-query protocol a statement outside a
-/// transaction block is its own transaction, so its statement and transaction start times
-/// are the same instant; inside a block left open by an earlier `BEGIN` the transaction began
-/// at that `BEGIN`, a round trip or more before. In an aborted block the query fails.
-const IN_TRANSACTION_SQL: &str = "SELECT statement_timestamp() <> transaction_timestamp()";
 
 impl PgStore {
     /// Runs `work` on its own task and waits for it, so that dropping the returned future
@@ -56,8 +49,14 @@ impl PgStore {
 
 /// `PgPoolOptions::after_release`: keeps a connection only if it is outside any transaction.
 ///
-/// Returns `Ok(false)` (sqlx closes the connection) when the session is still in a transaction
-/// block, and an error (sqlx drops it hard) when it is in an aborted one or does not answer.
+/// The check costs one round trip with no work on the server: an empty simple query, whose
+/// `ReadyForQuery` answer carries the session's transaction status, read through sqlx's
+/// `begin_with` (which succeeds only when the statement leaves the session inside a
+/// transaction). Outside one, the connection goes back to the pool; inside a block left open by
+/// a cancelled `BEGIN`, it is closed (which makes the server roll the block back). A session in
+/// an aborted block cannot be told from an idle one this way; it holds no writes that could be
+/// acknowledged (every statement in it fails), and the server ends it after
+/// `idle_in_transaction_session_timeout`.
 pub fn after_release(
     conn: &mut PgConnection,
     _meta: PoolConnectionMetadata,
@@ -66,11 +65,15 @@ pub fn after_release(
 }
 
 async fn outside_transaction(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
-    let row = conn.fetch_one(sqlx::raw_sql(IN_TRANSACTION_SQL)).await?;
-    // The simple-query protocol answers in text (`t` / `f`), which `bool` decodes.
-    let in_transaction: bool = row.try_get(0)?;
-    if in_transaction {
-        tracing::warn!("a pooled PostgreSQL connection came back inside a transaction (a cancelled BEGIN); closing it");
+    match conn.begin_with("").await {
+        Err(sqlx::Error::BeginFailed) => Ok(true),
+        Err(e) => Err(e),
+        Ok(stale) => {
+            tracing::warn!(
+                "a pooled PostgreSQL connection came back inside a transaction (a cancelled BEGIN); closing it"
+            );
+            drop(stale); // queues the ROLLBACK; closing the connection would roll back anyway
+            Ok(false)
+        }
     }
-    Ok(!in_transaction)
 }
