@@ -23,6 +23,8 @@ pub mod state;
 pub mod throttle;
 pub mod tokens;
 pub mod views;
+#[cfg(feature = "web")]
+mod web;
 
 pub use error::{ApiError, ApiResult, Problem};
 pub use openapi::openapi;
@@ -43,6 +45,16 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "resource.not_found", "no such route")
+}
+
+/// Unknown routes: problem details under `/api/`, a page elsewhere (with the `web` feature).
+async fn fallback(uri: axum::http::Uri) -> axum::response::Response {
+    #[cfg(feature = "web")]
+    if !uri.path().starts_with("/api/") {
+        return web::not_found();
+    }
+    let _ = uri;
+    not_found().await.into_response()
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
@@ -99,10 +111,11 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", axum::routing::get(openapi::serve))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::audit_denials));
-    let app = Router::new()
-        .nest("/api/v1", api)
-        .merge(routes::ops::router())
-        .fallback(not_found)
+    let app = Router::new().nest("/api/v1", api).merge(routes::ops::router());
+    #[cfg(feature = "web")]
+    let app = app.merge(web::router());
+    let app = app
+        .fallback(fallback)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

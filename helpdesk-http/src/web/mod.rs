@@ -1,0 +1,174 @@
+//! The web pages (SPEC §10), behind the default `web` feature: server-rendered HTML from
+//! askama templates (checked at compile time, auto-escaped), no script, a strict CSP, and a
+//! stylesheet embedded in the binary under a content-hashed name. Handlers call the same core
+//! use cases as the JSON routes; a page is a view of core's answer, never a second rule.
+//!
+//! So far (web interface part 1, begun): signing in and out on cookie sessions
+//! ([`session`]), the forced password change, the employee's list of tickets, and the error
+//! pages.
+
+mod pages;
+mod session;
+
+use std::sync::OnceLock;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use crate::state::AppState;
+pub(crate) use session::{NoSession, PageUser};
+
+/// The pages' content security policy: nothing but the help desk's own files.
+const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const STYLESHEET: &[u8] = include_bytes!("../../static/app.css");
+
+/// `/static/app.<hash>.css`: the stylesheet's URL, which changes whenever its content does.
+fn stylesheet_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(STYLESHEET);
+        let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        format!("/static/app.{hash}.css")
+    })
+}
+
+/// The page routes, mounted at `/` beside `/api/v1`.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/sign-out", axum::routing::post(pages::sign_out))
+        .route("/password", get(pages::password_form).post(pages::change_password))
+        .route("/static/{file}", get(static_file))
+}
+
+async fn static_file(Path(file): Path<String>) -> Response {
+    if format!("/static/{file}") != stylesheet_url() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// Who is signed in, as the header shows them.
+#[derive(Debug, Clone)]
+pub(crate) struct Me {
+    name: String,
+    email: String,
+    initials: String,
+}
+
+/// What every page's layout needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    stylesheet: &'static str,
+    me: Option<Me>,
+    csrf: String,
+    flash: Option<String>,
+}
+
+impl Layout {
+    /// The layout for a visitor who is not signed in.
+    fn anonymous() -> Self {
+        Self { stylesheet: stylesheet_url(), me: None, csrf: String::new(), flash: None }
+    }
+
+    /// The layout for `who`, with its form token.
+    fn of(state: &AppState, who: &PageUser) -> Self {
+        let u = &who.user;
+        let initials: String =
+            [u.first_name.as_str(), u.last_name.as_str()].iter().filter_map(|n| n.chars().next()).collect();
+        Self {
+            stylesheet: stylesheet_url(),
+            me: Some(Me { name: u.display_name(), email: u.email.to_string(), initials: initials.to_uppercase() }),
+            csrf: session::csrf_token(state, who.session),
+            flash: None,
+        }
+    }
+}
+
+/// Renders `view` as a page with `status` and the page headers.
+fn page(status: StatusCode, view: &impl Template) -> Response {
+    match view.render() {
+        Ok(html) => {
+            let mut res = (status, html).into_response();
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+            res
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// An error page.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorView {
+    layout: Layout,
+    heading: String,
+    message: String,
+}
+
+/// The page for `status` with `message`.
+pub(crate) fn error_page(status: StatusCode, layout: Layout, message: &str) -> Response {
+    let heading = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
+        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+        _ => "Something went wrong",
+    };
+    page(status, &ErrorView { layout, heading: heading.to_owned(), message: message.to_owned() })
+}
+
+impl IntoResponse for NoSession {
+    fn into_response(self) -> Response {
+        match self {
+            NoSession::SignIn { next } => {
+                let next = session::local_path(&next);
+                let target =
+                    if next == "/" { "/sign-in".to_owned() } else { format!("/sign-in?next={}", encode(next)) };
+                Redirect::to(&target).into_response()
+            }
+            NoSession::Unavailable => error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Layout::anonymous(),
+                "The help desk cannot reach its storage right now. Please try again in a moment.",
+            ),
+        }
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The 404 page for unknown page routes (the API keeps its problem details).
+pub(crate) fn not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, Layout::anonymous(), "There is no page at this address.")
+}

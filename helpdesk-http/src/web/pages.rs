@@ -1,0 +1,266 @@
+//! The pages so far: sign in (with the forced password change of a first sign-in), sign out,
+//! and the employee's tickets. Each handler calls the core use case the JSON route calls.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use helpdesk_core::LoginRequest;
+use helpdesk_core::domain::TicketStatus;
+use helpdesk_core::password::Password;
+use helpdesk_core::ports::{SortDirection, TicketQuery, TicketSort, TicketSortField};
+use serde::Deserialize;
+
+use super::session::{self, PageUser};
+use super::{Layout, error_page, page};
+use crate::auth::ClientAddress;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::throttle::Limited;
+
+/// What an employee reads for each status (SPEC's names are the staff's).
+pub(crate) fn status_label(s: TicketStatus) -> &'static str {
+    match s {
+        TicketStatus::New => "Waiting for review",
+        TicketStatus::Open => "Accepted",
+        TicketStatus::InProgress => "In progress",
+        TicketStatus::OnHold => "On hold",
+        TicketStatus::Pending => "Waiting for you",
+        TicketStatus::Resolved => "Resolved",
+        TicketStatus::Closed => "Closed",
+        TicketStatus::Rejected => "Rejected",
+        TicketStatus::Withdrawn => "Withdrawn",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInView {
+    layout: Layout,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NextQuery {
+    next: Option<String>,
+}
+
+pub(crate) async fn sign_in_form(Query(q): Query<NextQuery>) -> Response {
+    let next = session::local_path(q.next.as_deref().unwrap_or("/")).to_owned();
+    page(StatusCode::OK, &SignInView { layout: Layout::anonymous(), email: String::new(), next, error: None })
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignInForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// The message a refused sign-in shows (the API's problem, in words for the page).
+fn sign_in_refusal(e: &ApiError) -> String {
+    match e.code {
+        "auth.invalid_credentials" => "Wrong email or password.".to_owned(),
+        "auth.account_pending" => "Your registration is waiting for an administrator's approval.".to_owned(),
+        "auth.account_deactivated" => "This account is deactivated; ask an administrator.".to_owned(),
+        "rate_limited" => match e.retry_after {
+            Some(secs) => format!("Too many attempts. Try again in {secs} seconds."),
+            None => "Too many attempts. Try again later.".to_owned(),
+        },
+        _ => e.detail.clone(),
+    }
+}
+
+pub(crate) async fn sign_in(
+    State(s): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    addr: ClientAddress,
+    Form(f): Form<SignInForm>,
+) -> Response {
+    if !session::same_origin(&s, &method, &headers) {
+        return error_page(StatusCode::FORBIDDEN, Layout::anonymous(), "This form was sent from another site.");
+    }
+    let next = session::local_path(&f.next).to_owned();
+    let attempt = match s.limiter().check(Limited::Login, addr.0.as_deref()) {
+        Ok(()) => s
+            .desk()
+            .login(LoginRequest { email: f.email.clone(), password: Password::new(f.password), address: addr.get() })
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match attempt {
+        Ok(issued) => {
+            let Some(cookie) = session::sign_in_cookie(&s, issued.session.id) else {
+                return error_page(StatusCode::INTERNAL_SERVER_ERROR, Layout::anonymous(), "Signing in failed.");
+            };
+            let to = if issued.user.must_change_password { "/password".to_owned() } else { next };
+            let mut res = Redirect::to(&to).into_response();
+            res.headers_mut().insert(header::SET_COOKIE, cookie);
+            res
+        }
+        Err(e) => {
+            let status = if e.status == StatusCode::TOO_MANY_REQUESTS { e.status } else { StatusCode::OK };
+            let view =
+                SignInView { layout: Layout::anonymous(), email: f.email, next, error: Some(sign_in_refusal(&e)) };
+            let mut res = page(status, &view);
+            if let Some(secs) = e.retry_after
+                && let Ok(v) = secs.to_string().parse()
+            {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Checks a state-changing form: same origin and the session's token.
+fn form_allowed(s: &AppState, who: &PageUser, method: &Method, headers: &HeaderMap, csrf: &str) -> Option<Response> {
+    if session::same_origin(s, method, headers) && session::csrf_ok(s, who.session, csrf) {
+        None
+    } else {
+        Some(error_page(
+            StatusCode::FORBIDDEN,
+            Layout::of(s, who),
+            "This form has expired or was sent from another site. Reload the page and try again.",
+        ))
+    }
+}
+
+pub(crate) async fn sign_out(
+    State(s): State<AppState>,
+    who: PageUser,
+    method: Method,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = form_allowed(&s, &who, &method, &headers, &f.csrf) {
+        return refused;
+    }
+    if let Err(e) = s.desk().logout(&who.principal).await {
+        let e = ApiError::from(e);
+        return error_page(e.status, Layout::of(&s, &who), &e.detail);
+    }
+    let mut res = Redirect::to("/sign-in").into_response();
+    if let Some(cookie) = session::sign_out_cookie(&s) {
+        res.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    res
+}
+
+/// One row of the employee's list.
+#[derive(Debug)]
+struct TicketRow {
+    number: String,
+    subject: String,
+    status_key: &'static str,
+    status_label: &'static str,
+    updated: String,
+    updated_iso: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomeView {
+    layout: Layout,
+    tickets: Vec<TicketRow>,
+}
+
+pub(crate) async fn home(State(s): State<AppState>, who: PageUser) -> Response {
+    if who.user.must_change_password {
+        return Redirect::to("/password").into_response();
+    }
+    // The tickets this user filed (for staff too: their desk is another page).
+    let query = TicketQuery {
+        requester: Some(who.user.id),
+        sort: TicketSort { field: TicketSortField::Updated, direction: SortDirection::Desc },
+        ..TicketQuery::default()
+    };
+    let page_of = match s.desk().list_tickets(&who.principal, &query).await {
+        Ok(p) => p,
+        Err(e) => {
+            let e = ApiError::from(e);
+            return error_page(e.status, Layout::of(&s, &who), &e.detail);
+        }
+    };
+    let tickets = page_of
+        .items
+        .iter()
+        .map(|t| TicketRow {
+            number: t.number.to_string(),
+            subject: t.subject.to_string(),
+            status_key: t.status.as_str(),
+            status_label: status_label(t.status),
+            updated: t.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            updated_iso: t.updated_at.to_rfc3339(),
+        })
+        .collect();
+    page(StatusCode::OK, &HomeView { layout: Layout::of(&s, &who), tickets })
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordView {
+    layout: Layout,
+    forced: bool,
+    error: Option<String>,
+}
+
+pub(crate) async fn password_form(State(s): State<AppState>, who: PageUser) -> Response {
+    let forced = who.user.must_change_password;
+    page(StatusCode::OK, &PasswordView { layout: Layout::of(&s, &who), forced, error: None })
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+pub(crate) async fn change_password(
+    State(s): State<AppState>,
+    who: PageUser,
+    method: Method,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    if let Some(refused) = form_allowed(&s, &who, &method, &headers, &f.csrf) {
+        return refused;
+    }
+    let forced = who.user.must_change_password;
+    let refuse = |message: String| {
+        page(StatusCode::OK, &PasswordView { layout: Layout::of(&s, &who), forced, error: Some(message) })
+    };
+    if f.new_password != f.confirm_password {
+        return refuse("The new password and its confirmation differ.".to_owned());
+    }
+    match s
+        .desk()
+        .change_password(&who.principal, Password::new(f.current_password), Password::new(f.new_password))
+        .await
+    {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(e) => {
+            let e = ApiError::from(e);
+            let message = match e.errors.first() {
+                Some(field) => field.message.clone(),
+                None => e.detail.clone(),
+            };
+            refuse(message)
+        }
+    }
+}

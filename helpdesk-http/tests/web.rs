@@ -1,0 +1,213 @@
+//! The web pages through the router (`oneshot`): cookie sessions on core's sessions, CSRF and
+//! origin checks on every form, escaping, the page CSP, the hashed stylesheet, and error pages
+//! for page routes while the API keeps its problem details.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use common::{PASSWORD, TestApp};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    html: String,
+}
+
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Page {
+    let mut b = Request::builder().method(method).uri(path);
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    if form.is_some() {
+        b = b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    for (k, v) in extra {
+        b = b.header(*k, *v);
+    }
+    let res = app
+        .router
+        .clone()
+        .oneshot(b.body(form.map_or_else(Body::empty, |f| Body::from(f.to_owned()))).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let html = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    Page { status, headers, html }
+}
+
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let enc: String = v
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            format!("{k}={enc}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Signs in through the page; the `Cookie` header value.
+async fn sign_in(app: &TestApp, email: &str) -> String {
+    let p = send(
+        app,
+        Method::POST,
+        "/sign-in",
+        None,
+        Some(&form_encode(&[("email", email), ("password", PASSWORD), ("next", "/")])),
+        &[("sec-fetch-site", "same-origin")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let set = p.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"), "{set}");
+    set.split(';').next().unwrap().to_owned()
+}
+
+fn csrf_of(html: &str) -> String {
+    let i = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    html[i..i + 64].to_owned()
+}
+
+#[tokio::test]
+async fn an_employee_signs_in_sees_their_tickets_and_signs_out() {
+    let app = TestApp::new().await;
+    let (_, token) = app.user(1, "employee").await;
+    app.ticket(&token, "<script>alert(1)</script> printer").await;
+
+    // Not signed in: to the sign-in page, and back afterwards.
+    let p = send(&app, Method::GET, "/", None, None, &[]).await;
+    assert_eq!(
+        (p.status, p.headers.get(header::LOCATION).unwrap().to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/sign-in")
+    );
+    let p = send(&app, Method::GET, "/password?x=1", None, None, &[]).await;
+    assert_eq!(p.headers.get(header::LOCATION).unwrap(), "/sign-in?next=/password%3Fx%3D1");
+
+    let p = send(&app, Method::GET, "/sign-in", None, None, &[]).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.headers
+            .get(header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'self'; script-src 'self'")
+    );
+    assert!(!p.html.contains("<script"), "no script on the pages");
+    let css = p.html.split("href=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert!(css.starts_with("/static/app.") && css.ends_with(".css"), "{css}");
+    let s = send(&app, Method::GET, &css, None, None, &[]).await;
+    assert_eq!(s.status, StatusCode::OK);
+    assert!(s.headers.get(header::CACHE_CONTROL).unwrap().to_str().unwrap().contains("immutable"));
+    assert_eq!(send(&app, Method::GET, "/static/app.0000.css", None, None, &[]).await.status, StatusCode::NOT_FOUND);
+
+    // A wrong password: the form again, with the email kept (escaped) and the reason.
+    let p = send(
+        &app,
+        Method::POST,
+        "/sign-in",
+        None,
+        Some(&form_encode(&[("email", "user1@example.com\"><b>"), ("password", "nope")])),
+        &[("sec-fetch-site", "same-origin")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("Wrong email or password."));
+    assert!(
+        p.html.contains("user1@example.com&#34;&#62;&#60;b&#62;")
+            || p.html.contains("user1@example.com&quot;&gt;&lt;b&gt;"),
+        "{}",
+        p.html
+    );
+
+    let cookie = sign_in(&app, "user1@example.com").await;
+    let p = send(&app, Method::GET, "/", Some(&cookie), None, &[]).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    assert!(
+        p.html.contains("&#60;script&#62;alert(1)&#60;/script&#62; printer")
+            || p.html.contains("&lt;script&gt;alert(1)&lt;/script&gt; printer"),
+        "{}",
+        p.html
+    );
+    assert!(p.html.contains("Waiting for review"));
+    let csrf = csrf_of(&p.html);
+
+    // Sign-out needs the session's form token and the help desk's own origin.
+    let out = |token: String, site: &'static str| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            send(
+                app,
+                Method::POST,
+                "/sign-out",
+                Some(&cookie),
+                Some(&form_encode(&[("csrf", &token)])),
+                &[("sec-fetch-site", site)],
+            )
+            .await
+        }
+    };
+    assert_eq!(out(String::new(), "same-origin").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(out("0".repeat(64), "same-origin").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(out(csrf.clone(), "cross-site").await.status, StatusCode::FORBIDDEN);
+    let p = out(csrf, "same-origin").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(p.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
+    // The session ended in storage: the old cookie no longer works.
+    assert_eq!(send(&app, Method::GET, "/", Some(&cookie), None, &[]).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn forged_cookies_other_sites_and_open_redirects_are_refused() {
+    let app = TestApp::new().await;
+    app.user(2, "employee").await;
+    let cookie = sign_in(&app, "user2@example.com").await;
+    let (name, value) = cookie.split_once('=').unwrap();
+    let (sid, _) = value.split_once('.').unwrap();
+    let forged = format!("{name}={sid}.{}", "a".repeat(64));
+    assert_eq!(send(&app, Method::GET, "/", Some(&forged), None, &[]).await.status, StatusCode::SEE_OTHER);
+
+    let login = form_encode(&[("email", "user2@example.com"), ("password", PASSWORD), ("next", "//evil.example/x")]);
+    let p = send(&app, Method::POST, "/sign-in", None, Some(&login), &[("origin", "https://evil.example")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "a sign-in form posted from another site");
+    let p = send(&app, Method::POST, "/sign-in", None, Some(&login), &[("origin", "http://test")]).await;
+    assert_eq!(
+        (p.status, p.headers.get(header::LOCATION).unwrap().to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/"),
+        "never to another site"
+    );
+}
+
+#[tokio::test]
+async fn unknown_pages_get_a_page_and_the_api_keeps_problem_details() {
+    let app = TestApp::new().await;
+    let p = send(&app, Method::GET, "/no/such/page", None, None, &[]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(p.headers.get(header::CONTENT_TYPE).unwrap().to_str().unwrap().starts_with("text/html"));
+    assert!(p.html.contains("Not found"));
+    let p = send(&app, Method::GET, "/api/v1/no/such/route", None, None, &[]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert_eq!(p.headers.get(header::CONTENT_TYPE).unwrap(), "application/problem+json");
+}
