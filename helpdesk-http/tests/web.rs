@@ -211,3 +211,74 @@ async fn unknown_pages_get_a_page_and_the_api_keeps_problem_details() {
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     assert_eq!(p.headers.get(header::CONTENT_TYPE).unwrap(), "application/problem+json");
 }
+
+#[tokio::test]
+async fn an_employee_files_a_ticket_once_sees_it_and_never_sees_another_employees() {
+    let app = TestApp::new().await;
+    app.user(3, "employee").await;
+    let (_, other) = app.user(4, "employee").await;
+    let others = app.ticket(&other, "Not yours").await;
+    let cookie = sign_in(&app, "user3@example.com").await;
+
+    let form = send(&app, Method::GET, "/tickets/new", Some(&cookie), None, &[]).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.html.contains("<optgroup label=\"Network\">") && form.html.contains("value=\"network/vpn\""));
+    let csrf = csrf_of(&form.html);
+    let key = {
+        let i =
+            form.html.find("name=\"idempotency_key\" value=\"").unwrap() + "name=\"idempotency_key\" value=\"".len();
+        form.html[i..i + 36].to_owned()
+    };
+
+    // A missing subject: the form again, input kept, the message next to the field.
+    let bad = form_encode(&[
+        ("csrf", &csrf),
+        ("idempotency_key", &key),
+        ("kind", "network/vpn"),
+        ("subject", ""),
+        ("description", "Since <Monday>."),
+    ]);
+    let p =
+        send(&app, Method::POST, "/tickets/new", Some(&cookie), Some(&bad), &[("sec-fetch-site", "same-origin")]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.html.contains("id=\"subject-error\""), "{}", p.html);
+    assert!(
+        p.html.contains("Since &#60;Monday&#62;.") || p.html.contains("Since &lt;Monday&gt;."),
+        "input kept, escaped"
+    );
+
+    // Filed once, even when the form is sent twice.
+    let good = form_encode(&[
+        ("csrf", &csrf),
+        ("idempotency_key", &key),
+        ("kind", "network/vpn"),
+        ("subject", "VPN drops"),
+        ("description", "Since Monday."),
+    ]);
+    let first =
+        send(&app, Method::POST, "/tickets/new", Some(&cookie), Some(&good), &[("sec-fetch-site", "same-origin")])
+            .await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.html);
+    let to = first.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_owned();
+    let again =
+        send(&app, Method::POST, "/tickets/new", Some(&cookie), Some(&good), &[("sec-fetch-site", "same-origin")])
+            .await;
+    assert_eq!(again.headers.get(header::LOCATION).unwrap().to_str().unwrap(), to, "a double submit files once");
+    let p = send(&app, Method::GET, &to, Some(&cookie), None, &[]).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("filed.") && p.html.contains("VPN drops") && p.html.contains("Filed"), "{}", p.html);
+    let home = send(&app, Method::GET, "/", Some(&cookie), None, &[]).await;
+    assert_eq!(home.html.matches("VPN drops").count(), 1);
+
+    // Without the form token, nothing is filed.
+    let forged = form_encode(&[("kind", "network/vpn"), ("subject", "forged"), ("description", "x")]);
+    assert_eq!(
+        send(&app, Method::POST, "/tickets/new", Some(&cookie), Some(&forged), &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Another employee's ticket does not exist for this one.
+    let p = send(&app, Method::GET, &format!("/tickets/{others}"), Some(&cookie), None, &[]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(!p.html.contains("Not yours"));
+}

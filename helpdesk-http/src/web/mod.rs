@@ -4,11 +4,12 @@
 //! use cases as the JSON routes; a page is a view of core's answer, never a second rule.
 //!
 //! So far (web interface part 1, begun): signing in and out on cookie sessions
-//! ([`session`]), the forced password change, the employee's list of tickets, and the error
-//! pages.
+//! ([`session`]), the forced password change, the employee's list of tickets, filing a ticket
+//! and the ticket page, and the error pages.
 
 mod pages;
 mod session;
+mod tickets;
 
 use std::sync::OnceLock;
 
@@ -46,6 +47,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", axum::routing::post(pages::sign_out))
         .route("/password", get(pages::password_form).post(pages::change_password))
+        .route("/tickets/new", get(tickets::new_ticket_form).post(tickets::create_ticket))
+        .route("/tickets/{number}", get(tickets::ticket_page))
         .route("/static/{file}", get(static_file))
 }
 

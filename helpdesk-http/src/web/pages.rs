@@ -126,7 +126,13 @@ pub(crate) struct CsrfForm {
 }
 
 /// Checks a state-changing form: same origin and the session's token.
-fn form_allowed(s: &AppState, who: &PageUser, method: &Method, headers: &HeaderMap, csrf: &str) -> Option<Response> {
+pub(crate) fn form_allowed(
+    s: &AppState,
+    who: &PageUser,
+    method: &Method,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Option<Response> {
     if session::same_origin(s, method, headers) && session::csrf_ok(s, who.session, csrf) {
         None
     } else {
