@@ -282,3 +282,109 @@ async fn an_employee_files_a_ticket_once_sees_it_and_never_sees_another_employee
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     assert!(!p.html.contains("Not yours"));
 }
+
+#[tokio::test]
+async fn the_requester_comments_and_closes_or_withdraws_after_confirming() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(5, "employee").await;
+    let (_, coord) = app.user(6, "coordinator").await;
+    let resolved = app.ticket(&emp, "Monitor flickers").await;
+    for (action, body) in [
+        ("approve", serde_json::json!({"priority": "low", "department": "it"})),
+        ("claim", serde_json::json!({})),
+        ("resolve", serde_json::json!({"note": "Cable replaced."})),
+    ] {
+        let r = app.post(&format!("/api/v1/tickets/{resolved}/{action}"), &coord, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{action}: {:?}", r.body);
+    }
+    let fresh = app.ticket(&emp, "Need a dock").await;
+    let cookie = sign_in(&app, "user5@example.com").await;
+    let same = [("sec-fetch-site", "same-origin")];
+
+    // A comment on the page, then it shows in the conversation.
+    let page = send(&app, Method::GET, &format!("/tickets/{fresh}"), Some(&cookie), None, &[]).await;
+    let csrf = csrf_of(&page.html);
+    assert!(page.html.contains("href=\"/tickets/") && page.html.contains("Withdraw"), "{}", page.html);
+    let empty = send(
+        &app,
+        Method::POST,
+        &format!("/tickets/{fresh}/comments"),
+        Some(&cookie),
+        Some(&form_encode(&[("csrf", &csrf), ("body", "  ")])),
+        &same,
+    )
+    .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.html.contains("id=\"body-error\""));
+    let ok = send(
+        &app,
+        Method::POST,
+        &format!("/tickets/{fresh}/comments"),
+        Some(&cookie),
+        Some(&form_encode(&[("csrf", &csrf), ("body", "The USB-C kind, please.")])),
+        &same,
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    let page = send(&app, Method::GET, &format!("/tickets/{fresh}?commented=1"), Some(&cookie), None, &[]).await;
+    assert!(page.html.contains("Comment added.") && page.html.contains("The USB-C kind, please."));
+
+    // Withdraw asks first (a page, no script), then does it.
+    let confirm = send(&app, Method::GET, &format!("/tickets/{fresh}/withdraw"), Some(&cookie), None, &[]).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(confirm.html.contains("It cannot be undone."));
+    let version = {
+        let i = confirm.html.find("name=\"version\" value=\"").unwrap() + "name=\"version\" value=\"".len();
+        confirm.html[i..].split('"').next().unwrap().to_owned()
+    };
+    // A stale page: someone changed the ticket meanwhile; nothing is done and the page says so.
+    let stale = send(
+        &app,
+        Method::POST,
+        &format!("/tickets/{fresh}/withdraw"),
+        Some(&cookie),
+        Some(&form_encode(&[("csrf", &csrf), ("version", "1"), ("text", "")])),
+        &same,
+    )
+    .await;
+    assert_eq!(stale.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("/tickets/{fresh}?stale=1"));
+    let done = send(
+        &app,
+        Method::POST,
+        &format!("/tickets/{fresh}/withdraw"),
+        Some(&cookie),
+        Some(&form_encode(&[("csrf", &csrf), ("version", &version), ("text", "Found one.")])),
+        &same,
+    )
+    .await;
+    assert_eq!(
+        done.headers.get(header::LOCATION).unwrap().to_str().unwrap(),
+        format!("/tickets/{fresh}?done=withdraw")
+    );
+    let page = send(&app, Method::GET, &format!("/tickets/{fresh}?done=withdraw"), Some(&cookie), None, &[]).await;
+    assert!(page.html.contains("Done: withdrawn.") && page.html.contains(">Withdrawn<"), "{}", page.html);
+
+    // Close the resolved one; reopen was offered too.
+    let page = send(&app, Method::GET, &format!("/tickets/{resolved}"), Some(&cookie), None, &[]).await;
+    assert!(page.html.contains("Reopen") && page.html.contains("Close the ticket"));
+    let confirm = send(&app, Method::GET, &format!("/tickets/{resolved}/close"), Some(&cookie), None, &[]).await;
+    let version = {
+        let i = confirm.html.find("name=\"version\" value=\"").unwrap() + "name=\"version\" value=\"".len();
+        confirm.html[i..].split('"').next().unwrap().to_owned()
+    };
+    let done = send(
+        &app,
+        Method::POST,
+        &format!("/tickets/{resolved}/close"),
+        Some(&cookie),
+        Some(&form_encode(&[("csrf", &csrf), ("version", &version), ("text", "")])),
+        &same,
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let r = app.get(&format!("/api/v1/tickets/{resolved}"), &emp).await;
+    assert_eq!(r.body["status"], "closed");
+    // Nothing to confirm any more: back to the ticket.
+    let gone = send(&app, Method::GET, &format!("/tickets/{resolved}/reopen"), Some(&cookie), None, &[]).await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER);
+}

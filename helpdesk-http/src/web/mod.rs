@@ -49,6 +49,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/password", get(pages::password_form).post(pages::change_password))
         .route("/tickets/new", get(tickets::new_ticket_form).post(tickets::create_ticket))
         .route("/tickets/{number}", get(tickets::ticket_page))
+        .route("/tickets/{number}/comments", axum::routing::post(tickets::add_comment))
+        .route("/tickets/{number}/{action}", get(tickets::action_form).post(tickets::act))
         .route("/static/{file}", get(static_file))
 }
 

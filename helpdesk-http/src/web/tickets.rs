@@ -200,6 +200,10 @@ struct TicketPageView {
     created_iso: String,
     description: String,
     rejection_reason: Option<String>,
+    actions: Vec<ActionLink>,
+    can_comment: bool,
+    comment: String,
+    comment_error: Option<String>,
     comments: Vec<CommentRow>,
     history: Vec<EventRow>,
 }
@@ -243,6 +247,19 @@ fn category_name(s: &AppState, who: &PageUser, category: &str, sub: &str) -> Str
 #[derive(Debug, Deserialize)]
 pub(crate) struct TicketQuery {
     filed: Option<String>,
+    done: Option<String>,
+    stale: Option<String>,
+    commented: Option<String>,
+}
+
+/// The requester actions this page offers, with their words (staff actions are part 2).
+const REQUESTER_ACTIONS: &[(Action, &str)] =
+    &[(Action::Close, "Close the ticket"), (Action::Reopen, "Reopen"), (Action::Withdraw, "Withdraw")];
+
+#[derive(Debug)]
+struct ActionLink {
+    href: String,
+    label: &'static str,
 }
 
 pub(crate) async fn ticket_page(
@@ -251,8 +268,33 @@ pub(crate) async fn ticket_page(
     Path(number): Path<String>,
     Query(q): Query<TicketQuery>,
 ) -> Response {
-    let not_found = || error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no such ticket of yours.");
-    let Ok(number) = TicketNumber::parse(&number) else { return not_found() };
+    let flash = if q.filed.is_some() {
+        Some(format!("Ticket {number} filed. You will get a mail at each step."))
+    } else if q.stale.is_some() {
+        Some("The ticket changed since you opened it; here it is now. Nothing was done.".to_owned())
+    } else if q.commented.is_some() {
+        Some("Comment added.".to_owned())
+    } else {
+        q.done
+            .as_deref()
+            .and_then(|a| REQUESTER_ACTIONS.iter().find(|(x, _)| x.as_str() == a))
+            .map(|(a, _)| format!("Done: {}.", action_words(*a).to_lowercase()))
+    };
+    render_ticket(&s, &who, &number, flash, None, String::new(), StatusCode::OK).await
+}
+
+/// The ticket page, with an optional message on top and an error on the comment form.
+async fn render_ticket(
+    s: &AppState,
+    who: &PageUser,
+    number: &str,
+    flash: Option<String>,
+    comment_error: Option<String>,
+    comment: String,
+    status: StatusCode,
+) -> Response {
+    let not_found = || error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.");
+    let Ok(number) = TicketNumber::parse(number) else { return not_found() };
     let desk = s.desk();
     let loaded = async {
         let view = desk.ticket(&who.principal, &number).await?;
@@ -265,32 +307,39 @@ pub(crate) async fn ticket_page(
         Err(helpdesk_core::Error::NotFound { .. }) => return not_found(),
         Err(e) => {
             let e = ApiError::from(e);
-            return error_page(e.status, Layout::of(&s, &who), &e.detail);
+            return error_page(e.status, Layout::of(s, who), &e.detail);
         }
     };
     let t = view.ticket;
     let (created, created_iso) = when(t.created_at);
-    let mut layout = Layout::of(&s, &who);
-    if q.filed.is_some() {
-        layout.flash = Some(format!("Ticket {} filed. You will get a mail at each step.", t.number));
-    }
+    let mut layout = Layout::of(s, who);
+    layout.flash = flash;
+    let actions = REQUESTER_ACTIONS
+        .iter()
+        .filter(|(a, _)| view.actions.contains(a))
+        .map(|(a, label)| ActionLink { href: format!("/tickets/{}/{}", t.number, a.as_str()), label })
+        .collect();
     let page_view = TicketPageView {
         layout,
         number: t.number.to_string(),
         subject: t.subject.to_string(),
         status_key: t.status.as_str(),
         status_label: status_label(t.status),
-        category: category_name(&s, &who, &t.category.to_string(), &t.sub_category.to_string()),
+        category: category_name(s, who, t.category.as_str(), t.sub_category.as_str()),
         priority: t.priority.map_or_else(|| "Not set yet".to_owned(), |p| p.to_string()),
         created,
         created_iso,
         description: t.description.to_string(),
         rejection_reason: t.rejection_reason.clone(),
+        actions,
+        can_comment: !t.status.is_terminal(),
+        comment,
+        comment_error,
         comments: comments
             .iter()
             .map(|c| {
                 let (at, at_iso) = when(c.created_at);
-                CommentRow { author: who_wrote(&c.author, &who), body: c.body.to_string(), at, at_iso }
+                CommentRow { author: who_wrote(&c.author, who), body: c.body.to_string(), at, at_iso }
             })
             .collect(),
         history: history
@@ -299,7 +348,7 @@ pub(crate) async fn ticket_page(
                 let what = match &e.kind {
                     EventKind::Action { action } => action_words(*action).to_owned(),
                     EventKind::Edited => "Edited".to_owned(),
-                    EventKind::Commented { .. } => format!("Comment by {}", who_wrote(&e.actor, &who)),
+                    EventKind::Commented { .. } => format!("Comment by {}", who_wrote(&e.actor, who)),
                     EventKind::AttachmentAdded { .. } => "Attachment added".to_owned(),
                 };
                 let (at, at_iso) = when(e.at);
@@ -307,5 +356,179 @@ pub(crate) async fn ticket_page(
             })
             .collect(),
     };
-    page(StatusCode::OK, &page_view)
+    page(status, &page_view)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CommentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    body: String,
+}
+
+pub(crate) async fn add_comment(
+    State(s): State<AppState>,
+    who: PageUser,
+    Path(number): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    Form(f): Form<CommentForm>,
+) -> Response {
+    if let Some(refused) = form_allowed(&s, &who, &method, &headers, &f.csrf) {
+        return refused;
+    }
+    let Ok(n) = TicketNumber::parse(&number) else {
+        return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no such ticket of yours.");
+    };
+    match s.desk().add_comment(&who.principal, &n, &f.body, false).await {
+        Ok(_) => Redirect::to(&format!("/tickets/{n}?commented=1")).into_response(),
+        Err(e) => {
+            let e = ApiError::from(e);
+            let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+            render_ticket(&s, &who, &number, None, Some(message), f.body, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirm_action.html")]
+struct ConfirmView {
+    layout: Layout,
+    number: String,
+    subject: String,
+    action: &'static str,
+    title: &'static str,
+    explanation: &'static str,
+    text_label: &'static str,
+    text_required: bool,
+    text: String,
+    version: u64,
+    error: Option<String>,
+}
+
+/// The requester action named in a URL, with what its confirmation page says.
+fn requester_action(name: &str) -> Option<(Action, &'static str, &'static str, &'static str, bool)> {
+    match name {
+        "close" => Some((
+            Action::Close,
+            "Close the ticket",
+            "Closing says the problem is solved for you. The ticket cannot be reopened afterwards.",
+            "Comment (optional)",
+            false,
+        )),
+        "reopen" => Some((
+            Action::Reopen,
+            "Reopen the ticket",
+            "Reopening sends the ticket back to the help desk. Say what is still wrong.",
+            "Why reopen it?",
+            true,
+        )),
+        "withdraw" => Some((
+            Action::Withdraw,
+            "Withdraw the ticket",
+            "Withdrawing tells the help desk you no longer need this. It cannot be undone.",
+            "Comment (optional)",
+            false,
+        )),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    version: u64,
+}
+
+async fn confirm_page(
+    s: &AppState,
+    who: &PageUser,
+    number: &str,
+    name: &str,
+    text: String,
+    error: Option<String>,
+) -> Response {
+    let not_found = || error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.");
+    let (Some((action, title, explanation, text_label, text_required)), Ok(n)) =
+        (requester_action(name), TicketNumber::parse(number))
+    else {
+        return not_found();
+    };
+    let view = match s.desk().ticket(&who.principal, &n).await {
+        Ok(v) => v,
+        Err(helpdesk_core::Error::NotFound { .. }) => return not_found(),
+        Err(e) => {
+            let e = ApiError::from(e);
+            return error_page(e.status, Layout::of(s, who), &e.detail);
+        }
+    };
+    if !view.actions.contains(&action) {
+        return Redirect::to(&format!("/tickets/{n}?stale=1")).into_response();
+    }
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    page(
+        status,
+        &ConfirmView {
+            layout: Layout::of(s, who),
+            number: n.to_string(),
+            subject: view.ticket.subject.to_string(),
+            action: action.as_str(),
+            title,
+            explanation,
+            text_label,
+            text_required,
+            text,
+            version: view.ticket.version,
+            error,
+        },
+    )
+}
+
+pub(crate) async fn action_form(
+    State(s): State<AppState>,
+    who: PageUser,
+    Path((number, name)): Path<(String, String)>,
+) -> Response {
+    confirm_page(&s, &who, &number, &name, String::new(), None).await
+}
+
+pub(crate) async fn act(
+    State(s): State<AppState>,
+    who: PageUser,
+    Path((number, name)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    if let Some(refused) = form_allowed(&s, &who, &method, &headers, &f.csrf) {
+        return refused;
+    }
+    let (Some((action, ..)), Ok(n)) = (requester_action(&name), TicketNumber::parse(&number)) else {
+        return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no such ticket of yours.");
+    };
+    let text = f.text.trim();
+    let req = if text.is_empty() {
+        helpdesk_core::ActionRequest::default()
+    } else {
+        helpdesk_core::ActionRequest::text(text)
+    };
+    match s.desk().act(&who.principal, &n, action, req, Some(f.version)).await {
+        Ok(_) => Redirect::to(&format!("/tickets/{n}?done={}", action.as_str())).into_response(),
+        Err(helpdesk_core::Error::VersionConflict { .. } | helpdesk_core::Error::InvalidTransition { .. }) => {
+            Redirect::to(&format!("/tickets/{n}?stale=1")).into_response()
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            if e.errors.is_empty() {
+                return error_page(e.status, Layout::of(&s, &who), &e.detail);
+            }
+            let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+            confirm_page(&s, &who, &number, &name, f.text, Some(message)).await
+        }
+    }
 }
