@@ -388,3 +388,113 @@ async fn the_requester_comments_and_closes_or_withdraws_after_confirming() {
     let gone = send(&app, Method::GET, &format!("/tickets/{resolved}/reopen"), Some(&cookie), None, &[]).await;
     assert_eq!(gone.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn register_then_approved_and_a_forgotten_password_reset_through_the_pages() {
+    let app = TestApp::new().await;
+    let same = [("sec-fetch-site", "same-origin")];
+    let form = send(&app, Method::GET, "/register", None, None, &[]).await;
+    assert_eq!(form.status, StatusCode::OK);
+    for f in [
+        "first_name",
+        "middle_name",
+        "last_name",
+        "suffix",
+        "company_id",
+        "department",
+        "email",
+        "password",
+        "confirm_password",
+    ] {
+        assert!(form.html.contains(&format!("for=\"{f}\"")), "{f} has a label");
+    }
+    let fields = |company_id: &'static str, password: &'static str| {
+        form_encode(&[
+            ("first_name", "Nadia"),
+            ("middle_name", ""),
+            ("last_name", "Okafor"),
+            ("suffix", "Jr."),
+            ("company_id", company_id),
+            ("department", "asset"),
+            ("email", "nadia@example.com"),
+            ("password", password),
+            ("confirm_password", password),
+        ])
+    };
+    // A bad company id and a common password: both named, input kept.
+    let p = send(&app, Method::POST, "/register", None, Some(&fields("42", "password1234")), &same).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.html.contains("id=\"company_id-error\"") && p.html.contains("id=\"password-error\""), "{}", p.html);
+    assert!(p.html.contains("value=\"Nadia\""));
+    let p =
+        send(&app, Method::POST, "/register", None, Some(&fields("MA0777", "copper-lantern-meadow-19")), &same).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("Registration received"));
+    // Pending: signing in says why, once the password was right.
+    let p = send(
+        &app,
+        Method::POST,
+        "/sign-in",
+        None,
+        Some(&form_encode(&[("email", "nadia@example.com"), ("password", "copper-lantern-meadow-19")])),
+        &same,
+    )
+    .await;
+    assert!(p.html.contains("waiting for an administrator"), "{}", p.html);
+    let users = app.get("/api/v1/users?status=pending", &app.admin).await;
+    let id = users.body["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.post(&format!("/api/v1/users/{id}/approve"), &app.admin, serde_json::json!({})).await.status,
+        StatusCode::OK
+    );
+
+    // Forgot: the same answer for an unknown address; the mailed token resets the password.
+    for email in ["nobody@example.com", "nadia@example.com"] {
+        let p =
+            send(&app, Method::POST, "/forgot-password", None, Some(&form_encode(&[("email", email)])), &same).await;
+        assert!(p.html.contains("Check your mail"), "{email}");
+    }
+    let page = send(&app, Method::GET, "/reset-password", None, None, &[]).await;
+    assert!(page.html.contains("<script src=\"/static/token.") && page.html.contains("paste here"));
+    let script = page.html.split("<script src=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert_eq!(send(&app, Method::GET, &script, None, None, &[]).await.status, StatusCode::OK);
+    let token = app.mailed_token("nadia@example.com").unwrap();
+    let bad = send(
+        &app,
+        Method::POST,
+        "/reset-password",
+        None,
+        Some(&form_encode(&[
+            ("token", "not-a-token"),
+            ("new_password", "granite-willow-harbor-88"),
+            ("confirm_password", "granite-willow-harbor-88"),
+        ])),
+        &same,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let ok = send(
+        &app,
+        Method::POST,
+        "/reset-password",
+        None,
+        Some(&form_encode(&[
+            ("token", &token),
+            ("new_password", "granite-willow-harbor-88"),
+            ("confirm_password", "granite-willow-harbor-88"),
+        ])),
+        &same,
+    )
+    .await;
+    assert!(ok.html.contains("Password set"), "{}", ok.html);
+    let p = send(
+        &app,
+        Method::POST,
+        "/sign-in",
+        None,
+        Some(&form_encode(&[("email", "nadia@example.com"), ("password", "granite-willow-harbor-88")])),
+        &same,
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+}

@@ -4,9 +4,11 @@
 //! use cases as the JSON routes; a page is a view of core's answer, never a second rule.
 //!
 //! So far (web interface part 1, begun): signing in and out on cookie sessions
-//! ([`session`]), the forced password change, the employee's list of tickets, filing a ticket
-//! and the ticket page, and the error pages.
+//! ([`session`]), registration, forgotten passwords and invitations ([`accounts`]), the forced
+//! password change, the employee's list of tickets, filing a ticket, the ticket page with the
+//! requester's actions and comments ([`tickets`]), and the error pages.
 
+mod accounts;
 mod pages;
 mod session;
 mod tickets;
@@ -27,17 +29,52 @@ pub(crate) use session::{NoSession, PageUser};
 const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                         form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-const STYLESHEET: &[u8] = include_bytes!("../../static/app.css");
+/// A file the pages load, embedded in the binary and served under a content-hashed name.
+struct Asset {
+    stem: &'static str,
+    ext: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
 
-/// `/static/app.<hash>.css`: the stylesheet's URL, which changes whenever its content does.
-fn stylesheet_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(STYLESHEET);
-        let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-        format!("/static/app.{hash}.css")
+const ASSETS: &[Asset] = &[
+    Asset {
+        stem: "app",
+        ext: "css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../static/app.css"),
+    },
+    Asset {
+        stem: "token",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/token.js"),
+    },
+];
+
+/// The assets' URLs (`/static/app.<hash>.css`), which change whenever their content does.
+fn asset_urls() -> &'static [String] {
+    static URLS: OnceLock<Vec<String>> = OnceLock::new();
+    URLS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|a| {
+                use sha2::Digest as _;
+                let digest = sha2::Sha256::digest(a.bytes);
+                let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+                format!("/static/{}.{hash}.{}", a.stem, a.ext)
+            })
+            .collect()
     })
+}
+
+fn stylesheet_url() -> &'static str {
+    asset_urls().first().map_or("/static/app.css", String::as_str)
+}
+
+/// The script that moves a mailed token from the URL fragment into its form.
+fn token_script_url() -> &'static str {
+    asset_urls().get(1).map_or("/static/token.js", String::as_str)
 }
 
 /// The page routes, mounted at `/` beside `/api/v1`.
@@ -51,19 +88,23 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/tickets/{number}", get(tickets::ticket_page))
         .route("/tickets/{number}/comments", axum::routing::post(tickets::add_comment))
         .route("/tickets/{number}/{action}", get(tickets::action_form).post(tickets::act))
+        .route("/register", get(accounts::register_form).post(accounts::register))
+        .route("/forgot-password", get(accounts::forgot_form).post(accounts::forgot))
+        .route("/reset-password", get(accounts::reset_form).post(accounts::reset))
+        .route("/accept-invitation", get(accounts::invitation_form).post(accounts::accept_invitation))
         .route("/static/{file}", get(static_file))
 }
 
 async fn static_file(Path(file): Path<String>) -> Response {
-    if format!("/static/{file}") != stylesheet_url() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
+    let path = format!("/static/{file}");
+    let Some(i) = asset_urls().iter().position(|u| *u == path) else { return StatusCode::NOT_FOUND.into_response() };
+    let Some(asset) = ASSETS.get(i) else { return StatusCode::NOT_FOUND.into_response() };
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
         ],
-        STYLESHEET,
+        asset.bytes,
     )
         .into_response()
 }
