@@ -30,6 +30,10 @@ cargo run -q -p helpdesk-examples --example embed_sled
     cargo test
 )
 
+# The web pages in a real headless Chromium, with axe-core on every page (installs Chromium,
+# Playwright and axe-core when missing; screenshots in target/screenshots/).
+scripts/browser-tests.sh
+
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --all-features --no-fail-fast "$@"
 else
