@@ -31,6 +31,8 @@ struct Field {
     hint: Option<&'static str>,
     value: String,
     error: Option<String>,
+    /// The ids of the hint and the error, for `aria-describedby`.
+    described_by: String,
 }
 
 #[derive(Template)]
@@ -68,15 +70,14 @@ pub(crate) struct RegisterForm {
 
 fn register_page(s: &AppState, f: &RegisterForm, errors: &[(String, String)], status: StatusCode) -> Response {
     let error_of = |name: &str| errors.iter().find(|(field, _)| field == name).map(|(_, m)| m.clone());
-    let field = |name, label, kind, autocomplete, required, hint, value: &str| Field {
-        name,
-        label,
-        kind,
-        autocomplete,
-        required,
-        hint,
-        value: value.to_owned(),
-        error: error_of(name),
+    let field = |name: &'static str, label, kind, autocomplete, required, hint: Option<&'static str>, value: &str| {
+        let error = error_of(name);
+        let described_by = [hint.map(|_| format!("{name}-hint")), error.as_ref().map(|_| format!("{name}-error"))]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Field { name, label, kind, autocomplete, required, hint, value: value.to_owned(), error, described_by }
     };
     let fields = vec![
         field("first_name", "First name", "text", "given-name", true, None, &f.first_name),
