@@ -498,3 +498,45 @@ async fn register_then_approved_and_a_forgotten_password_reset_through_the_pages
     .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn the_list_filters_searches_and_pages_from_the_address_bar() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(7, "employee").await;
+    let cookie = sign_in(&app, "user7@example.com").await;
+    let empty = send(&app, Method::GET, "/", Some(&cookie), None, &[]).await;
+    assert!(empty.html.contains("You have not filed a ticket yet."), "a clear empty state");
+    for i in 0..27 {
+        app.ticket(&emp, &format!("Ticket number {i:02}")).await;
+    }
+    let withdrawn = app.ticket(&emp, "Keyboard sticks").await;
+    assert_eq!(
+        app.post(&format!("/api/v1/tickets/{withdrawn}/withdraw"), &emp, serde_json::json!({})).await.status,
+        StatusCode::OK
+    );
+
+    let all = send(&app, Method::GET, "/", Some(&cookie), None, &[]).await;
+    assert_eq!(all.html.matches("<tr><td>").count(), 25, "a page of 25");
+    let next = all
+        .html
+        .split("<p class=\"more\"><a href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    let older = send(&app, Method::GET, &next, Some(&cookie), None, &[]).await;
+    assert_eq!(older.html.matches("<tr><td>").count(), 3, "the rest on the next page");
+    assert!(!older.html.contains("class=\"more\""));
+
+    let active = send(&app, Method::GET, "/?show=active", Some(&cookie), None, &[]).await;
+    assert!(!active.html.contains("Keyboard sticks") && active.html.contains("aria-current=\"page\">Active"));
+    let done = send(&app, Method::GET, "/?show=done", Some(&cookie), None, &[]).await;
+    assert!(done.html.contains("Keyboard sticks") && done.html.contains("Withdrawn"));
+    let found = send(&app, Method::GET, "/?show=all&q=number+07", Some(&cookie), None, &[]).await;
+    assert_eq!(found.html.matches("<tr><td>").count(), 1);
+    let none = send(&app, Method::GET, "/?q=nothing-like-this", Some(&cookie), None, &[]).await;
+    assert!(none.html.contains("No ticket of yours matches."));
+}

@@ -176,21 +176,83 @@ struct TicketRow {
     updated_iso: String,
 }
 
+/// A filter link above the list.
+#[derive(Debug)]
+struct FilterLink {
+    label: &'static str,
+    href: String,
+    current: bool,
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomeView {
     layout: Layout,
+    first_name: String,
     tickets: Vec<TicketRow>,
+    filters: Vec<FilterLink>,
+    show: String,
+    q: String,
+    sort: String,
+    next: Option<String>,
+    any_filter: bool,
 }
 
-pub(crate) async fn home(State(s): State<AppState>, who: PageUser) -> Response {
+/// The list's view, from the address bar (so a view can be bookmarked).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ListQuery {
+    show: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
+    after: Option<String>,
+}
+
+/// The status groups an employee filters by.
+const SHOWS: &[(&str, &str, &[TicketStatus])] = &[
+    ("all", "All", &[]),
+    (
+        "active",
+        "Active",
+        &[TicketStatus::New, TicketStatus::Open, TicketStatus::InProgress, TicketStatus::OnHold, TicketStatus::Pending],
+    ),
+    ("waiting", "Waiting for you", &[TicketStatus::Pending]),
+    ("resolved", "Resolved", &[TicketStatus::Resolved]),
+    ("done", "Closed or withdrawn", &[TicketStatus::Closed, TicketStatus::Withdrawn, TicketStatus::Rejected]),
+];
+
+fn list_href(show: &str, q: &str, sort: &str, after: Option<&str>) -> String {
+    let mut parts = vec![format!("show={}", super::encode(show))];
+    if !q.is_empty() {
+        parts.push(format!("q={}", super::encode(q)));
+    }
+    if sort != "updated" {
+        parts.push(format!("sort={}", super::encode(sort)));
+    }
+    if let Some(a) = after {
+        parts.push(format!("after={}", super::encode(a)));
+    }
+    format!("/?{}", parts.join("&"))
+}
+
+pub(crate) async fn home(State(s): State<AppState>, who: PageUser, Query(lq): Query<ListQuery>) -> Response {
     if who.user.must_change_password {
         return Redirect::to("/password").into_response();
     }
+    let show = SHOWS.iter().find(|(k, ..)| Some(*k) == lq.show.as_deref()).unwrap_or(&SHOWS[0]);
+    let q = lq.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let sort = if lq.sort.as_deref() == Some("created") { "created" } else { "updated" };
+    let cursor = lq.after.as_deref().and_then(|a| helpdesk_core::ports::Cursor::decode(a).ok());
     // The tickets this user filed (for staff too: their desk is another page).
     let query = TicketQuery {
         requester: Some(who.user.id),
-        sort: TicketSort { field: TicketSortField::Updated, direction: SortDirection::Desc },
+        statuses: show.2.to_vec(),
+        text: (!q.is_empty()).then(|| q.clone()),
+        sort: TicketSort {
+            field: if sort == "created" { TicketSortField::Created } else { TicketSortField::Updated },
+            direction: SortDirection::Desc,
+        },
+        cursor,
+        limit: helpdesk_core::ports::PageSize::new(25).unwrap_or_default(),
         ..TicketQuery::default()
     };
     let page_of = match s.desk().list_tickets(&who.principal, &query).await {
@@ -212,7 +274,23 @@ pub(crate) async fn home(State(s): State<AppState>, who: PageUser) -> Response {
             updated_iso: t.updated_at.to_rfc3339(),
         })
         .collect();
-    page(StatusCode::OK, &HomeView { layout: Layout::of(&s, &who), tickets })
+    let filters = SHOWS
+        .iter()
+        .map(|(key, label, _)| FilterLink { label, href: list_href(key, &q, sort, None), current: *key == show.0 })
+        .collect();
+    let next = page_of.next.map(|c| list_href(show.0, &q, sort, Some(&c.encode())));
+    let view = HomeView {
+        layout: Layout::of(&s, &who),
+        first_name: who.user.first_name.to_string(),
+        tickets,
+        filters,
+        show: show.0.to_owned(),
+        q: q.clone(),
+        sort: sort.to_owned(),
+        next,
+        any_filter: show.0 != "all" || !q.is_empty(),
+    };
+    page(StatusCode::OK, &view)
 }
 
 #[derive(Template)]
