@@ -113,7 +113,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::audit_denials));
     let app = Router::new().nest("/api/v1", api).merge(routes::ops::router());
     #[cfg(feature = "web")]
-    let app = app.merge(web::router());
+    let app = app.merge(web::router(upload_limit));
     let app = app
         .fallback(fallback)
         .method_not_allowed_fallback(|| async {

@@ -44,7 +44,7 @@ async fn send(
         .unwrap();
     let status = res.status();
     let headers = res.headers().clone();
-    let html = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let html = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned();
     Page { status, headers, html }
 }
 
@@ -539,4 +539,65 @@ async fn the_list_filters_searches_and_pages_from_the_address_bar() {
     assert_eq!(found.html.matches("<tr><td>").count(), 1);
     let none = send(&app, Method::GET, "/?q=nothing-like-this", Some(&cookie), None, &[]).await;
     assert!(none.html.contains("No ticket of yours matches."));
+}
+
+fn png() -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(4, 4, image::Rgb([200, 30, 30])).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn files_are_added_in_one_form_refused_ones_say_why_and_downloads_follow_the_rules() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(8, "employee").await;
+    app.user(9, "employee").await;
+    let number = app.ticket(&emp, "Screen glitch").await;
+    let cookie = sign_in(&app, "user8@example.com").await;
+    let page = send(&app, Method::GET, &format!("/tickets/{number}"), Some(&cookie), None, &[]).await;
+    assert!(page.html.contains("enctype=\"multipart/form-data\""));
+    let csrf = csrf_of(&page.html);
+
+    let upload = |parts: Vec<(&'static str, Option<&'static str>, Vec<u8>)>| {
+        let (app, cookie, number) = (&app, cookie.clone(), number.clone());
+        async move {
+            let refs: Vec<(&str, Option<&str>, &[u8])> = parts.iter().map(|(n, f, b)| (*n, *f, b.as_slice())).collect();
+            let (ct, body) = common::multipart(&refs);
+            let req = Request::post(format!("/tickets/{number}/files"))
+                .header(header::COOKIE, cookie)
+                .header(header::CONTENT_TYPE, ct)
+                .header("sec-fetch-site", "same-origin")
+                .body(Body::from(body))
+                .unwrap();
+            let res = app.router.clone().oneshot(req).await.unwrap();
+            let status = res.status();
+            let headers = res.headers().clone();
+            let html = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+            Page { status, headers, html }
+        }
+    };
+    // Without the form token nothing is stored.
+    let p = upload(vec![("csrf", None, b"nope".to_vec()), ("file", Some("shot.png"), png())]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    // Two files in one submit: the image is kept, the program is refused with the reason.
+    let p = upload(vec![
+        ("csrf", None, csrf.as_bytes().to_vec()),
+        ("file", Some("shot.png"), png()),
+        ("file", Some("tool.exe"), b"MZ\x90\x00\x03\x00\x00\x00 not a document".to_vec()),
+    ])
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
+    assert!(p.html.contains("1 file(s) added. Refused — tool.exe:"), "{}", p.html);
+    assert!(p.html.contains("shot.png") && p.html.contains("class=\"thumb\""));
+    let href = p.html.split("<a href=\"/attachments/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let file = send(&app, Method::GET, &format!("/attachments/{href}"), Some(&cookie), None, &[]).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(file.headers.get(header::CONTENT_TYPE).unwrap(), "image/png");
+    assert_eq!(file.headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+    // Another employee cannot fetch it.
+    let other = sign_in(&app, "user9@example.com").await;
+    assert_eq!(
+        send(&app, Method::GET, &format!("/attachments/{href}"), Some(&other), None, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
 }

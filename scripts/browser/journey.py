@@ -3,7 +3,7 @@
 Starts `helpdesk serve` on its zero-config default (sled, mail as .eml files) in a temporary
 directory, then, as a person would: registers, is approved (by the admin, through the API),
 signs in, files a ticket whose subject carries markup, comments on it, withdraws it after the
-confirmation page, signs out, and resets a forgotten password from the mailed link. Along the
+confirmation page (after adding two files), signs out, and resets a forgotten password from the mailed link. Along the
 way it checks the attacks the pages must withstand (no dialog ever opens from user input, the
 session cookie is not readable by script, a form posted from another site is refused, another
 employee's ticket is not found), runs axe-core on every page (no serious or critical
@@ -207,6 +207,15 @@ def run(j, base, data):
         page.fill("#body", "The office one, not home.")
         page.click("form[action$='/comments'] button")
         check("Comment added." in page.content() and "The office one, not home." in page.content(), "a comment is added", page)
+
+        # Two files in one submit.
+        notes = pathlib.Path(data, "notes.txt")
+        notes.write_text("VPN log excerpt\n")
+        table = pathlib.Path(data, "times.csv")
+        table.write_text("when,what\n09:00,drop\n")
+        page.set_input_files("#files", [str(notes), str(table)])
+        page.click("form[action$='/files'] button")
+        check("2 files added." in page.content() and "times.csv" in page.content(), "two files added in one submit", page)
 
         # Withdraw, through the confirmation page.
         page.click("text=Withdraw")

@@ -221,7 +221,20 @@ async fn download(
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let grant = s.desk().download(&c.principal, AttachmentId::from_uuid(id), addr.get()).await?;
+    serve_download(&s, &c.principal, AttachmentId::from_uuid(id), addr.get(), &headers).await
+}
+
+/// An attachment's bytes for `principal`, after core's access check (the grant): `ETag`,
+/// `If-None-Match`, byte ranges, `Content-Disposition` and a sandboxing CSP. Shared by the API
+/// route and the web pages.
+pub(crate) async fn serve_download(
+    s: &AppState,
+    principal: &helpdesk_core::policy::Principal,
+    id: AttachmentId,
+    address: Option<String>,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let grant = s.desk().download(principal, id, address).await?;
     let a = grant.attachment();
     let etag = format!("\"{}\"", a.sha256);
     let mut out = HeaderMap::new();
@@ -241,7 +254,7 @@ async fn download(
     if matches {
         return Ok((StatusCode::NOT_MODIFIED, out).into_response());
     }
-    let range = match byte_range(&headers, a.size) {
+    let range = match byte_range(headers, a.size) {
         Ok(r) => r,
         Err(()) => {
             let mut e = ApiError::new(

@@ -9,6 +9,7 @@
 //! requester's actions and comments ([`tickets`]), and the error pages.
 
 mod accounts;
+mod attachments;
 mod pages;
 mod session;
 mod tickets;
@@ -78,7 +79,7 @@ fn token_script_url() -> &'static str {
 }
 
 /// The page routes, mounted at `/` beside `/api/v1`.
-pub(crate) fn router() -> Router<AppState> {
+pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/", get(pages::home))
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
@@ -87,6 +88,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/tickets/new", get(tickets::new_ticket_form).post(tickets::create_ticket))
         .route("/tickets/{number}", get(tickets::ticket_page))
         .route("/tickets/{number}/comments", axum::routing::post(tickets::add_comment))
+        .route(
+            "/tickets/{number}/files",
+            axum::routing::post(attachments::upload).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/attachments/{id}", get(attachments::download))
         .route("/tickets/{number}/{action}", get(tickets::action_form).post(tickets::act))
         .route("/register", get(accounts::register_form).post(accounts::register))
         .route("/forgot-password", get(accounts::forgot_form).post(accounts::forgot))

@@ -180,6 +180,22 @@ struct CommentRow {
 }
 
 #[derive(Debug)]
+struct AttachmentRow {
+    href: String,
+    name: String,
+    size: String,
+    image: bool,
+}
+
+fn size_words(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
+        b if b >= 1 << 10 => format!("{} KiB", b >> 10),
+        b => format!("{b} bytes"),
+    }
+}
+
+#[derive(Debug)]
 struct EventRow {
     what: String,
     at: String,
@@ -202,6 +218,7 @@ struct TicketPageView {
     rejection_reason: Option<String>,
     actions: Vec<ActionLink>,
     can_comment: bool,
+    attachments: Vec<AttachmentRow>,
     comment: String,
     comment_error: Option<String>,
     comments: Vec<CommentRow>,
@@ -250,6 +267,7 @@ pub(crate) struct TicketQuery {
     done: Option<String>,
     stale: Option<String>,
     commented: Option<String>,
+    uploaded: Option<String>,
 }
 
 /// The requester actions this page offers, with their words (staff actions are part 2).
@@ -274,6 +292,8 @@ pub(crate) async fn ticket_page(
         Some("The ticket changed since you opened it; here it is now. Nothing was done.".to_owned())
     } else if q.commented.is_some() {
         Some("Comment added.".to_owned())
+    } else if let Some(n) = q.uploaded.as_deref().and_then(|n| n.parse::<u32>().ok()) {
+        Some(if n == 1 { "File added.".to_owned() } else { format!("{n} files added.") })
     } else {
         q.done
             .as_deref()
@@ -284,7 +304,7 @@ pub(crate) async fn ticket_page(
 }
 
 /// The ticket page, with an optional message on top and an error on the comment form.
-async fn render_ticket(
+pub(crate) async fn render_ticket(
     s: &AppState,
     who: &PageUser,
     number: &str,
@@ -300,9 +320,10 @@ async fn render_ticket(
         let view = desk.ticket(&who.principal, &number).await?;
         let comments = desk.comments(&who.principal, &number).await?;
         let history = desk.history(&who.principal, &number).await?;
-        Ok::<_, helpdesk_core::Error>((view, comments, history))
+        let attachments = desk.attachments(&who.principal, &number).await?;
+        Ok::<_, helpdesk_core::Error>((view, comments, history, attachments))
     };
-    let (view, comments, history) = match loaded.await {
+    let (view, comments, history, attachments) = match loaded.await {
         Ok(x) => x,
         Err(helpdesk_core::Error::NotFound { .. }) => return not_found(),
         Err(e) => {
@@ -333,6 +354,15 @@ async fn render_ticket(
         rejection_reason: t.rejection_reason.clone(),
         actions,
         can_comment: !t.status.is_terminal(),
+        attachments: attachments
+            .iter()
+            .map(|a| AttachmentRow {
+                href: format!("/attachments/{}", a.id),
+                name: a.file_name.as_str().to_owned(),
+                size: size_words(a.size),
+                image: a.content_type.starts_with("image/"),
+            })
+            .collect(),
         comment,
         comment_error,
         comments: comments
