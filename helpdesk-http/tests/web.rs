@@ -601,3 +601,94 @@ async fn files_are_added_in_one_form_refused_ones_say_why_and_downloads_follow_t
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn the_profile_edits_names_takes_a_picture_and_signs_out_elsewhere() {
+    let app = TestApp::new().await;
+    let (_, api_token) = app.user(10, "coordinator").await;
+    let cookie = sign_in(&app, "user10@example.com").await;
+    let other_cookie = sign_in(&app, "user10@example.com").await;
+    let p = send(&app, Method::GET, "/profile", Some(&cookie), None, &[]).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("MA1010") && p.html.contains("coordinator"), "read-only facts shown");
+    let csrf = csrf_of(&p.html);
+    let version = p.html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let same = [("sec-fetch-site", "same-origin")];
+    let bad = send(
+        &app,
+        Method::POST,
+        "/profile",
+        Some(&cookie),
+        Some(&form_encode(&[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("first_name", ""),
+            ("last_name", "User10"),
+            ("suffix", ""),
+        ])),
+        &same,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let ok = send(
+        &app,
+        Method::POST,
+        "/profile",
+        Some(&cookie),
+        Some(&form_encode(&[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("first_name", "Renamed"),
+            ("middle_name", ""),
+            ("last_name", "User10"),
+            ("suffix", "III"),
+        ])),
+        &same,
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.html);
+    let p = send(&app, Method::GET, "/profile?saved=names", Some(&cookie), None, &[]).await;
+    assert!(p.html.contains("Profile saved.") && p.html.contains("Renamed User10 III"), "{}", p.html);
+
+    // A picture, shown in the header afterwards.
+    let (ct, body) = common::multipart(&[("csrf", None, csrf.as_bytes()), ("avatar", Some("me.png"), &png())]);
+    let req = Request::post("/profile/avatar")
+        .header(header::COOKIE, &cookie)
+        .header(header::CONTENT_TYPE, ct)
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(body))
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let p = send(&app, Method::GET, "/profile?saved=avatar", Some(&cookie), None, &[]).await;
+    let src = p
+        .html
+        .split("<img class=\"mini\" src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#61;", "=")
+        .replace("&#x3d;", "=");
+    let img = send(&app, Method::GET, &src, Some(&cookie), None, &[]).await;
+    assert_eq!(
+        (img.status, img.headers.get(header::CONTENT_TYPE).unwrap().to_str().unwrap()),
+        (StatusCode::OK, "image/png")
+    );
+
+    // Sign out everywhere else: the other browser and the API token end; this page stays.
+    let p = send(
+        &app,
+        Method::POST,
+        "/profile/sign-out-elsewhere",
+        Some(&cookie),
+        Some(&form_encode(&[("csrf", &csrf)])),
+        &same,
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(send(&app, Method::GET, "/", Some(&other_cookie), None, &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/api/v1/me", &api_token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&app, Method::GET, "/", Some(&cookie), None, &[]).await.status, StatusCode::OK);
+}

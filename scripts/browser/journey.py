@@ -191,6 +191,11 @@ def run(j, base, data):
         check(page.evaluate("document.cookie") == "", "the session cookie is not readable from script")
         j.look(page, "my-tickets-empty")
 
+        page.goto(base + "/profile")
+        check("MA0777" in page.content(), "the profile shows the account's facts")
+        j.look(page, "profile")
+        page.goto(base + "/")
+
         # File a ticket whose subject carries markup.
         page.click("text=New ticket >> nth=0")
         j.look(page, "new-ticket")

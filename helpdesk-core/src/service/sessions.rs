@@ -228,6 +228,17 @@ impl HelpDesk {
         Ok(())
     }
 
+    /// Ends every session of the signed-in user but the current one ("sign out everywhere
+    /// else"); returns how many ended.
+    ///
+    /// # Errors
+    /// `Unauthenticated` without a session.
+    pub async fn sign_out_elsewhere(&self, principal: &Principal) -> Result<u64> {
+        let user = principal.user().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        let session = user.session.ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        Ok(self.inner.store.revoke_user_sessions(user.id, Some(session), self.now()).await?)
+    }
+
     /// Changes one's password (the current one is required); ends every other session.
     ///
     /// # Errors

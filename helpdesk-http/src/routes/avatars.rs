@@ -29,7 +29,18 @@ async fn get_avatar(
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (path, key) = s.desk().avatar(&c.principal, UserId::from_uuid(id)).await?;
+    serve_avatar(&s, &c.principal, UserId::from_uuid(id), &headers).await
+}
+
+/// A user's avatar PNG for `principal` (ETag per avatar version, private caching, sandboxed).
+/// Shared by the API route and the web pages.
+pub(crate) async fn serve_avatar(
+    s: &AppState,
+    principal: &helpdesk_core::policy::Principal,
+    user: UserId,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let (path, key) = s.desk().avatar(principal, user).await?;
     let etag = format!("\"{}\"", key.as_str().rsplit('/').next().unwrap_or("0"));
     let mut out = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&etag) {

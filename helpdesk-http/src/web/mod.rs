@@ -11,6 +11,7 @@
 mod accounts;
 mod attachments;
 mod pages;
+mod profile;
 mod session;
 mod tickets;
 
@@ -93,6 +94,13 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
             axum::routing::post(attachments::upload).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route("/attachments/{id}", get(attachments::download))
+        .route("/profile", get(profile::profile).post(profile::save))
+        .route("/profile/sign-out-elsewhere", axum::routing::post(profile::sign_out_elsewhere))
+        .route(
+            "/profile/avatar",
+            axum::routing::post(profile::upload_avatar).layer(axum::extract::DefaultBodyLimit::max(3 << 20)),
+        )
+        .route("/avatars/{id}", get(profile::avatar))
         .route("/tickets/{number}/{action}", get(tickets::action_form).post(tickets::act))
         .route("/register", get(accounts::register_form).post(accounts::register))
         .route("/forgot-password", get(accounts::forgot_form).post(accounts::forgot))
@@ -121,6 +129,7 @@ pub(crate) struct Me {
     name: String,
     email: String,
     initials: String,
+    avatar: Option<String>,
 }
 
 /// What every page's layout needs.
@@ -145,7 +154,15 @@ impl Layout {
             [u.first_name.as_str(), u.last_name.as_str()].iter().filter_map(|n| n.chars().next()).collect();
         Self {
             stylesheet: stylesheet_url(),
-            me: Some(Me { name: u.display_name(), email: u.email.to_string(), initials: initials.to_uppercase() }),
+            me: Some(Me {
+                name: u.display_name(),
+                email: u.email.to_string(),
+                initials: initials.to_uppercase(),
+                avatar: u
+                    .avatar
+                    .as_ref()
+                    .map(|k| format!("/avatars/{}?v={}", u.id, k.as_str().rsplit('/').next().unwrap_or("0"))),
+            }),
             csrf: session::csrf_token(state, who.session),
             flash: None,
         }
