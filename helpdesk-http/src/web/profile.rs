@@ -54,7 +54,13 @@ fn profile_page(s: &AppState, who: &PageUser, flash: Option<String>, error: Opti
             .map(|k| format!("/avatars/{}?v={}", u.id, k.as_str().rsplit('/').next().unwrap_or("0"))),
         email: u.email.to_string(),
         company_id: u.company_id.to_string(),
-        department: u.department.as_ref().map_or_else(|| "None".to_owned(), |d| d.to_string()),
+        department: u.department.as_ref().map_or_else(
+            || "None".to_owned(),
+            |d| {
+                let names = &s.desk().options().catalog.departments;
+                names.iter().find(|x| x.key == *d).map_or_else(|| d.to_string(), |x| x.name.clone())
+            },
+        ),
         role: u.role.to_string(),
         first_name: u.first_name.to_string(),
         middle_name: u.middle_name.as_ref().map(|m| m.to_string()).unwrap_or_default(),
