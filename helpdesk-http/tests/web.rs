@@ -48,6 +48,22 @@ async fn send(
     Page { status, headers, html }
 }
 
+/// A `multipart/form-data` POST from the help desk's own pages.
+async fn send_multipart(app: &TestApp, path: &str, cookie: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Page {
+    let (ct, body) = common::multipart(parts);
+    let req = Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, ct)
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(body))
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let html = String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    Page { status, headers, html }
+}
+
 fn form_encode(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
@@ -558,34 +574,19 @@ async fn files_are_added_in_one_form_refused_ones_say_why_and_downloads_follow_t
     assert!(page.html.contains("enctype=\"multipart/form-data\""));
     let csrf = csrf_of(&page.html);
 
-    let upload = |parts: Vec<(&'static str, Option<&'static str>, Vec<u8>)>| {
-        let (app, cookie, number) = (&app, cookie.clone(), number.clone());
-        async move {
-            let refs: Vec<(&str, Option<&str>, &[u8])> = parts.iter().map(|(n, f, b)| (*n, *f, b.as_slice())).collect();
-            let (ct, body) = common::multipart(&refs);
-            let req = Request::post(format!("/tickets/{number}/files"))
-                .header(header::COOKIE, cookie)
-                .header(header::CONTENT_TYPE, ct)
-                .header("sec-fetch-site", "same-origin")
-                .body(Body::from(body))
-                .unwrap();
-            let res = app.router.clone().oneshot(req).await.unwrap();
-            let status = res.status();
-            let headers = res.headers().clone();
-            let html = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-            Page { status, headers, html }
-        }
-    };
     // Without the form token nothing is stored.
-    let p = upload(vec![("csrf", None, b"nope".to_vec()), ("file", Some("shot.png"), png())]).await;
+    let path = format!("/tickets/{number}/files");
+    let image = png();
+    let p = send_multipart(&app, &path, &cookie, &[("csrf", None, b"nope"), ("file", Some("shot.png"), &image)]).await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
     // Two files in one submit: the image is kept, the program is refused with the reason.
-    let p = upload(vec![
-        ("csrf", None, csrf.as_bytes().to_vec()),
-        ("file", Some("shot.png"), png()),
-        ("file", Some("tool.exe"), b"MZ\x90\x00\x03\x00\x00\x00 not a document".to_vec()),
-    ])
-    .await;
+    let program: &[u8] = b"MZ\x90\x00\x03\x00\x00\x00 not a document";
+    let parts = [
+        ("csrf", None, csrf.as_bytes()),
+        ("file", Some("shot.png"), image.as_slice()),
+        ("file", Some("tool.exe"), program),
+    ];
+    let p = send_multipart(&app, &path, &cookie, &parts).await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
     assert!(p.html.contains("1 file(s) added. Refused — tool.exe:"), "{}", p.html);
     assert!(p.html.contains("shot.png") && p.html.contains("class=\"thumb\""));
@@ -651,15 +652,15 @@ async fn the_profile_edits_names_takes_a_picture_and_signs_out_elsewhere() {
     assert!(p.html.contains("Profile saved.") && p.html.contains("Renamed User10 III"), "{}", p.html);
 
     // A picture, shown in the header afterwards.
-    let (ct, body) = common::multipart(&[("csrf", None, csrf.as_bytes()), ("avatar", Some("me.png"), &png())]);
-    let req = Request::post("/profile/avatar")
-        .header(header::COOKIE, &cookie)
-        .header(header::CONTENT_TYPE, ct)
-        .header("sec-fetch-site", "same-origin")
-        .body(Body::from(body))
-        .unwrap();
-    let res = app.router.clone().oneshot(req).await.unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let image = png();
+    let res = send_multipart(
+        &app,
+        "/profile/avatar",
+        &cookie,
+        &[("csrf", None, csrf.as_bytes()), ("avatar", Some("me.png"), &image)],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
     let p = send(&app, Method::GET, "/profile?saved=avatar", Some(&cookie), None, &[]).await;
     let src = p
         .html

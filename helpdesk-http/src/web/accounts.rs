@@ -111,7 +111,7 @@ fn register_page(s: &AppState, f: &RegisterForm, errors: &[(String, String)], st
     let view = RegisterView {
         layout: Layout::anonymous(),
         fields,
-        suffixes: ["", "Jr.", "Sr.", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"].map(String::from).to_vec(),
+        suffixes: super::pages::suffix_choices(),
         departments,
         errors: errors.iter().map(|(_, m)| m.clone()).collect(),
     };

@@ -9,7 +9,7 @@ use futures::TryStreamExt as _;
 use helpdesk_core::Upload;
 use helpdesk_core::domain::{AttachmentId, TicketNumber};
 
-use super::pages::form_allowed;
+use super::pages::multipart_allowed;
 use super::session::PageUser;
 use super::tickets::render_ticket;
 use super::{Layout, error_page};
@@ -49,12 +49,7 @@ pub(crate) async fn upload(
     let Ok(n) = TicketNumber::parse(&number) else {
         return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no such ticket of yours.");
     };
-    // The form token comes first in the form, before any file is read.
-    let csrf = match form.next_field().await {
-        Ok(Some(field)) if field.name() == Some("csrf") => field.text().await.unwrap_or_default(),
-        _ => String::new(),
-    };
-    if let Some(refused) = form_allowed(&s, &who, &method, &headers, &csrf) {
+    if let Some(refused) = multipart_allowed(&s, &who, &method, &headers, &mut form).await {
         return refused;
     }
     let mut stored = 0;

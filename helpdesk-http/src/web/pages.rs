@@ -125,6 +125,27 @@ pub(crate) struct CsrfForm {
     csrf: String,
 }
 
+/// Checks a `multipart/form-data` form, whose first part must be the session's token (read
+/// before any file is).
+pub(crate) async fn multipart_allowed(
+    s: &AppState,
+    who: &PageUser,
+    method: &Method,
+    headers: &HeaderMap,
+    form: &mut axum::extract::Multipart,
+) -> Option<Response> {
+    let csrf = match form.next_field().await {
+        Ok(Some(field)) if field.name() == Some("csrf") => field.text().await.unwrap_or_default(),
+        _ => String::new(),
+    };
+    form_allowed(s, who, method, headers, &csrf)
+}
+
+/// The suffixes a name may carry (SPEC §2), `""` for none.
+pub(crate) fn suffix_choices() -> Vec<String> {
+    ["", "Jr.", "Sr.", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"].map(String::from).to_vec()
+}
+
 /// Checks a state-changing form: same origin and the session's token.
 pub(crate) fn form_allowed(
     s: &AppState,

@@ -12,7 +12,7 @@ use helpdesk_core::ProfileUpdate;
 use helpdesk_core::domain::UserId;
 use serde::Deserialize;
 
-use super::pages::form_allowed;
+use super::pages::{form_allowed, multipart_allowed, suffix_choices};
 use super::session::PageUser;
 use super::{Layout, error_page, page};
 use crate::error::ApiError;
@@ -66,7 +66,7 @@ fn profile_page(s: &AppState, who: &PageUser, flash: Option<String>, error: Opti
         middle_name: u.middle_name.as_ref().map(|m| m.to_string()).unwrap_or_default(),
         last_name: u.last_name.to_string(),
         suffix: u.suffix.map(|x| x.as_str().to_owned()).unwrap_or_default(),
-        suffixes: ["", "Jr.", "Sr.", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"].map(String::from).to_vec(),
+        suffixes: suffix_choices(),
         version: u.version,
         avatars: cfg!(feature = "avatars"),
         error,
@@ -169,11 +169,7 @@ pub(crate) async fn upload_avatar(
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Response {
-    let csrf = match form.next_field().await {
-        Ok(Some(field)) if field.name() == Some("csrf") => field.text().await.unwrap_or_default(),
-        _ => String::new(),
-    };
-    if let Some(refused) = form_allowed(&s, &who, &method, &headers, &csrf) {
+    if let Some(refused) = multipart_allowed(&s, &who, &method, &headers, &mut form).await {
         return refused;
     }
     let bytes = match form.next_field().await {
