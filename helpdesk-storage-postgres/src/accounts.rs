@@ -241,6 +241,17 @@ impl SessionStore for PgStore {
         .await
     }
 
+    async fn user_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
+        let rows = sqlx::query(
+            "SELECT doc FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY (doc->>'created_at')::timestamptz, id",
+        )
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        rows.into_iter().map(|r| r.try_get::<Json<Session>, _>("doc").map(|j| j.0).map_err(pg_error)).collect()
+    }
+
     async fn revoke_session(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()> {
         self.detached(move |store| async move {
             sqlx::query("UPDATE sessions SET revoked_at = $2, doc = jsonb_set(doc, '{revoked_at}', to_jsonb($2::timestamptz)) WHERE id = $1 AND revoked_at IS NULL")

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use helpdesk_core::domain::{AttachmentId, TicketId, TicketNumber};
+use helpdesk_core::domain::{AttachmentId, TicketId, TicketNumber, TicketStatus};
 use helpdesk_core::model::{Attachment, Comment, HistoryEvent, Ticket};
 use helpdesk_core::ports::{
     AssigneeFilter, Page, SortDirection, StoreResult, TicketQuery, TicketSortField, TicketStore,
@@ -40,8 +40,23 @@ pub fn explain_list_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres
     list_sql_with("EXPLAIN SELECT doc FROM tickets WHERE true", q)
 }
 
+/// The per-status count statement for `q`'s filters (its status filter ignored).
+fn counts_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
+    let mut b = QueryBuilder::new("SELECT status::text AS status, count(*) AS n FROM tickets WHERE true");
+    push_filters(&mut b, &q.for_counting());
+    b.push(" GROUP BY status");
+    b
+}
+
 fn list_sql_with(head: &str, q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
     let mut b = QueryBuilder::new(head);
+    push_filters(&mut b, q);
+    push_order(&mut b, q);
+    b
+}
+
+/// `AND …` for every filter of `q`.
+fn push_filters(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) {
     if !q.statuses.is_empty() {
         b.push(" AND status = ANY(")
             .push_bind(q.statuses.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>())
@@ -84,6 +99,10 @@ fn list_sql_with(head: &str, q: &TicketQuery) -> QueryBuilder<'static, sqlx::Pos
         let p = like_pattern(&n);
         b.push(" AND (subject ILIKE ").push_bind(p.clone()).push(" OR description ILIKE ").push_bind(p).push(")");
     }
+}
+
+/// The cursor condition, order and over-fetching limit of `q`.
+fn push_order(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) {
     let col = match q.sort.field {
         TicketSortField::Created => "created_at",
         TicketSortField::Updated => "updated_at",
@@ -110,7 +129,6 @@ fn list_sql_with(head: &str, q: &TicketQuery) -> QueryBuilder<'static, sqlx::Pos
         b.push(", ").push_bind(c.id).push(")");
     }
     b.push(format!(" ORDER BY {col} {dir}, id {dir} LIMIT ")).push_bind((q.limit.get() + 1) as i64);
-    b
 }
 
 #[async_trait]
@@ -131,6 +149,21 @@ impl TicketStore for PgStore {
     async fn list_tickets(&self, q: &TicketQuery) -> StoreResult<Page<Ticket>> {
         let rows = list_sql(q).build().persistent(false).fetch_all(&self.pool).await.map_err(pg_error)?;
         Ok(Page::from_overfetch(docs(rows)?, q.limit, |t| q.sort.cursor(t)))
+    }
+
+    async fn ticket_counts(&self, q: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>> {
+        let rows = counts_sql(q).build().persistent(false).fetch_all(&self.pool).await.map_err(pg_error)?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for r in rows {
+            let status: String = r.try_get("status").map_err(pg_error)?;
+            let n: i64 = r.try_get("n").map_err(pg_error)?;
+            let status = status
+                .parse::<TicketStatus>()
+                .map_err(|e| helpdesk_core::ports::StoreError::Backend { backend: "postgres", source: Box::new(e) })?;
+            counts.push((status, n as u64));
+        }
+        counts.sort_by_key(|(s, _)| TicketStatus::ALL.iter().position(|x| x == s));
+        Ok(counts)
     }
 
     async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Ticket>> {

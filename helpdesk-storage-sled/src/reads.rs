@@ -191,6 +191,26 @@ impl TicketStore for SledStore {
         Ok(Page::from_overfetch(items, q.limit, |t| q.sort.cursor(t)))
     }
 
+    async fn ticket_counts(&self, q: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>> {
+        // Walks the creation-ordered index of the query's narrowest filter (or every ticket).
+        let q = q.for_counting();
+        let (dim, values) = Self::plan(&q);
+        let mut tickets = Vec::new();
+        for v in values {
+            let prefix = index_prefix(dim, &v, helpdesk_core::ports::TicketSortField::Created);
+            let plen = prefix.len();
+            for kv in self.t.ticket_idx.scan_prefix(&prefix) {
+                let (k, _) = kv.map_err(sled_err)?;
+                if let Some(t) = self.ticket_by_uuid(&k[plen + 8..])?
+                    && q.matches(&t)
+                {
+                    tickets.push(t);
+                }
+            }
+        }
+        Ok(TicketQuery::tally(&tickets))
+    }
+
     async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Ticket>> {
         let end = Key::new().time(cutoff).build();
         let mut out = Vec::new();
@@ -389,6 +409,19 @@ impl SessionStore for SledStore {
         if !matches!(out, RefreshOutcome::Unknown | RefreshOutcome::Ended) {
             self.durable().await?;
         }
+        Ok(out)
+    }
+
+    async fn user_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
+        let mut out = Vec::new();
+        for id in self.sessions_of(user)? {
+            if let Some(s) = get::<Session>(&self.t.sessions, id.as_uuid().as_bytes())?
+                && s.revoked_at.is_none()
+            {
+                out.push(s);
+            }
+        }
+        out.sort_by_key(|s| (s.created_at, s.id));
         Ok(out)
     }
 

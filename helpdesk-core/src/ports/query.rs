@@ -217,6 +217,24 @@ impl TicketQuery {
         self.text.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase)
     }
 
+    /// The same filters for [`TicketStore::ticket_counts`](super::TicketStore::ticket_counts):
+    /// no status filter, no cursor.
+    pub fn for_counting(&self) -> TicketQuery {
+        TicketQuery { statuses: Vec::new(), cursor: None, ..self.clone() }
+    }
+
+    /// Counts `tickets` per status, in [`TicketStatus::ALL`] order, leaving out empty ones
+    /// (for stores that count by walking the tickets that pass the filters).
+    pub fn tally<'a>(tickets: impl IntoIterator<Item = &'a Ticket>) -> Vec<(TicketStatus, u64)> {
+        let mut n = [0u64; TicketStatus::ALL.len()];
+        for t in tickets {
+            if let Some(i) = TicketStatus::ALL.iter().position(|s| *s == t.status) {
+                n[i] += 1;
+            }
+        }
+        TicketStatus::ALL.iter().zip(n).filter(|(_, c)| *c > 0).map(|(s, c)| (*s, c)).collect()
+    }
+
     /// True when `t` passes every filter (not the cursor).
     pub fn matches(&self, t: &Ticket) -> bool {
         (self.statuses.is_empty() || self.statuses.contains(&t.status))

@@ -40,7 +40,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::query::{AuditQuery, Cursor, Page, PageSize, TicketQuery, UserQuery};
-use crate::domain::{ApiKeyId, AttachmentId, CompanyId, Email, MessageId, SessionId, TicketId, TicketNumber, UserId};
+use crate::domain::{
+    ApiKeyId, AttachmentId, CompanyId, Email, MessageId, SessionId, TicketId, TicketNumber, TicketStatus, UserId,
+};
 use crate::model::{
     ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, OneTimeToken, OutboxMessage, OutboxRecord, OutboxState,
     RejectionRecord, Session, Ticket, TokenHash, User,
@@ -289,6 +291,10 @@ pub trait TicketStore: Send + Sync + fmt::Debug + 'static {
     async fn ticket_by_number(&self, number: &TicketNumber) -> StoreResult<Option<Ticket>>;
     /// A page of tickets matching `query` ([`TicketQuery::selects`]), in its sort order.
     async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Page<Ticket>>;
+    /// How many tickets pass `query`'s filters, per status (statuses without tickets left
+    /// out). The query's status filter, cursor, sort and page size are ignored, so one call
+    /// gives the counts beside a list filtered by any of the statuses.
+    async fn ticket_counts(&self, query: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>>;
     /// Resolved tickets whose `resolved_at` is before `cutoff` (auto-close), at most `limit`.
     async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Ticket>>;
     /// A ticket's history, oldest first.
@@ -367,6 +373,9 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         now: DateTime<Utc>,
         idle_expires_at: DateTime<Utc>,
     ) -> StoreResult<RefreshOutcome>;
+    /// A user's sessions that are not revoked (expired ones included; the caller decides with
+    /// [`Session::is_live`]), oldest first.
+    async fn user_sessions(&self, user: UserId) -> StoreResult<Vec<Session>>;
     /// Ends one session (idempotent).
     async fn revoke_session(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()>;
     /// Ends all of a user's sessions but `except`; returns how many ended.

@@ -228,6 +228,18 @@ impl HelpDesk {
         Ok(())
     }
 
+    /// The signed-in user's live sessions, oldest first (for "where am I signed in").
+    ///
+    /// # Errors
+    /// `Unauthenticated` without a user.
+    pub async fn my_sessions(&self, principal: &Principal) -> Result<Vec<Session>> {
+        let user = principal.user().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        let now = self.now();
+        let mut sessions = self.inner.store.user_sessions(user.id).await?;
+        sessions.retain(|s| s.is_live(now));
+        Ok(sessions)
+    }
+
     /// Ends every session of the signed-in user but the current one ("sign out everywhere
     /// else"); returns how many ended.
     ///

@@ -119,6 +119,15 @@ pub struct TicketView {
     pub sees_internal: bool,
 }
 
+/// A filed ticket, and whether an earlier request with the same idempotency key filed it.
+#[derive(Debug, Clone)]
+pub struct Filed {
+    /// The ticket.
+    pub ticket: Ticket,
+    /// True when this call replayed an earlier one and filed nothing.
+    pub replayed: bool,
+}
+
 const IN_PROGRESS_STALE: chrono::Duration = chrono::Duration::minutes(5);
 
 impl HelpDesk {
@@ -224,6 +233,20 @@ impl HelpDesk {
         input: NewTicket,
         idempotency_key: Option<&str>,
     ) -> Result<Ticket> {
+        Ok(self.file_ticket(principal, input, idempotency_key).await?.ticket)
+    }
+
+    /// [`create_ticket`](Self::create_ticket), saying whether this call filed the ticket or
+    /// replayed an earlier one (a form that uploads files with the ticket adds them only once).
+    ///
+    /// # Errors
+    /// As [`create_ticket`](Self::create_ticket).
+    pub async fn file_ticket(
+        &self,
+        principal: &Principal,
+        input: NewTicket,
+        idempotency_key: Option<&str>,
+    ) -> Result<Filed> {
         self.require(principal, Permission::CreateTicket, &Resource::none())?;
         let requester = principal.user().ok_or(Error::Forbidden("only users file tickets"))?.id;
         let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
@@ -253,7 +276,8 @@ impl HelpDesk {
         if let Some(key) = idempotency_key
             && let Some(response) = self.begin_idempotency(principal, key, &request_hash).await?
         {
-            return self.replayed_ticket(principal, &response).await;
+            let ticket = self.replayed_ticket(principal, &response).await?;
+            return Ok(Filed { ticket, replayed: true });
         }
         let result = async {
             let effects = self.inner.lifecycle.submit_effects(&actor)?;
@@ -300,13 +324,50 @@ impl HelpDesk {
             }
             uow.tickets.push(Versioned::insert(ticket.clone()));
             self.inner.store.commit(uow).await?;
-            Ok(ticket)
+            Ok(Filed { ticket, replayed: false })
         }
         .await;
         if result.is_err() {
             self.release(principal, idempotency_key).await;
         }
         result
+    }
+
+    /// How many tickets of `query` the principal may see, per status (the query's status
+    /// filter ignored), scoped as [`list_tickets`](Self::list_tickets) is.
+    ///
+    /// # Errors
+    /// `Unauthenticated` for anonymous callers.
+    pub async fn ticket_counts(&self, principal: &Principal, query: &TicketQuery) -> Result<Vec<(TicketStatus, u64)>> {
+        match self.scoped(principal, query)? {
+            Some(q) => Ok(self.inner.store.ticket_counts(&q).await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// `query` narrowed to what the principal may see; `None` when that is nothing.
+    fn scoped(&self, principal: &Principal, query: &TicketQuery) -> Result<Option<TicketQuery>> {
+        if matches!(principal, Principal::Anonymous) {
+            return Err(Error::Unauthenticated(AuthFailure::Missing));
+        }
+        let mut q = query.clone();
+        match self.inner.policy.list_scope(principal) {
+            ListScope::All => {}
+            ListScope::Department(d) => {
+                if !q.departments.is_empty() && !q.departments.contains(&d) {
+                    return Ok(None);
+                }
+                q.departments = vec![d];
+            }
+            ListScope::Own(me) => {
+                if q.requester.is_some_and(|r| r != me) {
+                    return Ok(None);
+                }
+                q.requester = Some(me);
+            }
+            ListScope::Nothing => return Ok(None),
+        }
+        Ok(Some(q))
     }
 
     /// One ticket with the actions the principal may take.
@@ -324,28 +385,10 @@ impl HelpDesk {
     /// # Errors
     /// `Unauthenticated` for anonymous callers.
     pub async fn list_tickets(&self, principal: &Principal, query: &TicketQuery) -> Result<Page<Ticket>> {
-        if matches!(principal, Principal::Anonymous) {
-            return Err(Error::Unauthenticated(AuthFailure::Missing));
+        match self.scoped(principal, query)? {
+            Some(q) => Ok(self.inner.store.list_tickets(&q).await?),
+            None => Ok(Page { items: Vec::new(), next: None }),
         }
-        let empty = Ok(Page { items: Vec::new(), next: None });
-        let mut q = query.clone();
-        match self.inner.policy.list_scope(principal) {
-            ListScope::All => {}
-            ListScope::Department(d) => {
-                if !q.departments.is_empty() && !q.departments.contains(&d) {
-                    return empty;
-                }
-                q.departments = vec![d];
-            }
-            ListScope::Own(me) => {
-                if q.requester.is_some_and(|r| r != me) {
-                    return empty;
-                }
-                q.requester = Some(me);
-            }
-            ListScope::Nothing => return empty,
-        }
-        Ok(self.inner.store.list_tickets(&q).await?)
     }
 
     /// Edits fields within the field rules (requester: subject, description, category and

@@ -222,6 +222,10 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
             })
             .collect();
     for base in &queries {
+        // Counts per status: the filters apply, the status filter does not.
+        let counting = base.for_counting();
+        let want = TicketQuery::tally(all.iter().filter(|t| counting.matches(t)));
+        assert_eq!(store.ticket_counts(base).await.unwrap(), want, "counts of {base:?}");
         for sort in &sorts {
             let mut q = base.clone();
             q.sort = *sort;
@@ -593,8 +597,13 @@ pub async fn sessions_rotation_and_reuse(store: Arc<dyn Store>) {
     let drop = session(u.id, "drop", t0());
     store.create_session(&keep).await.unwrap();
     store.create_session(&drop).await.unwrap();
+    let listed: Vec<SessionId> = store.user_sessions(u.id).await.unwrap().into_iter().map(|s| s.id).collect();
+    assert!(listed.contains(&keep.id) && listed.contains(&drop.id), "a user's sessions are listed");
+    assert!(store.user_sessions(UserId::random()).await.unwrap().is_empty());
     let n = store.revoke_user_sessions(u.id, Some(keep.id), later).await.unwrap();
     assert!(n >= 1);
+    let listed: Vec<SessionId> = store.user_sessions(u.id).await.unwrap().into_iter().map(|s| s.id).collect();
+    assert!(listed.contains(&keep.id) && !listed.contains(&drop.id), "revoked sessions are not listed");
     assert!(store.session(keep.id).await.unwrap().unwrap().0.revoked_at.is_none());
     assert!(store.session(drop.id).await.unwrap().unwrap().0.revoked_at.is_some());
     store.revoke_session(keep.id, later).await.unwrap();

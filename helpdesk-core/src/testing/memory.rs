@@ -217,6 +217,10 @@ impl TicketStore for InMemoryStore {
         items.truncate(q.limit.get() + 1);
         Ok(Page::from_overfetch(items, q.limit, |t| q.sort.cursor(t)))
     }
+    async fn ticket_counts(&self, q: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>> {
+        let q = q.for_counting();
+        Ok(TicketQuery::tally(self.lock().tickets.values().filter(|t| q.matches(t))))
+    }
     async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Ticket>> {
         let s = self.lock();
         let mut v: Vec<Ticket> = s
@@ -329,6 +333,12 @@ impl SessionStore for InMemoryStore {
             RefreshDecision::Revoke { revoked: None, .. } | RefreshDecision::Ended => {}
         }
         Ok(decision.outcome())
+    }
+    async fn user_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
+        let mut v: Vec<Session> =
+            self.lock().sessions.values().filter(|s| s.user == user && s.revoked_at.is_none()).cloned().collect();
+        v.sort_by_key(|s| (s.created_at, s.id));
+        Ok(v)
     }
     async fn revoke_session(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()> {
         if let Some(s) = self.lock().sessions.get_mut(&id) {

@@ -40,6 +40,7 @@ mockall::mock! {
         async fn ticket(&self, id: TicketId) -> StoreResult<Option<Ticket>>;
         async fn ticket_by_number(&self, number: &TicketNumber) -> StoreResult<Option<Ticket>>;
         async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Page<Ticket>>;
+        async fn ticket_counts(&self, query: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>>;
         async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Ticket>>;
         async fn history(&self, ticket: TicketId) -> StoreResult<Vec<HistoryEvent>>;
         async fn comments(&self, ticket: TicketId) -> StoreResult<Vec<Comment>>;
@@ -64,6 +65,7 @@ mockall::mock! {
         async fn create_session(&self, session: &Session) -> StoreResult<()>;
         async fn session(&self, id: SessionId) -> StoreResult<Option<(Session, User)>>;
         async fn rotate_refresh( &self, presented: &TokenHash, next: &TokenHash, now: DateTime<Utc>, idle_expires_at: DateTime<Utc>, ) -> StoreResult<RefreshOutcome>;
+        async fn user_sessions(&self, user: UserId) -> StoreResult<Vec<Session>>;
         async fn revoke_session(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()>;
         async fn revoke_user_sessions( &self, user: UserId, except: Option<SessionId>, now: DateTime<Utc>, ) -> StoreResult<u64>;
     }
