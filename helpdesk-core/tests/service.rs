@@ -101,6 +101,8 @@ fn registration(n: u32) -> Registration {
         suffix: None,
         company_id: format!("MA{:04}", 100 + n),
         department: Some("it".into()),
+        accepted_terms: None,
+        avatar: None,
     }
 }
 
@@ -935,4 +937,29 @@ async fn importing_django_users_keeps_their_hashes_and_upgrades_on_login() {
     assert!(u.password.unwrap().0.starts_with("$argon2id$"), "upgraded at login");
     let _ = UserId::random();
     let _ = TicketNumber::parse("TX0001").unwrap();
+}
+
+#[tokio::test]
+async fn terms_of_use_are_required_when_configured_and_recorded_with_the_account() {
+    let plain = env().await;
+    let u = plain.desk.register(&Principal::Anonymous, registration(1)).await.unwrap();
+    assert!(u.terms_accepted.is_none(), "no terms asked, none recorded");
+
+    let options = HelpDeskOptions { terms_version: Some("2026-11".into()), ..HelpDeskOptions::default() };
+    let e = env_with(None, options).await;
+    let refused = e.desk.register(&Principal::Anonymous, registration(2)).await;
+    let Err(Error::Validation(errs)) = refused else { panic!("expected a validation error, got {refused:?}") };
+    assert!(errs.0.iter().any(|f| f.field == "accepted_terms"), "{errs:?}");
+    let mut older = registration(2);
+    older.accepted_terms = Some("2025-01".into());
+    assert!(e.desk.register(&Principal::Anonymous, older).await.is_err(), "other terms are not these");
+
+    let mut r = registration(2);
+    r.accepted_terms = Some("2026-11".into());
+    let u = e.desk.register(&Principal::Anonymous, r).await.unwrap();
+    let accepted = u.terms_accepted.expect("the acceptance is recorded");
+    assert_eq!(accepted.version, "2026-11");
+    assert_eq!(accepted.at, helpdesk_core::ports::Clock::now(e.clock.as_ref()));
+    let stored = e.store.user(u.id).await.unwrap().unwrap();
+    assert_eq!(stored.terms_accepted.map(|t| t.version).as_deref(), Some("2026-11"));
 }

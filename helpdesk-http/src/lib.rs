@@ -30,7 +30,7 @@ pub use error::{ApiError, ApiResult, Problem};
 pub use openapi::openapi;
 #[cfg(feature = "server")]
 pub use server::config::{self, Config};
-pub use state::{AppState, HttpOptions, MetricsEndpoint};
+pub use state::{AppState, HttpOptions, MetricsEndpoint, Terms, WebOptions};
 pub use tokens::{TokenOptions, TokenSigner};
 
 use axum::Router;

@@ -27,6 +27,29 @@ pub struct HttpOptions {
     /// What `/metrics` serves, if anything (nothing by default: the router installs no
     /// metrics recorder; the reference server installs a Prometheus one and sets this).
     pub metrics: Option<MetricsEndpoint>,
+    /// What the web pages show that a deployment decides (notice, terms of use).
+    pub web: WebOptions,
+}
+
+/// What the web pages show that a deployment decides.
+#[derive(Debug, Clone, Default)]
+pub struct WebOptions {
+    /// A notice on every employee's home page (support hours, an urgent contact), plain text.
+    pub notice: Option<String>,
+    /// The terms of use a registration must accept; set the same version in
+    /// [`HelpDeskOptions::terms_version`](helpdesk_core::HelpDeskOptions::terms_version).
+    pub terms: Option<Terms>,
+}
+
+/// Terms of use: a version, and where to read them (a link, or text shown on the page).
+#[derive(Debug, Clone)]
+pub struct Terms {
+    /// The version a registration accepts.
+    pub version: String,
+    /// A link to the terms.
+    pub url: Option<String>,
+    /// The terms as plain text, shown on the registration page.
+    pub text: Option<String>,
 }
 
 /// The `/metrics` route: a function that renders the exposition text and, optionally, the
@@ -85,6 +108,7 @@ impl HttpOptions {
             body_limit: 64 * 1024,
             hsts: false,
             metrics: None,
+            web: WebOptions::default(),
         }
     }
 }

@@ -36,6 +36,12 @@ pub struct UserOut {
     pub has_avatar: bool,
     /// Whether the user must choose a new password before anything else.
     pub must_change_password: bool,
+    /// The version of the terms of use accepted at registration (when the deployment asks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terms_version: Option<String>,
+    /// When they were accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terms_accepted_at: Option<DateTime<Utc>>,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
     /// When the account last changed (profile, role, status).
@@ -59,6 +65,8 @@ impl From<&User> for UserOut {
             status: u.status.as_str().to_owned(),
             has_avatar: u.avatar.is_some(),
             must_change_password: u.must_change_password,
+            terms_version: u.terms_accepted.as_ref().map(|t| t.version.clone()),
+            terms_accepted_at: u.terms_accepted.as_ref().map(|t| t.at),
             created_at: u.created_at,
             updated_at: u.updated_at,
             version: u.version,

@@ -22,6 +22,15 @@ impl fmt::Debug for PasswordHash {
     }
 }
 
+/// Which terms of use a person accepted, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermsAcceptance {
+    /// The version of the terms (from the deployment's configuration).
+    pub version: String,
+    /// When they were accepted.
+    pub at: DateTime<Utc>,
+}
+
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
@@ -51,6 +60,9 @@ pub struct User {
     pub avatar: Option<StorageKey>,
     /// Set for imported weak passwords and the generated first admin.
     pub must_change_password: bool,
+    /// The terms of use accepted at registration, when the deployment asks for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms_accepted: Option<TermsAcceptance>,
     /// When the account was created (registration, invitation or import).
     pub created_at: DateTime<Utc>,
     /// Last changed.

@@ -24,7 +24,7 @@ mod outbox;
 mod session;
 mod ticket;
 
-pub use account::{ApiKey, ApiScope, PasswordHash, RejectionRecord, User, UserSummary};
+pub use account::{ApiKey, ApiScope, PasswordHash, RejectionRecord, TermsAcceptance, User, UserSummary};
 pub use audit::{AuditEntry, AuditKind};
 pub use outbox::{
     AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, OutboxRecord, OutboxState,

@@ -77,6 +77,9 @@ pub struct Session {
     pub absolute_expires_at: DateTime<Utc>,
     /// Set when revoked (logout, reuse, password change, deactivation).
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The client's address at sign-in, if known (shown to the user among their sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 impl Session {

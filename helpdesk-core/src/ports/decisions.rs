@@ -134,6 +134,7 @@ mod tests {
             idle_expires_at: now + chrono::Duration::hours(24),
             absolute_expires_at: now + chrono::Duration::days(7),
             revoked_at: None,
+            address: None,
         }
     }
 

@@ -5,14 +5,18 @@ use chrono::{DateTime, Utc};
 
 use super::{HelpDesk, audit_entry};
 use crate::account::{AccountAction, next_status};
-use crate::domain::{CompanyId, DepartmentKey, Email, Note, PersonName, RejectionId, Role, Suffix, UserId, UserStatus};
+use crate::domain::{
+    CompanyId, DepartmentKey, Email, Note, PersonName, RejectionId, Role, StorageKey, Suffix, UserId, UserStatus,
+};
 use crate::model::{
-    ActorRef, AuditKind, NotificationKind, PasswordHash, RejectionRecord, TokenPurpose, User, UserSummary,
+    ActorRef, AuditKind, NotificationKind, PasswordHash, RejectionRecord, TermsAcceptance, TokenPurpose, User,
+    UserSummary,
 };
 use crate::password::Password;
 use crate::policy::{Permission, Principal, Resource};
 use crate::ports::{Cursor, Page, PageSize, UnitOfWork, UserQuery, Versioned};
 use crate::{Error, FieldError, Result, ValidationErrors};
+use object_store::ObjectStoreExt as _;
 
 /// A self-registration, as typed.
 #[derive(Debug, Clone)]
@@ -33,6 +37,12 @@ pub struct Registration {
     pub company_id: String,
     /// Department key.
     pub department: Option<String>,
+    /// The version of the terms of use the person accepted (required when
+    /// [`HelpDeskOptions::terms_version`](crate::HelpDeskOptions::terms_version) is set).
+    pub accepted_terms: Option<String>,
+    /// An avatar thumbnail, already decoded, checked and re-encoded by the caller (as for
+    /// [`HelpDesk::set_avatar`]); stored before the account is, so both or neither exist.
+    pub avatar: Option<bytes::Bytes>,
 }
 
 impl Registration {
@@ -62,7 +72,16 @@ impl Registration {
             suffix: None,
             company_id: company_id.into(),
             department: None,
+            accepted_terms: None,
+            avatar: None,
         }
+    }
+
+    /// Accepting the terms of use of this version.
+    #[must_use]
+    pub fn accept_terms(mut self, version: impl Into<String>) -> Self {
+        self.accepted_terms = Some(version.into());
+        self
     }
 
     /// With a department key (of the catalogue: `it`, `asset`, `budget` by default).
@@ -225,6 +244,16 @@ impl HelpDesk {
         let department = self.parse_department(&mut errs, r.department.as_deref());
         let personal = [r.email.as_str(), r.first_name.as_str(), r.last_name.as_str(), r.company_id.as_str()];
         errs.check(opts.password_policy.check(&r.password, &personal));
+        let terms_accepted = match &opts.terms_version {
+            Some(v) if r.accepted_terms.as_deref() == Some(v.as_str()) => {
+                Some(TermsAcceptance { version: v.clone(), at: self.now() })
+            }
+            Some(_) => {
+                errs.push(FieldError::new("accepted_terms", "required", "accept the terms of use to register"));
+                None
+            }
+            None => None,
+        };
         if let Some(e) = &email
             && self.inner.store.user_by_email(e).await?.is_some()
         {
@@ -241,8 +270,21 @@ impl HelpDesk {
         };
         let hash = self.hash_password(r.password).await?;
         let now = self.now();
+        let id = UserId::random();
+        let avatar = match r.avatar {
+            Some(thumbnail) => {
+                let key = StorageKey::for_avatar(id, 1);
+                self.inner
+                    .blobs
+                    .put(&key.to_path(), object_store::PutPayload::from(thumbnail))
+                    .await
+                    .map_err(super::attachments::blob_error)?;
+                Some(key)
+            }
+            None => None,
+        };
         let user = User {
-            id: UserId::random(),
+            id,
             email,
             password: Some(hash),
             first_name,
@@ -253,8 +295,9 @@ impl HelpDesk {
             department,
             role: Role::Employee,
             status: UserStatus::Pending,
-            avatar: None,
+            avatar: avatar.clone(),
             must_change_password: false,
+            terms_accepted,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -262,7 +305,14 @@ impl HelpDesk {
         let mut uow = UnitOfWork::new();
         uow.outbox.push(self.mail_to(&user, NotificationKind::RegistrationReceived, now));
         uow.users.push(Versioned::insert(user.clone()));
-        self.commit_user_insert(uow).await?;
+        if let Err(e) = self.commit_user_insert(uow).await {
+            if let Some(key) = avatar
+                && let Err(d) = self.inner.blobs.delete(&key.to_path()).await
+            {
+                tracing::warn!(error = %d, "could not delete the avatar of a refused registration");
+            }
+            return Err(e);
+        }
         Ok(user)
     }
 
@@ -516,6 +566,7 @@ impl HelpDesk {
             status: UserStatus::Approved,
             avatar: None,
             must_change_password: false,
+            terms_accepted: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -574,6 +625,7 @@ impl HelpDesk {
             status: UserStatus::Approved,
             avatar: None,
             must_change_password: generated,
+            terms_accepted: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -656,6 +708,7 @@ impl HelpDesk {
             status,
             avatar: None,
             must_change_password: false,
+            terms_accepted: None,
             created_at: u.created_at,
             updated_at: now,
             version: 1,

@@ -152,6 +152,9 @@ pub struct HelpDeskOptions {
     pub orphan_after: Duration,
     /// Language of mails (default `en`).
     pub language: String,
+    /// The version of the terms of use a registration must accept; `None` (the default)
+    /// asks for none. The acceptance is recorded with the account.
+    pub terms_version: Option<String>,
 }
 
 impl Default for HelpDeskOptions {
@@ -173,6 +176,7 @@ impl Default for HelpDeskOptions {
             idempotency_ttl: Duration::hours(24),
             orphan_after: Duration::hours(1),
             language: "en".to_owned(),
+            terms_version: None,
         }
     }
 }

@@ -133,14 +133,14 @@ impl HelpDesk {
             Some(ActorRef::User { id: user.id }),
             AuditKind::LoginSucceeded,
             Some(user.id.to_string()),
-            req.address,
+            req.address.clone(),
             "signed in".into(),
         ));
         self.inner.store.commit(uow).await?;
-        self.new_session(next, now).await
+        self.new_session(next, now, req.address).await
     }
 
-    async fn new_session(&self, user: User, now: DateTime<Utc>) -> Result<IssuedSession> {
+    async fn new_session(&self, user: User, now: DateTime<Utc>, address: Option<String>) -> Result<IssuedSession> {
         let o = &self.inner.options.sessions;
         let secret = super::random_secret();
         let absolute = now + o.absolute;
@@ -153,6 +153,7 @@ impl HelpDesk {
             idle_expires_at: (now + o.idle).min(absolute),
             absolute_expires_at: absolute,
             revoked_at: None,
+            address,
         };
         self.inner.store.create_session(&session).await?;
         Ok(IssuedSession { session, refresh_token: secret, user })

@@ -27,6 +27,7 @@ pub fn user(n: u32, role: Role, status: UserStatus) -> User {
         status,
         avatar: None,
         must_change_password: false,
+        terms_accepted: None,
         created_at: at,
         updated_at: at,
         version: 1,
@@ -118,6 +119,7 @@ pub fn session(user: UserId, secret: &str, at: DateTime<Utc>) -> Session {
         idle_expires_at: at + Duration::hours(24),
         absolute_expires_at: at + Duration::days(7),
         revoked_at: None,
+        address: None,
     }
 }
 

@@ -67,6 +67,7 @@ impl StoredSamples {
             status: UserStatus::Approved,
             avatar: Some(StorageKey::for_avatar(user_id, 2)),
             must_change_password: false,
+            terms_accepted: None,
             created_at: at(0),
             updated_at: at(1),
             version: 3,
@@ -136,6 +137,7 @@ impl StoredSamples {
             idle_expires_at: at(5) + Duration::hours(24),
             absolute_expires_at: at(0) + Duration::days(7),
             revoked_at: Some(at(60)),
+            address: None,
         };
         let one_time_token = OneTimeToken {
             hash: TokenHash([8; 32]),

@@ -56,6 +56,10 @@ pub struct RegisterBody {
     /// Department key.
     #[serde(default)]
     pub department: Option<String>,
+    /// The version of the terms of use accepted (required when the deployment's configuration
+    /// asks for acceptance; the field error `accepted_terms` says so).
+    #[serde(default)]
+    pub accepted_terms: Option<String>,
 }
 
 /// Register an account (pending until an admin approves it).
@@ -76,6 +80,8 @@ async fn register(
         suffix: b.suffix,
         company_id: b.company_id,
         department: b.department,
+        accepted_terms: b.accepted_terms,
+        avatar: None,
     };
     let user = s.desk().register(&Principal::Anonymous, r).await?;
     Ok((StatusCode::CREATED, Json((&user).into())))

@@ -287,6 +287,22 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// Outbox dispatch interval in milliseconds.
     pub dispatch_interval_ms: u64,
+    /// What the web pages show that a deployment decides.
+    pub web: WebConfig,
+}
+
+/// What the web pages show that a deployment decides.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// A notice on the employees' home page (support hours, an urgent contact).
+    pub notice: Option<String>,
+    /// When set, registering requires accepting the terms of use of this version.
+    pub terms_version: Option<String>,
+    /// A link to the terms of use.
+    pub terms_url: Option<String>,
+    /// The terms of use as text, shown on the registration page.
+    pub terms_text: Option<String>,
 }
 
 impl Default for Config {
@@ -315,6 +331,7 @@ impl Default for Config {
             workflow: WorkflowConfig::default(),
             outbox: OutboxConfig::default(),
             dispatch_interval_ms: 1000,
+            web: WebConfig::default(),
         }
     }
 }
@@ -394,6 +411,14 @@ impl Config {
             if self.workflow.webhook_secret.as_ref().is_none_or(|s| s.expose().len() < 16) {
                 return bad("workflow.webhook_secret", "a secret of 16 bytes or more is required with a webhook URL");
             }
+        }
+        if self.web.terms_version.is_some() && self.web.terms_url.is_none() && self.web.terms_text.is_none() {
+            return bad("web.terms_version", "set web.terms_url or web.terms_text too, so people can read them");
+        }
+        if let Some(u) = &self.web.terms_url
+            && !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with('/'))
+        {
+            return bad("web.terms_url", "an http:// or https:// URL, or a path");
         }
         let o = &self.outbox;
         if o.max_attempts < 1 || o.base_backoff_secs < 0 || o.max_backoff_secs < o.base_backoff_secs || o.lease_secs < 1

@@ -178,6 +178,7 @@ pub fn build_desk(config: &Config, store: Arc<dyn Store>, blobs: Arc<dyn ObjectS
         delivery_timeout: Duration::from_secs(o.delivery_timeout_secs),
         ..options.outbox
     };
+    options.terms_version.clone_from(&config.web.terms_version);
     Ok(HelpDesk::builder(store, blobs).hasher(Arc::new(hasher)).options(options).build()?)
 }
 
@@ -221,6 +222,14 @@ pub fn http_options(config: &Config, secret: &Secret) -> HttpOptions {
                 None => endpoint,
             }
         }),
+        web: crate::WebOptions {
+            notice: config.web.notice.clone().filter(|n| !n.trim().is_empty()),
+            terms: config.web.terms_version.clone().map(|version| crate::Terms {
+                version,
+                url: config.web.terms_url.clone(),
+                text: config.web.terms_text.clone(),
+            }),
+        },
     }
 }
 
