@@ -131,7 +131,11 @@ async fn an_employee_signs_in_sees_their_tickets_and_signs_out() {
             .unwrap()
             .starts_with("default-src 'self'; script-src 'self'")
     );
-    assert!(!p.html.contains("<script"), "no script on the pages");
+    assert_eq!(
+        p.html.matches("<script").count(),
+        p.html.matches("<script src=\"/static/app.").count(),
+        "no inline script on the pages: only the hashed enhancing file"
+    );
     let css = p.html.split("href=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     assert!(css.starts_with("/static/app.") && css.ends_with(".css"), "{css}");
     let s = send(&app, Method::GET, &css, None, None, &[]).await;
@@ -246,52 +250,62 @@ async fn an_employee_files_a_ticket_once_sees_it_and_never_sees_another_employee
         form.html[i..i + 36].to_owned()
     };
 
-    // A missing subject: the form again, input kept, the message next to the field.
-    let bad = form_encode(&[
-        ("csrf", &csrf),
-        ("idempotency_key", &key),
-        ("kind", "network/vpn"),
-        ("subject", ""),
-        ("description", "Since <Monday>."),
-    ]);
-    let p =
-        send(&app, Method::POST, "/tickets/new", Some(&cookie), Some(&bad), &[("sec-fetch-site", "same-origin")]).await;
+    // A missing subject: the form again, input kept, the message next to the field, and
+    // the files asked for again (a browser cannot keep them).
+    let fields = |subject: &'static str| -> Vec<(&'static str, Option<&'static str>, Vec<u8>)> {
+        vec![
+            ("idempotency_key", None, key.clone().into_bytes()),
+            ("kind", None, b"network/vpn".to_vec()),
+            ("subject", None, subject.as_bytes().to_vec()),
+            ("description", None, b"Since <Monday>.".to_vec()),
+            ("scheduled_date", None, Vec::new()),
+            ("files", Some("notes.txt"), b"VPN log excerpt\n".to_vec()),
+            ("files", Some("times.csv"), b"when,what\n09:00,drop\n".to_vec()),
+        ]
+    };
+    let post = |parts: Vec<(&'static str, Option<&'static str>, Vec<u8>)>, token: Option<String>| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            let mut all: Vec<(&str, Option<&str>, &[u8])> = Vec::new();
+            if let Some(t) = &token {
+                all.push(("csrf", None, t.as_bytes()));
+            }
+            all.extend(parts.iter().map(|(n, f, d)| (*n, *f, d.as_slice())));
+            send_multipart(app, "/tickets/new", &cookie, &all).await
+        }
+    };
+    let p = post(fields(""), Some(csrf.clone())).await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(p.html.contains("id=\"subject-error\""), "{}", p.html);
+    assert!(p.html.contains("id=\"files-again\""), "the files are asked for again");
     assert!(
         p.html.contains("Since &#60;Monday&#62;.") || p.html.contains("Since &lt;Monday&gt;."),
         "input kept, escaped"
     );
 
-    // Filed once, even when the form is sent twice.
-    let good = form_encode(&[
-        ("csrf", &csrf),
-        ("idempotency_key", &key),
-        ("kind", "network/vpn"),
-        ("subject", "VPN drops"),
-        ("description", "Since Monday."),
-    ]);
-    let first =
-        send(&app, Method::POST, "/tickets/new", Some(&cookie), Some(&good), &[("sec-fetch-site", "same-origin")])
-            .await;
+    // Filed once with its two files, even when the form is sent twice.
+    let first = post(fields("VPN drops"), Some(csrf.clone())).await;
     assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.html);
     let to = first.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_owned();
-    let again =
-        send(&app, Method::POST, "/tickets/new", Some(&cookie), Some(&good), &[("sec-fetch-site", "same-origin")])
-            .await;
-    assert_eq!(again.headers.get(header::LOCATION).unwrap().to_str().unwrap(), to, "a double submit files once");
+    assert!(to.ends_with("?filed=2"), "{to}");
+    let again = post(fields("VPN drops"), Some(csrf.clone())).await;
+    let number = to.trim_start_matches("/tickets/").split('?').next().unwrap().to_owned();
+    assert!(
+        again.headers.get(header::LOCATION).unwrap().to_str().unwrap().starts_with(&format!("/tickets/{number}?")),
+        "a double submit files once"
+    );
     let p = send(&app, Method::GET, &to, Some(&cookie), None, &[]).await;
     assert_eq!(p.status, StatusCode::OK);
-    assert!(p.html.contains("filed.") && p.html.contains("VPN drops") && p.html.contains("Filed"), "{}", p.html);
-    let home = send(&app, Method::GET, "/", Some(&cookie), None, &[]).await;
-    assert_eq!(home.html.matches("VPN drops").count(), 1);
+    assert!(p.html.contains("filed with 2 files.") && p.html.contains("VPN drops"), "{}", p.html);
+    assert_eq!(p.html.matches("times.csv").count(), 1, "the replay stored no file");
+    assert!(p.html.contains("notes.txt"));
+    let list = send(&app, Method::GET, "/tickets", Some(&cookie), None, &[]).await;
+    assert_eq!(list.html.matches("VPN drops").count(), 1);
 
     // Without the form token, nothing is filed.
-    let forged = form_encode(&[("kind", "network/vpn"), ("subject", "forged"), ("description", "x")]);
-    assert_eq!(
-        send(&app, Method::POST, "/tickets/new", Some(&cookie), Some(&forged), &[]).await.status,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(post(fields("forged"), None).await.status, StatusCode::FORBIDDEN);
+    let list = send(&app, Method::GET, "/tickets", Some(&cookie), None, &[]).await;
+    assert!(!list.html.contains("forged"));
 
     // Another employee's ticket does not exist for this one.
     let p = send(&app, Method::GET, &format!("/tickets/{others}"), Some(&cookie), None, &[]).await;
@@ -321,29 +335,28 @@ async fn the_requester_comments_and_closes_or_withdraws_after_confirming() {
     let page = send(&app, Method::GET, &format!("/tickets/{fresh}"), Some(&cookie), None, &[]).await;
     let csrf = csrf_of(&page.html);
     assert!(page.html.contains("href=\"/tickets/") && page.html.contains("Withdraw"), "{}", page.html);
-    let empty = send(
-        &app,
-        Method::POST,
-        &format!("/tickets/{fresh}/comments"),
-        Some(&cookie),
-        Some(&form_encode(&[("csrf", &csrf), ("body", "  ")])),
-        &same,
-    )
-    .await;
+    let comments = format!("/tickets/{fresh}/comments");
+    let empty =
+        send_multipart(&app, &comments, &cookie, &[("csrf", None, csrf.as_bytes()), ("body", None, b"  ")]).await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(empty.html.contains("id=\"body-error\""));
-    let ok = send(
+    let ok = send_multipart(
         &app,
-        Method::POST,
-        &format!("/tickets/{fresh}/comments"),
-        Some(&cookie),
-        Some(&form_encode(&[("csrf", &csrf), ("body", "The USB-C kind, please.")])),
-        &same,
+        &comments,
+        &cookie,
+        &[
+            ("csrf", None, csrf.as_bytes()),
+            ("body", None, b"The USB-C kind, please."),
+            ("files", Some("dock.txt"), b"Model: any USB-C dock"),
+        ],
     )
     .await;
-    assert_eq!(ok.status, StatusCode::SEE_OTHER);
-    let page = send(&app, Method::GET, &format!("/tickets/{fresh}?commented=1"), Some(&cookie), None, &[]).await;
-    assert!(page.html.contains("Comment added.") && page.html.contains("The USB-C kind, please."));
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.html);
+    let to = ok.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_owned();
+    let page = send(&app, Method::GET, &to, Some(&cookie), None, &[]).await;
+    assert!(page.html.contains("Comment added with 1 file.") && page.html.contains("The USB-C kind, please."));
+    let comment = page.html.split("<article class=\"comment\">").nth(1).unwrap();
+    assert!(comment.contains("dock.txt"), "the file shows with its comment");
 
     // Withdraw asks first (a page, no script), then does it.
     let confirm = send(&app, Method::GET, &format!("/tickets/{fresh}/withdraw"), Some(&cookie), None, &[]).await;
@@ -424,26 +437,30 @@ async fn register_then_approved_and_a_forgotten_password_reset_through_the_pages
     ] {
         assert!(form.html.contains(&format!("for=\"{f}\"")), "{f} has a label");
     }
-    let fields = |company_id: &'static str, password: &'static str| {
-        form_encode(&[
-            ("first_name", "Nadia"),
-            ("middle_name", ""),
-            ("last_name", "Okafor"),
-            ("suffix", "Jr."),
-            ("company_id", company_id),
-            ("department", "asset"),
-            ("email", "nadia@example.com"),
-            ("password", password),
-            ("confirm_password", password),
-        ])
+    let register = |company_id: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            let parts: Vec<(&str, Option<&str>, &[u8])> = vec![
+                ("first_name", None, b"Nadia"),
+                ("middle_name", None, b""),
+                ("last_name", None, b"Okafor"),
+                ("suffix", None, b"Jr."),
+                ("company_id", None, company_id.as_bytes()),
+                ("department", None, b"asset"),
+                ("email", None, b"nadia@example.com"),
+                ("password", None, password.as_bytes()),
+                ("confirm_password", None, password.as_bytes()),
+                ("avatar", Some(""), b""),
+            ];
+            send_multipart(app, "/register", "", &parts).await
+        }
     };
     // A bad company id and a common password: both named, input kept.
-    let p = send(&app, Method::POST, "/register", None, Some(&fields("42", "password1234")), &same).await;
+    let p = register("42", "password1234").await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(p.html.contains("id=\"company_id-error\"") && p.html.contains("id=\"password-error\""), "{}", p.html);
     assert!(p.html.contains("value=\"Nadia\""));
-    let p =
-        send(&app, Method::POST, "/register", None, Some(&fields("MA0777", "copper-lantern-meadow-19")), &same).await;
+    let p = register("MA0777", "copper-lantern-meadow-19").await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.html.contains("Registration received"));
     // Pending: signing in says why, once the password was right.
@@ -471,7 +488,7 @@ async fn register_then_approved_and_a_forgotten_password_reset_through_the_pages
         assert!(p.html.contains("Check your mail"), "{email}");
     }
     let page = send(&app, Method::GET, "/reset-password", None, None, &[]).await;
-    assert!(page.html.contains("<script src=\"/static/token.") && page.html.contains("paste here"));
+    assert!(page.html.contains("<script src=\"/static/app.") && page.html.contains("paste here"));
     let script = page.html.split("<script src=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     assert_eq!(send(&app, Method::GET, &script, None, None, &[]).await.status, StatusCode::OK);
     let token = app.mailed_token("nadia@example.com").unwrap();
@@ -521,7 +538,9 @@ async fn the_list_filters_searches_and_pages_from_the_address_bar() {
     let (_, emp) = app.user(7, "employee").await;
     let cookie = sign_in(&app, "user7@example.com").await;
     let empty = send(&app, Method::GET, "/", Some(&cookie), None, &[]).await;
-    assert!(empty.html.contains("You have not filed a ticket yet."), "a clear empty state");
+    assert!(empty.html.contains("No tickets yet"), "a clear empty state on the home page");
+    let empty = send(&app, Method::GET, "/tickets", Some(&cookie), None, &[]).await;
+    assert!(empty.html.contains("You have not filed a ticket yet."), "and on the list");
     for i in 0..27 {
         app.ticket(&emp, &format!("Ticket number {i:02}")).await;
     }
@@ -530,9 +549,13 @@ async fn the_list_filters_searches_and_pages_from_the_address_bar() {
         app.post(&format!("/api/v1/tickets/{withdrawn}/withdraw"), &emp, serde_json::json!({})).await.status,
         StatusCode::OK
     );
+    let rows = |html: &str| html.matches("<tr><td><a href=\"/tickets/").count();
 
-    let all = send(&app, Method::GET, "/", Some(&cookie), None, &[]).await;
-    assert_eq!(all.html.matches("<tr><td>").count(), 25, "a page of 25");
+    let all = send(&app, Method::GET, "/tickets", Some(&cookie), None, &[]).await;
+    assert_eq!(rows(&all.html), 25, "a page of 25");
+    assert!(all.html.contains(">All <span class=\"count\">28</span>"), "counts beside the filters");
+    assert!(all.html.contains(">Closed or withdrawn <span class=\"count\">1</span>"));
+    assert!(all.html.contains("aria-label=\"Withdraw TX"), "withdraw straight from a row");
     let next = all
         .html
         .split("<p class=\"more\"><a href=\"")
@@ -544,17 +567,70 @@ async fn the_list_filters_searches_and_pages_from_the_address_bar() {
         .replace("&#38;", "&")
         .replace("&amp;", "&");
     let older = send(&app, Method::GET, &next, Some(&cookie), None, &[]).await;
-    assert_eq!(older.html.matches("<tr><td>").count(), 3, "the rest on the next page");
+    assert_eq!(rows(&older.html), 3, "the rest on the next page");
     assert!(!older.html.contains("class=\"more\""));
 
-    let active = send(&app, Method::GET, "/?show=active", Some(&cookie), None, &[]).await;
+    let active = send(&app, Method::GET, "/tickets?show=active", Some(&cookie), None, &[]).await;
     assert!(!active.html.contains("Keyboard sticks") && active.html.contains("aria-current=\"page\">Active"));
-    let done = send(&app, Method::GET, "/?show=done", Some(&cookie), None, &[]).await;
+    let done = send(&app, Method::GET, "/tickets?show=done", Some(&cookie), None, &[]).await;
     assert!(done.html.contains("Keyboard sticks") && done.html.contains("Withdrawn"));
-    let found = send(&app, Method::GET, "/?show=all&q=number+07", Some(&cookie), None, &[]).await;
-    assert_eq!(found.html.matches("<tr><td>").count(), 1);
-    let none = send(&app, Method::GET, "/?q=nothing-like-this", Some(&cookie), None, &[]).await;
+    let one_status = send(&app, Method::GET, "/tickets?show=withdrawn", Some(&cookie), None, &[]).await;
+    assert_eq!(rows(&one_status.html), 1, "a status card's link shows that status");
+    let found = send(&app, Method::GET, "/tickets?show=all&q=number+07", Some(&cookie), None, &[]).await;
+    assert_eq!(rows(&found.html), 1);
+    assert!(found.html.contains(">All <span class=\"count\">1</span>"), "counts follow the search");
+    let none = send(&app, Method::GET, "/tickets?q=nothing-like-this", Some(&cookie), None, &[]).await;
     assert!(none.html.contains("No ticket of yours matches."));
+
+    // The home page: counts per status, the five changed last.
+    let home = send(&app, Method::GET, "/", Some(&cookie), None, &[]).await;
+    assert_eq!(rows(&home.html), 5, "the five most recently updated");
+    assert!(home.html.contains("Keyboard sticks"), "the last changed is among them");
+    assert!(home.html.contains("<span class=\"count\">28</span> All"));
+    assert!(home.html.contains("<span class=\"count\">27</span> Waiting for review"));
+    assert!(home.html.contains("href=\"/tickets?show=withdrawn\"><span class=\"count\">1</span> Withdrawn"));
+}
+
+#[tokio::test]
+async fn the_deployment_notice_and_terms_of_use_show_and_the_terms_are_required() {
+    let app = TestApp::with_web(helpdesk_http::WebOptions {
+        notice: Some("Support hours: 8–18. Urgent: call 555-0100 <now>.".into()),
+        terms: Some(helpdesk_http::Terms {
+            version: "2026-11".into(),
+            url: Some("https://intranet.example/terms".into()),
+            text: None,
+        }),
+    })
+    .await;
+    app.user(10, "employee").await;
+    let cookie = sign_in(&app, "user10@example.com").await;
+    let home = send(&app, Method::GET, "/", Some(&cookie), None, &[]).await;
+    assert!(home.html.contains("Urgent: call 555-0100 &#60;now&#62;.") || home.html.contains("555-0100 &lt;now&gt;."));
+
+    let form = send(&app, Method::GET, "/register", None, None, &[]).await;
+    assert!(form.html.contains("name=\"accept_terms\"") && form.html.contains("https://intranet.example/terms"));
+    let register = |accept: bool| {
+        let app = &app;
+        async move {
+            let mut parts: Vec<(&str, Option<&str>, &[u8])> = vec![
+                ("first_name", None, b"Tomas"),
+                ("last_name", None, b"Berg"),
+                ("company_id", None, b"MA0888"),
+                ("email", None, b"tomas@example.com"),
+                ("password", None, b"copper-lantern-meadow-19"),
+                ("confirm_password", None, b"copper-lantern-meadow-19"),
+            ];
+            if accept {
+                parts.push(("accept_terms", None, b"yes"));
+            }
+            send_multipart(app, "/register", "", &parts).await
+        }
+    };
+    let refused = register(false).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.html.contains("id=\"terms-error\""), "{}", refused.html);
+    let accepted = register(true).await;
+    assert!(accepted.html.contains("Registration received"), "{}", accepted.html);
 }
 
 fn png() -> Vec<u8> {
@@ -588,7 +664,7 @@ async fn files_are_added_in_one_form_refused_ones_say_why_and_downloads_follow_t
     ];
     let p = send_multipart(&app, &path, &cookie, &parts).await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
-    assert!(p.html.contains("1 file(s) added. Refused — tool.exe:"), "{}", p.html);
+    assert!(p.html.contains("1 file added. Refused — tool.exe: this kind of file is not accepted"), "{}", p.html);
     assert!(p.html.contains("shot.png") && p.html.contains("class=\"thumb\""));
     let href = p.html.split("<a href=\"/attachments/").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let file = send(&app, Method::GET, &format!("/attachments/{href}"), Some(&cookie), None, &[]).await;
@@ -678,6 +754,13 @@ async fn the_profile_edits_names_takes_a_picture_and_signs_out_elsewhere() {
         (StatusCode::OK, "image/png")
     );
 
+    // The sessions are listed (this browser marked), and ending the others asks first.
+    let p = send(&app, Method::GET, "/profile", Some(&cookie), None, &[]).await;
+    assert_eq!(p.html.matches("<strong>This browser</strong>").count(), 1);
+    assert_eq!(p.html.matches("Another browser or device").count(), 2, "the other page session and the API's");
+    let confirm = send(&app, Method::GET, "/profile/sign-out-elsewhere", Some(&cookie), None, &[]).await;
+    assert!(confirm.html.contains("This ends your sessions on 2 other devices or browsers."), "{}", confirm.html);
+
     // Sign out everywhere else: the other browser and the API token end; this page stays.
     let p = send(
         &app,
@@ -692,4 +775,6 @@ async fn the_profile_edits_names_takes_a_picture_and_signs_out_elsewhere() {
     assert_eq!(send(&app, Method::GET, "/", Some(&other_cookie), None, &[]).await.status, StatusCode::SEE_OTHER);
     assert_eq!(app.get("/api/v1/me", &api_token).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(send(&app, Method::GET, "/", Some(&cookie), None, &[]).await.status, StatusCode::OK);
+    let p = send(&app, Method::GET, "/profile", Some(&cookie), None, &[]).await;
+    assert!(!p.html.contains("Another browser or device") && p.html.contains("You are signed in nowhere else."));
 }

@@ -1,11 +1,12 @@
 //! Account pages anyone may open: registration (pending until an admin approves; the same use
 //! case and per-address limit as the API), "forgot password" (the same answer for every
 //! address), and setting a password from a mailed reset or invitation link. The mailed token
-//! travels in the link's fragment, which never reaches a server: `static/token.js` moves it
+//! travels in the link's fragment, which never reaches a server: `static/app.js` moves it
 //! into the form; without script the page says how to paste it.
 
 use askama::Template;
 use axum::Form;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
@@ -14,7 +15,7 @@ use helpdesk_core::password::Password;
 use helpdesk_core::policy::Principal;
 use serde::Deserialize;
 
-use super::{Layout, error_page, page, session, token_script_url};
+use super::{Layout, error_page, page, session};
 use crate::auth::ClientAddress;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -43,6 +44,12 @@ struct RegisterView {
     suffixes: Vec<String>,
     departments: Vec<(String, String)>,
     errors: Vec<String>,
+    /// The terms of use to accept, when the deployment asks.
+    terms: Option<crate::state::Terms>,
+    terms_checked: bool,
+    terms_error: Option<String>,
+    avatars: bool,
+    avatar_error: Option<String>,
 }
 
 /// What a registrant typed.
@@ -66,6 +73,8 @@ pub(crate) struct RegisterForm {
     password: String,
     #[serde(default)]
     confirm_password: String,
+    #[serde(default)]
+    accept_terms: String,
 }
 
 fn register_page(s: &AppState, f: &RegisterForm, errors: &[(String, String)], status: StatusCode) -> Response {
@@ -109,17 +118,52 @@ fn register_page(s: &AppState, f: &RegisterForm, errors: &[(String, String)], st
     let departments =
         s.desk().options().catalog.departments.iter().map(|d| (d.key.to_string(), d.name.clone())).collect();
     let view = RegisterView {
-        layout: Layout::anonymous(),
+        layout: Layout::anonymous().trail(&[("Sign in", Some("/sign-in")), ("Register", None)]),
         fields,
         suffixes: super::pages::suffix_choices(),
         departments,
         errors: errors.iter().map(|(_, m)| m.clone()).collect(),
+        terms: s.options().web.terms.clone(),
+        terms_checked: !f.accept_terms.is_empty(),
+        terms_error: error_of("accepted_terms"),
+        avatars: cfg!(feature = "avatars"),
+        avatar_error: error_of("avatar"),
     };
     page(status, &view)
 }
 
 pub(crate) async fn register_form(State(s): State<AppState>) -> Response {
     register_page(&s, &RegisterForm::default(), &[], StatusCode::OK)
+}
+
+/// The registration form's fields and its optional picture, from a `multipart/form-data` body.
+async fn read_registration(form: &mut axum::extract::Multipart) -> Result<(RegisterForm, Option<Bytes>), String> {
+    let mut f = RegisterForm::default();
+    let mut avatar = None;
+    while let Some(field) = form.next_field().await.map_err(|e| e.body_text())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "avatar" {
+            let bytes = field.bytes().await.map_err(|e| e.body_text())?;
+            avatar = (!bytes.is_empty()).then_some(bytes);
+            continue;
+        }
+        let value = field.text().await.map_err(|e| e.body_text())?;
+        let slot = match name.as_str() {
+            "first_name" => &mut f.first_name,
+            "middle_name" => &mut f.middle_name,
+            "last_name" => &mut f.last_name,
+            "suffix" => &mut f.suffix,
+            "company_id" => &mut f.company_id,
+            "department" => &mut f.department,
+            "email" => &mut f.email,
+            "password" => &mut f.password,
+            "confirm_password" => &mut f.confirm_password,
+            "accept_terms" => &mut f.accept_terms,
+            _ => continue,
+        };
+        *slot = value;
+    }
+    Ok((f, avatar))
 }
 
 fn optional(s: &str) -> Option<String> {
@@ -132,11 +176,18 @@ pub(crate) async fn register(
     method: Method,
     headers: HeaderMap,
     addr: ClientAddress,
-    Form(f): Form<RegisterForm>,
+    mut form: axum::extract::Multipart,
 ) -> Response {
     if !session::same_origin(&s, &method, &headers) {
         return error_page(StatusCode::FORBIDDEN, Layout::anonymous(), "This form was sent from another site.");
     }
+    let (f, avatar) = match read_registration(&mut form).await {
+        Ok(x) => x,
+        Err(why) => {
+            let errors = [("avatar".to_owned(), format!("The form did not arrive whole: {why}"))];
+            return register_page(&s, &RegisterForm::default(), &errors, StatusCode::BAD_REQUEST);
+        }
+    };
     if f.password != f.confirm_password {
         let errors = [("confirm_password".to_owned(), "The two passwords differ.".to_owned())];
         return register_page(&s, &f, &errors, StatusCode::UNPROCESSABLE_ENTITY);
@@ -154,6 +205,21 @@ pub(crate) async fn register(
     r.middle_name = optional(&f.middle_name);
     r.suffix = optional(&f.suffix);
     r.department = optional(&f.department);
+    if let Some(terms) = &s.options().web.terms
+        && !f.accept_terms.is_empty()
+    {
+        r.accepted_terms = Some(terms.version.clone());
+    }
+    if let Some(bytes) = avatar {
+        match super::profile::avatar_thumbnail(bytes).await {
+            Ok(png) => r.avatar = Some(png),
+            Err(e) => {
+                let why = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+                let errors = [("avatar".to_owned(), format!("{why} Choose the picture again, or leave it out."))];
+                return register_page(&s, &f, &errors, StatusCode::UNPROCESSABLE_ENTITY);
+            }
+        }
+    }
     match s.desk().register(&Principal::Anonymous, r).await {
         Ok(_) => notice(
             "Registration received",
@@ -227,7 +293,6 @@ struct SetPasswordView {
     layout: Layout,
     heading: &'static str,
     action: &'static str,
-    script: &'static str,
     token: String,
     error: Option<String>,
 }
@@ -236,7 +301,7 @@ fn set_password_page(heading: &'static str, action: &'static str, token: String,
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     page(
         status,
-        &SetPasswordView { layout: Layout::anonymous(), heading, action, script: token_script_url(), token, error },
+        &SetPasswordView { layout: Layout::anonymous().trail(&[(heading, None)]), heading, action, token, error },
     )
 }
 

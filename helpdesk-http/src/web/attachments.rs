@@ -2,12 +2,13 @@
 //! core's upload use case: type from the content, size limits; a refused file says why and the
 //! others are kept), and downloads through the same grant and headers as the API.
 
+use axum::extract::multipart::Field;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures::TryStreamExt as _;
 use helpdesk_core::Upload;
-use helpdesk_core::domain::{AttachmentId, TicketNumber};
+use helpdesk_core::domain::{AttachmentId, CommentId, TicketNumber};
 
 use super::pages::multipart_allowed;
 use super::session::PageUser;
@@ -52,38 +53,106 @@ pub(crate) async fn upload(
     if let Some(refused) = multipart_allowed(&s, &who, &method, &headers, &mut form).await {
         return refused;
     }
-    let mut stored = 0;
-    let mut refusals = Vec::new();
+    let mut files = Stored::default();
     loop {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                refusals.push(format!("The upload was cut short: {}", e.body_text()));
+                files.cut_short(&e);
                 break;
             }
         };
-        let Some(file_name) = field.file_name().filter(|f| !f.is_empty()).map(str::to_owned) else { continue };
-        let body = field.map_err(|e| e.body_text());
-        match s
-            .desk()
-            .upload_attachment(&who.principal, &n, Upload { file_name: file_name.clone(), comment: None }, body)
-            .await
-        {
-            Ok(_) => stored += 1,
-            Err(e) => {
-                let e = ApiError::from(e);
-                let why = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
-                refusals.push(format!("{file_name}: {why}"));
-            }
-        }
+        files.store(&s, &who, &n, None, field).await;
     }
+    let Stored { count: stored, mut refusals } = files;
     if refusals.is_empty() && stored == 0 {
         refusals.push("Choose at least one file.".to_owned());
     }
     if refusals.is_empty() {
         return Redirect::to(&format!("/tickets/{n}?uploaded={stored}")).into_response();
     }
-    let message = format!("{stored} file(s) added. Refused — {}", refusals.join("; "));
+    let message = format!("{} Refused — {}", files_added(stored), refusals.join("; "));
     render_ticket(&s, &who, &number, Some(message), None, String::new(), StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// "2 files added." in words.
+pub(crate) fn files_added(n: usize) -> String {
+    match n {
+        0 => "No file added.".to_owned(),
+        1 => "1 file added.".to_owned(),
+        n => format!("{n} files added."),
+    }
+}
+
+/// Files of one form, stored one by one through core's upload use case as they stream in: how
+/// many were stored, and why each refused one was.
+#[derive(Debug, Default)]
+pub(crate) struct Stored {
+    pub(crate) count: usize,
+    pub(crate) refusals: Vec<String>,
+}
+
+impl Stored {
+    /// Stores `field` if it is a chosen file (an empty file input sends a part without a name).
+    pub(crate) async fn store(
+        &mut self,
+        s: &AppState,
+        who: &PageUser,
+        number: &TicketNumber,
+        comment: Option<CommentId>,
+        field: Field<'_>,
+    ) {
+        let Some(file_name) = field.file_name().filter(|f| !f.is_empty()).map(str::to_owned) else { return };
+        let body = field.map_err(|e| e.body_text());
+        let upload = Upload { file_name: file_name.clone(), comment };
+        match s.desk().upload_attachment(&who.principal, number, upload, body).await {
+            Ok(_) => self.count += 1,
+            Err(e) => {
+                let e = ApiError::from(e);
+                let why = match e.status {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "this kind of file is not accepted".to_owned(),
+                    StatusCode::PAYLOAD_TOO_LARGE => format!("too large ({})", e.detail),
+                    _ => e.errors.first().map_or(e.detail.clone(), |f| f.message.clone()),
+                };
+                self.refusals.push(format!("{file_name}: {why}"));
+            }
+        }
+    }
+
+    /// Notes a form that ended early (a dropped connection, a body over the limit).
+    pub(crate) fn cut_short(&mut self, e: &axum::extract::multipart::MultipartError) {
+        self.refusals.push(format!("The upload was cut short: {}", e.body_text()));
+    }
+}
+
+/// What the file inputs say about the limits, from the help desk's options.
+pub(crate) fn files_hint(s: &AppState) -> String {
+    let limits = &s.desk().options().attachments;
+    let kinds: Vec<&str> = [
+        ("image/", "images"),
+        ("application/pdf", "PDF"),
+        ("wordprocessingml", "Word"),
+        ("msword", "Word"),
+        ("spreadsheetml", "Excel"),
+        ("ms-excel", "Excel"),
+        ("presentationml", "PowerPoint"),
+        ("text/csv", "CSV"),
+        ("text/plain", "text"),
+    ]
+    .iter()
+    .filter(|(needle, _)| limits.allowed_types.iter().any(|t| t.contains(needle)))
+    .map(|(_, name)| *name)
+    .fold(Vec::new(), |mut v, n| {
+        if !v.contains(&n) {
+            v.push(n);
+        }
+        v
+    });
+    format!(
+        "Up to {} a file and {} files a ticket: {}.",
+        super::tickets::size_words(limits.max_file_bytes),
+        limits.max_files_per_ticket,
+        kinds.join(", ")
+    )
 }

@@ -47,10 +47,10 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../static/app.css"),
     },
     Asset {
-        stem: "token",
+        stem: "app",
         ext: "js",
         content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../static/token.js"),
+        bytes: include_bytes!("../../static/app.js"),
     },
 ];
 
@@ -74,35 +74,50 @@ fn stylesheet_url() -> &'static str {
     asset_urls().first().map_or("/static/app.css", String::as_str)
 }
 
-/// The script that moves a mailed token from the URL fragment into its form.
-fn token_script_url() -> &'static str {
-    asset_urls().get(1).map_or("/static/token.js", String::as_str)
+/// The enhancing script (mailed tokens from the URL fragment, password show/hide).
+fn script_url() -> &'static str {
+    asset_urls().get(1).map_or("/static/app.js", String::as_str)
 }
 
 /// The page routes, mounted at `/` beside `/api/v1`.
 pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/", get(pages::home))
+        .route("/tickets", get(pages::my_tickets))
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", axum::routing::post(pages::sign_out))
         .route("/password", get(pages::password_form).post(pages::change_password))
-        .route("/tickets/new", get(tickets::new_ticket_form).post(tickets::create_ticket))
+        .route(
+            "/tickets/new",
+            get(tickets::new_ticket_form)
+                .post(tickets::create_ticket)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/tickets/{number}", get(tickets::ticket_page))
-        .route("/tickets/{number}/comments", axum::routing::post(tickets::add_comment))
+        .route(
+            "/tickets/{number}/comments",
+            axum::routing::post(tickets::add_comment).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
         .route(
             "/tickets/{number}/files",
             axum::routing::post(attachments::upload).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route("/attachments/{id}", get(attachments::download))
         .route("/profile", get(profile::profile).post(profile::save))
-        .route("/profile/sign-out-elsewhere", axum::routing::post(profile::sign_out_elsewhere))
+        .route(
+            "/profile/sign-out-elsewhere",
+            get(profile::confirm_sign_out_elsewhere).post(profile::sign_out_elsewhere),
+        )
         .route(
             "/profile/avatar",
             axum::routing::post(profile::upload_avatar).layer(axum::extract::DefaultBodyLimit::max(3 << 20)),
         )
         .route("/avatars/{id}", get(profile::avatar))
         .route("/tickets/{number}/{action}", get(tickets::action_form).post(tickets::act))
-        .route("/register", get(accounts::register_form).post(accounts::register))
+        .route(
+            "/register",
+            get(accounts::register_form).post(accounts::register).layer(axum::extract::DefaultBodyLimit::max(3 << 20)),
+        )
         .route("/forgot-password", get(accounts::forgot_form).post(accounts::forgot))
         .route("/reset-password", get(accounts::reset_form).post(accounts::reset))
         .route("/accept-invitation", get(accounts::invitation_form).post(accounts::accept_invitation))
@@ -132,19 +147,54 @@ pub(crate) struct Me {
     avatar: Option<String>,
 }
 
+/// One step of the breadcrumb trail; the last one is the page itself (no link).
+#[derive(Debug, Clone)]
+pub(crate) struct Crumb {
+    label: String,
+    href: Option<String>,
+}
+
 /// What every page's layout needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
     stylesheet: &'static str,
+    script: &'static str,
     me: Option<Me>,
     csrf: String,
     flash: Option<String>,
+    crumbs: Vec<Crumb>,
 }
 
 impl Layout {
     /// The layout for a visitor who is not signed in.
     fn anonymous() -> Self {
-        Self { stylesheet: stylesheet_url(), me: None, csrf: String::new(), flash: None }
+        Self {
+            stylesheet: stylesheet_url(),
+            script: script_url(),
+            me: None,
+            csrf: String::new(),
+            flash: None,
+            crumbs: Vec::new(),
+        }
+    }
+
+    /// With a breadcrumb trail: `(label, link)` pairs from the top; the page itself last,
+    /// without a link. Signed-in pages start from "Home".
+    fn trail(mut self, steps: &[(&str, Option<&str>)]) -> Self {
+        let home = self.me.is_some().then(|| Crumb { label: "Home".to_owned(), href: Some("/".to_owned()) });
+        self.crumbs = home
+            .into_iter()
+            .chain(
+                steps.iter().map(|(label, href)| Crumb { label: (*label).to_owned(), href: href.map(str::to_owned) }),
+            )
+            .collect();
+        self
+    }
+
+    /// With a one-time message on top.
+    fn flash(mut self, message: Option<String>) -> Self {
+        self.flash = message;
+        self
     }
 
     /// The layout for `who`, with its form token.
@@ -154,6 +204,7 @@ impl Layout {
             [u.first_name.as_str(), u.last_name.as_str()].iter().filter_map(|n| n.chars().next()).collect();
         Self {
             stylesheet: stylesheet_url(),
+            script: script_url(),
             me: Some(Me {
                 name: u.display_name(),
                 email: u.email.to_string(),
@@ -165,6 +216,7 @@ impl Layout {
             }),
             csrf: session::csrf_token(state, who.session),
             flash: None,
+            crumbs: Vec::new(),
         }
     }
 }

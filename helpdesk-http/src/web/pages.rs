@@ -186,6 +186,13 @@ pub(crate) async fn sign_out(
     res
 }
 
+/// A requester action offered on a row of a list (each leads to its confirmation page).
+#[derive(Debug)]
+struct RowAction {
+    href: String,
+    label: &'static str,
+}
+
 /// One row of the employee's list.
 #[derive(Debug)]
 struct TicketRow {
@@ -195,14 +202,50 @@ struct TicketRow {
     status_label: &'static str,
     updated: String,
     updated_iso: String,
+    actions: Vec<RowAction>,
 }
 
-/// A filter link above the list.
+/// The rows for `tickets`, with the close / withdraw actions the lifecycle allows now.
+fn rows(s: &AppState, who: &PageUser, tickets: &[helpdesk_core::model::Ticket]) -> Vec<TicketRow> {
+    use helpdesk_core::lifecycle::Action;
+    tickets
+        .iter()
+        .map(|t| {
+            let allowed = s.desk().view(&who.principal, t.clone()).actions;
+            let actions = [(Action::Close, "Close"), (Action::Withdraw, "Withdraw")]
+                .into_iter()
+                .filter(|(a, _)| allowed.contains(a))
+                .map(|(a, label)| RowAction { href: format!("/tickets/{}/{}", t.number, a.as_str()), label })
+                .collect();
+            TicketRow {
+                number: t.number.to_string(),
+                subject: t.subject.to_string(),
+                status_key: t.status.as_str(),
+                status_label: status_label(t.status),
+                updated: t.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                updated_iso: t.updated_at.to_rfc3339(),
+                actions,
+            }
+        })
+        .collect()
+}
+
+/// A filter link above the list, with how many tickets it shows.
 #[derive(Debug)]
 struct FilterLink {
     label: &'static str,
     href: String,
+    count: u64,
     current: bool,
+}
+
+/// A status and how many of the employee's tickets have it, linking to them.
+#[derive(Debug)]
+struct StatusCard {
+    key: &'static str,
+    label: &'static str,
+    count: u64,
+    href: String,
 }
 
 #[derive(Template)]
@@ -210,9 +253,20 @@ struct FilterLink {
 struct HomeView {
     layout: Layout,
     first_name: String,
+    notice: Option<String>,
+    cards: Vec<StatusCard>,
+    total: u64,
+    recent: Vec<TicketRow>,
+}
+
+#[derive(Template)]
+#[template(path = "my_tickets.html")]
+struct MyTicketsView {
+    layout: Layout,
     tickets: Vec<TicketRow>,
     filters: Vec<FilterLink>,
     show: String,
+    show_label: &'static str,
     q: String,
     sort: String,
     next: Option<String>,
@@ -241,6 +295,17 @@ const SHOWS: &[(&str, &str, &[TicketStatus])] = &[
     ("done", "Closed or withdrawn", &[TicketStatus::Closed, TicketStatus::Withdrawn, TicketStatus::Rejected]),
 ];
 
+/// A `show=` value: a group above or one status (the dashboard's cards link to those).
+fn show_of(key: Option<&str>) -> (&'static str, &'static str, Vec<TicketStatus>) {
+    if let Some((k, label, statuses)) = SHOWS.iter().find(|(k, ..)| Some(*k) == key) {
+        return (k, label, statuses.to_vec());
+    }
+    match TicketStatus::ALL.iter().find(|st| Some(st.as_str()) == key) {
+        Some(st) => (st.as_str(), status_label(*st), vec![*st]),
+        None => ("all", "All", Vec::new()),
+    }
+}
+
 fn list_href(show: &str, q: &str, sort: &str, after: Option<&str>) -> String {
     let mut parts = vec![format!("show={}", super::encode(show))];
     if !q.is_empty() {
@@ -252,21 +317,73 @@ fn list_href(show: &str, q: &str, sort: &str, after: Option<&str>) -> String {
     if let Some(a) = after {
         parts.push(format!("after={}", super::encode(a)));
     }
-    format!("/?{}", parts.join("&"))
+    format!("/tickets?{}", parts.join("&"))
 }
 
-pub(crate) async fn home(State(s): State<AppState>, who: PageUser, Query(lq): Query<ListQuery>) -> Response {
+/// The query for the tickets this user filed (for staff too: their desk is another page).
+fn own_tickets(who: &PageUser) -> TicketQuery {
+    TicketQuery { requester: Some(who.user.id), ..TicketQuery::default() }
+}
+
+fn count_of(counts: &[(TicketStatus, u64)], statuses: &[TicketStatus]) -> u64 {
+    counts.iter().filter(|(st, _)| statuses.is_empty() || statuses.contains(st)).map(|(_, n)| n).sum()
+}
+
+/// The home page: a welcome, the deployment's notice, counts per status and the five
+/// tickets changed last.
+pub(crate) async fn home(State(s): State<AppState>, who: PageUser) -> Response {
     if who.user.must_change_password {
         return Redirect::to("/password").into_response();
     }
-    let show = SHOWS.iter().find(|(k, ..)| Some(*k) == lq.show.as_deref()).unwrap_or(&SHOWS[0]);
+    let recent_query = TicketQuery {
+        sort: TicketSort { field: TicketSortField::Updated, direction: SortDirection::Desc },
+        limit: helpdesk_core::ports::PageSize::new(5).unwrap_or_default(),
+        ..own_tickets(&who)
+    };
+    let desk = s.desk();
+    let loaded = async {
+        let counts = desk.ticket_counts(&who.principal, &own_tickets(&who)).await?;
+        let recent = desk.list_tickets(&who.principal, &recent_query).await?;
+        Ok::<_, helpdesk_core::Error>((counts, recent))
+    };
+    let (counts, recent) = match loaded.await {
+        Ok(x) => x,
+        Err(e) => {
+            let e = ApiError::from(e);
+            return error_page(e.status, Layout::of(&s, &who), &e.detail);
+        }
+    };
+    let cards = counts
+        .iter()
+        .map(|(st, n)| StatusCard {
+            key: st.as_str(),
+            label: status_label(*st),
+            count: *n,
+            href: list_href(st.as_str(), "", "updated", None),
+        })
+        .collect();
+    let view = HomeView {
+        layout: Layout::of(&s, &who),
+        first_name: who.user.first_name.to_string(),
+        notice: s.options().web.notice.clone(),
+        cards,
+        total: count_of(&counts, &[]),
+        recent: rows(&s, &who, &recent.items),
+    };
+    page(StatusCode::OK, &view)
+}
+
+/// The employee's tickets: filters by status (with counts), search, sort and paging.
+pub(crate) async fn my_tickets(State(s): State<AppState>, who: PageUser, Query(lq): Query<ListQuery>) -> Response {
+    if who.user.must_change_password {
+        return Redirect::to("/password").into_response();
+    }
+    let (show, show_label, statuses) = show_of(lq.show.as_deref());
     let q = lq.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
     let sort = if lq.sort.as_deref() == Some("created") { "created" } else { "updated" };
     let cursor = lq.after.as_deref().and_then(|a| helpdesk_core::ports::Cursor::decode(a).ok());
-    // The tickets this user filed (for staff too: their desk is another page).
     let query = TicketQuery {
-        requester: Some(who.user.id),
-        statuses: show.2.to_vec(),
+        statuses,
         text: (!q.is_empty()).then(|| q.clone()),
         sort: TicketSort {
             field: if sort == "created" { TicketSortField::Created } else { TicketSortField::Updated },
@@ -274,42 +391,49 @@ pub(crate) async fn home(State(s): State<AppState>, who: PageUser, Query(lq): Qu
         },
         cursor,
         limit: helpdesk_core::ports::PageSize::new(25).unwrap_or_default(),
-        ..TicketQuery::default()
+        ..own_tickets(&who)
     };
-    let page_of = match s.desk().list_tickets(&who.principal, &query).await {
-        Ok(p) => p,
+    let desk = s.desk();
+    let loaded = async {
+        let page_of = desk.list_tickets(&who.principal, &query).await?;
+        let counts = desk.ticket_counts(&who.principal, &query).await?;
+        Ok::<_, helpdesk_core::Error>((page_of, counts))
+    };
+    let (page_of, counts) = match loaded.await {
+        Ok(x) => x,
         Err(e) => {
             let e = ApiError::from(e);
             return error_page(e.status, Layout::of(&s, &who), &e.detail);
         }
     };
-    let tickets = page_of
-        .items
+    let mut filters: Vec<FilterLink> = SHOWS
         .iter()
-        .map(|t| TicketRow {
-            number: t.number.to_string(),
-            subject: t.subject.to_string(),
-            status_key: t.status.as_str(),
-            status_label: status_label(t.status),
-            updated: t.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            updated_iso: t.updated_at.to_rfc3339(),
+        .map(|(key, label, statuses)| FilterLink {
+            label,
+            href: list_href(key, &q, sort, None),
+            count: count_of(&counts, statuses),
+            current: *key == show,
         })
         .collect();
-    let filters = SHOWS
-        .iter()
-        .map(|(key, label, _)| FilterLink { label, href: list_href(key, &q, sort, None), current: *key == show.0 })
-        .collect();
-    let next = page_of.next.map(|c| list_href(show.0, &q, sort, Some(&c.encode())));
-    let view = HomeView {
-        layout: Layout::of(&s, &who),
-        first_name: who.user.first_name.to_string(),
-        tickets,
+    if !SHOWS.iter().any(|(k, ..)| *k == show) {
+        filters.push(FilterLink {
+            label: show_label,
+            href: list_href(show, &q, sort, None),
+            count: count_of(&counts, &query.statuses),
+            current: true,
+        });
+    }
+    let next = page_of.next.map(|c| list_href(show, &q, sort, Some(&c.encode())));
+    let view = MyTicketsView {
+        layout: Layout::of(&s, &who).trail(&[("My tickets", None)]),
+        tickets: rows(&s, &who, &page_of.items),
         filters,
-        show: show.0.to_owned(),
+        show: show.to_owned(),
+        show_label,
         q: q.clone(),
         sort: sort.to_owned(),
         next,
-        any_filter: show.0 != "all" || !q.is_empty(),
+        any_filter: show != "all" || !q.is_empty(),
     };
     page(StatusCode::OK, &view)
 }

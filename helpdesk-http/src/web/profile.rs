@@ -37,12 +37,47 @@ struct ProfileView {
     version: u64,
     avatars: bool,
     error: Option<String>,
+    sessions: Vec<SessionRow>,
 }
 
-fn profile_page(s: &AppState, who: &PageUser, flash: Option<String>, error: Option<String>) -> Response {
+/// One of the user's live sessions, as the profile lists them.
+#[derive(Debug)]
+struct SessionRow {
+    started: String,
+    started_iso: String,
+    last_used: String,
+    last_used_iso: String,
+    address: Option<String>,
+    current: bool,
+}
+
+async fn profile_page(s: &AppState, who: &PageUser, flash: Option<String>, error: Option<String>) -> Response {
     let u = &who.user;
-    let mut layout = Layout::of(s, who);
-    layout.flash = flash;
+    let layout = Layout::of(s, who).flash(flash).trail(&[("Profile", None)]);
+    let sessions = match s.desk().my_sessions(&who.principal).await {
+        Ok(v) => v,
+        Err(e) => {
+            let e = ApiError::from(e);
+            return error_page(e.status, Layout::of(s, who), &e.detail);
+        }
+    };
+    let when = |t: chrono::DateTime<chrono::Utc>| (t.format("%Y-%m-%d %H:%M UTC").to_string(), t.to_rfc3339());
+    let sessions = sessions
+        .iter()
+        .rev()
+        .map(|x| {
+            let (started, started_iso) = when(x.created_at);
+            let (last_used, last_used_iso) = when(x.last_used_at);
+            SessionRow {
+                started,
+                started_iso,
+                last_used,
+                last_used_iso,
+                address: x.address.clone(),
+                current: x.id == who.session,
+            }
+        })
+        .collect();
     let initials: String =
         [u.first_name.as_str(), u.last_name.as_str()].iter().filter_map(|n| n.chars().next()).collect();
     let view = ProfileView {
@@ -70,6 +105,7 @@ fn profile_page(s: &AppState, who: &PageUser, flash: Option<String>, error: Opti
         version: u.version,
         avatars: cfg!(feature = "avatars"),
         error,
+        sessions,
     };
     let status = if view.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     page(status, &view)
@@ -91,7 +127,7 @@ pub(crate) async fn profile(
         Some(n) => n.parse::<u64>().ok().map(|n| format!("Signed out of {n} other session(s).")),
         None => None,
     };
-    profile_page(&s, &who, flash, None)
+    profile_page(&s, &who, flash, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,7 +167,7 @@ pub(crate) async fn save(
         Err(e) => {
             let e = ApiError::from(e);
             let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
-            profile_page(&s, &who, None, Some(message))
+            profile_page(&s, &who, None, Some(message)).await
         }
     }
 }
@@ -140,6 +176,26 @@ pub(crate) async fn save(
 pub(crate) struct CsrfOnly {
     #[serde(default)]
     csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "confirm_sign_out.html")]
+struct ConfirmSignOutView {
+    layout: Layout,
+    others: usize,
+}
+
+/// Asks before ending the other sessions.
+pub(crate) async fn confirm_sign_out_elsewhere(State(s): State<AppState>, who: PageUser) -> Response {
+    let others = match s.desk().my_sessions(&who.principal).await {
+        Ok(v) => v.iter().filter(|x| x.id != who.session).count(),
+        Err(e) => {
+            let e = ApiError::from(e);
+            return error_page(e.status, Layout::of(&s, &who), &e.detail);
+        }
+    };
+    let layout = Layout::of(&s, &who).trail(&[("Profile", Some("/profile")), ("Sign out everywhere else", None)]);
+    page(StatusCode::OK, &ConfirmSignOutView { layout, others })
 }
 
 pub(crate) async fn sign_out_elsewhere(
@@ -177,16 +233,24 @@ pub(crate) async fn upload_avatar(
         _ => None,
     };
     let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
-        return profile_page(&s, &who, None, Some("Choose a PNG or JPEG picture.".to_owned()));
+        return profile_page(&s, &who, None, Some("Choose a PNG or JPEG picture.".to_owned())).await;
     };
-    match set_avatar(&s, &who, bytes).await {
-        Ok(()) => Redirect::to("/profile?saved=avatar").into_response(),
-        Err(e) => profile_page(&s, &who, None, Some(e.errors.first().map_or(e.detail.clone(), |f| f.message.clone()))),
+    let set = async {
+        let png = avatar_thumbnail(bytes).await?;
+        s.desk().set_avatar(&who.principal, png).await.map_err(ApiError::from)
+    };
+    match set.await {
+        Ok(_) => Redirect::to("/profile?saved=avatar").into_response(),
+        Err(e) => {
+            let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+            profile_page(&s, &who, None, Some(message)).await
+        }
     }
 }
 
+/// An uploaded picture checked, decoded and re-encoded as the API's avatar route does.
 #[cfg(feature = "avatars")]
-async fn set_avatar(s: &AppState, who: &PageUser, bytes: axum::body::Bytes) -> Result<(), ApiError> {
+pub(crate) async fn avatar_thumbnail(bytes: axum::body::Bytes) -> Result<axum::body::Bytes, ApiError> {
     use crate::routes::avatar_upload::{MAX_AVATAR_BYTES, thumbnail};
     if bytes.len() > MAX_AVATAR_BYTES {
         return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "upload.too_large", "A picture is at most 2 MiB."));
@@ -194,12 +258,12 @@ async fn set_avatar(s: &AppState, who: &PageUser, bytes: axum::body::Bytes) -> R
     let png = tokio::task::spawn_blocking(move || thumbnail(&bytes))
         .await
         .map_err(|e| ApiError::from(helpdesk_core::Error::Internal(format!("avatar task: {e}"))))??;
-    s.desk().set_avatar(&who.principal, axum::body::Bytes::from(png)).await?;
-    Ok(())
+    Ok(axum::body::Bytes::from(png))
 }
 
+/// Without the `avatars` feature there is no image decoder: pictures are refused.
 #[cfg(not(feature = "avatars"))]
-async fn set_avatar(_: &AppState, _: &PageUser, _: axum::body::Bytes) -> Result<(), ApiError> {
+pub(crate) async fn avatar_thumbnail(_: axum::body::Bytes) -> Result<axum::body::Bytes, ApiError> {
     Err(ApiError::new(StatusCode::NOT_FOUND, "resource.not_found", "Pictures are not enabled here."))
 }
 

@@ -5,17 +5,18 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use helpdesk_core::NewTicket;
 use helpdesk_core::domain::TicketNumber;
 use helpdesk_core::lifecycle::Action;
 use helpdesk_core::model::{ActorRef, EventKind};
+use helpdesk_core::{Filed, NewTicket};
 use serde::Deserialize;
 
-use super::pages::{form_allowed, status_label};
+use super::attachments::Stored;
+use super::pages::{form_allowed, multipart_allowed, status_label};
 use super::session::PageUser;
 use super::{Layout, error_page, page};
 use crate::error::ApiError;
@@ -64,26 +65,29 @@ struct NewTicketView {
     description: String,
     scheduled_date: String,
     errors: FormErrors,
+    files_hint: String,
+    /// Files were chosen but the ticket was refused: browsers cannot keep them in the form.
+    files_again: bool,
 }
 
 /// What the visitor typed (empty for a fresh form).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub(crate) struct NewTicketForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     idempotency_key: String,
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     subject: String,
-    #[serde(default)]
     description: String,
-    #[serde(default)]
     scheduled_date: String,
 }
 
-fn new_ticket_page(s: &AppState, who: &PageUser, f: NewTicketForm, errors: FormErrors, status: StatusCode) -> Response {
+fn new_ticket_page(
+    s: &AppState,
+    who: &PageUser,
+    f: NewTicketForm,
+    errors: FormErrors,
+    files_again: bool,
+    status: StatusCode,
+) -> Response {
     let groups = match s.desk().catalog(&who.principal) {
         Ok(c) => c
             .categories
@@ -105,7 +109,7 @@ fn new_ticket_page(s: &AppState, who: &PageUser, f: NewTicketForm, errors: FormE
     let idempotency_key =
         if f.idempotency_key.is_empty() { uuid::Uuid::new_v4().to_string() } else { f.idempotency_key };
     let view = NewTicketView {
-        layout: Layout::of(s, who),
+        layout: Layout::of(s, who).trail(&[("My tickets", Some("/tickets")), ("New ticket", None)]),
         groups,
         idempotency_key,
         kind: f.kind,
@@ -113,24 +117,18 @@ fn new_ticket_page(s: &AppState, who: &PageUser, f: NewTicketForm, errors: FormE
         description: f.description,
         scheduled_date: f.scheduled_date,
         errors,
+        files_hint: super::attachments::files_hint(s),
+        files_again,
     };
     page(status, &view)
 }
 
 pub(crate) async fn new_ticket_form(State(s): State<AppState>, who: PageUser) -> Response {
-    new_ticket_page(&s, &who, NewTicketForm::default(), FormErrors::default(), StatusCode::OK)
+    new_ticket_page(&s, &who, NewTicketForm::default(), FormErrors::default(), false, StatusCode::OK)
 }
 
-pub(crate) async fn create_ticket(
-    State(s): State<AppState>,
-    who: PageUser,
-    method: Method,
-    headers: HeaderMap,
-    Form(f): Form<NewTicketForm>,
-) -> Response {
-    if let Some(refused) = form_allowed(&s, &who, &method, &headers, &f.csrf) {
-        return refused;
-    }
+/// Files the ticket of a form (once per idempotency key), or says what is wrong with it.
+async fn file_from_form(s: &AppState, who: &PageUser, f: &NewTicketForm) -> Result<Filed, FormErrors> {
     let mut errors = FormErrors::default();
     let (category, sub_category) = f.kind.split_once('/').unwrap_or((f.kind.as_str(), ""));
     let scheduled_date = match f.scheduled_date.trim() {
@@ -144,31 +142,97 @@ pub(crate) async fn create_ticket(
         },
     };
     if !errors.is_empty() {
-        return new_ticket_page(&s, &who, f, errors, StatusCode::UNPROCESSABLE_ENTITY);
+        return Err(errors);
     }
     let mut new = NewTicket::new(f.subject.clone(), category, sub_category, f.description.clone());
     new.scheduled_date = scheduled_date;
     let key = (!f.idempotency_key.is_empty()).then_some(f.idempotency_key.as_str());
-    match s.desk().create_ticket(&who.principal, new, key).await {
-        Ok(t) => Redirect::to(&format!("/tickets/{}?filed=1", t.number)).into_response(),
-        Err(e) => {
-            let e = ApiError::from(e);
-            if e.errors.is_empty() {
-                return error_page(e.status, Layout::of(&s, &who), &e.detail);
+    s.desk().file_ticket(&who.principal, new, key).await.map_err(|e| {
+        let e = ApiError::from(e);
+        if e.errors.is_empty() {
+            errors.description = Some(e.detail.clone());
+        }
+        for fe in &e.errors {
+            let slot = match fe.field.as_str() {
+                "category" | "sub_category" => &mut errors.category,
+                "subject" => &mut errors.subject,
+                "scheduled_date" => &mut errors.scheduled_date,
+                _ => &mut errors.description,
+            };
+            slot.get_or_insert_with(|| fe.message.clone());
+        }
+        errors
+    })
+}
+
+/// The new-ticket form, `multipart/form-data`: the token, the fields, then the files. The
+/// ticket is filed when the first file arrives (or at the end), then each file is stored as
+/// it streams in; a replayed submit (same idempotency key) stores none, the first did.
+pub(crate) async fn create_ticket(
+    State(s): State<AppState>,
+    who: PageUser,
+    method: Method,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    if let Some(refused) = multipart_allowed(&s, &who, &method, &headers, &mut form).await {
+        return refused;
+    }
+    let mut f = NewTicketForm::default();
+    let mut filed: Option<Filed> = None;
+    let mut files = Stored::default();
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => {
+                files.cut_short(&e);
+                break;
             }
-            for fe in &e.errors {
-                let slot = match fe.field.as_str() {
-                    "category" | "sub_category" => &mut errors.category,
-                    "subject" => &mut errors.subject,
-                    "description" => &mut errors.description,
-                    "scheduled_date" => &mut errors.scheduled_date,
-                    _ => &mut errors.description,
-                };
-                slot.get_or_insert_with(|| fe.message.clone());
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if name != "files" {
+            let value = field.text().await.unwrap_or_default();
+            match name.as_str() {
+                "idempotency_key" => f.idempotency_key = value,
+                "kind" => f.kind = value,
+                "subject" => f.subject = value,
+                "description" => f.description = value,
+                "scheduled_date" => f.scheduled_date = value,
+                _ => {}
             }
-            new_ticket_page(&s, &who, f, errors, StatusCode::UNPROCESSABLE_ENTITY)
+            continue;
+        }
+        let chosen = field.file_name().is_some_and(|n| !n.is_empty());
+        if filed.is_none() {
+            match file_from_form(&s, &who, &f).await {
+                Ok(x) => filed = Some(x),
+                Err(errors) => {
+                    return new_ticket_page(&s, &who, f, errors, chosen, StatusCode::UNPROCESSABLE_ENTITY);
+                }
+            }
+        }
+        if let Some(x) = filed.as_ref().filter(|x| !x.replayed) {
+            files.store(&s, &who, &x.ticket.number, None, field).await;
         }
     }
+    let filed = match filed {
+        Some(x) => x,
+        None => match file_from_form(&s, &who, &f).await {
+            Ok(x) => x,
+            Err(errors) => return new_ticket_page(&s, &who, f, errors, false, StatusCode::UNPROCESSABLE_ENTITY),
+        },
+    };
+    let number = filed.ticket.number.to_string();
+    if files.refusals.is_empty() {
+        return Redirect::to(&format!("/tickets/{number}?filed={}", files.count)).into_response();
+    }
+    let message = format!(
+        "Ticket {number} filed. {} Refused — {}",
+        super::attachments::files_added(files.count),
+        files.refusals.join("; ")
+    );
+    render_ticket(&s, &who, &number, Some(message), None, String::new(), StatusCode::OK).await
 }
 
 #[derive(Debug)]
@@ -177,6 +241,7 @@ struct CommentRow {
     body: String,
     at: String,
     at_iso: String,
+    files: Vec<AttachmentRow>,
 }
 
 #[derive(Debug)]
@@ -187,7 +252,7 @@ struct AttachmentRow {
     image: bool,
 }
 
-fn size_words(bytes: u64) -> String {
+pub(crate) fn size_words(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
         b if b >= 1 << 10 => format!("{} KiB", b >> 10),
@@ -218,6 +283,7 @@ struct TicketPageView {
     rejection_reason: Option<String>,
     actions: Vec<ActionLink>,
     can_comment: bool,
+    files_hint: String,
     attachments: Vec<AttachmentRow>,
     comment: String,
     comment_error: Option<String>,
@@ -286,12 +352,21 @@ pub(crate) async fn ticket_page(
     Path(number): Path<String>,
     Query(q): Query<TicketQuery>,
 ) -> Response {
-    let flash = if q.filed.is_some() {
-        Some(format!("Ticket {number} filed. You will get a mail at each step."))
+    let flash = if let Some(files) = q.filed.as_deref() {
+        let with = match files.parse::<usize>().unwrap_or(0) {
+            0 => String::new(),
+            1 => " with 1 file".to_owned(),
+            n => format!(" with {n} files"),
+        };
+        Some(format!("Ticket {number} filed{with}. You will get a mail at each step."))
     } else if q.stale.is_some() {
         Some("The ticket changed since you opened it; here it is now. Nothing was done.".to_owned())
-    } else if q.commented.is_some() {
-        Some("Comment added.".to_owned())
+    } else if let Some(files) = q.commented.as_deref() {
+        Some(match files.parse::<usize>().unwrap_or(0) {
+            0 => "Comment added.".to_owned(),
+            1 => "Comment added with 1 file.".to_owned(),
+            n => format!("Comment added with {n} files."),
+        })
     } else if let Some(n) = q.uploaded.as_deref().and_then(|n| n.parse::<u32>().ok()) {
         Some(if n == 1 { "File added.".to_owned() } else { format!("{n} files added.") })
     } else {
@@ -333,8 +408,14 @@ pub(crate) async fn render_ticket(
     };
     let t = view.ticket;
     let (created, created_iso) = when(t.created_at);
-    let mut layout = Layout::of(s, who);
-    layout.flash = flash;
+    let number_text = t.number.to_string();
+    let layout = Layout::of(s, who).flash(flash).trail(&[("My tickets", Some("/tickets")), (&number_text, None)]);
+    let row = |a: &helpdesk_core::model::Attachment| AttachmentRow {
+        href: format!("/attachments/{}", a.id),
+        name: a.file_name.as_str().to_owned(),
+        size: size_words(a.size),
+        image: a.content_type.starts_with("image/"),
+    };
     let actions = REQUESTER_ACTIONS
         .iter()
         .filter(|(a, _)| view.actions.contains(a))
@@ -354,22 +435,16 @@ pub(crate) async fn render_ticket(
         rejection_reason: t.rejection_reason.clone(),
         actions,
         can_comment: !t.status.is_terminal(),
-        attachments: attachments
-            .iter()
-            .map(|a| AttachmentRow {
-                href: format!("/attachments/{}", a.id),
-                name: a.file_name.as_str().to_owned(),
-                size: size_words(a.size),
-                image: a.content_type.starts_with("image/"),
-            })
-            .collect(),
+        files_hint: super::attachments::files_hint(s),
+        attachments: attachments.iter().filter(|a| a.comment.is_none()).map(row).collect(),
         comment,
         comment_error,
         comments: comments
             .iter()
             .map(|c| {
                 let (at, at_iso) = when(c.created_at);
-                CommentRow { author: who_wrote(&c.author, who), body: c.body.to_string(), at, at_iso }
+                let files = attachments.iter().filter(|a| a.comment == Some(c.id)).map(row).collect();
+                CommentRow { author: who_wrote(&c.author, who), body: c.body.to_string(), at, at_iso, files }
             })
             .collect(),
         history: history
@@ -389,36 +464,71 @@ pub(crate) async fn render_ticket(
     page(status, &page_view)
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct CommentForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    body: String,
-}
-
+/// The comment form, `multipart/form-data`: the token, the text, then files. The comment is
+/// added when the first file arrives (or at the end); its files are attached to it.
 pub(crate) async fn add_comment(
     State(s): State<AppState>,
     who: PageUser,
     Path(number): Path<String>,
     method: Method,
     headers: HeaderMap,
-    Form(f): Form<CommentForm>,
+    mut form: Multipart,
 ) -> Response {
-    if let Some(refused) = form_allowed(&s, &who, &method, &headers, &f.csrf) {
-        return refused;
-    }
     let Ok(n) = TicketNumber::parse(&number) else {
         return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no such ticket of yours.");
     };
-    match s.desk().add_comment(&who.principal, &n, &f.body, false).await {
-        Ok(_) => Redirect::to(&format!("/tickets/{n}?commented=1")).into_response(),
-        Err(e) => {
-            let e = ApiError::from(e);
-            let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
-            render_ticket(&s, &who, &number, None, Some(message), f.body, StatusCode::UNPROCESSABLE_ENTITY).await
+    if let Some(refused) = multipart_allowed(&s, &who, &method, &headers, &mut form).await {
+        return refused;
+    }
+    let mut body = String::new();
+    let mut comment = None;
+    let mut files = Stored::default();
+    let refused = |e: helpdesk_core::Error, body: String, chosen: bool| {
+        let e = ApiError::from(e);
+        let mut message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+        if chosen {
+            message.push_str(" The files were not kept: choose them again.");
+        }
+        render_ticket(&s, &who, &number, None, Some(message), body, StatusCode::UNPROCESSABLE_ENTITY)
+    };
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => {
+                files.cut_short(&e);
+                break;
+            }
+        };
+        match field.name() {
+            Some("body") => body = field.text().await.unwrap_or_default(),
+            Some("files") => {
+                let chosen = field.file_name().is_some_and(|n| !n.is_empty());
+                if comment.is_none() {
+                    match s.desk().add_comment(&who.principal, &n, &body, false).await {
+                        Ok(c) => comment = Some(c.id),
+                        Err(e) => return refused(e, body, chosen).await,
+                    }
+                }
+                files.store(&s, &who, &n, comment, field).await;
+            }
+            _ => {}
         }
     }
+    if comment.is_none()
+        && let Err(e) = s.desk().add_comment(&who.principal, &n, &body, false).await
+    {
+        return refused(e, body, false).await;
+    }
+    if files.refusals.is_empty() {
+        return Redirect::to(&format!("/tickets/{n}?commented={}", files.count)).into_response();
+    }
+    let message = format!(
+        "Comment added. {} Refused — {}",
+        super::attachments::files_added(files.count),
+        files.refusals.join("; ")
+    );
+    render_ticket(&s, &who, &number, Some(message), None, String::new(), StatusCode::OK).await
 }
 
 #[derive(Template)]
@@ -501,10 +611,13 @@ async fn confirm_page(
         return Redirect::to(&format!("/tickets/{n}?stale=1")).into_response();
     }
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let (number_text, href) = (n.to_string(), format!("/tickets/{n}"));
+    let layout =
+        Layout::of(s, who).trail(&[("My tickets", Some("/tickets")), (&number_text, Some(&href)), (title, None)]);
     page(
         status,
         &ConfirmView {
-            layout: Layout::of(s, who),
+            layout,
             number: n.to_string(),
             subject: view.ticket.subject.to_string(),
             action: action.as_str(),

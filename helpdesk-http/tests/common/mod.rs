@@ -90,13 +90,29 @@ impl TestApp {
     }
 
     pub async fn with_limits(limits: AddressLimits) -> Self {
+        Self::with(limits, helpdesk_http::WebOptions::default()).await
+    }
+
+    /// With what a deployment sets for the pages; terms of use are asked for by core too.
+    #[allow(dead_code)]
+    pub async fn with_web(web: helpdesk_http::WebOptions) -> Self {
+        let limits = AddressLimits { logins_per_minute: 1000, registrations_per_hour: 1000, resets_per_hour: 1000 };
+        Self::with(limits, web).await
+    }
+
+    async fn with(limits: AddressLimits, web: helpdesk_http::WebOptions) -> Self {
         let store = Arc::new(InMemoryStore::new());
         let hasher = Arc::new(CountingHasher {
             inner: Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap(),
             verifications: AtomicUsize::new(0),
         });
+        let desk_options = helpdesk_core::HelpDeskOptions {
+            terms_version: web.terms.as_ref().map(|t| t.version.clone()),
+            ..helpdesk_core::HelpDeskOptions::default()
+        };
         let desk = HelpDesk::builder(store.clone(), Arc::new(object_store::memory::InMemory::new()))
             .hasher(hasher.clone())
+            .options(desk_options)
             .build()
             .unwrap();
         desk.ensure_admin(helpdesk_core::BootstrapAdmin {
@@ -109,6 +125,7 @@ impl TestApp {
         .unwrap();
         let mut options = HttpOptions::new(token_options());
         options.address_limits = limits;
+        options.web = web;
         let router = helpdesk_http::router(AppState::new(desk.clone(), options));
         let mut app = Self { router, store, desk, hasher, admin: String::new() };
         app.admin = app.login("admin@example.com", ADMIN_PASSWORD).await.0;
@@ -199,7 +216,8 @@ impl TestApp {
                 "first_name": "Test",
                 "last_name": format!("User{n}"),
                 "company_id": format!("MA{:04}", 1000 + n),
-                "department": "it"
+                "department": "it",
+                "accepted_terms": self.desk.options().terms_version,
             })),
         )
         .await
