@@ -687,7 +687,7 @@ async fn the_profile_edits_names_takes_a_picture_and_signs_out_elsewhere() {
     let other_cookie = sign_in(&app, "user10@example.com").await;
     let p = send(&app, Method::GET, "/profile", Some(&cookie), None, &[]).await;
     assert_eq!(p.status, StatusCode::OK);
-    assert!(p.html.contains("MA1010") && p.html.contains("coordinator"), "read-only facts shown");
+    assert!(p.html.contains("MA1010") && p.html.contains("Ticket coordinator"), "read-only facts shown");
     let csrf = csrf_of(&p.html);
     let version = p.html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let same = [("sec-fetch-site", "same-origin")];

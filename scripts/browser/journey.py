@@ -1,13 +1,17 @@
 """The employee's journey through the web pages in a real headless Chromium.
 
 Starts `helpdesk serve` on its zero-config default (sled, mail as .eml files) in a temporary
-directory, then, as a person would: registers, is approved (by the admin, through the API),
-signs in, files a ticket whose subject carries markup, comments on it, withdraws it after the
-confirmation page (after adding two files), signs out, and resets a forgotten password from the mailed link. Along the
-way it checks the attacks the pages must withstand (no dialog ever opens from user input, the
-session cookie is not readable by script, a form posted from another site is refused, another
-employee's ticket is not found), runs axe-core on every page (no serious or critical
-violation), and saves a screenshot of every page at 1280 and 360 px.
+directory, with a notice and terms of use configured, then, as a person would: registers (with
+a picture, accepting the terms), is approved (by the admin, through the API), signs in (and is
+taken back where they were going), files a ticket with two files in the same form, sees it on
+the home page, answers a coordinator's question (asked through the API) with a comment and a
+file, closes the resolved ticket from the list after the confirmation page, withdraws another,
+changes the picture and the password, signs out, and resets a forgotten password from the
+mailed link. Along the way it checks the attacks the pages must withstand (markup in a subject,
+a comment and a file name shown as text, no dialog ever opens, the session cookie is not
+readable by script, forms without the session's token, with another session's token or from
+another site are refused, another employee's ticket is not found), runs axe-core on every page
+(no serious or critical violation), and saves a screenshot of every page at 1280 and 360 px.
 
 Run by scripts/browser-tests.sh; exits non-zero on the first failed check.
 """
@@ -20,18 +24,22 @@ import pathlib
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 
 from playwright.sync_api import sync_playwright
 
 ADMIN = ("admin@example.com", "harbor-lantern-quartz-71")
 EMPLOYEE = ("nadia.okafor@example.com", "copper-lantern-meadow-19")
 NEW_PASSWORD = "granite-willow-harbor-88"
+FINAL_PASSWORD = "meadow-quartz-lantern-56"
+TERMS_VERSION = "2026-11"
 
 
 def free_port():
@@ -111,6 +119,9 @@ def main():
         "HELPDESK_PASSWORD_HASH__ITERATIONS": "1",
         "HELPDESK_DISPATCH_INTERVAL_MS": "100",
         "HELPDESK_LOG": "warn",
+        "HELPDESK_WEB__NOTICE": "Support hours: Monday to Friday, 8:00–18:00. Urgent: call 555-0100.",
+        "HELPDESK_WEB__TERMS_VERSION": TERMS_VERSION,
+        "HELPDESK_WEB__TERMS_TEXT": "Use the help desk for work matters only. Do not attach personal data.",
     })
     env.pop("HELPDESK_STORAGE_URL", None)
     server = subprocess.Popen([args.server, "serve"], env=env)
@@ -143,8 +154,51 @@ def mailed_token(data, to):
     return newest
 
 
+def tiny_png():
+    """A 24×24 PNG (a red square), built with the standard library only."""
+    width = height = 24
+    raw = b"".join(b"\x00" + b"\xc8\x1e\x1e" * width for _ in range(height))
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def approve(base, admin, email, role=None):
+    _, pending = api(base, "GET", "/users?status=pending", admin)
+    user = next(u for u in pending["items"] if u["email"] == email)
+    check(api(base, "POST", f"/users/{user['id']}/approve", admin, {})[0] == 200, f"the admin approves {email}")
+    if role:
+        status, _ = api(base, "PATCH", f"/users/{user['id']}/role", admin, {"role": role})
+        check(status == 200, f"{email} becomes {role}")
+
+
+def api_user(base, admin, email, password, company_id, role=None):
+    """An approved account made through the API; its access token."""
+    status, _ = api(base, "POST", "/auth/register", body={
+        "email": email, "password": password, "first_name": "Api", "last_name": "Person",
+        "company_id": company_id, "accepted_terms": TERMS_VERSION})
+    check(status == 201, f"{email} registers through the API")
+    approve(base, admin, email, role)
+    _, login = api(base, "POST", "/auth/login", body={"email": email, "password": password})
+    return login["access_token"]
+
+
+def sign_in(page, base, email, password):
+    page.goto(base + "/sign-in")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("main button[type=submit]")
+
+
 def run(j, base, data):
     dialogs = []
+    files = pathlib.Path(data, "files")
+    files.mkdir()
+    picture = files / "me.png"
+    picture.write_bytes(tiny_png())
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=j.args.chromium, args=["--no-sandbox", "--disable-gpu"])
         # bypass_csp only so that axe-core can be injected; the pages' own CSP is checked below.
@@ -152,7 +206,7 @@ def run(j, base, data):
         page = context.new_page()
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
-        # Register.
+        # Register, with a picture and the deployment's terms of use.
         response = page.goto(base + "/register")
         csp = response.headers.get("content-security-policy", "")
         check(csp.startswith("default-src 'self'; script-src 'self'"), "pages carry the strict CSP")
@@ -165,101 +219,163 @@ def run(j, base, data):
         page.fill("#email", EMPLOYEE[0])
         page.fill("#password", EMPLOYEE[1])
         page.fill("#confirm_password", EMPLOYEE[1])
-        page.click("button[type=submit]")
-        check("Registration received" in page.content(), "a registration is received and waits for approval")
+        page.set_input_files("#avatar", str(picture))
+        page.click("main button[type=submit]")
+        check(page.locator("#terms-error").count() == 0, "the browser asks for the terms before sending")
+        page.check("input[name=accept_terms]")
+        page.fill("#password", EMPLOYEE[1])
+        page.fill("#confirm_password", EMPLOYEE[1])
+        page.click("main button[type=submit]")
+        check("Registration received" in page.content(), "a registration is received and waits for approval", page)
         j.look(page, "registered")
 
         # The admin approves through the API.
         status, login = api(base, "POST", "/auth/login", body={"email": ADMIN[0], "password": ADMIN[1]})
         check(status == 200, "the admin signs in through the API")
         admin = login["access_token"]
-        _, pending = api(base, "GET", "/users?status=pending", admin)
-        user_id = pending["items"][0]["id"]
-        check(api(base, "POST", f"/users/{user_id}/approve", admin, {})[0] == 200, "the admin approves the registration")
+        approve(base, admin, EMPLOYEE[0])
+        _, me = api(base, "GET", "/users?q=nadia", admin)
+        check(me["items"][0]["terms_version"] == TERMS_VERSION, "the acceptance of the terms is recorded")
+        check(me["items"][0]["has_avatar"], "the picture came with the registration")
 
-        # Sign in.
-        page.goto(base + "/")
-        check(page.url.endswith("/sign-in"), "a page that needs a session leads to sign-in")
+        # Sign in (and back to where the visitor was going).
+        page.goto(base + "/tickets?show=active")
+        check("/sign-in?next=" in page.url, "a page that needs a session leads to sign-in")
         j.look(page, "sign-in")
         page.fill("#email", EMPLOYEE[0])
         page.fill("#password", "wrong-password-123")
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
         check("Wrong email or password." in page.content(), "a wrong password is told in words")
         page.fill("#password", EMPLOYEE[1])
-        page.click("button[type=submit]")
-        check(page.url == base + "/", "signed in, to the tickets")
+        page.click("button:has-text('Show')")
+        check(page.get_attribute("#password", "type") == "text", "the password can be shown")
+        page.click("button:has-text('Hide')")
+        check(page.get_attribute("#password", "type") == "password", "and hidden again")
+        page.click("main button[type=submit]")
+        check(page.url == base + "/tickets?show=active", "signed in, and back where they were going", page)
         check(page.evaluate("document.cookie") == "", "the session cookie is not readable from script")
-        j.look(page, "my-tickets-empty")
-
-        page.goto(base + "/profile")
-        check("MA0777" in page.content(), "the profile shows the account's facts")
-        j.look(page, "profile")
         page.goto(base + "/")
+        check("Support hours" in page.content(), "the deployment's notice is on the home page")
+        check(page.locator("header img.mini").count() == 1, "the picture shows in the header")
+        j.look(page, "home-empty")
 
-        # File a ticket whose subject carries markup.
-        page.click("text=New ticket >> nth=0")
+        # File a ticket whose subject carries markup, with two files in the same form (one
+        # named with markup too).
+        page.click("main >> text=New ticket")
         j.look(page, "new-ticket")
         page.select_option("#kind", "network/vpn")
         hostile = '<img src=x onerror="alert(1)"> VPN drops'
         page.fill("#subject", hostile)
         page.fill("#description", "Since Monday.\n<script>alert(2)</script>")
-        page.click("main form button[type=submit]")
-        check("filed." in page.content(), "the ticket is filed, with a message", page)
-        check(hostile in page.inner_text("h1"), "markup in a subject is shown as text")
-        number = re.search(r"/tickets/(TX\d+)", page.url).group(1)
-        j.look(page, "ticket")
-
-        page.fill("#body", "The office one, not home.")
-        page.click("form[action$='/comments'] button")
-        check("Comment added." in page.content() and "The office one, not home." in page.content(), "a comment is added", page)
-
-        # Two files in one submit.
-        notes = pathlib.Path(data, "notes.txt")
+        notes = files / "<img src=x onerror=alert(3)>.txt"
         notes.write_text("VPN log excerpt\n")
-        table = pathlib.Path(data, "times.csv")
+        table = files / "times.csv"
         table.write_text("when,what\n09:00,drop\n")
         page.set_input_files("#files", [str(notes), str(table)])
-        page.click("form[action$='/files'] button")
-        check("2 files added." in page.content() and "times.csv" in page.content(), "two files added in one submit", page)
+        page.click("main form button[type=submit]")
+        check("filed with 2 files." in page.content(), "the ticket is filed with its two files", page)
+        check(hostile in page.inner_text("h1"), "markup in a subject is shown as text")
+        check("img src=x onerror=alert(3).txt" in page.inner_text("main"), "markup in a file name is defused and shown as text", page)
+        number = re.search(r"/tickets/(TX\d+)", page.url).group(1)
+        j.look(page, "ticket-new")
 
-        # Withdraw, through the confirmation page.
-        page.click("text=Withdraw")
+        page.goto(base + "/")
+        check(number in page.inner_text("main"), "the new ticket is on the home page")
+        j.look(page, "home")
+
+        # A coordinator approves, claims and asks a question, through the API.
+        coordinator = api_user(base, admin, "coord@example.com", "slate-meadow-copper-42", "MA0900", "coordinator")
+        for action, body in [
+            ("approve", {"priority": "high"}),
+            ("claim", {}),
+            ("await-requester", {"comment": "Which office, and since when exactly?"}),
+        ]:
+            status, _ = api(base, "POST", f"/tickets/{number}/{action}", coordinator, body)
+            check(status == 200, f"the coordinator's {action}")
+
+        # The employee answers with a comment and a file.
+        page.goto(base + f"/tickets/{number}")
+        check("Waiting for you" in page.content() and "Which office" in page.content(), "the question is on the page")
+        page.fill("#body", "The Lisbon office, since Monday 9:00.\n<b>thanks</b>")
+        page.set_input_files("#comment-files", str(picture))
+        page.click("form[action$='/comments'] button[type=submit]")
+        check("Comment added with 1 file." in page.content(), "the answer is added with its file", page)
+        check("<b>thanks</b>" in page.inner_text("main"), "markup in a comment is shown as text")
+        check("In progress" in page.content(), "the answer sends the ticket back to the help desk")
+        j.look(page, "ticket-answered")
+
+        # Resolved through the API; the employee closes it from the list, after confirming.
+        status, _ = api(base, "POST", f"/tickets/{number}/resolve", coordinator, {"note": "Split tunnel fixed."})
+        check(status == 200, "the coordinator resolves the ticket")
+        page.goto(base + "/tickets")
+        j.look(page, "my-tickets")
+        page.click(f"a[aria-label='Close {number}']")
+        check("cannot be reopened afterwards" in page.content(), "closing asks first")
+        j.look(page, "confirm-close")
+        page.fill("#text", "Works again, thank you.")
+        page.click("main form button[type=submit]")
+        check("Done: closed." in page.content(), "the ticket is closed", page)
+
+        # A second ticket, withdrawn straight from the list.
+        page.goto(base + "/tickets/new")
+        page.select_option("#kind", "hardware/laptop")
+        page.fill("#subject", "Need a dock")
+        page.fill("#description", "For the new desk.")
+        page.click("main form button[type=submit]")
+        second = re.search(r"/tickets/(TX\d+)", page.url).group(1)
+        page.goto(base + "/tickets?show=active")
+        page.click(f"a[aria-label='Withdraw {second}']")
         check("It cannot be undone." in page.content(), "withdrawing asks first")
-        j.look(page, "confirm-withdraw")
         page.click("main form button[type=submit]")
         check("Done: withdrawn." in page.content(), "the ticket is withdrawn", page)
 
-        page.goto(base + "/")
-        check(number in page.content(), "the ticket is on the list")
-        j.look(page, "my-tickets")
-
         # Attacks.
-        other = context.request.post(
-            base + "/tickets/new",
-            form={"kind": "network/vpn", "subject": "forged", "description": "x"},
-            headers={"origin": "https://evil.example", "sec-fetch-site": "cross-site"},
-        )
-        check(other.status == 403, "a form posted from another site is refused")
-        status, _ = api(base, "POST", "/auth/register", body={
-            "email": "other@example.com", "password": "willow-granite-harbor-31", "first_name": "Ot",
-            "last_name": "Her", "company_id": "MA0778"})
-        _, pending = api(base, "GET", "/users?status=pending", admin)
-        api(base, "POST", f"/users/{pending['items'][0]['id']}/approve", admin, {})
-        _, other_login = api(base, "POST", "/auth/login", body={"email": "other@example.com", "password": "willow-granite-harbor-31"})
-        _, t = api(base, "POST", "/tickets", other_login["access_token"], {
+        form = {"kind": "network/vpn", "subject": "forged", "description": "x"}
+        cross = context.request.post(base + "/tickets/new", multipart=form,
+                                     headers={"origin": "https://evil.example", "sec-fetch-site": "cross-site"})
+        check(cross.status == 403, "a form posted from another site is refused")
+        same = {"origin": base, "sec-fetch-site": "same-origin"}
+        no_token = context.request.post(base + "/tickets/new", multipart=form, headers=same)
+        check(no_token.status == 403, "a form posted without the form token is refused")
+        other_token = api_user(base, admin, "other@example.com", "willow-granite-harbor-31", "MA0778")
+        other_context = browser.new_context()
+        other_page = other_context.new_page()
+        sign_in(other_page, base, "other@example.com", "willow-granite-harbor-31")
+        stolen = other_page.get_attribute("input[name=csrf]", "value")
+        with_other = context.request.post(base + "/tickets/new", multipart={**form, "csrf": stolen}, headers=same)
+        check(with_other.status == 403, "a form posted with another session's token is refused")
+        _, t = api(base, "POST", "/tickets", other_token, {
             "subject": "Someone else's", "category": "hardware", "sub_category": "laptop", "description": "private"})
         response = page.goto(base + "/tickets/" + t["number"])
         check(response.status == 404 and "Someone else" not in page.content(), "another employee's ticket is not found")
         j.look(page, "not-found")
+        page.goto(base + "/tickets")
+        check("forged" not in page.content(), "nothing was filed by the refused forms")
+
+        # Profile: a new picture, the sessions, the password.
+        page.goto(base + "/profile")
+        check("MA0777" in page.content() and "This browser" in page.content(), "the profile shows the account and sessions")
+        page.set_input_files("#avatar", str(picture))
+        page.click("form[action='/profile/avatar'] button")
+        check("Picture updated." in page.content(), "the picture is replaced", page)
+        j.look(page, "profile")
+        page.goto(base + "/profile/sign-out-elsewhere")
+        j.look(page, "confirm-sign-out-elsewhere")
+        page.goto(base + "/password")
+        j.look(page, "password")
+        page.fill("#current_password", EMPLOYEE[1])
+        page.fill("#new_password", NEW_PASSWORD)
+        page.fill("#confirm_password", NEW_PASSWORD)
+        page.click("main button[type=submit]")
+        check(page.url == base + "/", "the password is changed", page)
 
         # Sign out, then reset a forgotten password from the mailed link.
-        page.goto(base + "/")
         page.click("text=Sign out")
         check(page.url.endswith("/sign-in"), "signed out")
         page.goto(base + "/forgot-password")
         j.look(page, "forgot-password")
         page.fill("#email", EMPLOYEE[0])
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
         check("Check your mail" in page.content(), "forgot password answers the same for everyone")
         token = None
         for _ in range(100):
@@ -272,14 +388,11 @@ def run(j, base, data):
         check(page.is_hidden("#token-paste"), "the script took the token from the link")
         check("#" not in page.url, "the token left the address bar")
         j.look(page, "reset-password")
-        page.fill("#new_password", NEW_PASSWORD)
-        page.fill("#confirm_password", NEW_PASSWORD)
-        page.click("button[type=submit]")
+        page.fill("#new_password", FINAL_PASSWORD)
+        page.fill("#confirm_password", FINAL_PASSWORD)
+        page.click("main button[type=submit]")
         check("Password set" in page.content(), "the password is reset")
-        page.goto(base + "/sign-in")
-        page.fill("#email", EMPLOYEE[0])
-        page.fill("#password", NEW_PASSWORD)
-        page.click("button[type=submit]")
+        sign_in(page, base, EMPLOYEE[0], FINAL_PASSWORD)
         check(page.url == base + "/", "signed in with the new password")
 
         check(not dialogs, f"no dialog ever opened from user input {dialogs or ''}".rstrip())

@@ -191,6 +191,12 @@ impl Layout {
         self
     }
 
+    /// The main navigation's entry this page belongs to (the trail's first step after
+    /// "Home"; "Home" itself when there is none), for `aria-current` in the header.
+    fn section(&self) -> &str {
+        self.crumbs.get(1).or(self.crumbs.first()).map_or("Home", |c| c.label.as_str())
+    }
+
     /// With a one-time message on top.
     fn flash(mut self, message: Option<String>) -> Self {
         self.flash = message;

@@ -96,7 +96,12 @@ async fn profile_page(s: &AppState, who: &PageUser, flash: Option<String>, error
                 names.iter().find(|x| x.key == *d).map_or_else(|| d.to_string(), |x| x.name.clone())
             },
         ),
-        role: u.role.to_string(),
+        role: match u.role {
+            helpdesk_core::domain::Role::Employee => "Employee",
+            helpdesk_core::domain::Role::Coordinator => "Ticket coordinator",
+            helpdesk_core::domain::Role::Admin => "Administrator",
+        }
+        .to_owned(),
         first_name: u.first_name.to_string(),
         middle_name: u.middle_name.as_ref().map(|m| m.to_string()).unwrap_or_default(),
         last_name: u.last_name.to_string(),

@@ -254,6 +254,7 @@ struct AttachmentRow {
 
 pub(crate) fn size_words(bytes: u64) -> String {
     match bytes {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
         b if b >= 1 << 10 => format!("{} KiB", b >> 10),
         b => format!("{b} bytes"),
@@ -428,7 +429,13 @@ pub(crate) async fn render_ticket(
         status_key: t.status.as_str(),
         status_label: status_label(t.status),
         category: category_name(s, who, t.category.as_str(), t.sub_category.as_str()),
-        priority: t.priority.map_or_else(|| "Not set yet".to_owned(), |p| p.to_string()),
+        priority: t.priority.map_or_else(
+            || "Not set yet".to_owned(),
+            |p| {
+                let name = p.as_str();
+                name[..1].to_uppercase() + &name[1..]
+            },
+        ),
         created,
         created_iso,
         description: t.description.to_string(),
