@@ -136,7 +136,7 @@ async fn an_employee_signs_in_sees_their_tickets_and_signs_out() {
         p.html.matches("<script src=\"/static/app.").count(),
         "no inline script on the pages: only the hashed enhancing file"
     );
-    let css = p.html.split("href=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let css = p.html.split("rel=\"stylesheet\" href=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     assert!(css.starts_with("/static/app.") && css.ends_with(".css"), "{css}");
     let s = send(&app, Method::GET, &css, None, None, &[]).await;
     assert_eq!(s.status, StatusCode::OK);

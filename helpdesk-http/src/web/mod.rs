@@ -52,6 +52,7 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../static/app.js"),
     },
+    Asset { stem: "icon", ext: "svg", content_type: "image/svg+xml", bytes: include_bytes!("../../static/icon.svg") },
 ];
 
 /// The assets' URLs (`/static/app.<hash>.css`), which change whenever their content does.
@@ -72,6 +73,11 @@ fn asset_urls() -> &'static [String] {
 
 fn stylesheet_url() -> &'static str {
     asset_urls().first().map_or("/static/app.css", String::as_str)
+}
+
+/// The help desk's icon (browsers ask for one; without it they log a 404 on every page).
+fn icon_url() -> &'static str {
+    asset_urls().get(2).map_or("/static/icon.svg", String::as_str)
 }
 
 /// The enhancing script (mailed tokens from the URL fragment, password show/hide).
@@ -159,6 +165,7 @@ pub(crate) struct Crumb {
 pub(crate) struct Layout {
     stylesheet: &'static str,
     script: &'static str,
+    icon: &'static str,
     me: Option<Me>,
     csrf: String,
     flash: Option<String>,
@@ -171,6 +178,7 @@ impl Layout {
         Self {
             stylesheet: stylesheet_url(),
             script: script_url(),
+            icon: icon_url(),
             me: None,
             csrf: String::new(),
             flash: None,
@@ -211,6 +219,7 @@ impl Layout {
         Self {
             stylesheet: stylesheet_url(),
             script: script_url(),
+            icon: icon_url(),
             me: Some(Me {
                 name: u.display_name(),
                 email: u.email.to_string(),
