@@ -380,6 +380,16 @@ async fn internal_content_never_reaches_an_employee() {
     assert_eq!(e.desk.comments(&coord, &t.number).await.unwrap().len(), 1);
     assert!(e.desk.history(&coord, &t.number).await.unwrap().iter().any(|ev| ev.internal));
     assert!(e.desk.download(&coord, a.id, None).await.is_ok());
+    // The whole thread in one call gives each of them the same as the separate calls.
+    for who in [&emp, &coord] {
+        let thread = e.desk.ticket_thread(who, &t.number).await.unwrap();
+        assert_eq!(thread.view, e.desk.ticket(who, &t.number).await.unwrap());
+        assert_eq!(thread.comments, e.desk.comments(who, &t.number).await.unwrap());
+        assert_eq!(thread.history, e.desk.history(who, &t.number).await.unwrap());
+        assert_eq!(thread.attachments, e.desk.attachments(who, &t.number).await.unwrap());
+    }
+    let (other, _) = employee(&e, 2).await;
+    assert!(matches!(e.desk.ticket_thread(&other, &t.number).await, Err(Error::NotFound { .. })));
     // No mail to the employee carries internal text, whatever happened.
     for r in e.store.outbox_records() {
         if let OutboxPayload::Mail(m) = r.message.payload

@@ -669,6 +669,10 @@ async fn files_are_added_in_one_form_refused_ones_say_why_and_downloads_follow_t
     let href = p.html.split("<a href=\"/attachments/").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let file = send(&app, Method::GET, &format!("/attachments/{href}"), Some(&cookie), None, &[]).await;
     assert_eq!(file.status, StatusCode::OK);
+    assert!(p.html.contains(&format!("src=\"/attachments/{href}/preview\"")), "images show as previews");
+    let preview = send(&app, Method::GET, &format!("/attachments/{href}/preview"), Some(&cookie), None, &[]).await;
+    assert_eq!(preview.status, StatusCode::OK);
+    assert_eq!(preview.headers.get(header::CONTENT_TYPE).unwrap(), "image/jpeg");
     assert_eq!(file.headers.get(header::CONTENT_TYPE).unwrap(), "image/png");
     assert_eq!(file.headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
     // Another employee cannot fetch it.

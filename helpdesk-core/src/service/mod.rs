@@ -26,7 +26,7 @@ pub use attachments::{DownloadGrant, Upload};
 pub use background::Background;
 pub use options::{AttachmentLimits, HelpDeskOptions, OutboxOptions, SessionOptions, ThrottleOptions};
 pub use sessions::{IssuedSession, LoginRequest};
-pub use tickets::{ActionRequest, Filed, NewTicket, TicketEdit, TicketView};
+pub use tickets::{ActionRequest, Filed, NewTicket, TicketEdit, TicketThread, TicketView};
 
 use crate::domain::AuditId;
 use crate::lifecycle::Lifecycle;

@@ -2,8 +2,9 @@
 //! by content; the pixel count is read from the header and bounded before anything is decoded
 //! (a decompression bomb costs a few bytes of parsing), decoding runs on the blocking pool with
 //! the image library's own limits, and the result is re-encoded as a 256×256 PNG:
-//! centre-cropped, no metadata carried over. Without the feature the route is not mounted and
-//! the image decoders are not compiled.
+//! centre-cropped, no metadata carried over. The same bounded decoding makes the previews of
+//! image attachments on the web pages ([`preview`]). Without the feature the route is not
+//! mounted and the image decoders are not compiled.
 
 use std::io::Cursor;
 
@@ -49,6 +50,24 @@ pub fn thumbnail(bytes: &[u8]) -> Result<Vec<u8>, ApiError> {
     if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg) {
         return Err(unsupported());
     }
+    let img = decode_bounded(bytes, format)?;
+    let side = img.width().min(img.height());
+    let square = img.crop_imm((img.width() - side) / 2, (img.height() - side) / 2, side, side);
+    let small = square.resize_exact(AVATAR_SIDE, AVATAR_SIDE, image::imageops::FilterType::Triangle).to_rgba8();
+    let mut out = Cursor::new(Vec::new());
+    small
+        .write_to(&mut out, ImageFormat::Png)
+        .map_err(|e| helpdesk_core::Error::Internal(format!("encoding an avatar: {e}")))?;
+    Ok(out.into_inner())
+}
+
+/// Decodes a PNG or JPEG whose pixel count is checked from its header first (a decompression
+/// bomb costs a few bytes of parsing), within the image library's own allocation limits.
+/// Blocking: call it off the async workers.
+///
+/// # Errors
+/// 413 over [`MAX_AVATAR_PIXELS`]; 422 when it cannot be decoded.
+pub fn decode_bounded(bytes: &[u8], format: ImageFormat) -> Result<image::DynamicImage, ApiError> {
     let undecodable =
         |e: image::ImageError| ApiError::field("file", "invalid_image", &format!("the image cannot be decoded: {e}"));
     let (w, h) = ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(undecodable)?;
@@ -65,14 +84,32 @@ pub fn thumbnail(bytes: &[u8]) -> Result<Vec<u8>, ApiError> {
     limits.max_image_height = Some(8192);
     limits.max_alloc = Some(256 * 1024 * 1024);
     reader.limits(limits);
-    let img = reader.decode().map_err(undecodable)?;
-    let side = img.width().min(img.height());
-    let square = img.crop_imm((img.width() - side) / 2, (img.height() - side) / 2, side, side);
-    let small = square.resize_exact(AVATAR_SIDE, AVATAR_SIDE, image::imageops::FilterType::Triangle).to_rgba8();
+    reader.decode().map_err(undecodable)
+}
+
+/// A small JPEG of a PNG or JPEG attachment for the pages: at most `side` pixels either way,
+/// aspect kept, transparency flattened onto white, nothing of the original's metadata.
+/// Blocking: call it off the async workers.
+///
+/// # Errors
+/// 415 unless PNG or JPEG by content; as [`decode_bounded`].
+pub fn preview(bytes: &[u8], side: u32) -> Result<Vec<u8>, ApiError> {
+    let format =
+        image::guess_format(bytes).ok().filter(|f| matches!(f, ImageFormat::Png | ImageFormat::Jpeg)).ok_or_else(
+            || ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "upload.unsupported_type", "not a PNG or JPEG"),
+        )?;
+    let img = decode_bounded(bytes, format)?;
+    let small = img.thumbnail(side, side).to_rgba8();
+    let mut flat = image::RgbImage::from_pixel(small.width(), small.height(), image::Rgb([255, 255, 255]));
+    for (x, y, p) in small.enumerate_pixels() {
+        let a = u32::from(p[3]);
+        let blend = |c: u8| ((u32::from(c) * a + 255 * (255 - a)) / 255) as u8;
+        flat.put_pixel(x, y, image::Rgb([blend(p[0]), blend(p[1]), blend(p[2])]));
+    }
     let mut out = Cursor::new(Vec::new());
-    small
-        .write_to(&mut out, ImageFormat::Png)
-        .map_err(|e| helpdesk_core::Error::Internal(format!("encoding an avatar: {e}")))?;
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+        .encode_image(&flat)
+        .map_err(|e| helpdesk_core::Error::Internal(format!("encoding a preview: {e}")))?;
     Ok(out.into_inner())
 }
 

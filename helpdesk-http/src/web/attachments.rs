@@ -38,6 +38,60 @@ pub(crate) async fn download(
     }
 }
 
+/// Side of the previews shown on ticket pages, in pixels.
+#[cfg(feature = "avatars")]
+const PREVIEW_SIDE: u32 = 320;
+
+/// A small JPEG of a PNG or JPEG attachment, after the same access check (and audit entry) as
+/// a download. An attachment never changes under its id, so browsers keep the preview.
+#[cfg(feature = "avatars")]
+pub(crate) async fn preview(
+    State(s): State<AppState>,
+    who: PageUser,
+    addr: ClientAddress,
+    Path(id): Path<String>,
+) -> Response {
+    use object_store::ObjectStoreExt as _;
+    let not_found = || error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no such file.");
+    let Ok(id) = id.parse::<uuid::Uuid>() else { return not_found() };
+    let grant = match s.desk().download(&who.principal, AttachmentId::from_uuid(id), addr.get()).await {
+        Ok(g) => g,
+        Err(helpdesk_core::Error::NotFound { .. }) => return not_found(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if !matches!(grant.attachment().content_type.as_str(), "image/png" | "image/jpeg") {
+        return not_found();
+    }
+    let bytes = match s.desk().blobs().get(grant.location()).await {
+        Ok(r) => match r.bytes().await {
+            Ok(b) => b,
+            Err(e) => return ApiError::from(helpdesk_core::Error::Unavailable(e.to_string())).into_response(),
+        },
+        Err(e) => return ApiError::from(helpdesk_core::Error::Unavailable(e.to_string())).into_response(),
+    };
+    let made = tokio::task::spawn_blocking(move || crate::routes::avatar_upload::preview(&bytes, PREVIEW_SIDE)).await;
+    match made {
+        Ok(Ok(jpeg)) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "image/jpeg"),
+                (axum::http::header::CACHE_CONTROL, "private, max-age=31536000, immutable"),
+                (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            jpeg,
+        )
+            .into_response(),
+        // An image that cannot be previewed (too many pixels, damaged) is still a file to download.
+        Ok(Err(_)) => not_found(),
+        Err(e) => ApiError::from(helpdesk_core::Error::Internal(format!("preview task: {e}"))).into_response(),
+    }
+}
+
+/// Without an image decoder, the preview is the image itself.
+#[cfg(not(feature = "avatars"))]
+pub(crate) async fn preview(Path(id): Path<String>) -> Response {
+    Redirect::to(&format!("/attachments/{}", super::encode(&id))).into_response()
+}
+
 /// To the ticket with `?uploaded=N`; when a file is refused, the ticket page says which and why.
 pub(crate) async fn upload(
     State(s): State<AppState>,

@@ -109,6 +109,7 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
             axum::routing::post(attachments::upload).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route("/attachments/{id}", get(attachments::download))
+        .route("/attachments/{id}/preview", get(attachments::preview))
         .route("/profile", get(profile::profile).post(profile::save))
         .route(
             "/profile/sign-out-elsewhere",
@@ -292,6 +293,15 @@ impl IntoResponse for NoSession {
             ),
         }
     }
+}
+
+/// A time as the pages show it (`2026-11-30 09:30 UTC`) and as `<time datetime>` takes it
+/// (RFC 3339), written by hand: `chrono`'s `format` parses its pattern on every call, and a
+/// ticket page shows a dozen times.
+pub(crate) fn when(at: chrono::DateTime<chrono::Utc>) -> (String, String) {
+    use chrono::{Datelike as _, Timelike as _};
+    let shown = format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", at.year(), at.month(), at.day(), at.hour(), at.minute());
+    (shown, at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// Percent-encodes a query value.

@@ -217,13 +217,14 @@ fn rows(s: &AppState, who: &PageUser, tickets: &[helpdesk_core::model::Ticket]) 
                 .filter(|(a, _)| allowed.contains(a))
                 .map(|(a, label)| RowAction { href: format!("/tickets/{}/{}", t.number, a.as_str()), label })
                 .collect();
+            let (updated, updated_iso) = super::when(t.updated_at);
             TicketRow {
                 number: t.number.to_string(),
                 subject: t.subject.to_string(),
                 status_key: t.status.as_str(),
                 status_label: status_label(t.status),
-                updated: t.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-                updated_iso: t.updated_at.to_rfc3339(),
+                updated,
+                updated_iso,
                 actions,
             }
         })

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::pages::{form_allowed, multipart_allowed, suffix_choices};
 use super::session::PageUser;
-use super::{Layout, error_page, page};
+use super::{Layout, error_page, page, when};
 use crate::error::ApiError;
 use crate::routes::avatars::serve_avatar;
 use crate::state::AppState;
@@ -61,7 +61,6 @@ async fn profile_page(s: &AppState, who: &PageUser, flash: Option<String>, error
             return error_page(e.status, Layout::of(s, who), &e.detail);
         }
     };
-    let when = |t: chrono::DateTime<chrono::Utc>| (t.format("%Y-%m-%d %H:%M UTC").to_string(), t.to_rfc3339());
     let sessions = sessions
         .iter()
         .rev()

@@ -8,7 +8,7 @@ use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use helpdesk_core::domain::TicketNumber;
 use helpdesk_core::lifecycle::Action;
 use helpdesk_core::model::{ActorRef, EventKind};
@@ -18,13 +18,9 @@ use serde::Deserialize;
 use super::attachments::Stored;
 use super::pages::{form_allowed, multipart_allowed, status_label};
 use super::session::PageUser;
-use super::{Layout, error_page, page};
+use super::{Layout, error_page, page, when};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-fn when(at: DateTime<Utc>) -> (String, String) {
-    (at.format("%Y-%m-%d %H:%M UTC").to_string(), at.to_rfc3339())
-}
 
 /// One choice of the grouped category list: `category/sub-category`.
 #[derive(Debug)]
@@ -391,16 +387,8 @@ pub(crate) async fn render_ticket(
 ) -> Response {
     let not_found = || error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.");
     let Ok(number) = TicketNumber::parse(number) else { return not_found() };
-    let desk = s.desk();
-    let loaded = async {
-        let view = desk.ticket(&who.principal, &number).await?;
-        let comments = desk.comments(&who.principal, &number).await?;
-        let history = desk.history(&who.principal, &number).await?;
-        let attachments = desk.attachments(&who.principal, &number).await?;
-        Ok::<_, helpdesk_core::Error>((view, comments, history, attachments))
-    };
-    let (view, comments, history, attachments) = match loaded.await {
-        Ok(x) => x,
+    let (view, comments, history, attachments) = match s.desk().ticket_thread(&who.principal, &number).await {
+        Ok(x) => (x.view, x.comments, x.history, x.attachments),
         Err(helpdesk_core::Error::NotFound { .. }) => return not_found(),
         Err(e) => {
             let e = ApiError::from(e);
@@ -415,7 +403,7 @@ pub(crate) async fn render_ticket(
         href: format!("/attachments/{}", a.id),
         name: a.file_name.as_str().to_owned(),
         size: size_words(a.size),
-        image: a.content_type.starts_with("image/"),
+        image: matches!(a.content_type.as_str(), "image/png" | "image/jpeg"),
     };
     let actions = REQUESTER_ACTIONS
         .iter()
