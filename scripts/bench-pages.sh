@@ -153,7 +153,7 @@ refs = sorted(set(re.findall(rb'(?:src|href)="(/(?:static|avatars|attachments)/[
 rows, total = [("the page's HTML", len(html))], len(html)
 for r in refs:
     url = r.decode().replace("&#38;", "&").replace("&amp;", "&").replace("&#61;", "=")
-    if not re.search(rb'<(?:img|script|link)[^>]+(?:src|href)="' + re.escape(r), html):
+    if not re.search(rb'<(?:img|script|link)[^>]+(?:src|href)="' + re.escape(r) + rb'"', html):
         continue  # a link to download, not something the page loads
     req = urllib.request.Request(base + url, headers={"cookie": cookie})
     size = len(urllib.request.urlopen(req).read())
