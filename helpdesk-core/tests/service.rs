@@ -388,6 +388,12 @@ async fn internal_content_never_reaches_an_employee() {
         assert_eq!(thread.history, e.desk.history(who, &t.number).await.unwrap());
         assert_eq!(thread.attachments, e.desk.attachments(who, &t.number).await.unwrap());
     }
+    let names = |p: &Principal| {
+        let (desk, p, n) = (&e.desk, p.clone(), t.number.clone());
+        async move { desk.ticket_thread(&p, &n).await.unwrap().people.into_iter().map(|x| x.name).collect::<Vec<_>>() }
+    };
+    assert_eq!(names(&emp).await, ["Emp1 Loyee"], "the author of an internal comment is not named to the employee");
+    assert_eq!(names(&coord).await.len(), 2, "staff see who wrote it");
     let (other, _) = employee(&e, 2).await;
     assert!(matches!(e.desk.ticket_thread(&other, &t.number).await, Err(Error::NotFound { .. })));
     // No mail to the employee carries internal text, whatever happened.

@@ -396,6 +396,8 @@ async fn the_requester_comments_and_closes_or_withdraws_after_confirming() {
     // Close the resolved one; reopen was offered too.
     let page = send(&app, Method::GET, &format!("/tickets/{resolved}"), Some(&cookie), None, &[]).await;
     assert!(page.html.contains("Reopen") && page.html.contains("Close the ticket"));
+    assert!(page.html.contains("<dt>Assigned to</dt><dd>Test User6</dd>"), "the assignee is named");
+    assert!(page.html.contains("<dt>Resolved</dt>"));
     let confirm = send(&app, Method::GET, &format!("/tickets/{resolved}/close"), Some(&cookie), None, &[]).await;
     let version = {
         let i = confirm.html.find("name=\"version\" value=\"").unwrap() + "name=\"version\" value=\"".len();

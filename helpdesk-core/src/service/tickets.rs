@@ -10,7 +10,7 @@ use crate::domain::{
     UserId, UserStatus,
 };
 use crate::lifecycle::{Action, ActionInput, Actor, Input};
-use crate::model::{Comment, EventKind, FieldChange, HistoryEvent, NotificationKind, Ticket};
+use crate::model::{ActorRef, Comment, EventKind, FieldChange, HistoryEvent, NotificationKind, Ticket, UserSummary};
 use crate::policy::{ListScope, Permission, Principal, Resource, TicketField};
 use crate::ports::{
     IdempotencyBegin, IdempotencyKey, IdempotencyRecord, Page, StoreError, TicketQuery, UnitOfWork, Versioned,
@@ -130,6 +130,9 @@ pub struct TicketThread {
     pub history: Vec<HistoryEvent>,
     /// Attachments, oldest first.
     pub attachments: Vec<crate::model::Attachment>,
+    /// What may be shown of the people on the ticket (requester, assignee, authors of the
+    /// comments and history the principal sees), by id.
+    pub people: Vec<UserSummary>,
 }
 
 /// A filed ticket, and whether an earlier request with the same idempotency key filed it.
@@ -795,12 +798,24 @@ impl HelpDesk {
             .into_iter()
             .filter(|a| self.allowed(principal, Permission::DownloadAttachment, &Resource::on_ticket(&t, a.internal)))
             .collect();
-        Ok(TicketThread {
-            comments: comments.into_iter().filter(|c| internal || !c.internal).collect(),
-            history: history.into_iter().filter(|e| internal || !e.internal).collect(),
-            attachments,
-            view: self.view(principal, t),
-        })
+        let comments: Vec<Comment> = comments.into_iter().filter(|c| internal || !c.internal).collect();
+        let history: Vec<HistoryEvent> = history.into_iter().filter(|e| internal || !e.internal).collect();
+        // The people the page names: requester, assignee, and who wrote or acted.
+        let mut ids: Vec<UserId> = [Some(t.requester), t.assignee].into_iter().flatten().collect();
+        let actors = comments.iter().map(|c| &c.author).chain(history.iter().map(|e| &e.actor));
+        ids.extend(actors.filter_map(|a| match a {
+            ActorRef::User { id } => Some(*id),
+            _ => None,
+        }));
+        ids.sort_unstable();
+        ids.dedup();
+        let mut people = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(u) = store.user(id).await? {
+                people.push(u.summary());
+            }
+        }
+        Ok(TicketThread { comments, history, attachments, people, view: self.view(principal, t) })
     }
 
     /// A ticket's history the principal may see (internal events only for staff).

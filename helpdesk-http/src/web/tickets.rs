@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use helpdesk_core::domain::TicketNumber;
 use helpdesk_core::lifecycle::Action;
-use helpdesk_core::model::{ActorRef, EventKind};
+use helpdesk_core::model::{ActorRef, EventKind, UserSummary};
 use helpdesk_core::{Filed, NewTicket};
 use serde::Deserialize;
 
@@ -274,8 +274,14 @@ struct TicketPageView {
     status_label: &'static str,
     category: String,
     priority: String,
+    department: String,
+    assignee: String,
     created: String,
     created_iso: String,
+    updated: String,
+    updated_iso: String,
+    needed_on: Option<String>,
+    resolved: Option<(String, String)>,
     description: String,
     rejection_reason: Option<String>,
     actions: Vec<ActionLink>,
@@ -305,10 +311,16 @@ fn action_words(a: Action) -> &'static str {
     }
 }
 
-fn who_wrote(actor: &ActorRef, me: &PageUser) -> String {
+/// Who did something, as the page names them: "You", a name with "(help desk)" for staff, the
+/// external system's name, or "helpdesk" for the system itself.
+fn who_wrote(actor: &ActorRef, me: &PageUser, people: &[UserSummary]) -> String {
     match actor {
         ActorRef::User { id } if *id == me.user.id => "You".to_owned(),
-        ActorRef::User { .. } => "Help desk".to_owned(),
+        ActorRef::User { id } => match people.iter().find(|p| p.id == *id) {
+            Some(p) if p.role.is_staff() => format!("{} (help desk)", p.name),
+            Some(p) => p.name.clone(),
+            None => "Help desk".to_owned(),
+        },
         ActorRef::ExternalSystem { name, .. } => name.clone(),
         ActorRef::System => "helpdesk".to_owned(),
     }
@@ -387,8 +399,8 @@ pub(crate) async fn render_ticket(
 ) -> Response {
     let not_found = || error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.");
     let Ok(number) = TicketNumber::parse(number) else { return not_found() };
-    let (view, comments, history, attachments) = match s.desk().ticket_thread(&who.principal, &number).await {
-        Ok(x) => (x.view, x.comments, x.history, x.attachments),
+    let (view, comments, history, attachments, people) = match s.desk().ticket_thread(&who.principal, &number).await {
+        Ok(x) => (x.view, x.comments, x.history, x.attachments, x.people),
         Err(helpdesk_core::Error::NotFound { .. }) => return not_found(),
         Err(e) => {
             let e = ApiError::from(e);
@@ -397,6 +409,7 @@ pub(crate) async fn render_ticket(
     };
     let t = view.ticket;
     let (created, created_iso) = when(t.created_at);
+    let (updated, updated_iso) = when(t.updated_at);
     let number_text = t.number.to_string();
     let layout = Layout::of(s, who).flash(flash).trail(&[("My tickets", Some("/tickets")), (&number_text, None)]);
     let row = |a: &helpdesk_core::model::Attachment| AttachmentRow {
@@ -424,8 +437,24 @@ pub(crate) async fn render_ticket(
                 name[..1].to_uppercase() + &name[1..]
             },
         ),
+        department: t.department.as_ref().map_or_else(
+            || "Not set yet".to_owned(),
+            |d| {
+                let names = &s.desk().options().catalog.departments;
+                names.iter().find(|x| x.key == *d).map_or_else(|| d.to_string(), |x| x.name.clone())
+            },
+        ),
+        assignee: match t.assignee {
+            Some(id) if id == who.user.id => "You".to_owned(),
+            Some(id) => people.iter().find(|p| p.id == id).map_or_else(|| "Help desk".to_owned(), |p| p.name.clone()),
+            None => "Nobody yet".to_owned(),
+        },
         created,
         created_iso,
+        updated,
+        updated_iso,
+        needed_on: t.scheduled_date.map(|d| d.format("%Y-%m-%d").to_string()),
+        resolved: t.resolved_at.map(when),
         description: t.description.to_string(),
         rejection_reason: t.rejection_reason.clone(),
         actions,
@@ -439,7 +468,7 @@ pub(crate) async fn render_ticket(
             .map(|c| {
                 let (at, at_iso) = when(c.created_at);
                 let files = attachments.iter().filter(|a| a.comment == Some(c.id)).map(row).collect();
-                CommentRow { author: who_wrote(&c.author, who), body: c.body.to_string(), at, at_iso, files }
+                CommentRow { author: who_wrote(&c.author, who, &people), body: c.body.to_string(), at, at_iso, files }
             })
             .collect(),
         history: history
@@ -448,7 +477,7 @@ pub(crate) async fn render_ticket(
                 let what = match &e.kind {
                     EventKind::Action { action } => action_words(*action).to_owned(),
                     EventKind::Edited => "Edited".to_owned(),
-                    EventKind::Commented { .. } => format!("Comment by {}", who_wrote(&e.actor, who)),
+                    EventKind::Commented { .. } => format!("Comment by {}", who_wrote(&e.actor, who, &people)),
                     EventKind::AttachmentAdded { .. } => "Attachment added".to_owned(),
                 };
                 let (at, at_iso) = when(e.at);
