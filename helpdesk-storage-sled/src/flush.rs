@@ -30,8 +30,40 @@ pub(crate) struct GroupCommit {
     file: Option<std::fs::File>,
 }
 
+/// Closing the store: the last handle on the store tells the flusher to stop and waits until
+/// it lets go of the database, so the database is closed (and its lock released) by the time
+/// the store is dropped, not a moment later on the flusher's thread (a reopen in the same
+/// process would find it locked).
+#[derive(Debug, Default)]
+pub(crate) struct Closer {
+    closing: std::sync::atomic::AtomicBool,
+    /// Held by the flusher while it holds the store.
+    busy: std::sync::Mutex<()>,
+}
+
+impl Closer {
+    /// Stops the flusher for good; returns once it holds nothing of the store.
+    pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        drop(self.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+}
+
+/// Closes the flusher when the last handle on the store goes (see [`Closer`]).
+#[derive(Debug)]
+pub(crate) struct CloseOnDrop(pub(crate) Arc<Closer>, pub(crate) Arc<Notify>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+        self.1.notify_one();
+    }
+}
+
 impl GroupCommit {
-    pub(crate) fn start(db: sled::Db, file: Option<std::fs::File>) -> Arc<Self> {
+    /// Starts the flusher thread; the [`CloseOnDrop`] must be dropped before the store's trees
+    /// and this `GroupCommit` (it is the store's first field).
+    pub(crate) fn start(db: sled::Db, file: Option<std::fs::File>) -> (Arc<Self>, CloseOnDrop) {
         let (done, _) = watch::channel((0, true));
         let gc = Arc::new(Self {
             requested: AtomicU64::new(0),
@@ -44,14 +76,17 @@ impl GroupCommit {
         });
         let weak = Arc::downgrade(&gc);
         let wake = gc.wake.clone();
+        let closer = Arc::new(Closer::default());
+        let theirs = closer.clone();
         // A dedicated thread: flushes are blocking I/O and must not depend on a runtime. It
         // holds the store only while flushing, so dropping the store closes the database.
         std::thread::Builder::new()
             .name("helpdesk-sled-flusher".into())
-            .spawn(move || flusher(weak, wake))
+            .spawn(move || flusher(weak, wake, &theirs))
             .map_err(|e| tracing::error!(error = %e, "could not start the sled flusher"))
             .ok();
-        gc
+        let wake = gc.wake.clone();
+        (gc, CloseOnDrop(closer, wake))
     }
 
     pub(crate) fn stats(&self) -> FlushStats {
@@ -84,7 +119,7 @@ impl Drop for GroupCommit {
     }
 }
 
-fn flusher(weak: std::sync::Weak<GroupCommit>, wake: Arc<Notify>) {
+fn flusher(weak: std::sync::Weak<GroupCommit>, wake: Arc<Notify>, closer: &Closer) {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -93,11 +128,16 @@ fn flusher(weak: std::sync::Weak<GroupCommit>, wake: Arc<Notify>) {
         }
     };
     loop {
+        let busy = closer.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if closer.closing.load(Ordering::SeqCst) {
+            return;
+        }
         let Some(gc) = weak.upgrade() else { return };
         let target = gc.requested.load(Ordering::SeqCst);
         if gc.done.borrow().0 >= target {
             // Nothing waiting: sleep until a writer (or the store's drop) wakes us.
             drop(gc);
+            drop(busy);
             rt.block_on(async {
                 let _ = tokio::time::timeout(std::time::Duration::from_millis(500), wake.notified()).await;
             });
@@ -117,5 +157,7 @@ fn flusher(weak: std::sync::Weak<GroupCommit>, wake: Arc<Notify>) {
         };
         gc.flushes.fetch_add(1, Ordering::SeqCst);
         gc.done.send_replace((target, ok));
+        drop(gc);
+        drop(busy);
     }
 }

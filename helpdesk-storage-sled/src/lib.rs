@@ -166,6 +166,8 @@ pub(crate) struct Trees {
 /// The sled store. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SledStore {
+    /// First, so that it is dropped first: stops the flusher before the database goes.
+    _closer: Arc<flush::CloseOnDrop>,
     pub(crate) t: Arc<Trees>,
     pub(crate) flusher: Arc<flush::GroupCommit>,
     pub(crate) commit_lock: Arc<std::sync::Mutex<()>>,
@@ -252,8 +254,8 @@ impl SledStore {
                     .map_err(|e| OpenError::Sled { path: path.clone(), source: sled::Error::Io(e) })?,
             )
         };
-        let flusher = flush::GroupCommit::start(db.clone(), file);
-        Ok(Self { t: Arc::new(t), flusher, commit_lock: Arc::default(), path })
+        let (flusher, closer) = flush::GroupCommit::start(db.clone(), file);
+        Ok(Self { _closer: Arc::new(closer), t: Arc::new(t), flusher, commit_lock: Arc::default(), path })
     }
 
     /// Where the database lives.
