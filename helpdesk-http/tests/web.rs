@@ -784,3 +784,120 @@ async fn the_profile_edits_names_takes_a_picture_and_signs_out_elsewhere() {
     let p = send(&app, Method::GET, "/profile", Some(&cookie), None, &[]).await;
     assert!(!p.html.contains("Another browser or device") && p.html.contains("You are signed in nowhere else."));
 }
+
+#[tokio::test]
+async fn a_coordinator_works_a_ticket_from_its_page_and_internal_notes_stay_internal() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(11, "employee").await;
+    app.user(12, "coordinator").await;
+    let number = app.ticket(&emp, "Laptop will not boot").await;
+    let staff = sign_in(&app, "user12@example.com").await;
+    let employee = sign_in(&app, "user11@example.com").await;
+    let same = [("sec-fetch-site", "same-origin")];
+    let ticket = format!("/tickets/{number}");
+
+    let p = send(&app, Method::GET, &ticket, Some(&staff), None, &[]).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("user11@example.com"), "staff see the requester's email");
+    assert!(p.html.contains(">Accept<") && p.html.contains(">Reject<"), "triage is offered");
+    let csrf = csrf_of(&p.html);
+    let version =
+        |html: &str| html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+    // Accept with a priority (the department proposed), then take it with one button.
+    let form = send(&app, Method::GET, &format!("{ticket}/approve"), Some(&staff), None, &[]).await;
+    assert!(form.html.contains("id=\"priority\"") && form.html.contains("id=\"department\""));
+    let v = version(&form.html);
+    let done = send(
+        &app,
+        Method::POST,
+        &format!("{ticket}/approve"),
+        Some(&staff),
+        Some(&form_encode(&[("csrf", &csrf), ("version", &v), ("priority", "high"), ("department", "it")])),
+        &same,
+    )
+    .await;
+    assert_eq!(done.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("{ticket}?done=approve"));
+    let p = send(&app, Method::GET, &format!("{ticket}?done=approve"), Some(&staff), None, &[]).await;
+    assert!(p.html.contains("Done: accepted.") && p.html.contains("<dt>Priority</dt><dd>High</dd>"), "{}", p.html);
+    assert!(p.html.contains("action=\"/tickets/") && p.html.contains(">Take it</button>"), "claim is one button");
+    let v = version(&p.html);
+    let claimed = send(
+        &app,
+        Method::POST,
+        &format!("{ticket}/claim"),
+        Some(&staff),
+        Some(&form_encode(&[("csrf", &csrf), ("version", &v)])),
+        &same,
+    )
+    .await;
+    assert_eq!(claimed.status, StatusCode::SEE_OTHER);
+
+    // An internal note: marked for staff, absent for the requester.
+    let note = send_multipart(
+        &app,
+        &format!("{ticket}/comments"),
+        &staff,
+        &[("csrf", None, csrf.as_bytes()), ("body", None, b"Warranty ends next week."), ("internal", None, b"yes")],
+    )
+    .await;
+    assert_eq!(note.status, StatusCode::SEE_OTHER, "{}", note.html);
+    let p = send(&app, Method::GET, &ticket, Some(&staff), None, &[]).await;
+    assert!(p.html.contains("Internal note</strong>") && p.html.contains("Warranty ends next week."));
+    let mine = send(&app, Method::GET, &ticket, Some(&employee), None, &[]).await;
+    assert!(!mine.html.contains("Warranty") && !mine.html.contains("Internal note"), "{}", mine.html);
+    assert!(!mine.html.contains("name=\"internal\""), "employees cannot write internal notes");
+    assert!(mine.html.contains("<dt>Assigned to</dt><dd>Test User12</dd>"));
+
+    // Details: the priority changed from the page; a stale form changes nothing.
+    let v = version(&p.html);
+    let edited = send(
+        &app,
+        Method::POST,
+        &format!("{ticket}/edit"),
+        Some(&staff),
+        Some(&form_encode(&[
+            ("csrf", &csrf),
+            ("version", &v),
+            ("kind", "hardware/laptop"),
+            ("priority", "critical"),
+            ("department", "it"),
+            ("scheduled_date", ""),
+        ])),
+        &same,
+    )
+    .await;
+    assert_eq!(edited.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("{ticket}?edited=1"));
+    let stale = send(
+        &app,
+        Method::POST,
+        &format!("{ticket}/edit"),
+        Some(&staff),
+        Some(&form_encode(&[("csrf", &csrf), ("version", &v), ("kind", "hardware/laptop"), ("priority", "low")])),
+        &same,
+    )
+    .await;
+    assert_eq!(stale.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("{ticket}?stale=1"));
+    let r = app.get(&format!("/api/v1/tickets/{number}"), &emp).await;
+    assert_eq!(r.body["priority"], "critical");
+
+    // An employee cannot act as staff through the pages.
+    let p = send(&app, Method::GET, &format!("{ticket}/resolve"), Some(&employee), None, &[]).await;
+    assert_eq!(p.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("{ticket}?stale=1"));
+    let ecsrf = csrf_of(&send(&app, Method::GET, &ticket, Some(&employee), None, &[]).await.html);
+    let forced = send(
+        &app,
+        Method::POST,
+        &format!("{ticket}/resolve"),
+        Some(&employee),
+        Some(&form_encode(&[("csrf", &ecsrf), ("version", "4"), ("text", "done")])),
+        &same,
+    )
+    .await;
+    assert!(
+        forced.headers.get(header::LOCATION).is_none_or(|l| l.to_str().unwrap().ends_with("?stale=1")),
+        "refused, never done"
+    );
+    let r = app.get(&format!("/api/v1/tickets/{number}"), &emp).await;
+    assert_eq!(r.body["status"], "in_progress", "nothing was resolved");
+}

@@ -133,6 +133,8 @@ pub struct TicketThread {
     /// What may be shown of the people on the ticket (requester, assignee, authors of the
     /// comments and history the principal sees), by id.
     pub people: Vec<UserSummary>,
+    /// The requester's email, for staff (to reach them outside the help desk).
+    pub requester_email: Option<crate::domain::Email>,
 }
 
 /// A filed ticket, and whether an earlier request with the same idempotency key filed it.
@@ -810,12 +812,16 @@ impl HelpDesk {
         ids.sort_unstable();
         ids.dedup();
         let mut people = Vec::with_capacity(ids.len());
+        let mut requester_email = None;
         for id in ids {
             if let Some(u) = store.user(id).await? {
+                if id == t.requester && principal.is_staff() {
+                    requester_email = Some(u.email.clone());
+                }
                 people.push(u.summary());
             }
         }
-        Ok(TicketThread { comments, history, attachments, people, view: self.view(principal, t) })
+        Ok(TicketThread { comments, history, attachments, people, requester_email, view: self.view(principal, t) })
     }
 
     /// A ticket's history the principal may see (internal events only for staff).

@@ -9,6 +9,7 @@
 //! requester's actions and comments ([`tickets`]), and the error pages.
 
 mod accounts;
+mod actions;
 mod attachments;
 mod pages;
 mod profile;
@@ -120,7 +121,8 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
             axum::routing::post(profile::upload_avatar).layer(axum::extract::DefaultBodyLimit::max(3 << 20)),
         )
         .route("/avatars/{id}", get(profile::avatar))
-        .route("/tickets/{number}/{action}", get(tickets::action_form).post(tickets::act))
+        .route("/tickets/{number}/edit", axum::routing::post(actions::edit))
+        .route("/tickets/{number}/{action}", get(actions::action_form).post(actions::act))
         .route(
             "/register",
             get(accounts::register_form).post(accounts::register).layer(axum::extract::DefaultBodyLimit::max(3 << 20)),

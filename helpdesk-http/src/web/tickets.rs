@@ -4,7 +4,6 @@
 //! cases, which decide what this visitor may see (another employee's ticket is not found).
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,7 +15,7 @@ use helpdesk_core::{Filed, NewTicket};
 use serde::Deserialize;
 
 use super::attachments::Stored;
-use super::pages::{form_allowed, multipart_allowed, status_label};
+use super::pages::{multipart_allowed, status_label};
 use super::session::PageUser;
 use super::{Layout, error_page, page, when};
 use crate::error::ApiError;
@@ -76,6 +75,24 @@ pub(crate) struct NewTicketForm {
     scheduled_date: String,
 }
 
+/// The catalogue as one grouped list of `category/sub-category` choices.
+fn kind_groups(s: &AppState) -> Vec<KindGroup> {
+    s.desk()
+        .options()
+        .catalog
+        .categories
+        .iter()
+        .map(|cat| KindGroup {
+            name: cat.name.clone(),
+            options: cat
+                .sub_categories
+                .iter()
+                .map(|sub| KindOption { value: format!("{}/{}", cat.key, sub.key), name: sub.name.clone() })
+                .collect(),
+        })
+        .collect()
+}
+
 fn new_ticket_page(
     s: &AppState,
     who: &PageUser,
@@ -84,24 +101,7 @@ fn new_ticket_page(
     files_again: bool,
     status: StatusCode,
 ) -> Response {
-    let groups = match s.desk().catalog(&who.principal) {
-        Ok(c) => c
-            .categories
-            .iter()
-            .map(|cat| KindGroup {
-                name: cat.name.clone(),
-                options: cat
-                    .sub_categories
-                    .iter()
-                    .map(|sub| KindOption { value: format!("{}/{}", cat.key, sub.key), name: sub.name.clone() })
-                    .collect(),
-            })
-            .collect(),
-        Err(e) => {
-            let e = ApiError::from(e);
-            return error_page(e.status, Layout::of(s, who), &e.detail);
-        }
-    };
+    let groups = kind_groups(s);
     let idempotency_key =
         if f.idempotency_key.is_empty() { uuid::Uuid::new_v4().to_string() } else { f.idempotency_key };
     let view = NewTicketView {
@@ -233,6 +233,7 @@ pub(crate) async fn create_ticket(
 
 #[derive(Debug)]
 struct CommentRow {
+    internal: bool,
     author: String,
     body: String,
     at: String,
@@ -285,7 +286,11 @@ struct TicketPageView {
     description: String,
     rejection_reason: Option<String>,
     actions: Vec<ActionLink>,
+    version: u64,
     can_comment: bool,
+    /// Staff may write internal notes.
+    can_note: bool,
+    staff: Option<StaffFacts>,
     files_hint: String,
     attachments: Vec<AttachmentRow>,
     comment: String,
@@ -343,16 +348,39 @@ pub(crate) struct TicketQuery {
     stale: Option<String>,
     commented: Option<String>,
     uploaded: Option<String>,
+    edited: Option<String>,
 }
 
-/// The requester actions this page offers, with their words (staff actions are part 2).
-const REQUESTER_ACTIONS: &[(Action, &str)] =
-    &[(Action::Close, "Close the ticket"), (Action::Reopen, "Reopen"), (Action::Withdraw, "Withdraw")];
+/// What staff see of the requester, and the fields they may edit.
+#[derive(Debug)]
+struct StaffFacts {
+    requester: String,
+    requester_email: String,
+    requester_department: String,
+    kinds: Vec<KindGroup>,
+    kind: String,
+    priorities: Vec<(String, &'static str, bool)>,
+    departments: Vec<(String, String, bool)>,
+    scheduled_date: String,
+}
 
+/// An action the ticket page offers: a link to its page, or (`direct`) a one-button form.
 #[derive(Debug)]
 struct ActionLink {
     href: String,
     label: &'static str,
+    direct: bool,
+}
+
+/// A priority in words.
+pub(crate) fn priority_words(p: helpdesk_core::domain::Priority) -> &'static str {
+    use helpdesk_core::domain::Priority;
+    match p {
+        Priority::Critical => "Critical",
+        Priority::High => "High",
+        Priority::Medium => "Medium",
+        Priority::Low => "Low",
+    }
 }
 
 pub(crate) async fn ticket_page(
@@ -368,6 +396,8 @@ pub(crate) async fn ticket_page(
             n => format!(" with {n} files"),
         };
         Some(format!("Ticket {number} filed{with}. You will get a mail at each step."))
+    } else if q.edited.is_some() {
+        Some("Details saved.".to_owned())
     } else if q.stale.is_some() {
         Some("The ticket changed since you opened it; here it is now. Nothing was done.".to_owned())
     } else if let Some(files) = q.commented.as_deref() {
@@ -381,8 +411,8 @@ pub(crate) async fn ticket_page(
     } else {
         q.done
             .as_deref()
-            .and_then(|a| REQUESTER_ACTIONS.iter().find(|(x, _)| x.as_str() == a))
-            .map(|(a, _)| format!("Done: {}.", action_words(*a).to_lowercase()))
+            .and_then(super::actions::words_for)
+            .map(|w| format!("Done: {}.", super::actions::done_words(w.action)))
     };
     render_ticket(&s, &who, &number, flash, None, String::new(), StatusCode::OK).await
 }
@@ -399,29 +429,65 @@ pub(crate) async fn render_ticket(
 ) -> Response {
     let not_found = || error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.");
     let Ok(number) = TicketNumber::parse(number) else { return not_found() };
-    let (view, comments, history, attachments, people) = match s.desk().ticket_thread(&who.principal, &number).await {
-        Ok(x) => (x.view, x.comments, x.history, x.attachments, x.people),
-        Err(helpdesk_core::Error::NotFound { .. }) => return not_found(),
-        Err(e) => {
-            let e = ApiError::from(e);
-            return error_page(e.status, Layout::of(s, who), &e.detail);
-        }
-    };
+    let (view, comments, history, attachments, people, requester_email) =
+        match s.desk().ticket_thread(&who.principal, &number).await {
+            Ok(x) => (x.view, x.comments, x.history, x.attachments, x.people, x.requester_email),
+            Err(helpdesk_core::Error::NotFound { .. }) => return not_found(),
+            Err(e) => {
+                let e = ApiError::from(e);
+                return error_page(e.status, Layout::of(s, who), &e.detail);
+            }
+        };
     let t = view.ticket;
     let (created, created_iso) = when(t.created_at);
     let (updated, updated_iso) = when(t.updated_at);
     let number_text = t.number.to_string();
-    let layout = Layout::of(s, who).flash(flash).trail(&[("My tickets", Some("/tickets")), (&number_text, None)]);
+    let mine = t.requester == who.user.id;
+    let list = if mine || !who.user.role.is_staff() { ("My tickets", "/tickets") } else { ("Queue", "/desk") };
+    let layout = Layout::of(s, who).flash(flash).trail(&[(list.0, Some(list.1)), (&number_text, None)]);
+    let staff = (who.user.role.is_staff() && view.sees_internal).then(|| {
+        let requester = people.iter().find(|p| p.id == t.requester);
+        let department_name = |d: &helpdesk_core::domain::DepartmentKey| {
+            let names = &s.desk().options().catalog.departments;
+            names.iter().find(|x| x.key == *d).map_or_else(|| d.to_string(), |x| x.name.clone())
+        };
+        StaffFacts {
+            requester: requester.map_or_else(|| "(unknown)".to_owned(), |p| p.name.clone()),
+            requester_email: requester_email.as_ref().map(ToString::to_string).unwrap_or_default(),
+            requester_department: requester
+                .and_then(|p| p.department.as_ref())
+                .map_or_else(|| "None".to_owned(), department_name),
+            kinds: kind_groups(s),
+            kind: format!("{}/{}", t.category, t.sub_category),
+            priorities: helpdesk_core::domain::Priority::ALL
+                .iter()
+                .map(|p| (p.as_str().to_owned(), priority_words(*p), t.priority == Some(*p)))
+                .collect(),
+            departments: s
+                .desk()
+                .options()
+                .catalog
+                .departments
+                .iter()
+                .map(|d| (d.key.to_string(), d.name.clone(), t.department.as_ref() == Some(&d.key)))
+                .collect(),
+            scheduled_date: t.scheduled_date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+        }
+    });
     let row = |a: &helpdesk_core::model::Attachment| AttachmentRow {
         href: format!("/attachments/{}", a.id),
         name: a.file_name.as_str().to_owned(),
         size: size_words(a.size),
         image: matches!(a.content_type.as_str(), "image/png" | "image/jpeg"),
     };
-    let actions = REQUESTER_ACTIONS
+    let actions = super::actions::ACTIONS
         .iter()
-        .filter(|(a, _)| view.actions.contains(a))
-        .map(|(a, label)| ActionLink { href: format!("/tickets/{}/{}", t.number, a.as_str()), label })
+        .filter(|w| view.actions.contains(&w.action))
+        .map(|w| ActionLink {
+            href: format!("/tickets/{}/{}", t.number, w.action.as_str()),
+            label: w.title,
+            direct: w.direct,
+        })
         .collect();
     let page_view = TicketPageView {
         layout,
@@ -430,13 +496,7 @@ pub(crate) async fn render_ticket(
         status_key: t.status.as_str(),
         status_label: status_label(t.status),
         category: category_name(s, who, t.category.as_str(), t.sub_category.as_str()),
-        priority: t.priority.map_or_else(
-            || "Not set yet".to_owned(),
-            |p| {
-                let name = p.as_str();
-                name[..1].to_uppercase() + &name[1..]
-            },
-        ),
+        priority: t.priority.map_or("Not set yet", priority_words).to_owned(),
         department: t.department.as_ref().map_or_else(
             || "Not set yet".to_owned(),
             |d| {
@@ -458,7 +518,10 @@ pub(crate) async fn render_ticket(
         description: t.description.to_string(),
         rejection_reason: t.rejection_reason.clone(),
         actions,
-        can_comment: !t.status.is_terminal(),
+        version: t.version,
+        can_note: view.sees_internal,
+        staff,
+        can_comment: !t.status.is_terminal() || view.sees_internal,
         files_hint: super::attachments::files_hint(s),
         attachments: attachments.iter().filter(|a| a.comment.is_none()).map(row).collect(),
         comment,
@@ -468,7 +531,14 @@ pub(crate) async fn render_ticket(
             .map(|c| {
                 let (at, at_iso) = when(c.created_at);
                 let files = attachments.iter().filter(|a| a.comment == Some(c.id)).map(row).collect();
-                CommentRow { author: who_wrote(&c.author, who, &people), body: c.body.to_string(), at, at_iso, files }
+                CommentRow {
+                    internal: c.internal,
+                    author: who_wrote(&c.author, who, &people),
+                    body: c.body.to_string(),
+                    at,
+                    at_iso,
+                    files,
+                }
             })
             .collect(),
         history: history
@@ -505,6 +575,7 @@ pub(crate) async fn add_comment(
         return refused;
     }
     let mut body = String::new();
+    let mut internal = false;
     let mut comment = None;
     let mut files = Stored::default();
     let refused = |e: helpdesk_core::Error, body: String, chosen: bool| {
@@ -526,10 +597,11 @@ pub(crate) async fn add_comment(
         };
         match field.name() {
             Some("body") => body = field.text().await.unwrap_or_default(),
+            Some("internal") => internal = !field.text().await.unwrap_or_default().is_empty(),
             Some("files") => {
                 let chosen = field.file_name().is_some_and(|n| !n.is_empty());
                 if comment.is_none() {
-                    match s.desk().add_comment(&who.principal, &n, &body, false).await {
+                    match s.desk().add_comment(&who.principal, &n, &body, internal).await {
                         Ok(c) => comment = Some(c.id),
                         Err(e) => return refused(e, body, chosen).await,
                     }
@@ -540,7 +612,7 @@ pub(crate) async fn add_comment(
         }
     }
     if comment.is_none()
-        && let Err(e) = s.desk().add_comment(&who.principal, &n, &body, false).await
+        && let Err(e) = s.desk().add_comment(&who.principal, &n, &body, internal).await
     {
         return refused(e, body, false).await;
     }
@@ -553,149 +625,4 @@ pub(crate) async fn add_comment(
         files.refusals.join("; ")
     );
     render_ticket(&s, &who, &number, Some(message), None, String::new(), StatusCode::OK).await
-}
-
-#[derive(Template)]
-#[template(path = "confirm_action.html")]
-struct ConfirmView {
-    layout: Layout,
-    number: String,
-    subject: String,
-    action: &'static str,
-    title: &'static str,
-    explanation: &'static str,
-    text_label: &'static str,
-    text_required: bool,
-    text: String,
-    version: u64,
-    error: Option<String>,
-}
-
-/// The requester action named in a URL, with what its confirmation page says.
-fn requester_action(name: &str) -> Option<(Action, &'static str, &'static str, &'static str, bool)> {
-    match name {
-        "close" => Some((
-            Action::Close,
-            "Close the ticket",
-            "Closing says the problem is solved for you. The ticket cannot be reopened afterwards.",
-            "Comment (optional)",
-            false,
-        )),
-        "reopen" => Some((
-            Action::Reopen,
-            "Reopen the ticket",
-            "Reopening sends the ticket back to the help desk. Say what is still wrong.",
-            "Why reopen it?",
-            true,
-        )),
-        "withdraw" => Some((
-            Action::Withdraw,
-            "Withdraw the ticket",
-            "Withdrawing tells the help desk you no longer need this. It cannot be undone.",
-            "Comment (optional)",
-            false,
-        )),
-        _ => None,
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct ActionForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    version: u64,
-}
-
-async fn confirm_page(
-    s: &AppState,
-    who: &PageUser,
-    number: &str,
-    name: &str,
-    text: String,
-    error: Option<String>,
-) -> Response {
-    let not_found = || error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.");
-    let (Some((action, title, explanation, text_label, text_required)), Ok(n)) =
-        (requester_action(name), TicketNumber::parse(number))
-    else {
-        return not_found();
-    };
-    let view = match s.desk().ticket(&who.principal, &n).await {
-        Ok(v) => v,
-        Err(helpdesk_core::Error::NotFound { .. }) => return not_found(),
-        Err(e) => {
-            let e = ApiError::from(e);
-            return error_page(e.status, Layout::of(s, who), &e.detail);
-        }
-    };
-    if !view.actions.contains(&action) {
-        return Redirect::to(&format!("/tickets/{n}?stale=1")).into_response();
-    }
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let (number_text, href) = (n.to_string(), format!("/tickets/{n}"));
-    let layout =
-        Layout::of(s, who).trail(&[("My tickets", Some("/tickets")), (&number_text, Some(&href)), (title, None)]);
-    page(
-        status,
-        &ConfirmView {
-            layout,
-            number: n.to_string(),
-            subject: view.ticket.subject.to_string(),
-            action: action.as_str(),
-            title,
-            explanation,
-            text_label,
-            text_required,
-            text,
-            version: view.ticket.version,
-            error,
-        },
-    )
-}
-
-pub(crate) async fn action_form(
-    State(s): State<AppState>,
-    who: PageUser,
-    Path((number, name)): Path<(String, String)>,
-) -> Response {
-    confirm_page(&s, &who, &number, &name, String::new(), None).await
-}
-
-pub(crate) async fn act(
-    State(s): State<AppState>,
-    who: PageUser,
-    Path((number, name)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    Form(f): Form<ActionForm>,
-) -> Response {
-    if let Some(refused) = form_allowed(&s, &who, &method, &headers, &f.csrf) {
-        return refused;
-    }
-    let (Some((action, ..)), Ok(n)) = (requester_action(&name), TicketNumber::parse(&number)) else {
-        return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no such ticket of yours.");
-    };
-    let text = f.text.trim();
-    let req = if text.is_empty() {
-        helpdesk_core::ActionRequest::default()
-    } else {
-        helpdesk_core::ActionRequest::text(text)
-    };
-    match s.desk().act(&who.principal, &n, action, req, Some(f.version)).await {
-        Ok(_) => Redirect::to(&format!("/tickets/{n}?done={}", action.as_str())).into_response(),
-        Err(helpdesk_core::Error::VersionConflict { .. } | helpdesk_core::Error::InvalidTransition { .. }) => {
-            Redirect::to(&format!("/tickets/{n}?stale=1")).into_response()
-        }
-        Err(e) => {
-            let e = ApiError::from(e);
-            if e.errors.is_empty() {
-                return error_page(e.status, Layout::of(&s, &who), &e.detail);
-            }
-            let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
-            confirm_page(&s, &who, &number, &name, f.text, Some(message)).await
-        }
-    }
 }
