@@ -901,3 +901,72 @@ async fn a_coordinator_works_a_ticket_from_its_page_and_internal_notes_stay_inte
     let r = app.get(&format!("/api/v1/tickets/{number}"), &emp).await;
     assert_eq!(r.body["status"], "in_progress", "nothing was resolved");
 }
+
+#[tokio::test]
+async fn the_queue_filters_from_the_address_bar_counts_and_triages_from_a_row() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(13, "employee").await;
+    app.user(14, "coordinator").await;
+    let first = app.ticket(&emp, "Projector flickers").await;
+    let second = app.ticket(&emp, "VPN token expired").await;
+    let third = app.ticket(&emp, "Need a second monitor").await;
+    let staff = sign_in(&app, "user14@example.com").await;
+    let employee = sign_in(&app, "user13@example.com").await;
+    let same = [("sec-fetch-site", "same-origin")];
+
+    assert_eq!(send(&app, Method::GET, "/desk", Some(&employee), None, &[]).await.status, StatusCode::NOT_FOUND);
+    let home = send(&app, Method::GET, "/", Some(&staff), None, &[]).await;
+    assert!(home.html.contains("<span class=\"count\">3</span> New"), "the staff home counts per status");
+    assert!(home.html.contains("My open tickets"));
+
+    let q = send(&app, Method::GET, "/desk", Some(&staff), None, &[]).await;
+    assert_eq!(q.status, StatusCode::OK);
+    assert_eq!(q.html.matches("<tr>").count() + q.html.matches("<tr class").count(), 4, "three rows and the header");
+    assert!(q.html.contains(">New <span class=\"count\">3</span>"));
+    let csrf = csrf_of(&q.html);
+    let version = |html: &str, number: &str| {
+        let at = html.find(&format!("action=\"/tickets/{number}/approve\"")).unwrap();
+        html[at..].split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+    };
+
+    // Accept from the row, with a priority; then take it from the row.
+    let v = version(&q.html, &first);
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("/tickets/{first}/approve"),
+        Some(&staff),
+        Some(&form_encode(&[("csrf", &csrf), ("version", &v), ("priority", "critical")])),
+        &same,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let q = send(&app, Method::GET, "/desk?status=open", Some(&staff), None, &[]).await;
+    assert!(q.html.contains(&first) && !q.html.contains(&second) && q.html.contains(">Critical<"));
+    assert!(q.html.contains(&format!("aria-label=\"Take {first}\"")));
+    let at = q.html.find(&format!("action=\"/tickets/{first}/claim\"")).unwrap();
+    let v = q.html[at..].split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("/tickets/{first}/claim"),
+        Some(&staff),
+        Some(&form_encode(&[("csrf", &csrf), ("version", &v)])),
+        &same,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+    // Several statuses at once, "me", text, and a bookmarkable address.
+    let mine =
+        send(&app, Method::GET, "/desk?status=new&status=in_progress&assignee=me", Some(&staff), None, &[]).await;
+    assert!(mine.html.contains(&first) && !mine.html.contains(&second), "{}", mine.html);
+    let both = send(&app, Method::GET, "/desk?status=new&status=in_progress", Some(&staff), None, &[]).await;
+    assert!(both.html.contains(&first) && both.html.contains(&second) && both.html.contains(&third));
+    let text = send(&app, Method::GET, "/desk?status=&q=monitor", Some(&staff), None, &[]).await;
+    assert!(text.html.contains(&third) && !text.html.contains(&first));
+    let bad = send(&app, Method::GET, "/desk?from=yesterday", Some(&staff), None, &[]).await;
+    assert!(bad.html.contains("is not understood"), "a bad filter says so");
+    let home = send(&app, Method::GET, "/", Some(&staff), None, &[]).await;
+    assert!(home.html.contains("Projector flickers"), "my open tickets on the staff home");
+}

@@ -11,6 +11,7 @@
 mod accounts;
 mod actions;
 mod attachments;
+mod desk;
 mod pages;
 mod profile;
 mod session;
@@ -91,6 +92,7 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/", get(pages::home))
         .route("/tickets", get(pages::my_tickets))
+        .route("/desk", get(desk::queue))
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", axum::routing::post(pages::sign_out))
         .route("/password", get(pages::password_form).post(pages::change_password))
@@ -150,6 +152,7 @@ async fn static_file(Path(file): Path<String>) -> Response {
 /// Who is signed in, as the header shows them.
 #[derive(Debug, Clone)]
 pub(crate) struct Me {
+    staff: bool,
     name: String,
     email: String,
     initials: String,
@@ -224,6 +227,7 @@ impl Layout {
             script: script_url(),
             icon: icon_url(),
             me: Some(Me {
+                staff: u.role.is_staff(),
                 name: u.display_name(),
                 email: u.email.to_string(),
                 initials: initials.to_uppercase(),

@@ -336,6 +336,9 @@ pub(crate) async fn home(State(s): State<AppState>, who: PageUser) -> Response {
     if who.user.must_change_password {
         return Redirect::to("/password").into_response();
     }
+    if who.user.role.is_staff() {
+        return super::desk::staff_home(&s, &who).await;
+    }
     let recent_query = TicketQuery {
         sort: TicketSort { field: TicketSortField::Updated, direction: SortDirection::Desc },
         limit: helpdesk_core::ports::PageSize::new(5).unwrap_or_default(),

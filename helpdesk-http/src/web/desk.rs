@@ -1,0 +1,419 @@
+//! The staff desk: the coordinators' home (counts per status, tickets waiting for review over
+//! a day, my open tickets) and the queue (every ticket the coordinator may see, with SPEC §4's
+//! filters in the address bar, counts per status, and the triage and claim actions straight
+//! from a row). What a coordinator may see and do is core's: the list is scoped by
+//! `list_tickets`, each row's actions come from the ticket's view.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{NaiveDate, Utc};
+use helpdesk_core::domain::{CategoryKey, DepartmentKey, Priority, TicketStatus, UserId};
+use helpdesk_core::lifecycle::Action;
+use helpdesk_core::model::{Ticket, UserSummary};
+use helpdesk_core::ports::{AssigneeFilter, Cursor, PageSize, SortDirection, TicketQuery, TicketSort, TicketSortField};
+
+use super::session::PageUser;
+use super::tickets::priority_words;
+use super::{Layout, encode, error_page, page, when};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A `new` ticket waiting longer than this stands out.
+const REVIEW_WITHIN: chrono::Duration = chrono::Duration::hours(24);
+
+/// The statuses of work not yet done: the queue's default view.
+const OPEN_WORK: &[TicketStatus] =
+    &[TicketStatus::New, TicketStatus::Open, TicketStatus::InProgress, TicketStatus::OnHold, TicketStatus::Pending];
+
+/// The staff's name for a status (SPEC's words).
+pub(crate) fn staff_status(s: TicketStatus) -> &'static str {
+    match s {
+        TicketStatus::New => "New",
+        TicketStatus::Open => "Open",
+        TicketStatus::InProgress => "In progress",
+        TicketStatus::OnHold => "On hold",
+        TicketStatus::Pending => "Waiting for requester",
+        TicketStatus::Resolved => "Resolved",
+        TicketStatus::Closed => "Closed",
+        TicketStatus::Rejected => "Rejected",
+        TicketStatus::Withdrawn => "Withdrawn",
+    }
+}
+
+/// The queue's filters as they stand in the address bar.
+#[derive(Debug, Default, Clone)]
+struct Filters {
+    statuses: Vec<TicketStatus>,
+    priorities: Vec<Priority>,
+    department: String,
+    category: String,
+    /// `""` anyone, `unassigned`, `me`, or a user id.
+    assignee: String,
+    requester: String,
+    from: String,
+    to: String,
+    q: String,
+    sort: String,
+    order: String,
+    after: Option<String>,
+}
+
+impl Filters {
+    /// Reads `status=new&status=open&priority=high&…` (repeated keys for several values).
+    fn parse(pairs: &[(String, String)]) -> Self {
+        let mut f = Filters { sort: "created".into(), order: "desc".into(), ..Filters::default() };
+        let mut statuses_given = false;
+        for (k, v) in pairs {
+            let v = v.trim();
+            match k.as_str() {
+                "status" => {
+                    statuses_given = true;
+                    if let Some(st) = TicketStatus::ALL.iter().find(|s| s.as_str() == v) {
+                        f.statuses.push(*st);
+                    }
+                }
+                "priority" => f.priorities.extend(Priority::parse(v).ok()),
+                "department" => f.department = v.to_owned(),
+                "category" => f.category = v.to_owned(),
+                "assignee" => f.assignee = v.to_owned(),
+                "requester" => f.requester = v.to_owned(),
+                "from" => f.from = v.to_owned(),
+                "to" => f.to = v.to_owned(),
+                "q" => f.q = v.to_owned(),
+                "sort" if ["created", "updated", "priority", "number"].contains(&v) => f.sort = v.to_owned(),
+                "order" if v == "asc" || v == "desc" => f.order = v.to_owned(),
+                "after" => f.after = Some(v.to_owned()),
+                _ => {}
+            }
+        }
+        if !statuses_given {
+            f.statuses = OPEN_WORK.to_vec();
+        }
+        f
+    }
+
+    /// The address of this view (without the cursor unless given).
+    fn href(&self, after: Option<&str>) -> String {
+        let mut parts: Vec<String> = self.statuses.iter().map(|s| format!("status={}", s.as_str())).collect();
+        if self.statuses.is_empty() {
+            parts.push("status=".into());
+        }
+        parts.extend(self.priorities.iter().map(|p| format!("priority={}", p.as_str())));
+        for (k, v) in [
+            ("department", &self.department),
+            ("category", &self.category),
+            ("assignee", &self.assignee),
+            ("requester", &self.requester),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("q", &self.q),
+        ] {
+            if !v.is_empty() {
+                parts.push(format!("{k}={}", encode(v)));
+            }
+        }
+        if self.sort != "created" {
+            parts.push(format!("sort={}", self.sort));
+        }
+        if self.order != "desc" {
+            parts.push(format!("order={}", self.order));
+        }
+        if let Some(a) = after {
+            parts.push(format!("after={}", encode(a)));
+        }
+        format!("/desk?{}", parts.join("&"))
+    }
+
+    /// The core query, or the name of the field that is wrong.
+    fn query(&self, me: UserId) -> Result<TicketQuery, &'static str> {
+        let date = |s: &str, field| match s {
+            "" => Ok(None),
+            d => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()))
+                .map_err(|_| field),
+        };
+        let assignee = match self.assignee.as_str() {
+            "" => None,
+            "unassigned" => Some(AssigneeFilter::Nobody),
+            "me" => Some(AssigneeFilter::User(me)),
+            id => Some(AssigneeFilter::User(id.parse::<UserId>().map_err(|_| "assignee")?)),
+        };
+        let requester = match self.requester.as_str() {
+            "" => None,
+            id => Some(id.parse::<UserId>().map_err(|_| "requester")?),
+        };
+        Ok(TicketQuery {
+            statuses: self.statuses.clone(),
+            priorities: self.priorities.clone(),
+            departments: match self.department.as_str() {
+                "" => Vec::new(),
+                d => vec![DepartmentKey::parse_field("department", d).map_err(|_| "department")?],
+            },
+            categories: match self.category.as_str() {
+                "" => Vec::new(),
+                c => vec![CategoryKey::parse_field("category", c).map_err(|_| "category")?],
+            },
+            assignee,
+            requester,
+            created_from: date(&self.from, "from")?,
+            // "to" is the last day included.
+            created_to: date(&self.to, "to")?.map(|t| t + chrono::Duration::days(1)),
+            text: (!self.q.is_empty()).then(|| self.q.clone()),
+            sort: TicketSort {
+                field: match self.sort.as_str() {
+                    "updated" => TicketSortField::Updated,
+                    "priority" => TicketSortField::Priority,
+                    "number" => TicketSortField::Number,
+                    _ => TicketSortField::Created,
+                },
+                direction: if self.order == "asc" { SortDirection::Asc } else { SortDirection::Desc },
+            },
+            cursor: self.after.as_deref().and_then(|a| Cursor::decode(a).ok()),
+            limit: PageSize::new(50).unwrap_or_default(),
+        })
+    }
+}
+
+/// A choice in a filter's list.
+#[derive(Debug)]
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// A status chip above the queue: its count and the view of that status alone.
+#[derive(Debug)]
+struct StatusChip {
+    key: &'static str,
+    label: &'static str,
+    count: u64,
+    checked: bool,
+    href: String,
+}
+
+/// One row of the queue.
+#[derive(Debug)]
+struct QueueRow {
+    number: String,
+    subject: String,
+    status_key: &'static str,
+    status_label: &'static str,
+    priority: &'static str,
+    department: String,
+    assignee: String,
+    created: String,
+    created_iso: String,
+    overdue: bool,
+    version: u64,
+    can_claim: bool,
+    can_approve: bool,
+    can_reject: bool,
+}
+
+#[derive(Template)]
+#[template(path = "desk.html")]
+struct DeskView {
+    layout: Layout,
+    chips: Vec<StatusChip>,
+    total: u64,
+    priorities: Vec<Choice>,
+    departments: Vec<Choice>,
+    categories: Vec<Choice>,
+    assignees: Vec<Choice>,
+    f: Filters,
+    rows: Vec<QueueRow>,
+    next: Option<String>,
+    error: Option<String>,
+}
+
+fn department_name(s: &AppState, key: Option<&DepartmentKey>) -> String {
+    match key {
+        None => "—".to_owned(),
+        Some(d) => {
+            let names = &s.desk().options().catalog.departments;
+            names.iter().find(|x| x.key == *d).map_or_else(|| d.to_string(), |x| x.name.clone())
+        }
+    }
+}
+
+fn rows(s: &AppState, who: &PageUser, tickets: &[Ticket], staff: &[UserSummary]) -> Vec<QueueRow> {
+    let now = Utc::now();
+    tickets
+        .iter()
+        .map(|t| {
+            let actions = s.desk().view(&who.principal, t.clone()).actions;
+            let (created, created_iso) = when(t.created_at);
+            QueueRow {
+                number: t.number.to_string(),
+                subject: t.subject.to_string(),
+                status_key: t.status.as_str(),
+                status_label: staff_status(t.status),
+                priority: t.priority.map_or("—", priority_words),
+                department: department_name(s, t.department.as_ref()),
+                assignee: match t.assignee {
+                    None => "Unassigned".to_owned(),
+                    Some(id) if id == who.user.id => "Me".to_owned(),
+                    Some(id) => {
+                        staff.iter().find(|u| u.id == id).map_or_else(|| "Someone".to_owned(), |u| u.name.clone())
+                    }
+                },
+                created,
+                created_iso,
+                overdue: t.status == TicketStatus::New && now - t.created_at > REVIEW_WITHIN,
+                version: t.version,
+                can_claim: actions.contains(&Action::Claim),
+                can_approve: actions.contains(&Action::Approve),
+                can_reject: actions.contains(&Action::Reject),
+            }
+        })
+        .collect()
+}
+
+fn staff_only(s: &AppState, who: &PageUser) -> Option<Response> {
+    (!who.user.role.is_staff())
+        .then(|| error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no page at this address."))
+}
+
+/// The queue.
+pub(crate) async fn queue(
+    State(s): State<AppState>,
+    who: PageUser,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Some(refused) = staff_only(&s, &who) {
+        return refused;
+    }
+    let f = Filters::parse(&pairs);
+    let (query, error) = match f.query(who.user.id) {
+        Ok(q) => (q, None),
+        Err(field) => {
+            let q = Filters { after: None, ..Filters::parse(&[]) }.query(who.user.id).unwrap_or_default();
+            (q, Some(format!("The filter “{field}” is not understood; showing the open work instead.")))
+        }
+    };
+    let desk = s.desk();
+    let loaded = async {
+        let page_of = desk.list_tickets(&who.principal, &query).await?;
+        let counts = desk.ticket_counts(&who.principal, &query).await?;
+        let staff = desk.list_staff(&who.principal).await?;
+        Ok::<_, helpdesk_core::Error>((page_of, counts, staff))
+    };
+    let (page_of, counts, staff) = match loaded.await {
+        Ok(x) => x,
+        Err(e) => {
+            let e = ApiError::from(e);
+            return error_page(e.status, Layout::of(&s, &who), &e.detail);
+        }
+    };
+    let chips = TicketStatus::ALL
+        .iter()
+        .map(|st| StatusChip {
+            key: st.as_str(),
+            label: staff_status(*st),
+            count: counts.iter().find(|(x, _)| x == st).map_or(0, |(_, n)| *n),
+            checked: f.statuses.contains(st),
+            href: Filters { statuses: vec![*st], after: None, ..f.clone() }.href(None),
+        })
+        .collect();
+    let catalog = &s.desk().options().catalog;
+    let choice = |value: String, label: String, current: &str| Choice { selected: value == current, value, label };
+    let view = DeskView {
+        layout: Layout::of(&s, &who).trail(&[("Queue", None)]),
+        chips,
+        total: counts.iter().map(|(_, n)| n).sum(),
+        priorities: Priority::ALL
+            .iter()
+            .map(|p| Choice {
+                value: p.as_str().to_owned(),
+                label: priority_words(*p).to_owned(),
+                selected: f.priorities.contains(p),
+            })
+            .collect(),
+        departments: catalog
+            .departments
+            .iter()
+            .map(|d| choice(d.key.to_string(), d.name.clone(), &f.department))
+            .collect(),
+        categories: catalog.categories.iter().map(|c| choice(c.key.to_string(), c.name.clone(), &f.category)).collect(),
+        assignees: [("unassigned".to_owned(), "Unassigned".to_owned()), ("me".to_owned(), "Me".to_owned())]
+            .into_iter()
+            .chain(staff.iter().filter(|u| u.id != who.user.id).map(|u| (u.id.to_string(), u.name.clone())))
+            .map(|(v, l)| choice(v, l, &f.assignee))
+            .collect(),
+        rows: rows(&s, &who, &page_of.items, &staff),
+        next: page_of.next.map(|c| f.href(Some(&c.encode()))),
+        f,
+        error,
+    };
+    page(StatusCode::OK, &view)
+}
+
+#[derive(Template)]
+#[template(path = "staff_home.html")]
+struct StaffHomeView {
+    layout: Layout,
+    first_name: String,
+    cards: Vec<StatusChip>,
+    total: u64,
+    overdue: u64,
+    overdue_href: String,
+    mine: Vec<QueueRow>,
+}
+
+/// The staff's home page.
+pub(crate) async fn staff_home(s: &AppState, who: &PageUser) -> Response {
+    let me = who.user.id;
+    let all = TicketQuery::default();
+    let overdue_query = TicketQuery {
+        statuses: vec![TicketStatus::New],
+        created_to: Some(Utc::now() - REVIEW_WITHIN),
+        ..TicketQuery::default()
+    };
+    let mine_query = TicketQuery {
+        statuses: OPEN_WORK.to_vec(),
+        assignee: Some(AssigneeFilter::User(me)),
+        sort: TicketSort { field: TicketSortField::Updated, direction: SortDirection::Desc },
+        limit: PageSize::new(10).unwrap_or_default(),
+        ..TicketQuery::default()
+    };
+    let desk = s.desk();
+    let loaded = async {
+        let counts = desk.ticket_counts(&who.principal, &all).await?;
+        let overdue = desk.ticket_counts(&who.principal, &overdue_query).await?;
+        let mine = desk.list_tickets(&who.principal, &mine_query).await?;
+        let staff = desk.list_staff(&who.principal).await?;
+        Ok::<_, helpdesk_core::Error>((counts, overdue, mine, staff))
+    };
+    let (counts, overdue, mine, staff) = match loaded.await {
+        Ok(x) => x,
+        Err(e) => {
+            let e = ApiError::from(e);
+            return error_page(e.status, Layout::of(s, who), &e.detail);
+        }
+    };
+    let base = Filters::parse(&[]);
+    let cards = TicketStatus::ALL
+        .iter()
+        .map(|st| StatusChip {
+            key: st.as_str(),
+            label: staff_status(*st),
+            count: counts.iter().find(|(x, _)| x == st).map_or(0, |(_, n)| *n),
+            checked: false,
+            href: Filters { statuses: vec![*st], ..base.clone() }.href(None),
+        })
+        .collect();
+    let view = StaffHomeView {
+        layout: Layout::of(s, who),
+        first_name: who.user.first_name.to_string(),
+        cards,
+        total: counts.iter().map(|(_, n)| n).sum(),
+        overdue: overdue.iter().map(|(_, n)| n).sum(),
+        // The oldest new tickets first: those over a day old lead the list, marked.
+        overdue_href: Filters { statuses: vec![TicketStatus::New], order: "asc".into(), ..base }.href(None),
+        mine: rows(s, who, &mine.items, &staff),
+    };
+    page(StatusCode::OK, &view)
+}
