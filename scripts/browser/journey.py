@@ -4,8 +4,10 @@ Starts `helpdesk serve` on its zero-config default (sled, mail as .eml files) in
 directory, with a notice and terms of use configured, then, as a person would: registers (with
 a picture, accepting the terms), is approved (by the admin, through the API), signs in (and is
 taken back where they were going), files a ticket with two files in the same form, sees it on
-the home page, answers a coordinator's question (asked through the API) with a comment and a
-file, closes the resolved ticket from the list after the confirmation page, withdraws another,
+the home page; a coordinator in a second browser accepts it from the queue, takes it, writes an
+internal note and asks a question; the employee answers with a comment and a file (and never
+sees the note); the coordinator resolves it; the employee closes it from the list after the
+confirmation page, withdraws another,
 changes the picture and the password, signs out, and resets a forgotten password from the
 mailed link. Along the way it checks the attacks the pages must withstand (markup in a subject,
 a comment and a file name shown as text, no dialog ever opens, the session cookie is not
@@ -283,15 +285,34 @@ def run(j, base, data):
         check(number in page.inner_text("main"), "the new ticket is on the home page")
         j.look(page, "home")
 
-        # A coordinator approves, claims and asks a question, through the API.
-        coordinator = api_user(base, admin, "coord@example.com", "slate-meadow-copper-42", "MA0900", "coordinator")
-        for action, body in [
-            ("approve", {"priority": "high"}),
-            ("claim", {}),
-            ("await-requester", {"comment": "Which office, and since when exactly?"}),
-        ]:
-            status, _ = api(base, "POST", f"/tickets/{number}/{action}", coordinator, body)
-            check(status == 200, f"the coordinator's {action}")
+        # A coordinator, in a browser of their own, accepts the ticket from the queue, takes it,
+        # writes an internal note and asks the requester a question.
+        check(page.goto(base + "/desk").status == 404, "an employee cannot open the queue")
+        api_user(base, admin, "coord@example.com", "slate-meadow-copper-42", "MA0900", "coordinator")
+        staff_context = browser.new_context(bypass_csp=True)
+        desk = staff_context.new_page()
+        desk.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        sign_in(desk, base, "coord@example.com", "slate-meadow-copper-42")
+        check("Tickets by status" in desk.content(), "the coordinator lands on the staff home")
+        j.look(desk, "staff-home")
+        desk.click("header >> text=Queue")
+        check(number in desk.content(), "the new ticket is in the queue")
+        j.look(desk, "queue")
+        desk.select_option(f"#p-{number}", "high")
+        desk.click(f"button[aria-label='Accept {number}']")
+        check("Done: accepted." in desk.content(), "accepted from the queue with a priority", desk)
+        desk.click("main button:has-text('Take it')")
+        check("Done: taken on." in desk.content(), "taken with one button", desk)
+        desk.fill("#body", "Check the split-tunnel profile first.")
+        desk.check("input[name=internal]")
+        desk.click("form[action$='/comments'] button[type=submit]")
+        check("Internal note" in desk.content(), "an internal note is marked as such", desk)
+        j.look(desk, "staff-ticket")
+        desk.click("main >> text=Ask the requester")
+        j.look(desk, "confirm-ask-requester")
+        desk.fill("#text", "Which office, and since when exactly?")
+        desk.click("main form button[type=submit]")
+        check("Done: question sent." in desk.content(), "the question is sent", desk)
 
         # The employee answers with a comment and a file.
         page.goto(base + f"/tickets/{number}")
@@ -302,11 +323,17 @@ def run(j, base, data):
         check("Comment added with 1 file." in page.content(), "the answer is added with its file", page)
         check("<b>thanks</b>" in page.inner_text("main"), "markup in a comment is shown as text")
         check("In progress" in page.content(), "the answer sends the ticket back to the help desk")
+        check("split-tunnel" not in page.content() and "Internal note" not in page.content(),
+              "the internal note never reaches the requester")
         j.look(page, "ticket-answered")
 
-        # Resolved through the API; the employee closes it from the list, after confirming.
-        status, _ = api(base, "POST", f"/tickets/{number}/resolve", coordinator, {"note": "Split tunnel fixed."})
-        check(status == 200, "the coordinator resolves the ticket")
+        # The coordinator sees the answer and resolves; the employee closes it from the list.
+        desk.goto(base + f"/tickets/{number}")
+        check("The Lisbon office" in desk.content(), "the answer reached the coordinator")
+        desk.click("main >> text=Resolve")
+        desk.fill("#text", "Split tunnel fixed for the Lisbon office.")
+        desk.click("main form button[type=submit]")
+        check("Done: resolved." in desk.content(), "the coordinator resolves the ticket", desk)
         page.goto(base + "/tickets")
         j.look(page, "my-tickets")
         page.click(f"a[aria-label='Close {number}']")

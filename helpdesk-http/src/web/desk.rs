@@ -218,7 +218,10 @@ struct QueueRow {
 struct DeskView {
     layout: Layout,
     chips: Vec<StatusChip>,
-    total: u64,
+    /// Tickets of the view (all its filters, statuses included).
+    matching: u64,
+    /// True when the filters are not the default "open work".
+    filtered: bool,
     priorities: Vec<Choice>,
     departments: Vec<Choice>,
     categories: Vec<Choice>,
@@ -323,7 +326,12 @@ pub(crate) async fn queue(
     let view = DeskView {
         layout: Layout::of(&s, &who).trail(&[("Queue", None)]),
         chips,
-        total: counts.iter().map(|(_, n)| n).sum(),
+        matching: counts
+            .iter()
+            .filter(|(st, _)| f.statuses.is_empty() || f.statuses.contains(st))
+            .map(|(_, n)| n)
+            .sum(),
+        filtered: f.href(None) != Filters::parse(&[]).href(None),
         priorities: Priority::ALL
             .iter()
             .map(|p| Choice {
