@@ -970,3 +970,142 @@ async fn the_queue_filters_from_the_address_bar_counts_and_triages_from_a_row() 
     let home = send(&app, Method::GET, "/", Some(&staff), None, &[]).await;
     assert!(home.html.contains("Projector flickers"), "my open tickets on the staff home");
 }
+
+#[tokio::test]
+async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
+    let app = TestApp::new().await;
+    app.user(15, "coordinator").await;
+    let (_, emp) = app.user(16, "employee").await;
+    app.ticket(&emp, "Chair squeaks").await;
+    assert_eq!(app.register(17).await.status, StatusCode::CREATED);
+    assert_eq!(app.register(18).await.status, StatusCode::CREATED);
+    let admin = {
+        let p = send(
+            &app,
+            Method::POST,
+            "/sign-in",
+            None,
+            Some(&form_encode(&[
+                ("email", "admin@example.com"),
+                ("password", helpdesk_core::testing::ADMIN_PASSWORD),
+                ("next", "/"),
+            ])),
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await;
+        p.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned()
+    };
+    let coordinator = sign_in(&app, "user15@example.com").await;
+    let same = [("sec-fetch-site", "same-origin")];
+
+    assert_eq!(send(&app, Method::GET, "/users", Some(&coordinator), None, &[]).await.status, StatusCode::NOT_FOUND);
+    let users = send(&app, Method::GET, "/users", Some(&admin), None, &[]).await;
+    assert_eq!(users.status, StatusCode::OK);
+    assert!(users.html.contains("Awaiting approval (2)"), "{}", users.html);
+    let csrf = csrf_of(&users.html);
+    let id_of = |html: &str, n: u32| {
+        let at = html.find(&format!("user{n}@example.com")).unwrap();
+        let before = &html[..at];
+        let start = before.rfind("href=\"/users/").unwrap() + "href=\"/users/".len();
+        before[start..start + 36].to_owned()
+    };
+    let (approve, reject) = (id_of(&users.html, 17), id_of(&users.html, 18));
+
+    // Approve in place, from the list.
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("/users/{approve}/approve"),
+        Some(&admin),
+        Some(&form_encode(&[("csrf", &csrf), ("version", "1"), ("back", "list")])),
+        &same,
+    )
+    .await;
+    assert_eq!(r.headers.get(header::LOCATION).unwrap().to_str().unwrap(), "/users?done=approved");
+    // Reject: a reason is required.
+    let path = format!("/users/{reject}/reject");
+    let form = send(&app, Method::GET, &path, Some(&admin), None, &[]).await;
+    assert!(form.html.contains("id=\"reason\""));
+    let empty = send(
+        &app,
+        Method::POST,
+        &path,
+        Some(&admin),
+        Some(&form_encode(&[("csrf", &csrf), ("version", "1"), ("reason", " ")])),
+        &same,
+    )
+    .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let done = send(
+        &app,
+        Method::POST,
+        &path,
+        Some(&admin),
+        Some(&form_encode(&[("csrf", &csrf), ("version", "1"), ("reason", "Not an employee of ours.")])),
+        &same,
+    )
+    .await;
+    assert_eq!(done.headers.get(header::LOCATION).unwrap().to_str().unwrap(), "/users?done=rejected");
+    let users = send(&app, Method::GET, "/users", Some(&admin), None, &[]).await;
+    assert!(users.html.contains("No registration is waiting.") && !users.html.contains("user18@example.com"));
+
+    // A user's page: make the employee a coordinator; deactivate ends their page session.
+    let employee_id = id_of(&users.html, 16);
+    let employee = sign_in(&app, "user16@example.com").await;
+    let page_of = send(&app, Method::GET, &format!("/users/{employee_id}"), Some(&admin), None, &[]).await;
+    assert!(page_of.html.contains("Chair squeaks"), "their tickets");
+    let version = page_of.html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("/users/{employee_id}/role"),
+        Some(&admin),
+        Some(&form_encode(&[("csrf", &csrf), ("version", &version), ("role", "coordinator"), ("department", "it")])),
+        &same,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        send(&app, Method::GET, "/desk", Some(&employee), None, &[]).await.status,
+        StatusCode::OK,
+        "the role applies at once"
+    );
+    let page_of = send(&app, Method::GET, &format!("/users/{employee_id}"), Some(&admin), None, &[]).await;
+    let version = page_of.html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("/users/{employee_id}/deactivate"),
+        Some(&admin),
+        Some(&form_encode(&[("csrf", &csrf), ("version", &version)])),
+        &same,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        send(&app, Method::GET, "/", Some(&employee), None, &[]).await.status,
+        StatusCode::SEE_OTHER,
+        "signed out"
+    );
+
+    // Create a user: they get an invitation.
+    let r = send(
+        &app,
+        Method::POST,
+        "/users/new",
+        Some(&admin),
+        Some(&form_encode(&[
+            ("csrf", &csrf),
+            ("email", "newbie@example.com"),
+            ("first_name", "New"),
+            ("last_name", "Bie"),
+            ("company_id", ""),
+            ("department", "it"),
+            ("role", "employee"),
+        ])),
+        &same,
+    )
+    .await;
+    assert_eq!(r.headers.get(header::LOCATION).unwrap().to_str().unwrap(), "/users?done=invited");
+    assert!(app.mailed_token("newbie@example.com").is_some(), "the invitation is mailed");
+}

@@ -16,6 +16,7 @@ mod pages;
 mod profile;
 mod session;
 mod tickets;
+mod users;
 
 use std::sync::OnceLock;
 
@@ -93,6 +94,11 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/", get(pages::home))
         .route("/tickets", get(pages::my_tickets))
         .route("/desk", get(desk::queue))
+        .route("/users", get(users::users))
+        .route("/users/new", get(users::new_user_form).post(users::create_user))
+        .route("/users/{id}", get(users::user))
+        .route("/users/{id}/reject", get(users::confirm_reject).post(users::reject))
+        .route("/users/{id}/{action}", axum::routing::post(users::change))
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", axum::routing::post(pages::sign_out))
         .route("/password", get(pages::password_form).post(pages::change_password))
@@ -153,6 +159,7 @@ async fn static_file(Path(file): Path<String>) -> Response {
 #[derive(Debug, Clone)]
 pub(crate) struct Me {
     staff: bool,
+    admin: bool,
     name: String,
     email: String,
     initials: String,
@@ -228,6 +235,7 @@ impl Layout {
             icon: icon_url(),
             me: Some(Me {
                 staff: u.role.is_staff(),
+                admin: u.role == helpdesk_core::domain::Role::Admin,
                 name: u.display_name(),
                 email: u.email.to_string(),
                 initials: initials.to_uppercase(),
