@@ -7,9 +7,9 @@ taken back where they were going), files a ticket with two files in the same for
 the home page; a coordinator in a second browser accepts it from the queue, takes it, writes an
 internal note and asks a question; the employee answers with a comment and a file (and never
 sees the note); the coordinator resolves it; the employee closes it from the list after the
-confirmation page, withdraws another,
-changes the picture and the password, signs out, and resets a forgotten password from the
-mailed link. Along the way it checks the attacks the pages must withstand (markup in a subject,
+confirmation page, withdraws another, changes the picture and the password, signs out, and
+resets a forgotten password from the mailed link; the admin approves one registration from the
+users page and rejects another with a reason. Along the way it checks the attacks the pages must withstand (markup in a subject,
 a comment and a file name shown as text, no dialog ever opens, the session cookie is not
 readable by script, forms without the session's token, with another session's token or from
 another site are refused, another employee's ticket is not found), runs axe-core on every page
@@ -421,6 +421,31 @@ def run(j, base, data):
         check("Password set" in page.content(), "the password is reset")
         sign_in(page, base, EMPLOYEE[0], FINAL_PASSWORD)
         check(page.url == base + "/", "signed in with the new password")
+
+        # The admin's user management: approve one registration in place, reject another.
+        for n, email in [(1, "pending.one@example.com"), (2, "pending.two@example.com")]:
+            status, _ = api(base, "POST", "/auth/register", body={
+                "email": email, "password": "willow-granite-harbor-31", "first_name": "Pending",
+                "last_name": f"Person{n}", "company_id": f"MA08{n:02}", "accepted_terms": TERMS_VERSION})
+            check(status == 201, f"{email} registers")
+        admin_page = browser.new_context(bypass_csp=True).new_page()
+        admin_page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        sign_in(admin_page, base, ADMIN[0], ADMIN[1])
+        admin_page.click("header >> text=Users")
+        check("Awaiting approval (2)" in admin_page.content(), "the pending registrations come first", admin_page)
+        j.look(admin_page, "users")
+        admin_page.click("button[aria-label='Approve Pending Person1']")
+        check("Registration approved" in admin_page.content(), "approved in place", admin_page)
+        admin_page.click("a[aria-label='Reject Pending Person2']")
+        j.look(admin_page, "confirm-reject-registration")
+        admin_page.fill("#reason", "Not one of our employees.")
+        admin_page.click("main form button[type=submit]")
+        check("Registration rejected" in admin_page.content(), "rejected with a reason", admin_page)
+        admin_page.click("text=Nadia Okafor Jr.")
+        j.look(admin_page, "user")
+        admin_page.goto(base + "/users/new")
+        j.look(admin_page, "new-user")
+        check(desk.goto(base + "/users").status == 404, "a coordinator cannot open user management")
 
         check(not dialogs, f"no dialog ever opened from user input {dialogs or ''}".rstrip())
         browser.close()
