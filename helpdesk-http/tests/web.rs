@@ -1109,3 +1109,61 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
     assert_eq!(r.headers.get(header::LOCATION).unwrap().to_str().unwrap(), "/users?done=invited");
     assert!(app.mailed_token("newbie@example.com").is_some(), "the invitation is mailed");
 }
+
+#[tokio::test]
+async fn the_reports_page_draws_the_api_s_numbers_and_exports_csv() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(19, "employee").await;
+    app.user(20, "coordinator").await;
+    for subject in ["Mouse broken", "Keyboard broken", "<b>Screen</b> broken"] {
+        app.ticket(&emp, subject).await;
+    }
+    let admin = {
+        let p = send(
+            &app,
+            Method::POST,
+            "/sign-in",
+            None,
+            Some(&form_encode(&[("email", "admin@example.com"), ("password", helpdesk_core::testing::ADMIN_PASSWORD)])),
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await;
+        p.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned()
+    };
+    let coordinator = sign_in(&app, "user20@example.com").await;
+    assert_eq!(send(&app, Method::GET, "/reports", Some(&coordinator), None, &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&app, Method::GET, "/desk/tickets.csv", Some(&coordinator), None, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let p = send(&app, Method::GET, "/reports", Some(&admin), None, &[]).await;
+    assert_eq!(p.status, StatusCode::OK);
+    let summary = app.get("/api/v1/reports/summary", &app.admin).await;
+    let new = summary.body["by_status"]["new"].as_u64().unwrap();
+    assert_eq!(new, 3);
+    assert!(
+        p.html.contains(&format!("<tr><th scope=\"row\">New</th><td>{new}</td></tr>")),
+        "the table has the API's figure"
+    );
+    assert!(p.html.contains("<svg class=\"chart\"") && p.html.contains("<polyline"), "charts drawn on the server");
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(
+        p.html.contains(&format!("<tr><th scope=\"row\">{today}</th><td>3</td><td>0</td><td>3</td></tr>")),
+        "{}",
+        p.html
+    );
+
+    // An empty period draws empty charts; a bad one says so.
+    let empty = send(&app, Method::GET, "/reports?from=2020-01-01&to=2020-01-31", Some(&admin), None, &[]).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(!empty.html.contains("NaN"));
+    let bad = send(&app, Method::GET, "/reports?from=2020-01-31&to=2020-01-01", Some(&admin), None, &[]).await;
+    assert!(bad.html.contains("showing the last 30 days"));
+
+    // The CSV of a queue view, with the page session.
+    let csv = send(&app, Method::GET, "/desk/tickets.csv?status=new", Some(&admin), None, &[]).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers.get(header::CONTENT_TYPE).unwrap(), "text/csv; charset=utf-8");
+    assert_eq!(csv.html.lines().count(), 4, "a header and three tickets");
+}

@@ -446,6 +446,13 @@ def run(j, base, data):
         admin_page.goto(base + "/users/new")
         j.look(admin_page, "new-user")
         check(desk.goto(base + "/users").status == 404, "a coordinator cannot open user management")
+        check(desk.goto(base + "/reports").status == 404, "a coordinator cannot open the reports")
+        admin_page.click("header >> text=Reports")
+        _, summary = api(base, "GET", "/reports/summary", admin)
+        closed = summary["by_status"].get("closed", 0)
+        check(f"<th scope=\"row\">Closed</th><td>{closed}</td>" in admin_page.content(),
+              "the reports page shows the API's figures", admin_page)
+        j.look(admin_page, "reports")
 
         check(not dialogs, f"no dialog ever opened from user input {dialogs or ''}".rstrip())
         browser.close()

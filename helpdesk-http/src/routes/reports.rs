@@ -120,8 +120,12 @@ async fn export_csv(
     c: Caller,
     ApiQuery(p): ApiQuery<TicketListParams>,
 ) -> ApiResult<Response> {
-    s.desk().authorize_reports(&c.principal)?; // checked before the stream starts: a 403, not a cut-off body
-    let mut q = ticket_query(p)?;
+    csv_export(&s, &c.principal, ticket_query(p)?)
+}
+
+/// The tickets of `q` (every page) as a streamed CSV download, for the API and the pages.
+pub(crate) fn csv_export(s: &AppState, principal: &Principal, mut q: TicketQuery) -> ApiResult<Response> {
+    s.desk().authorize_reports(principal)?; // checked before the stream starts: a 403, not a cut-off body
     q.limit = PageSize::new(PageSize::MAX).map_err(helpdesk_core::Error::from)?;
     q.cursor = None;
     struct Export {
@@ -131,7 +135,7 @@ async fn export_csv(
         done: bool,
         header_sent: bool,
     }
-    let start = Export { state: s.clone(), principal: c.principal.clone(), query: q, done: false, header_sent: false };
+    let start = Export { state: s.clone(), principal: principal.clone(), query: q, done: false, header_sent: false };
     let stream = futures::stream::unfold(start, |mut e| async move {
         if !e.header_sent {
             e.header_sent = true;

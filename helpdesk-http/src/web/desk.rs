@@ -230,6 +230,8 @@ struct DeskView {
     rows: Vec<QueueRow>,
     next: Option<String>,
     error: Option<String>,
+    /// The CSV of this view, for admins.
+    csv_href: Option<String>,
 }
 
 fn department_name(s: &AppState, key: Option<&DepartmentKey>) -> String {
@@ -353,10 +355,32 @@ pub(crate) async fn queue(
             .collect(),
         rows: rows(&s, &who, &page_of.items, &staff),
         next: page_of.next.map(|c| f.href(Some(&c.encode()))),
+        csv_href: (who.user.role == helpdesk_core::domain::Role::Admin)
+            .then(|| f.href(None).replacen("/desk?", "/desk/tickets.csv?", 1)),
         f,
         error,
     };
     page(StatusCode::OK, &view)
+}
+
+/// The queue's current view as CSV (admins: the reports permission), every page of it.
+pub(crate) async fn export(
+    State(s): State<AppState>,
+    who: PageUser,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    use axum::response::IntoResponse;
+    if who.user.role != helpdesk_core::domain::Role::Admin {
+        return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no page at this address.");
+    }
+    match Filters::parse(&pairs).query(who.user.id) {
+        Ok(q) => crate::routes::reports::csv_export(&s, &who.principal, q).unwrap_or_else(IntoResponse::into_response),
+        Err(field) => error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Layout::of(&s, &who),
+            &format!("The filter “{field}” is not understood."),
+        ),
+    }
 }
 
 #[derive(Template)]

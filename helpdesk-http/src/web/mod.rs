@@ -11,9 +11,11 @@
 mod accounts;
 mod actions;
 mod attachments;
+mod charts;
 mod desk;
 mod pages;
 mod profile;
+mod reports;
 mod session;
 mod tickets;
 mod users;
@@ -94,6 +96,8 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/", get(pages::home))
         .route("/tickets", get(pages::my_tickets))
         .route("/desk", get(desk::queue))
+        .route("/desk/tickets.csv", get(desk::export))
+        .route("/reports", get(reports::reports))
         .route("/users", get(users::users))
         .route("/users/new", get(users::new_user_form).post(users::create_user))
         .route("/users/{id}", get(users::user))
