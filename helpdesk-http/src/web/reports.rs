@@ -156,8 +156,10 @@ pub(crate) async fn reports(State(s): State<AppState>, who: PageUser, Query(q): 
     let status_name = |k: &str| {
         TicketStatus::ALL.iter().find(|x| x.as_str() == k).map_or_else(|| k.to_owned(), |x| staff_status(*x).to_owned())
     };
-    let department_name = |k: &str| {
-        catalog.departments.iter().find(|d| d.key.as_str() == k).map_or_else(|| k.to_owned(), |d| d.name.clone())
+    let department_name = |k: &str| match catalog.departments.iter().find(|d| d.key.as_str() == k) {
+        Some(d) => d.name.clone(),
+        None if k == "none" => "No department".to_owned(),
+        None => k.to_owned(),
     };
     let category_name = |k: &str| {
         catalog.categories.iter().find(|c| c.key.as_str() == k).map_or_else(|| k.to_owned(), |c| c.name.clone())
