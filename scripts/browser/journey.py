@@ -91,6 +91,12 @@ class Journey:
         for width in (1280, 360):
             page.set_viewport_size({"width": width, "height": 900})
             page.screenshot(path=str(self.shots / f"{name}-{width}.png"), full_page=True)
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            if wide > width:
+                culprits = page.evaluate(f"""() => [...document.querySelectorAll('main *')]
+                    .filter(e => e.getBoundingClientRect().right > {width} + 1)
+                    .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
+                check(False, f"{name}: nothing wider than the screen at {width} px (the page is {wide} px: {culprits})")
         page.set_viewport_size({"width": 1280, "height": 900})
         page.add_script_tag(content=self.axe)
         result = page.evaluate("async () => (await axe.run()).violations.map(v => [v.id, v.impact, v.nodes.length])")
