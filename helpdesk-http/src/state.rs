@@ -39,6 +39,9 @@ pub struct WebOptions {
     /// The terms of use a registration must accept; set the same version in
     /// [`HelpDeskOptions::terms_version`](helpdesk_core::HelpDeskOptions::terms_version).
     pub terms: Option<Terms>,
+    /// Facts the admin's system page lists (storage, mail mode, attachment store…), as the
+    /// application that serves the router describes itself.
+    pub system: Vec<(String, String)>,
 }
 
 /// Terms of use: a version, and where to read them (a link, or text shown on the page).

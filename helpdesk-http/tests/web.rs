@@ -602,6 +602,7 @@ async fn the_deployment_notice_and_terms_of_use_show_and_the_terms_are_required(
             url: Some("https://intranet.example/terms".into()),
             text: None,
         }),
+        ..helpdesk_http::WebOptions::default()
     })
     .await;
     app.user(10, "employee").await;
@@ -1166,4 +1167,123 @@ async fn the_reports_page_draws_the_api_s_numbers_and_exports_csv() {
     assert_eq!(csv.status, StatusCode::OK);
     assert_eq!(csv.headers.get(header::CONTENT_TYPE).unwrap(), "text/csv; charset=utf-8");
     assert_eq!(csv.html.lines().count(), 4, "a header and three tickets");
+}
+
+/// Signs the admin in through the page.
+async fn admin_cookie(app: &TestApp) -> String {
+    let p = send(
+        app,
+        Method::POST,
+        "/sign-in",
+        None,
+        Some(&form_encode(&[("email", "admin@example.com"), ("password", helpdesk_core::testing::ADMIN_PASSWORD)])),
+        &[("sec-fetch-site", "same-origin")],
+    )
+    .await;
+    p.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_admin_s_records_keys_and_deliveries_and_nobody_else_s() {
+    let app = TestApp::new().await;
+    app.user(21, "coordinator").await;
+    assert_eq!(app.register(22).await.status, StatusCode::CREATED);
+    let admin = admin_cookie(&app).await;
+    let coordinator = sign_in(&app, "user21@example.com").await;
+    let same = [("sec-fetch-site", "same-origin")];
+    for path in ["/users/rejections", "/audit", "/integrations"] {
+        assert_eq!(
+            send(&app, Method::GET, path, Some(&coordinator), None, &[]).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+
+    // A rejection leaves its record; the audit log lists sign-ins and the administration.
+    let pending = app.get("/api/v1/users?status=pending", &app.admin).await;
+    let id = pending.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(&format!("/api/v1/users/{id}/reject"), &app.admin, serde_json::json!({"reason": "Unknown person"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let p = send(&app, Method::GET, "/users/rejections", Some(&admin), None, &[]).await;
+    assert!(p.html.contains("user22@example.com") && p.html.contains("Unknown person"), "{}", p.html);
+    let p = send(&app, Method::GET, "/audit", Some(&admin), None, &[]).await;
+    assert!(p.html.contains("Signed in") && p.html.contains("User administered"));
+    let p = send(&app, Method::GET, "/audit?kind=login_succeeded", Some(&admin), None, &[]).await;
+    assert!(p.html.contains("Signed in") && !p.html.contains("<td>User administered</td>"));
+
+    // An API key: its secret on the answering page only, and it works; then revoked.
+    let page_of = send(&app, Method::GET, "/integrations", Some(&admin), None, &[]).await;
+    assert!(page_of.html.contains("Every mail and webhook went out.") && page_of.html.contains("Version"));
+    let csrf = csrf_of(&page_of.html);
+    let none = send(
+        &app,
+        Method::POST,
+        "/integrations/keys",
+        Some(&admin),
+        Some(&form_encode(&[("csrf", &csrf), ("name", "Workflow")])),
+        &same,
+    )
+    .await;
+    assert!(none.html.contains("Choose at least one scope."));
+    let made = send(
+        &app,
+        Method::POST,
+        "/integrations/keys",
+        Some(&admin),
+        Some(&format!("{}&scope=read_tickets", form_encode(&[("csrf", &csrf), ("name", "Workflow")]))),
+        &same,
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::OK);
+    assert_eq!(made.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+    let secret = made.html.split("<code class=\"secret-value\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    assert!(secret.starts_with("ApiKey "));
+    let (status, _) = common::call_router(&app.router, "GET", "/api/v1/tickets", Some(&secret), None).await;
+    assert_eq!(status, StatusCode::OK, "the key works");
+    let again = send(&app, Method::GET, "/integrations", Some(&admin), None, &[]).await;
+    assert!(!again.html.contains(&secret), "shown once");
+    let key_id = again.html.split("action=\"/integrations/keys/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("/integrations/keys/{key_id}/revoke"),
+        Some(&admin),
+        Some(&form_encode(&[("csrf", &csrf)])),
+        &same,
+    )
+    .await;
+    assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/integrations?done=revoked");
+    let (status, _) = common::call_router(&app.router, "GET", "/api/v1/tickets", Some(&secret), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked key is refused");
+
+    // A mail that gave up: listed with its address masked and the error, then retried.
+    use helpdesk_core::ports::{DeliveryFailure, Lease, OutboxStore as _};
+    let now = chrono::Utc::now() + chrono::Duration::hours(1);
+    let lease = Lease { token: uuid::Uuid::new_v4(), until: now + chrono::Duration::minutes(1) };
+    let claimed = app.store.claim_outbox(now, 100, lease).await.unwrap();
+    let dead = claimed
+        .iter()
+        .find(|r| {
+            matches!(&r.message.payload, helpdesk_core::model::OutboxPayload::Mail(m) if m.to.as_str() == "user22@example.com")
+        })
+        .unwrap();
+    let failure = DeliveryFailure { error: "550 mailbox unavailable".into(), retry_at: None };
+    app.store.fail_outbox(dead.message.id, lease.token, failure).await.unwrap();
+    let p = send(&app, Method::GET, "/integrations", Some(&admin), None, &[]).await;
+    assert!(p.html.contains("u***@example.com") && p.html.contains("550 mailbox unavailable"), "{}", p.html);
+    assert!(!p.html.contains("user22@example.com"), "the address is masked");
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("/integrations/outbox/{}/retry", dead.message.id),
+        Some(&admin),
+        Some(&form_encode(&[("csrf", &csrf)])),
+        &same,
+    )
+    .await;
+    assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/integrations?done=retried");
+    let p = send(&app, Method::GET, "/integrations", Some(&admin), None, &[]).await;
+    assert!(p.html.contains("Every mail and webhook went out."));
 }

@@ -197,6 +197,51 @@ pub fn prometheus() -> Option<&'static metrics_exporter_prometheus::PrometheusHa
         .as_ref()
 }
 
+/// What the admin's system page says about this server (never a secret: URLs lose their
+/// credentials, only the kind and place are named).
+fn system_facts(config: &Config) -> Vec<(String, String)> {
+    let storage = config.storage_url();
+    let storage = if storage.starts_with("postgres") {
+        let host = storage.split('@').nth(1).unwrap_or("").split('/').next().unwrap_or("");
+        format!("PostgreSQL at {host}")
+    } else {
+        format!("sled (embedded) in {}", storage.trim_start_matches("sled:"))
+    };
+    let attachments =
+        config.attachments_url.clone().unwrap_or_else(|| config.data_dir.join("attachments").display().to_string());
+    let attachments = match attachments.split_once("://") {
+        Some(("s3", rest)) => format!("S3 bucket {}", rest.split('/').next().unwrap_or(rest)),
+        Some(("memory", _)) => "in memory (lost on restart)".to_owned(),
+        Some((_, path)) => format!("local disk in {path}"),
+        None => format!("local disk in {attachments}"),
+    };
+    let mail = match &config.mail.smtp_url {
+        Some(url) => {
+            let url = url.expose();
+            let host = url
+                .rsplit('@')
+                .next()
+                .unwrap_or(url)
+                .split("://")
+                .last()
+                .unwrap_or("")
+                .split(['/', '?'])
+                .next()
+                .unwrap_or("");
+            format!("SMTP via {host}")
+        }
+        None => {
+            format!("files in {}", config.mail.dir.clone().unwrap_or_else(|| config.data_dir.join("mail")).display())
+        }
+    };
+    vec![
+        ("Storage".to_owned(), storage),
+        ("Attachments".to_owned(), attachments),
+        ("Mail".to_owned(), mail),
+        ("Public address".to_owned(), config.public_url()),
+    ]
+}
+
 /// HTTP options for `config` with `secret`.
 pub fn http_options(config: &Config, secret: &Secret) -> HttpOptions {
     HttpOptions {
@@ -229,6 +274,7 @@ pub fn http_options(config: &Config, secret: &Secret) -> HttpOptions {
                 url: config.web.terms_url.clone(),
                 text: config.web.terms_text.clone(),
             }),
+            system: system_facts(config),
         },
     }
 }

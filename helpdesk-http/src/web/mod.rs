@@ -11,8 +11,10 @@
 mod accounts;
 mod actions;
 mod attachments;
+mod audit;
 mod charts;
 mod desk;
+mod integrations;
 mod pages;
 mod profile;
 mod reports;
@@ -98,6 +100,12 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/desk", get(desk::queue))
         .route("/desk/tickets.csv", get(desk::export))
         .route("/reports", get(reports::reports))
+        .route("/users/rejections", get(audit::rejections))
+        .route("/audit", get(audit::audit))
+        .route("/integrations", get(integrations::integrations))
+        .route("/integrations/keys", axum::routing::post(integrations::create_key))
+        .route("/integrations/keys/{id}/revoke", axum::routing::post(integrations::revoke_key))
+        .route("/integrations/outbox/{id}/retry", axum::routing::post(integrations::retry))
         .route("/users", get(users::users))
         .route("/users/new", get(users::new_user_form).post(users::create_user))
         .route("/users/{id}", get(users::user))
