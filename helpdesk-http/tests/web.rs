@@ -1000,6 +1000,12 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
     let same = [("sec-fetch-site", "same-origin")];
 
     assert_eq!(send(&app, Method::GET, "/users", Some(&coordinator), None, &[]).await.status, StatusCode::NOT_FOUND);
+    let home = send(&app, Method::GET, "/", Some(&admin), None, &[]).await;
+    assert!(
+        home.html.contains("Registrations awaiting approval")
+            && home.html.contains("aria-label=\"Approve Test User17\"")
+    );
+    assert!(!send(&app, Method::GET, "/", Some(&coordinator), None, &[]).await.html.contains("awaiting approval"));
     let users = send(&app, Method::GET, "/users", Some(&admin), None, &[]).await;
     assert_eq!(users.status, StatusCode::OK);
     assert!(users.html.contains("Awaiting approval (2)"), "{}", users.html);

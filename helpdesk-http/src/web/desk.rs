@@ -393,6 +393,24 @@ struct StaffHomeView {
     overdue: u64,
     overdue_href: String,
     mine: Vec<QueueRow>,
+    /// For admins: users by role and status, and the registrations waiting.
+    admin: Option<AdminCards>,
+}
+
+/// What an admin's home adds.
+#[derive(Debug)]
+struct AdminCards {
+    users: Vec<(String, u64)>,
+    pending: Vec<PendingRow>,
+    more_pending: bool,
+}
+
+#[derive(Debug)]
+struct PendingRow {
+    id: String,
+    name: String,
+    email: String,
+    version: u64,
 }
 
 /// The staff's home page.
@@ -437,7 +455,54 @@ pub(crate) async fn staff_home(s: &AppState, who: &PageUser) -> Response {
             href: Filters { statuses: vec![*st], ..base.clone() }.href(None),
         })
         .collect();
+    let admin = if who.user.role == helpdesk_core::domain::Role::Admin {
+        let pending_query = helpdesk_core::ports::UserQuery {
+            status: Some(helpdesk_core::domain::UserStatus::Pending),
+            limit: PageSize::new(5).unwrap_or_default(),
+            ..helpdesk_core::ports::UserQuery::default()
+        };
+        let loaded = async {
+            let summary = desk.summary_report(&who.principal).await?;
+            let pending = desk.list_users(&who.principal, &pending_query).await?;
+            Ok::<_, helpdesk_core::Error>((summary, pending))
+        };
+        match loaded.await {
+            Ok((summary, pending)) => {
+                let word = |k: &str| {
+                    let mut c = k.chars();
+                    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+                };
+                let users = summary
+                    .users_by_role
+                    .iter()
+                    .chain(summary.users_by_status.iter())
+                    .map(|(k, v)| (word(k), *v))
+                    .collect();
+                Some(AdminCards {
+                    users,
+                    more_pending: pending.next.is_some(),
+                    pending: pending
+                        .items
+                        .iter()
+                        .map(|u| PendingRow {
+                            id: u.id.to_string(),
+                            name: u.display_name(),
+                            email: u.email.to_string(),
+                            version: u.version,
+                        })
+                        .collect(),
+                })
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                return error_page(e.status, Layout::of(s, who), &e.detail);
+            }
+        }
+    } else {
+        None
+    };
     let view = StaffHomeView {
+        admin,
         layout: Layout::of(s, who),
         first_name: who.user.first_name.to_string(),
         cards,

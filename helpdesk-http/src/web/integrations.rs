@@ -141,7 +141,7 @@ async fn integrations_page(
             .collect(),
         pending: pending.items.len(),
         system,
-        ready: vec![("Storage", store_ready), ("Attachment store", blobs_ready)],
+        ready: vec![("Storage connection", store_ready), ("Attachment store connection", blobs_ready)],
         error,
     };
     page(if view.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK }, &view)
