@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Web page benchmark (web interface, part 1): the release `helpdesk` server on its embedded
+# Web page benchmark (web interface, parts 1 and 2): the release `helpdesk` server on its embedded
 # default (sled), one employee's ticket with a realistic thread (comments, an image, history).
 #   1. wrk: the ticket page with the session cookie beside the JSON `GET /api/v1/tickets/{n}`
 #      with a bearer token, in the same run (target: the page at >= 50% of the JSON rate);
+#      and the coordinator's queue (50 rows) beside the JSON list of the same tickets;
 #   2. the page's total transfer, uncompressed: HTML + stylesheet + script + every image it
 #      loads (avatar and attachment thumbnails) (target < 100 KB);
 #   3. Lighthouse (npm, with the system Chromium) on sign-in, home, new ticket and the ticket
@@ -106,7 +107,11 @@ call("POST", f"/tickets/{n}/await-requester", coord, {"comment": "Which client v
 call("POST", f"/tickets/{n}/comments", emp, {"body": "Version 5.2 on Windows 11."})
 call("POST", f"/tickets/{n}/comments", coord, {"body": "Thanks, a fix is being rolled out today."})
 call("POST", f"/tickets/{n}/comments", emp, {"body": "Great, I will tell you how it goes tomorrow."})
+for i in range(60):
+    call("POST", "/tickets", emp, {"subject": f"Printer {i} on floor {i % 5} jams", "category": "hardware",
+         "sub_category": "printer", "description": "Paper jam again."})
 print(f"NUMBER={n}")
+print(f"COORD_TOKEN={coord}")
 print(f"EMP_TOKEN={emp}")
 print(f"PHOTO_BYTES={len(shot)}")
 PY
@@ -119,6 +124,13 @@ curl -sf -o /dev/null -c "$WORK/jar" -H 'sec-fetch-site: same-origin' \
     "$BASE/sign-in"
 page_status() { curl -s -o /dev/null -w '%{http_code}' -H "cookie: $COOKIE" "$BASE$1"; }
 COOKIE=$(awk '$6 ~ /helpdesk/ {print $6 "=" $7}' "$WORK/jar")
+page_cookie() {
+    curl -sf -o /dev/null -c "$WORK/jar-$1" -H 'sec-fetch-site: same-origin' \
+        --data-urlencode "email=$1" --data-urlencode "password=$2" --data-urlencode "next=/" "$BASE/sign-in"
+    awk '$6 ~ /helpdesk/ {print $6 "=" $7}' "$WORK/jar-$1"
+}
+STAFF_COOKIE=$(page_cookie coord@example.com "$COORD_PW")
+ADMIN_COOKIE=$(page_cookie admin@example.com "$ADMIN_PW")
 [ -n "$COOKIE" ] || { echo "signing in for the page session failed"; exit 1; }
 for path in "/tickets/$NUMBER" "/"; do
     [ "$(page_status "$path")" = 200 ] || { echo "the page $path does not answer 200 to the session"; exit 1; }
@@ -140,6 +152,15 @@ read -r PAGE1 _ _ <<<"$(run_wrk -t2 -c64 -d"$DUR" -H "cookie: $COOKIE" "$BASE/ti
 read -r JSON2 JSON_NON JSON_P99 <<<"$(run_wrk -t2 -c64 -d"$DUR" -H "authorization: Bearer $EMP_TOKEN" "$BASE/api/v1/tickets/$NUMBER")"
 read -r PAGE2 PAGE_NON PAGE_P99 <<<"$(run_wrk -t2 -c64 -d"$DUR" -H "cookie: $COOKIE" "$BASE/tickets/$NUMBER")"
 read -r HOME_RATE HOME_NON HOME_P99 <<<"$(run_wrk -t2 -c64 -d"$DUR" -H "cookie: $COOKIE" "$BASE/")"
+# The coordinator's queue (50 rows of the open work) beside the JSON list of the same tickets.
+OPEN_WORK="status=new,open,in_progress,on_hold,pending"
+read -r LIST1 _ _ <<<"$(run_wrk -t2 -c64 -d"$DUR" -H "authorization: Bearer $COORD_TOKEN" "$BASE/api/v1/tickets?$OPEN_WORK&limit=50")"
+read -r QUEUE1 _ _ <<<"$(run_wrk -t2 -c64 -d"$DUR" -H "cookie: $STAFF_COOKIE" "$BASE/desk")"
+read -r LIST2 LIST_NON LIST_P99 <<<"$(run_wrk -t2 -c64 -d"$DUR" -H "authorization: Bearer $COORD_TOKEN" "$BASE/api/v1/tickets?$OPEN_WORK&limit=50")"
+read -r QUEUE2 QUEUE_NON QUEUE_P99 <<<"$(run_wrk -t2 -c64 -d"$DUR" -H "cookie: $STAFF_COOKIE" "$BASE/desk")"
+LIST=$(awk -v a="$LIST1" -v b="$LIST2" 'BEGIN { print (a + b) / 2 }')
+QUEUE=$(awk -v a="$QUEUE1" -v b="$QUEUE2" 'BEGIN { print (a + b) / 2 }')
+QUEUE_ROWS=$(curl -sf -H "cookie: $STAFF_COOKIE" "$BASE/desk" | grep -o '<tr' | wc -l)
 JSON=$(awk -v a="$JSON1" -v b="$JSON2" 'BEGIN { print (a + b) / 2 }')
 PAGE=$(awk -v a="$PAGE1" -v b="$PAGE2" 'BEGIN { print (a + b) / 2 }')
 
@@ -193,6 +214,10 @@ LH_ROWS=$(
     lh "home" "$BASE/" "$SIGNED_IN"
     lh "new ticket" "$BASE/tickets/new" "$SIGNED_IN"
     lh "ticket page" "$BASE/tickets/$NUMBER" "$SIGNED_IN"
+    lh "queue (coordinator)" "$BASE/desk" "{\"Cookie\": \"$STAFF_COOKIE\"}"
+    lh "ticket page (coordinator)" "$BASE/tickets/$NUMBER" "{\"Cookie\": \"$STAFF_COOKIE\"}"
+    lh "users (admin)" "$BASE/users" "{\"Cookie\": \"$ADMIN_COOKIE\"}"
+    lh "reports (admin)" "$BASE/reports" "{\"Cookie\": \"$ADMIN_COOKIE\"}"
 )
 
 echo "# Web page benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, sled"
@@ -204,6 +229,11 @@ echo "|---|---|---|---|---|"
 awk -v r="$JSON" -v p="$JSON_P99" -v x="${JSON_NON:-0}" 'BEGIN { printf "| JSON `GET /api/v1/tickets/{n}` (bearer) | %.0f | %s | %s | 100%% |\n", r, p, x }'
 awk -v r="$PAGE" -v p="$PAGE_P99" -v x="${PAGE_NON:-0}" -v j="$JSON" 'BEGIN { printf "| ticket page `GET /tickets/{n}` (cookie) | %.0f | %s | %s | %.0f%% |\n", r, p, x, 100*r/j }'
 awk -v r="$HOME_RATE" -v p="$HOME_P99" -v x="${HOME_NON:-0}" -v j="$JSON" 'BEGIN { printf "| home page `GET /` (cookie) | %.0f | %s | %s | %.0f%% |\n", r, p, x, 100*r/j }'
+echo
+echo "| workload (wrk -t2 -c64 -d$DUR, alternated twice) | requests/s | p99 | non-2xx | vs JSON list |"
+echo "|---|---|---|---|---|"
+awk -v r="$LIST" -v p="$LIST_P99" -v x="${LIST_NON:-0}" 'BEGIN { printf "| JSON `GET /api/v1/tickets?status=<open work>&limit=50` (coordinator) | %.0f | %s | %s | 100%% |\n", r, p, x }'
+awk -v r="$QUEUE" -v p="$QUEUE_P99" -v x="${QUEUE_NON:-0}" -v j="$LIST" -v n="$((QUEUE_ROWS - 1))" 'BEGIN { printf "| queue page `GET /desk` (%d rows, counts, filters; cookie) | %.0f | %s | %s | %.0f%% |\n", n, r, p, x, 100*r/j }'
 echo
 echo "Ticket page transfer, uncompressed (bytes):"
 echo
