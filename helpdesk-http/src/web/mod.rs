@@ -1,12 +1,15 @@
 //! The web pages (SPEC §10), behind the default `web` feature: server-rendered HTML from
-//! askama templates (checked at compile time, auto-escaped), no script, a strict CSP, and a
+//! askama templates (checked at compile time, auto-escaped), usable without script, a strict CSP, and a
 //! stylesheet embedded in the binary under a content-hashed name. Handlers call the same core
 //! use cases as the JSON routes; a page is a view of core's answer, never a second rule.
 //!
-//! So far (web interface part 1, begun): signing in and out on cookie sessions
-//! ([`session`]), registration, forgotten passwords and invitations ([`accounts`]), the forced
-//! password change, the employee's list of tickets, filing a ticket, the ticket page with the
-//! requester's actions and comments ([`tickets`]), and the error pages.
+//! The employee's pages: signing in and out on cookie sessions ([`session`]), registration,
+//! forgotten passwords and invitations ([`accounts`]), home and the list of one's tickets
+//! ([`pages`]), filing a ticket ([`filing`]) and the ticket page ([`tickets`]), files ([`attachments`]),
+//! the profile ([`profile`]). The staff's: the home and the queue ([`desk`]), lifecycle actions
+//! and edits ([`actions`], for requesters too), users ([`users`]), the records ([`audit`]),
+//! reports with server-drawn charts ([`reports`], [`charts`]), keys, deliveries and the system
+//! ([`integrations`]).
 
 mod accounts;
 mod actions;
@@ -14,6 +17,7 @@ mod attachments;
 mod audit;
 mod charts;
 mod desk;
+mod filing;
 mod integrations;
 mod pages;
 mod profile;
@@ -116,8 +120,8 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/password", get(pages::password_form).post(pages::change_password))
         .route(
             "/tickets/new",
-            get(tickets::new_ticket_form)
-                .post(tickets::create_ticket)
+            get(filing::new_ticket_form)
+                .post(filing::create_ticket)
                 .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route("/tickets/{number}", get(tickets::ticket_page))

@@ -1,17 +1,15 @@
-//! Tickets in the pages: filing one (the catalogue as one grouped list, field errors next to
-//! their fields, an idempotency key per rendered form so a double submit files once) and the
-//! ticket page (facts, description, public conversation, history), all through core's use
-//! cases, which decide what this visitor may see (another employee's ticket is not found).
+//! The ticket page (facts, description, files, the conversation with its form, history, the
+//! actions allowed now; for staff also the requester, internal notes and the details form),
+//! all through core's use cases, which decide what this visitor may see (another employee's
+//! ticket is not found, an internal note does not exist for an employee).
 
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::NaiveDate;
 use helpdesk_core::domain::TicketNumber;
 use helpdesk_core::lifecycle::Action;
 use helpdesk_core::model::{ActorRef, EventKind, UserSummary};
-use helpdesk_core::{Filed, NewTicket};
 use serde::Deserialize;
 
 use super::attachments::Stored;
@@ -20,216 +18,6 @@ use super::session::PageUser;
 use super::{Layout, error_page, page, when};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// One choice of the grouped category list: `category/sub-category`.
-#[derive(Debug)]
-struct KindOption {
-    value: String,
-    name: String,
-}
-
-#[derive(Debug)]
-struct KindGroup {
-    name: String,
-    options: Vec<KindOption>,
-}
-
-/// Field errors of the form, by field.
-#[derive(Debug, Default)]
-struct FormErrors {
-    category: Option<String>,
-    subject: Option<String>,
-    description: Option<String>,
-    scheduled_date: Option<String>,
-}
-
-impl FormErrors {
-    fn is_empty(&self) -> bool {
-        self.category.is_none() && self.subject.is_none() && self.description.is_none() && self.scheduled_date.is_none()
-    }
-}
-
-#[derive(Template)]
-#[template(path = "new_ticket.html")]
-struct NewTicketView {
-    layout: Layout,
-    groups: Vec<KindGroup>,
-    idempotency_key: String,
-    kind: String,
-    subject: String,
-    description: String,
-    scheduled_date: String,
-    errors: FormErrors,
-    files_hint: String,
-    /// Files were chosen but the ticket was refused: browsers cannot keep them in the form.
-    files_again: bool,
-}
-
-/// What the visitor typed (empty for a fresh form).
-#[derive(Debug, Default)]
-pub(crate) struct NewTicketForm {
-    idempotency_key: String,
-    kind: String,
-    subject: String,
-    description: String,
-    scheduled_date: String,
-}
-
-/// The catalogue as one grouped list of `category/sub-category` choices.
-fn kind_groups(s: &AppState) -> Vec<KindGroup> {
-    s.desk()
-        .options()
-        .catalog
-        .categories
-        .iter()
-        .map(|cat| KindGroup {
-            name: cat.name.clone(),
-            options: cat
-                .sub_categories
-                .iter()
-                .map(|sub| KindOption { value: format!("{}/{}", cat.key, sub.key), name: sub.name.clone() })
-                .collect(),
-        })
-        .collect()
-}
-
-fn new_ticket_page(
-    s: &AppState,
-    who: &PageUser,
-    f: NewTicketForm,
-    errors: FormErrors,
-    files_again: bool,
-    status: StatusCode,
-) -> Response {
-    let groups = kind_groups(s);
-    let idempotency_key =
-        if f.idempotency_key.is_empty() { uuid::Uuid::new_v4().to_string() } else { f.idempotency_key };
-    let view = NewTicketView {
-        layout: Layout::of(s, who).trail(&[("My tickets", Some("/tickets")), ("New ticket", None)]),
-        groups,
-        idempotency_key,
-        kind: f.kind,
-        subject: f.subject,
-        description: f.description,
-        scheduled_date: f.scheduled_date,
-        errors,
-        files_hint: super::attachments::files_hint(s),
-        files_again,
-    };
-    page(status, &view)
-}
-
-pub(crate) async fn new_ticket_form(State(s): State<AppState>, who: PageUser) -> Response {
-    new_ticket_page(&s, &who, NewTicketForm::default(), FormErrors::default(), false, StatusCode::OK)
-}
-
-/// Files the ticket of a form (once per idempotency key), or says what is wrong with it.
-async fn file_from_form(s: &AppState, who: &PageUser, f: &NewTicketForm) -> Result<Filed, FormErrors> {
-    let mut errors = FormErrors::default();
-    let (category, sub_category) = f.kind.split_once('/').unwrap_or((f.kind.as_str(), ""));
-    let scheduled_date = match f.scheduled_date.trim() {
-        "" => None,
-        d => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-            Ok(date) => Some(date),
-            Err(_) => {
-                errors.scheduled_date = Some("Give the date as year-month-day.".into());
-                None
-            }
-        },
-    };
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let mut new = NewTicket::new(f.subject.clone(), category, sub_category, f.description.clone());
-    new.scheduled_date = scheduled_date;
-    let key = (!f.idempotency_key.is_empty()).then_some(f.idempotency_key.as_str());
-    s.desk().file_ticket(&who.principal, new, key).await.map_err(|e| {
-        let e = ApiError::from(e);
-        if e.errors.is_empty() {
-            errors.description = Some(e.detail.clone());
-        }
-        for fe in &e.errors {
-            let slot = match fe.field.as_str() {
-                "category" | "sub_category" => &mut errors.category,
-                "subject" => &mut errors.subject,
-                "scheduled_date" => &mut errors.scheduled_date,
-                _ => &mut errors.description,
-            };
-            slot.get_or_insert_with(|| fe.message.clone());
-        }
-        errors
-    })
-}
-
-/// The new-ticket form, `multipart/form-data`: the token, the fields, then the files. The
-/// ticket is filed when the first file arrives (or at the end), then each file is stored as
-/// it streams in; a replayed submit (same idempotency key) stores none, the first did.
-pub(crate) async fn create_ticket(
-    State(s): State<AppState>,
-    who: PageUser,
-    method: Method,
-    headers: HeaderMap,
-    mut form: Multipart,
-) -> Response {
-    if let Some(refused) = multipart_allowed(&s, &who, &method, &headers, &mut form).await {
-        return refused;
-    }
-    let mut f = NewTicketForm::default();
-    let mut filed: Option<Filed> = None;
-    let mut files = Stored::default();
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) => {
-                files.cut_short(&e);
-                break;
-            }
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        if name != "files" {
-            let value = field.text().await.unwrap_or_default();
-            match name.as_str() {
-                "idempotency_key" => f.idempotency_key = value,
-                "kind" => f.kind = value,
-                "subject" => f.subject = value,
-                "description" => f.description = value,
-                "scheduled_date" => f.scheduled_date = value,
-                _ => {}
-            }
-            continue;
-        }
-        let chosen = field.file_name().is_some_and(|n| !n.is_empty());
-        if filed.is_none() {
-            match file_from_form(&s, &who, &f).await {
-                Ok(x) => filed = Some(x),
-                Err(errors) => {
-                    return new_ticket_page(&s, &who, f, errors, chosen, StatusCode::UNPROCESSABLE_ENTITY);
-                }
-            }
-        }
-        if let Some(x) = filed.as_ref().filter(|x| !x.replayed) {
-            files.store(&s, &who, &x.ticket.number, None, field).await;
-        }
-    }
-    let filed = match filed {
-        Some(x) => x,
-        None => match file_from_form(&s, &who, &f).await {
-            Ok(x) => x,
-            Err(errors) => return new_ticket_page(&s, &who, f, errors, false, StatusCode::UNPROCESSABLE_ENTITY),
-        },
-    };
-    let number = filed.ticket.number.to_string();
-    if files.refusals.is_empty() {
-        return Redirect::to(&format!("/tickets/{number}?filed={}", files.count)).into_response();
-    }
-    let message = format!(
-        "Ticket {number} filed. {} Refused — {}",
-        super::attachments::files_added(files.count),
-        files.refusals.join("; ")
-    );
-    render_ticket(&s, &who, &number, Some(message), None, String::new(), StatusCode::OK).await
-}
 
 #[derive(Debug)]
 struct CommentRow {
@@ -357,7 +145,7 @@ struct StaffFacts {
     requester: String,
     requester_email: String,
     requester_department: String,
-    kinds: Vec<KindGroup>,
+    kinds: Vec<super::filing::KindGroup>,
     kind: String,
     priorities: Vec<(String, &'static str, bool)>,
     departments: Vec<(String, String, bool)>,
@@ -457,7 +245,7 @@ pub(crate) async fn render_ticket(
             requester_department: requester
                 .and_then(|p| p.department.as_ref())
                 .map_or_else(|| "None".to_owned(), department_name),
-            kinds: kind_groups(s),
+            kinds: super::filing::kind_groups(s),
             kind: format!("{}/{}", t.category, t.sub_category),
             priorities: helpdesk_core::domain::Priority::ALL
                 .iter()
