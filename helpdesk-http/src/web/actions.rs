@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::pages::form_allowed;
 use super::session::PageUser;
-use super::{Layout, error_page, page};
+use super::{Choice, Layout, error_page, page};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -136,14 +136,6 @@ pub(crate) fn done_words(a: Action) -> &'static str {
         Action::Close => "closed",
         Action::Withdraw => "withdrawn",
     }
-}
-
-/// A choice of a select list.
-#[derive(Debug)]
-struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
 }
 
 #[derive(Template)]

@@ -16,7 +16,7 @@ use helpdesk_core::ports::{AssigneeFilter, Cursor, PageSize, SortDirection, Tick
 
 use super::session::PageUser;
 use super::tickets::priority_words;
-use super::{Layout, encode, error_page, page, when};
+use super::{Choice, Layout, encode, error_page, page, when};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -176,14 +176,6 @@ impl Filters {
     }
 }
 
-/// A choice in a filter's list.
-#[derive(Debug)]
-struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
-}
-
 /// A status chip above the queue: its count and the view of that status alone.
 #[derive(Debug)]
 struct StatusChip {
@@ -234,16 +226,6 @@ struct DeskView {
     csv_href: Option<String>,
 }
 
-fn department_name(s: &AppState, key: Option<&DepartmentKey>) -> String {
-    match key {
-        None => "—".to_owned(),
-        Some(d) => {
-            let names = &s.desk().options().catalog.departments;
-            names.iter().find(|x| x.key == *d).map_or_else(|| d.to_string(), |x| x.name.clone())
-        }
-    }
-}
-
 fn rows(s: &AppState, who: &PageUser, tickets: &[Ticket], staff: &[UserSummary]) -> Vec<QueueRow> {
     let now = Utc::now();
     tickets
@@ -257,7 +239,7 @@ fn rows(s: &AppState, who: &PageUser, tickets: &[Ticket], staff: &[UserSummary])
                 status_key: t.status.as_str(),
                 status_label: staff_status(t.status),
                 priority: t.priority.map_or("—", priority_words),
-                department: department_name(s, t.department.as_ref()),
+                department: super::department_name(s, t.department.as_ref(), "—"),
                 assignee: match t.assignee {
                     None => "Unassigned".to_owned(),
                     Some(id) if id == who.user.id => "Me".to_owned(),

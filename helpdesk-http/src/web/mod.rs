@@ -325,6 +325,35 @@ impl IntoResponse for NoSession {
     }
 }
 
+/// A department's name from the catalogue (its key if the catalogue no longer has it), or
+/// `none` when there is no department.
+pub(crate) fn department_name(s: &AppState, key: Option<&helpdesk_core::domain::DepartmentKey>, none: &str) -> String {
+    match key {
+        None => none.to_owned(),
+        Some(d) => {
+            let names = &s.desk().options().catalog.departments;
+            names.iter().find(|x| x.key == *d).map_or_else(|| d.to_string(), |x| x.name.clone())
+        }
+    }
+}
+
+/// A choice of a select list or a set of checkboxes.
+#[derive(Debug)]
+pub(crate) struct Choice {
+    pub(crate) value: String,
+    pub(crate) label: String,
+    pub(crate) selected: bool,
+}
+
+/// The catalogue's departments as choices, `selected` the chosen key.
+pub(crate) fn department_choices(s: &AppState, selected: &str) -> Vec<Choice> {
+    let departments = &s.desk().options().catalog.departments;
+    departments
+        .iter()
+        .map(|d| Choice { value: d.key.to_string(), label: d.name.clone(), selected: d.key.as_str() == selected })
+        .collect()
+}
+
 /// A time as the pages show it (`2026-11-30 09:30 UTC`) and as `<time datetime>` takes it
 /// (RFC 3339), written by hand: `chrono`'s `format` parses its pattern on every call, and a
 /// ticket page shows a dozen times.

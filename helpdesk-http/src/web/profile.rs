@@ -88,13 +88,7 @@ async fn profile_page(s: &AppState, who: &PageUser, flash: Option<String>, error
             .map(|k| format!("/avatars/{}?v={}", u.id, k.as_str().rsplit('/').next().unwrap_or("0"))),
         email: u.email.to_string(),
         company_id: u.company_id.to_string(),
-        department: u.department.as_ref().map_or_else(
-            || "None".to_owned(),
-            |d| {
-                let names = &s.desk().options().catalog.departments;
-                names.iter().find(|x| x.key == *d).map_or_else(|| d.to_string(), |x| x.name.clone())
-            },
-        ),
+        department: super::department_name(s, u.department.as_ref(), "None"),
         role: match u.role {
             helpdesk_core::domain::Role::Employee => "Employee",
             helpdesk_core::domain::Role::Coordinator => "Ticket coordinator",

@@ -235,16 +235,10 @@ pub(crate) async fn render_ticket(
     let layout = Layout::of(s, who).flash(flash).trail(&[(list.0, Some(list.1)), (&number_text, None)]);
     let staff = (who.user.role.is_staff() && view.sees_internal).then(|| {
         let requester = people.iter().find(|p| p.id == t.requester);
-        let department_name = |d: &helpdesk_core::domain::DepartmentKey| {
-            let names = &s.desk().options().catalog.departments;
-            names.iter().find(|x| x.key == *d).map_or_else(|| d.to_string(), |x| x.name.clone())
-        };
         StaffFacts {
             requester: requester.map_or_else(|| "(unknown)".to_owned(), |p| p.name.clone()),
             requester_email: requester_email.as_ref().map(ToString::to_string).unwrap_or_default(),
-            requester_department: requester
-                .and_then(|p| p.department.as_ref())
-                .map_or_else(|| "None".to_owned(), department_name),
+            requester_department: super::department_name(s, requester.and_then(|p| p.department.as_ref()), "None"),
             kinds: super::filing::kind_groups(s),
             kind: format!("{}/{}", t.category, t.sub_category),
             priorities: helpdesk_core::domain::Priority::ALL
@@ -285,13 +279,7 @@ pub(crate) async fn render_ticket(
         status_label: status_label(t.status),
         category: category_name(s, who, t.category.as_str(), t.sub_category.as_str()),
         priority: t.priority.map_or("Not set yet", priority_words).to_owned(),
-        department: t.department.as_ref().map_or_else(
-            || "Not set yet".to_owned(),
-            |d| {
-                let names = &s.desk().options().catalog.departments;
-                names.iter().find(|x| x.key == *d).map_or_else(|| d.to_string(), |x| x.name.clone())
-            },
-        ),
+        department: super::department_name(s, t.department.as_ref(), "Not set yet"),
         assignee: match t.assignee {
             Some(id) if id == who.user.id => "You".to_owned(),
             Some(id) => people.iter().find(|p| p.id == id).map_or_else(|| "Help desk".to_owned(), |p| p.name.clone()),

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::pages::{form_allowed, status_label};
 use super::session::PageUser;
-use super::{Layout, encode, error_page, page, when};
+use super::{Choice, Layout, department_choices, encode, error_page, page, when};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -41,16 +41,6 @@ fn status_words(s: UserStatus) -> &'static str {
         UserStatus::Approved => "Active",
         UserStatus::Deactivated => "Deactivated",
     }
-}
-
-fn department_name(s: &AppState, key: Option<&DepartmentKey>) -> String {
-    key.map_or_else(
-        || "—".to_owned(),
-        |d| {
-            let names = &s.desk().options().catalog.departments;
-            names.iter().find(|x| x.key == *d).map_or_else(|| d.to_string(), |x| x.name.clone())
-        },
-    )
 }
 
 /// One user in a list.
@@ -76,7 +66,7 @@ fn row(s: &AppState, u: &User) -> UserRow {
         name: u.display_name(),
         email: u.email.to_string(),
         company_id: u.company_id.to_string(),
-        department: department_name(s, u.department.as_ref()),
+        department: super::department_name(s, u.department.as_ref(), "—"),
         role: role_words(u.role),
         status: status_words(u.status),
         status_key: u.status.as_str(),
@@ -84,14 +74,6 @@ fn row(s: &AppState, u: &User) -> UserRow {
         registered,
         registered_iso,
     }
-}
-
-/// A filter choice.
-#[derive(Debug)]
-struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
 }
 
 #[derive(Template)]
@@ -202,18 +184,7 @@ pub(crate) async fn users(State(s): State<AppState>, who: PageUser, Query(uq): Q
             .iter()
             .map(|x| Choice { value: x.as_str().into(), label: status_words(*x).into(), selected: status == Some(*x) })
             .collect(),
-        departments: s
-            .desk()
-            .options()
-            .catalog
-            .departments
-            .iter()
-            .map(|d| Choice {
-                value: d.key.to_string(),
-                label: d.name.clone(),
-                selected: department.as_ref() == Some(&d.key),
-            })
-            .collect(),
+        departments: department_choices(&s, department.as_ref().map_or("", |d| d.as_str())),
         next: page_of.next.map(|c| href(&c.encode())),
         q: q.clone(),
     };
@@ -281,18 +252,7 @@ async fn user_page(s: &AppState, who: &PageUser, id: &str, flash: Option<String>
             .iter()
             .map(|x| Choice { value: x.as_str().into(), label: role_words(*x).into(), selected: *x == u.role })
             .collect(),
-        departments: s
-            .desk()
-            .options()
-            .catalog
-            .departments
-            .iter()
-            .map(|d| Choice {
-                value: d.key.to_string(),
-                label: d.name.clone(),
-                selected: d.key.as_str() == department_key,
-            })
-            .collect(),
+        departments: department_choices(s, &department_key),
         can_approve: u.status == UserStatus::Pending,
         can_deactivate: u.status == UserStatus::Approved && u.id != who.user.id,
         can_reactivate: u.status == UserStatus::Deactivated,
@@ -492,18 +452,7 @@ fn new_user_page(s: &AppState, who: &PageUser, f: NewUserForm, errors: Vec<(Stri
                 selected: x.as_str() == f.role || (f.role.is_empty() && *x == Role::Employee),
             })
             .collect(),
-        departments: s
-            .desk()
-            .options()
-            .catalog
-            .departments
-            .iter()
-            .map(|d| Choice {
-                value: d.key.to_string(),
-                label: d.name.clone(),
-                selected: d.key.as_str() == f.department,
-            })
-            .collect(),
+        departments: department_choices(s, &f.department),
         f,
         errors,
     };
