@@ -213,6 +213,13 @@ pub(crate) struct CsrfForm {
     csrf: String,
 }
 
+/// What a one-button form on this page does to the thing its address names.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    RevokeKey,
+    RetryMessage,
+}
+
 pub(crate) async fn revoke_key(
     State(s): State<AppState>,
     who: PageUser,
@@ -221,19 +228,7 @@ pub(crate) async fn revoke_key(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Some(refused) = admins_only(&s, &who) {
-        return refused;
-    }
-    if let Some(refused) = form_allowed(&s, &who, &method, &headers, &f.csrf) {
-        return refused;
-    }
-    let Ok(id) = id.parse::<uuid::Uuid>() else {
-        return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no such key.");
-    };
-    match s.desk().revoke_api_key(&who.principal, ApiKeyId::from_uuid(id)).await {
-        Ok(()) => Redirect::to("/integrations?done=revoked").into_response(),
-        Err(e) => integrations_page(&s, &who, None, None, Some(ApiError::from(e).detail)).await,
-    }
+    apply(s, who, &id, method, headers, f, Change::RevokeKey).await
 }
 
 pub(crate) async fn retry(
@@ -244,6 +239,18 @@ pub(crate) async fn retry(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Response {
+    apply(s, who, &id, method, headers, f, Change::RetryMessage).await
+}
+
+async fn apply(
+    s: AppState,
+    who: PageUser,
+    id: &str,
+    method: Method,
+    headers: HeaderMap,
+    f: CsrfForm,
+    change: Change,
+) -> Response {
     if let Some(refused) = admins_only(&s, &who) {
         return refused;
     }
@@ -251,10 +258,16 @@ pub(crate) async fn retry(
         return refused;
     }
     let Ok(id) = id.parse::<uuid::Uuid>() else {
-        return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no such message.");
+        return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is nothing at this address.");
     };
-    match s.desk().retry_outbox_message(&who.principal, MessageId::from_uuid(id)).await {
-        Ok(()) => Redirect::to("/integrations?done=retried").into_response(),
+    let (done, result) = match change {
+        Change::RevokeKey => ("revoked", s.desk().revoke_api_key(&who.principal, ApiKeyId::from_uuid(id)).await),
+        Change::RetryMessage => {
+            ("retried", s.desk().retry_outbox_message(&who.principal, MessageId::from_uuid(id)).await)
+        }
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/integrations?done={done}")).into_response(),
         Err(e) => integrations_page(&s, &who, None, None, Some(ApiError::from(e).detail)).await,
     }
 }
