@@ -328,6 +328,7 @@ def run(j, base, data):
         page.click("form[action$='/comments'] button[type=submit]")
         check("Comment added with 1 file." in page.content(), "the answer is added with its file", page)
         check("<b>thanks</b>" in page.inner_text("main"), "markup in a comment is shown as text")
+        check(page.locator(".comment img.mini").count() >= 1, "the avatar shows on the employee's comment")
         check("In progress" in page.content(), "the answer sends the ticket back to the help desk")
         check("split-tunnel" not in page.content() and "Internal note" not in page.content(),
               "the internal note never reaches the requester")

@@ -90,7 +90,13 @@ impl User {
 
     /// The fields other users may see.
     pub fn summary(&self) -> UserSummary {
-        UserSummary { id: self.id, name: self.display_name(), role: self.role, department: self.department.clone() }
+        UserSummary {
+            id: self.id,
+            name: self.display_name(),
+            role: self.role,
+            department: self.department.clone(),
+            avatar: self.avatar.clone(),
+        }
     }
 }
 
@@ -105,6 +111,9 @@ pub struct UserSummary {
     pub role: Role,
     /// The user's department, when they have one.
     pub department: Option<DepartmentKey>,
+    /// The user's avatar, if any (its key changes with each new picture: a cache key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<StorageKey>,
 }
 
 /// The audit record a rejected registration leaves once its personal data is gone from the

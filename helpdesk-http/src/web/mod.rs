@@ -255,10 +255,7 @@ impl Layout {
                 name: u.display_name(),
                 email: u.email.to_string(),
                 initials: initials.to_uppercase(),
-                avatar: u
-                    .avatar
-                    .as_ref()
-                    .map(|k| format!("/avatars/{}?v={}", u.id, k.as_str().rsplit('/').next().unwrap_or("0"))),
+                avatar: avatar_url(u.id, u.avatar.as_ref()),
             }),
             csrf: session::csrf_token(state, who.session),
             flash: None,
@@ -323,6 +320,20 @@ impl IntoResponse for NoSession {
             ),
         }
     }
+}
+
+/// The address of a user's avatar, versioned by its storage key (so a new picture is a new
+/// address and browsers may keep each one); `None` without a picture.
+pub(crate) fn avatar_url(
+    user: helpdesk_core::domain::UserId,
+    key: Option<&helpdesk_core::domain::StorageKey>,
+) -> Option<String> {
+    key.map(|k| format!("/avatars/{user}?v={}", k.as_str().rsplit('/').next().unwrap_or("0")))
+}
+
+/// Initials of a name, for a picture's place.
+pub(crate) fn initials(name: &str) -> String {
+    name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase()
 }
 
 /// A department's name from the catalogue (its key if the catalogue no longer has it), or

@@ -82,10 +82,7 @@ async fn profile_page(s: &AppState, who: &PageUser, flash: Option<String>, error
     let view = ProfileView {
         layout,
         layout_initials: initials.to_uppercase(),
-        avatar: u
-            .avatar
-            .as_ref()
-            .map(|k| format!("/avatars/{}?v={}", u.id, k.as_str().rsplit('/').next().unwrap_or("0"))),
+        avatar: super::avatar_url(u.id, u.avatar.as_ref()),
         email: u.email.to_string(),
         company_id: u.company_id.to_string(),
         department: super::department_name(s, u.department.as_ref(), "None"),

@@ -23,6 +23,8 @@ use crate::state::AppState;
 struct CommentRow {
     internal: bool,
     author: String,
+    avatar: Option<String>,
+    initials: String,
     body: String,
     at: String,
     at_iso: String,
@@ -307,9 +309,15 @@ pub(crate) async fn render_ticket(
             .map(|c| {
                 let (at, at_iso) = when(c.created_at);
                 let files = attachments.iter().filter(|a| a.comment == Some(c.id)).map(row).collect();
+                let face = match &c.author {
+                    ActorRef::User { id } => people.iter().find(|p| p.id == *id),
+                    _ => None,
+                };
                 CommentRow {
                     internal: c.internal,
                     author: who_wrote(&c.author, who, &people),
+                    avatar: face.and_then(|p| super::avatar_url(p.id, p.avatar.as_ref())),
+                    initials: face.map_or_else(|| "HD".to_owned(), |p| super::initials(&p.name)),
                     body: c.body.to_string(),
                     at,
                     at_iso,
