@@ -266,6 +266,10 @@ def run(j, base, data):
         check("Support hours" in page.content(), "the deployment's notice is on the home page")
         check(page.locator("header img.mini").count() == 1, "the picture shows in the header")
         j.look(page, "home-empty")
+        page.keyboard.press("Tab")
+        check(page.evaluate("document.activeElement.className") == "skip", "the first Tab reaches 'Skip to the content'")
+        page.keyboard.press("Enter")
+        check(page.url.endswith("#main"), "and it leads to the content")
 
         # File a ticket whose subject carries markup, with two files in the same form (one
         # named with markup too).
