@@ -1293,3 +1293,57 @@ async fn the_admin_s_records_keys_and_deliveries_and_nobody_else_s() {
     let p = send(&app, Method::GET, "/integrations", Some(&admin), None, &[]).await;
     assert!(p.html.contains("Every mail and webhook went out."));
 }
+
+#[tokio::test]
+async fn a_generated_password_is_changed_before_anything_else() {
+    let app = TestApp::new().await;
+    let generated = app
+        .desk
+        .ensure_admin(helpdesk_core::BootstrapAdmin {
+            email: "second.admin@example.com".into(),
+            password: None,
+            first_name: "Sec".into(),
+            last_name: "Ond".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let p = send(
+        &app,
+        Method::POST,
+        "/sign-in",
+        None,
+        Some(&form_encode(&[
+            ("email", "second.admin@example.com"),
+            ("password", generated.expose()),
+            ("next", "/desk"),
+        ])),
+        &[("sec-fetch-site", "same-origin")],
+    )
+    .await;
+    assert_eq!(p.headers.get(header::LOCATION).unwrap(), "/password");
+    let cookie = p.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    for path in ["/", "/desk", "/users", "/tickets/new", "/profile"] {
+        let r = send(&app, Method::GET, path, Some(&cookie), None, &[]).await;
+        assert_eq!(r.headers.get(header::LOCATION).map(|l| l.to_str().unwrap()), Some("/password"), "{path}");
+    }
+    let form = send(&app, Method::GET, "/password", Some(&cookie), None, &[]).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let csrf = csrf_of(&form.html);
+    let r = send(
+        &app,
+        Method::POST,
+        "/password",
+        Some(&cookie),
+        Some(&form_encode(&[
+            ("csrf", &csrf),
+            ("current_password", generated.expose()),
+            ("new_password", "meadow-quartz-lantern-56"),
+            ("confirm_password", "meadow-quartz-lantern-56"),
+        ])),
+        &[("sec-fetch-site", "same-origin")],
+    )
+    .await;
+    assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/");
+    assert_eq!(send(&app, Method::GET, "/desk", Some(&cookie), None, &[]).await.status, StatusCode::OK);
+}

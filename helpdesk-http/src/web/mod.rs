@@ -313,6 +313,7 @@ impl IntoResponse for NoSession {
                     if next == "/" { "/sign-in".to_owned() } else { format!("/sign-in?next={}", encode(next)) };
                 Redirect::to(&target).into_response()
             }
+            NoSession::ChangePassword => Redirect::to("/password").into_response(),
             NoSession::Unavailable => error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Layout::anonymous(),

@@ -113,6 +113,9 @@ pub(crate) enum NoSession {
     SignIn { next: String },
     /// The store could not be asked.
     Unavailable,
+    /// The account must choose a new password before anything else (the generated first
+    /// admin password, an imported weak one).
+    ChangePassword,
 }
 
 impl FromRequestParts<AppState> for PageUser {
@@ -122,6 +125,9 @@ impl FromRequestParts<AppState> for PageUser {
         let next = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let Some(sid) = session_of(state, &parts.headers) else { return Err(NoSession::SignIn { next }) };
         match state.desk().authenticate_session(sid).await {
+            Ok((_, user)) if user.must_change_password && !matches!(parts.uri.path(), "/password" | "/sign-out") => {
+                Err(NoSession::ChangePassword)
+            }
             Ok((principal, user)) => Ok(Self { principal, user, session: sid }),
             Err(helpdesk_core::Error::Unavailable(_)) => Err(NoSession::Unavailable),
             Err(_) => Err(NoSession::SignIn { next }),
