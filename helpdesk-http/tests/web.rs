@@ -1058,9 +1058,25 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
 
     // A user's page: make the employee a coordinator; deactivate ends their page session.
     let employee_id = id_of(&users.html, 16);
-    let employee = sign_in(&app, "user16@example.com").await;
     let page_of = send(&app, Method::GET, &format!("/users/{employee_id}"), Some(&admin), None, &[]).await;
     assert!(page_of.html.contains("Chair squeaks"), "their tickets");
+    assert!(page_of.html.contains("End all their sessions"), "their sessions");
+    let spare = sign_in(&app, "user16@example.com").await;
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("/users/{employee_id}/end-sessions"),
+        Some(&admin),
+        Some(&form_encode(&[("csrf", &csrf), ("version", "0")])),
+        &same,
+    )
+    .await;
+    assert_eq!(
+        r.headers.get(header::LOCATION).unwrap().to_str().unwrap(),
+        format!("/users/{employee_id}?done=sessions")
+    );
+    assert_eq!(send(&app, Method::GET, "/", Some(&spare), None, &[]).await.status, StatusCode::SEE_OTHER, "ended");
+    let employee = sign_in(&app, "user16@example.com").await;
     let version = page_of.html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let r = send(
         &app,

@@ -241,6 +241,38 @@ impl HelpDesk {
         Ok(sessions)
     }
 
+    /// A user's live sessions, for admins (where they are signed in), oldest first.
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins; `NotFound`.
+    pub async fn user_sessions(&self, principal: &Principal, user: crate::domain::UserId) -> Result<Vec<Session>> {
+        self.require(principal, Permission::ManageUsers, &Resource::none())?;
+        self.inner.store.user(user).await?.ok_or(Error::NotFound { what: "user" })?;
+        let now = self.now();
+        let mut sessions = self.inner.store.user_sessions(user).await?;
+        sessions.retain(|s| s.is_live(now));
+        Ok(sessions)
+    }
+
+    /// Ends every session of a user, for admins (a lost laptop); audited. Returns how many.
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins; `NotFound`.
+    pub async fn end_user_sessions(&self, principal: &Principal, user: crate::domain::UserId) -> Result<u64> {
+        self.require(principal, Permission::ManageUsers, &Resource::none())?;
+        self.inner.store.user(user).await?.ok_or(Error::NotFound { what: "user" })?;
+        let n = self.inner.store.revoke_user_sessions(user, None, self.now()).await?;
+        self.audit(
+            principal.actor().map(|a| a.to_ref()),
+            AuditKind::UserAdministered,
+            Some(user.to_string()),
+            None,
+            format!("ended {n} session(s)"),
+        )
+        .await?;
+        Ok(n)
+    }
+
     /// Ends every session of the signed-in user but the current one ("sign out everywhere
     /// else"); returns how many ended.
     ///

@@ -210,6 +210,8 @@ struct UserView {
     can_deactivate: bool,
     can_reactivate: bool,
     tickets: Vec<TicketLine>,
+    /// Live sessions: when they began, and from where.
+    sessions: Vec<(String, String)>,
     error: Option<String>,
 }
 
@@ -243,6 +245,12 @@ async fn user_page(s: &AppState, who: &PageUser, id: &str, flash: Option<String>
             .collect(),
         Err(_) => Vec::new(),
     };
+    let sessions = match s.desk().user_sessions(&who.principal, u.id).await {
+        Ok(v) => {
+            v.iter().map(|x| (when(x.created_at).0, x.address.clone().unwrap_or_else(|| "—".to_owned()))).collect()
+        }
+        Err(_) => Vec::new(),
+    };
     let r = row(s, &u);
     let name = r.name.clone();
     let department_key = u.department.as_ref().map(ToString::to_string).unwrap_or_default();
@@ -258,6 +266,7 @@ async fn user_page(s: &AppState, who: &PageUser, id: &str, flash: Option<String>
         can_reactivate: u.status == UserStatus::Deactivated,
         u: r,
         tickets,
+        sessions,
         error,
     };
     let status = if view.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -277,6 +286,7 @@ pub(crate) async fn user(
         "role" => "Role and department saved; they apply from the user's next request.".to_owned(),
         "deactivated" => "Deactivated: every session of the user has ended.".to_owned(),
         "reactivated" => "Reactivated: the user can sign in again.".to_owned(),
+        "sessions" => "Every session of the user has ended; they sign in again to continue.".to_owned(),
         "approved" => "Approved; the user got a mail.".to_owned(),
         _ => "Done.".to_owned(),
     });
@@ -300,7 +310,8 @@ pub(crate) struct UserForm {
     back: String,
 }
 
-/// Approve, deactivate, reactivate, role: one handler, by the action in the address.
+/// Approve, deactivate, reactivate, role, end sessions: one handler, by the action in the
+/// address.
 pub(crate) async fn change(
     State(s): State<AppState>,
     who: PageUser,
@@ -349,6 +360,7 @@ async fn apply(
         "approve" => desk.approve_user(p, uid, v).await.map(|_| "approved"),
         "deactivate" => desk.deactivate_user(p, uid, v).await.map(|_| "deactivated"),
         "reactivate" => desk.reactivate_user(p, uid, v).await.map(|_| "reactivated"),
+        "end-sessions" => desk.end_user_sessions(p, uid).await.map(|_| "sessions"),
         "role" => {
             let role = Role::ALL.iter().copied().find(|r| r.as_str() == f.role);
             let department = Some((!f.department.is_empty()).then(|| f.department.clone()));
