@@ -144,8 +144,13 @@ async fn with_the_smtp_server_down_requests_succeed_and_mail_arrives_once_it_is_
 
     let (_, took) = register(&r, 1).await;
     assert!(took < Duration::from_secs(2), "the request does not wait for SMTP ({took:?})");
-    let pending = wait_outbox(&r, "pending", |i| i.iter().any(|m| m["attempts"].as_u64() >= Some(1))).await;
-    let m = pending.iter().find(|m| m["kind"] == "registration_received").unwrap_or_else(|| panic!("{pending:?}"));
+    // An attempt is counted when it is claimed and its error written when it fails: wait for both.
+    let failed = |m: &serde_json::Value| m["attempts"].as_u64() >= Some(1) && m["last_error"].is_string();
+    let pending = wait_outbox(&r, "pending", |i| i.iter().any(failed)).await;
+    let m = pending
+        .iter()
+        .find(|m| m["kind"] == "registration_received" && failed(m))
+        .unwrap_or_else(|| panic!("{pending:?}"));
     assert!(m["last_error"].as_str().unwrap().contains("SMTP"), "{m}");
 
     let server = SmtpServer::start(port, Behaviour::Accept, &maildir);
