@@ -979,3 +979,74 @@ async fn terms_of_use_are_required_when_configured_and_recorded_with_the_account
     let stored = e.store.user(u.id).await.unwrap().unwrap();
     assert_eq!(stored.terms_accepted.map(|t| t.version).as_deref(), Some("2026-11"));
 }
+
+/// Kinds of the user's notices, newest first.
+async fn notice_kinds(e: &Env, who: &Principal) -> Vec<helpdesk_core::model::NoticeKind> {
+    e.desk.notices(who, 50).await.unwrap().into_iter().map(|n| n.kind).collect()
+}
+
+#[tokio::test]
+async fn notices_tell_the_people_concerned_and_never_of_internal_notes_or_their_own_actions() {
+    use helpdesk_core::model::NoticeKind as K;
+    use helpdesk_core::ports::Change;
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let (coord, coord_user) = staff(&e, 1, Role::Coordinator).await;
+    let (other, _) = staff(&e, 2, Role::Coordinator).await;
+    let mut feed = e.desk.changes();
+
+    let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let n = t.number.clone();
+    assert_eq!(notice_kinds(&e, &coord).await, [K::NewTicket], "staff of the ticket's department");
+    assert_eq!(notice_kinds(&e, &other).await, [K::NewTicket]);
+    assert!(notice_kinds(&e, &emp).await.is_empty(), "nobody is told of their own action");
+    match feed.recv().await.unwrap() {
+        Change::Ticket { number, internal, version, .. } => {
+            assert_eq!((number, internal, version), (n.to_string(), false, 1))
+        }
+        c => panic!("expected the ticket first, got {c:?}"),
+    }
+
+    let approve = ActionRequest::triage(helpdesk_core::domain::Priority::High, "it");
+    e.desk.act(&coord, &n, Action::Approve, approve, None).await.unwrap();
+    e.clock.advance(Duration::seconds(1));
+    e.desk.act(&coord, &n, Action::Claim, ActionRequest::default(), None).await.unwrap();
+    assert_eq!(
+        notice_kinds(&e, &emp).await,
+        [K::StatusChanged { status: TicketStatus::InProgress }, K::StatusChanged { status: TicketStatus::Open }]
+    );
+    assert_eq!(notice_kinds(&e, &coord).await, [K::NewTicket], "claiming is one's own action");
+
+    // An internal note tells nobody, and the requester's pages hear nothing of it.
+    let before = e.desk.unread_notices(&emp).await.unwrap();
+    let mut feed = e.desk.changes();
+    e.desk.add_comment(&other, &n, "internal: check the warranty", true).await.unwrap();
+    assert_eq!(e.desk.unread_notices(&emp).await.unwrap(), before);
+    let change = feed.recv().await.unwrap();
+    assert!(matches!(change, Change::Ticket { internal: true, .. }));
+    assert!(!change.visible_to(&emp), "an employee's stream never hears of an internal note");
+    assert!(change.visible_to(&coord));
+
+    // A public staff comment tells the requester; the requester's answer tells the assignee.
+    e.clock.advance(Duration::seconds(1));
+    e.desk.add_comment(&other, &n, "Which model is it?", false).await.unwrap();
+    assert_eq!(notice_kinds(&e, &emp).await[0], K::Commented);
+    e.clock.advance(Duration::seconds(1));
+    e.desk.add_comment(&emp, &n, "A ThinkPad T14", false).await.unwrap();
+    assert_eq!(notice_kinds(&e, &coord).await[0], K::RequesterAnswered);
+
+    // Assigning tells the new assignee (one notice for the commit, the weightiest).
+    let (third, third_user) = staff(&e, 3, Role::Coordinator).await;
+    e.desk.act(&coord, &n, Action::Assign, ActionRequest::assign(third_user.id), None).await.unwrap();
+    assert_eq!(notice_kinds(&e, &third).await, [K::Assigned]);
+    assert_ne!(third_user.id, coord_user.id);
+
+    // Marking read: one, then all; another user's notice is never touched.
+    let mine = e.desk.notices(&emp, 50).await.unwrap();
+    assert_eq!(e.desk.mark_notices_read(&coord, Some(mine[0].id)).await.unwrap(), 0);
+    assert_eq!(e.desk.mark_notices_read(&emp, Some(mine[0].id)).await.unwrap(), 1);
+    assert_eq!(e.desk.unread_notices(&emp).await.unwrap(), mine.len() as u64 - 1);
+    e.desk.mark_notices_read(&emp, None).await.unwrap();
+    assert_eq!(e.desk.unread_notices(&emp).await.unwrap(), 0);
+    assert!(e.desk.notices(&Principal::Anonymous, 5).await.is_err());
+}

@@ -130,6 +130,9 @@ struct Inner {
     options: HttpOptions,
     /// Set once the missing-`ConnectInfo` warning was logged.
     warned_no_peer: std::sync::atomic::AtomicBool,
+    /// Cancelled when the server shuts down: ends the pages' live-update streams, which
+    /// would otherwise keep a graceful shutdown waiting for ever.
+    live_end: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -142,6 +145,7 @@ impl AppState {
                 desk,
                 options,
                 warned_no_peer: std::sync::atomic::AtomicBool::new(false),
+                live_end: tokio_util::sync::CancellationToken::new(),
             }),
         }
     }
@@ -176,5 +180,17 @@ impl AppState {
     /// The HTTP options.
     pub fn options(&self) -> &HttpOptions {
         &self.inner.options
+    }
+
+    /// Ends every open live-update stream (`GET /live`) and refuses new ones. Call it when
+    /// shutting down gracefully (before waiting for connections to finish: a stream never
+    /// finishes on its own); the pages reconnect to another process or after the restart.
+    pub fn end_live_streams(&self) {
+        self.inner.live_end.cancel();
+    }
+
+    /// Cancelled by [`end_live_streams`](Self::end_live_streams).
+    pub(crate) fn live_end(&self) -> &tokio_util::sync::CancellationToken {
+        &self.inner.live_end
     }
 }

@@ -38,3 +38,82 @@
     wrap.appendChild(button);
   });
 })();
+
+// Live updates: the server's event stream (GET /live) names what changed; this page then
+// fetches itself again and swaps the parts marked data-live, leaving alone a part the reader
+// is typing in. Without script (or EventSource) a reload shows the same.
+(function () {
+  "use strict";
+  var url = document.body.getAttribute("data-live-stream");
+  if (!url || !window.EventSource || !window.fetch || !window.DOMParser) { return; }
+  var status = document.getElementById("live-status");
+  var count = document.getElementById("unread-count");
+  var timer = null;
+
+  function setUnread(n) {
+    if (!count) { return; }
+    count.hidden = !(n > 0);
+    count.firstChild.nodeValue = String(n);
+  }
+
+  function busy(el) {
+    var a = document.activeElement;
+    return a && a !== document.body && el.contains(a) && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName);
+  }
+
+  function swap(html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html");
+    var changed = 0;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-live]"), function (el) {
+      var name = el.getAttribute("data-live");
+      var next = fresh.querySelector('[data-live="' + name + '"]');
+      if (!next || busy(el) || next.innerHTML === el.innerHTML) { return; }
+      el.replaceWith(document.importNode(next, true));
+      changed += 1;
+    });
+    // Forms outside the swapped parts act on the version shown now.
+    var version = fresh.querySelector("input[name=version]");
+    if (version) {
+      Array.prototype.forEach.call(document.querySelectorAll("input[name=version]"), function (input) {
+        input.value = version.value;
+      });
+    }
+    var unread = fresh.getElementById("unread-count");
+    if (unread) { setUnread(parseInt(unread.firstChild.nodeValue, 10) || 0); }
+    if (changed && status) { status.textContent = "This page was updated."; }
+    document.body.setAttribute("data-live-updates", String(1 + (parseInt(document.body.getAttribute("data-live-updates"), 10) || 0)));
+  }
+
+  function refresh() {
+    if (timer) { return; }
+    timer = setTimeout(function () {
+      timer = null;
+      fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (r) {
+          if (r.redirected && /\/sign-in/.test(r.url)) { window.location.assign(r.url); return null; }
+          return r.ok ? r.text() : null;
+        })
+        .then(function (html) { if (html) { swap(html); } })
+        .catch(function () { /* offline: the next change or a reload catches up */ });
+    }, 50);
+  }
+
+  var shown = document.querySelector("[data-ticket]");
+  var ticket = shown ? shown.getAttribute("data-ticket") : null;
+  var lists = document.querySelector("[data-live]") !== null;
+  var events = new EventSource(url);
+  events.addEventListener("ready", function () { document.body.setAttribute("data-live-ready", "1"); });
+  events.addEventListener("ticket", function (e) {
+    var change = JSON.parse(e.data);
+    if (ticket ? change.number === ticket : lists) { refresh(); }
+  });
+  events.addEventListener("notices", function (e) {
+    setUnread(parseInt(e.data, 10) || 0);
+    if (document.querySelector('[data-live="notices"]')) { refresh(); }
+  });
+  events.addEventListener("lagged", function () { if (lists) { refresh(); } });
+  events.addEventListener("signed-out", function () {
+    events.close();
+    window.location.assign("/sign-in?next=" + encodeURIComponent(window.location.pathname));
+  });
+})();

@@ -220,6 +220,7 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, uow: &UnitOfWork) -> Result<(
             .execute(&mut **tx)
             .await?;
     }
+    crate::notices::insert_notices(tx, &uow.notices).await?;
     for r in &uow.rejections {
         sqlx::query("INSERT INTO rejections (id, rejected_at, doc) VALUES ($1, $2, $3)")
             .bind(r.id.as_uuid())

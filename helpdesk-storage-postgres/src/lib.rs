@@ -24,11 +24,14 @@
 
 mod accounts;
 pub mod cancel;
+pub mod changes;
 mod commit;
+mod notices;
 mod outbox;
 mod reports;
 mod tickets;
 
+pub use changes::PgChangeFeed;
 pub use tickets::explain_list_sql;
 
 use std::time::Duration;

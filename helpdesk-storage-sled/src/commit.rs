@@ -38,6 +38,8 @@ const REJECTIONS: usize = 17;
 const TOKENS: usize = 18;
 const SESSIONS: usize = 19;
 const IDEM: usize = 20;
+const NOTICES: usize = 21;
+const UNREAD: usize = 22;
 
 type Tx = [TransactionalTree];
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -264,6 +266,13 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
         };
         tx[IDEM].insert(key, e(enc(&row))?)?;
     }
+    for n in &uow.notices {
+        let key = crate::notices::notice_key(n);
+        if n.read_at.is_none() {
+            tx[UNREAD].insert(key.as_slice(), &[])?;
+        }
+        tx[NOTICES].insert(key, e(enc(n))?)?;
+    }
     for (k, d) in deltas {
         if d == 0 {
             continue;
@@ -310,6 +319,8 @@ impl SledStore {
             t.tokens.clone(),
             t.sessions.clone(),
             t.idem.clone(),
+            t.notices.clone(),
+            t.notices_unread.clone(),
         ]
     }
 }

@@ -57,6 +57,7 @@ mod commit;
 mod desk;
 mod flush;
 mod keys;
+mod notices;
 mod outbox;
 mod reads;
 mod reports;
@@ -161,6 +162,8 @@ pub(crate) struct Trees {
     pub api_keys: sled::Tree,
     pub failures: sled::Tree,
     pub windows: sled::Tree,
+    pub notices: sled::Tree,
+    pub notices_unread: sled::Tree,
 }
 
 /// The sled store. Cheap to clone.
@@ -243,6 +246,8 @@ impl SledStore {
             api_keys: open("api_keys")?,
             failures: open("failures")?,
             windows: open("windows")?,
+            notices: open("notices")?,
+            notices_unread: open("notices_unread")?,
         };
         migrate(&t.meta, &path)?;
         db.flush().map_err(sled_err)?;

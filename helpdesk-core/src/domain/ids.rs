@@ -60,3 +60,5 @@ uuid_id!(/// A rejected-registration audit record.
     RejectionId);
 uuid_id!(/// A security audit log entry.
     AuditId);
+uuid_id!(/// An in-app notification of one user.
+    NoticeId);

@@ -7,7 +7,7 @@
 //! the columns it filters, sorts and constrains on), sled as JSON rows, except [`Ticket`], which
 //! sled keeps as bincode (positional: field order matters). The persisted types are [`User`],
 //! [`Ticket`], [`HistoryEvent`], [`Comment`], [`Attachment`], [`Session`], [`OneTimeToken`],
-//! [`ApiKey`], [`AuditEntry`], [`RejectionRecord`] and [`OutboxRecord`] (with what they
+//! [`ApiKey`], [`AuditEntry`], [`RejectionRecord`], [`Notice`] and [`OutboxRecord`] (with what they
 //! contain: [`OutboxMessage`], [`Notification`], [`WorkflowEvent`], [`ActorRef`], …).
 //!
 //! Changing one changes data on disk. A change therefore comes with its schema step: a new
@@ -20,12 +20,14 @@
 
 mod account;
 mod audit;
+mod notice;
 mod outbox;
 mod session;
 mod ticket;
 
 pub use account::{ApiKey, ApiScope, PasswordHash, RejectionRecord, TermsAcceptance, User, UserSummary};
 pub use audit::{AuditEntry, AuditKind};
+pub use notice::{Notice, NoticeKind};
 pub use outbox::{
     AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, OutboxRecord, OutboxState,
     SecretToken, TicketMail, TicketSnapshot, WorkflowEvent, WorkflowEventKind,

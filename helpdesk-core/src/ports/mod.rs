@@ -5,16 +5,19 @@
 //! - [`Mailer`]: delivers one rendered notification;
 //! - [`WorkflowSink`]: tells the external workflow system about a ticket;
 //! - [`Clock`]: the current time (core never reads the wall clock itself);
+//! - [`ChangeFeed`]: tells open pages what a commit changed (live updates);
 //! - attachments: `object_store::ObjectStore` itself, used as `Arc<dyn ObjectStore>`.
 //!
 //! Ports are used as `Arc<dyn Port>` and are `Send + Sync + Debug + 'static`.
 
+mod changes;
 mod clock;
 mod decisions;
 mod delivery;
 mod query;
 mod store;
 
+pub use changes::{Change, ChangeFeed, LocalChangeFeed};
 pub use clock::{Clock, SystemClock};
 pub use decisions::{RefreshDecision, add_to_summary, decide_refresh, ticket_counter_keys, user_counter_keys};
 pub use delivery::{DeliveryError, Mailer, WorkflowSink};

@@ -41,11 +41,12 @@ use serde::{Deserialize, Serialize};
 
 use super::query::{AuditQuery, Cursor, Page, PageSize, TicketQuery, UserQuery};
 use crate::domain::{
-    ApiKeyId, AttachmentId, CompanyId, Email, MessageId, SessionId, TicketId, TicketNumber, TicketStatus, UserId,
+    ApiKeyId, AttachmentId, CompanyId, Email, MessageId, NoticeId, SessionId, TicketId, TicketNumber, TicketStatus,
+    UserId,
 };
 use crate::model::{
-    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, OneTimeToken, OutboxMessage, OutboxRecord, OutboxState,
-    RejectionRecord, Session, Ticket, TokenHash, User,
+    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, Notice, OneTimeToken, OutboxMessage, OutboxRecord,
+    OutboxState, RejectionRecord, Session, Ticket, TokenHash, User,
 };
 use crate::report::{PerformanceReport, ReportRange, Summary};
 
@@ -238,6 +239,8 @@ pub struct UnitOfWork {
     pub revoke_sessions: Vec<(SessionRevocation, DateTime<Utc>)>,
     /// Completes an idempotency record begun with [`IdempotencyStore::begin_idempotent`].
     pub idempotency: Option<IdempotencyRecord>,
+    /// New in-app notifications (unread).
+    pub notices: Vec<Notice>,
 }
 
 impl UnitOfWork {
@@ -260,6 +263,7 @@ impl UnitOfWork {
             && self.consume_token.is_none()
             && self.revoke_sessions.is_empty()
             && self.idempotency.is_none()
+            && self.notices.is_empty()
     }
 }
 
@@ -550,6 +554,19 @@ pub struct PurgeReport {
     pub sessions_and_tokens: u64,
 }
 
+/// In-app notifications, per user, newest first.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait NoticeStore: Send + Sync + fmt::Debug + 'static {
+    /// The user's newest `limit` notices, newest first (ties by id, descending).
+    async fn notices(&self, user: UserId, limit: usize) -> StoreResult<Vec<Notice>>;
+    /// How many of the user's notices are unread.
+    async fn unread_notices(&self, user: UserId) -> StoreResult<u64>;
+    /// Marks one notice (`Some`) or all (`None`) of the user's unread notices read at `now`;
+    /// answers how many changed. A notice of another user is never touched (0).
+    async fn mark_notices_read(&self, user: UserId, id: Option<NoticeId>, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
 /// Retention.
 #[cfg_attr(feature = "testing", mockall::automock)]
 #[async_trait]
@@ -572,6 +589,7 @@ pub trait Store:
     + OutboxStore
     + ReportStore
     + MaintenanceStore
+    + NoticeStore
 {
 }
 
@@ -588,5 +606,6 @@ impl<T> Store for T where
         + OutboxStore
         + ReportStore
         + MaintenanceStore
+        + NoticeStore
 {
 }

@@ -317,7 +317,7 @@ impl HelpDesk {
     }
 
     async fn commit_user_insert(&self, uow: UnitOfWork) -> Result<()> {
-        match self.inner.store.commit(uow).await {
+        match self.commit(uow).await {
             Err(crate::ports::StoreError::AlreadyExists { what }) => {
                 let field = if what == "company_id" { "company_id" } else { "email" };
                 Err(FieldError::new(field, "taken", format!("this {field} is already registered")).into())
@@ -398,7 +398,7 @@ impl HelpDesk {
             format!("{} {}", action.as_str(), user.email.masked()),
         ));
         uow.users.push(Versioned::update(next.clone(), user.version));
-        self.inner.store.commit(uow).await?;
+        self.commit(uow).await?;
         Ok(next)
     }
 
@@ -451,7 +451,7 @@ impl HelpDesk {
             None,
             format!("reject {}", user.email.masked()),
         ));
-        self.inner.store.commit(uow).await?;
+        self.commit(uow).await?;
         Ok(record)
     }
 
@@ -508,7 +508,7 @@ impl HelpDesk {
             format!("role {} → {}, department {:?} → {:?}", user.role, next.role, user.department, next.department),
         ));
         uow.users.push(Versioned::update(next.clone(), user.version));
-        self.inner.store.commit(uow).await?;
+        self.commit(uow).await?;
         Ok(next)
     }
 
@@ -640,7 +640,7 @@ impl HelpDesk {
             "bootstrap admin created".into(),
         ));
         uow.users.push(Versioned::insert(user));
-        match self.inner.store.commit(uow).await {
+        match self.commit(uow).await {
             Ok(()) => Ok(generated.then_some(password)),
             // Another instance created it at the same moment.
             Err(crate::ports::StoreError::AlreadyExists { .. }) => Ok(None),
@@ -716,7 +716,7 @@ impl HelpDesk {
         let id = user.id;
         let mut uow = UnitOfWork::new();
         uow.users.push(Versioned::insert(user));
-        match self.inner.store.commit(uow).await {
+        match self.commit(uow).await {
             Ok(()) => Ok(ImportOutcome::Imported(id)),
             Err(crate::ports::StoreError::AlreadyExists { what }) => {
                 Ok(ImportOutcome::Skipped(format!("{what} already exists")))
@@ -776,7 +776,7 @@ impl HelpDesk {
         next.version += 1;
         let mut uow = UnitOfWork::new();
         uow.users.push(Versioned::update(next.clone(), user.version));
-        self.inner.store.commit(uow).await?;
+        self.commit(uow).await?;
         Ok(next)
     }
 

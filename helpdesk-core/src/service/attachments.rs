@@ -197,7 +197,7 @@ impl HelpDesk {
         });
         uow.attachments.push(attachment.clone());
         uow.tickets.push(Versioned::update(next, t.version));
-        if let Err(e) = self.inner.store.commit(uow).await {
+        if let Err(e) = self.commit(uow).await {
             if let Err(del) = self.inner.blobs.delete(&key.to_path()).await {
                 tracing::warn!(error = %del, key = key.as_str(), "could not delete the blob of a failed upload; the sweeper will");
             }
@@ -253,7 +253,7 @@ impl HelpDesk {
             address,
             a.file_name.to_string(),
         ));
-        self.inner.store.commit(uow).await?;
+        self.commit(uow).await?;
         let location = a.key.to_path();
         Ok(DownloadGrant { attachment: a, location })
     }

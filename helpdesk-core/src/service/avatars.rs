@@ -32,7 +32,7 @@ impl HelpDesk {
         next.updated_at = self.now();
         let mut uow = UnitOfWork::new();
         uow.users.push(Versioned::update(next.clone(), user.version));
-        if let Err(e) = self.inner.store.commit(uow).await {
+        if let Err(e) = self.commit(uow).await {
             let _ = self.inner.blobs.delete(&key.to_path()).await;
             return Err(e.into());
         }

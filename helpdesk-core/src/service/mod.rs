@@ -9,6 +9,7 @@ mod accounts;
 mod attachments;
 mod avatars;
 mod background;
+mod live;
 mod notify;
 mod options;
 mod reports;
@@ -24,6 +25,7 @@ use rand::RngCore;
 pub use accounts::{BootstrapAdmin, ImportOutcome, ImportedUser, NewUser, ProfileUpdate, Registration};
 pub use attachments::{DownloadGrant, Upload};
 pub use background::Background;
+pub use live::notices_for;
 pub use options::{AttachmentLimits, HelpDeskOptions, OutboxOptions, SessionOptions, ThrottleOptions};
 pub use sessions::{IssuedSession, LoginRequest};
 pub use tickets::{ActionRequest, Filed, NewTicket, TicketEdit, TicketThread, TicketView};
@@ -33,7 +35,7 @@ use crate::lifecycle::Lifecycle;
 use crate::model::{AuditEntry, AuditKind, PasswordHash};
 use crate::password::{Argon2Hasher, Argon2Options, Password, PasswordHasher};
 use crate::policy::{Decision, Permission, Policy, Principal, Resource, RulePolicy};
-use crate::ports::{Clock, Store, SystemClock, UnitOfWork};
+use crate::ports::{ChangeFeed, Clock, LocalChangeFeed, Store, SystemClock, UnitOfWork};
 use crate::{Error, Result};
 
 /// The help desk: every use case, each taking the acting [`Principal`]. Cheap to clone;
@@ -74,6 +76,8 @@ struct Inner {
     policy: Arc<dyn Policy>,
     lifecycle: Lifecycle,
     options: HelpDeskOptions,
+    changes: Arc<dyn ChangeFeed>,
+    staff: live::StaffCache,
 }
 
 /// Builds a [`HelpDesk`]; only the store and the attachment store are required.
@@ -86,6 +90,7 @@ pub struct HelpDeskBuilder {
     policy: Option<Arc<dyn Policy>>,
     lifecycle: Option<Lifecycle>,
     options: HelpDeskOptions,
+    changes: Option<Arc<dyn ChangeFeed>>,
 }
 
 impl HelpDeskBuilder {
@@ -107,6 +112,12 @@ impl HelpDeskBuilder {
     /// A custom lifecycle table (default: SPEC §4's, with the options' reopen window).
     pub fn lifecycle(mut self, lifecycle: Lifecycle) -> Self {
         self.lifecycle = Some(lifecycle);
+        self
+    }
+    /// Where committed changes are published for live pages (default: [`LocalChangeFeed`],
+    /// one process; several processes on PostgreSQL use `PgChangeFeed`).
+    pub fn changes(mut self, changes: Arc<dyn ChangeFeed>) -> Self {
+        self.changes = Some(changes);
         self
     }
     /// The options.
@@ -139,6 +150,8 @@ impl HelpDeskBuilder {
                 policy,
                 lifecycle,
                 options: self.options,
+                changes: self.changes.unwrap_or_else(|| Arc::new(LocalChangeFeed::default())),
+                staff: live::StaffCache::default(),
             }),
         })
     }
@@ -155,6 +168,7 @@ impl HelpDesk {
             policy: None,
             lifecycle: None,
             options: HelpDeskOptions::default(),
+            changes: None,
         }
     }
 
@@ -222,7 +236,7 @@ impl HelpDesk {
     ) -> Result<()> {
         let mut uow = UnitOfWork::new();
         uow.audit.push(audit_entry(self.now(), actor, kind, target, address, detail));
-        self.inner.store.commit(uow).await?;
+        self.commit(uow).await?;
         Ok(())
     }
 

@@ -136,7 +136,7 @@ impl HelpDesk {
             req.address.clone(),
             "signed in".into(),
         ));
-        self.inner.store.commit(uow).await?;
+        self.commit(uow).await?;
         self.new_session(next, now, req.address).await
     }
 
@@ -262,6 +262,7 @@ impl HelpDesk {
         self.require(principal, Permission::ManageUsers, &Resource::none())?;
         self.inner.store.user(user).await?.ok_or(Error::NotFound { what: "user" })?;
         let n = self.inner.store.revoke_user_sessions(user, None, self.now()).await?;
+        self.publish(vec![crate::ports::Change::Account { user }]);
         self.audit(
             principal.actor().map(|a| a.to_ref()),
             AuditKind::UserAdministered,
@@ -281,7 +282,9 @@ impl HelpDesk {
     pub async fn sign_out_elsewhere(&self, principal: &Principal) -> Result<u64> {
         let user = principal.user().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
         let session = user.session.ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
-        Ok(self.inner.store.revoke_user_sessions(user.id, Some(session), self.now()).await?)
+        let n = self.inner.store.revoke_user_sessions(user.id, Some(session), self.now()).await?;
+        self.publish(vec![crate::ports::Change::Account { user: user.id }]);
+        Ok(n)
     }
 
     /// Changes one's password (the current one is required); ends every other session.
@@ -313,7 +316,7 @@ impl HelpDesk {
             "password changed".into(),
         ));
         uow.users.push(Versioned::update(next, user.version));
-        self.inner.store.commit(uow).await?;
+        self.commit(uow).await?;
         Ok(())
     }
 
@@ -345,7 +348,7 @@ impl HelpDesk {
             address,
             "reset link sent".into(),
         ));
-        self.inner.store.commit(uow).await?;
+        self.commit(uow).await?;
         Ok(())
     }
 
@@ -383,7 +386,7 @@ impl HelpDesk {
             format!("password set by {purpose:?} link"),
         ));
         uow.users.push(Versioned::update(next, user.version));
-        match self.inner.store.commit(uow).await {
+        match self.commit(uow).await {
             Err(crate::ports::StoreError::Conflict { .. }) => {
                 Err(FieldError::new("token", "invalid", "this link is invalid, used or expired").into())
             }

@@ -341,7 +341,7 @@ impl HelpDesk {
                 uow.idempotency = Some(self.idempotency_record(principal, key, &request_hash, ticket.id));
             }
             uow.tickets.push(Versioned::insert(ticket.clone()));
-            self.inner.store.commit(uow).await?;
+            self.commit(uow).await?;
             Ok(Filed { ticket, replayed: false })
         }
         .await;
@@ -555,7 +555,7 @@ impl HelpDesk {
     }
 
     async fn commit_ticket(&self, uow: UnitOfWork) -> Result<()> {
-        match self.inner.store.commit(uow).await {
+        match self.commit(uow).await {
             Err(StoreError::VersionMismatch { expected, found }) => Err(Error::VersionConflict { expected, found }),
             other => Ok(other?),
         }

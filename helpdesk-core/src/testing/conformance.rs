@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 use super::fixtures::*;
 use crate::domain::*;
@@ -63,7 +63,7 @@ macro_rules! store_conformance {
             unit_of_work_is_atomic, users_unique_lookup_and_paging, user_rejection_audit, outbox_claim_ack_retry_dead,
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
-            history_comments_attachments, report_figures, resolved_before_and_purge);
+            history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user);
     };
     (@each_skip $reason:expr, $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -84,7 +84,7 @@ macro_rules! store_conformance {
             unit_of_work_is_atomic, users_unique_lookup_and_paging, user_rejection_audit, outbox_claim_ack_retry_dead,
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
-            history_comments_attachments, report_figures, resolved_before_and_purge);
+            history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user);
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -1054,4 +1054,61 @@ pub async fn resolved_before_and_purge(store: Arc<dyn Store>) {
     assert_eq!(store.outbox_message(m.id).await.unwrap(), None);
     assert_eq!(store.session(s.id).await.unwrap(), None);
     assert_eq!(store.list_audit(&AuditQuery::default()).await.unwrap().items.len(), 1);
+}
+
+fn notice(user: UserId, ticket: &Ticket, at: DateTime<Utc>) -> Notice {
+    Notice {
+        id: NoticeId::random(),
+        user,
+        ticket: ticket.id,
+        number: ticket.number.to_string(),
+        subject: ticket.subject.to_string(),
+        kind: NoticeKind::StatusChanged { status: TicketStatus::InProgress },
+        created_at: at,
+        read_at: None,
+    }
+}
+
+/// Notices commit with their unit of work (or not at all), list newest first per user, count
+/// unread, and are marked read one or all at a time, never another user's.
+pub async fn notices_per_user(store: Arc<dyn Store>) {
+    let (a, b) = (user(1, Role::Employee, UserStatus::Approved), user(2, Role::Coordinator, UserStatus::Approved));
+    insert_user(&store, &a).await;
+    insert_user(&store, &b).await;
+    let t = ticket(1, a.id, t0());
+    insert_ticket(&store, &t).await;
+    let mut mine: Vec<Notice> = (0..5).map(|i| notice(a.id, &t, t0() + Duration::seconds(i.min(3)))).collect();
+    let theirs: Vec<Notice> = (0..2).map(|i| notice(b.id, &t, t0() + Duration::seconds(i))).collect();
+    let mut uow = UnitOfWork::new();
+    uow.notices.extend(mine.iter().cloned().chain(theirs.iter().cloned()));
+    store.commit(uow).await.unwrap();
+
+    // A unit of work that fails writes none of its notices.
+    let mut failing = UnitOfWork::new();
+    failing.tickets.push(Versioned::update(t.clone(), 99));
+    failing.notices.push(notice(a.id, &t, t0()));
+    assert!(store.commit(failing).await.is_err());
+
+    mine.sort_by(|x, y| (y.created_at, y.id.as_uuid()).cmp(&(x.created_at, x.id.as_uuid())));
+    let ids = |v: &[Notice]| v.iter().map(|n| n.id).collect::<Vec<_>>();
+    assert_eq!(ids(&store.notices(a.id, 10).await.unwrap()), ids(&mine));
+    assert_eq!(ids(&store.notices(a.id, 3).await.unwrap()), ids(&mine[..3]));
+    assert_eq!(store.notices(a.id, 10).await.unwrap()[0], mine[0], "a notice reads back whole");
+    assert_eq!(store.unread_notices(a.id).await.unwrap(), 5);
+    assert_eq!(store.unread_notices(b.id).await.unwrap(), 2);
+
+    let later = t0() + Duration::minutes(5);
+    assert_eq!(store.mark_notices_read(a.id, Some(theirs[0].id), later).await.unwrap(), 0, "never another user's");
+    assert_eq!(store.unread_notices(b.id).await.unwrap(), 2);
+    assert_eq!(store.mark_notices_read(a.id, Some(mine[1].id), later).await.unwrap(), 1);
+    assert_eq!(store.mark_notices_read(a.id, Some(mine[1].id), later).await.unwrap(), 0, "already read");
+    assert_eq!(store.unread_notices(a.id).await.unwrap(), 4);
+    let listed = store.notices(a.id, 10).await.unwrap();
+    assert_eq!(listed[1].read_at, Some(later));
+    assert_eq!(ids(&listed), ids(&mine), "marking read keeps the order");
+    assert_eq!(store.mark_notices_read(a.id, None, later).await.unwrap(), 4);
+    assert_eq!(store.unread_notices(a.id).await.unwrap(), 0);
+    assert!(store.notices(a.id, 10).await.unwrap().iter().all(|n| n.read_at == Some(later)));
+    assert_eq!(store.unread_notices(b.id).await.unwrap(), 2);
+    assert!(store.notices(UserId::random(), 10).await.unwrap().is_empty());
 }

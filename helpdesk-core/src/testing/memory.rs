@@ -8,11 +8,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKeyId, AttachmentId, CompanyId, Email, MessageId, SessionId, TicketId, TicketNumber, TicketStatus, UserId,
+    ApiKeyId, AttachmentId, CompanyId, Email, MessageId, NoticeId, SessionId, TicketId, TicketNumber, TicketStatus,
+    UserId,
 };
 use crate::model::{
-    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, OneTimeToken, OutboxPayload, OutboxRecord, OutboxState,
-    RejectionRecord, Session, Ticket, TokenHash, User,
+    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, Notice, OneTimeToken, OutboxPayload, OutboxRecord,
+    OutboxState, RejectionRecord, Session, Ticket, TokenHash, User,
 };
 use crate::ports::*;
 use crate::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
@@ -39,6 +40,7 @@ struct State {
     idempotency: HashMap<IdempotencyKey, IdempotencyState>,
     failures: HashMap<String, FailureState>,
     windows: HashMap<(String, DateTime<Utc>), u64>,
+    notices: Vec<Notice>,
 }
 
 /// The in-memory store.
@@ -122,6 +124,7 @@ fn check(state: &State, uow: &UnitOfWork) -> StoreResult<()> {
 }
 
 fn apply(state: &mut State, uow: UnitOfWork) {
+    state.notices.extend(uow.notices);
     for (id, _) in uow.deleted_users {
         if let Some(u) = state.users.remove(&id) {
             state.by_email.remove(u.email.as_str());
@@ -644,5 +647,30 @@ impl MaintenanceStore for InMemoryStore {
         s.windows.retain(|(_, start), _| *start >= cutoff);
         r.sessions_and_tokens = (n - s.sessions.len() - s.tokens.len() - s.windows.len()) as u64;
         Ok(r)
+    }
+}
+
+#[async_trait]
+impl NoticeStore for InMemoryStore {
+    async fn notices(&self, user: UserId, limit: usize) -> StoreResult<Vec<Notice>> {
+        let s = self.lock();
+        let mut v: Vec<Notice> = s.notices.iter().filter(|n| n.user == user).cloned().collect();
+        v.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        v.truncate(limit);
+        Ok(v)
+    }
+    async fn unread_notices(&self, user: UserId) -> StoreResult<u64> {
+        Ok(self.lock().notices.iter().filter(|n| n.user == user && n.read_at.is_none()).count() as u64)
+    }
+    async fn mark_notices_read(&self, user: UserId, id: Option<NoticeId>, now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut s = self.lock();
+        let mut changed = 0;
+        for n in s.notices.iter_mut() {
+            if n.user == user && n.read_at.is_none() && id.is_none_or(|id| n.id == id) {
+                n.read_at = Some(now);
+                changed += 1;
+            }
+        }
+        Ok(changed)
     }
 }

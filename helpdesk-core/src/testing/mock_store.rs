@@ -123,6 +123,13 @@ mockall::mock! {
     impl MaintenanceStore for Store {
         async fn purge(&self, before: PurgeBefore) -> StoreResult<PurgeReport>;
     }
+
+    #[async_trait]
+    impl NoticeStore for Store {
+        async fn notices(&self, user: UserId, limit: usize) -> StoreResult<Vec<Notice>>;
+        async fn unread_notices(&self, user: UserId) -> StoreResult<u64>;
+        async fn mark_notices_read(&self, user: UserId, id: Option<NoticeId>, now: DateTime<Utc>) -> StoreResult<u64>;
+    }
 }
 
 impl std::fmt::Debug for MockStore {

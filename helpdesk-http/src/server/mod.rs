@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use helpdesk_core::password::{Argon2Hasher, Argon2Options};
-use helpdesk_core::ports::{Mailer, Store, UserQuery, WorkflowSink};
+use helpdesk_core::ports::{ChangeFeed, Mailer, Store, UserQuery, WorkflowSink};
 use helpdesk_core::{BootstrapAdmin, HelpDesk, HelpDeskOptions};
 use helpdesk_mail::{FileMailer, FileWorkflowSink, MailSettings, SmtpMailer, WebhookSink};
 use object_store::ObjectStore;
@@ -161,7 +161,12 @@ pub fn jwt_secret(config: &Config) -> anyhow::Result<Secret> {
 ///
 /// # Errors
 /// Bad hashing parameters.
-pub fn build_desk(config: &Config, store: Arc<dyn Store>, blobs: Arc<dyn ObjectStore>) -> anyhow::Result<HelpDesk> {
+pub fn build_desk(
+    config: &Config,
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn ObjectStore>,
+    changes: Option<Arc<dyn ChangeFeed>>,
+) -> anyhow::Result<HelpDesk> {
     let hasher = Argon2Hasher::new(Argon2Options {
         memory_kib: config.password_hash.memory_kib,
         iterations: config.password_hash.iterations,
@@ -179,7 +184,29 @@ pub fn build_desk(config: &Config, store: Arc<dyn Store>, blobs: Arc<dyn ObjectS
         ..options.outbox
     };
     options.terms_version.clone_from(&config.web.terms_version);
-    Ok(HelpDesk::builder(store, blobs).hasher(Arc::new(hasher)).options(options).build()?)
+    let mut builder = HelpDesk::builder(store, blobs).hasher(Arc::new(hasher)).options(options);
+    if let Some(changes) = changes {
+        builder = builder.changes(changes);
+    }
+    Ok(builder.build()?)
+}
+
+/// The change feed of the live pages: on PostgreSQL, [`PgChangeFeed`](helpdesk_storage_postgres::PgChangeFeed)
+/// (`LISTEN`/`NOTIFY`, so every process's pages hear every process's changes; two pooled
+/// connections of its own and one listening); `None` on sled (one process: core's local feed).
+///
+/// # Errors
+/// PostgreSQL cannot be reached.
+pub async fn change_feed(config: &Config) -> anyhow::Result<Option<Arc<dyn ChangeFeed>>> {
+    let url = config.storage_url();
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(None);
+    }
+    let o =
+        helpdesk_storage_postgres::PgOptions { max_connections: 2, ..helpdesk_storage_postgres::PgOptions::default() };
+    let store = helpdesk_storage_postgres::PgStore::connect(&url, &o).await.context("connecting the change feed")?;
+    let feed = helpdesk_storage_postgres::PgChangeFeed::start(&store).await.context("listening for changes")?;
+    Ok(Some(feed))
 }
 
 /// The process-wide Prometheus recorder, installed by the server (never by [`crate::router`],
@@ -411,7 +438,7 @@ pub async fn compose(config: &Config) -> anyhow::Result<App> {
     let store = open_store(config, config.migrate_on_start).await?;
     let blobs = open_blobs(config)?;
     let secret = jwt_secret(config)?;
-    let desk = build_desk(config, store, blobs)?;
+    let desk = build_desk(config, store, blobs, change_feed(config).await?)?;
     bootstrap_admin(config, &desk).await?;
     let (mailer, workflow) = transports(config)?;
     Ok(App { state: AppState::new(desk, http_options(config, &secret)), mailer, workflow })
@@ -462,6 +489,12 @@ pub async fn serve(config: &Config, stop: CancellationToken) -> anyhow::Result<(
         stop.clone(),
     ));
     let router = crate::router(app.state.clone());
+    // Live-update streams never end on their own: end them when shutdown begins.
+    let (live_state, live_stop) = (app.state.clone(), stop.clone());
+    tokio::spawn(async move {
+        live_stop.cancelled().await;
+        live_state.end_live_streams();
+    });
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal(stop.clone()))
         .await?;

@@ -9,7 +9,8 @@
 //! the profile ([`profile`]). The staff's: the home and the queue ([`desk`]), lifecycle actions
 //! and edits ([`actions`], for requesters too), users ([`users`]), the records ([`audit`]),
 //! reports with server-drawn charts ([`reports`], [`charts`]), keys, deliveries and the system
-//! ([`integrations`]).
+//! ([`integrations`]). Everyone's: in-app notifications ([`notices`]) and the live-update
+//! stream the pages listen to ([`live`]).
 
 mod accounts;
 mod actions;
@@ -19,6 +20,8 @@ mod charts;
 mod desk;
 mod filing;
 mod integrations;
+mod live;
+mod notices;
 mod pages;
 mod profile;
 mod reports;
@@ -154,6 +157,10 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/forgot-password", get(accounts::forgot_form).post(accounts::forgot))
         .route("/reset-password", get(accounts::reset_form).post(accounts::reset))
         .route("/accept-invitation", get(accounts::invitation_form).post(accounts::accept_invitation))
+        .route("/notifications", get(notices::notices))
+        .route("/notifications/read", axum::routing::post(notices::mark_all_read))
+        .route("/notifications/{id}/{action}", axum::routing::post(notices::mark_read))
+        .route("/live", get(live::live))
         .route("/static/{file}", get(static_file))
 }
 
@@ -180,6 +187,7 @@ pub(crate) struct Me {
     email: String,
     initials: String,
     avatar: Option<String>,
+    unread: u64,
 }
 
 /// One step of the breadcrumb trail; the last one is the page itself (no link).
@@ -256,6 +264,7 @@ impl Layout {
                 email: u.email.to_string(),
                 initials: initials.to_uppercase(),
                 avatar: avatar_url(u.id, u.avatar.as_ref()),
+                unread: who.unread,
             }),
             csrf: session::csrf_token(state, who.session),
             flash: None,

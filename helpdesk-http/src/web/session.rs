@@ -104,6 +104,8 @@ pub(crate) struct PageUser {
     pub principal: Principal,
     pub user: User,
     pub session: SessionId,
+    /// Unread in-app notifications (the bell), read for pages (GET) only.
+    pub unread: u64,
 }
 
 /// Why a page request has no [`PageUser`].
@@ -128,7 +130,14 @@ impl FromRequestParts<AppState> for PageUser {
             Ok((_, user)) if user.must_change_password && !matches!(parts.uri.path(), "/password" | "/sign-out") => {
                 Err(NoSession::ChangePassword)
             }
-            Ok((principal, user)) => Ok(Self { principal, user, session: sid }),
+            Ok((principal, user)) => {
+                let unread = if parts.method == axum::http::Method::GET && parts.uri.path() != "/live" {
+                    state.desk().unread_notices(&principal).await.unwrap_or(0)
+                } else {
+                    0
+                };
+                Ok(Self { principal, user, session: sid, unread })
+            }
             Err(helpdesk_core::Error::Unavailable(_)) => Err(NoSession::Unavailable),
             Err(_) => Err(NoSession::SignIn { next }),
         }

@@ -170,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
 async fn desk(config: &Config) -> anyhow::Result<helpdesk_core::HelpDesk> {
     let store = server::open_store(config, config.migrate_on_start).await?;
     let blobs = server::open_blobs(config)?;
-    server::build_desk(config, store, blobs)
+    server::build_desk(config, store, blobs, None)
 }
 
 async fn api_keys(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> {
