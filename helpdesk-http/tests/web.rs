@@ -1363,3 +1363,140 @@ async fn a_generated_password_is_changed_before_anything_else() {
     assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/");
     assert_eq!(send(&app, Method::GET, "/desk", Some(&cookie), None, &[]).await.status, StatusCode::OK);
 }
+
+/// The next server-sent event on `body` as (name, data), or `None` when none comes within
+/// `wait`. Keep-alive comments are skipped.
+async fn next_event(body: &mut Body, buf: &mut String, wait: std::time::Duration) -> Option<(String, String)> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let (mut name, mut data) = (String::new(), String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim());
+                }
+            }
+            if name.is_empty() {
+                continue;
+            }
+            return Some((name, data));
+        }
+        let frame = tokio::time::timeout_at(deadline, body.frame()).await.ok()??.ok()?;
+        if let Ok(bytes) = frame.into_data() {
+            buf.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_bell_counts_what_concerns_me_and_the_live_stream_tells_only_what_i_may_see() {
+    use std::time::Duration;
+    let app = TestApp::new().await;
+    let (_, emp_api) = app.user(30, "employee").await;
+    let (_, coord_api) = app.user(31, "coordinator").await;
+    let employee = sign_in(&app, "user30@example.com").await;
+    let same = [("sec-fetch-site", "same-origin")];
+
+    // The employee's open page listens.
+    let res = app
+        .router
+        .clone()
+        .oneshot(Request::get("/live").header(header::COOKIE, &employee).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = res.into_body();
+    let mut buf = String::new();
+    let wait = Duration::from_secs(5);
+    assert_eq!(next_event(&mut body, &mut buf, wait).await.unwrap(), ("ready".to_owned(), "0".to_owned()));
+    let anonymous = send(&app, Method::GET, "/live", None, None, &[]).await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER, "no stream without a session");
+
+    // Their own new ticket: one event naming it, nothing of its content.
+    let number = app.ticket(&emp_api, "Dock flickers").await;
+    let (name, data) = next_event(&mut body, &mut buf, wait).await.unwrap();
+    assert_eq!(name, "ticket");
+    let v: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(v, serde_json::json!({ "number": number, "version": 1 }));
+
+    // An internal note: the employee's stream hears nothing at all.
+    let note = app
+        .post(
+            &format!("/api/v1/tickets/{number}/comments"),
+            &coord_api,
+            serde_json::json!({ "body": "warranty?", "internal": true }),
+        )
+        .await;
+    assert_eq!(note.status, StatusCode::CREATED, "{:?}", note.body);
+    assert_eq!(next_event(&mut body, &mut buf, Duration::from_millis(400)).await, None, "internal notes stay internal");
+    // Another employee's ticket: nothing either.
+    let (_, other_api) = app.user(32, "employee").await;
+    app.ticket(&other_api, "Not yours").await;
+    assert_eq!(next_event(&mut body, &mut buf, Duration::from_millis(400)).await, None, "never another's ticket");
+
+    // Accepting it: the ticket changes and the bell goes to 1.
+    let ok = app
+        .post(
+            &format!("/api/v1/tickets/{number}/approve"),
+            &coord_api,
+            serde_json::json!({ "priority": "high", "department": "it" }),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    let mut heard = Vec::new();
+    while let Some(e) = next_event(&mut body, &mut buf, Duration::from_secs(2)).await {
+        heard.push(e);
+        if heard.len() == 2 {
+            break;
+        }
+    }
+    assert!(heard.iter().any(|(n, _)| n == "ticket"), "{heard:?}");
+    assert!(heard.contains(&("notices".to_owned(), "1".to_owned())), "{heard:?}");
+
+    // The bell on every page, the list, and marking read.
+    let home = send(&app, Method::GET, "/", Some(&employee), None, &[]).await;
+    assert!(home.html.contains("id=\"unread-count\">1<"), "the bell shows 1");
+    let list = send(&app, Method::GET, "/notifications", Some(&employee), None, &[]).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.html.contains(&number) && list.html.contains("Now: accepted"), "{}", list.html);
+    assert!(!list.html.contains("warranty"), "a notice never carries content");
+    let csrf = csrf_of(&list.html);
+    let forged = send(&app, Method::POST, "/notifications/read", Some(&employee), Some("csrf=nope"), &same).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let before_open = list.html.split("/open\"").next().unwrap();
+    let id = before_open.rsplit("/notifications/").next().unwrap().to_owned();
+    let open = send(
+        &app,
+        Method::POST,
+        &format!("/notifications/{id}/open"),
+        Some(&employee),
+        Some(&form_encode(&[("csrf", &csrf), ("ticket", &number)])),
+        &same,
+    )
+    .await;
+    assert_eq!(open.headers[header::LOCATION], format!("/tickets/{number}").as_str());
+    assert_eq!(next_event(&mut body, &mut buf, wait).await.unwrap(), ("notices".to_owned(), "0".to_owned()));
+    let home = send(&app, Method::GET, "/", Some(&employee), None, &[]).await;
+    assert!(home.html.contains("id=\"unread-count\" hidden>0<"), "read: the count is hidden");
+
+    // The coordinator was told of the new ticket in their department; the employee's session
+    // ending closes their stream with `signed-out`.
+    let coordinator = sign_in(&app, "user31@example.com").await;
+    let theirs = send(&app, Method::GET, "/notifications", Some(&coordinator), None, &[]).await;
+    assert!(theirs.html.contains("New in your department"), "{}", theirs.html);
+    let uid = app.get("/api/v1/me", &emp_api).await.body["id"].as_str().unwrap().to_owned();
+    let off = app.post(&format!("/api/v1/users/{uid}/deactivate"), &app.admin, serde_json::json!({})).await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+    let mut saw_signed_out = false;
+    while let Some((name, _)) = next_event(&mut body, &mut buf, Duration::from_secs(3)).await {
+        if name == "signed-out" {
+            saw_signed_out = true;
+            break;
+        }
+    }
+    assert!(saw_signed_out, "a stream ends with its session");
+}
