@@ -187,7 +187,7 @@ def api_user(base, admin, email, password, company_id, role=None):
     """An approved account made through the API; its access token."""
     status, _ = api(base, "POST", "/auth/register", body={
         "email": email, "password": password, "first_name": "Api", "last_name": "Person",
-        "company_id": company_id, "accepted_terms": TERMS_VERSION})
+        "company_id": company_id, "department": "it", "accepted_terms": TERMS_VERSION})
     check(status == 201, f"{email} registers through the API")
     approve(base, admin, email, role)
     _, login = api(base, "POST", "/auth/login", body={"email": email, "password": password})
@@ -199,6 +199,83 @@ def sign_in(page, base, email, password):
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("main button[type=submit]")
+
+
+def live_ready(page):
+    """Waits until the page's live-update stream is open."""
+    try:
+        page.wait_for_selector("body[data-live-ready]", state="attached", timeout=5000)
+    except Exception:
+        check(False, "the page's live-update stream opens", page)
+
+
+def live(page, condition, what):
+    """Waits (up to 3 s, no reload) until `condition` holds in the page; `part(name)` is the
+    text of the part marked data-live=name."""
+    script = ("() => { const part = (n) => { const e = document.querySelector(`[data-live=${n}]`); "
+              "return e ? e.innerText : ''; }; return " + condition + "; }")
+    try:
+        page.wait_for_function(script, timeout=3000)
+        ok = True
+    except Exception:
+        ok = False
+    check(ok, what, page)
+
+
+def dead_mail(j, browser):
+    """A second server whose SMTP server nobody listens on (one attempt per mail): a mail goes
+    dead, the admin sees it on the system page with the address masked, and retries it."""
+    data = tempfile.mkdtemp(prefix="helpdesk-browser-smtp-")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.update({
+        "HELPDESK_LISTEN": f"127.0.0.1:{port}",
+        "HELPDESK_DATA_DIR": data,
+        "HELPDESK_PUBLIC_URL": base,
+        "HELPDESK_BOOTSTRAP_ADMIN__EMAIL": ADMIN[0],
+        "HELPDESK_BOOTSTRAP_ADMIN__PASSWORD": ADMIN[1],
+        "HELPDESK_PASSWORD_HASH__MEMORY_KIB": "64",
+        "HELPDESK_PASSWORD_HASH__ITERATIONS": "1",
+        "HELPDESK_DISPATCH_INTERVAL_MS": "100",
+        "HELPDESK_MAIL__SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "HELPDESK_MAIL__SMTP_TIMEOUT_SECS": "2",
+        "HELPDESK_OUTBOX__MAX_ATTEMPTS": "1",
+        "HELPDESK_LOG": "error",
+    })
+    env.pop("HELPDESK_STORAGE_URL", None)
+    server = subprocess.Popen([j.args.server, "serve"], env=env)
+    try:
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        status, _ = api(base, "POST", "/auth/register", body={
+            "email": "lost.mail@example.com", "password": "willow-granite-harbor-31", "first_name": "Lost",
+            "last_name": "Mail", "company_id": "MA0990"})
+        check(status == 201, "a registration whose confirmation mail cannot go out")
+        admin = browser.new_context(bypass_csp=True).new_page()
+        sign_in(admin, base, ADMIN[0], ADMIN[1])
+        shown = False
+        for _ in range(60):
+            admin.goto(base + "/integrations")
+            if admin.locator("button[aria-label^='Retry']").count() > 0:
+                shown = True
+                break
+            time.sleep(0.25)
+        check(shown, "the dead mail is listed on the system page", admin)
+        table = admin.inner_text("section[aria-labelledby=dead-heading]")
+        check("lost.mail@example.com" not in table and "@example.com" in table, "with the address masked", admin)
+        check("refused" in table.lower() or "connect" in table.lower() or "error" in table.lower(),
+              "and the last error", admin)
+        j.look(admin, "integrations-dead-mail")
+        admin.click("button[aria-label^='Retry']")
+        check("Queued again" in admin.content(), "the admin retries it", admin)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
 
 
 def run(j, base, data):
@@ -271,6 +348,19 @@ def run(j, base, data):
         page.keyboard.press("Enter")
         check(page.url.endswith("#main"), "and it leads to the content")
 
+        # A coordinator, in a browser of their own, keeps the queue open while the employee files.
+        check(page.goto(base + "/desk").status == 404, "an employee cannot open the queue")
+        api_user(base, admin, "coord@example.com", "slate-meadow-copper-42", "MA0900", "coordinator")
+        staff_context = browser.new_context(bypass_csp=True)
+        desk = staff_context.new_page()
+        desk.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        sign_in(desk, base, "coord@example.com", "slate-meadow-copper-42")
+        check("Tickets by status" in desk.content(), "the coordinator lands on the staff home")
+        j.look(desk, "staff-home")
+        desk.click("header >> text=Queue")
+        live_ready(desk)
+        page.goto(base + "/")
+
         # File a ticket whose subject carries markup, with two files in the same form (one
         # named with markup too).
         page.click("main >> text=New ticket")
@@ -291,26 +381,24 @@ def run(j, base, data):
         number = re.search(r"/tickets/(TX\d+)", page.url).group(1)
         j.look(page, "ticket-new")
 
+        live(desk, f"part('queue').includes('{number}')", "the new ticket appears live in the open queue")
+        check(desk.get_attribute("body", "data-live-updates") is not None, "without a reload of the queue")
+        j.look(desk, "queue")
+        # The coordinator hears of it in the bell too (a new ticket in their department).
+        live(desk, "!document.getElementById('unread-count').hidden", "the coordinator's bell lights up live")
+
         page.goto(base + "/")
         check(number in page.inner_text("main"), "the new ticket is on the home page")
         j.look(page, "home")
+        page.goto(base + f"/tickets/{number}")
+        live_ready(page)
 
-        # A coordinator, in a browser of their own, accepts the ticket from the queue, takes it,
-        # writes an internal note and asks the requester a question.
-        check(page.goto(base + "/desk").status == 404, "an employee cannot open the queue")
-        api_user(base, admin, "coord@example.com", "slate-meadow-copper-42", "MA0900", "coordinator")
-        staff_context = browser.new_context(bypass_csp=True)
-        desk = staff_context.new_page()
-        desk.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        sign_in(desk, base, "coord@example.com", "slate-meadow-copper-42")
-        check("Tickets by status" in desk.content(), "the coordinator lands on the staff home")
-        j.look(desk, "staff-home")
-        desk.click("header >> text=Queue")
-        check(number in desk.content(), "the new ticket is in the queue")
-        j.look(desk, "queue")
+        # The coordinator accepts the ticket from the queue, takes it, writes an internal note
+        # and asks the requester a question; the employee's open page follows live.
         desk.select_option(f"#p-{number}", "high")
         desk.click(f"button[aria-label='Accept {number}']")
         check("Done: accepted." in desk.content(), "accepted from the queue with a priority", desk)
+        live(page, "part('summary').includes('Accepted')", "the employee's open page shows the acceptance live")
         desk.click("main button:has-text('Take it')")
         check("Done: taken on." in desk.content(), "taken with one button", desk)
         desk.fill("#body", "Check the split-tunnel profile first.")
@@ -318,14 +406,20 @@ def run(j, base, data):
         desk.click("form[action$='/comments'] button[type=submit]")
         check("Internal note" in desk.content(), "an internal note is marked as such", desk)
         j.look(desk, "staff-ticket")
+        live(page, "part('summary').includes('In progress')", "the employee's page shows the ticket taken, live")
+        page.wait_for_timeout(500)
+        check("split-tunnel" not in page.content(), "an internal note never reaches the employee's open page")
         desk.click("main >> text=Ask the requester")
         j.look(desk, "confirm-ask-requester")
         desk.fill("#text", "Which office, and since when exactly?")
         desk.click("main form button[type=submit]")
         check("Done: question sent." in desk.content(), "the question is sent", desk)
 
-        # The employee answers with a comment and a file.
-        page.goto(base + f"/tickets/{number}")
+        # The employee answers with a comment and a file; the coordinator's open page shows it.
+        live(page, "part('summary').includes('Waiting for you') && part('conversation').includes('Which office')",
+             "the question arrives live on the employee's open page")
+        live_ready(desk)
+        page.reload()
         check("Waiting for you" in page.content() and "Which office" in page.content(), "the question is on the page")
         page.fill("#body", "The Lisbon office, since Monday 9:00.\n<b>thanks</b>")
         page.set_input_files("#comment-files", str(picture))
@@ -338,13 +432,23 @@ def run(j, base, data):
               "the internal note never reaches the requester")
         j.look(page, "ticket-answered")
 
-        # The coordinator sees the answer and resolves; the employee closes it from the list.
+        # The coordinator sees the answer arrive live and resolves; the employee reads the bell
+        # and closes the ticket from the list.
+        live(desk, "part('conversation').includes('The Lisbon office')", "the answer arrives live on the coordinator's page")
+        check("In progress" in desk.inner_text("[data-live=summary]"), "and the status with it")
         desk.goto(base + f"/tickets/{number}")
         check("The Lisbon office" in desk.content(), "the answer reached the coordinator")
         desk.click("main >> text=Resolve")
         desk.fill("#text", "Split tunnel fixed for the Lisbon office.")
         desk.click("main form button[type=submit]")
         check("Done: resolved." in desk.content(), "the coordinator resolves the ticket", desk)
+        check(page.locator("#unread-count").is_visible(), "the employee's bell shows unread notifications")
+        page.click("header a.bell")
+        check("Now: resolved" in page.content() and number in page.content(), "the notification says what happened")
+        check("split-tunnel" not in page.content(), "and carries nothing internal")
+        j.look(page, "notifications")
+        page.click("main button:has-text('Mark all read')")
+        check(page.locator("#unread-count").is_hidden(), "all marked read")
         page.goto(base + "/tickets")
         j.look(page, "my-tickets")
         page.click(f"a[aria-label='Close {number}']")
@@ -454,6 +558,20 @@ def run(j, base, data):
         check("Registration rejected" in admin_page.content(), "rejected with a reason", admin_page)
         admin_page.click("text=Nadia Okafor Jr.")
         j.look(admin_page, "user")
+        # Deactivating someone who has a page open signs them out.
+        other_page.goto(base + "/tickets")
+        live_ready(other_page)
+        _, found = api(base, "GET", "/users?q=other%40example.com", admin)
+        admin_page.goto(base + "/users/" + found["items"][0]["id"])
+        admin_page.click("main button:has-text('Deactivate')")
+        check("deactivated" in admin_page.content().lower(), "the admin deactivates a user", admin_page)
+        try:
+            other_page.wait_for_url("**/sign-in**", timeout=5000)
+        except Exception:
+            pass
+        check("/sign-in" in other_page.url, "the deactivated user's open page signs them out", other_page)
+        other_page.goto(base + "/tickets")
+        check("/sign-in" in other_page.url, "and every next request asks them to sign in")
         admin_page.goto(base + "/users/new")
         j.look(admin_page, "new-user")
         check(desk.goto(base + "/users").status == 404, "a coordinator cannot open user management")
@@ -478,6 +596,8 @@ def run(j, base, data):
         j.look(admin_page, "integrations")
         admin_page.goto(base + "/integrations")
         check(credential not in admin_page.content(), "and never again")
+
+        dead_mail(j, browser)
 
         check(not dialogs, f"no dialog ever opened from user input {dialogs or ''}".rstrip())
         browser.close()
