@@ -1094,6 +1094,11 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
         "the role applies at once"
     );
     let page_of = send(&app, Method::GET, &format!("/users/{employee_id}"), Some(&admin), None, &[]).await;
+    let history = page_of.html.split("History of the account").nth(1).unwrap().split("</section>").next().unwrap();
+    for step in ["Role employee → coordinator, department it → it", "Ended 2 session(s)", "Approve", "Registered"] {
+        assert!(history.contains(step), "the account's history has {step:?}: {history}");
+    }
+    assert!(history.find("Role employee").unwrap() < history.find("Registered").unwrap(), "newest first");
     let version = page_of.html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let r = send(
         &app,

@@ -42,6 +42,7 @@ impl PgStore {
         table: &str,
         time_col: &str,
         kind: Option<&str>,
+        target: Option<&str>,
         cursor: Option<Cursor>,
         limit: PageSize,
         key: impl Fn(&T) -> Cursor,
@@ -49,6 +50,9 @@ impl PgStore {
         let mut b = sqlx::QueryBuilder::new(format!("SELECT doc FROM {table} WHERE true"));
         if let Some(k) = kind {
             b.push(" AND kind = ").push_bind(k.to_owned());
+        }
+        if let Some(t) = target {
+            b.push(" AND doc->>'target' = ").push_bind(t.to_owned());
         }
         if let Some(c) = cursor {
             b.push(format!(" AND ({time_col}, id) < ("))
@@ -113,7 +117,7 @@ impl UserStore for PgStore {
         Ok(n as u64)
     }
     async fn rejections(&self, cursor: Option<Cursor>, limit: PageSize) -> StoreResult<Page<RejectionRecord>> {
-        self.newest_first("rejections", "rejected_at", None, cursor, limit, |r: &RejectionRecord| Cursor {
+        self.newest_first("rejections", "rejected_at", None, None, cursor, limit, |r: &RejectionRecord| Cursor {
             key: r.rejected_at.timestamp_micros(),
             id: r.id.as_uuid(),
         })
@@ -349,10 +353,15 @@ impl ApiKeyStore for PgStore {
 impl AuditStore for PgStore {
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Page<AuditEntry>> {
         let kind = q.kind.and_then(|k| serde_json::to_value(k).ok()).and_then(|v| v.as_str().map(str::to_owned));
-        self.newest_first("audit_log", "at", kind.as_deref(), q.cursor, q.limit, |e: &AuditEntry| Cursor {
-            key: e.at.timestamp_micros(),
-            id: e.id.as_uuid(),
-        })
+        self.newest_first(
+            "audit_log",
+            "at",
+            kind.as_deref(),
+            q.target.as_deref(),
+            q.cursor,
+            q.limit,
+            |e: &AuditEntry| Cursor { key: e.at.timestamp_micros(), id: e.id.as_uuid() },
+        )
         .await
     }
 }

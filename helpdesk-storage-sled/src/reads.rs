@@ -525,7 +525,9 @@ impl AuditStore for SledStore {
             &self.t.audit,
             q.cursor,
             q.limit,
-            |e: &AuditEntry| q.kind.is_none_or(|k| e.kind == k),
+            |e: &AuditEntry| {
+                q.kind.is_none_or(|k| e.kind == k) && q.target.as_ref().is_none_or(|t| e.target.as_ref() == Some(t))
+            },
             |e| Cursor { key: e.at.timestamp_micros(), id: e.id.as_uuid() },
         )
     }

@@ -304,6 +304,8 @@ impl UserQuery {
 pub struct AuditQuery {
     /// Only this kind.
     pub kind: Option<crate::model::AuditKind>,
+    /// Only entries about this target (a user's id, a ticket number, …): a user's history.
+    pub target: Option<String>,
     /// Continue after this position.
     pub cursor: Option<Cursor>,
     /// Page size.

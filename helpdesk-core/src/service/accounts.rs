@@ -505,7 +505,17 @@ impl HelpDesk {
             AuditKind::UserAdministered,
             Some(id.to_string()),
             None,
-            format!("role {} → {}, department {:?} → {:?}", user.role, next.role, user.department, next.department),
+            {
+                let dept =
+                    |d: &Option<crate::domain::DepartmentKey>| d.as_ref().map_or("none".to_owned(), |d| d.to_string());
+                format!(
+                    "role {} → {}, department {} → {}",
+                    user.role,
+                    next.role,
+                    dept(&user.department),
+                    dept(&next.department)
+                )
+            },
         ));
         uow.users.push(Versioned::update(next.clone(), user.version));
         self.commit(uow).await?;

@@ -793,7 +793,8 @@ pub async fn audit_log_paging(store: Arc<dyn Store>) {
     let mut uow = UnitOfWork::new();
     for i in 0..11 {
         let kind = if i % 2 == 0 { AuditKind::LoginFailed } else { AuditKind::LoginSucceeded };
-        let e = audit(t0() + Duration::seconds(i / 2), kind);
+        let mut e = audit(t0() + Duration::seconds(i / 2), kind);
+        e.target = Some(format!("target-{}", i % 3));
         uow.audit.push(e.clone());
         entries.push(e);
     }
@@ -801,7 +802,7 @@ pub async fn audit_log_paging(store: Arc<dyn Store>) {
     for kind in [None, Some(AuditKind::LoginFailed)] {
         let mut want: Vec<&AuditEntry> = entries.iter().filter(|e| kind.is_none_or(|k| e.kind == k)).collect();
         want.sort_by_key(|e| std::cmp::Reverse((e.at, e.id.as_uuid())));
-        let mut q = AuditQuery { kind, cursor: None, limit: PageSize::new(3).unwrap() };
+        let mut q = AuditQuery { kind, target: None, cursor: None, limit: PageSize::new(3).unwrap() };
         let mut got = Vec::new();
         loop {
             let page = store.list_audit(&q).await.unwrap();
@@ -813,6 +814,12 @@ pub async fn audit_log_paging(store: Arc<dyn Store>) {
         }
         assert_eq!(got, want.into_iter().map(|e| e.id).collect::<Vec<_>>());
     }
+    // One target's entries (a user's history), newest first.
+    let mut want: Vec<&AuditEntry> = entries.iter().filter(|e| e.target.as_deref() == Some("target-1")).collect();
+    want.sort_by_key(|e| std::cmp::Reverse((e.at, e.id.as_uuid())));
+    let q = AuditQuery { target: Some("target-1".into()), limit: PageSize::new(50).unwrap(), ..AuditQuery::default() };
+    let got: Vec<_> = store.list_audit(&q).await.unwrap().items.into_iter().map(|e| e.id).collect();
+    assert_eq!(got, want.into_iter().map(|e| e.id).collect::<Vec<_>>());
 }
 
 /// History, comments and attachments come back complete and oldest first.

@@ -411,7 +411,9 @@ impl AuditStore for InMemoryStore {
             .audit
             .iter()
             .filter(|e| {
-                q.kind.is_none_or(|k| e.kind == k) && q.cursor.is_none_or(|c| (key(e).key, key(e).id) < (c.key, c.id))
+                q.kind.is_none_or(|k| e.kind == k)
+                    && q.target.as_ref().is_none_or(|t| e.target.as_ref() == Some(t))
+                    && q.cursor.is_none_or(|c| (key(e).key, key(e).id) < (c.key, c.id))
             })
             .cloned()
             .collect();

@@ -493,7 +493,7 @@ async fn audit_log(
         ),
         None => None,
     };
-    let q = AuditQuery { kind, cursor: cursor(p.cursor.as_deref())?, limit: page_size(p.limit)? };
+    let q = AuditQuery { kind, target: None, cursor: cursor(p.cursor.as_deref())?, limit: page_size(p.limit)? };
     let page = s.desk().audit_log(&c.principal, &q).await?;
     let items = page
         .items

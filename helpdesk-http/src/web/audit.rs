@@ -137,6 +137,7 @@ pub(crate) async fn audit(State(s): State<AppState>, who: PageUser, Query(q): Qu
     let kind = q.kind.as_deref().and_then(|k| KINDS.iter().find(|(x, _)| kind_key(*x) == k)).map(|(x, _)| *x);
     let query = AuditQuery {
         kind,
+        target: None,
         cursor: q.after.as_deref().and_then(|a| Cursor::decode(a).ok()),
         limit: PageSize::new(50).unwrap_or_default(),
     };

@@ -12,8 +12,9 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use helpdesk_core::NewUser;
 use helpdesk_core::domain::{DepartmentKey, Role, UserId, UserStatus};
+use helpdesk_core::model::AuditKind;
 use helpdesk_core::model::User;
-use helpdesk_core::ports::{Cursor, PageSize, TicketQuery, UserQuery};
+use helpdesk_core::ports::{AuditQuery, Cursor, PageSize, TicketQuery, UserQuery};
 use serde::Deserialize;
 
 use super::pages::{form_allowed, status_label};
@@ -212,7 +213,50 @@ struct UserView {
     tickets: Vec<TicketLine>,
     /// Live sessions: when they began, and from where.
     sessions: Vec<(String, String)>,
+    /// What happened to the account, newest first: (when, ISO time, what, by whom).
+    history: Vec<(String, String, String, String)>,
     error: Option<String>,
+}
+
+/// The account's history: every administrative step recorded in the audit log about it
+/// (approval, role and department changes, deactivation, sessions ended), newest first,
+/// ending with the registration.
+async fn account_history(s: &AppState, who: &PageUser, u: &User) -> Vec<(String, String, String, String)> {
+    let q = AuditQuery {
+        kind: Some(AuditKind::UserAdministered),
+        target: Some(u.id.to_string()),
+        limit: PageSize::new(50).unwrap_or_default(),
+        ..AuditQuery::default()
+    };
+    let entries = s.desk().audit_log(&who.principal, &q).await.map(|p| p.items).unwrap_or_default();
+    let mut names: std::collections::HashMap<UserId, String> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for e in entries {
+        let by = match e.actor.as_ref().and_then(|a| a.user()) {
+            Some(id) => match names.get(&id) {
+                Some(n) => n.clone(),
+                None => {
+                    let n = s
+                        .desk()
+                        .user(&who.principal, id)
+                        .await
+                        .map_or_else(|_| "a former user".to_owned(), |x| x.display_name());
+                    names.insert(id, n.clone());
+                    n
+                }
+            },
+            None => e.actor.as_ref().map_or_else(|| "the help desk".to_owned(), ToString::to_string),
+        };
+        let mut what = e.detail.clone();
+        if let Some(first) = what.get(..1) {
+            what.replace_range(..1, &first.to_uppercase());
+        }
+        let (at, iso) = when(e.at);
+        out.push((at, iso, what, by));
+    }
+    let (at, iso) = when(u.created_at);
+    out.push((at, iso, "Registered".to_owned(), u.display_name()));
+    out
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -251,6 +295,7 @@ async fn user_page(s: &AppState, who: &PageUser, id: &str, flash: Option<String>
         }
         Err(_) => Vec::new(),
     };
+    let history = account_history(s, who, &u).await;
     let r = row(s, &u);
     let name = r.name.clone();
     let department_key = u.department.as_ref().map(ToString::to_string).unwrap_or_default();
@@ -267,6 +312,7 @@ async fn user_page(s: &AppState, who: &PageUser, id: &str, flash: Option<String>
         u: r,
         tickets,
         sessions,
+        history,
         error,
     };
     let status = if view.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
