@@ -246,7 +246,8 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let sled_path = dir.path().join("store");
     {
-        let store = helpdesk_storage_sled::SledStore::open(&helpdesk_storage_sled::SledOptions::new(&sled_path)).unwrap();
+        let store =
+            helpdesk_storage_sled::SledStore::open(&helpdesk_storage_sled::SledOptions::new(&sled_path)).unwrap();
         let start = Instant::now();
         seed(Arc::new(store), n).await;
         eprintln!("sled: {n} tickets seeded in {:.1} s", start.elapsed().as_secs_f64());
@@ -257,15 +258,18 @@ async fn main() {
     let pg_db = match &pg {
         Some(admin) => {
             let url = fresh_database(admin).await;
-            let store = helpdesk_storage_postgres::PgStore::connect(&url, &helpdesk_storage_postgres::PgOptions::default())
-                .await
-                .unwrap();
+            let store =
+                helpdesk_storage_postgres::PgStore::connect(&url, &helpdesk_storage_postgres::PgOptions::default())
+                    .await
+                    .unwrap();
             store.migrate().await.unwrap();
             let start = Instant::now();
             seed(Arc::new(store), n).await;
             eprintln!("PostgreSQL: {n} tickets seeded in {:.1} s", start.elapsed().as_secs_f64());
             let (m, p99, max) = reports_page(&url).await;
-            println!("| `GET /reports` (30 days) at {n} tickets | PostgreSQL | {m:.1} ms | {p99:.1} ms | {max:.1} ms |");
+            println!(
+                "| `GET /reports` (30 days) at {n} tickets | PostgreSQL | {m:.1} ms | {p99:.1} ms | {max:.1} ms |"
+            );
             Some(url)
         }
         None => {
@@ -277,14 +281,20 @@ async fn main() {
     let fresh_sled = tempfile::tempdir().unwrap();
     let one = serve(&format!("sled:{}", fresh_sled.path().join("store").display())).await;
     let (p50, p99, max) = live_latency(&one.root, &one.root).await;
-    println!("| live update, change → event (100 changes) | sled, 1 process | {p50:.1} ms | {p99:.1} ms | {max:.1} ms |");
+    println!(
+        "| live update, change → event (100 changes) | sled, 1 process | {p50:.1} ms | {p99:.1} ms | {max:.1} ms |"
+    );
     drop(one);
     if let Some(url) = pg_db {
         let a = serve(&url).await;
         let b = serve(&url).await;
         let (p50, p99, max) = live_latency(&a.root, &a.root).await;
-        println!("| live update, change → event (100 changes) | PostgreSQL, 1 process | {p50:.1} ms | {p99:.1} ms | {max:.1} ms |");
+        println!(
+            "| live update, change → event (100 changes) | PostgreSQL, 1 process | {p50:.1} ms | {p99:.1} ms | {max:.1} ms |"
+        );
         let (p50, p99, max) = live_latency(&a.root, &b.root).await;
-        println!("| live update, change → event (100 changes) | PostgreSQL, written on A, page on B | {p50:.1} ms | {p99:.1} ms | {max:.1} ms |");
+        println!(
+            "| live update, change → event (100 changes) | PostgreSQL, written on A, page on B | {p50:.1} ms | {p99:.1} ms | {max:.1} ms |"
+        );
     }
 }

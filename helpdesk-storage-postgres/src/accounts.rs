@@ -41,18 +41,15 @@ impl PgStore {
         &self,
         table: &str,
         time_col: &str,
-        kind: Option<&str>,
-        target: Option<&str>,
+        // (SQL expression, value) pairs that must be equal.
+        equal: &[(&str, &str)],
         cursor: Option<Cursor>,
         limit: PageSize,
         key: impl Fn(&T) -> Cursor,
     ) -> StoreResult<Page<T>> {
         let mut b = sqlx::QueryBuilder::new(format!("SELECT doc FROM {table} WHERE true"));
-        if let Some(k) = kind {
-            b.push(" AND kind = ").push_bind(k.to_owned());
-        }
-        if let Some(t) = target {
-            b.push(" AND doc->>'target' = ").push_bind(t.to_owned());
+        for (expr, value) in equal {
+            b.push(format!(" AND {expr} = ")).push_bind((*value).to_owned());
         }
         if let Some(c) = cursor {
             b.push(format!(" AND ({time_col}, id) < ("))
@@ -117,7 +114,7 @@ impl UserStore for PgStore {
         Ok(n as u64)
     }
     async fn rejections(&self, cursor: Option<Cursor>, limit: PageSize) -> StoreResult<Page<RejectionRecord>> {
-        self.newest_first("rejections", "rejected_at", None, None, cursor, limit, |r: &RejectionRecord| Cursor {
+        self.newest_first("rejections", "rejected_at", &[], cursor, limit, |r: &RejectionRecord| Cursor {
             key: r.rejected_at.timestamp_micros(),
             id: r.id.as_uuid(),
         })
@@ -353,15 +350,17 @@ impl ApiKeyStore for PgStore {
 impl AuditStore for PgStore {
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Page<AuditEntry>> {
         let kind = q.kind.and_then(|k| serde_json::to_value(k).ok()).and_then(|v| v.as_str().map(str::to_owned));
-        self.newest_first(
-            "audit_log",
-            "at",
-            kind.as_deref(),
-            q.target.as_deref(),
-            q.cursor,
-            q.limit,
-            |e: &AuditEntry| Cursor { key: e.at.timestamp_micros(), id: e.id.as_uuid() },
-        )
+        let mut equal = Vec::new();
+        if let Some(k) = kind.as_deref() {
+            equal.push(("kind", k));
+        }
+        if let Some(t) = q.target.as_deref() {
+            equal.push(("doc->>'target'", t));
+        }
+        self.newest_first("audit_log", "at", &equal, q.cursor, q.limit, |e: &AuditEntry| Cursor {
+            key: e.at.timestamp_micros(),
+            id: e.id.as_uuid(),
+        })
         .await
     }
 }

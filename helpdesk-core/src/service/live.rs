@@ -27,8 +27,10 @@ const STAFF_TTL: Duration = Duration::from_secs(30);
 /// [`STAFF_TTL`].
 #[derive(Debug, Default)]
 pub(crate) struct StaffCache {
-    cached: tokio::sync::Mutex<Option<(Instant, HashMap<DepartmentKey, Vec<UserId>>)>>,
+    cached: tokio::sync::Mutex<Option<(Instant, StaffByDepartment)>>,
 }
+
+type StaffByDepartment = HashMap<DepartmentKey, Vec<UserId>>;
 
 /// Who hears of what in one ticket's events: `(recipient, kind)`, before de-duplication.
 /// `department_staff` are the staff of the ticket's department (told of new tickets).
@@ -134,7 +136,7 @@ impl HelpDesk {
         {
             return Ok(map.get(department).cloned().unwrap_or_default());
         }
-        let mut map: HashMap<DepartmentKey, Vec<UserId>> = HashMap::new();
+        let mut map = StaffByDepartment::new();
         for role in [Role::Coordinator, Role::Admin] {
             let mut q = UserQuery {
                 role: Some(role),

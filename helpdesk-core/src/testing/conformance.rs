@@ -1096,7 +1096,7 @@ pub async fn notices_per_user(store: Arc<dyn Store>) {
     failing.notices.push(notice(a.id, &t, t0()));
     assert!(store.commit(failing).await.is_err());
 
-    mine.sort_by(|x, y| (y.created_at, y.id.as_uuid()).cmp(&(x.created_at, x.id.as_uuid())));
+    mine.sort_by_key(|x| std::cmp::Reverse((x.created_at, x.id.as_uuid())));
     let ids = |v: &[Notice]| v.iter().map(|n| n.id).collect::<Vec<_>>();
     assert_eq!(ids(&store.notices(a.id, 10).await.unwrap()), ids(&mine));
     assert_eq!(ids(&store.notices(a.id, 3).await.unwrap()), ids(&mine[..3]));

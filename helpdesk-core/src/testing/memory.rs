@@ -657,7 +657,7 @@ impl NoticeStore for InMemoryStore {
     async fn notices(&self, user: UserId, limit: usize) -> StoreResult<Vec<Notice>> {
         let s = self.lock();
         let mut v: Vec<Notice> = s.notices.iter().filter(|n| n.user == user).cloned().collect();
-        v.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        v.sort_by_key(|n| std::cmp::Reverse((n.created_at, n.id)));
         v.truncate(limit);
         Ok(v)
     }
