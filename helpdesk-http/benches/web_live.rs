@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt as _;
-use helpdesk_core::domain::{DepartmentKey, Priority, TicketStatus, UserId};
+use helpdesk_core::domain::{DepartmentKey, Priority, Role, TicketStatus, UserId, UserStatus};
 use helpdesk_core::ports::{Store, UnitOfWork, Versioned};
-use helpdesk_core::testing::fixtures::ticket;
+use helpdesk_core::testing::fixtures::{ticket, user};
 use serde_json::{Value, json};
 
 const ADMIN_PW: &str = "harbor-lantern-quartz-71";
@@ -31,7 +31,11 @@ const DEPTS: [&str; 3] = ["it", "asset", "budget"];
 /// Writes `n` tickets in batches, spread over the last 90 days.
 async fn seed(store: Arc<dyn Store>, n: u64) {
     let now = Utc::now();
-    let requesters: Vec<UserId> = (0..50).map(|_| UserId::random()).collect();
+    let people: Vec<_> = (0..50).map(|i| user(1000 + i, Role::Employee, UserStatus::Approved)).collect();
+    let requesters: Vec<UserId> = people.iter().map(|u| u.id).collect();
+    let mut uow = UnitOfWork::new();
+    uow.users.extend(people.into_iter().map(Versioned::insert));
+    store.commit(uow).await.unwrap();
     let statuses = [
         TicketStatus::New,
         TicketStatus::Open,
@@ -285,7 +289,9 @@ async fn main() {
         "| live update, change → event (100 changes) | sled, 1 process | {p50:.1} ms | {p99:.1} ms | {max:.1} ms |"
     );
     drop(one);
-    if let Some(url) = pg_db {
+    if let (Some(admin), Some(_)) = (&pg, pg_db) {
+        // A database of its own: the seeded one's ticket counter was left at zero.
+        let url = fresh_database(admin).await;
         let a = serve(&url).await;
         let b = serve(&url).await;
         let (p50, p99, max) = live_latency(&a.root, &a.root).await;

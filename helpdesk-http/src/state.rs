@@ -190,6 +190,7 @@ impl AppState {
     }
 
     /// Cancelled by [`end_live_streams`](Self::end_live_streams).
+    #[cfg(feature = "web")]
     pub(crate) fn live_end(&self) -> &tokio_util::sync::CancellationToken {
         &self.inner.live_end
     }
