@@ -105,15 +105,10 @@ class Journey:
         self.pages_checked += 1
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--server", required=True)
-    parser.add_argument("--chromium", required=True)
-    parser.add_argument("--axe", required=True)
-    parser.add_argument("--screenshots", required=True)
-    args = parser.parse_args()
-
-    data = tempfile.mkdtemp(prefix="helpdesk-browser-")
+def start_server(binary, prefix, extra):
+    """`helpdesk serve` on its zero-config default in a fresh directory, with the bootstrap
+    admin, cheap hashing and a fast dispatcher, plus `extra` settings; waits until ready."""
+    data = tempfile.mkdtemp(prefix=prefix)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
@@ -127,19 +122,33 @@ def main():
         "HELPDESK_PASSWORD_HASH__ITERATIONS": "1",
         "HELPDESK_DISPATCH_INTERVAL_MS": "100",
         "HELPDESK_LOG": "warn",
+    })
+    env.update(extra)
+    env.pop("HELPDESK_STORAGE_URL", None)
+    server = subprocess.Popen([binary, "serve"], env=env)
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.05)
+    return server, base, data
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--chromium", required=True)
+    parser.add_argument("--axe", required=True)
+    parser.add_argument("--screenshots", required=True)
+    args = parser.parse_args()
+
+    server, base, data = start_server(args.server, "helpdesk-browser-", {
         "HELPDESK_WEB__NOTICE": "Support hours: Monday to Friday, 8:00–18:00. Urgent: call 555-0100.",
         "HELPDESK_WEB__TERMS_VERSION": TERMS_VERSION,
         "HELPDESK_WEB__TERMS_TEXT": "Use the help desk for work matters only. Do not attach personal data.",
     })
-    env.pop("HELPDESK_STORAGE_URL", None)
-    server = subprocess.Popen([args.server, "serve"], env=env)
     try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
         run(Journey(args), base, data)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -225,33 +234,13 @@ def live(page, condition, what):
 def dead_mail(j, browser):
     """A second server whose SMTP server nobody listens on (one attempt per mail): a mail goes
     dead, the admin sees it on the system page with the address masked, and retries it."""
-    data = tempfile.mkdtemp(prefix="helpdesk-browser-smtp-")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.update({
-        "HELPDESK_LISTEN": f"127.0.0.1:{port}",
-        "HELPDESK_DATA_DIR": data,
-        "HELPDESK_PUBLIC_URL": base,
-        "HELPDESK_BOOTSTRAP_ADMIN__EMAIL": ADMIN[0],
-        "HELPDESK_BOOTSTRAP_ADMIN__PASSWORD": ADMIN[1],
-        "HELPDESK_PASSWORD_HASH__MEMORY_KIB": "64",
-        "HELPDESK_PASSWORD_HASH__ITERATIONS": "1",
-        "HELPDESK_DISPATCH_INTERVAL_MS": "100",
+    server, base, _ = start_server(j.args.server, "helpdesk-browser-smtp-", {
         "HELPDESK_MAIL__SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
         "HELPDESK_MAIL__SMTP_TIMEOUT_SECS": "2",
         "HELPDESK_OUTBOX__MAX_ATTEMPTS": "1",
         "HELPDESK_LOG": "error",
     })
-    env.pop("HELPDESK_STORAGE_URL", None)
-    server = subprocess.Popen([j.args.server, "serve"], env=env)
     try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
         status, _ = api(base, "POST", "/auth/register", body={
             "email": "lost.mail@example.com", "password": "willow-granite-harbor-31", "first_name": "Lost",
             "last_name": "Mail", "company_id": "MA0990"})
