@@ -71,23 +71,30 @@
       el.replaceWith(document.importNode(next, true));
       changed += 1;
     });
-    // Forms outside the swapped parts act on the version shown now.
-    var version = fresh.querySelector("input[name=version]");
-    if (version) {
-      Array.prototype.forEach.call(document.querySelectorAll("input[name=version]"), function (input) {
-        input.value = version.value;
-      });
-    }
+    // Forms outside the swapped parts act on the version shown now (matched by their action).
+    Array.prototype.forEach.call(document.querySelectorAll("form input[name=version]"), function (input) {
+      var form = input.form;
+      if (!form || form.closest("[data-live]")) { return; }
+      var action = form.getAttribute("action");
+      var twin = fresh.querySelector('form[action="' + action + '"] input[name=version]');
+      if (twin) { input.value = twin.value; }
+    });
     var unread = fresh.getElementById("unread-count");
     if (unread) { setUnread(parseInt(unread.firstChild.nodeValue, 10) || 0); }
     if (changed && status) { status.textContent = "This page was updated."; }
     document.body.setAttribute("data-live-updates", String(1 + (parseInt(document.body.getAttribute("data-live-updates"), 10) || 0)));
   }
 
+  // A list hears of every change it may show: on a busy desk, fetch it at most once a second
+  // (the first change after a quiet spell still shows at once).
+  var last = 0;
   function refresh() {
     if (timer) { return; }
+    var gap = ticket ? 50 : 1000;
+    var wait = Math.max(50, last + gap - Date.now());
     timer = setTimeout(function () {
       timer = null;
+      last = Date.now();
       fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
         .then(function (r) {
           if (r.redirected && /\/sign-in/.test(r.url)) { window.location.assign(r.url); return null; }
