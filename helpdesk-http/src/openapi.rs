@@ -25,6 +25,7 @@ use crate::state::AppState;
         (name = "admin", description = "Outbox administration"),
         (name = "attachments", description = "Uploads and downloads"),
         (name = "reports", description = "Summary, performance and CSV export (admins)"),
+        (name = "notifications", description = "In-app notifications of the signed-in user"),
     ),
     components(schemas(crate::error::Problem, crate::error::ProblemField))
 )]
@@ -57,6 +58,7 @@ pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::catalog::router())
         .merge(routes::integrations::router())
         .merge(routes::admin::router())
+        .merge(routes::notifications::router())
         .merge(routes::attachments::router(upload_limit))
         .merge(routes::reports::router())
         .merge(routes::avatars::router())

@@ -1505,3 +1505,38 @@ async fn the_bell_counts_what_concerns_me_and_the_live_stream_tells_only_what_i_
     }
     assert!(saw_signed_out, "a stream ends with its session");
 }
+
+#[tokio::test]
+async fn notifications_over_the_api_list_count_and_mark_read() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(40, "employee").await;
+    let (_, coord) = app.user(41, "coordinator").await;
+    let number = app.ticket(&emp, "Printer offline").await;
+    let ok =
+        app.post(&format!("/api/v1/tickets/{number}/approve"), &coord, serde_json::json!({ "priority": "low" })).await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+
+    let mine = app.get("/api/v1/notifications", &emp).await;
+    assert_eq!(mine.status, StatusCode::OK, "{:?}", mine.body);
+    assert_eq!(mine.body["unread"], 1);
+    let item = &mine.body["items"][0];
+    assert_eq!(
+        (item["ticket"].as_str(), item["kind"].as_str(), item["status"].as_str()),
+        (Some(number.as_str()), Some("status_changed"), Some("open"))
+    );
+    assert!(item["read_at"].is_null());
+    let theirs = app.get("/api/v1/notifications", &coord).await;
+    assert_eq!(theirs.body["items"][0]["kind"], "new_ticket", "the department's coordinator heard of it");
+
+    let bad = app.get("/api/v1/notifications?limit=0", &emp).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.body["errors"][0]["field"], "limit");
+    let other = theirs.body["items"][0]["id"].clone();
+    let none = app.post("/api/v1/notifications/read", &emp, serde_json::json!({ "id": other })).await;
+    assert_eq!((none.body["marked"].as_u64(), none.body["unread"].as_u64()), (Some(0), Some(1)), "never another's");
+    let all = app.post("/api/v1/notifications/read", &emp, serde_json::json!({})).await;
+    assert_eq!((all.body["marked"].as_u64(), all.body["unread"].as_u64()), (Some(1), Some(0)));
+    assert!(!app.get("/api/v1/notifications", &emp).await.body["items"][0]["read_at"].is_null());
+    let anonymous = app.call(Method::GET, "/api/v1/notifications", None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}

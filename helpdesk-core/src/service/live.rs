@@ -162,6 +162,16 @@ impl HelpDesk {
         Ok(staff)
     }
 
+    /// The user whose notices these are: anonymous callers are unauthenticated, an external
+    /// system (an API key) has none.
+    fn notice_owner(principal: &Principal) -> Result<&crate::policy::UserPrincipal> {
+        match principal {
+            Principal::User(u) => Ok(u),
+            Principal::Anonymous => Err(Error::Unauthenticated(AuthFailure::Missing)),
+            _ => Err(Error::Forbidden("read notifications (users only)")),
+        }
+    }
+
     /// Subscribes to committed changes (filter each with [`Change::visible_to`]).
     pub fn changes(&self) -> tokio::sync::broadcast::Receiver<Change> {
         self.inner.changes.subscribe()
@@ -170,18 +180,18 @@ impl HelpDesk {
     /// The signed-in user's newest `limit` in-app notifications.
     ///
     /// # Errors
-    /// `Unauthenticated` for callers that are not users.
+    /// `Unauthenticated` for anonymous callers, `Forbidden` for external systems.
     pub async fn notices(&self, principal: &Principal, limit: usize) -> Result<Vec<Notice>> {
-        let user = principal.user().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        let user = Self::notice_owner(principal)?;
         Ok(self.inner.store.notices(user.id, limit.min(200)).await?)
     }
 
     /// How many of the signed-in user's notifications are unread.
     ///
     /// # Errors
-    /// `Unauthenticated` for callers that are not users.
+    /// `Unauthenticated` for anonymous callers, `Forbidden` for external systems.
     pub async fn unread_notices(&self, principal: &Principal) -> Result<u64> {
-        let user = principal.user().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        let user = Self::notice_owner(principal)?;
         Ok(self.inner.store.unread_notices(user.id).await?)
     }
 
@@ -189,9 +199,9 @@ impl HelpDesk {
     /// changed (a notice of someone else: 0).
     ///
     /// # Errors
-    /// `Unauthenticated` for callers that are not users.
+    /// `Unauthenticated` for anonymous callers, `Forbidden` for external systems.
     pub async fn mark_notices_read(&self, principal: &Principal, id: Option<NoticeId>) -> Result<u64> {
-        let user = principal.user().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        let user = Self::notice_owner(principal)?;
         let n = self.inner.store.mark_notices_read(user.id, id, self.now()).await?;
         if n > 0 {
             self.publish(vec![Change::Notices { user: user.id }]);
