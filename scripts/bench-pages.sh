@@ -218,6 +218,7 @@ LH_ROWS=$(
     lh "ticket page (coordinator)" "$BASE/tickets/$NUMBER" "{\"Cookie\": \"$STAFF_COOKIE\"}"
     lh "users (admin)" "$BASE/users" "{\"Cookie\": \"$ADMIN_COOKIE\"}"
     lh "reports (admin)" "$BASE/reports" "{\"Cookie\": \"$ADMIN_COOKIE\"}"
+    lh "notifications (employee)" "$BASE/notifications" "$SIGNED_IN"
 )
 
 echo "# Web page benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, sled"
