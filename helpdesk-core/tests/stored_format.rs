@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use helpdesk_core::model::{
-    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, OneTimeToken, OutboxRecord, RejectionRecord, Session,
-    Ticket, User,
+    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, Notice, OneTimeToken, OutboxRecord, RejectionRecord,
+    Session, Ticket, User,
 };
 use helpdesk_core::testing::stored::{StoredSamples, check_golden};
 
@@ -42,4 +42,5 @@ fn the_stored_forms_read_back_into_equal_records() {
     back::<AuditEntry>(&s.audit);
     back::<RejectionRecord>(&s.rejection);
     back::<OutboxRecord>(&s.outbox);
+    back::<Notice>(&s.notice);
 }

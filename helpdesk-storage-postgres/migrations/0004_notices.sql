@@ -9,6 +9,7 @@ CREATE TABLE notices (
 );
 CREATE INDEX notices_by_user ON notices (user_id, created_at DESC, id DESC);
 CREATE INDEX notices_unread ON notices (user_id) WHERE read_at IS NULL;
+CREATE INDEX notices_by_time ON notices (created_at);
 
 -- A user's history on the admin's user page: the audit entries about one target.
 CREATE INDEX audit_by_target ON audit_log ((doc->>'target'), at DESC, id DESC);

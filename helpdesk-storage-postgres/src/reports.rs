@@ -120,6 +120,7 @@ impl MaintenanceStore for PgStore {
                 .await?
                     + exec("DELETE FROM one_time_tokens WHERE expires_at < $1", before.sessions_and_tokens).await?
                     + exec("DELETE FROM rate_windows WHERE window_start < $1", before.sessions_and_tokens).await?,
+                notices: exec("DELETE FROM notices WHERE created_at < $1", before.notices).await?,
             })
         })
         .await

@@ -40,6 +40,7 @@ const SESSIONS: usize = 19;
 const IDEM: usize = 20;
 const NOTICES: usize = 21;
 const UNREAD: usize = 22;
+const NOTICES_TIME: usize = 23;
 
 type Tx = [TransactionalTree];
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -271,6 +272,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
         if n.read_at.is_none() {
             tx[UNREAD].insert(key.as_slice(), &[])?;
         }
+        tx[NOTICES_TIME].insert(crate::notices::notice_time_key(n), key.as_slice())?;
         tx[NOTICES].insert(key, e(enc(n))?)?;
     }
     for (k, d) in deltas {
@@ -321,6 +323,7 @@ impl SledStore {
             t.idem.clone(),
             t.notices.clone(),
             t.notices_unread.clone(),
+            t.notices_time.clone(),
         ]
     }
 }

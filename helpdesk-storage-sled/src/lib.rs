@@ -164,6 +164,7 @@ pub(crate) struct Trees {
     pub windows: sled::Tree,
     pub notices: sled::Tree,
     pub notices_unread: sled::Tree,
+    pub notices_time: sled::Tree,
 }
 
 /// The sled store. Cheap to clone.
@@ -248,6 +249,7 @@ impl SledStore {
             windows: open("windows")?,
             notices: open("notices")?,
             notices_unread: open("notices_unread")?,
+            notices_time: open("notices_time")?,
         };
         migrate(&t.meta, &path)?;
         db.flush().map_err(sled_err)?;

@@ -1,6 +1,7 @@
 //! In-app notifications: `notices` holds each notice under `user ‖ created ‖ id` (so a user's
-//! notices are one prefix, newest last), and `notices_unread` holds the same key, without a
-//! value, for each unread one, so the bell's count walks only the unread keys.
+//! notices are one prefix, newest last), `notices_unread` holds the same key, without a value,
+//! for each unread one, so the bell's count walks only the unread keys, and `notices_time`
+//! maps `created ‖ user ‖ id` to that key, so retention removes the oldest without a scan.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,6 +18,26 @@ use crate::keys::Key;
 
 pub(crate) fn notice_key(n: &Notice) -> Vec<u8> {
     Key::new().uuid(n.user.as_uuid()).time(n.created_at).uuid(n.id.as_uuid()).build()
+}
+
+pub(crate) fn notice_time_key(n: &Notice) -> Vec<u8> {
+    Key::new().time(n.created_at).uuid(n.user.as_uuid()).uuid(n.id.as_uuid()).build()
+}
+
+impl SledStore {
+    /// Removes the notices made before `before`; answers how many.
+    pub(crate) fn purge_notices(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let t = &self.t;
+        let mut n = 0;
+        for kv in t.notices_time.range(..crate::keys::time_key(before).to_vec()) {
+            let (k, key) = kv.map_err(sled_err)?;
+            t.notices.remove(&key).map_err(sled_err)?;
+            t.notices_unread.remove(&key).map_err(sled_err)?;
+            t.notices_time.remove(&k).map_err(sled_err)?;
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 #[async_trait]

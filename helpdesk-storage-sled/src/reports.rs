@@ -152,6 +152,7 @@ impl MaintenanceStore for SledStore {
             }
         }
         self.durable().await?;
+        r.notices = self.purge_notices(before.notices)?;
         Ok(r)
     }
 }

@@ -539,6 +539,8 @@ pub struct PurgeBefore {
     /// Sessions that ended before, one-time tokens that expired before, throttle windows that
     /// started before.
     pub sessions_and_tokens: DateTime<Utc>,
+    /// In-app notifications made before, read or not.
+    pub notices: DateTime<Utc>,
 }
 
 /// How many records a purge removed.
@@ -552,6 +554,9 @@ pub struct PurgeReport {
     pub audit: u64,
     /// Sessions, tokens and throttle windows.
     pub sessions_and_tokens: u64,
+    /// In-app notifications.
+    #[serde(default)]
+    pub notices: u64,
 }
 
 /// In-app notifications, per user, newest first.

@@ -79,7 +79,7 @@ impl HelpDesk {
 
     /// Deletes what is past retention (SPEC §11): delivered outbox rows after 7 days,
     /// idempotency records once expired, security audit after a year, ended sessions and
-    /// tokens after a day.
+    /// tokens after a day, in-app notifications after 90 days (read or not).
     ///
     /// # Errors
     /// Storage failures.
@@ -89,6 +89,7 @@ impl HelpDesk {
             idempotency: now,
             audit: now - chrono::Duration::days(365),
             sessions_and_tokens: now - chrono::Duration::days(1),
+            notices: now - chrono::Duration::days(90),
         };
         Ok(self.inner.store.purge(before).await?)
     }

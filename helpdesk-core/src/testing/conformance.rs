@@ -1032,6 +1032,9 @@ pub async fn resolved_before_and_purge(store: Arc<dyn Store>) {
     uow.outbox.push(m.clone());
     uow.audit.push(audit(t0() - Duration::days(400), AuditKind::LoginFailed));
     uow.audit.push(audit(t0(), AuditKind::LoginFailed));
+    let any_ticket = ticket(1, u.id, t0());
+    let (old, recent) = (notice(u.id, &any_ticket, t0() - Duration::days(100)), notice(u.id, &any_ticket, t0()));
+    uow.notices.extend([old, recent.clone()]);
     uow.idempotency = Some(IdempotencyRecord {
         key: IdempotencyKey { principal: "p".into(), key: "k".into() },
         request_hash: "h".into(),
@@ -1051,6 +1054,7 @@ pub async fn resolved_before_and_purge(store: Arc<dyn Store>) {
             idempotency: now,
             audit: now - Duration::days(365),
             sessions_and_tokens: now - Duration::days(1),
+            notices: now - Duration::days(90),
         })
         .await
         .unwrap();
@@ -1058,6 +1062,9 @@ pub async fn resolved_before_and_purge(store: Arc<dyn Store>) {
     assert_eq!(r.idempotency, 1);
     assert_eq!(r.audit, 1);
     assert!(r.sessions_and_tokens >= 1);
+    assert_eq!(r.notices, 1, "notices past retention go, read or not");
+    assert_eq!(store.notices(u.id, 10).await.unwrap(), vec![recent]);
+    assert_eq!(store.unread_notices(u.id).await.unwrap(), 1);
     assert_eq!(store.outbox_message(m.id).await.unwrap(), None);
     assert_eq!(store.session(s.id).await.unwrap(), None);
     assert_eq!(store.list_audit(&AuditQuery::default()).await.unwrap().items.len(), 1);

@@ -648,6 +648,9 @@ impl MaintenanceStore for InMemoryStore {
         s.tokens.retain(|_, t| t.expires_at >= cutoff);
         s.windows.retain(|(_, start), _| *start >= cutoff);
         r.sessions_and_tokens = (n - s.sessions.len() - s.tokens.len() - s.windows.len()) as u64;
+        let n = s.notices.len();
+        s.notices.retain(|x| x.created_at >= before.notices);
+        r.notices = (n - s.notices.len()) as u64;
         Ok(r)
     }
 }

@@ -40,6 +40,7 @@ pub struct StoredSamples {
     pub audit: AuditEntry,
     pub rejection: RejectionRecord,
     pub outbox: OutboxRecord,
+    pub notice: Notice,
 }
 
 impl StoredSamples {
@@ -195,7 +196,30 @@ impl StoredSamples {
             lease_until: Some(at(96)),
             delivered_at: None,
         };
-        Self { user, ticket, event, comment, attachment, session, one_time_token, api_key, audit, rejection, outbox }
+        let notice = Notice {
+            id: NoticeId::from_uuid(id(12)),
+            user: user_id,
+            ticket: ticket_id,
+            number: "TX0042".into(),
+            subject: "Laptop screen flickers".into(),
+            kind: NoticeKind::StatusChanged { status: TicketStatus::Pending },
+            created_at: at(100),
+            read_at: Some(at(101)),
+        };
+        Self {
+            user,
+            ticket,
+            event,
+            comment,
+            attachment,
+            session,
+            one_time_token,
+            api_key,
+            audit,
+            rejection,
+            outbox,
+            notice,
+        }
     }
 
     /// Each sample as its serde JSON (what PostgreSQL keeps in `doc` and sled in its rows),
@@ -220,6 +244,7 @@ impl StoredSamples {
             ("audit_entry", json(&self.audit)),
             ("rejection_record", json(&self.rejection)),
             ("outbox_record", json(&self.outbox)),
+            ("notice", json(&self.notice)),
         ]
     }
 }
