@@ -102,25 +102,46 @@
         })
         .then(function (html) { if (html) { swap(html); } })
         .catch(function () { /* offline: the next change or a reload catches up */ });
-    }, 50);
+    }, wait);
   }
 
   var shown = document.querySelector("[data-ticket]");
   var ticket = shown ? shown.getAttribute("data-ticket") : null;
   var lists = document.querySelector("[data-live]") !== null;
-  var events = new EventSource(url);
-  events.addEventListener("ready", function () { document.body.setAttribute("data-live-ready", "1"); });
-  events.addEventListener("ticket", function (e) {
-    var change = JSON.parse(e.data);
-    if (ticket ? change.number === ticket : lists) { refresh(); }
-  });
-  events.addEventListener("notices", function (e) {
-    setUnread(parseInt(e.data, 10) || 0);
-    if (document.querySelector('[data-live="notices"]')) { refresh(); }
-  });
-  events.addEventListener("lagged", function () { if (lists) { refresh(); } });
-  events.addEventListener("signed-out", function () {
-    events.close();
-    window.location.assign("/sign-in?next=" + encodeURIComponent(window.location.pathname));
+  var events = null;
+  var opened = false;
+  function listen() {
+    events = new EventSource(url);
+    events.addEventListener("ready", function (e) {
+      document.body.setAttribute("data-live-ready", "1");
+      setUnread(parseInt(e.data, 10) || 0);
+      // A stream opened again (a server restart, a tab shown again) may have missed changes.
+      if (opened && lists) { refresh(); }
+      opened = true;
+    });
+    events.addEventListener("ticket", function (e) {
+      var change = JSON.parse(e.data);
+      if (ticket ? change.number === ticket : lists) { refresh(); }
+    });
+    events.addEventListener("notices", function (e) {
+      setUnread(parseInt(e.data, 10) || 0);
+      if (document.querySelector('[data-live="notices"]')) { refresh(); }
+    });
+    events.addEventListener("lagged", function () { if (lists) { refresh(); } });
+    events.addEventListener("signed-out", function () {
+      events.close();
+      window.location.assign("/sign-in?next=" + encodeURIComponent(window.location.pathname));
+    });
+  }
+  listen();
+  // A hidden tab lets its stream go (over HTTP/1.1 a browser keeps at most six connections to
+  // one server, and every open tab would hold one) and catches up when it is shown again.
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden && events) {
+      events.close();
+      events = null;
+    } else if (!document.hidden && !events) {
+      listen();
+    }
   });
 })();

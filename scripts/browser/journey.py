@@ -210,6 +210,12 @@ def sign_in(page, base, email, password):
     page.click("main button[type=submit]")
 
 
+def set_hidden(page, hidden):
+    """Makes the page believe it was sent to the background (or shown again)."""
+    page.evaluate("(h) => { Object.defineProperty(document, 'hidden', {value: h, configurable: true}); "
+                  "document.dispatchEvent(new Event('visibilitychange')); }", hidden)
+
+
 def live_ready(page):
     """Waits until the page's live-update stream is open."""
     try:
@@ -425,12 +431,19 @@ def run(j, base, data):
         # and closes the ticket from the list.
         live(desk, "part('conversation').includes('The Lisbon office')", "the answer arrives live on the coordinator's page")
         check("In progress" in desk.inner_text("[data-live=summary]"), "and the status with it")
+        # Meanwhile the employee's tab is in the background: it lets its stream go, and catches
+        # up when shown again.
+        set_hidden(page, True)
         desk.goto(base + f"/tickets/{number}")
         check("The Lisbon office" in desk.content(), "the answer reached the coordinator")
         desk.click("main >> text=Resolve")
         desk.fill("#text", "Split tunnel fixed for the Lisbon office.")
         desk.click("main form button[type=submit]")
         check("Done: resolved." in desk.content(), "the coordinator resolves the ticket", desk)
+        page.wait_for_timeout(300)
+        check("Resolved" not in page.inner_text("[data-live=summary]"), "a hidden tab holds no stream")
+        set_hidden(page, False)
+        live(page, "part('summary').includes('Resolved')", "shown again, the tab catches up on what it missed")
         check(page.locator("#unread-count").is_visible(), "the employee's bell shows unread notifications")
         page.click("header a.bell")
         check("Now: resolved" in page.content() and number in page.content(), "the notification says what happened")
