@@ -1,19 +1,29 @@
-"""The employee's journey through the web pages in a real headless Chromium.
+"""The employee's, the coordinator's and the admin's journeys through the web pages in a real
+headless Chromium.
 
 Starts `helpdesk serve` on its zero-config default (sled, mail as .eml files) in a temporary
-directory, with a notice and terms of use configured, then, as a person would: registers (with
-a picture, accepting the terms), is approved (by the admin, through the API), signs in (and is
-taken back where they were going), files a ticket with two files in the same form, sees it on
-the home page; a coordinator in a second browser accepts it from the queue, takes it, writes an
-internal note and asks a question; the employee answers with a comment and a file (and never
-sees the note); the coordinator resolves it; the employee closes it from the list after the
-confirmation page, withdraws another, changes the picture and the password, signs out, and
-resets a forgotten password from the mailed link; the admin approves one registration from the
-users page and rejects another with a reason. Along the way it checks the attacks the pages must withstand (markup in a subject,
-a comment and a file name shown as text, no dialog ever opens, the session cookie is not
-readable by script, forms without the session's token, with another session's token or from
-another site are refused, another employee's ticket is not found), runs axe-core on every page
-(no serious or critical violation), and saves a screenshot of every page at 1280 and 360 px.
+directory, with a notice and terms of use configured, then, as people would: the employee
+registers (with a picture, accepting the terms), is approved (by the admin, through the API),
+signs in (and is taken back where they were going) and files a ticket with two files in the
+same form while a coordinator has the queue open in a second browser: the ticket appears there
+live, and the coordinator's bell lights up. The coordinator accepts it from the queue, takes
+it, writes an internal note and asks a question, while the employee's open ticket page follows
+every step live and never shows the note; the employee's answer (a comment and a file) arrives
+live on the coordinator's page; with the employee's tab in the background (its stream let go)
+the coordinator resolves, and the tab catches up when shown again; the employee reads the
+notifications, closes the ticket from the list after the confirmation page, withdraws another,
+changes the picture and the password, signs out, and resets a forgotten password from the
+mailed link. The admin approves one registration from the users page and rejects another with a
+reason, makes a coordinator from the user's page (the account's history shows it), deactivates
+a user whose open page then signs them out, reads the reports (their figures checked against
+the API's), creates an API key and sees it once; a second server whose SMTP server nobody
+listens on makes a mail go dead, which the admin retries from the system page. Along the way it
+checks the attacks the pages must withstand (markup in a subject, a comment and a file name
+shown as text, no dialog ever opens, the session cookie is not readable by script, forms
+without the session's token, with another session's token or from another site are refused,
+another employee's ticket is not found, staff pages are not found for employees), runs axe-core
+on every page (no serious or critical violation), and saves a screenshot of every page at 1280
+and 360 px.
 
 Run by scripts/browser-tests.sh; exits non-zero on the first failed check.
 """
@@ -560,6 +570,16 @@ def run(j, base, data):
         check("Registration rejected" in admin_page.content(), "rejected with a reason", admin_page)
         admin_page.click("text=Nadia Okafor Jr.")
         j.look(admin_page, "user")
+        # The approved one becomes a coordinator of the IT department, from their page.
+        _, found = api(base, "GET", "/users?q=pending.one%40example.com", admin)
+        admin_page.goto(base + "/users/" + found["items"][0]["id"])
+        admin_page.select_option("#role", "coordinator")
+        admin_page.select_option("#department", "it")
+        admin_page.click("form[action$='/role'] button[type=submit]")
+        check("Role and department saved" in admin_page.content(), "the admin makes a coordinator", admin_page)
+        check("Role employee → coordinator" in admin_page.inner_text("main"), "the account's history shows it")
+        _, made = api(base, "GET", "/users/" + found["items"][0]["id"], admin)
+        check(made["role"] == "coordinator" and made["department"] == "it", "the API agrees")
         # Deactivating someone who has a page open signs them out.
         other_page.goto(base + "/tickets")
         live_ready(other_page)
