@@ -40,7 +40,8 @@ struct Viewer {
 }
 
 impl Viewer {
-    /// The session's principal now, or `None` when it no longer holds.
+    /// Whether the session still holds (its principal refreshed, so a role change applies);
+    /// a storage outage counts as holding.
     async fn still_signed_in(&mut self) -> bool {
         match self.desk.authenticate_session(self.session).await {
             Ok((principal, user)) if !user.must_change_password => {

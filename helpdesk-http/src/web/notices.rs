@@ -35,7 +35,7 @@ struct NoticeRow {
 fn what(n: &Notice, staff: bool) -> String {
     match n.kind {
         NoticeKind::StatusChanged { status } if staff => {
-            format!("Now {}", super::desk::staff_status(status).to_lowercase())
+            format!("Now: {}", super::desk::staff_status(status).to_lowercase())
         }
         NoticeKind::StatusChanged { status } => format!("Now: {}", status_label(status).to_lowercase()),
         NoticeKind::Commented => "A new reply".to_owned(),
