@@ -36,7 +36,7 @@ impl AccountAction {
 /// The status after `action`, or `None` when the account is deleted (reject).
 ///
 /// # Errors
-/// [`Error::InvalidTransition`] when `action` does not apply to `from`.
+/// [`Error::AccountTransition`] when `action` does not apply to `from`.
 pub fn next_status(from: UserStatus, action: AccountAction) -> Result<Option<UserStatus>, Error> {
     use AccountAction as A;
     use UserStatus as S;
@@ -45,7 +45,7 @@ pub fn next_status(from: UserStatus, action: AccountAction) -> Result<Option<Use
         (S::Pending, A::Reject) => Ok(None),
         (S::Approved, A::Deactivate) => Ok(Some(S::Deactivated)),
         (S::Deactivated, A::Reactivate) => Ok(Some(S::Approved)),
-        _ => Err(Error::InvalidTransition { action: action.as_str().to_owned(), from: from.as_str().to_owned() }),
+        _ => Err(Error::AccountTransition { action: action.as_str().to_owned(), from: from.as_str().to_owned() }),
     }
 }
 

@@ -143,6 +143,14 @@ pub enum Error {
         /// The ticket's status.
         from: String,
     },
+    /// The account's status does not allow this action (approving an approved account, …).
+    #[error("cannot {action} an account that is {from}")]
+    AccountTransition {
+        /// The action asked for (`approve`, `reject`, `deactivate`, `reactivate`).
+        action: String,
+        /// The account's status.
+        from: String,
+    },
     /// The resource changed since the client read it.
     #[error("version conflict: expected {expected}, found {found}")]
     VersionConflict {
@@ -190,6 +198,7 @@ impl Error {
             Error::NotFound { .. } => "resource.not_found",
             Error::AlreadyExists { .. } => "resource.already_exists",
             Error::InvalidTransition { .. } => "ticket.invalid_transition",
+            Error::AccountTransition { .. } => "account.invalid_transition",
             Error::VersionConflict { .. } => "resource.version_conflict",
             Error::Conflict(_) => "resource.conflict",
             Error::Throttled { .. } => "rate_limited",

@@ -92,6 +92,7 @@ fn status_of(e: &Error) -> StatusCode {
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
         Error::AlreadyExists { .. }
         | Error::InvalidTransition { .. }
+        | Error::AccountTransition { .. }
         | Error::VersionConflict { .. }
         | Error::Conflict(_)
         | Error::IdempotencyInProgress => StatusCode::CONFLICT,
@@ -234,6 +235,11 @@ mod tests {
             (Error::NotFound { what: "ticket" }, 404, "resource.not_found"),
             (Error::AlreadyExists { what: "user" }, 409, "resource.already_exists"),
             (Error::InvalidTransition { action: "close".into(), from: "new".into() }, 409, "ticket.invalid_transition"),
+            (
+                Error::AccountTransition { action: "reject".into(), from: "approved".into() },
+                409,
+                "account.invalid_transition",
+            ),
             (Error::VersionConflict { expected: 1, found: 2 }, 409, "resource.version_conflict"),
             (Error::Conflict("x"), 409, "resource.conflict"),
             (Error::Throttled { retry_after: Duration::from_secs(7) }, 429, "rate_limited"),

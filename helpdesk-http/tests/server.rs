@@ -171,3 +171,33 @@ async fn metrics_need_their_token_when_one_is_configured() {
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn an_http_1_1_request_without_host_is_a_bad_request() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let mut config = Config { listen: addr, data_dir: dir.path().join("data"), ..Config::default() };
+    config.password_hash.memory_kib = 64;
+    config.password_hash.iterations = 1;
+    let stop = CancellationToken::new();
+    let server = tokio::spawn({
+        let (config, stop) = (config.clone(), stop.clone());
+        async move { helpdesk_http::server::serve(&config, stop).await }
+    });
+    common::wait_ready(&format!("http://{addr}")).await;
+    let status_of = |request: &'static str| async move {
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 64];
+        let n = conn.read(&mut buf).await.unwrap();
+        String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned()
+    };
+    assert!(status_of("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n").await.starts_with("HTTP/1.1 400"));
+    assert!(
+        status_of("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.starts_with("HTTP/1.1 200")
+    );
+    assert!(status_of("GET /healthz HTTP/1.0\r\n\r\n").await.starts_with("HTTP/1.0 200"), "HTTP/1.0 needs none");
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
+}

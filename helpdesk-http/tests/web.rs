@@ -1540,3 +1540,20 @@ async fn notifications_over_the_api_list_count_and_mark_read() {
     let anonymous = app.call(Method::GET, "/api/v1/notifications", None, None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn an_account_action_that_does_not_apply_says_so_in_account_terms() {
+    let app = TestApp::new().await;
+    let (id, _) = app.user(42, "employee").await;
+    for action in ["reject", "approve", "reactivate"] {
+        let body = if action == "reject" { serde_json::json!({ "reason": "x" }) } else { serde_json::json!({}) };
+        let r = app.post(&format!("/api/v1/users/{id}/{action}"), &app.admin, body).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::CONFLICT, "account.invalid_transition"),
+            "{action}: {:?}",
+            r.body
+        );
+        assert_eq!(r.body["detail"], format!("cannot {action} an account that is approved"));
+    }
+}

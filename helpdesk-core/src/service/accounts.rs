@@ -341,7 +341,7 @@ impl HelpDesk {
     /// Approves a pending registration; mails "account ready".
     ///
     /// # Errors
-    /// `NotFound`, `Forbidden`, `InvalidTransition` (not pending), `VersionConflict`.
+    /// `NotFound`, `Forbidden`, `AccountTransition` (not pending), `VersionConflict`.
     pub async fn approve_user(&self, principal: &Principal, id: UserId, expected: Option<u64>) -> Result<User> {
         self.change_status(principal, id, AccountAction::Approve, expected).await
     }
@@ -375,7 +375,7 @@ impl HelpDesk {
         let user = self.admin_target(principal, id).await?;
         Self::check_version(&user, expected)?;
         let Some(status) = next_status(user.status, action)? else {
-            return Err(Error::InvalidTransition { action: action.as_str().into(), from: user.status.as_str().into() });
+            return Err(Error::AccountTransition { action: action.as_str().into(), from: user.status.as_str().into() });
         };
         let now = self.now();
         let mut next = user.clone();
