@@ -84,6 +84,11 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// A form POST from the help desk's own pages (same origin) with `fields`, signed in as `cookie`.
+async fn post_form(app: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Page {
+    send(app, Method::POST, path, Some(cookie), Some(&form_encode(fields)), &[("sec-fetch-site", "same-origin")]).await
+}
+
 /// Signs in through the page; the `Cookie` header value.
 async fn sign_in(app: &TestApp, email: &str) -> String {
     let p = send(
@@ -329,7 +334,6 @@ async fn the_requester_comments_and_closes_or_withdraws_after_confirming() {
     }
     let fresh = app.ticket(&emp, "Need a dock").await;
     let cookie = sign_in(&app, "user5@example.com").await;
-    let same = [("sec-fetch-site", "same-origin")];
 
     // A comment on the page, then it shows in the conversation.
     let page = send(&app, Method::GET, &format!("/tickets/{fresh}"), Some(&cookie), None, &[]).await;
@@ -367,23 +371,19 @@ async fn the_requester_comments_and_closes_or_withdraws_after_confirming() {
         confirm.html[i..].split('"').next().unwrap().to_owned()
     };
     // A stale page: someone changed the ticket meanwhile; nothing is done and the page says so.
-    let stale = send(
+    let stale = post_form(
         &app,
-        Method::POST,
         &format!("/tickets/{fresh}/withdraw"),
-        Some(&cookie),
-        Some(&form_encode(&[("csrf", &csrf), ("version", "1"), ("text", "")])),
-        &same,
+        &cookie,
+        &[("csrf", &csrf), ("version", "1"), ("text", "")],
     )
     .await;
     assert_eq!(stale.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("/tickets/{fresh}?stale=1"));
-    let done = send(
+    let done = post_form(
         &app,
-        Method::POST,
         &format!("/tickets/{fresh}/withdraw"),
-        Some(&cookie),
-        Some(&form_encode(&[("csrf", &csrf), ("version", &version), ("text", "Found one.")])),
-        &same,
+        &cookie,
+        &[("csrf", &csrf), ("version", &version), ("text", "Found one.")],
     )
     .await;
     assert_eq!(
@@ -403,13 +403,11 @@ async fn the_requester_comments_and_closes_or_withdraws_after_confirming() {
         let i = confirm.html.find("name=\"version\" value=\"").unwrap() + "name=\"version\" value=\"".len();
         confirm.html[i..].split('"').next().unwrap().to_owned()
     };
-    let done = send(
+    let done = post_form(
         &app,
-        Method::POST,
         &format!("/tickets/{resolved}/close"),
-        Some(&cookie),
-        Some(&form_encode(&[("csrf", &csrf), ("version", &version), ("text", "")])),
-        &same,
+        &cookie,
+        &[("csrf", &csrf), ("version", &version), ("text", "")],
     )
     .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
@@ -697,37 +695,26 @@ async fn the_profile_edits_names_takes_a_picture_and_signs_out_elsewhere() {
     assert!(p.html.contains("MA1010") && p.html.contains("Ticket coordinator"), "read-only facts shown");
     let csrf = csrf_of(&p.html);
     let version = p.html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let same = [("sec-fetch-site", "same-origin")];
-    let bad = send(
+    let bad = post_form(
         &app,
-        Method::POST,
         "/profile",
-        Some(&cookie),
-        Some(&form_encode(&[
-            ("csrf", &csrf),
-            ("version", &version),
-            ("first_name", ""),
-            ("last_name", "User10"),
-            ("suffix", ""),
-        ])),
-        &same,
+        &cookie,
+        &[("csrf", &csrf), ("version", &version), ("first_name", ""), ("last_name", "User10"), ("suffix", "")],
     )
     .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let ok = send(
+    let ok = post_form(
         &app,
-        Method::POST,
         "/profile",
-        Some(&cookie),
-        Some(&form_encode(&[
+        &cookie,
+        &[
             ("csrf", &csrf),
             ("version", &version),
             ("first_name", "Renamed"),
             ("middle_name", ""),
             ("last_name", "User10"),
             ("suffix", "III"),
-        ])),
-        &same,
+        ],
     )
     .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.html);
@@ -769,15 +756,7 @@ async fn the_profile_edits_names_takes_a_picture_and_signs_out_elsewhere() {
     assert!(confirm.html.contains("This ends your sessions on 2 other devices or browsers."), "{}", confirm.html);
 
     // Sign out everywhere else: the other browser and the API token end; this page stays.
-    let p = send(
-        &app,
-        Method::POST,
-        "/profile/sign-out-elsewhere",
-        Some(&cookie),
-        Some(&form_encode(&[("csrf", &csrf)])),
-        &same,
-    )
-    .await;
+    let p = post_form(&app, "/profile/sign-out-elsewhere", &cookie, &[("csrf", &csrf)]).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(send(&app, Method::GET, "/", Some(&other_cookie), None, &[]).await.status, StatusCode::SEE_OTHER);
     assert_eq!(app.get("/api/v1/me", &api_token).await.status, StatusCode::UNAUTHORIZED);
@@ -794,7 +773,6 @@ async fn a_coordinator_works_a_ticket_from_its_page_and_internal_notes_stay_inte
     let number = app.ticket(&emp, "Laptop will not boot").await;
     let staff = sign_in(&app, "user12@example.com").await;
     let employee = sign_in(&app, "user11@example.com").await;
-    let same = [("sec-fetch-site", "same-origin")];
     let ticket = format!("/tickets/{number}");
 
     let p = send(&app, Method::GET, &ticket, Some(&staff), None, &[]).await;
@@ -809,13 +787,11 @@ async fn a_coordinator_works_a_ticket_from_its_page_and_internal_notes_stay_inte
     let form = send(&app, Method::GET, &format!("{ticket}/approve"), Some(&staff), None, &[]).await;
     assert!(form.html.contains("id=\"priority\"") && form.html.contains("id=\"department\""));
     let v = version(&form.html);
-    let done = send(
+    let done = post_form(
         &app,
-        Method::POST,
         &format!("{ticket}/approve"),
-        Some(&staff),
-        Some(&form_encode(&[("csrf", &csrf), ("version", &v), ("priority", "high"), ("department", "it")])),
-        &same,
+        &staff,
+        &[("csrf", &csrf), ("version", &v), ("priority", "high"), ("department", "it")],
     )
     .await;
     assert_eq!(done.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("{ticket}?done=approve"));
@@ -823,15 +799,7 @@ async fn a_coordinator_works_a_ticket_from_its_page_and_internal_notes_stay_inte
     assert!(p.html.contains("Done: accepted.") && p.html.contains("<dt>Priority</dt><dd>High</dd>"), "{}", p.html);
     assert!(p.html.contains("action=\"/tickets/") && p.html.contains(">Take it</button>"), "claim is one button");
     let v = version(&p.html);
-    let claimed = send(
-        &app,
-        Method::POST,
-        &format!("{ticket}/claim"),
-        Some(&staff),
-        Some(&form_encode(&[("csrf", &csrf), ("version", &v)])),
-        &same,
-    )
-    .await;
+    let claimed = post_form(&app, &format!("{ticket}/claim"), &staff, &[("csrf", &csrf), ("version", &v)]).await;
     assert_eq!(claimed.status, StatusCode::SEE_OTHER);
 
     // An internal note: marked for staff, absent for the requester.
@@ -852,30 +820,26 @@ async fn a_coordinator_works_a_ticket_from_its_page_and_internal_notes_stay_inte
 
     // Details: the priority changed from the page; a stale form changes nothing.
     let v = version(&p.html);
-    let edited = send(
+    let edited = post_form(
         &app,
-        Method::POST,
         &format!("{ticket}/edit"),
-        Some(&staff),
-        Some(&form_encode(&[
+        &staff,
+        &[
             ("csrf", &csrf),
             ("version", &v),
             ("kind", "hardware/laptop"),
             ("priority", "critical"),
             ("department", "it"),
             ("scheduled_date", ""),
-        ])),
-        &same,
+        ],
     )
     .await;
     assert_eq!(edited.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("{ticket}?edited=1"));
-    let stale = send(
+    let stale = post_form(
         &app,
-        Method::POST,
         &format!("{ticket}/edit"),
-        Some(&staff),
-        Some(&form_encode(&[("csrf", &csrf), ("version", &v), ("kind", "hardware/laptop"), ("priority", "low")])),
-        &same,
+        &staff,
+        &[("csrf", &csrf), ("version", &v), ("kind", "hardware/laptop"), ("priority", "low")],
     )
     .await;
     assert_eq!(stale.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("{ticket}?stale=1"));
@@ -886,13 +850,11 @@ async fn a_coordinator_works_a_ticket_from_its_page_and_internal_notes_stay_inte
     let p = send(&app, Method::GET, &format!("{ticket}/resolve"), Some(&employee), None, &[]).await;
     assert_eq!(p.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("{ticket}?stale=1"));
     let ecsrf = csrf_of(&send(&app, Method::GET, &ticket, Some(&employee), None, &[]).await.html);
-    let forced = send(
+    let forced = post_form(
         &app,
-        Method::POST,
         &format!("{ticket}/resolve"),
-        Some(&employee),
-        Some(&form_encode(&[("csrf", &ecsrf), ("version", "4"), ("text", "done")])),
-        &same,
+        &employee,
+        &[("csrf", &ecsrf), ("version", "4"), ("text", "done")],
     )
     .await;
     assert!(
@@ -913,7 +875,6 @@ async fn the_queue_filters_from_the_address_bar_counts_and_triages_from_a_row() 
     let third = app.ticket(&emp, "Need a second monitor").await;
     let staff = sign_in(&app, "user14@example.com").await;
     let employee = sign_in(&app, "user13@example.com").await;
-    let same = [("sec-fetch-site", "same-origin")];
 
     assert_eq!(send(&app, Method::GET, "/desk", Some(&employee), None, &[]).await.status, StatusCode::NOT_FOUND);
     let home = send(&app, Method::GET, "/", Some(&staff), None, &[]).await;
@@ -932,13 +893,11 @@ async fn the_queue_filters_from_the_address_bar_counts_and_triages_from_a_row() 
 
     // Accept from the row, with a priority; then take it from the row.
     let v = version(&q.html, &first);
-    let r = send(
+    let r = post_form(
         &app,
-        Method::POST,
         &format!("/tickets/{first}/approve"),
-        Some(&staff),
-        Some(&form_encode(&[("csrf", &csrf), ("version", &v), ("priority", "critical")])),
-        &same,
+        &staff,
+        &[("csrf", &csrf), ("version", &v), ("priority", "critical")],
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -947,15 +906,7 @@ async fn the_queue_filters_from_the_address_bar_counts_and_triages_from_a_row() 
     assert!(q.html.contains(&format!("aria-label=\"Take {first}\"")));
     let at = q.html.find(&format!("action=\"/tickets/{first}/claim\"")).unwrap();
     let v = q.html[at..].split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let r = send(
-        &app,
-        Method::POST,
-        &format!("/tickets/{first}/claim"),
-        Some(&staff),
-        Some(&form_encode(&[("csrf", &csrf), ("version", &v)])),
-        &same,
-    )
-    .await;
+    let r = post_form(&app, &format!("/tickets/{first}/claim"), &staff, &[("csrf", &csrf), ("version", &v)]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
 
     // Several statuses at once, "me", text, and a bookmarkable address.
@@ -997,7 +948,6 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
         p.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned()
     };
     let coordinator = sign_in(&app, "user15@example.com").await;
-    let same = [("sec-fetch-site", "same-origin")];
 
     assert_eq!(send(&app, Method::GET, "/users", Some(&coordinator), None, &[]).await.status, StatusCode::NOT_FOUND);
     let home = send(&app, Method::GET, "/", Some(&admin), None, &[]).await;
@@ -1019,13 +969,11 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
     let (approve, reject) = (id_of(&users.html, 17), id_of(&users.html, 18));
 
     // Approve in place, from the list.
-    let r = send(
+    let r = post_form(
         &app,
-        Method::POST,
         &format!("/users/{approve}/approve"),
-        Some(&admin),
-        Some(&form_encode(&[("csrf", &csrf), ("version", "1"), ("back", "list")])),
-        &same,
+        &admin,
+        &[("csrf", &csrf), ("version", "1"), ("back", "list")],
     )
     .await;
     assert_eq!(r.headers.get(header::LOCATION).unwrap().to_str().unwrap(), "/users?done=approved");
@@ -1033,25 +981,11 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
     let path = format!("/users/{reject}/reject");
     let form = send(&app, Method::GET, &path, Some(&admin), None, &[]).await;
     assert!(form.html.contains("id=\"reason\""));
-    let empty = send(
-        &app,
-        Method::POST,
-        &path,
-        Some(&admin),
-        Some(&form_encode(&[("csrf", &csrf), ("version", "1"), ("reason", " ")])),
-        &same,
-    )
-    .await;
+    let empty = post_form(&app, &path, &admin, &[("csrf", &csrf), ("version", "1"), ("reason", " ")]).await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let done = send(
-        &app,
-        Method::POST,
-        &path,
-        Some(&admin),
-        Some(&form_encode(&[("csrf", &csrf), ("version", "1"), ("reason", "Not an employee of ours.")])),
-        &same,
-    )
-    .await;
+    let done =
+        post_form(&app, &path, &admin, &[("csrf", &csrf), ("version", "1"), ("reason", "Not an employee of ours.")])
+            .await;
     assert_eq!(done.headers.get(header::LOCATION).unwrap().to_str().unwrap(), "/users?done=rejected");
     let users = send(&app, Method::GET, "/users", Some(&admin), None, &[]).await;
     assert!(users.html.contains("No registration is waiting.") && !users.html.contains("user18@example.com"));
@@ -1062,15 +996,9 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
     assert!(page_of.html.contains("Chair squeaks"), "their tickets");
     assert!(page_of.html.contains("End all their sessions"), "their sessions");
     let spare = sign_in(&app, "user16@example.com").await;
-    let r = send(
-        &app,
-        Method::POST,
-        &format!("/users/{employee_id}/end-sessions"),
-        Some(&admin),
-        Some(&form_encode(&[("csrf", &csrf), ("version", "0")])),
-        &same,
-    )
-    .await;
+    let r =
+        post_form(&app, &format!("/users/{employee_id}/end-sessions"), &admin, &[("csrf", &csrf), ("version", "0")])
+            .await;
     assert_eq!(
         r.headers.get(header::LOCATION).unwrap().to_str().unwrap(),
         format!("/users/{employee_id}?done=sessions")
@@ -1078,13 +1006,11 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
     assert_eq!(send(&app, Method::GET, "/", Some(&spare), None, &[]).await.status, StatusCode::SEE_OTHER, "ended");
     let employee = sign_in(&app, "user16@example.com").await;
     let version = page_of.html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let r = send(
+    let r = post_form(
         &app,
-        Method::POST,
         &format!("/users/{employee_id}/role"),
-        Some(&admin),
-        Some(&form_encode(&[("csrf", &csrf), ("version", &version), ("role", "coordinator"), ("department", "it")])),
-        &same,
+        &admin,
+        &[("csrf", &csrf), ("version", &version), ("role", "coordinator"), ("department", "it")],
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -1100,15 +1026,9 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
     }
     assert!(history.find("Role employee").unwrap() < history.find("Registered").unwrap(), "newest first");
     let version = page_of.html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let r = send(
-        &app,
-        Method::POST,
-        &format!("/users/{employee_id}/deactivate"),
-        Some(&admin),
-        Some(&form_encode(&[("csrf", &csrf), ("version", &version)])),
-        &same,
-    )
-    .await;
+    let r =
+        post_form(&app, &format!("/users/{employee_id}/deactivate"), &admin, &[("csrf", &csrf), ("version", &version)])
+            .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(
         send(&app, Method::GET, "/", Some(&employee), None, &[]).await.status,
@@ -1117,12 +1037,11 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
     );
 
     // Create a user: they get an invitation.
-    let r = send(
+    let r = post_form(
         &app,
-        Method::POST,
         "/users/new",
-        Some(&admin),
-        Some(&form_encode(&[
+        &admin,
+        &[
             ("csrf", &csrf),
             ("email", "newbie@example.com"),
             ("first_name", "New"),
@@ -1130,8 +1049,7 @@ async fn an_admin_approves_rejects_and_manages_users_and_others_cannot() {
             ("company_id", ""),
             ("department", "it"),
             ("role", "employee"),
-        ])),
-        &same,
+        ],
     )
     .await;
     assert_eq!(r.headers.get(header::LOCATION).unwrap().to_str().unwrap(), "/users?done=invited");
@@ -1244,15 +1162,7 @@ async fn the_admin_s_records_keys_and_deliveries_and_nobody_else_s() {
     let page_of = send(&app, Method::GET, "/integrations", Some(&admin), None, &[]).await;
     assert!(page_of.html.contains("Every mail and webhook went out.") && page_of.html.contains("Version"));
     let csrf = csrf_of(&page_of.html);
-    let none = send(
-        &app,
-        Method::POST,
-        "/integrations/keys",
-        Some(&admin),
-        Some(&form_encode(&[("csrf", &csrf), ("name", "Workflow")])),
-        &same,
-    )
-    .await;
+    let none = post_form(&app, "/integrations/keys", &admin, &[("csrf", &csrf), ("name", "Workflow")]).await;
     assert!(none.html.contains("Choose at least one scope."));
     let made = send(
         &app,
@@ -1272,15 +1182,7 @@ async fn the_admin_s_records_keys_and_deliveries_and_nobody_else_s() {
     let again = send(&app, Method::GET, "/integrations", Some(&admin), None, &[]).await;
     assert!(!again.html.contains(&secret), "shown once");
     let key_id = again.html.split("action=\"/integrations/keys/").nth(1).unwrap().split('/').next().unwrap().to_owned();
-    let r = send(
-        &app,
-        Method::POST,
-        &format!("/integrations/keys/{key_id}/revoke"),
-        Some(&admin),
-        Some(&form_encode(&[("csrf", &csrf)])),
-        &same,
-    )
-    .await;
+    let r = post_form(&app, &format!("/integrations/keys/{key_id}/revoke"), &admin, &[("csrf", &csrf)]).await;
     assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/integrations?done=revoked");
     let (status, _) = common::call_router(&app.router, "GET", "/api/v1/tickets", Some(&secret), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked key is refused");
@@ -1301,15 +1203,8 @@ async fn the_admin_s_records_keys_and_deliveries_and_nobody_else_s() {
     let p = send(&app, Method::GET, "/integrations", Some(&admin), None, &[]).await;
     assert!(p.html.contains("u***@example.com") && p.html.contains("550 mailbox unavailable"), "{}", p.html);
     assert!(!p.html.contains("user22@example.com"), "the address is masked");
-    let r = send(
-        &app,
-        Method::POST,
-        &format!("/integrations/outbox/{}/retry", dead.message.id),
-        Some(&admin),
-        Some(&form_encode(&[("csrf", &csrf)])),
-        &same,
-    )
-    .await;
+    let r =
+        post_form(&app, &format!("/integrations/outbox/{}/retry", dead.message.id), &admin, &[("csrf", &csrf)]).await;
     assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/integrations?done=retried");
     let p = send(&app, Method::GET, "/integrations", Some(&admin), None, &[]).await;
     assert!(p.html.contains("Every mail and webhook went out."));
@@ -1474,15 +1369,8 @@ async fn the_bell_counts_what_concerns_me_and_the_live_stream_tells_only_what_i_
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     let before_open = list.html.split("/open\"").next().unwrap();
     let id = before_open.rsplit("/notifications/").next().unwrap().to_owned();
-    let open = send(
-        &app,
-        Method::POST,
-        &format!("/notifications/{id}/open"),
-        Some(&employee),
-        Some(&form_encode(&[("csrf", &csrf), ("ticket", &number)])),
-        &same,
-    )
-    .await;
+    let open =
+        post_form(&app, &format!("/notifications/{id}/open"), &employee, &[("csrf", &csrf), ("ticket", &number)]).await;
     assert_eq!(open.headers[header::LOCATION], format!("/tickets/{number}").as_str());
     assert_eq!(next_event(&mut body, &mut buf, wait).await.unwrap(), ("notices".to_owned(), "0".to_owned()));
     let home = send(&app, Method::GET, "/", Some(&employee), None, &[]).await;
