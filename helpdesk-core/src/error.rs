@@ -143,6 +143,15 @@ pub enum Error {
         /// The ticket's status.
         from: String,
     },
+    /// The caller can never take this action on this ticket, whatever its status: their role
+    /// (or their relation to the ticket) is not among the lifecycle row's actors.
+    #[error("your role may not {action} this ticket (it is for: {who})")]
+    ActionNotAllowed {
+        /// The action asked for.
+        action: String,
+        /// Who the table lets take it.
+        who: String,
+    },
     /// The account's status does not allow this action (approving an approved account, …).
     #[error("cannot {action} an account that is {from}")]
     AccountTransition {
@@ -199,6 +208,7 @@ impl Error {
             Error::AlreadyExists { .. } => "resource.already_exists",
             Error::InvalidTransition { .. } => "ticket.invalid_transition",
             Error::AccountTransition { .. } => "account.invalid_transition",
+            Error::ActionNotAllowed { .. } => "ticket.action_forbidden",
             Error::VersionConflict { .. } => "resource.version_conflict",
             Error::Conflict(_) => "resource.conflict",
             Error::Throttled { .. } => "rate_limited",

@@ -614,6 +614,36 @@ impl Lifecycle {
         })
     }
 
+    /// Why `actor` may not take `action` when it is not a matter of the ticket's state: no row
+    /// for the action names anyone the actor could be on this ticket (their role, being its
+    /// requester, being staff who could be assigned). `None` when some row could apply in
+    /// another status or at another time (then the refusal is a state conflict), or when no
+    /// row has the action at all.
+    fn refusal(&self, action: Action, ticket: &Ticket, actor: &Actor) -> Option<Error> {
+        let rows: Vec<&Rule> = self.rules.iter().filter(|r| r.action == action).collect();
+        let could_ever = rows.iter().flat_map(|r| &r.who).any(|w| match (w, actor) {
+            (Who::Role(r), Actor::User { role, .. }) => r == role,
+            (Who::Requester | Who::RequesterWithinDays(_), Actor::User { id, .. }) => *id == ticket.requester,
+            (Who::Assignee, Actor::User { role, .. }) => role.is_staff(),
+            (Who::ExternalSystem, Actor::ExternalSystem { .. }) | (Who::System, Actor::System) => true,
+            _ => false,
+        });
+        if rows.is_empty() || could_ever {
+            return None;
+        }
+        let mut who: Vec<String> = Vec::new();
+        for w in rows.iter().flat_map(|r| &r.who) {
+            let name = match w {
+                Who::RequesterWithinDays(_) => Who::Requester.to_string(),
+                other => other.to_string(),
+            };
+            if !who.contains(&name) {
+                who.push(name);
+            }
+        }
+        Some(Error::ActionNotAllowed { action: action.as_str().to_owned(), who: who.join(", ") })
+    }
+
     /// Checks the submit row's actors for a new ticket and returns its effects. The ticket
     /// itself is built by the service (it needs a number from the store).
     ///
@@ -643,8 +673,10 @@ impl Lifecycle {
     /// Applies `action` by `actor` to `ticket` at `now`: pure.
     ///
     /// # Errors
+    /// - [`Error::ActionNotAllowed`] when the actor can never take the action on this ticket
+    ///   (no row for it names their role or their relation to the ticket);
     /// - [`Error::InvalidTransition`] when the table has no row for the action from the
-    ///   ticket's status, or the actor is not among the row's actors;
+    ///   ticket's status, or the actor is not among the row's actors now;
     /// - [`Error::Validation`] naming each required input that is missing.
     pub fn apply(
         &self,
@@ -659,10 +691,10 @@ impl Lifecycle {
         if action == Action::Submit {
             return Err(invalid());
         }
-        let rule = self.rule_for(action, Some(ticket.status)).ok_or_else(invalid)?;
-        if !self.permits(rule, ticket, actor, now) {
-            return Err(invalid());
-        }
+        let rule = match self.rule_for(action, Some(ticket.status)) {
+            Some(rule) if self.permits(rule, ticket, actor, now) => rule,
+            _ => return Err(self.refusal(action, ticket, actor).unwrap_or_else(invalid)),
+        };
         let mut missing = crate::ValidationErrors::new();
         for need in &rule.requires {
             let present = match need {

@@ -417,9 +417,11 @@ impl RulePolicy {
             ),
             allow(S::ExternalSystem, &[P::ListAllTickets, P::ViewTicket], vec![C::HasScope(ApiScope::ReadTickets)]),
             allow(S::ExternalSystem, &[P::DownloadAttachment], vec![C::HasScope(ApiScope::ReadTickets), C::Public]),
+            // The push scope reaches the workflow route only (SPEC §6, §11: with an idempotency
+            // key and a note), never the ordinary action routes: no `TransitionTicket`.
             allow(
                 S::ExternalSystem,
-                &[P::ViewTicket, P::TransitionTicket, P::PushWorkflowStatus],
+                &[P::ViewTicket, P::PushWorkflowStatus],
                 vec![C::HasScope(ApiScope::PushWorkflow)],
             ),
             allow(S::System, &[P::ListAllTickets, P::ViewTicket, P::TransitionTicket, P::ViewInternal], vec![]),

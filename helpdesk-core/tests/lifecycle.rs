@@ -83,7 +83,11 @@ fn a_custom_table_restricts_actions() {
     let l = Lifecycle::new(rules).unwrap();
     let t = ticket(1, UserId::random(), t0());
     let coord = Actor::User { id: UserId::random(), role: Role::Coordinator };
-    assert!(matches!(l.apply(&t, Action::Approve, &coord, &full_input(), t0()), Err(Error::InvalidTransition { .. })));
+    // The coordinator's role can never approve under this table: 403, not a state conflict.
+    assert!(matches!(
+        l.apply(&t, Action::Approve, &coord, &full_input(), t0()),
+        Err(Error::ActionNotAllowed { ref who, .. }) if who == "admin"
+    ));
     let req = Actor::User { id: t.requester, role: Role::Employee };
     assert!(matches!(
         l.apply(&t, Action::Withdraw, &req, &ActionInput::default(), t0()),
@@ -117,9 +121,15 @@ fn approve_records_first_response_pushes_workflow_and_mails() {
         }
         other => panic!("{other:?}"),
     }
-    // Employees cannot approve; nobody can approve twice.
+    // Employees can never approve (a matter of role: 403); nobody can approve twice (a state
+    // conflict: 409).
     let emp = Actor::User { id: t.requester, role: Role::Employee };
-    assert!(matches!(l.apply(&t, Action::Approve, &emp, &full_input(), now), Err(Error::InvalidTransition { .. })));
+    match l.apply(&t, Action::Approve, &emp, &full_input(), now) {
+        Err(e @ Error::ActionNotAllowed { .. }) => {
+            assert_eq!(e.to_string(), "your role may not approve this ticket (it is for: coordinator, admin)")
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(matches!(
         l.apply(&tr.ticket, Action::Approve, &coord, &full_input(), now),
         Err(Error::InvalidTransition { .. })

@@ -307,10 +307,10 @@ async fn reject_withdraw_and_reopen() {
     assert_eq!(mails_since(&e, mark), [("emp1@example.com".into(), "ticket_rejected".into())]);
 
     let b = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
-    // Only the requester withdraws.
+    // Only the requester withdraws: for anyone else it is forbidden, not a state conflict.
     assert!(matches!(
         e.desk.act(&coord, &b.number, Action::Withdraw, ActionRequest::default(), None).await,
-        Err(Error::InvalidTransition { .. })
+        Err(Error::ActionNotAllowed { .. })
     ));
     assert_eq!(
         e.desk.act(&emp, &b.number, Action::Withdraw, ActionRequest::default(), None).await.unwrap().status,
@@ -825,7 +825,7 @@ async fn the_service_runs_a_custom_table() {
     };
     assert!(matches!(
         e.desk.act(&coord, &t.number, Action::Approve, approve.clone(), None).await,
-        Err(Error::InvalidTransition { .. })
+        Err(Error::ActionNotAllowed { .. })
     ));
     assert_eq!(
         e.desk.act(&e.admin, &t.number, Action::Approve, approve, None).await.unwrap().status,

@@ -88,7 +88,7 @@ fn status_of(e: &Error) -> StatusCode {
         Error::Validation(_) | Error::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Unauthenticated(AuthFailure::AccountPending | AuthFailure::AccountDeactivated) => StatusCode::FORBIDDEN,
         Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::Forbidden(_) | Error::ActionNotAllowed { .. } => StatusCode::FORBIDDEN,
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
         Error::AlreadyExists { .. }
         | Error::InvalidTransition { .. }
@@ -234,6 +234,11 @@ mod tests {
             (Error::Forbidden("no"), 403, "auth.forbidden"),
             (Error::NotFound { what: "ticket" }, 404, "resource.not_found"),
             (Error::AlreadyExists { what: "user" }, 409, "resource.already_exists"),
+            (
+                Error::ActionNotAllowed { action: "approve".into(), who: "coordinator, admin".into() },
+                403,
+                "ticket.action_forbidden",
+            ),
             (Error::InvalidTransition { action: "close".into(), from: "new".into() }, 409, "ticket.invalid_transition"),
             (
                 Error::AccountTransition { action: "reject".into(), from: "approved".into() },

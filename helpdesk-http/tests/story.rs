@@ -105,9 +105,16 @@ async fn reject_withdraw_and_reopen() {
     app.post(&format!("/api/v1/tickets/{n3}/resolve"), &coord, json!({"note": "New profile"})).await;
     let r = app.post(&format!("/api/v1/tickets/{n3}/reopen"), &emp, json!({"reason": "Dropped again"})).await;
     assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("in_progress")), "{:?}", r.body);
-    // An employee cannot claim.
+    // What the employee's role can never do is 403 in role terms, whatever the status; what
+    // the status forbids is 409.
     let r = app.post(&format!("/api/v1/tickets/{n3}/hold"), &emp, json!({"note": "x"})).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "ticket.action_forbidden"), "{:?}", r.body);
+    let n4 = app.ticket(&emp, "Own ticket").await;
+    let r = app.post(&format!("/api/v1/tickets/{n4}/approve"), &emp, json!({"priority": "low"})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "ticket.action_forbidden"), "{:?}", r.body);
+    assert!(r.body["detail"].as_str().unwrap().contains("coordinator, admin"), "{:?}", r.body);
+    let r = app.post(&format!("/api/v1/tickets/{n4}/reopen"), &emp, json!({"reason": "x"})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "ticket.invalid_transition"), "{:?}", r.body);
 }
 
 #[tokio::test]
@@ -373,6 +380,22 @@ async fn an_external_system_reads_and_pushes_status_with_an_api_key() {
     assert_eq!(bad.status, StatusCode::CONFLICT, "{:?}", bad.body);
     let h = app.get(&format!("/api/v1/tickets/{n}/history"), &coord).await;
     assert!(h.body.as_array().unwrap().iter().any(|e| e["actor"]["name"] == "workflow"));
+
+    // The push scope reaches the workflow route only: the ordinary action routes (no
+    // idempotency key, no note) answer 403 and change nothing.
+    let before = app.get(&format!("/api/v1/tickets/{n}"), &coord).await.body["version"].clone();
+    for (action, body) in [
+        ("claim", json!({})),
+        ("hold", json!({"note": "x"})),
+        ("resolve", json!({"note": "x"})),
+        ("close", json!({})),
+        ("await-requester", json!({"comment": "x"})),
+        ("resume", json!({})),
+    ] {
+        let r = app.post(&format!("/api/v1/tickets/{n}/{action}"), &key, body).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{action}: {:?}", r.body);
+    }
+    assert_eq!(app.get(&format!("/api/v1/tickets/{n}"), &coord).await.body["version"], before);
 
     // Keys cannot act as users, and stop working when revoked.
     assert_eq!(app.post("/api/v1/tickets", &key, json!({})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
