@@ -180,9 +180,14 @@ pub enum Error {
     /// The idempotency key was used with another request body.
     #[error("idempotency key reused with a different request")]
     IdempotencyMismatch,
-    /// The first request with this idempotency key is still running.
-    #[error("a request with this idempotency key is in progress")]
-    IdempotencyInProgress,
+    /// The first request with this idempotency key is still running (or died: then its
+    /// record lapses after `retry_after` at most).
+    #[error("a request with this idempotency key is in progress; retry in {} s", retry_after.as_secs().max(1))]
+    IdempotencyInProgress {
+        /// When a retry can expect an answer: the time left until the first attempt's record
+        /// lapses.
+        retry_after: Duration,
+    },
     /// An upload or body exceeds a limit.
     #[error("too large: {0}")]
     TooLarge(&'static str),
@@ -213,7 +218,7 @@ impl Error {
             Error::Conflict(_) => "resource.conflict",
             Error::Throttled { .. } => "rate_limited",
             Error::IdempotencyMismatch => "idempotency.mismatch",
-            Error::IdempotencyInProgress => "idempotency.in_progress",
+            Error::IdempotencyInProgress { .. } => "idempotency.in_progress",
             Error::TooLarge(_) => "upload.too_large",
             Error::UnsupportedMedia => "upload.unsupported_type",
             Error::Unavailable(_) => "service.unavailable",

@@ -394,6 +394,17 @@ async fn internal_content_never_reaches_an_employee() {
     };
     assert_eq!(names(&emp).await, ["Emp1 Loyee"], "the author of an internal comment is not named to the employee");
     assert_eq!(names(&coord).await.len(), 2, "staff see who wrote it");
+    // Nothing the employee reads counts the internal events: the version and `updated_at`
+    // did not move, and after a public comment the history's versions have no gap.
+    let seen = e.desk.ticket(&emp, &t.number).await.unwrap().ticket;
+    assert_eq!((seen.version, seen.updated_at), (t.version, t.updated_at));
+    e.clock.advance(chrono::Duration::minutes(1));
+    e.desk.add_comment(&coord, &t.number, "We are on it", false).await.unwrap();
+    let seen = e.desk.ticket(&emp, &t.number).await.unwrap().ticket;
+    let versions: Vec<u64> = e.desk.history(&emp, &t.number).await.unwrap().iter().map(|ev| ev.version).collect();
+    assert_eq!(versions, (1..=seen.version).collect::<Vec<_>>());
+    let staff_view: Vec<u64> = e.desk.history(&coord, &t.number).await.unwrap().iter().map(|ev| ev.version).collect();
+    assert_eq!(staff_view, [1, 1, 1, 2], "internal events at the version they were made at, in order");
     let (other, _) = employee(&e, 2).await;
     assert!(matches!(e.desk.ticket_thread(&other, &t.number).await, Err(Error::NotFound { .. })));
     // No mail to the employee carries internal text, whatever happened.
@@ -538,6 +549,42 @@ async fn idempotent_creation() {
     // Another principal's same key is separate.
     let (emp2, _) = employee(&e, 2).await;
     assert_ne!(e.desk.create_ticket(&emp2, new_ticket(), Some("key-1")).await.unwrap().id, a.id);
+}
+
+#[tokio::test]
+async fn a_create_that_died_in_flight_can_be_retried_within_seconds() {
+    use sha2::Digest;
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    // The first attempt began (its record says in progress) and the process died before it
+    // committed: nothing released the key.
+    let hash: String = sha2::Sha256::digest(serde_json::to_string(&new_ticket()).unwrap().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let key = helpdesk_core::ports::IdempotencyKey { principal: emp.key(), key: "crash-1".into() };
+    let started = helpdesk_core::ports::Clock::now(e.clock.as_ref());
+    let begun = helpdesk_core::ports::IdempotencyStore::begin_idempotent(
+        &*e.store,
+        &key,
+        &hash,
+        started,
+        started - Duration::seconds(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(begun, helpdesk_core::ports::IdempotencyBegin::Started);
+    // A retry at once is told to wait, and for how long: the rest of a 30 s window.
+    e.clock.advance(Duration::seconds(10));
+    match e.desk.create_ticket(&emp, new_ticket(), Some("crash-1")).await {
+        Err(Error::IdempotencyInProgress { retry_after }) => assert_eq!(retry_after.as_secs(), 20),
+        other => panic!("{other:?}"),
+    }
+    // Once the window has passed, the retry files the ticket, once.
+    e.clock.advance(Duration::seconds(21));
+    let t = e.desk.create_ticket(&emp, new_ticket(), Some("crash-1")).await.unwrap();
+    assert_eq!(e.desk.create_ticket(&emp, new_ticket(), Some("crash-1")).await.unwrap().id, t.id);
+    assert_eq!(e.desk.list_tickets(&emp, &TicketQuery::default()).await.unwrap().items.len(), 1);
 }
 
 #[tokio::test]

@@ -95,7 +95,7 @@ fn status_of(e: &Error) -> StatusCode {
         | Error::AccountTransition { .. }
         | Error::VersionConflict { .. }
         | Error::Conflict(_)
-        | Error::IdempotencyInProgress => StatusCode::CONFLICT,
+        | Error::IdempotencyInProgress { .. } => StatusCode::CONFLICT,
         Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Error::UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -132,6 +132,10 @@ impl From<Error> for ApiError {
             Error::Throttled { retry_after } => {
                 let secs = retry_after.as_secs().max(1);
                 (format!("too many attempts; retry in {secs} s"), Vec::new(), Some(secs))
+            }
+            Error::IdempotencyInProgress { retry_after } => {
+                let secs = retry_after.as_secs().max(1);
+                (e.to_string(), Vec::new(), Some(secs))
             }
             Error::Unavailable(inner) => {
                 tracing::warn!(error = %inner, "dependency unavailable");
@@ -249,7 +253,7 @@ mod tests {
             (Error::Conflict("x"), 409, "resource.conflict"),
             (Error::Throttled { retry_after: Duration::from_secs(7) }, 429, "rate_limited"),
             (Error::IdempotencyMismatch, 422, "idempotency.mismatch"),
-            (Error::IdempotencyInProgress, 409, "idempotency.in_progress"),
+            (Error::IdempotencyInProgress { retry_after: Duration::from_secs(3) }, 409, "idempotency.in_progress"),
             (Error::TooLarge("file"), 413, "upload.too_large"),
             (Error::UnsupportedMedia, 415, "upload.unsupported_type"),
             (Error::Unavailable("db down".into()), 503, "service.unavailable"),

@@ -182,6 +182,34 @@ async fn idempotent_creation_replays_and_refuses_a_different_body() {
 }
 
 #[tokio::test]
+async fn a_retry_of_a_create_still_in_flight_is_told_when_to_come_back() {
+    use helpdesk_core::ports::IdempotencyStore;
+    use sha2::Digest;
+    let app = TestApp::new().await;
+    let (id, emp) = app.user(1, "employee").await;
+    let body = json!({"subject": "Mouse", "category": "hardware", "sub_category": "peripheral", "description": "Broken wheel"});
+    // The first attempt's record, as a process that died mid-request leaves it.
+    let input = helpdesk_core::NewTicket {
+        subject: "Mouse".into(),
+        category: "hardware".into(),
+        sub_category: "peripheral".into(),
+        description: "Broken wheel".into(),
+        scheduled_date: None,
+    };
+    let hash: String =
+        sha2::Sha256::digest(serde_json::to_string(&input).unwrap()).iter().map(|b| format!("{b:02x}")).collect();
+    let key = helpdesk_core::ports::IdempotencyKey { principal: format!("user:{id}"), key: "k-9".into() };
+    let now = chrono::Utc::now();
+    app.store.begin_idempotent(&key, &hash, now, now - chrono::Duration::seconds(30)).await.unwrap();
+    let r = app
+        .call_with(Method::POST, "/api/v1/tickets", Some(&emp), Some(body), &[("idempotency-key", "k-9")], None)
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "idempotency.in_progress"), "{:?}", r.body);
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&wait), "Retry-After {wait}");
+}
+
+#[tokio::test]
 async fn edits_follow_the_field_rules_and_if_match() {
     let app = TestApp::new().await;
     let (_, emp) = app.user(1, "employee").await;

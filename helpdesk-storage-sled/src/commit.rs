@@ -1,7 +1,7 @@
 //! The one atomic write: a [`UnitOfWork`] as a single sled transaction over every tree it
 //! touches, followed by a group-committed flush before returning.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use helpdesk_core::domain::{SessionId, UserId};
@@ -41,6 +41,7 @@ const IDEM: usize = 20;
 const NOTICES: usize = 21;
 const UNREAD: usize = 22;
 const NOTICES_TIME: usize = 23;
+const EVENT_SEQ: usize = 24;
 
 type Tx = [TransactionalTree];
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -57,8 +58,13 @@ pub(crate) fn resolved_key(t: &Ticket) -> Option<Vec<u8>> {
     t.resolved_at.map(|r| Key::new().time(r).uuid(t.id.as_uuid()).build())
 }
 
-pub(crate) fn event_key(ticket: uuid::Uuid, version: u64, idx: u16, id: uuid::Uuid) -> Vec<u8> {
-    Key::new().uuid(ticket).u64(version).bytes(&idx.to_be_bytes()).uuid(id).build()
+/// A history event's key: the ticket, then its place in the ticket's history. The place is a
+/// per-ticket sequence kept in the `event_seq` tree, not the event's version: internal events
+/// share the version they were made at (they do not move it), and must still read back in
+/// commit order. Histories written before the sequence existed were keyed by version, which
+/// never exceeds the ticket's version: a ticket without a sequence starts it there.
+pub(crate) fn event_key(ticket: uuid::Uuid, seq: u64, id: uuid::Uuid) -> Vec<u8> {
+    Key::new().uuid(ticket).u64(seq).bytes(&0u16.to_be_bytes()).uuid(id).build()
 }
 
 pub(crate) fn comment_key(c: &helpdesk_core::model::Comment, idx: u16) -> Vec<u8> {
@@ -165,6 +171,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
         bump(&mut deltas, user_counter_keys(u), 1);
     }
 
+    let mut stored_version: HashMap<uuid::Uuid, u64> = HashMap::new();
     for w in &uow.tickets {
         let t = &w.value;
         let key = t.id.as_uuid();
@@ -172,6 +179,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
             Some(raw) => Some(crate::codec::dec_ticket(&raw).map_err(ConflictableTransactionError::Abort)?),
             None => None,
         };
+        stored_version.insert(key, old.as_ref().map_or(0, |o| o.version));
         match (w.expected, &old) {
             (None, Some(_)) => return abort(StoreError::AlreadyExists { what: "id" }),
             (None, None) => {
@@ -211,8 +219,29 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
         tx[TICKETS].insert(key.as_bytes(), e(crate::codec::enc_ticket(t))?)?;
     }
 
-    for (i, ev) in uow.events.iter().enumerate() {
-        tx[EVENTS].insert(event_key(ev.ticket.as_uuid(), ev.version, i as u16, ev.id.as_uuid()), e(enc(ev))?)?;
+    let mut seqs: HashMap<uuid::Uuid, u64> = HashMap::new();
+    for ev in &uow.events {
+        let ticket = ev.ticket.as_uuid();
+        let last = match seqs.get(&ticket) {
+            Some(s) => *s,
+            None => match tx[EVENT_SEQ].get(ticket.as_bytes())? {
+                Some(raw) => <[u8; 8]>::try_from(raw.as_ref()).map_or(0, u64::from_be_bytes),
+                None => match stored_version.get(&ticket) {
+                    Some(v) => *v,
+                    None => match tx[TICKETS].get(ticket.as_bytes())? {
+                        Some(raw) => {
+                            crate::codec::dec_ticket(&raw).map_err(ConflictableTransactionError::Abort)?.version
+                        }
+                        None => 0,
+                    },
+                },
+            },
+        };
+        seqs.insert(ticket, last + 1);
+        tx[EVENTS].insert(event_key(ticket, last + 1, ev.id.as_uuid()), e(enc(ev))?)?;
+    }
+    for (ticket, seq) in &seqs {
+        tx[EVENT_SEQ].insert(ticket.as_bytes(), &seq.to_be_bytes())?;
     }
     for (i, c) in uow.comments.iter().enumerate() {
         tx[COMMENTS].insert(comment_key(c, i as u16), e(enc(c))?)?;
@@ -324,6 +353,7 @@ impl SledStore {
             t.notices.clone(),
             t.notices_unread.clone(),
             t.notices_time.clone(),
+            t.event_seq.clone(),
         ]
     }
 }

@@ -156,8 +156,12 @@ pub struct IdempotencyRecord {
 pub enum IdempotencyBegin {
     /// No live record: one is now in progress for this caller.
     Started,
-    /// The first request is still running.
-    InProgress,
+    /// The first request is still running (or died without a word: the row counts as absent
+    /// once it is older than the caller's `stale_before`).
+    InProgress {
+        /// When the first request began.
+        started_at: DateTime<Utc>,
+    },
     /// The same key was used with another body.
     Mismatch,
     /// Done before: replay this.
@@ -198,7 +202,7 @@ impl IdempotencyState {
         }
         Some(match (&self.response, self.request_hash == hash) {
             (_, false) => IdempotencyBegin::Mismatch,
-            (None, true) => IdempotencyBegin::InProgress,
+            (None, true) => IdempotencyBegin::InProgress { started_at: self.started_at },
             (Some(r), true) => IdempotencyBegin::Completed(IdempotencyRecord {
                 key: key.clone(),
                 request_hash: self.request_hash.clone(),

@@ -181,8 +181,12 @@ impl HelpDesk {
             created_at: now,
         };
         let mut next = t.clone();
-        next.updated_at = now;
-        next.version = t.version + 1;
+        // Internal attachments, like internal notes, leave the version and `updated_at` alone
+        // (see `add_comment`).
+        if !internal {
+            next.updated_at = now;
+            next.version = t.version + 1;
+        }
         let mut uow = UnitOfWork::new();
         uow.events.push(HistoryEvent {
             id: EventId::random(),

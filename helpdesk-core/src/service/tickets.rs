@@ -146,7 +146,20 @@ pub struct Filed {
     pub replayed: bool,
 }
 
-const IN_PROGRESS_STALE: chrono::Duration = chrono::Duration::minutes(5);
+/// How long an idempotent write may run: past it the attempt is abandoned (its key released),
+/// so no attempt outlives [`IN_PROGRESS_STALE`].
+const IDEMPOTENT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// An in-progress idempotency record older than this belongs to an attempt that died (a crash,
+/// a dropped connection): twice [`IDEMPOTENT_DEADLINE`], so a live attempt is never overtaken.
+const IN_PROGRESS_STALE: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Runs an idempotent write under [`IDEMPOTENT_DEADLINE`].
+async fn within_deadline<T>(write: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(IDEMPOTENT_DEADLINE, write)
+        .await
+        .unwrap_or_else(|_| Err(Error::Unavailable("the write did not finish in time".into())))
+}
 
 impl HelpDesk {
     /// Loads a ticket the principal may see; others' tickets are "not found", not "forbidden".
@@ -201,7 +214,10 @@ impl HelpDesk {
         let k = IdempotencyKey { principal: principal.key(), key: key.to_owned() };
         match self.inner.store.begin_idempotent(&k, request_hash, now, now - IN_PROGRESS_STALE).await? {
             IdempotencyBegin::Started => Ok(None),
-            IdempotencyBegin::InProgress => Err(Error::IdempotencyInProgress),
+            IdempotencyBegin::InProgress { started_at } => {
+                let left = (started_at + IN_PROGRESS_STALE - now).to_std().unwrap_or_default();
+                Err(Error::IdempotencyInProgress { retry_after: left.max(std::time::Duration::from_secs(1)) })
+            }
             IdempotencyBegin::Mismatch => Err(Error::IdempotencyMismatch),
             IdempotencyBegin::Completed(rec) => Ok(Some(rec.response)),
         }
@@ -297,7 +313,7 @@ impl HelpDesk {
             let ticket = self.replayed_ticket(principal, &response).await?;
             return Ok(Filed { ticket, replayed: true });
         }
-        let result = async {
+        let result = within_deadline(async {
             let effects = self.inner.lifecycle.submit_effects(&actor)?;
             let seq = self.inner.store.allocate_ticket_number().await?;
             let ticket = Ticket {
@@ -343,7 +359,7 @@ impl HelpDesk {
             uow.tickets.push(Versioned::insert(ticket.clone()));
             self.commit(uow).await?;
             Ok(Filed { ticket, replayed: false })
-        }
+        })
         .await;
         if result.is_err() {
             self.release(principal, idempotency_key).await;
@@ -670,14 +686,14 @@ impl HelpDesk {
         if let Some(response) = self.begin_idempotency(principal, idempotency_key, &request_hash).await? {
             return self.replayed_ticket(principal, &response).await;
         }
-        let result = async {
+        let result = within_deadline(async {
             let rule = self.inner.lifecycle.external_rule_to(t.status, target).ok_or_else(|| {
                 Error::InvalidTransition { action: format!("move to {target}"), from: t.status.to_string() }
             })?;
             let input = ActionInput { text: Some(note.clone()), ..ActionInput::default() };
             let record = self.idempotency_record(principal, idempotency_key, &request_hash, t.id);
             self.apply_transition(principal, &t, rule.action, &actor, input, Some(record)).await
-        }
+        })
         .await;
         if result.is_err() {
             self.release(principal, Some(idempotency_key)).await;
@@ -719,8 +735,13 @@ impl HelpDesk {
             next.response_secs = Some((now - t.created_at).num_seconds());
             changes.push(FieldChange::new("first_response_at", None, Some(now.to_rfc3339())));
         }
-        next.updated_at = now;
-        next.version = t.version + 1;
+        // An internal note changes nothing the requester sees: the version and `updated_at`
+        // stay, so nothing the requester reads lets them count internal events (the row is
+        // still written at its version, which serialises the note with other changes).
+        if !internal {
+            next.updated_at = now;
+            next.version = t.version + 1;
+        }
         uow.events.push(HistoryEvent {
             id: EventId::random(),
             ticket: t.id,

@@ -678,7 +678,10 @@ pub async fn idempotency_keys(store: Arc<dyn Store>) {
     let now = t0();
     let stale = now - Duration::minutes(5);
     assert_eq!(store.begin_idempotent(&key, "h1", now, stale).await.unwrap(), IdempotencyBegin::Started);
-    assert_eq!(store.begin_idempotent(&key, "h1", now, stale).await.unwrap(), IdempotencyBegin::InProgress);
+    assert_eq!(
+        store.begin_idempotent(&key, "h1", now, stale).await.unwrap(),
+        IdempotencyBegin::InProgress { started_at: now }
+    );
     assert_eq!(store.begin_idempotent(&key, "h2", now, stale).await.unwrap(), IdempotencyBegin::Mismatch);
     // Another principal's same key is independent.
     let other = IdempotencyKey { principal: "user:2".into(), key: "abc".into() };
@@ -822,7 +825,10 @@ pub async fn audit_log_paging(store: Arc<dyn Store>) {
     assert_eq!(got, want.into_iter().map(|e| e.id).collect::<Vec<_>>());
 }
 
-/// History, comments and attachments come back complete and oldest first.
+/// History, comments and attachments come back complete and oldest first. Internal events
+/// are recorded at the ticket's current version (they change nothing the requester sees, so
+/// the version does not move): several events share a version and still come back in commit
+/// order.
 pub async fn history_comments_attachments(store: Arc<dyn Store>) {
     let u = user(1, Role::Employee, UserStatus::Approved);
     insert_user(&store, &u).await;
@@ -831,17 +837,21 @@ pub async fn history_comments_attachments(store: Arc<dyn Store>) {
     let mut cur = t.clone();
     let mut comment_ids = Vec::new();
     let mut attachment_ids = Vec::new();
+    let mut event_ids = vec![store.history(t.id).await.unwrap()[0].id];
     for i in 1..=5 {
+        let internal = i % 2 == 0;
         let mut next = cur.clone();
-        next.version += 1;
         let at = t0() + Duration::minutes(i);
-        next.updated_at = at;
+        if !internal {
+            next.version += 1;
+            next.updated_at = at;
+        }
         let c = Comment {
             id: CommentId::random(),
             ticket: t.id,
             author: ActorRef::User { id: u.id },
             body: CommentBody::parse(&format!("comment {i}")).unwrap(),
-            internal: i % 2 == 0,
+            internal,
             created_at: at,
         };
         let a = Attachment {
@@ -859,7 +869,9 @@ pub async fn history_comments_attachments(store: Arc<dyn Store>) {
         };
         let mut uow = UnitOfWork::new();
         uow.tickets.push(Versioned::update(next.clone(), cur.version));
-        uow.events.push(HistoryEvent { internal: c.internal, ..event(&next, at) });
+        let ev = HistoryEvent { internal: c.internal, ..event(&next, at) };
+        event_ids.push(ev.id);
+        uow.events.push(ev);
         comment_ids.push(c.id);
         attachment_ids.push(a.id);
         uow.comments.push(c);
@@ -870,7 +882,8 @@ pub async fn history_comments_attachments(store: Arc<dyn Store>) {
     }
     let history = store.history(t.id).await.unwrap();
     assert_eq!(history.len(), 6);
-    assert_eq!(history.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(history.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2, 2, 3, 3, 4]);
+    assert_eq!(history.iter().map(|e| e.id).collect::<Vec<_>>(), event_ids, "commit order");
     assert_eq!(history.iter().filter(|e| e.internal).count(), 2);
     assert_eq!(store.comments(t.id).await.unwrap().iter().map(|c| c.id).collect::<Vec<_>>(), comment_ids);
     assert_eq!(store.attachments(t.id).await.unwrap().iter().map(|a| a.id).collect::<Vec<_>>(), attachment_ids);
