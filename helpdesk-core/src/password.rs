@@ -78,7 +78,8 @@ impl PasswordPolicy {
     ///
     /// # Errors
     /// A [`FieldError`] on `password` with code `too_short`, `too_long`, `numeric`,
-    /// `common_password` or `personal_information`.
+    /// `common_password`, `personal_information` or `predictable` (keyboard walks, sequences
+    /// and other patterns; the message says which).
     pub fn check(&self, password: &Password, personal: &[&str]) -> Result<(), FieldError> {
         self.check_field("password", password, personal)
     }
@@ -107,6 +108,21 @@ impl PasswordPolicy {
                 field,
                 "personal_information",
                 "may not be built from your email, names or company id",
+            ));
+        }
+        // Patterns a list cannot hold (keyboard walks, alphabetic and numeric sequences,
+        // dates, l33t variants of words): zxcvbn estimates the guesses an attacker who knows
+        // them needs. Below 10^10 (score 3) the password is refused with zxcvbn's reason.
+        let estimate = zxcvbn::zxcvbn(pw, personal);
+        if estimate.score() < zxcvbn::Score::Three {
+            let reason = estimate.feedback().and_then(|f| f.warning()).map_or_else(
+                || "it follows a pattern".to_owned(),
+                |w| w.to_string().trim_end_matches('.').to_lowercase(),
+            );
+            return Err(FieldError::new(
+                field,
+                "predictable",
+                format!("is easy to guess ({reason}); add words or characters that do not follow a pattern"),
             ));
         }
         Ok(())
@@ -309,6 +325,13 @@ mod tests {
         assert_eq!(check("AnaGarcia2024!", &me), Err("personal_information".into()));
         assert_eq!(check("ma0042ana.garcia", &me), Err("personal_information".into()));
         assert_eq!(check(&"x".repeat(300), &me), Err("too_long".into()));
+        // Keyboard walks and alphabetic sequences, whatever the list holds.
+        for walk in ["qwertyuiopasdfgh", "abcdefghijklmnop", "zxcvbnmasdfghjkl", "poiuytrewqlkjhgf", "abcdefgh12345678"]
+        {
+            assert_eq!(check(walk, &me), Err("predictable".into()), "{walk}");
+        }
+        let why = PasswordPolicy::default().check(&Password::new("abcdefghijklmnop"), &me).unwrap_err();
+        assert!(why.message.contains("sequences like abc"), "{}", why.message);
         assert_eq!(check("harbor-lantern-quartz-71", &me), Ok(()));
         assert_eq!(check("correct horse battery staple", &me), Ok(()));
         // No truncation: a long password is accepted whole.

@@ -96,6 +96,12 @@ fn push_filters(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) 
         b.push(" AND created_at < ").push_bind(t);
     }
     if let Some(n) = q.text_needle() {
+        // PostgreSQL text cannot hold U+0000, so no stored subject or description contains
+        // it: a needle with one matches nothing, as on every store (binding it would fail).
+        if n.contains('\0') {
+            b.push(" AND FALSE");
+            return;
+        }
         let p = like_pattern(&n);
         b.push(" AND (subject ILIKE ").push_bind(p.clone()).push(" OR description ILIKE ").push_bind(p).push(")");
     }

@@ -36,8 +36,10 @@ pub struct IssuedSession {
     pub user: User,
 }
 
+/// The throttle key of sign-ins to `email`: a digest of the address as typed (trimmed,
+/// lower-cased), so whatever bytes a client sends, the store sees a short hex key.
 fn login_key(email: &str) -> String {
-    format!("login:{}", email.trim().to_lowercase())
+    format!("login:{}", super::sha256_hex(email.trim().to_lowercase().as_bytes()))
 }
 
 impl HelpDesk {

@@ -207,8 +207,10 @@ impl HelpDesk {
         request_hash: &str,
     ) -> Result<Option<serde_json::Value>> {
         let key = key.trim();
-        if key.is_empty() || key.len() > 255 {
-            return Err(FieldError::new("idempotency_key", "invalid", "1 to 255 characters").into());
+        if key.is_empty() || key.len() > 255 || key.chars().any(char::is_control) {
+            return Err(
+                FieldError::new("idempotency_key", "invalid", "1 to 255 characters, no control characters").into()
+            );
         }
         let now = self.now();
         let k = IdempotencyKey { principal: principal.key(), key: key.to_owned() };

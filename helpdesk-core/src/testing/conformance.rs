@@ -46,6 +46,8 @@ pub const SCENARIOS: &[&str] = &[
     "history_comments_attachments",
     "report_figures",
     "resolved_before_and_purge",
+    "notices_per_user",
+    "untrusted_text_is_handled_alike",
 ];
 
 /// Expands one `#[tokio::test]` per conformance scenario, each with a fresh store from
@@ -63,7 +65,8 @@ macro_rules! store_conformance {
             unit_of_work_is_atomic, users_unique_lookup_and_paging, user_rejection_audit, outbox_claim_ack_retry_dead,
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
-            history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user);
+            history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
+            untrusted_text_is_handled_alike);
     };
     (@each_skip $reason:expr, $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -84,7 +87,8 @@ macro_rules! store_conformance {
             unit_of_work_is_atomic, users_unique_lookup_and_paging, user_rejection_audit, outbox_claim_ack_retry_dead,
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
-            history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user);
+            history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
+            untrusted_text_is_handled_alike);
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -1138,4 +1142,83 @@ pub async fn notices_per_user(store: Arc<dyn Store>) {
     assert!(store.notices(a.id, 10).await.unwrap().iter().all(|n| n.read_at == Some(later)));
     assert_eq!(store.unread_notices(b.id).await.unwrap(), 2);
     assert!(store.notices(UserId::random(), 10).await.unwrap().is_empty());
+}
+
+/// Text from clients (NUL and other control characters, `LIKE` wildcards) gets the same
+/// answer on every store: searches match literally and a needle no stored text can contain
+/// matches nothing; through the use cases, a NUL in a sign-in address is a wrong password,
+/// in a field a validation error naming it, in an idempotency key a validation error —
+/// never a storage error.
+pub async fn untrusted_text_is_handled_alike(store: Arc<dyn Store>) {
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &u).await;
+    let mut t = ticket(1, u.id, t0());
+    t.subject = Subject::parse("50% off_sale \\ tab\there").unwrap();
+    insert_ticket(&store, &t).await;
+    insert_ticket(&store, &ticket(2, u.id, t0() + Duration::seconds(1))).await;
+    let search = |text: &str| TicketQuery { text: Some(text.to_owned()), ..TicketQuery::default() };
+    for (needle, hits) in [
+        ("50%", 1),
+        ("%", 1),
+        ("_", 1),
+        ("\\", 1),
+        ("tab\there", 1),
+        ("ticket 2", 1),
+        ("a\0b", 0),
+        ("\0", 0),
+        ("\u{1}", 0),
+        ("\u{7f}", 0),
+    ] {
+        let q = search(needle);
+        let page = store.list_tickets(&q).await.unwrap_or_else(|e| panic!("{needle:?}: {e}"));
+        assert_eq!(page.items.len(), hits, "{needle:?}");
+        let counts = store.ticket_counts(&q.for_counting()).await.unwrap_or_else(|e| panic!("{needle:?}: {e}"));
+        assert_eq!(counts.iter().map(|(_, n)| n).sum::<u64>(), hits as u64, "{needle:?}");
+    }
+    let users = store.list_users(&UserQuery { text: Some("a\0b".into()), ..UserQuery::default() }).await.unwrap();
+    assert!(users.items.is_empty());
+
+    // Through the use cases over this store.
+    let clock = crate::testing::ManualClock::default_start();
+    let (desk, admin) = crate::testing::desk_with_admin(store.clone(), clock).await;
+    let login = |email: &str| crate::LoginRequest {
+        email: email.to_owned(),
+        password: crate::password::Password::new("harbor-lantern-quartz-71"),
+        address: Some("203.0.113.9".into()),
+    };
+    for email in ["a\0@x.com", "admin\0@example.com", "\u{1}\u{1b}[2J", &"\0".repeat(10_000)] {
+        match desk.login(login(email)).await {
+            Err(
+                crate::Error::Unauthenticated(crate::AuthFailure::InvalidCredentials) | crate::Error::Throttled { .. },
+            ) => {}
+            other => panic!("{email:?}: {other:?}"),
+        }
+    }
+    let bad = crate::NewTicket {
+        subject: "a\0b".into(),
+        category: "hardware".into(),
+        sub_category: "laptop".into(),
+        description: "nul \0 inside".into(),
+        scheduled_date: None,
+    };
+    match desk.create_ticket(&admin, bad, None).await {
+        Err(crate::Error::Validation(v)) => {
+            let fields: Vec<&str> = v.0.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, ["subject", "description"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let good = crate::NewTicket {
+        subject: "Laptop".into(),
+        category: "hardware".into(),
+        sub_category: "laptop".into(),
+        description: "Broken".into(),
+        scheduled_date: None,
+    };
+    match desk.create_ticket(&admin, good, Some("key\0")).await {
+        Err(crate::Error::Validation(v)) => assert_eq!(v.0[0].field, "idempotency_key"),
+        other => panic!("{other:?}"),
+    }
+    let q = search("a\0b");
+    assert!(desk.list_tickets(&admin, &q).await.unwrap().items.is_empty());
 }
