@@ -46,3 +46,12 @@ fi
 # a virtualenv under target/ on first use.
 scripts/validate-openapi.sh target/tmp/openapi.json
 
+
+# The served API against its own document: schemathesis (PyPI) fuzzes every operation with a
+# fixed seed, signed in as the admin of a zero-configuration server. It runs every check it
+# has except the two that compare the schema's constraints with the server's validation
+# (positive_data_acceptance, negative_data_rejection): those still find differences (see
+# SECURITY.md, "The API contract").
+SCHEMATHESIS_CHECKS="${SCHEMATHESIS_CHECKS:-all}" \
+SCHEMATHESIS_EXCLUDE="${SCHEMATHESIS_EXCLUDE:-positive_data_acceptance,negative_data_rejection}" \
+    scripts/schemathesis.sh

@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+mod keep_alive;
 pub mod middleware;
 mod openapi;
 mod routes;
@@ -138,5 +139,6 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(keep_alive::close_if_body_unread))
         .with_state(state)
 }

@@ -10,6 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::routes;
 use crate::state::AppState;
 
+mod contract;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "helpdesk API", description = "The help desk's JSON API: accounts, sessions, users, tickets, comments."),
@@ -65,9 +67,13 @@ pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(avatar_upload())
 }
 
-/// The OpenAPI 3.1 document of the API.
+/// The OpenAPI 3.1 document of the API, completed with what every operation can answer (see
+/// `contract`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router(0).split_for_parts().1
+    let generated = api_router(0).split_for_parts().1;
+    let Ok(mut doc) = serde_json::to_value(&generated) else { return generated };
+    contract::complete(&mut doc);
+    serde_json::from_value(doc).unwrap_or(generated)
 }
 
 /// The document, with `servers` set to where this router answers: `/api/v1`, or
@@ -88,4 +94,21 @@ fn avatar_upload() -> OpenApiRouter<AppState> {
 #[cfg(not(feature = "avatars"))]
 fn avatar_upload() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+}
+
+fn string_enum(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
+
+/// The ticket list's `sort` values.
+pub(crate) fn sort_schema() -> utoipa::openapi::Object {
+    string_enum(&["created", "updated", "priority", "number"])
+}
+
+/// `asc` or `desc`.
+pub(crate) fn order_schema() -> utoipa::openapi::Object {
+    string_enum(&["desc", "asc"])
 }

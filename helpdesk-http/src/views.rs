@@ -263,3 +263,9 @@ impl From<&HistoryEvent> for EventOut {
         }
     }
 }
+
+/// Raw bytes (an image, a file): `type: string, format: binary` in the document, so generated
+/// clients take and return a file.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(pub Vec<u8>);

@@ -55,9 +55,10 @@ pub fn sniff_content_type(head: &[u8], all_text: Option<&str>, file_name: &FileN
     }
     match all_text {
         Some(text) => {
+            // Byte-order marks and white space in any order before the first tag (found by
+            // tests/fuzz.rs: "\t\u{feff}<html>" passed as plain text).
             let start: String = text
-                .trim_start_matches('\u{feff}')
-                .trim_start()
+                .trim_start_matches(|c: char| c == '\u{feff}' || c.is_whitespace())
                 .chars()
                 .take(512)
                 .collect::<String>()

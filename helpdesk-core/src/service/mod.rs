@@ -23,7 +23,7 @@ use object_store::ObjectStore;
 use rand::RngCore;
 
 pub use accounts::{BootstrapAdmin, ImportOutcome, ImportedUser, NewUser, ProfileUpdate, Registration};
-pub use attachments::{DownloadGrant, Upload};
+pub use attachments::{DownloadGrant, Upload, sniff_content_type};
 pub use background::Background;
 pub use live::notices_for;
 pub use options::{AttachmentLimits, HelpDeskOptions, OutboxOptions, SessionOptions, ThrottleOptions};

@@ -105,7 +105,7 @@ impl IntoAction for EmptyBody {
 macro_rules! action_route {
     ($name:ident, $path:literal, $action:expr, $body:ty, $doc:literal) => {
         #[doc = $doc]
-        #[utoipa::path(post, path = $path, tag = "ticket actions", request_body = $body,
+        #[utoipa::path(post, path = $path, tag = "ticket actions", request_body = Option<$body>,
             params(("number" = String, Path), ("If-Match" = Option<String>, Header, description = "the ETag this action is based on")),
             security(("bearer" = [])),
             responses((status = 200, body = TicketOut), (status = 404, body = Problem), (status = 409, body = Problem),

@@ -33,6 +33,7 @@ pub struct OutboxParams {
     /// Cursor from the previous page.
     pub cursor: Option<String>,
     /// Page size (1–100, default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

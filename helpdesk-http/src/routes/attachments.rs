@@ -93,10 +93,22 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     }
 }
 
+/// The multipart form of an upload, as the document describes it (the handler reads the
+/// parts as they stream in).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct AttachmentUploadForm {
+    /// A comment of this ticket to attach the files to; send it before the files.
+    pub comment: Option<Uuid>,
+    /// The files: one part named `file` each.
+    pub file: Vec<crate::views::Binary>,
+}
+
 /// Upload files to a ticket (`multipart/form-data`: one or more `file` parts; an optional
 /// `comment` part, before them, names the comment they belong to).
 #[utoipa::path(post, path = "/tickets/{number}/attachments", tag = "attachments", params(("number" = String, Path)),
-    request_body(content_type = "multipart/form-data", description = "`file` parts, optional `comment` (a comment id) first"),
+    request_body(content = AttachmentUploadForm, content_type = "multipart/form-data",
+        description = "`file` parts, optional `comment` (a comment id) first"),
     security(("bearer" = [])),
     responses((status = 201, body = Vec<AttachmentOut>), (status = 404, body = Problem), (status = 413, body = Problem),
         (status = 415, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]

@@ -22,7 +22,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// A user's avatar (any signed-in user).
 #[utoipa::path(get, path = "/users/{id}/avatar", tag = "users", params(("id" = Uuid, Path)), security(("bearer" = [])),
-    responses((status = 200, content_type = "image/png", description = "the 256×256 PNG"), (status = 304), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "image/png", body = crate::views::Binary, description = "the 256×256 PNG"), (status = 304), (status = 404, body = Problem)))]
 async fn get_avatar(
     State(s): State<AppState>,
     c: Caller,

@@ -76,6 +76,7 @@ pub struct NotificationsOut {
 #[into_params(parameter_in = Query)]
 pub struct NotificationParams {
     /// 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -121,7 +122,7 @@ pub struct MarkedOut {
 }
 
 /// Marks one notification, or all, read.
-#[utoipa::path(post, path = "/notifications/read", tag = "notifications", request_body = MarkReadBody,
+#[utoipa::path(post, path = "/notifications/read", tag = "notifications", request_body = Option<MarkReadBody>,
     security(("bearer" = [])),
     responses((status = 200, body = MarkedOut), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn mark_read(

@@ -118,12 +118,15 @@ pub struct TicketListParams {
     /// Case-insensitive text in subject or description.
     pub q: Option<String>,
     /// `created` (default), `updated`, `priority` or `number`.
+    #[param(schema_with = crate::openapi::sort_schema)]
     pub sort: Option<String>,
     /// `desc` (default) or `asc`.
+    #[param(schema_with = crate::openapi::order_schema)]
     pub order: Option<String>,
     /// Cursor from the previous page.
     pub cursor: Option<String>,
     /// Page size (1–100, default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

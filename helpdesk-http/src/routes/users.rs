@@ -93,6 +93,7 @@ pub struct UserListParams {
     /// Cursor from the previous page.
     pub cursor: Option<String>,
     /// Page size (1–100, default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -287,7 +288,7 @@ impl From<&RejectionRecord> for RejectionOut {
 }
 
 /// Reject a pending registration: audited, personal data deleted, mailed.
-#[utoipa::path(post, path = "/users/{id}/reject", tag = "users", params(("id" = Uuid, Path)), request_body = RejectUserBody,
+#[utoipa::path(post, path = "/users/{id}/reject", tag = "users", params(("id" = Uuid, Path)), request_body = Option<RejectUserBody>,
     security(("bearer" = [])), responses((status = 200, body = RejectionOut), (status = 409, body = Problem)))]
 async fn reject_user(
     State(s): State<AppState>,
@@ -407,6 +408,7 @@ pub struct PageParams {
     /// Cursor from the previous page.
     pub cursor: Option<String>,
     /// Page size (1–100, default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -447,6 +449,7 @@ pub struct AuditParams {
     /// Cursor from the previous page.
     pub cursor: Option<String>,
     /// Page size (1–100, default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

@@ -105,6 +105,25 @@ impl Default for LimitsConfig {
     }
 }
 
+/// What one client can hold of the server: connections and the time they may stay silent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionsConfig {
+    /// Open connections at most; past it new ones wait in the listen backlog until one
+    /// closes (a warning says so). Lowered at start to what the open-file limit allows.
+    pub max: usize,
+    /// Seconds a connection may take to send a complete request head, counted from when it
+    /// opens or goes idle after a response: the header-read and the keep-alive idle
+    /// time-out in one.
+    pub header_read_timeout_secs: u64,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        Self { max: 4096, header_read_timeout_secs: 20 }
+    }
+}
+
 /// Mail settings: SMTP when `smtp_url` is set, otherwise `.eml` files in `dir`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -275,6 +294,8 @@ pub struct Config {
     pub postgres_max_connections: u32,
     /// Per-address limits and the body limit.
     pub limits: LimitsConfig,
+    /// Connection cap and time-outs.
+    pub connections: ConnectionsConfig,
     /// Password hashing cost.
     pub password_hash: PasswordHashConfig,
     /// The first admin.
@@ -325,6 +346,7 @@ impl Default for Config {
             sled_cache_mb: 64,
             postgres_max_connections: 16,
             limits: LimitsConfig::default(),
+            connections: ConnectionsConfig::default(),
             password_hash: PasswordHashConfig::default(),
             bootstrap_admin: None,
             mail: MailConfig::default(),
@@ -427,6 +449,12 @@ impl Config {
         }
         if o.delivery_timeout_secs < 1 || o.delivery_timeout_secs as i64 >= o.lease_secs {
             return bad("outbox.delivery_timeout_secs", "at least 1 and shorter than lease_secs");
+        }
+        if self.connections.max < 1 {
+            return bad("connections.max", "at least 1");
+        }
+        if !(1..=3600).contains(&self.connections.header_read_timeout_secs) {
+            return bad("connections.header_read_timeout_secs", "between 1 and 3600");
         }
         if self.password_hash.memory_kib < 8 || self.password_hash.iterations < 1 {
             return bad("password_hash", "memory_kib at least 8 and iterations at least 1");

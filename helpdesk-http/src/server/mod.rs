@@ -4,8 +4,8 @@
 //! shutdown. Everything here is also usable by tests that start real servers.
 
 pub mod config;
+pub mod listener;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -495,9 +495,7 @@ pub async fn serve(config: &Config, stop: CancellationToken) -> anyhow::Result<(
         live_stop.cancelled().await;
         live_state.end_live_streams();
     });
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal(stop.clone()))
-        .await?;
+    listener::serve(listener, router, &config.connections, shutdown_signal(stop.clone())).await?;
     stop.cancel();
     let _ = bg.await;
     tracing::info!("stopped");
