@@ -53,6 +53,7 @@ echo "== schemathesis: checks $checks${exclude:+ except $exclude}"
     --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" \
     --workers 2 \
     --generation-allow-x00 true \
+    --generation-database none \
     --exclude-path-regex '^/(auth/logout|auth/password/change|me/sessions.*|users/\{id\}/(deactivate|role|reject|approve|reactivate|sessions.*))$' \
     --no-color \
     --report junit --report-dir target/schemathesis
