@@ -134,17 +134,23 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(Self(None)) };
         let s = v.to_str().unwrap_or("").trim();
-        if s == "*" {
+        // An empty header field is no condition, as if it were not sent.
+        if s == "*" || s.is_empty() {
             return Ok(Self(None));
         }
-        let tag = s.trim_start_matches("W/").trim_matches('"');
-        tag.parse::<u64>().map(|n| Self(Some(n))).map_err(|_| {
-            ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "resource.precondition_failed",
-                "If-Match names no version of this resource",
-            )
-        })
+        // This API's entity tags are versions in quotes (`"7"`, weak or not); anything else is
+        // not a tag it gave, so a malformed header (400), not a failed precondition.
+        let tag = s.strip_prefix("W/").unwrap_or(s).strip_prefix('"').and_then(|t| t.strip_suffix('"'));
+        tag.filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(|n| Self(Some(n)))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "request.malformed_if_match",
+                    "If-Match takes `*` or an ETag this API gave (a version in quotes, like \"7\")",
+                )
+            })
     }
 }
 

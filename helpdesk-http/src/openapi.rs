@@ -67,22 +67,23 @@ pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(avatar_upload())
 }
 
-/// The OpenAPI 3.1 document of the API, completed with what every operation can answer (see
-/// `contract`).
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The OpenAPI 3.1 document of the API as JSON: what `utoipa` generates from the handlers,
+/// completed with what every operation can answer and the links between operations (see
+/// `contract`). JSON rather than `utoipa`'s types, which cannot carry a link's `operationId`.
+pub fn openapi() -> serde_json::Value {
     let generated = api_router(0).split_for_parts().1;
-    let Ok(mut doc) = serde_json::to_value(&generated) else { return generated };
+    let mut doc = serde_json::to_value(&generated).unwrap_or_default();
     contract::complete(&mut doc);
-    serde_json::from_value(doc).unwrap_or(generated)
+    doc
 }
 
 /// The document, with `servers` set to where this router answers: `/api/v1`, or
 /// `/helpdesk/api/v1` when an application nests the router under `/helpdesk`.
-pub(crate) async fn serve(OriginalUri(uri): OriginalUri) -> Json<utoipa::openapi::OpenApi> {
-    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+pub(crate) async fn serve(OriginalUri(uri): OriginalUri) -> Json<serde_json::Value> {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
     let mut doc = DOC.get_or_init(openapi).clone();
     let root = uri.path().strip_suffix("/openapi.json").filter(|r| !r.is_empty()).unwrap_or("/api/v1");
-    doc.servers = Some(vec![utoipa::openapi::Server::new(root)]);
+    doc["servers"] = serde_json::json!([{ "url": root }]);
     Json(doc)
 }
 
@@ -96,19 +97,148 @@ fn avatar_upload() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
 }
 
-fn string_enum(values: &[&str]) -> utoipa::openapi::Object {
+fn string_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(values.iter().copied()))
+        .enum_values(Some(values))
+        .build()
+}
+
+/// One of `values`, or `null`.
+fn nullable_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut all: Vec<serde_json::Value> = values.into_iter().map(serde_json::Value::from).collect();
+    all.push(serde_json::Value::Null);
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(all))
+        .build()
+}
+
+/// A comma-separated list of `values` (spaces around items allowed), or empty for none.
+fn list_of<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::Object {
+    let one = format!("\\s*({})\\s*", values.into_iter().collect::<Vec<_>>().join("|"));
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!("^({one}(,{one})*)?$")))
         .build()
 }
 
 /// The ticket list's `sort` values.
 pub(crate) fn sort_schema() -> utoipa::openapi::Object {
-    string_enum(&["created", "updated", "priority", "number"])
+    string_enum(["created", "updated", "priority", "number"])
 }
 
 /// `asc` or `desc`.
 pub(crate) fn order_schema() -> utoipa::openapi::Object {
-    string_enum(&["desc", "asc"])
+    string_enum(["desc", "asc"])
+}
+
+/// Ticket statuses, comma-separated.
+pub(crate) fn status_list_schema() -> utoipa::openapi::Object {
+    list_of(helpdesk_core::domain::TicketStatus::ALL.iter().map(|s| s.as_str()))
+}
+
+/// Priorities, comma-separated.
+pub(crate) fn priority_list_schema() -> utoipa::openapi::Object {
+    list_of(helpdesk_core::domain::Priority::ALL.iter().map(|p| p.as_str()))
+}
+
+/// A ticket status.
+pub(crate) fn status_schema() -> utoipa::openapi::Object {
+    string_enum(helpdesk_core::domain::TicketStatus::ALL.iter().map(|s| s.as_str()))
+}
+
+/// A priority, or `null`.
+pub(crate) fn priority_schema() -> utoipa::openapi::Object {
+    nullable_enum(helpdesk_core::domain::Priority::ALL.iter().map(|p| p.as_str()))
+}
+
+/// A role.
+pub(crate) fn role_schema() -> utoipa::openapi::Object {
+    string_enum(helpdesk_core::domain::Role::ALL.iter().map(|r| r.as_str()))
+}
+
+/// A role, or `null`.
+pub(crate) fn optional_role_schema() -> utoipa::openapi::Object {
+    nullable_enum(helpdesk_core::domain::Role::ALL.iter().map(|r| r.as_str()))
+}
+
+/// An account status.
+pub(crate) fn user_status_schema() -> utoipa::openapi::Object {
+    string_enum(helpdesk_core::domain::UserStatus::ALL.iter().map(|s| s.as_str()))
+}
+
+/// An audit kind.
+pub(crate) fn audit_kind_schema() -> utoipa::openapi::Object {
+    string_enum(helpdesk_core::model::AuditKind::ALL.iter().map(|k| k.as_str()))
+}
+
+/// An outbox state.
+pub(crate) fn outbox_state_schema() -> utoipa::openapi::Object {
+    string_enum(["dead", "pending", "delivered"])
+}
+
+/// API key scopes.
+pub(crate) fn scopes_schema() -> utoipa::openapi::Array {
+    utoipa::openapi::ArrayBuilder::new()
+        .items(string_enum(helpdesk_core::model::ApiScope::ALL.iter().map(|s| s.as_str())))
+        .build()
+}
+
+const CATALOG_KEY: &str = "[a-z][a-z0-9_-]{0,31}";
+
+/// A catalog key (department, category).
+pub(crate) fn catalog_key_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!("^\\s*{CATALOG_KEY}\\s*$")))
+        .build()
+}
+
+/// Catalog keys, comma-separated.
+pub(crate) fn catalog_key_list_schema() -> utoipa::openapi::Object {
+    let one = format!("\\s*{CATALOG_KEY}\\s*");
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!("^({one}(,{one})*)?$")))
+        .build()
+}
+
+/// Printable text (no control or bidirectional-override characters) that is not only white
+/// space, at most 100 characters: a name.
+pub(crate) const PRINTABLE_TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$";
+
+/// A name, or `null` to leave it as it is.
+pub(crate) fn nullable_text_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(100))
+        .pattern(Some(PRINTABLE_TEXT))
+        .build()
+}
+
+/// An optional name: `null` leaves it, `""` clears it.
+pub(crate) fn clearable_text_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(100))
+        .pattern(Some(format!("^$|{PRINTABLE_TEXT}")))
+        .build()
+}
+
+/// A suffix (`Jr.`, `Sr.`, `II` … `X`), `""` to clear it, or `null` to leave it.
+pub(crate) fn suffix_schema() -> utoipa::openapi::Object {
+    nullable_enum(std::iter::once("").chain(helpdesk_core::domain::Suffix::ALL.iter().map(|s| s.as_str())))
+}
+
+/// A name of at most 100 printable characters.
+pub(crate) fn name_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .max_length(Some(100))
+        .pattern(Some(PRINTABLE_TEXT))
+        .build()
 }

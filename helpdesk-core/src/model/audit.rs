@@ -34,6 +34,40 @@ pub enum AuditKind {
     OutboxRetried,
 }
 
+impl AuditKind {
+    /// Every kind.
+    pub const ALL: &'static [AuditKind] = &[
+        AuditKind::LoginSucceeded,
+        AuditKind::LoginFailed,
+        AuditKind::LoginThrottled,
+        AuditKind::RefreshReused,
+        AuditKind::PasswordChanged,
+        AuditKind::PasswordResetRequested,
+        AuditKind::AccessDenied,
+        AuditKind::AttachmentDownloaded,
+        AuditKind::UserAdministered,
+        AuditKind::ApiKeyChanged,
+        AuditKind::OutboxRetried,
+    ];
+
+    /// The wire name (`login_failed`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::LoginSucceeded => "login_succeeded",
+            AuditKind::LoginFailed => "login_failed",
+            AuditKind::LoginThrottled => "login_throttled",
+            AuditKind::RefreshReused => "refresh_reused",
+            AuditKind::PasswordChanged => "password_changed",
+            AuditKind::PasswordResetRequested => "password_reset_requested",
+            AuditKind::AccessDenied => "access_denied",
+            AuditKind::AttachmentDownloaded => "attachment_downloaded",
+            AuditKind::UserAdministered => "user_administered",
+            AuditKind::ApiKeyChanged => "api_key_changed",
+            AuditKind::OutboxRetried => "outbox_retried",
+        }
+    }
+}
+
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {

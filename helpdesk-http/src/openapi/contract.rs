@@ -32,6 +32,14 @@ fn retry_after() -> Value {
 /// that create resources to those that use them (so clients and fuzzers can follow a ticket
 /// from its creation through its routes).
 pub(crate) fn complete(doc: &mut Value) {
+    // Schema details `utoipa` cannot say for a field of strings.
+    if let Some(items) = doc.pointer_mut("/components/schemas/NewKeyBody/properties/scopes/items") {
+        let scopes: Vec<&str> = helpdesk_core::model::ApiScope::ALL.iter().map(|s| s.as_str()).collect();
+        items["enum"] = json!(scopes);
+    }
+    if let Some(scopes) = doc.pointer_mut("/components/schemas/NewKeyBody/properties/scopes") {
+        scopes["minItems"] = json!(1);
+    }
     link(doc, ("/tickets", "post", "201"), "/tickets/{number}", "number", "$response.body#/number");
     link(doc, ("/api-keys", "post", "201"), "/api-keys/{id}", "id", "$response.body#/key/id");
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
@@ -55,6 +63,11 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
         .is_some_and(|reqs| !reqs.is_empty() && reqs.iter().all(|r| r.as_object().is_some_and(|o| !o.is_empty())));
     let has_body = op.contains_key("requestBody");
     let has_params = op.get("parameters").and_then(Value::as_array).is_some_and(|p| !p.is_empty());
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        for p in params {
+            constrain_parameter(p);
+        }
+    }
     let responses = op.entry("responses").or_insert_with(|| json!({}));
     let Some(responses) = responses.as_object_mut() else { return };
     // Errors the handler declared: problem details, not plain JSON.
@@ -118,5 +131,24 @@ fn link(doc: &mut Value, from: (&str, &str, &str), prefix: &str, parameter: &str
         && let Some(response) = response.as_object_mut()
     {
         response.insert("links".to_owned(), Value::Object(links));
+    }
+}
+
+/// The constraints the extractors enforce on parameters every route shares: the opaque list
+/// cursor (base64url of 24 bytes: any such string is a cursor), `If-Match` (`*` or a version
+/// in quotes) and `Idempotency-Key` (1–255 characters, no control characters).
+fn constrain_parameter(p: &mut Value) {
+    let name = p.get("name").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+    let schema = match name.as_str() {
+        // Empty means none.
+        "cursor" => json!({ "type": "string", "pattern": "^([A-Za-z0-9_-]{32})?$" }),
+        "if-match" => json!({ "type": "string", "pattern": "^(\\*|(W/)?\"[0-9]{1,19}\")$" }),
+        "idempotency-key" => {
+            json!({ "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\u0000-\\u001f\\u007f]+$" })
+        }
+        _ => return,
+    };
+    if let Some(p) = p.as_object_mut() {
+        p.insert("schema".into(), schema);
     }
 }

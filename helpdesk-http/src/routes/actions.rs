@@ -24,6 +24,7 @@ use crate::views::TicketOut;
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
     /// `critical`, `high`, `medium` or `low`.
+    #[schema(schema_with = crate::openapi::priority_schema)]
     pub priority: Option<String>,
     /// Department key (defaults to the one proposed by the category).
     pub department: Option<String>,

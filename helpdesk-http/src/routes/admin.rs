@@ -29,6 +29,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct OutboxParams {
     /// `dead` (default), `pending` or `delivered`.
+    #[param(schema_with = crate::openapi::outbox_state_schema)]
     pub state: Option<String>,
     /// Cursor from the previous page.
     pub cursor: Option<String>,

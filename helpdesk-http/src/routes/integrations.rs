@@ -35,6 +35,7 @@ pub struct ApiKeyOut {
     /// Name, recorded as the actor of its changes.
     pub name: String,
     /// `read_tickets`, `push_workflow`.
+    #[schema(schema_with = crate::openapi::scopes_schema)]
     pub scopes: Vec<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
@@ -66,6 +67,7 @@ async fn list_keys(State(s): State<AppState>, c: Caller) -> ApiResult<Json<Vec<A
 #[serde(deny_unknown_fields)]
 pub struct NewKeyBody {
     /// Name of the external system.
+    #[schema(schema_with = crate::openapi::name_schema)]
     pub name: String,
     /// `read_tickets`, `push_workflow`.
     pub scopes: Vec<String>,
@@ -118,6 +120,7 @@ async fn revoke_key(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<U
 #[serde(deny_unknown_fields)]
 pub struct WorkflowStatusBody {
     /// Target status (`in_progress`, `on_hold`, `pending`, `resolved`, `closed`).
+    #[schema(schema_with = crate::openapi::status_schema)]
     pub status: String,
     /// Note recorded with the change (required).
     pub note: String,

@@ -100,14 +100,19 @@ async fn create_ticket(
 #[serde(deny_unknown_fields)]
 pub struct TicketListParams {
     /// Statuses, e.g. `open,in_progress`.
+    #[param(schema_with = crate::openapi::status_list_schema)]
     pub status: Option<String>,
     /// Priorities, e.g. `critical,high`.
+    #[param(schema_with = crate::openapi::priority_list_schema)]
     pub priority: Option<String>,
     /// Department keys.
+    #[param(schema_with = crate::openapi::catalog_key_list_schema)]
     pub department: Option<String>,
     /// Category keys.
+    #[param(schema_with = crate::openapi::catalog_key_list_schema)]
     pub category: Option<String>,
     /// Assignee's user id, or `none` for unassigned tickets.
+    #[param(pattern = "^\\s*(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$")]
     pub assignee: Option<String>,
     /// Requester's user id.
     pub requester: Option<Uuid>,
@@ -233,6 +238,7 @@ pub struct TicketEditBody {
     #[schema(value_type = Option<NaiveDate>)]
     pub scheduled_date: Option<Option<NaiveDate>>,
     /// Priority (staff).
+    #[schema(schema_with = crate::openapi::priority_schema)]
     pub priority: Option<String>,
     /// Department key (staff).
     pub department: Option<String>,

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use helpdesk_core::domain::{Role, UserId, UserStatus};
+use helpdesk_core::domain::{DepartmentKey, Role, UserId, UserStatus};
 use helpdesk_core::model::{AuditKind, RejectionRecord, UserSummary};
 use helpdesk_core::ports::{AuditQuery, UserQuery};
 use helpdesk_core::{NewUser, ProfileUpdate};
@@ -49,12 +49,16 @@ async fn me(State(s): State<AppState>, PasswordChangeCaller(c): PasswordChangeCa
 #[serde(deny_unknown_fields)]
 pub struct ProfileBody {
     /// First name.
+    #[schema(schema_with = crate::openapi::nullable_text_schema)]
     pub first_name: Option<String>,
     /// Middle name.
+    #[schema(schema_with = crate::openapi::clearable_text_schema)]
     pub middle_name: Option<String>,
     /// Last name.
+    #[schema(schema_with = crate::openapi::nullable_text_schema)]
     pub last_name: Option<String>,
     /// `Jr.`, `Sr.`, `II` … `X`, or null to clear.
+    #[schema(schema_with = crate::openapi::suffix_schema)]
     pub suffix: Option<String>,
 }
 
@@ -83,10 +87,13 @@ async fn update_me(
 #[serde(deny_unknown_fields)]
 pub struct UserListParams {
     /// `employee`, `coordinator` or `admin`.
+    #[param(schema_with = crate::openapi::role_schema)]
     pub role: Option<String>,
     /// `pending`, `approved` or `deactivated`.
+    #[param(schema_with = crate::openapi::user_status_schema)]
     pub status: Option<String>,
     /// Department key.
+    #[param(schema_with = crate::openapi::catalog_key_schema)]
     pub department: Option<String>,
     /// Text in email, name or company id.
     pub q: Option<String>,
@@ -114,10 +121,9 @@ async fn list_users(
     c: Caller,
     ApiQuery(p): ApiQuery<UserListParams>,
 ) -> ApiResult<Json<UserPage>> {
+    // A filter, as on the ticket list: a well-formed key the catalog does not have finds no one.
     let department = match p.department.as_deref() {
-        Some(d) => {
-            Some(s.desk().options().catalog.parse_department("department", d).map_err(helpdesk_core::Error::from)?)
-        }
+        Some(d) => Some(DepartmentKey::parse_field("department", d).map_err(helpdesk_core::Error::from)?),
         None => None,
     };
     let q = UserQuery {
@@ -167,6 +173,7 @@ pub struct NewUserBody {
     pub department: Option<String>,
     /// Role (default `employee`).
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::optional_role_schema)]
     pub role: Option<String>,
 }
 
@@ -334,6 +341,7 @@ async fn reactivate_user(
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     /// `employee`, `coordinator` or `admin`.
+    #[schema(schema_with = crate::openapi::optional_role_schema)]
     pub role: Option<String>,
     /// Department key, or null to clear.
     #[serde(default, with = "double_option")]
@@ -445,6 +453,7 @@ async fn list_rejections(
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Kind, e.g. `login_failed`, `access_denied`, `user_administered`.
+    #[param(schema_with = crate::openapi::audit_kind_schema)]
     pub kind: Option<String>,
     /// Cursor from the previous page.
     pub cursor: Option<String>,
