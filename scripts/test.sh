@@ -52,3 +52,7 @@ scripts/validate-openapi.sh target/tmp/openapi.json
 # (positive_data_acceptance leaves out the seven operations whose validity a schema cannot
 # say; the script names them and why). Any failure fails the run.
 scripts/schemathesis.sh
+
+# A client generated from the served document (openapi-python-client, PyPI) runs the README's
+# story unmodified, with an attachment upload and an avatar.
+scripts/client-story.sh

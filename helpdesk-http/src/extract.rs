@@ -57,8 +57,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// A JSON body that may be left out entirely, or be JSON `null` (then `T::default()`), for
-/// actions whose input is optional; any other body must be JSON and fit `T`.
+/// A JSON body that may be left out entirely (then `T::default()`), for actions whose input is
+/// optional; a body that is present must still be JSON and fit `T`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OptionalJson<T>(pub T);
 
@@ -73,9 +73,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
         if !json {
             return Err(unsupported());
         }
-        serde_json::from_slice::<Option<T>>(&bytes)
-            .map(|v| OptionalJson(v.unwrap_or_default()))
-            .map_err(|e| body_error(&e))
+        serde_json::from_slice(&bytes).map(OptionalJson).map_err(|e| body_error(&e))
     }
 }
 

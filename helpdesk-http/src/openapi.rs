@@ -104,15 +104,16 @@ fn string_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi
         .build()
 }
 
-/// One of `values`, or `null`.
-fn nullable_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::Object {
-    use utoipa::openapi::schema::{SchemaType, Type};
-    let mut all: Vec<serde_json::Value> = values.into_iter().map(serde_json::Value::from).collect();
-    all.push(serde_json::Value::Null);
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(all))
-        .build()
+/// One of `values`, or `null` (as `oneOf`, which client generators turn into an optional
+/// enum).
+fn nullable_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::Type;
+    utoipa::openapi::schema::Schema::OneOf(
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(string_enum(values))
+            .item(utoipa::openapi::ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
 }
 
 /// A comma-separated list of `values` (spaces around items allowed), or empty for none.
@@ -150,7 +151,7 @@ pub(crate) fn status_schema() -> utoipa::openapi::Object {
 }
 
 /// A priority, or `null`.
-pub(crate) fn priority_schema() -> utoipa::openapi::Object {
+pub(crate) fn priority_schema() -> utoipa::openapi::schema::Schema {
     nullable_enum(helpdesk_core::domain::Priority::ALL.iter().map(|p| p.as_str()))
 }
 
@@ -160,7 +161,7 @@ pub(crate) fn role_schema() -> utoipa::openapi::Object {
 }
 
 /// A role, or `null`.
-pub(crate) fn optional_role_schema() -> utoipa::openapi::Object {
+pub(crate) fn optional_role_schema() -> utoipa::openapi::schema::Schema {
     nullable_enum(helpdesk_core::domain::Role::ALL.iter().map(|r| r.as_str()))
 }
 
@@ -230,7 +231,7 @@ pub(crate) fn clearable_text_schema() -> utoipa::openapi::Object {
 }
 
 /// A suffix (`Jr.`, `Sr.`, `II` … `X`), `""` to clear it, or `null` to leave it.
-pub(crate) fn suffix_schema() -> utoipa::openapi::Object {
+pub(crate) fn suffix_schema() -> utoipa::openapi::schema::Schema {
     nullable_enum(std::iter::once("").chain(helpdesk_core::domain::Suffix::ALL.iter().map(|s| s.as_str())))
 }
 

@@ -62,6 +62,9 @@ fn complete_operation(path: &str, op: &mut Map<String, Value>) {
         .and_then(Value::as_array)
         .is_some_and(|reqs| !reqs.is_empty() && reqs.iter().all(|r| r.as_object().is_some_and(|o| !o.is_empty())));
     let has_body = op.contains_key("requestBody");
+    if let Some(body) = op.get_mut("requestBody") {
+        optional_body_without_null(body);
+    }
     let has_params = op.get("parameters").and_then(Value::as_array).is_some_and(|p| !p.is_empty());
     if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
         for p in params {
@@ -150,5 +153,24 @@ fn constrain_parameter(p: &mut Value) {
     };
     if let Some(p) = p.as_object_mut() {
         p.insert("schema".into(), schema);
+    }
+}
+
+/// An optional body (`request_body = Option<T>`) is described by `utoipa` as `T` or `null`;
+/// leaving the body out says the same more plainly, and client generators then offer a call
+/// without one (openapi-python-client otherwise sends its "unset" marker as JSON). The server
+/// still reads a `null` body as none.
+fn optional_body_without_null(body: &mut Value) {
+    if body.get("required").and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    let Some(content) = body.get_mut("content").and_then(Value::as_object_mut) else { return };
+    for media in content.values_mut() {
+        let Some(schema) = media.get_mut("schema") else { continue };
+        let Some(choices) = schema.get("oneOf").and_then(Value::as_array) else { continue };
+        let not_null: Vec<&Value> = choices.iter().filter(|c| c.get("type") != Some(&json!("null"))).collect();
+        if not_null.len() == 1 && choices.len() == 2 {
+            *schema = not_null[0].clone();
+        }
     }
 }

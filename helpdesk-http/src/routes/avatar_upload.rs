@@ -114,7 +114,8 @@ pub fn preview(bytes: &[u8], side: u32) -> Result<Vec<u8>, ApiError> {
 }
 
 /// Set one's avatar (the body is the PNG or JPEG image, at most 2 MiB).
-#[utoipa::path(put, path = "/me/avatar", tag = "users", request_body(content((crate::views::Binary = "image/png"), (crate::views::Binary = "image/jpeg"))),
+#[utoipa::path(put, path = "/me/avatar", tag = "users", request_body(description = "the image's bytes: the server tells PNG from JPEG by content, whatever the Content-Type",
+        content((crate::views::Binary = "application/octet-stream"), (crate::views::Binary = "image/png"), (crate::views::Binary = "image/jpeg"))),
     security(("bearer" = [])),
     responses((status = 200, body = UserOut), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 async fn upload_avatar(State(s): State<AppState>, c: Caller, RawBody(body): RawBody) -> ApiResult<axum::Json<UserOut>> {
