@@ -8,34 +8,13 @@
 #        scripts/schemathesis.sh CHECKS     (one pass of these checks over every operation)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+what="fuzzing the API"
+source scripts/throwaway-server.sh
 venv=target/schemathesis-venv
-bin="${SERVER_BIN:-target/debug/helpdesk}"
-
-missing() {
-    echo "!!!!! $1: the API was NOT fuzzed !!!!!"
-    [ -n "${HELPDESK_REQUIRE_SERVICES:-}" ] && exit 1
-    exit 0
-}
-[ -x "$bin" ] || missing "$bin is not built"
-if [ ! -x "$venv/bin/st" ]; then
-    echo "== schemathesis: installing into $venv"
-    { python3 -m venv "$venv" && "$venv/bin/pip" install -q 'schemathesis>=4,<5'; } >/dev/null 2>&1 \
-        || missing "could not install schemathesis (python3-venv and PyPI needed)"
-fi
-
-dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+pip_tool "$venv" st 'schemathesis>=4,<5'
 password="harbor-lantern-quartz-71"
-HELPDESK_LISTEN="127.0.0.1:$port" HELPDESK_DATA_DIR="$dir" \
-    HELPDESK_BOOTSTRAP_ADMIN__EMAIL=admin@example.com HELPDESK_BOOTSTRAP_ADMIN__PASSWORD="$password" \
-    HELPDESK_PASSWORD_HASH__MEMORY_KIB=64 HELPDESK_PASSWORD_HASH__ITERATIONS=1 \
-    HELPDESK_ACCESS_TOKEN_MINUTES=120 HELPDESK_LOG=error \
-    "$bin" serve >"$dir/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$dir"' EXIT
-root="http://127.0.0.1:$port"
-for _ in $(seq 300); do curl -fsS "$root/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$root/readyz" >/dev/null || { cat "$dir/server.log"; echo "the server did not start"; exit 1; }
+start_server HELPDESK_BOOTSTRAP_ADMIN__EMAIL=admin@example.com HELPDESK_BOOTSTRAP_ADMIN__PASSWORD="$password" \
+    HELPDESK_ACCESS_TOKEN_MINUTES=120
 token=$(curl -fsS -H 'content-type: application/json' \
     -d "{\"email\":\"admin@example.com\",\"password\":\"$password\"}" "$root/api/v1/auth/login" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
@@ -46,7 +25,7 @@ fuzz() {
         -H "Authorization: Bearer $token" \
         --seed 20261130 \
         --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" \
-        --workers 2 \
+        --workers 1 \
         --generation-allow-x00 true \
         --generation-database none \
         --no-color \

@@ -14,10 +14,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use helpdesk_http::config::Config;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
 
 fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
@@ -54,16 +52,7 @@ async fn read_response(conn: &mut TcpStream) -> Option<String> {
 #[tokio::test]
 async fn a_body_sent_after_the_headers_finds_the_connection_announced_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let addr = free_addr();
-    let mut config = Config { listen: addr, data_dir: dir.path().join("data"), ..Config::default() };
-    config.password_hash.memory_kib = 64;
-    config.password_hash.iterations = 1;
-    let stop = CancellationToken::new();
-    let server = tokio::spawn({
-        let (config, stop) = (config.clone(), stop.clone());
-        async move { helpdesk_http::server::serve(&config, stop).await }
-    });
-    common::wait_ready(&format!("http://{addr}")).await;
+    let (addr, stop, server) = common::serve_in_process(dir.path()).await;
 
     // The server answers each of these before reading the body: the client, which sends the
     // body only after the headers, is told not to reuse the connection.

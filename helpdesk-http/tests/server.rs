@@ -176,16 +176,7 @@ async fn metrics_need_their_token_when_one_is_configured() {
 async fn an_http_1_1_request_without_host_is_a_bad_request() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let dir = tempfile::tempdir().unwrap();
-    let addr = free_addr();
-    let mut config = Config { listen: addr, data_dir: dir.path().join("data"), ..Config::default() };
-    config.password_hash.memory_kib = 64;
-    config.password_hash.iterations = 1;
-    let stop = CancellationToken::new();
-    let server = tokio::spawn({
-        let (config, stop) = (config.clone(), stop.clone());
-        async move { helpdesk_http::server::serve(&config, stop).await }
-    });
-    common::wait_ready(&format!("http://{addr}")).await;
+    let (addr, stop, server) = common::serve_in_process(dir.path()).await;
     let status_of = |request: &'static str| async move {
         let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
         conn.write_all(request.as_bytes()).await.unwrap();

@@ -31,16 +31,7 @@ async fn a_nul_byte_is_a_wrong_password_or_an_empty_search_on_postgresql() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 401, "{:?}", r.text().await);
 
-    let login: Value = c
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"email": "admin@example.com", "password": common::SERVER_ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let token = common::sign_in(&c, &base, "admin@example.com", common::SERVER_ADMIN_PASSWORD).await;
     let filed = c
         .post(format!("{base}/tickets"))
         .bearer_auth(&token)

@@ -406,3 +406,35 @@ pub fn start_server_with(db: &str, extra: &[(&str, &str)]) -> ServerProcess {
 pub fn start_server(db: &str) -> ServerProcess {
     start_server_with(db, &[])
 }
+
+/// `helpdesk_http::server::serve` in this process on a free port, on sled in `dir` with cheap
+/// password hashing; ready when this returns. Stop it with the token and await the handle.
+pub async fn serve_in_process(
+    dir: &std::path::Path,
+) -> (SocketAddr, tokio_util::sync::CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut config = helpdesk_http::Config { listen: addr, data_dir: dir.join("data"), ..Default::default() };
+    config.password_hash.memory_kib = 64;
+    config.password_hash.iterations = 1;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn({
+        let stop = stop.clone();
+        async move { helpdesk_http::server::serve(&config, stop).await }
+    });
+    wait_ready(&format!("http://{addr}")).await;
+    (addr, stop, server)
+}
+
+/// Signs in over HTTP at `base` (`…/api/v1`) and returns the access token.
+pub async fn sign_in(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let r: Value = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["access_token"].as_str().unwrap_or_else(|| panic!("no token: {r}")).to_owned()
+}
