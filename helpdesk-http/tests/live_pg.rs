@@ -86,16 +86,7 @@ async fn a_change_made_on_one_process_reaches_pages_open_on_the_other() {
     let mut on_a = Live::open(&c, &root_a).await;
     let mut on_b = Live::open(&c, &root_b).await;
 
-    let login: Value = c
-        .post(format!("{api_a}/auth/login"))
-        .json(&json!({"email": "admin@example.com", "password": SERVER_ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let token = common::sign_in(&c, &api_a, "admin@example.com", SERVER_ADMIN_PASSWORD).await;
     let mut filed = Vec::new();
     for i in 0..5 {
         let r: Value = c
