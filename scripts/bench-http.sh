@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# HTTP load benchmark (issue 5): the release `helpdesk` server on sled and on PostgreSQL
-# (fsync on), driven by wrk on the same machine, beside a minimal axum JSON handler and
-# pgbench's SELECT-by-key as yardsticks measured in the same run. Prints a markdown report.
+# HTTP load benchmark: the release `helpdesk` server on sled and on PostgreSQL (fsync on),
+# driven by wrk on the same machine, beside a minimal axum JSON handler and pgbench's
+# SELECT-by-key as yardsticks measured in the same run, and PostgreSQL again with two server
+# processes on one database. Prints a markdown report: requests/s, p50/p99, errors and the
+# server's resident memory after every workload.
 #
 # Usage: scripts/bench-http.sh [duration, default 10s]
+#   BEFORE_BIN=path   also measure that build of `helpdesk` (say, the previous commit's) in the
+#                     same run, workload by workload beside this one, for a before/after ratio.
+#   STORES="sled pg"  which stores to measure (default both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR="${1:-10s}"
+STORES="${STORES:-sled pg}"
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
 cargo build --release -q -p helpdesk-http --bin helpdesk --example bench_baseline
-BIN=target/release/helpdesk
+AFTER_BIN=target/release/helpdesk
 WORK=$(mktemp -d /tmp/helpdesk-bench.XXXXXX)
 PIDS=()
 cleanup() {
@@ -20,43 +26,54 @@ cleanup() {
 }
 trap cleanup EXIT
 source scripts/services.sh
+RESULTS="$WORK/results"
+: >"$RESULTS"
 
 ADMIN_PW="harbor-lantern-quartz-71"
 EMP_PW="plum-harbor-violet-42"
 
 wait_ready() { for _ in $(seq 1 200); do curl -sf "$1/readyz" >/dev/null && return 0; sleep 0.05; done; echo "server $1 not ready"; exit 1; }
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-# wrk's Requests/sec and non-2xx count of a run: "rate non2xx p99"
+# One wrk run: prints "rate p50 p99 errors", errors being non-2xx answers plus socket errors
+# (connect, read, write, timeout).
 run_wrk() {
     local out
     out=$(wrk --latency "$@" 2>&1)
-    local rate non p99
-    rate=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    non=$(echo "$out" | awk '/Non-2xx/ {print $5}')
-    p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-    echo "${rate:-0} ${non:-0} ${p99:--}"
+    echo "$out" | awk '
+        /Requests\/sec/ { rate = $2 }
+        $1 == "50%" { p50 = $2 }
+        $1 == "99%" { p99 = $2 }
+        /Non-2xx/ { err += $5 }
+        /Socket errors/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
+        END { printf "%s %s %s %d\n", (rate == "" ? 0 : rate), (p50 == "" ? "-" : p50), (p99 == "" ? "-" : p99), err }'
 }
 rss() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 hwm() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+# Records one result row: store, build, workload, "rate p50 p99 errors", RSS after.
+record() { echo "$1|$2|$3|$4|$5" >>"$RESULTS"; }
 
 # The yardstick: a minimal axum JSON handler.
 target/release/examples/bench_baseline 127.0.0.1:18090 & PIDS+=($!)
 sleep 0.5
-read -r BASE64 _ _ <<<"$(run_wrk -t2 -c64 -d"$DUR" http://127.0.0.1:18090/json)"
-read -r BASE16 _ _ <<<"$(run_wrk -t2 -c16 -d"$DUR" http://127.0.0.1:18090/json)"
+read -r BASE64 _ _ _ <<<"$(run_wrk -t2 -c64 -d"$DUR" http://127.0.0.1:18090/json)"
+read -r BASE16 _ _ _ <<<"$(run_wrk -t2 -c16 -d"$DUR" http://127.0.0.1:18090/json)"
 kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true; PIDS=()
 
-# Starts the server on $1 (storage URL), signs in, registers and approves an employee.
-start_server() {
-    local url=$1 port=$2
+# Starts `$bin serve` on a storage URL and port; sets SERVER_PID and BASE.
+launch() {
+    local bin=$1 url=$2 port=$3
     HELPDESK_LISTEN=127.0.0.1:$port HELPDESK_DATA_DIR="$WORK/data-$port" HELPDESK_STORAGE_URL="$url" \
     HELPDESK_BOOTSTRAP_ADMIN__EMAIL=admin@example.com HELPDESK_BOOTSTRAP_ADMIN__PASSWORD="$ADMIN_PW" \
     HELPDESK_POSTGRES_MAX_CONNECTIONS=32 HELPDESK_LOG=warn HELPDESK_DISPATCH_INTERVAL_MS=200 \
-        "$BIN" serve >"$WORK/server-$port.log" 2>&1 &
+        "$bin" serve >"$WORK/server-$port.log" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     BASE="http://127.0.0.1:$port"
     wait_ready "$BASE"
+}
+
+# Signs in the admin, registers and approves an employee (sets ADMIN and EMP tokens).
+accounts() {
     ADMIN=$(curl -sf "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
         -d "{\"email\":\"admin@example.com\",\"password\":\"$ADMIN_PW\"}" | json_field '["access_token"]')
     local id
@@ -89,67 +106,149 @@ drain() {
     exit 1
 }
 
-# One store: create, get, list, approve at -c64, then the original system's flags (-c16).
-bench_store() {
-    local name=$1
-    read -r CREATE CREATE_NON CREATE_P99 <<<"$(TOKEN=$EMP run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/create.lua "$BASE")"
-    # Let the dispatcher deliver the mails each write run queued, so the next workload is
-    # measured on its own (the time it took is reported).
-    drain "create ticket -c64"; local drain_create=$DRAINED
+# The workloads on one server: create, get, list, approve at -c64, then the original system's
+# flags (-c16). Rows go to $RESULTS under "$1|$2" (store, build).
+bench_server() {
+    local store=$1 build=$2 r
+    r=$(TOKEN=$EMP run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/create.lua "$BASE")
+    drain "create ticket -c64"
+    record "$store" "$build" "create ticket" "$r" "$(rss "$SERVER_PID")"
+    record "$store" "$build" "outbox drained after create (s)" "$DRAINED - - 0" "-"
     local n
     n=$(curl -sf "$BASE/api/v1/tickets?limit=1&sort=number" -H "authorization: Bearer $EMP" | json_field '["items"][0]["number"]')
     n=$((10#${n#TX}))
-    read -r GET GET_NON GET_P99 <<<"$(TOKEN=$EMP TICKETS=$n run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/get.lua "$BASE")"
-    read -r LIST LIST_NON LIST_P99 <<<"$(TOKEN=$EMP run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/list.lua "$BASE")"
-    read -r APPROVE APPROVE_NON APPROVE_P99 <<<"$(TOKEN=$ADMIN THREADS=2 run_wrk -t2 -c64 -d5s -s scripts/wrk/approve.lua "$BASE")"
-    local rss_peak
-    rss_peak=$(hwm "$SERVER_PID")
-    drain "approve -c64"; local drain_approve=$DRAINED
-    read -r GET16 _ _ <<<"$(TOKEN=$EMP TICKETS=$n run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/get.lua "$BASE")"
-    read -r LIST16 _ _ <<<"$(TOKEN=$EMP run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/list.lua "$BASE")"
-    read -r CREATE16 _ _ <<<"$(TOKEN=$EMP run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/create.lua "$BASE")"
-    drain "create ticket -c16"; local drain_create16=$DRAINED
-    printf '\n### %s (%s tickets after the create run; peak RSS %s MiB)\n\n' "$name" "$n" "$rss_peak"
-    printf 'Outbox drained after each write workload: create -c64 in %s s, approve -c64 in %s s, create -c16 in %s s.\n\n' \
-        "$drain_create" "$drain_approve" "$drain_create16"
-    echo "| workload (wrk -t2 -c64 -d$DUR) | requests/s | p99 | non-2xx | vs minimal axum ($BASE64/s) |"
-    echo "|---|---|---|---|---|"
-    for row in "get ticket by number|$GET|$GET_P99|$GET_NON" "list page of 50|$LIST|$LIST_P99|$LIST_NON" \
-               "create ticket|$CREATE|$CREATE_P99|$CREATE_NON" "approve (lifecycle action, 5 s)|$APPROVE|$APPROVE_P99|$APPROVE_NON"; do
-        IFS='|' read -r w r p x <<<"$row"
-        awk -v w="$w" -v r="$r" -v p="$p" -v x="$x" -v b="$BASE64" 'BEGIN { printf "| %s | %.0f | %s | %s | %.1f%% |\n", w, r, p, x, 100*r/b }'
-    done
-    echo
-    echo "| vs the original (wrk -t2 -c16 -d$DUR) | requests/s | original | ratio | minimal axum -c16 |"
-    echo "|---|---|---|---|---|"
-    python3 - <<PY
-for w, r, o in [("list of the employee's tickets", $LIST16, 27), ("ticket detail", $GET16, 198), ("create ticket", $CREATE16, 159)]:
-    print(f"| {w} | {r:,.0f} | {o} | {r/o:,.0f}x | {$BASE16:,.0f} |")
+    TICKETS=$n
+    r=$(TOKEN=$EMP TICKETS=$n run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/get.lua "$BASE")
+    record "$store" "$build" "get ticket by number" "$r" "$(rss "$SERVER_PID")"
+    r=$(TOKEN=$EMP run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/list.lua "$BASE")
+    record "$store" "$build" "list page of 50" "$r" "$(rss "$SERVER_PID")"
+    r=$(TOKEN=$ADMIN THREADS=2 run_wrk -t2 -c64 -d5s -s scripts/wrk/approve.lua "$BASE")
+    drain "approve -c64"
+    record "$store" "$build" "approve (lifecycle action, 5 s)" "$r" "$(rss "$SERVER_PID")"
+    r=$(TOKEN=$EMP TICKETS=$n run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/get.lua "$BASE")
+    record "$store" "$build" "-c16 ticket detail" "$r" "$(rss "$SERVER_PID")"
+    r=$(TOKEN=$EMP run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/list.lua "$BASE")
+    record "$store" "$build" "-c16 list of the employee's tickets" "$r" "$(rss "$SERVER_PID")"
+    r=$(TOKEN=$EMP run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/create.lua "$BASE")
+    drain "create ticket -c16"
+    record "$store" "$build" "-c16 create ticket" "$r" "$(rss "$SERVER_PID")"
+    record "$store" "$build" "peak RSS (MiB)" "$(hwm "$SERVER_PID") - - 0" "-"
+}
+
+# Two wrk processes at once, one per server (ports $1 and $2), -t1 -c32 each: "rate p50 p99
+# errors" with the rates and errors summed and the worse of the two percentiles.
+run_wrk_pair() {
+    local a=$1 b=$2
+    shift 2
+    run_wrk -t1 -c32 "$@" "http://127.0.0.1:$a" >"$WORK/pair-a" &
+    local wa=$!
+    run_wrk -t1 -c32 "$@" "http://127.0.0.1:$b" >"$WORK/pair-b"
+    wait "$wa"
+    python3 - "$WORK/pair-a" "$WORK/pair-b" <<'PY'
+import sys
+def ms(v):
+    if v == "-": return 0.0
+    for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if v.endswith(unit): return float(v[: -len(unit)]) * f
+    return float(v)
+rows = [open(p).read().split() for p in sys.argv[1:]]
+rate = sum(float(r[0]) for r in rows)
+p50 = max(ms(r[1]) for r in rows)
+p99 = max(ms(r[2]) for r in rows)
+print(f"{rate:.0f} {p50:.2f}ms {p99:.2f}ms {sum(int(r[3]) for r in rows)}")
 PY
 }
 
-echo "# HTTP load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+# Every store run by each build: sled first, then PostgreSQL on a fresh database per build.
+BUILDS=("after:$AFTER_BIN")
+[ -n "${BEFORE_BIN:-}" ] && BUILDS=("before:$BEFORE_BIN" "after:$AFTER_BIN")
+port=18091
+if [[ " $STORES " == *" sled "* ]]; then
+    for b in "${BUILDS[@]}"; do
+        launch "${b#*:}" "sled:$WORK/sled-${b%%:*}/db" $port
+        accounts
+        bench_server sled "${b%%:*}"
+        kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+        port=$((port + 1))
+    done
+fi
+
+PGBENCH=""
+if [[ " $STORES " == *" pg "* ]]; then
+    if [ -z "${DATABASE_URL:-}" ]; then PG_FSYNC=on pg_start; fi
+    if [ -n "${DATABASE_URL:-}" ]; then
+        PGURL=${DATABASE_URL%/*}
+        psql_() { "${PG_BIN:-/usr/lib/postgresql/15/bin}/psql" "$DATABASE_URL" -qAtc "$1"; }
+        psql_ "DROP DATABASE IF EXISTS pgbench_bench" && psql_ "CREATE DATABASE pgbench_bench"
+        PGB="${PG_BIN:-/usr/lib/postgresql/15/bin}/pgbench"
+        "$PGB" -q -i -s 10 "$PGURL/pgbench_bench" >/dev/null 2>&1
+        PGBENCH=$("$PGB" -S -M prepared -c 64 -j 2 -T "${DUR%s}" "$PGURL/pgbench_bench" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+        for b in "${BUILDS[@]}"; do
+            db="helpdesk_bench_${b%%:*}"
+            psql_ "DROP DATABASE IF EXISTS $db" && psql_ "CREATE DATABASE $db"
+            launch "${b#*:}" "$PGURL/$db" $port
+            accounts
+            bench_server pg "${b%%:*}"
+            # Scaling out: a second process on the same database, wrk split across both.
+            first_pid=$SERVER_PID first_base=$BASE
+            launch "${b#*:}" "$PGURL/$db" $((port + 1))
+            second_pid=$SERVER_PID
+            BASE=$first_base
+            r=$(TOKEN=$EMP TICKETS=$TICKETS run_wrk_pair $port $((port + 1)) -d"$DUR" -s scripts/wrk/get.lua)
+            record pg2 "${b%%:*}" "get ticket by number" "$r" "$(($(rss "$first_pid") + $(rss "$second_pid")))"
+            r=$(TOKEN=$EMP run_wrk_pair $port $((port + 1)) -d"$DUR" -s scripts/wrk/list.lua)
+            record pg2 "${b%%:*}" "list page of 50" "$r" "$(($(rss "$first_pid") + $(rss "$second_pid")))"
+            r=$(TOKEN=$EMP run_wrk_pair $port $((port + 1)) -d"$DUR" -s scripts/wrk/create.lua)
+            drain "create ticket, two processes"
+            record pg2 "${b%%:*}" "create ticket" "$r" "$(($(rss "$first_pid") + $(rss "$second_pid")))"
+            kill "$first_pid" "$second_pid"; wait "$first_pid" "$second_pid" 2>/dev/null || true
+            port=$((port + 2))
+        done
+    else
+        echo "PostgreSQL could not start: PostgreSQL rows skipped"
+    fi
+fi
+
+echo "# HTTP load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $DUR per workload"
 echo
 echo "Minimal axum JSON handler: $BASE64 requests/s at -c64, $BASE16 at -c16."
-
-start_server "sled:$WORK/sled/db" 18091
-bench_store "sled"
-kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-
-if [ -z "${DATABASE_URL:-}" ]; then PG_FSYNC=on pg_start; fi
-if [ -n "${DATABASE_URL:-}" ]; then
-    PGURL=${DATABASE_URL%/*}
-    psql_() { "${PG_BIN:-/usr/lib/postgresql/15/bin}/psql" "$DATABASE_URL" -qAtc "$1"; }
-    psql_ "DROP DATABASE IF EXISTS helpdesk_bench" && psql_ "CREATE DATABASE helpdesk_bench"
-    psql_ "DROP DATABASE IF EXISTS pgbench_bench" && psql_ "CREATE DATABASE pgbench_bench"
-    PGB="${PG_BIN:-/usr/lib/postgresql/15/bin}/pgbench"
-    "$PGB" -q -i -s 10 "$PGURL/pgbench_bench" >/dev/null 2>&1
-    PGBENCH=$("$PGB" -S -M prepared -c 64 -j 2 -T "${DUR%s}" "$PGURL/pgbench_bench" 2>/dev/null | awk '/^tps/ {print $3; exit}')
-    start_server "$PGURL/helpdesk_bench" 18092
-    bench_store "PostgreSQL (fsync on)"
-    echo
-    awk -v p="$PGBENCH" -v g="$GET" 'BEGIN { printf "pgbench -S -M prepared -c 64 -j 2: %.0f tx/s; get ticket on PostgreSQL = %.0f%% of it\n", p, 100*g/p }'
-    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-else
-    echo "PostgreSQL could not start: PostgreSQL rows skipped"
-fi
+[ -n "$PGBENCH" ] && echo "pgbench -S -M prepared -c 64 -j 2 on the same cluster: $PGBENCH tx/s."
+echo
+python3 - "$RESULTS" "$BASE64" "$BASE16" "${PGBENCH:-0}" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("|") for l in open(sys.argv[1]) if l.strip()]
+base64, base16, pgbench = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4] or 0)
+original = {"-c16 ticket detail": 198, "-c16 list of the employee's tickets": 27, "-c16 create ticket": 159}
+names = {"sled": "sled", "pg": "PostgreSQL (fsync on), one process", "pg2": "PostgreSQL (fsync on), two processes on one database (wrk -t1 -c32 at each)"}
+builds = sorted({r[1] for r in rows}, reverse=True)  # "before" first when present
+before = {(r[0], r[2]): float(r[3].split()[0]) for r in rows if r[1] == "before"}
+for store in ("sled", "pg", "pg2"):
+    mine = [r for r in rows if r[0] == store]
+    if not mine:
+        continue
+    print(f"## {names[store]}\n")
+    for build in builds:
+        part = [r for r in mine if r[1] == build]
+        if not part:
+            continue
+        print(f"### build: {build}\n")
+        print("| workload | requests/s | p50 | p99 | errors | RSS after (MiB) | vs yardstick | vs before |")
+        print("|---|---|---|---|---|---|---|---|")
+        for _, _, work, res, rss in part:
+            rate, p50, p99, err = res.split()
+            rate = float(rate)
+            if work.startswith(("peak RSS", "outbox drained")):
+                print(f"| {work} | {rate:,.0f} | | | | | | |")
+                continue
+            if work in original:
+                yard = f"{rate / original[work]:,.0f}x the original ({original[work]}/s); {100 * rate / base16:.1f}% of axum -c16"
+            elif store == "pg" or store == "pg2":
+                yard = f"{100 * rate / base64:.1f}% of axum" + (f"; {100 * rate / pgbench:.0f}% of pgbench -S" if work.startswith("get") and pgbench else "")
+            else:
+                yard = f"{100 * rate / base64:.1f}% of axum"
+            vs = ""
+            if build == "after" and (store, work) in before and before[(store, work)] > 0:
+                vs = f"{rate / before[(store, work)]:.2f}x"
+            print(f"| {work} | {rate:,.0f} | {p50} | {p99} | {err} | {rss} | {yard} | {vs} |")
+        print()
+PY

@@ -12,9 +12,9 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod envelope;
 pub mod error;
 pub mod extract;
-mod keep_alive;
 pub mod middleware;
 mod openapi;
 mod routes;
@@ -37,12 +37,9 @@ pub use tokens::{TokenOptions, TokenSigner};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
-use tower_http::LatencyUnit;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use envelope::REQUEST_ID;
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "resource.not_found", "no such route")
@@ -115,8 +112,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new().nest("/api/v1", api).merge(routes::ops::router());
     #[cfg(feature = "web")]
     let app = app.merge(web::router(upload_limit));
-    let app = app
-        .fallback(fallback)
+    app.fallback(fallback)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -125,20 +121,7 @@ pub fn router(state: AppState) -> Router {
             )
             .into_response()
         })
-        .layer(axum::middleware::from_fn(middleware::track_metrics));
-    middleware::with_security_headers(app, options.hsts)
-        .layer(axum::extract::DefaultBodyLimit::max(options.body_limit))
-        .layer(cors(&options.cors_origins))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &axum::http::Request<_>| {
-                    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros)),
-        )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(axum::middleware::from_fn(keep_alive::close_if_body_unread))
+        // One layer for everything around the routes (see `envelope` for why one).
+        .layer(envelope::layer(options.hsts, cors(&options.cors_origins), options.body_limit))
         .with_state(state)
 }

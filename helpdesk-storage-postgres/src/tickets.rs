@@ -217,7 +217,9 @@ impl TicketStore for PgStore {
 
     async fn allocate_ticket_number(&self) -> StoreResult<u64> {
         self.detached(move |store| async move {
-            let v: i64 = sqlx::query_scalar("UPDATE ticket_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+            // A sequence: no commit of its own, no row lock shared by every create (see
+            // migrations/0005_ticket_number_sequence.sql for why it never reuses a number).
+            let v: i64 = sqlx::query_scalar("SELECT nextval('ticket_number_seq')")
                 .fetch_one(&store.pool)
                 .await
                 .map_err(pg_error)?;

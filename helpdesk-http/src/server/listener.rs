@@ -111,7 +111,13 @@ pub async fn serve(
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(req.map(axum::body::Body::new))
+            let router = router.clone();
+            async move {
+                if lacks_host(&req) {
+                    return Ok(missing_host());
+                }
+                router.oneshot(req.map(axum::body::Body::new)).await
+            }
         });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);
@@ -128,6 +134,24 @@ pub async fn serve(
         () = tokio::time::sleep(DRAIN) => tracing::warn!("connections still open after {} s: closing them", DRAIN.as_secs()),
     }
     Ok(())
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request without `Host` is answered 400. (The router itself
+/// accepts requests without one: tests and embedders send them in-process.)
+fn lacks_host<B>(req: &hyper::Request<B>) -> bool {
+    req.version() == axum::http::Version::HTTP_11
+        && !req.headers().contains_key(axum::http::header::HOST)
+        && req.uri().authority().is_none()
+}
+
+fn missing_host() -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    crate::error::ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "request.missing_host",
+        "an HTTP/1.1 request needs a Host header",
+    )
+    .into_response()
 }
 
 /// Logs an accept error and, for errors that affect every accept (no descriptors, no

@@ -488,7 +488,7 @@ pub async fn serve(config: &Config, stop: CancellationToken) -> anyhow::Result<(
         Duration::from_millis(config.dispatch_interval_ms.max(10)),
         stop.clone(),
     ));
-    let router = crate::router(app.state.clone()).layer(axum::middleware::from_fn(require_host));
+    let router = crate::router(app.state.clone());
     // Live-update streams never end on their own: end them when shutdown begins.
     let (live_state, live_stop) = (app.state.clone(), stop.clone());
     tokio::spawn(async move {
@@ -500,24 +500,6 @@ pub async fn serve(config: &Config, stop: CancellationToken) -> anyhow::Result<(
     let _ = bg.await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// RFC 9112 §3.2: an HTTP/1.1 request without `Host` is answered 400. (The router itself
-/// accepts requests without one: tests and embedders send them in-process.)
-async fn require_host(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    if req.version() == axum::http::Version::HTTP_11
-        && !req.headers().contains_key(axum::http::header::HOST)
-        && req.uri().authority().is_none()
-    {
-        return crate::error::ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "request.missing_host",
-            "an HTTP/1.1 request needs a Host header",
-        )
-        .into_response();
-    }
-    next.run(req).await
 }
 
 /// A URL with its password replaced, for logs.

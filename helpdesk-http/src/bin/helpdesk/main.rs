@@ -3,6 +3,7 @@
 //! `helpdesk serve` with no configuration runs a complete help desk on sled and local disk in
 //! `./helpdesk-data`. See the README for the configuration keys.
 
+mod allocator;
 mod import;
 
 #[global_allocator]
@@ -118,8 +119,12 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    allocator::apply();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = Config::load(cli.config.as_deref())?;
     if let Command::Serve { listen, data_dir } = &cli.command {
