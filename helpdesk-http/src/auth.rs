@@ -9,12 +9,15 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use helpdesk_core::AuthFailure;
+use helpdesk_core::TicketView;
+use helpdesk_core::domain::TicketNumber;
 use helpdesk_core::model::User;
 use helpdesk_core::policy::Principal;
 
 use crate::error::ApiError;
 use crate::middleware::DenialSlot;
 use crate::state::AppState;
+use crate::tokens::AccessClaims;
 
 /// An authenticated caller whose account needs nothing first (a user who must change their
 /// password may only do that: see [`PasswordChangeCaller`]).
@@ -31,7 +34,15 @@ pub struct Caller {
 #[derive(Debug, Clone)]
 pub struct PasswordChangeCaller(pub Caller);
 
-async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+/// The credential of the `Authorization` header: a verified access token (its session not yet
+/// read) or an API key (authenticated).
+#[derive(Debug)]
+enum Credential {
+    Session(AccessClaims),
+    Key(Caller),
+}
+
+async fn credential(parts: &Parts, state: &AppState) -> Result<Credential, ApiError> {
     let header = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -39,22 +50,107 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Api
         .to_str()
         .map_err(|_| ApiError::unauthenticated(AuthFailure::InvalidToken))?;
     let (scheme, credential) = header.split_once(' ').ok_or(ApiError::unauthenticated(AuthFailure::InvalidToken))?;
-    let caller = if scheme.eq_ignore_ascii_case("bearer") {
-        let claims = state.signer().verify(credential.trim(), chrono::Utc::now())?;
-        let (principal, user) = state.desk().authenticate_session(claims.session).await?;
-        if user.id != claims.user {
-            return Err(ApiError::unauthenticated(AuthFailure::InvalidToken));
-        }
-        Caller { principal, user: Some(user) }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Ok(Credential::Session(state.signer().verify(credential.trim(), chrono::Utc::now())?))
     } else if scheme.eq_ignore_ascii_case("apikey") {
-        Caller { principal: state.desk().authenticate_api_key(credential.trim()).await?, user: None }
+        let principal = state.desk().authenticate_api_key(credential.trim()).await?;
+        Ok(Credential::Key(Caller { principal, user: None }))
     } else {
+        Err(ApiError::unauthenticated(AuthFailure::InvalidToken))
+    }
+}
+
+/// The caller of a checked session: the token must name the session's user.
+fn session_caller(claims: &AccessClaims, principal: Principal, user: User) -> Result<Caller, ApiError> {
+    if user.id != claims.user {
         return Err(ApiError::unauthenticated(AuthFailure::InvalidToken));
-    };
-    if let Some(slot) = parts.extensions.get::<DenialSlot>() {
+    }
+    Ok(Caller { principal, user: Some(user) })
+}
+
+/// Leaves the principal where a denial can name it.
+fn note_for_denials(parts_slot: Option<&DenialSlot>, caller: &Caller) {
+    if let Some(slot) = parts_slot {
         slot.set(caller.principal.clone());
     }
+}
+
+async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let caller = match credential(parts, state).await? {
+        Credential::Session(claims) => {
+            let (principal, user) = state.desk().authenticate_session(claims.session).await?;
+            session_caller(&claims, principal, user)?
+        }
+        Credential::Key(caller) => caller,
+    };
+    note_for_denials(parts.extensions.get::<DenialSlot>(), &caller);
     Ok(caller)
+}
+
+/// A user who must change their password may do nothing else.
+fn needs_nothing_first(caller: Caller) -> Result<Caller, ApiError> {
+    if caller.user.as_ref().is_some_and(|u| u.must_change_password) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "auth.password_change_required",
+            "choose a new password first (POST /api/v1/auth/password/change)",
+        ));
+    }
+    Ok(caller)
+}
+
+/// The caller of a route that reads one ticket, like [`Caller`] but cheaper: a bearer token
+/// is verified here and its session is read together with the ticket by
+/// [`with_ticket`](Self::with_ticket) — one store read (one round trip on PostgreSQL) instead
+/// of two, with the same checks in the same order. An API key is authenticated at once.
+#[derive(Debug)]
+pub struct TicketCaller {
+    credential: Credential,
+    slot: Option<DenialSlot>,
+}
+
+impl FromRequestParts<AppState> for TicketCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self { credential: credential(parts, state).await?, slot: parts.extensions.get::<DenialSlot>().cloned() })
+    }
+}
+
+impl TicketCaller {
+    /// Authenticates the caller and reads the ticket `number` as they may see it. A number
+    /// that does not parse is reported after the caller is authenticated, as on every route.
+    ///
+    /// # Errors
+    /// The session's errors first (401; 403 while a password change is due), then the
+    /// ticket's (404 when missing or not visible).
+    pub async fn with_ticket(
+        self,
+        state: &AppState,
+        number: Result<TicketNumber, ApiError>,
+    ) -> Result<(Caller, TicketView), ApiError> {
+        let (caller, view) = match self.credential {
+            Credential::Key(caller) => {
+                let caller = needs_nothing_first(caller)?;
+                let view = state.desk().ticket(&caller.principal, &number?).await;
+                (caller, view)
+            }
+            Credential::Session(claims) => match number {
+                Ok(n) => {
+                    let (principal, user, view) =
+                        state.desk().authenticate_session_with_ticket(claims.session, &n).await?;
+                    (needs_nothing_first(session_caller(&claims, principal, user)?)?, view)
+                }
+                Err(e) => {
+                    let (principal, user) = state.desk().authenticate_session(claims.session).await?;
+                    needs_nothing_first(session_caller(&claims, principal, user)?)?;
+                    return Err(e);
+                }
+            },
+        };
+        note_for_denials(self.slot.as_ref(), &caller);
+        Ok((caller, view?))
+    }
 }
 
 impl FromRequestParts<AppState> for PasswordChangeCaller {
@@ -69,15 +165,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let caller = authenticate(parts, state).await?;
-        if caller.user.as_ref().is_some_and(|u| u.must_change_password) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "auth.password_change_required",
-                "choose a new password first (POST /api/v1/auth/password/change)",
-            ));
-        }
-        Ok(caller)
+        needs_nothing_first(authenticate(parts, state).await?)
     }
 }
 

@@ -325,6 +325,9 @@ async fn a_generated_admin_password_must_be_changed_first() {
     let (t, _) = app.login("root@example.com", p.expose()).await;
     let r = app.get("/api/v1/users", &t).await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "auth.password_change_required"));
+    // Reading one ticket takes another path through the store (session and ticket together).
+    let r = app.get("/api/v1/tickets/TX0001", &t).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "auth.password_change_required"));
     assert_eq!(app.get("/api/v1/me", &t).await.status, StatusCode::OK);
     let r = app
         .post(
@@ -335,6 +338,37 @@ async fn a_generated_admin_password_must_be_changed_first() {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     assert_eq!(app.get("/api/v1/users", &t).await.status, StatusCode::OK);
+}
+
+/// `GET /tickets/{n}` reads the session and the ticket in one store read: the session is still
+/// checked first and in full, then the ticket as the caller may see it.
+#[tokio::test]
+async fn reading_one_ticket_checks_the_session_first_then_the_ticket() {
+    let app = TestApp::new().await;
+    let (_, alice) = app.user(1, "employee").await;
+    let (_, bob) = app.user(2, "employee").await;
+    let n = app.ticket(&alice, "Printer on fire").await;
+    let path = format!("/api/v1/tickets/{n}");
+    let r = app.get(&path, &alice).await;
+    assert_eq!((r.status, r.body["number"].as_str()), (StatusCode::OK, Some(n.as_str())));
+    // Someone else's ticket, a missing one and a malformed number: not found.
+    assert_eq!(app.get(&path, &bob).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/tickets/TX9999", &alice).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/tickets/nope", &alice).await.status, StatusCode::NOT_FOUND);
+    // No valid session: 401 whatever the number, before anything about the ticket is said.
+    for p in [path.as_str(), "/api/v1/tickets/TX9999", "/api/v1/tickets/nope"] {
+        assert_eq!(app.get(p, "not-a-token").await.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = app.post("/api/v1/auth/logout", &alice, json!({})).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    for p in [path.as_str(), "/api/v1/tickets/nope"] {
+        let r = app.get(p, &alice).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "auth.session_ended"), "{p}");
+    }
+    // Staff see it with its actions.
+    let r = app.get(&path, &app.admin).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["actions"].as_array().is_some_and(|a| !a.is_empty()), "{:?}", r.body);
 }
 
 #[tokio::test]

@@ -32,12 +32,12 @@ fn docs<T: serde::de::DeserializeOwned>(rows: Vec<sqlx::postgres::PgRow>) -> Sto
 
 /// Builds the list statement for `q`.
 pub(crate) fn list_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
-    list_sql_with("SELECT doc FROM tickets WHERE true", q)
+    list_sql_with("", q)
 }
 
 /// The list statement for `q` behind `EXPLAIN`, to show which index serves it.
 pub fn explain_list_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
-    list_sql_with("EXPLAIN SELECT doc FROM tickets WHERE true", q)
+    list_sql_with("EXPLAIN ", q)
 }
 
 /// The per-status count statement for `q`'s filters (its status filter ignored).
@@ -48,35 +48,41 @@ fn counts_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
     b
 }
 
-fn list_sql_with(head: &str, q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
+/// With several statuses, one ordered branch per status merged by the outer `ORDER BY`
+/// (PostgreSQL reads each branch's first page from `(status, …, sort)` indexes and merges them):
+/// a single scan filtered by `status = ANY(…)` has no index in the sort's order and walks the
+/// creation index instead, through every newer ticket of another status — at 1,000,000
+/// tickets, two statuses and a priority by creation took 16 ms that way, 0.5 ms this way.
+fn list_sql_with(head: &'static str, q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
     let mut b = QueryBuilder::new(head);
-    push_filters(&mut b, q);
-    push_order(&mut b, q);
+    if q.statuses.len() < 2 {
+        b.push("SELECT doc FROM tickets WHERE true");
+        push_filters(&mut b, q);
+        push_order(&mut b, q);
+        return b;
+    }
+    let (col, dir) = sort_of(q);
+    b.push("SELECT doc FROM (");
+    for (i, status) in q.statuses.iter().enumerate() {
+        if i > 0 {
+            b.push(" UNION ALL ");
+        }
+        let one = TicketQuery { statuses: vec![*status], ..q.clone() };
+        b.push(format!("(SELECT doc, {col}, id FROM tickets WHERE true"));
+        push_filters(&mut b, &one);
+        push_order(&mut b, &one);
+        b.push(")");
+    }
+    b.push(format!(") AS per_status ORDER BY {col} {dir}, id {dir} LIMIT ")).push_bind((q.limit.get() + 1) as i64);
     b
 }
 
 /// `AND …` for every filter of `q`.
 fn push_filters(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) {
-    if !q.statuses.is_empty() {
-        b.push(" AND status = ANY(")
-            .push_bind(q.statuses.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>())
-            .push("::ticket_status[])");
-    }
-    if !q.priorities.is_empty() {
-        b.push(" AND priority = ANY(")
-            .push_bind(q.priorities.iter().map(|p| p.as_str().to_owned()).collect::<Vec<_>>())
-            .push("::ticket_priority[])");
-    }
-    if !q.departments.is_empty() {
-        b.push(" AND department = ANY(")
-            .push_bind(q.departments.iter().map(|d| d.as_str().to_owned()).collect::<Vec<_>>())
-            .push(")");
-    }
-    if !q.categories.is_empty() {
-        b.push(" AND category = ANY(")
-            .push_bind(q.categories.iter().map(|c| c.as_str().to_owned()).collect::<Vec<_>>())
-            .push(")");
-    }
+    push_one_of(b, "status", "ticket_status", q.statuses.iter().map(|s| s.as_str().to_owned()).collect());
+    push_one_of(b, "priority", "ticket_priority", q.priorities.iter().map(|p| p.as_str().to_owned()).collect());
+    push_one_of(b, "department", "text", q.departments.iter().map(|d| d.as_str().to_owned()).collect());
+    push_one_of(b, "category", "text", q.categories.iter().map(|c| c.as_str().to_owned()).collect());
     match q.assignee {
         Some(AssigneeFilter::Nobody) => {
             b.push(" AND assignee IS NULL");
@@ -107,17 +113,41 @@ fn push_filters(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) 
     }
 }
 
-/// The cursor condition, order and over-fetching limit of `q`.
-fn push_order(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) {
+/// `AND column = value` for one value (an equality the planner can use for an index's order),
+/// `AND column = ANY(values)` for several, nothing for none.
+fn push_one_of(b: &mut QueryBuilder<'static, sqlx::Postgres>, column: &str, ty: &str, mut values: Vec<String>) {
+    match values.len() {
+        0 => {}
+        1 => {
+            b.push(format!(" AND {column} = ")).push_bind(values.pop().unwrap_or_default()).push(format!("::{ty}"));
+        }
+        _ => {
+            b.push(format!(" AND {column} = ANY(")).push_bind(values).push(format!("::{ty}[])"));
+        }
+    }
+}
+
+/// The sort column and direction of `q`.
+fn sort_of(q: &TicketQuery) -> (&'static str, &'static str) {
     let col = match q.sort.field {
         TicketSortField::Created => "created_at",
         TicketSortField::Updated => "updated_at",
         TicketSortField::Priority => "priority_rank",
         TicketSortField::Number => "seq",
     };
-    let (op, dir) = match q.sort.direction {
-        SortDirection::Asc => (">", "ASC"),
-        SortDirection::Desc => ("<", "DESC"),
+    let dir = match q.sort.direction {
+        SortDirection::Asc => "ASC",
+        SortDirection::Desc => "DESC",
+    };
+    (col, dir)
+}
+
+/// The cursor condition, order and over-fetching limit of `q`.
+fn push_order(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) {
+    let (col, dir) = sort_of(q);
+    let op = match q.sort.direction {
+        SortDirection::Asc => ">",
+        SortDirection::Desc => "<",
     };
     if let Some(c) = q.cursor {
         b.push(format!(" AND ({col}, id) {op} ("));

@@ -37,6 +37,15 @@ async fn every_filter_and_sort_uses_an_index() {
             },
         ),
         ("text".into(), TicketQuery { text: Some("printer".into()), ..base.clone() }),
+        (
+            "two statuses + priority, by creation".into(),
+            TicketQuery {
+                statuses: vec![TicketStatus::Open, TicketStatus::InProgress],
+                priorities: vec![Priority::High],
+                sort: TicketSort { field: TicketSortField::Created, direction: SortDirection::Asc },
+                ..base.clone()
+            },
+        ),
     ];
     for field in
         [TicketSortField::Created, TicketSortField::Updated, TicketSortField::Priority, TicketSortField::Number]
@@ -62,5 +71,8 @@ async fn every_filter_and_sort_uses_an_index() {
         eprintln!("-- {name}\n{text}\n");
         assert!(!text.contains("Seq Scan"), "{name}: no index serves this query:\n{text}");
         assert!(text.contains("Index") || text.contains("Bitmap"), "{name}: unexpected plan:\n{text}");
+        if q.statuses.len() > 1 {
+            assert!(text.contains("Merge Append"), "{name}: one ordered branch per status, merged:\n{text}");
+        }
     }
 }

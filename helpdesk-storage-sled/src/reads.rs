@@ -348,6 +348,9 @@ fn refresh_value(session: SessionId, used: bool) -> Vec<u8> {
     v
 }
 
+/// sled reads are in-process: combining them gains nothing, so the defaults serve.
+impl CombinedReads for SledStore {}
+
 #[async_trait]
 impl SessionStore for SledStore {
     async fn create_session(&self, s: &Session) -> StoreResult<()> {

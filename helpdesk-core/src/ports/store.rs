@@ -584,6 +584,25 @@ pub trait MaintenanceStore: Send + Sync + fmt::Debug + 'static {
     async fn purge(&self, before: PurgeBefore) -> StoreResult<PurgeReport>;
 }
 
+/// Reads that a store may answer together. Each method has a default made of the single
+/// reads, so a store that has nothing to gain implements this with an empty `impl`;
+/// PostgreSQL answers each in one round trip (the hottest request, reading one ticket, then
+/// costs one statement instead of two).
+#[async_trait]
+pub trait CombinedReads: SessionStore + TicketStore {
+    /// A session with its user (as [`SessionStore::session`]) and, in the same read, a ticket
+    /// by number (as [`TicketStore::ticket_by_number`]): an authenticated request for one
+    /// ticket. `None` when there is no such session.
+    async fn session_and_ticket(
+        &self,
+        id: SessionId,
+        number: &TicketNumber,
+    ) -> StoreResult<Option<(Session, User, Option<Ticket>)>> {
+        let Some((session, user)) = self.session(id).await? else { return Ok(None) };
+        Ok(Some((session, user, self.ticket_by_number(number).await?)))
+    }
+}
+
 /// The whole storage port, implemented automatically by any type implementing every part.
 pub trait Store:
     UnitOfWorkStore
@@ -599,6 +618,7 @@ pub trait Store:
     + ReportStore
     + MaintenanceStore
     + NoticeStore
+    + CombinedReads
 {
 }
 
@@ -616,5 +636,6 @@ impl<T> Store for T where
         + ReportStore
         + MaintenanceStore
         + NoticeStore
+        + CombinedReads
 {
 }

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{HelpDesk, audit_entry};
-use crate::domain::{ApiKeyId, Email, SessionId, UserStatus};
+use super::{HelpDesk, TicketView, audit_entry};
+use crate::domain::{ApiKeyId, Email, SessionId, TicketNumber, UserStatus};
 use crate::model::{
     ActorRef, ApiKey, ApiScope, AuditKind, NotificationKind, OneTimeToken, Session, TokenHash, TokenPurpose, User,
 };
@@ -169,16 +169,47 @@ impl HelpDesk {
     pub async fn authenticate_session(&self, id: SessionId) -> Result<(Principal, User)> {
         let (session, user) =
             self.inner.store.session(id).await?.ok_or(Error::Unauthenticated(AuthFailure::SessionEnded))?;
+        let p = self.session_principal(&session, &user)?;
+        Ok((p, user))
+    }
+
+    /// [`authenticate_session`](Self::authenticate_session) and [`ticket`](Self::ticket) in one
+    /// read of the store (one round trip on PostgreSQL): the session is checked exactly as on
+    /// every request, then the ticket as its principal may see it. The outer error is the
+    /// session's; the inner result is the ticket's (`NotFound` when missing or not visible).
+    ///
+    /// # Errors
+    /// `Unauthenticated(SessionEnded)` as for [`authenticate_session`](Self::authenticate_session).
+    pub async fn authenticate_session_with_ticket(
+        &self,
+        id: SessionId,
+        number: &TicketNumber,
+    ) -> Result<(Principal, User, Result<TicketView>)> {
+        let (session, user, ticket) = self
+            .inner
+            .store
+            .session_and_ticket(id, number)
+            .await?
+            .ok_or(Error::Unauthenticated(AuthFailure::SessionEnded))?;
+        let p = self.session_principal(&session, &user)?;
+        let view = match ticket {
+            Some(t) if self.allowed(&p, Permission::ViewTicket, &Resource::ticket(&t)) => Ok(self.view(&p, t)),
+            _ => Err(Error::NotFound { what: "ticket" }),
+        };
+        Ok((p, user, view))
+    }
+
+    /// The principal of a live session of an approved user.
+    fn session_principal(&self, session: &Session, user: &User) -> Result<Principal> {
         if !session.is_live(self.now()) || user.status != UserStatus::Approved {
             return Err(Error::Unauthenticated(AuthFailure::SessionEnded));
         }
-        let p = Principal::User(UserPrincipal {
+        Ok(Principal::User(UserPrincipal {
             id: user.id,
             role: user.role,
             department: user.department.clone(),
             session: Some(session.id),
-        });
-        Ok((p, user))
+        }))
     }
 
     /// Rotates a refresh token. Presenting a used one revokes the whole session.

@@ -561,6 +561,20 @@ pub async fn sessions_rotation_and_reuse(store: Arc<dyn Store>) {
     let (got, owner) = store.session(s.id).await.unwrap().unwrap();
     assert_eq!((got, owner.id), (s.clone(), u.id));
 
+    // The combined read answers as the two single reads would.
+    let t = ticket(7, u.id, t0());
+    insert_ticket(&store, &t).await;
+    let (got, owner, found) = store.session_and_ticket(s.id, &t.number).await.unwrap().unwrap();
+    assert_eq!((got, owner.id, found), (s.clone(), u.id, Some(t.clone())));
+    let (_, _, missing) =
+        store.session_and_ticket(s.id, &TicketNumber::new(&TicketNumberFormat::default(), 8)).await.unwrap().unwrap();
+    assert_eq!(missing, None);
+    let other_prefix = TicketNumberFormat { prefix: "ZZ".into(), min_digits: 4 };
+    let (_, _, wrong_prefix) =
+        store.session_and_ticket(s.id, &TicketNumber::new(&other_prefix, 7)).await.unwrap().unwrap();
+    assert_eq!(wrong_prefix, None, "the number's prefix must match, as for ticket_by_number");
+    assert_eq!(store.session_and_ticket(SessionId::random(), &t.number).await.unwrap(), None);
+
     let later = t0() + Duration::hours(1);
     let rotated = match store
         .rotate_refresh(&TokenHash::of("first"), &TokenHash::of("second"), later, later + Duration::hours(24))

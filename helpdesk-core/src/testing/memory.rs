@@ -655,6 +655,9 @@ impl MaintenanceStore for InMemoryStore {
     }
 }
 
+/// In memory a combined read gains nothing over the single reads: the defaults.
+impl CombinedReads for InMemoryStore {}
+
 #[async_trait]
 impl NoticeStore for InMemoryStore {
     async fn notices(&self, user: UserId, limit: usize) -> StoreResult<Vec<Notice>> {

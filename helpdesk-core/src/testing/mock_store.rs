@@ -132,6 +132,9 @@ mockall::mock! {
     }
 }
 
+/// The combined reads by their defaults, from the mocked single reads.
+impl crate::ports::CombinedReads for MockStore {}
+
 impl std::fmt::Debug for MockStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MockStore")

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, TicketCaller};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IdempotencyKey, IfMatch, cursor, etag, page_size};
 use crate::state::AppState;
@@ -216,8 +216,8 @@ async fn list_tickets(
 /// One ticket by number (another employee's ticket is 404).
 #[utoipa::path(get, path = "/tickets/{number}", tag = "tickets", params(("number" = String, Path)),
     security(("bearer" = []), ("api_key" = [])), responses((status = 200, body = TicketOut), (status = 404, body = Problem)))]
-async fn get_ticket(State(s): State<AppState>, c: Caller, ApiPath(n): ApiPath<String>) -> ApiResult<TicketReply> {
-    let v = s.desk().ticket(&c.principal, &number(&n)?).await?;
+async fn get_ticket(State(s): State<AppState>, c: TicketCaller, ApiPath(n): ApiPath<String>) -> ApiResult<TicketReply> {
+    let (_, v) = c.with_ticket(&s, number(&n)).await?;
     Ok(TicketReply(StatusCode::OK, (&v).into()))
 }
 
