@@ -177,9 +177,9 @@ impl PerformanceBuilder {
         self.add_sample(
             t.created_at,
             [
-                t.department.as_ref().map_or("none".to_owned(), |d| d.to_string()),
-                t.priority.map_or("untriaged".to_owned(), |p| p.to_string()),
-                t.assignee.map_or("none".to_owned(), |a| a.to_string()),
+                t.department.as_ref().map_or("none", |d| d.as_str()),
+                t.priority.map_or("untriaged", |p| p.as_str()),
+                &t.assignee.map_or("none".to_owned(), |a| a.to_string()),
             ],
             t.response_secs,
             t.resolution_secs,
@@ -192,13 +192,17 @@ impl PerformanceBuilder {
     pub fn add_sample(
         &mut self,
         created_at: DateTime<Utc>,
-        keys: [String; 3],
+        keys: [&str; 3],
         response: Option<i64>,
         resolution: Option<i64>,
     ) {
         *self.created.entry(created_at.date_naive()).or_default() += 1;
         for (g, k) in self.groups.iter_mut().zip(keys) {
-            let e = g.entry(k).or_default();
+            // A key is copied once, when its group first appears (stores stream 100,000s of rows).
+            if !g.contains_key(k) {
+                g.insert(k.to_owned(), (Vec::new(), Vec::new()));
+            }
+            let Some(e) = g.get_mut(k) else { continue };
             if let Some(r) = response {
                 e.0.push(r);
             }

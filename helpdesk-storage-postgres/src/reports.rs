@@ -69,7 +69,11 @@ impl ReportStore for PgStore {
                 let r = r.map_err(pg_error)?;
                 b.add_sample(
                     r.try_get(0).map_err(pg_error)?,
-                    [r.try_get(1).map_err(pg_error)?, r.try_get(2).map_err(pg_error)?, r.try_get(3).map_err(pg_error)?],
+                    [
+                        r.try_get::<&str, _>(1).map_err(pg_error)?,
+                        r.try_get::<&str, _>(2).map_err(pg_error)?,
+                        r.try_get::<&str, _>(3).map_err(pg_error)?,
+                    ],
                     r.try_get(4).map_err(pg_error)?,
                     r.try_get(5).map_err(pg_error)?,
                 );
