@@ -34,6 +34,23 @@ EMP_PW="plum-harbor-violet-42"
 
 wait_ready() { for _ in $(seq 1 200); do curl -sf "$1/readyz" >/dev/null && return 0; sleep 0.05; done; echo "server $1 not ready"; exit 1; }
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+# Writes the numbers of the employee's tickets to $WORK/numbers, one per line (for get.lua).
+ticket_numbers() {
+    python3 - "$BASE" "$EMP" "$WORK/numbers" <<'PY'
+import json, sys, urllib.request
+base, token, out = sys.argv[1:]
+numbers, cursor = [], None
+while True:
+    url = f"{base}/api/v1/tickets?limit=100" + (f"&cursor={cursor}" if cursor else "")
+    page = json.load(urllib.request.urlopen(urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})))
+    numbers += [t["number"] for t in page["items"]]
+    cursor = page.get("next_cursor")
+    if not cursor:
+        break
+open(out, "w").write("\n".join(numbers) + "\n")
+print(len(numbers))
+PY
+}
 # One wrk run: prints "rate p50 p99 errors", errors being non-2xx answers plus socket errors
 # (connect, read, write, timeout).
 run_wrk() {
@@ -65,6 +82,7 @@ launch() {
     HELPDESK_LISTEN=127.0.0.1:$port HELPDESK_DATA_DIR="$WORK/data-$port" HELPDESK_STORAGE_URL="$url" \
     HELPDESK_BOOTSTRAP_ADMIN__EMAIL=admin@example.com HELPDESK_BOOTSTRAP_ADMIN__PASSWORD="$ADMIN_PW" \
     HELPDESK_POSTGRES_MAX_CONNECTIONS=32 HELPDESK_LOG=warn HELPDESK_DISPATCH_INTERVAL_MS=200 \
+    HELPDESK_JWT_SECRET=bench-secret-shared-by-every-process-0123456789 \
         "$bin" serve >"$WORK/server-$port.log" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
@@ -115,17 +133,15 @@ bench_server() {
     record "$store" "$build" "create ticket" "$r" "$(rss "$SERVER_PID")"
     record "$store" "$build" "outbox drained after create (s)" "$DRAINED - - 0" "-"
     local n
-    n=$(curl -sf "$BASE/api/v1/tickets?limit=1&sort=number" -H "authorization: Bearer $EMP" | json_field '["items"][0]["number"]')
-    n=$((10#${n#TX}))
-    TICKETS=$n
-    r=$(TOKEN=$EMP TICKETS=$n run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/get.lua "$BASE")
+    n=$(ticket_numbers)
+    r=$(TOKEN=$EMP NUMBERS="$WORK/numbers" run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/get.lua "$BASE")
     record "$store" "$build" "get ticket by number" "$r" "$(rss "$SERVER_PID")"
     r=$(TOKEN=$EMP run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/list.lua "$BASE")
     record "$store" "$build" "list page of 50" "$r" "$(rss "$SERVER_PID")"
     r=$(TOKEN=$ADMIN THREADS=2 run_wrk -t2 -c64 -d5s -s scripts/wrk/approve.lua "$BASE")
     drain "approve -c64"
     record "$store" "$build" "approve (lifecycle action, 5 s)" "$r" "$(rss "$SERVER_PID")"
-    r=$(TOKEN=$EMP TICKETS=$n run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/get.lua "$BASE")
+    r=$(TOKEN=$EMP NUMBERS="$WORK/numbers" run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/get.lua "$BASE")
     record "$store" "$build" "-c16 ticket detail" "$r" "$(rss "$SERVER_PID")"
     r=$(TOKEN=$EMP run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/list.lua "$BASE")
     record "$store" "$build" "-c16 list of the employee's tickets" "$r" "$(rss "$SERVER_PID")"
@@ -194,7 +210,7 @@ if [[ " $STORES " == *" pg "* ]]; then
             launch "${b#*:}" "$PGURL/$db" $((port + 1))
             second_pid=$SERVER_PID
             BASE=$first_base
-            r=$(TOKEN=$EMP TICKETS=$TICKETS run_wrk_pair $port $((port + 1)) -d"$DUR" -s scripts/wrk/get.lua)
+            r=$(TOKEN=$EMP NUMBERS="$WORK/numbers" run_wrk_pair $port $((port + 1)) -d"$DUR" -s scripts/wrk/get.lua)
             record pg2 "${b%%:*}" "get ticket by number" "$r" "$(($(rss "$first_pid") + $(rss "$second_pid")))"
             r=$(TOKEN=$EMP run_wrk_pair $port $((port + 1)) -d"$DUR" -s scripts/wrk/list.lua)
             record pg2 "${b%%:*}" "list page of 50" "$r" "$(($(rss "$first_pid") + $(rss "$second_pid")))"
