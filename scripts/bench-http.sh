@@ -82,7 +82,7 @@ launch() {
     HELPDESK_LISTEN=127.0.0.1:$port HELPDESK_DATA_DIR="$WORK/data-$port" HELPDESK_STORAGE_URL="$url" \
     HELPDESK_BOOTSTRAP_ADMIN__EMAIL=admin@example.com HELPDESK_BOOTSTRAP_ADMIN__PASSWORD="$ADMIN_PW" \
     HELPDESK_POSTGRES_MAX_CONNECTIONS=32 HELPDESK_LOG=warn HELPDESK_DISPATCH_INTERVAL_MS=200 \
-    HELPDESK_JWT_SECRET=bench-secret-shared-by-every-process-0123456789 \
+    HELPDESK_JWT_SECRET=bench-secret-shared-by-every-process-0123456789 HELPDESK_PUBLIC_URL=http://127.0.0.1:18000 \
         "$bin" serve >"$WORK/server-$port.log" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
@@ -124,33 +124,6 @@ drain() {
     exit 1
 }
 
-# The workloads on one server: create, get, list, approve at -c64, then the original system's
-# flags (-c16). Rows go to $RESULTS under "$1|$2" (store, build).
-bench_server() {
-    local store=$1 build=$2 r
-    r=$(TOKEN=$EMP run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/create.lua "$BASE")
-    drain "create ticket -c64"
-    record "$store" "$build" "create ticket" "$r" "$(rss "$SERVER_PID")"
-    record "$store" "$build" "outbox drained after create (s)" "$DRAINED - - 0" "-"
-    local n
-    n=$(ticket_numbers)
-    r=$(TOKEN=$EMP NUMBERS="$WORK/numbers" run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/get.lua "$BASE")
-    record "$store" "$build" "get ticket by number" "$r" "$(rss "$SERVER_PID")"
-    r=$(TOKEN=$EMP run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/list.lua "$BASE")
-    record "$store" "$build" "list page of 50" "$r" "$(rss "$SERVER_PID")"
-    r=$(TOKEN=$ADMIN THREADS=2 run_wrk -t2 -c64 -d5s -s scripts/wrk/approve.lua "$BASE")
-    drain "approve -c64"
-    record "$store" "$build" "approve (lifecycle action, 5 s)" "$r" "$(rss "$SERVER_PID")"
-    r=$(TOKEN=$EMP NUMBERS="$WORK/numbers" run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/get.lua "$BASE")
-    record "$store" "$build" "-c16 ticket detail" "$r" "$(rss "$SERVER_PID")"
-    r=$(TOKEN=$EMP run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/list.lua "$BASE")
-    record "$store" "$build" "-c16 list of the employee's tickets" "$r" "$(rss "$SERVER_PID")"
-    r=$(TOKEN=$EMP run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/create.lua "$BASE")
-    drain "create ticket -c16"
-    record "$store" "$build" "-c16 create ticket" "$r" "$(rss "$SERVER_PID")"
-    record "$store" "$build" "peak RSS (MiB)" "$(hwm "$SERVER_PID") - - 0" "-"
-}
-
 # Two wrk processes at once, one per server (ports $1 and $2), -t1 -c32 each: "rate p50 p99
 # errors" with the rates and errors summed and the worse of the two percentiles.
 run_wrk_pair() {
@@ -175,18 +148,81 @@ print(f"{rate:.0f} {p50:.2f}ms {p99:.2f}ms {sum(int(r[3]) for r in rows)}")
 PY
 }
 
-# Every store run by each build: sled first, then PostgreSQL on a fresh database per build.
-BUILDS=("after:$AFTER_BIN")
-[ -n "${BEFORE_BIN:-}" ] && BUILDS=("before:$BEFORE_BIN" "after:$AFTER_BIN")
-port=18091
-if [[ " $STORES " == *" sled "* ]]; then
-    for b in "${BUILDS[@]}"; do
-        launch "${b#*:}" "sled:$WORK/sled-${b%%:*}/db" $port
-        accounts
-        bench_server sled "${b%%:*}"
-        kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-        port=$((port + 1))
+# The builds measured: "after" (this tree), and "before" when BEFORE_BIN is given. Each build
+# gets its own server (and database); the workloads run build after build, back to back, so
+# the machine's drift hits both alike.
+NAMES=(after)
+declare -A BIN=([after]=$AFTER_BIN)
+if [ -n "${BEFORE_BIN:-}" ]; then NAMES=(before after); BIN[before]=$BEFORE_BIN; fi
+declare -A B_BASE B_PID B_EMP B_ADMIN B_PORT B_PID2
+use_build() { BUILD=$1; BASE=${B_BASE[$1]}; SERVER_PID=${B_PID[$1]}; EMP=${B_EMP[$1]}; ADMIN=${B_ADMIN[$1]}; }
+
+w_create64() { TOKEN=$EMP run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/create.lua "$BASE"; }
+w_get64() { TOKEN=$EMP NUMBERS="$WORK/numbers-$BUILD" run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/get.lua "$BASE"; }
+w_list64() { TOKEN=$EMP run_wrk -t2 -c64 -d"$DUR" -s scripts/wrk/list.lua "$BASE"; }
+w_approve64() { TOKEN=$ADMIN THREADS=2 NUMBERS="$WORK/numbers-$BUILD" run_wrk -t2 -c64 -d5s -s scripts/wrk/approve.lua "$BASE"; }
+w_get16() { TOKEN=$EMP NUMBERS="$WORK/numbers-$BUILD" run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/get.lua "$BASE"; }
+w_list16() { TOKEN=$EMP run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/list.lua "$BASE"; }
+w_create16() { TOKEN=$EMP run_wrk -t2 -c16 -d"$DUR" -s scripts/wrk/create.lua "$BASE"; }
+p_get() { TOKEN=$EMP NUMBERS="$WORK/numbers-$BUILD" run_wrk_pair "${B_PORT[$BUILD]}" $((B_PORT[$BUILD] + 1)) -d"$DUR" -s scripts/wrk/get.lua; }
+p_list() { TOKEN=$EMP run_wrk_pair "${B_PORT[$BUILD]}" $((B_PORT[$BUILD] + 1)) -d"$DUR" -s scripts/wrk/list.lua; }
+p_create() { TOKEN=$EMP run_wrk_pair "${B_PORT[$BUILD]}" $((B_PORT[$BUILD] + 1)) -d"$DUR" -s scripts/wrk/create.lua; }
+
+# One workload on every build: `each STORE NAME FUNCTION [drain]`. With "drain", waits for the
+# outbox to deliver what the workload queued before the next build runs (and records how long).
+each() {
+    local store=$1 name=$2 fn=$3 drains=${4:-} b r mem
+    for b in "${NAMES[@]}"; do
+        use_build "$b"
+        r=$($fn)
+        if [ -n "$drains" ]; then drain "$name"; fi
+        mem=$(rss "$SERVER_PID")
+        if [ -n "${B_PID2[$b]:-}" ]; then mem=$((mem + $(rss "${B_PID2[$b]}"))); fi
+        record "$store" "$b" "$name" "$r" "$mem"
+        if [ -n "$drains" ]; then record "$store" "$b" "outbox drained after $name (s)" "$DRAINED - - 0" "-"; fi
     done
+}
+
+# Starts one server per build on the storage URL `$2` (a `%s` stands for the build's name).
+start_builds() {
+    local url=$1 b
+    for b in "${NAMES[@]}"; do
+        # shellcheck disable=SC2059
+        launch "${BIN[$b]}" "$(printf "$url" "$b")" "$PORT"
+        accounts
+        B_BASE[$b]=$BASE B_PID[$b]=$SERVER_PID B_EMP[$b]=$EMP B_ADMIN[$b]=$ADMIN B_PORT[$b]=$PORT
+        B_PID2[$b]=""
+        PORT=$((PORT + 2))
+    done
+}
+
+# The workloads: create, get, list, approve at -c64, then the original system's flags (-c16).
+bench_store() {
+    local store=$1 b
+    each "$store" "create ticket" w_create64 drain
+    for b in "${NAMES[@]}"; do use_build "$b"; ticket_numbers >/dev/null; mv "$WORK/numbers" "$WORK/numbers-$b"; done
+    each "$store" "get ticket by number" w_get64
+    each "$store" "list page of 50" w_list64
+    each "$store" "approve (lifecycle action, 5 s)" w_approve64 drain
+    each "$store" "-c16 ticket detail" w_get16
+    each "$store" "-c16 list of the employee's tickets" w_list16
+    each "$store" "-c16 create ticket" w_create16 drain
+    for b in "${NAMES[@]}"; do record "$store" "$b" "peak RSS (MiB)" "$(hwm "${B_PID[$b]}") - - 0" "-"; done
+}
+
+stop_builds() {
+    local b
+    for b in "${NAMES[@]}"; do
+        kill "${B_PID[$b]}" ${B_PID2[$b]:-} 2>/dev/null || true
+        wait "${B_PID[$b]}" ${B_PID2[$b]:-} 2>/dev/null || true
+    done
+}
+
+PORT=18091
+if [[ " $STORES " == *" sled "* ]]; then
+    start_builds "sled:$WORK/sled-%s/db"
+    bench_store sled
+    stop_builds
 fi
 
 PGBENCH=""
@@ -199,27 +235,18 @@ if [[ " $STORES " == *" pg "* ]]; then
         PGB="${PG_BIN:-/usr/lib/postgresql/15/bin}/pgbench"
         "$PGB" -q -i -s 10 "$PGURL/pgbench_bench" >/dev/null 2>&1
         PGBENCH=$("$PGB" -S -M prepared -c 64 -j 2 -T "${DUR%s}" "$PGURL/pgbench_bench" 2>/dev/null | awk '/^tps/ {print $3; exit}')
-        for b in "${BUILDS[@]}"; do
-            db="helpdesk_bench_${b%%:*}"
-            psql_ "DROP DATABASE IF EXISTS $db" && psql_ "CREATE DATABASE $db"
-            launch "${b#*:}" "$PGURL/$db" $port
-            accounts
-            bench_server pg "${b%%:*}"
-            # Scaling out: a second process on the same database, wrk split across both.
-            first_pid=$SERVER_PID first_base=$BASE
-            launch "${b#*:}" "$PGURL/$db" $((port + 1))
-            second_pid=$SERVER_PID
-            BASE=$first_base
-            r=$(TOKEN=$EMP NUMBERS="$WORK/numbers" run_wrk_pair $port $((port + 1)) -d"$DUR" -s scripts/wrk/get.lua)
-            record pg2 "${b%%:*}" "get ticket by number" "$r" "$(($(rss "$first_pid") + $(rss "$second_pid")))"
-            r=$(TOKEN=$EMP run_wrk_pair $port $((port + 1)) -d"$DUR" -s scripts/wrk/list.lua)
-            record pg2 "${b%%:*}" "list page of 50" "$r" "$(($(rss "$first_pid") + $(rss "$second_pid")))"
-            r=$(TOKEN=$EMP run_wrk_pair $port $((port + 1)) -d"$DUR" -s scripts/wrk/create.lua)
-            drain "create ticket, two processes"
-            record pg2 "${b%%:*}" "create ticket" "$r" "$(($(rss "$first_pid") + $(rss "$second_pid")))"
-            kill "$first_pid" "$second_pid"; wait "$first_pid" "$second_pid" 2>/dev/null || true
-            port=$((port + 2))
+        for b in "${NAMES[@]}"; do psql_ "DROP DATABASE IF EXISTS helpdesk_bench_$b" && psql_ "CREATE DATABASE helpdesk_bench_$b"; done
+        start_builds "$PGURL/helpdesk_bench_%s"
+        bench_store pg
+        # Scaling out: a second process of each build on the same database, wrk split across both.
+        for b in "${NAMES[@]}"; do
+            launch "${BIN[$b]}" "$PGURL/helpdesk_bench_$b" $((B_PORT[$b] + 1))
+            B_PID2[$b]=$SERVER_PID
         done
+        each pg2 "get ticket by number" p_get
+        each pg2 "list page of 50" p_list
+        each pg2 "create ticket" p_create drain
+        stop_builds
     else
         echo "PostgreSQL could not start: PostgreSQL rows skipped"
     fi
