@@ -39,7 +39,7 @@ pub struct PasswordChangeCaller(pub Caller);
 #[derive(Debug)]
 enum Credential {
     Session(AccessClaims),
-    Key(Caller),
+    Key(Box<Caller>),
 }
 
 async fn credential(parts: &Parts, state: &AppState) -> Result<Credential, ApiError> {
@@ -54,7 +54,7 @@ async fn credential(parts: &Parts, state: &AppState) -> Result<Credential, ApiEr
         Ok(Credential::Session(state.signer().verify(credential.trim(), chrono::Utc::now())?))
     } else if scheme.eq_ignore_ascii_case("apikey") {
         let principal = state.desk().authenticate_api_key(credential.trim()).await?;
-        Ok(Credential::Key(Caller { principal, user: None }))
+        Ok(Credential::Key(Box::new(Caller { principal, user: None })))
     } else {
         Err(ApiError::unauthenticated(AuthFailure::InvalidToken))
     }
@@ -81,7 +81,7 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Api
             let (principal, user) = state.desk().authenticate_session(claims.session).await?;
             session_caller(&claims, principal, user)?
         }
-        Credential::Key(caller) => caller,
+        Credential::Key(caller) => *caller,
     };
     note_for_denials(parts.extensions.get::<DenialSlot>(), &caller);
     Ok(caller)
@@ -131,7 +131,7 @@ impl TicketCaller {
     ) -> Result<(Caller, TicketView), ApiError> {
         let (caller, view) = match self.credential {
             Credential::Key(caller) => {
-                let caller = needs_nothing_first(caller)?;
+                let caller = needs_nothing_first(*caller)?;
                 let view = state.desk().ticket(&caller.principal, &number?).await;
                 (caller, view)
             }
