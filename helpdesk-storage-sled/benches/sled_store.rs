@@ -3,6 +3,8 @@
 //!
 //! `cargo bench -p helpdesk-storage-sled --bench sled_store` (optionally `-- 100000` for the
 //! size of the large data set; default 100,000 tickets, and 10,000 for the flatness check).
+//! `SLED_CACHE_MB` sets sled's page cache (default: the store's default, 64 MiB), to weigh the
+//! read figures against the server's memory.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -164,7 +166,12 @@ fn main() {
         let mut rows: Vec<Row> = Vec::new();
         // A real directory (not `temporary`, which skips syncing) so writes are durable.
         let dir = std::env::temp_dir().join(format!("helpdesk-sled-bench-{}", std::process::id()));
-        let sled: Arc<dyn Store> = Arc::new(SledStore::open(&SledOptions::new(&dir)).unwrap());
+        let mut options = SledOptions::new(&dir);
+        if let Some(mb) = std::env::var("SLED_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()) {
+            options.cache_capacity_bytes = mb * 1024 * 1024;
+        }
+        println!("sled page cache: {} MiB", options.cache_capacity_bytes / (1024 * 1024));
+        let sled: Arc<dyn Store> = Arc::new(SledStore::open(&options).unwrap());
         let memory: Arc<dyn Store> = Arc::new(InMemoryStore::new());
         let rs = setup(&sled).await;
         let rm = setup(&memory).await;
