@@ -15,6 +15,7 @@ pub mod auth;
 mod envelope;
 pub mod error;
 pub mod extract;
+mod json_time;
 pub mod middleware;
 mod openapi;
 mod routes;

@@ -41,10 +41,13 @@ pub struct UserOut {
     pub terms_version: Option<String>,
     /// When they were accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::json_time::rfc3339_opt")]
     pub terms_accepted_at: Option<DateTime<Utc>>,
     /// When the account was created.
+    #[serde(serialize_with = "crate::json_time::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// When the account last changed (profile, role, status).
+    #[serde(serialize_with = "crate::json_time::rfc3339")]
     pub updated_at: DateTime<Utc>,
     /// Version (for `If-Match`).
     pub version: u64,
@@ -125,14 +128,19 @@ pub struct TicketOut {
     /// Assignee's user id.
     pub assignee: Option<Uuid>,
     /// When the requester submitted it.
+    #[serde(serialize_with = "crate::json_time::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// When it last changed (any action, edit or comment).
+    #[serde(serialize_with = "crate::json_time::rfc3339")]
     pub updated_at: DateTime<Utc>,
     /// First staff response.
+    #[serde(serialize_with = "crate::json_time::rfc3339_opt")]
     pub first_response_at: Option<DateTime<Utc>>,
     /// When it was resolved, if it was.
+    #[serde(serialize_with = "crate::json_time::rfc3339_opt")]
     pub resolved_at: Option<DateTime<Utc>>,
     /// When it was closed, if it was.
+    #[serde(serialize_with = "crate::json_time::rfc3339_opt")]
     pub closed_at: Option<DateTime<Utc>>,
     /// Seconds from submission to the first staff response.
     pub response_secs: Option<i64>,
@@ -188,6 +196,7 @@ pub struct CommentOut {
     /// Internal comments are seen by staff only.
     pub internal: bool,
     /// When it was written.
+    #[serde(serialize_with = "crate::json_time::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -220,6 +229,7 @@ pub struct EventOut {
     /// The event's id.
     pub id: Uuid,
     /// When the change was committed.
+    #[serde(serialize_with = "crate::json_time::rfc3339")]
     pub at: DateTime<Utc>,
     /// Who made the change.
     pub actor: ActorOut,

@@ -61,6 +61,7 @@ mod notices;
 mod outbox;
 mod reads;
 mod reports;
+mod ticket_row;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,7 +72,7 @@ pub use flush::FlushStats;
 use helpdesk_core::ports::StoreError;
 
 /// The on-disk schema this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Options of [`SledStore::open`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,7 +254,7 @@ impl SledStore {
             notices_unread: open("notices_unread")?,
             notices_time: open("notices_time")?,
         };
-        migrate(&t.meta, &path)?;
+        migrate(&db, &t.meta, &path)?;
         db.flush().map_err(sled_err)?;
         let file = if options.temporary {
             None
@@ -283,10 +284,14 @@ impl SledStore {
     }
 }
 
-/// Ordered upgrade steps; step `n` upgrades from version `n` to `n + 1`.
-const UPGRADES: &[fn(&sled::Tree) -> sled::Result<()>] = &[];
+/// Ordered upgrade steps; step `n` upgrades from version `n` to `n + 1`. Each one must be
+/// safe to run again after it stopped half-way (the version moves only once it finished).
+const UPGRADES: &[fn(&sled::Db) -> sled::Result<()>] = &[
+    // 1 → 2: ticket rows with binary timestamps.
+    ticket_row::upgrade_tickets,
+];
 
-fn migrate(meta: &sled::Tree, path: &Path) -> Result<(), OpenError> {
+fn migrate(db: &sled::Db, meta: &sled::Tree, path: &Path) -> Result<(), OpenError> {
     let sled_err = |e| OpenError::Sled { path: path.to_owned(), source: e };
     let stored = meta.get("schema_version").map_err(sled_err)?;
     let mut version = match stored {
@@ -303,8 +308,9 @@ fn migrate(meta: &sled::Tree, path: &Path) -> Result<(), OpenError> {
         let step = UPGRADES
             .get(version as usize - 1)
             .ok_or_else(|| sled_err(sled::Error::Unsupported(format!("no upgrade from schema {version}"))))?;
-        step(meta).map_err(sled_err)?;
+        step(db).map_err(sled_err)?;
         version += 1;
+        meta.insert("schema_version", &version.to_be_bytes()).map_err(sled_err)?;
     }
     meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes()).map_err(sled_err)?;
     Ok(())
