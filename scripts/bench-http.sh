@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # HTTP load benchmark: the release `helpdesk` server on sled and on PostgreSQL (fsync on),
 # driven by wrk on the same machine, beside a minimal axum JSON handler and pgbench's
-# SELECT-by-key as yardsticks measured in the same run, and PostgreSQL again with two server
-# processes on one database. Prints a markdown report: requests/s, p50/p99, errors and the
+# SELECT-by-key as yardsticks measured in the same run, the floor of the two read routes (axum
+# verifying the same token and answering the same bytes, no storage: what no server can skip),
+# and PostgreSQL again with two server processes on one database. Prints a markdown report: requests/s, p50/p99, errors and the
 # server's resident memory after every workload.
 #
 # Usage: scripts/bench-http.sh [duration, default 10s]
@@ -30,6 +31,8 @@ RESULTS="$WORK/results"
 : >"$RESULTS"
 
 ADMIN_PW="harbor-lantern-quartz-71"
+JWT_SECRET=bench-secret-shared-by-every-process-0123456789
+PUBLIC_URL=http://127.0.0.1:18000
 EMP_PW="plum-harbor-violet-42"
 
 wait_ready() { for _ in $(seq 1 200); do curl -sf "$1/readyz" >/dev/null && return 0; sleep 0.05; done; echo "server $1 not ready"; exit 1; }
@@ -82,7 +85,7 @@ launch() {
     HELPDESK_LISTEN=127.0.0.1:$port HELPDESK_DATA_DIR="$WORK/data-$port" HELPDESK_STORAGE_URL="$url" \
     HELPDESK_BOOTSTRAP_ADMIN__EMAIL=admin@example.com HELPDESK_BOOTSTRAP_ADMIN__PASSWORD="$ADMIN_PW" \
     HELPDESK_POSTGRES_MAX_CONNECTIONS=32 HELPDESK_LOG=warn HELPDESK_DISPATCH_INTERVAL_MS=200 \
-    HELPDESK_JWT_SECRET=bench-secret-shared-by-every-process-0123456789 HELPDESK_PUBLIC_URL=http://127.0.0.1:18000 \
+    HELPDESK_JWT_SECRET="$JWT_SECRET" HELPDESK_PUBLIC_URL="$PUBLIC_URL" \
         "$bin" serve >"$WORK/server-$port.log" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
@@ -208,6 +211,26 @@ bench_store() {
     each "$store" "-c16 list of the employee's tickets" w_list16
     each "$store" "-c16 create ticket" w_create16 drain
     for b in "${NAMES[@]}"; do record "$store" "$b" "peak RSS (MiB)" "$(hwm "${B_PID[$b]}") - - 0" "-"; done
+    floor "$store"
+}
+
+# The floor of the read routes: the yardstick binary verifies the same token with the same
+# signer and answers with the bytes this store's "after" server answered (one ticket, one page).
+floor() {
+    local store=$1 pid r
+    use_build after
+    curl -sf "$BASE/api/v1/tickets/$(head -n1 "$WORK/numbers-after")" -H "authorization: Bearer $EMP" >"$WORK/floor-ticket"
+    curl -sf "$BASE/api/v1/tickets?limit=50" -H "authorization: Bearer $EMP" >"$WORK/floor-list"
+    FLOOR_SECRET=$JWT_SECRET FLOOR_ISSUER=$PUBLIC_URL FLOOR_TICKET="$WORK/floor-ticket" FLOOR_LIST="$WORK/floor-list" \
+        target/release/examples/bench_baseline 127.0.0.1:18089 &
+    pid=$!
+    sleep 0.5
+    local real=$BASE
+    BASE=http://127.0.0.1:18089
+    r=$(w_get64); record "$store" floor "get ticket by number" "$r" "-"
+    r=$(w_list64); record "$store" floor "list page of 50" "$r" "-"
+    BASE=$real
+    kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
 stop_builds() {
@@ -263,6 +286,8 @@ rows = [l.rstrip("\n").split("|") for l in open(sys.argv[1]) if l.strip()]
 base64, base16, pgbench = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4] or 0)
 original = {"-c16 ticket detail": 198, "-c16 list of the employee's tickets": 27, "-c16 create ticket": 159}
 names = {"sled": "sled", "pg": "PostgreSQL (fsync on), one process", "pg2": "PostgreSQL (fsync on), two processes on one database (wrk -t1 -c32 at each)"}
+floor = {(r[0], r[2]): float(r[3].split()[0]) for r in rows if r[1] == "floor"}
+rows = [r for r in rows if r[1] != "floor"]
 builds = sorted({r[1] for r in rows}, reverse=True)  # "before" first when present
 before = {(r[0], r[2]): float(r[3].split()[0]) for r in rows if r[1] == "before"}
 for store in ("sled", "pg", "pg2"):
@@ -270,6 +295,9 @@ for store in ("sled", "pg", "pg2"):
     if not mine:
         continue
     print(f"## {names[store]}\n")
+    for (fs, work), rate in sorted(floor.items()):
+        if fs == store:
+            print(f"Floor of '{work}' (axum verifying the same token, answering the same bytes): {rate:,.0f}/s, {100 * rate / base64:.1f}% of axum.\n")
     for build in builds:
         part = [r for r in mine if r[1] == build]
         if not part:
@@ -289,6 +317,8 @@ for store in ("sled", "pg", "pg2"):
                 yard = f"{100 * rate / base64:.1f}% of axum" + (f"; {100 * rate / pgbench:.0f}% of pgbench -S" if work.startswith("get") and pgbench else "")
             else:
                 yard = f"{100 * rate / base64:.1f}% of axum"
+            if (store, work) in floor and floor[(store, work)] > 0:
+                yard += f"; {100 * rate / floor[(store, work)]:.0f}% of its floor"
             vs = ""
             if build == "after" and (store, work) in before and before[(store, work)] > 0:
                 vs = f"{rate / before[(store, work)]:.2f}x"
