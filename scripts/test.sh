@@ -41,6 +41,11 @@ else
     cargo test --workspace --all-features --no-fail-fast "$@"
 fi
 
+# The installable forms: the Debian package (built with cargo-deb, installed with dpkg, run as
+# its systemd unit would) and the container recipe's environment and user (no Docker here).
+# Needs root; skips loudly otherwise. See packaging/README.md.
+scripts/package-tests.sh
+
 # The OpenAPI document written by helpdesk-http's tests must validate as OpenAPI 3 (utoipa
 # emits 3.1, which openapi-spec-validator checks). The validator is installed from PyPI into
 # a virtualenv under target/ on first use.
