@@ -240,6 +240,7 @@ impl From<StoreError> for Error {
             StoreError::VersionMismatch { expected, found } => Error::VersionConflict { expected, found },
             StoreError::Conflict { what } => Error::Conflict(what),
             StoreError::Unavailable { source } => Error::Unavailable(source.to_string()),
+            StoreError::Unsupported { what } => Error::Internal(format!("not supported by this store: {what}")),
             StoreError::Backend { backend, source } => Error::Internal(format!("{backend}: {source}")),
         }
     }

@@ -381,6 +381,7 @@ impl UnitOfWorkStore for SledStore {
             // One writer at a time: units of work touch the same counter keys, and sled's
             // optimistic transactions would otherwise retry each other. The flush below is
             // outside the lock, so writers still share flushes.
+            let _writing = self.writing();
             let _serial = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
             trees.as_slice().transaction(|tx| apply(tx, &uow, &sessions_of)).map_err(tx_error)?;
         }

@@ -51,6 +51,7 @@
 
 #![warn(missing_docs)]
 
+mod backup;
 mod check;
 mod codec;
 mod commit;
@@ -66,6 +67,7 @@ mod ticket_row;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use backup::restore;
 pub use check::ConsistencyReport;
 pub use desk::help_desk;
 pub use flush::FlushStats;
@@ -177,6 +179,9 @@ pub struct SledStore {
     pub(crate) t: Arc<Trees>,
     pub(crate) flusher: Arc<flush::GroupCommit>,
     pub(crate) commit_lock: Arc<std::sync::Mutex<()>>,
+    /// The write gate of online backups (see `backup.rs`).
+    pub(crate) gate: Arc<std::sync::RwLock<()>>,
+    pub(crate) db: sled::Db,
     path: PathBuf,
 }
 
@@ -265,7 +270,15 @@ impl SledStore {
             )
         };
         let (flusher, closer) = flush::GroupCommit::start(db.clone(), file);
-        Ok(Self { _closer: Arc::new(closer), t: Arc::new(t), flusher, commit_lock: Arc::default(), path })
+        Ok(Self {
+            _closer: Arc::new(closer),
+            t: Arc::new(t),
+            flusher,
+            commit_lock: Arc::default(),
+            gate: Arc::default(),
+            db,
+            path,
+        })
     }
 
     /// Where the database lives.

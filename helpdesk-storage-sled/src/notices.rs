@@ -61,6 +61,7 @@ impl NoticeStore for SledStore {
     }
 
     async fn mark_notices_read(&self, user: UserId, id: Option<NoticeId>, now: DateTime<Utc>) -> StoreResult<u64> {
+        let writing = self.writing();
         let mut keys = Vec::new();
         for kv in self.t.notices_unread.scan_prefix(user.as_uuid().as_bytes()) {
             let (k, _) = kv.map_err(sled_err)?;
@@ -88,6 +89,7 @@ impl NoticeStore for SledStore {
                 Ok::<_, ConflictableTransactionError<StoreError>>(changed)
             })
             .map_err(tx_error)?;
+        drop(writing);
         self.durable().await?;
         Ok(changed)
     }

@@ -47,6 +47,7 @@ impl SledStore {
     /// Changes one record and its index keys atomically; `Ok(None)` when a claim no longer
     /// applies.
     fn change_outbox(&self, id: MessageId, change: &Change) -> StoreResult<Option<OutboxRecord>> {
+        let _writing = self.writing();
         let key = id.as_uuid();
         let t = &self.t;
         (&t.outbox, &t.outbox_due, &t.outbox_state)

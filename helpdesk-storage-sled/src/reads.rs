@@ -252,6 +252,7 @@ impl TicketStore for SledStore {
     }
 
     async fn allocate_ticket_number(&self) -> StoreResult<u64> {
+        let _writing = self.writing();
         let next = self
             .t
             .meta
@@ -354,6 +355,7 @@ impl CombinedReads for SledStore {}
 #[async_trait]
 impl SessionStore for SledStore {
     async fn create_session(&self, s: &Session) -> StoreResult<()> {
+        let writing = self.writing();
         let t = &self.t;
         let key = s.id.as_uuid();
         let value = enc(s)?;
@@ -368,6 +370,7 @@ impl SessionStore for SledStore {
                 Ok(())
             })
             .map_err(tx_error)?;
+        drop(writing);
         self.durable().await
     }
 
@@ -383,6 +386,7 @@ impl SessionStore for SledStore {
         now: DateTime<Utc>,
         idle: DateTime<Utc>,
     ) -> StoreResult<RefreshOutcome> {
+        let writing = self.writing();
         let t = &self.t;
         let out = (&t.sessions, &t.refresh)
             .transaction(|(sessions, refresh)| {
@@ -409,6 +413,7 @@ impl SessionStore for SledStore {
                 Ok(decision.outcome())
             })
             .map_err(tx_error)?;
+        drop(writing);
         if !matches!(out, RefreshOutcome::Unknown | RefreshOutcome::Ended) {
             self.durable().await?;
         }
@@ -448,6 +453,7 @@ impl SessionStore for SledStore {
 
 impl SledStore {
     fn revoke_ids(&self, ids: &[SessionId], now: DateTime<Utc>) -> StoreResult<u64> {
+        let _writing = self.writing();
         let mut n = 0;
         for id in ids {
             let key = id.as_uuid();
@@ -482,6 +488,7 @@ impl TokenStore for SledStore {
 #[async_trait]
 impl ApiKeyStore for SledStore {
     async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        let writing = self.writing();
         let v = enc(key)?;
         let res = self
             .t
@@ -491,6 +498,7 @@ impl ApiKeyStore for SledStore {
         if res.is_err() {
             return Err(StoreError::AlreadyExists { what: "id" });
         }
+        drop(writing);
         self.durable().await
     }
     async fn api_key(&self, id: ApiKeyId) -> StoreResult<Option<ApiKey>> {
@@ -503,6 +511,7 @@ impl ApiKeyStore for SledStore {
         Ok(v)
     }
     async fn revoke_api_key(&self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()> {
+        let writing = self.writing();
         let key = id.as_uuid();
         self.t
             .api_keys
@@ -517,6 +526,7 @@ impl ApiKeyStore for SledStore {
                 Ok(())
             })
             .map_err(tx_error)?;
+        drop(writing);
         self.durable().await
     }
 }
@@ -545,6 +555,7 @@ impl IdempotencyStore for SledStore {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> StoreResult<IdempotencyBegin> {
+        let writing = self.writing();
         let k = idem_key(key);
         let out = self
             .t
@@ -562,6 +573,7 @@ impl IdempotencyStore for SledStore {
                 Ok(IdempotencyBegin::Started)
             })
             .map_err(tx_error)?;
+        drop(writing);
         if out == IdempotencyBegin::Started {
             self.durable().await?;
         }
@@ -569,6 +581,7 @@ impl IdempotencyStore for SledStore {
     }
 
     async fn release_idempotent(&self, key: &IdempotencyKey) -> StoreResult<()> {
+        let _writing = self.writing();
         let k = idem_key(key);
         self.t
             .idem
@@ -592,6 +605,7 @@ impl ThrottleStore for SledStore {
         Ok(get(&self.t.failures, key.as_bytes())?.unwrap_or_default())
     }
     async fn record_login_failure(&self, key: &str, now: DateTime<Utc>) -> StoreResult<FailureState> {
+        let writing = self.writing();
         let out = self
             .t
             .failures
@@ -607,16 +621,20 @@ impl ThrottleStore for SledStore {
                 Ok(s)
             })
             .map_err(tx_error)?;
+        drop(writing);
         self.durable().await?;
         Ok(out)
     }
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        let writing = self.writing();
+        drop(writing);
         if self.t.failures.remove(key.as_bytes()).map_err(sled_err)?.is_some() {
             self.durable().await?;
         }
         Ok(())
     }
     async fn hit_window(&self, key: &str, window_start: DateTime<Utc>) -> StoreResult<u64> {
+        let _writing = self.writing();
         let mut k = key.as_bytes().to_vec();
         k.push(0);
         k.extend_from_slice(&crate::keys::time_key(window_start));

@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use helpdesk_core::domain::TicketStatus;
 use helpdesk_core::model::{OneTimeToken, OutboxRecord, OutboxState, Session};
 use helpdesk_core::ports::{
-    MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, TicketSortField, add_to_summary,
+    BackupSummary, MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, TicketSortField,
+    add_to_summary,
 };
 use helpdesk_core::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
 
@@ -87,6 +88,7 @@ impl ReportStore for SledStore {
 #[async_trait]
 impl MaintenanceStore for SledStore {
     async fn purge(&self, before: PurgeBefore) -> StoreResult<PurgeReport> {
+        let writing = self.writing();
         let t = &self.t;
         let mut r = PurgeReport::default();
         for kv in t.outbox_state.scan_prefix([1u8]) {
@@ -151,8 +153,14 @@ impl MaintenanceStore for SledStore {
                 r.sessions_and_tokens += 1;
             }
         }
-        self.durable().await?;
         r.notices = self.purge_notices(before.notices)?;
+        drop(writing);
+        self.durable().await?;
         Ok(r)
+    }
+
+    async fn backup_to(&self, to: &std::path::Path) -> StoreResult<BackupSummary> {
+        let (store, to) = (self.clone(), to.to_owned());
+        tokio::task::spawn_blocking(move || store.backup(&to)).await.map_err(crate::backend)?
     }
 }

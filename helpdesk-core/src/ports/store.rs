@@ -86,6 +86,13 @@ pub enum StoreError {
         /// The underlying error, for logs.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// This store does not do what was asked (an online backup of a database server, say,
+    /// which has its own tools).
+    #[error("not supported by this store: {what}")]
+    Unsupported {
+        /// What, and what to use instead.
+        what: &'static str,
+    },
     /// Any other backend failure.
     #[error("{backend} error: {source}")]
     Backend {
@@ -576,12 +583,31 @@ pub trait NoticeStore: Send + Sync + fmt::Debug + 'static {
     async fn mark_notices_read(&self, user: UserId, id: Option<NoticeId>, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
-/// Retention.
+/// What [`MaintenanceStore::backup_to`] copied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupSummary {
+    /// Records (keys or rows) copied, every kind together.
+    pub records: u64,
+    /// Tickets among them.
+    pub tickets: u64,
+}
+
+/// Retention and backups.
 #[cfg_attr(feature = "testing", mockall::automock)]
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync + fmt::Debug + 'static {
     /// Deletes what is past retention.
     async fn purge(&self, before: PurgeBefore) -> StoreResult<PurgeReport>;
+
+    /// Writes a consistent copy of the whole store into `to`, a directory that must not exist
+    /// yet or be empty, while the store goes on serving: the copy is one cut of the store
+    /// (every write before it, none after), writes wait while it is taken, reads do not.
+    /// For embedded stores; a database server has its own tools (PostgreSQL: `pg_dump`,
+    /// point-in-time recovery), and the default answers [`StoreError::Unsupported`].
+    async fn backup_to(&self, to: &std::path::Path) -> StoreResult<BackupSummary> {
+        let _ = to;
+        Err(StoreError::Unsupported { what: "online backup: use the database's own tools (pg_dump)" })
+    }
 }
 
 /// Reads that a store may answer together. Each method has a default made of the single
