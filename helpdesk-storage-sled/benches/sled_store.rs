@@ -198,6 +198,17 @@ fn main() {
             for ((name, sv), (_, mv)) in s.into_iter().zip(m) {
                 rows.push(Row { name: format!("{name} @ {target} tickets"), sled: sv, memory: mv });
             }
+            // Online backup: how long writes wait for the cut.
+            let to = dir.with_extension(format!("backup-{target}"));
+            let start = Instant::now();
+            let summary = sled.backup_to(&to).await.unwrap();
+            let took = start.elapsed();
+            let _ = std::fs::remove_dir_all(&to);
+            rows.push(Row {
+                name: format!("online backup (writes wait) @ {target} tickets"),
+                sled: format!("{:.0} ms for {} records", took.as_secs_f64() * 1e3, summary.records),
+                memory: "—".into(),
+            });
         }
         drop(sled);
         let _ = std::fs::remove_dir_all(&dir);

@@ -4,6 +4,8 @@
 //! shutdown. Everything here is also usable by tests that start real servers.
 
 pub mod config;
+#[cfg(unix)]
+pub mod control;
 pub mod listener;
 
 use std::path::{Path, PathBuf};
@@ -504,6 +506,15 @@ pub async fn serve(config: &Config, stop: CancellationToken) -> anyhow::Result<(
         Duration::from_millis(config.dispatch_interval_ms.max(10)),
         stop.clone(),
     ));
+    #[cfg(unix)]
+    {
+        let (path, store, stop) = (control::socket_path(config), app.state.desk().store().clone(), stop.clone());
+        tokio::spawn(async move {
+            if let Err(e) = control::serve(path, store, stop).await {
+                tracing::warn!(error = %e, "no control socket: `helpdesk backup` cannot reach this server");
+            }
+        });
+    }
     let router = crate::router(app.state.clone());
     // Live-update streams never end on their own: end them when shutdown begins.
     let (live_state, live_stop) = (app.state.clone(), stop.clone());

@@ -4,6 +4,7 @@
 //! `./helpdesk-data`. See the README for the configuration keys.
 
 mod allocator;
+mod backup;
 mod import;
 
 #[global_allocator]
@@ -57,6 +58,19 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Back up the embedded store (one consistent cut, while the server runs) and local
+    /// attachments into a new directory.
+    Backup {
+        /// The new (or empty) directory to write.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into the configured, empty data directory (the server stopped).
+    Restore {
+        /// A directory written by `helpdesk backup`.
+        #[arg(long)]
+        from: PathBuf,
     },
 }
 
@@ -169,6 +183,8 @@ async fn run() -> anyhow::Result<()> {
             let desk = desk(&config).await?;
             import::run(&desk, &file).await
         }
+        Command::Backup { to } => backup::backup(&config, &to).await,
+        Command::Restore { from } => backup::restore(&config, &from).await,
     }
 }
 
