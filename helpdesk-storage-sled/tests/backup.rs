@@ -70,7 +70,7 @@ async fn a_backup_under_load_is_one_consistent_cut_and_restores() {
     assert!(during > 0, "no write happened during the test");
     let live_tickets = store.summary(t0()).await.unwrap().total_tickets;
     assert!(summary.tickets >= 50 && summary.tickets < live_tickets, "{summary:?} of {live_tickets}");
-    assert!(summary.records > summary.tickets * 10, "{summary:?}");
+    assert!(summary.records > summary.tickets * 5, "{summary:?}");
 
     // The backup is a store of its own, consistent, with the tickets of the cut.
     let restored_dir = dir.path().join("restored");
