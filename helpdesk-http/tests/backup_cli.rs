@@ -51,13 +51,11 @@ fn serve(data: &Path) -> (Child, String) {
 }
 
 async fn sign_in(root: &str) -> String {
-    let client = reqwest::Client::new();
-    let login = || async {
-        let r = client.post(format!("{root}/api/v1/auth/login")).json(&json!({"email": ADMIN, "password": PASSWORD}));
-        r.send().await.unwrap().json::<Value>().await.unwrap()
-    };
-    let body = login().await;
-    body["access_token"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned()
+    common::sign_in(&reqwest::Client::new(), &format!("{root}/api/v1"), ADMIN, PASSWORD).await
+}
+
+async fn get_json(client: &reqwest::Client, url: String, token: &str) -> Value {
+    client.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
 }
 
 async fn file_ticket(client: &reqwest::Client, root: &str, token: &str, with_file: bool) -> String {
@@ -91,7 +89,7 @@ async fn all_tickets(client: &reqwest::Client, root: &str, token: &str) -> Vec<V
         if let Some(c) = &cursor {
             url += &format!("&cursor={c}");
         }
-        let page: Value = client.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        let page = get_json(client, url, token).await;
         out.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
@@ -162,27 +160,11 @@ async fn backup_under_load_then_restore_into_a_new_data_directory() {
     let mut files = 0;
     for t in &tickets {
         let number = t["number"].as_str().unwrap();
-        let history: Value = client
-            .get(format!("{root}/api/v1/tickets/{number}/history"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let history = get_json(&client, format!("{root}/api/v1/tickets/{number}/history"), &token).await;
         // Filed, then an attachment (which is not a lifecycle change): one event per version.
         let events = history.as_array().unwrap_or_else(|| panic!("{number}: {history}"));
         assert_eq!(events.len() as u64, t["version"].as_u64().unwrap(), "{number}: history {history} for {t}");
-        let listed: Value = client
-            .get(format!("{root}/api/v1/tickets/{number}/attachments"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed = get_json(&client, format!("{root}/api/v1/tickets/{number}/attachments"), &token).await;
         for a in listed.as_array().unwrap_or_else(|| panic!("{number}: {listed}")) {
             let r = client
                 .get(format!("{root}/api/v1/attachments/{}", a["id"].as_str().unwrap()))

@@ -47,8 +47,12 @@ impl SledStore {
     /// caller to inspect or delete).
     pub fn backup(&self, to: &Path) -> StoreResult<BackupSummary> {
         let target = open_empty(to)?;
-        let _cut = self.gate.write().unwrap_or_else(PoisonError::into_inner);
-        let summary = copy(&self.db, &target, &DERIVED)?;
+        let cut = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        let started = std::time::Instant::now();
+        let mut summary = copy(&self.db, &target, &DERIVED)?;
+        // The cut is what was copied; writing the copy to disk need not hold writers back.
+        drop(cut);
+        summary.writes_waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         target.flush().map_err(sled_err)?;
         Ok(summary)
     }

@@ -590,6 +590,8 @@ pub struct BackupSummary {
     pub records: u64,
     /// Tickets among them.
     pub tickets: u64,
+    /// How long writes waited for the cut, in milliseconds.
+    pub writes_waited_ms: u64,
 }
 
 /// Retention and backups.

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! backup /absolute/new/directory
-//! ok <records> <tickets>            or            error <message>
+//! ok <records> <tickets> <writes_waited_ms>       or       error <message>
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -73,8 +73,14 @@ async fn answer(stream: tokio::net::UnixStream, store: Arc<dyn Store>) -> anyhow
             tracing::info!(to, "backup requested on the control socket");
             match store.backup_to(Path::new(to)).await {
                 Ok(s) => {
-                    tracing::info!(to, records = s.records, tickets = s.tickets, "backup written");
-                    format!("ok {} {}\n", s.records, s.tickets)
+                    tracing::info!(
+                        to,
+                        records = s.records,
+                        tickets = s.tickets,
+                        writes_waited_ms = s.writes_waited_ms,
+                        "backup written"
+                    );
+                    format!("ok {} {} {}\n", s.records, s.tickets, s.writes_waited_ms)
                 }
                 Err(e) => format!("error {}\n", e.to_string().replace('\n', " ")),
             }
@@ -107,8 +113,8 @@ pub async fn request_backup(path: &Path, to: &Path) -> anyhow::Result<Option<Bac
     let reply = reply.trim_end();
     if let Some(counts) = reply.strip_prefix("ok ") {
         let mut n = counts.split(' ').map(str::parse::<u64>);
-        if let (Some(Ok(records)), Some(Ok(tickets))) = (n.next(), n.next()) {
-            return Ok(Some(BackupSummary { records, tickets }));
+        if let (Some(Ok(records)), Some(Ok(tickets)), Some(Ok(writes_waited_ms))) = (n.next(), n.next(), n.next()) {
+            return Ok(Some(BackupSummary { records, tickets, writes_waited_ms }));
         }
     }
     match reply.strip_prefix("error ") {

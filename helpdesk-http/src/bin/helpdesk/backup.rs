@@ -62,7 +62,10 @@ pub async fn backup(config: &Config, to: &Path) -> anyhow::Result<()> {
             (store.backup_to(&store_dir).await.context("backing up the store")?, "this command (no server running)")
         }
     };
-    println!("store: {} records, {} tickets, one consistent cut, written by {by}", summary.records, summary.tickets);
+    println!(
+        "store: {} records, {} tickets, one consistent cut (writes waited {} ms), written by {by}",
+        summary.records, summary.tickets, summary.writes_waited_ms
+    );
     let attachments = match local_attachments(config) {
         Some(dir) if dir.exists() => {
             let n = copy_tree(&dir, &to.join("attachments")).with_context(|| format!("copying {}", dir.display()))?;
