@@ -8,11 +8,14 @@
 //! directory; flushes it; and lets writers go on. Reads never wait. The copy is therefore one
 //! cut: every write acknowledged before it began, none that started after.
 //!
-//! Writes wait for as long as the copy takes, so it leaves out the ticket list indexes
-//! ([`DERIVED`]: two thirds of all records, 13 entries a ticket), which are a function of the
-//! ticket rows; [`restore`] rebuilds them with the same code that writes them on commit. A
-//! backup directory is therefore restored with [`restore`], not opened as it is. BENCHMARKS.md
-//! has the pause at 10,000 and 100,000 tickets.
+//! Writes wait only while the records are *read*: under the gate they are spooled, as they
+//! are, into a temporary file beside the new database (a sequential write); the database is
+//! built from the spool after the gate is released, since inserting into sled costs several
+//! times more than reading. The copy also leaves out the ticket list indexes ([`DERIVED`]: two
+//! thirds of all records, 13 entries a ticket), which are a function of the ticket rows;
+//! [`restore`] rebuilds them with the same code that writes them on commit. A backup directory
+//! is therefore restored with [`restore`], not opened as it is. BENCHMARKS.md has the pause at
+//! 10,000 and 100,000 tickets.
 //!
 //! [`restore`] copies a backup into a new database directory, rebuilds the indexes, and checks
 //! the result with [`SledStore::check_consistency`]; the server is then started on it.
@@ -31,6 +34,9 @@ const BATCH: usize = 4_096;
 /// Trees a backup leaves out, rebuilt from the ticket rows at restore.
 const DERIVED: [&str; 2] = ["ticket_idx", "resolved_idx"];
 
+/// The spool file, beside the new database while a backup builds it.
+const SPOOL: &str = "records.spool";
+
 impl SledStore {
     /// Held (shared) by every write of the store for the moment it writes; a backup holds it
     /// exclusively. Never held across an `.await`, and never taken twice by one thread (a
@@ -47,14 +53,20 @@ impl SledStore {
     /// caller to inspect or delete).
     pub fn backup(&self, to: &Path) -> StoreResult<BackupSummary> {
         let target = open_empty(to)?;
+        let spool_path = to.join(SPOOL);
         let cut = self.gate.write().unwrap_or_else(PoisonError::into_inner);
         let started = std::time::Instant::now();
-        let mut summary = copy(&self.db, &target, &DERIVED)?;
-        // The cut is what was copied; writing the copy to disk need not hold writers back.
+        let spooled = spool(&self.db, &spool_path, &DERIVED);
+        // The cut is what was read; building the copy from it need not hold writers back.
         drop(cut);
-        summary.writes_waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let waited = started.elapsed();
+        let mut summary = spooled.and_then(|()| unspool(&spool_path, &target));
+        let _ = std::fs::remove_file(&spool_path);
+        if let Ok(s) = &mut summary {
+            s.writes_waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+        }
         target.flush().map_err(sled_err)?;
-        Ok(summary)
+        summary
     }
 }
 
@@ -127,6 +139,74 @@ fn rebuild_ticket_indexes(db: &sled::Db) -> StoreResult<()> {
     idx.apply_batch(idx_batch).map_err(sled_err)?;
     resolved.apply_batch(resolved_batch).map_err(sled_err)?;
     Ok(())
+}
+
+/// Writes every record of `from` but the trees named in `skip` to the file `path`: for each
+/// record, the lengths (u32, big-endian) and bytes of its tree's name, key and value.
+fn spool(from: &sled::Db, path: &Path, skip: &[&str]) -> StoreResult<()> {
+    use std::io::Write;
+    let io = |e: std::io::Error| crate::backend(e);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(io)?);
+    for name in from.tree_names() {
+        if skip.iter().any(|s| s.as_bytes() == name.as_ref()) {
+            continue;
+        }
+        for kv in from.open_tree(&name).map_err(sled_err)?.iter() {
+            let (k, v) = kv.map_err(sled_err)?;
+            for part in [name.as_ref(), k.as_ref(), v.as_ref()] {
+                let len = u32::try_from(part.len()).map_err(|_| invalid("a record over 4 GiB".into()))?;
+                out.write_all(&len.to_be_bytes()).map_err(io)?;
+                out.write_all(part).map_err(io)?;
+            }
+        }
+    }
+    out.flush().map_err(io)
+}
+
+/// Inserts the records of the spool file `path` into `to`, in batches.
+fn unspool(path: &Path, to: &sled::Db) -> StoreResult<BackupSummary> {
+    use std::io::Read;
+    let io = |e: std::io::Error| crate::backend(e);
+    let mut input = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
+    let mut part = |first: bool| -> StoreResult<Option<Vec<u8>>> {
+        let mut len = [0u8; 4];
+        match input.read_exact(&mut len) {
+            Err(e) if first && e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            other => other.map_err(io)?,
+        }
+        let mut bytes = vec![0u8; u32::from_be_bytes(len) as usize];
+        input.read_exact(&mut bytes).map_err(io)?;
+        Ok(Some(bytes))
+    };
+    let mut summary = BackupSummary::default();
+    let (mut tree, mut batch, mut pending): (Option<(Vec<u8>, sled::Tree)>, sled::Batch, usize) =
+        (None, sled::Batch::default(), 0);
+    while let Some(name) = part(true)? {
+        let (key, value) = (part(false)?.unwrap_or_default(), part(false)?.unwrap_or_default());
+        if tree.as_ref().is_none_or(|(n, _)| *n != name) {
+            if let Some((_, t)) = &tree {
+                t.apply_batch(std::mem::take(&mut batch)).map_err(sled_err)?;
+                pending = 0;
+            }
+            tree = Some((name.clone(), to.open_tree(&name).map_err(sled_err)?));
+        }
+        if name == b"tickets" {
+            summary.tickets += 1;
+        }
+        summary.records += 1;
+        batch.insert(key, value);
+        pending += 1;
+        if pending == BATCH
+            && let Some((_, t)) = &tree
+        {
+            t.apply_batch(std::mem::take(&mut batch)).map_err(sled_err)?;
+            pending = 0;
+        }
+    }
+    if let Some((_, t)) = &tree {
+        t.apply_batch(batch).map_err(sled_err)?;
+    }
+    Ok(summary)
 }
 
 /// Copies every tree of `from` but those named in `skip` into `to`, in batches (atomic per
