@@ -56,7 +56,7 @@ impl SledStore {
         let spool_path = to.join(SPOOL);
         let cut = self.gate.write().unwrap_or_else(PoisonError::into_inner);
         let started = std::time::Instant::now();
-        let spooled = spool(&self.db, &spool_path, &DERIVED);
+        let spooled = spool(&self.flusher.db, &spool_path, &DERIVED);
         // The cut is what was read; building the copy from it need not hold writers back.
         drop(cut);
         let waited = started.elapsed();
@@ -88,7 +88,8 @@ pub fn restore(from: &Path, to: &Path) -> StoreResult<BackupSummary> {
         target.flush().map_err(sled_err)?;
         summary
     };
-    let store = SledStore::open(&crate::SledOptions::new(to)).map_err(crate::backend)?;
+    let store =
+        SledStore::reopen(&crate::SledOptions::new(to), std::time::Duration::from_secs(10)).map_err(crate::backend)?;
     let report = store.check_consistency()?;
     if !report.problems.is_empty() {
         return Err(invalid(format!("the restored database is inconsistent: {}", report.problems.join("; "))));

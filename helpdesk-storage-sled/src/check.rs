@@ -95,7 +95,7 @@ impl SledStore {
         }
         for kv in t.users.iter() {
             let (_, v) = kv.map_err(sled_err)?;
-            let u: User = dec(&v)?;
+            let u: User = crate::account_rows::decode_user(&v)?;
             r.users += 1;
             for c in user_counter_keys(&u) {
                 *counters.entry(c).or_default() += 1;

@@ -20,11 +20,39 @@ impl From<SledError> for StoreError {
     }
 }
 
-pub(crate) fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+/// The rows kept as JSON. Tickets, users and sessions have binary layouts of their own
+/// (`ticket_row.rs`, `account_rows.rs`), so they do not implement this: encoding one of them
+/// with [`enc`] or reading it with [`dec`] or [`get`] does not compile.
+pub(crate) trait JsonRow {}
+
+macro_rules! json_rows {
+    ($($t:ty),+ $(,)?) => { $(impl JsonRow for $t {})+ };
+}
+
+json_rows!(
+    helpdesk_core::model::HistoryEvent,
+    helpdesk_core::model::Comment,
+    helpdesk_core::model::Attachment,
+    helpdesk_core::model::OutboxRecord,
+    helpdesk_core::model::AuditEntry,
+    helpdesk_core::model::RejectionRecord,
+    helpdesk_core::model::OneTimeToken,
+    helpdesk_core::model::ApiKey,
+    helpdesk_core::model::Notice,
+    helpdesk_core::ports::FailureState,
+    crate::commit::IdemRow,
+);
+
+pub(crate) fn enc<T: Serialize + JsonRow>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|e| SledError::Decode(e).into())
 }
 
-pub(crate) fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn dec<T: DeserializeOwned + JsonRow>(b: &[u8]) -> Result<T, StoreError> {
+    json(b)
+}
+
+/// Any JSON row, including the schema-1 layouts of tickets' siblings (see [`JsonRow`]).
+pub(crate) fn json<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(b).map_err(|e| SledError::Decode(e).into())
 }
 
@@ -39,12 +67,22 @@ pub(crate) fn dec_ticket(b: &[u8]) -> Result<helpdesk_core::model::Ticket, Store
     crate::ticket_row::decode(b)
 }
 
+/// Reads and decodes one user row.
+pub(crate) fn get_user(tree: &sled::Tree, key: &[u8]) -> Result<Option<helpdesk_core::model::User>, StoreError> {
+    tree.get(key).map_err(sled_err)?.map(|v| crate::account_rows::decode_user(&v)).transpose()
+}
+
+/// Reads and decodes one session row.
+pub(crate) fn get_session(tree: &sled::Tree, key: &[u8]) -> Result<Option<helpdesk_core::model::Session>, StoreError> {
+    tree.get(key).map_err(sled_err)?.map(|v| crate::account_rows::decode_session(&v)).transpose()
+}
+
 pub(crate) fn sled_err(e: sled::Error) -> StoreError {
     SledError::Sled(e).into()
 }
 
 /// Reads and decodes one row.
-pub(crate) fn get<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+pub(crate) fn get<T: DeserializeOwned + JsonRow>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
     match tree.get(key).map_err(sled_err)? {
         Some(v) => dec(&v).map(Some),
         None => Ok(None),

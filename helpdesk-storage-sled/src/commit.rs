@@ -50,7 +50,7 @@ fn abort<T>(e: StoreError) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(e))
 }
 
-fn tx_dec<T: serde::de::DeserializeOwned>(b: &[u8]) -> TxResult<T> {
+fn tx_dec<T: serde::de::DeserializeOwned + crate::codec::JsonRow>(b: &[u8]) -> TxResult<T> {
     dec(b).map_err(ConflictableTransactionError::Abort)
 }
 
@@ -95,10 +95,14 @@ fn revoke_in_tx(tx: &Tx, ids: &[SessionId], at: chrono::DateTime<chrono::Utc>) -
     for id in ids {
         let key = id.as_uuid();
         if let Some(raw) = tx[SESSIONS].get(key.as_bytes())? {
-            let mut s: Session = tx_dec(&raw)?;
+            let mut s: Session =
+                crate::account_rows::decode_session(&raw).map_err(ConflictableTransactionError::Abort)?;
             if s.revoked_at.is_none() {
                 s.revoked_at = Some(at);
-                tx[SESSIONS].insert(key.as_bytes(), enc(&s).map_err(ConflictableTransactionError::Abort)?)?;
+                tx[SESSIONS].insert(
+                    key.as_bytes(),
+                    crate::account_rows::encode_session(&s).map_err(ConflictableTransactionError::Abort)?,
+                )?;
             }
         }
     }
@@ -114,7 +118,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
         let Some(raw) = tx[USERS].get(id.as_uuid().as_bytes())? else {
             return abort(StoreError::NotFound { what: "user" });
         };
-        let u: User = tx_dec(&raw)?;
+        let u: User = crate::account_rows::decode_user(&raw).map_err(ConflictableTransactionError::Abort)?;
         if u.version != *expected {
             return abort(StoreError::VersionMismatch { expected: *expected, found: u.version });
         }
@@ -134,7 +138,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
         let u = &w.value;
         let key = u.id.as_uuid();
         let old: Option<User> = match tx[USERS].get(key.as_bytes())? {
-            Some(raw) => Some(tx_dec(&raw)?),
+            Some(raw) => Some(crate::account_rows::decode_user(&raw).map_err(ConflictableTransactionError::Abort)?),
             None => None,
         };
         match (w.expected, &old) {
@@ -167,7 +171,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
         tx[EMAIL].insert(u.email.as_str().as_bytes(), key.as_bytes())?;
         tx[COMPANY].insert(u.company_id.as_str().as_bytes(), key.as_bytes())?;
         tx[CREATED].insert(user_created_key(u), &[])?;
-        tx[USERS].insert(key.as_bytes(), e(enc(u))?)?;
+        tx[USERS].insert(key.as_bytes(), e(crate::account_rows::encode_user(u))?)?;
         bump(&mut deltas, user_counter_keys(u), 1);
     }
 

@@ -23,7 +23,7 @@ pub(crate) struct GroupCommit {
     wake: Arc<Notify>,
     flushes: AtomicU64,
     acknowledged: AtomicU64,
-    db: sled::Db,
+    pub(crate) db: sled::Db,
     /// Our own handle on sled's data file: sled 0.34 makes its log stable with
     /// `sync_file_range`, which neither flushes the device cache nor the file's metadata, so
     /// every group flush ends with an `fdatasync` of the file (skipped for temporary stores).

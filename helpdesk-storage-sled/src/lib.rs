@@ -51,6 +51,7 @@
 
 #![warn(missing_docs)]
 
+mod account_rows;
 mod backup;
 mod check;
 mod codec;
@@ -181,7 +182,6 @@ pub struct SledStore {
     pub(crate) commit_lock: Arc<std::sync::Mutex<()>>,
     /// The write gate of online backups (see `backup.rs`).
     pub(crate) gate: Arc<std::sync::RwLock<()>>,
-    pub(crate) db: sled::Db,
     path: PathBuf,
 }
 
@@ -276,9 +276,27 @@ impl SledStore {
             flusher,
             commit_lock: Arc::default(),
             gate: Arc::default(),
-            db,
             path,
         })
+    }
+
+    /// [`SledStore::open`] right after this process closed a store on the same directory:
+    /// sled's background threads can hold the file lock a moment after the last handle is
+    /// dropped (seen under load), so a [`OpenError::Locked`] is retried for up to `within`.
+    /// A lock held by another process still ends in `Locked`, after `within`.
+    ///
+    /// # Errors
+    /// As [`SledStore::open`].
+    pub fn reopen(options: &SledOptions, within: std::time::Duration) -> Result<Self, OpenError> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            match Self::open(options) {
+                Err(OpenError::Locked(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Where the database lives.
@@ -300,8 +318,8 @@ impl SledStore {
 /// Ordered upgrade steps; step `n` upgrades from version `n` to `n + 1`. Each one must be
 /// safe to run again after it stopped half-way (the version moves only once it finished).
 const UPGRADES: &[fn(&sled::Db) -> sled::Result<()>] = &[
-    // 1 → 2: ticket rows with binary timestamps.
-    ticket_row::upgrade_tickets,
+    // 1 → 2: ticket, user and session rows in binary layouts.
+    ticket_row::upgrade_to_schema_2,
 ];
 
 fn migrate(db: &sled::Db, meta: &sled::Tree, path: &Path) -> Result<(), OpenError> {

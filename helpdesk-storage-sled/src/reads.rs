@@ -268,17 +268,17 @@ impl TicketStore for SledStore {
 #[async_trait]
 impl UserStore for SledStore {
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
-        get(&self.t.users, id.as_uuid().as_bytes())
+        crate::codec::get_user(&self.t.users, id.as_uuid().as_bytes())
     }
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         match self.t.user_email.get(email.as_str().as_bytes()).map_err(sled_err)? {
-            Some(id) => get(&self.t.users, &id),
+            Some(id) => crate::codec::get_user(&self.t.users, &id),
             None => Ok(None),
         }
     }
     async fn user_by_company_id(&self, id: &CompanyId) -> StoreResult<Option<User>> {
         match self.t.user_company.get(id.as_str().as_bytes()).map_err(sled_err)? {
-            Some(id) => get(&self.t.users, &id),
+            Some(id) => crate::codec::get_user(&self.t.users, &id),
             None => Ok(None),
         }
     }
@@ -290,7 +290,7 @@ impl UserStore for SledStore {
         let mut items = Vec::new();
         for kv in self.t.user_created.range((Bound::Unbounded, upper)).rev() {
             let (k, _) = kv.map_err(sled_err)?;
-            if let Some(u) = get::<User>(&self.t.users, &k[8..])?
+            if let Some(u) = crate::codec::get_user(&self.t.users, &k[8..])?
                 && q.selects(&u)
             {
                 items.push(u);
@@ -319,7 +319,7 @@ impl UserStore for SledStore {
 }
 
 /// A newest-first page of a tree keyed by (time, id).
-fn newest_first<T: serde::de::DeserializeOwned>(
+fn newest_first<T: serde::de::DeserializeOwned + crate::codec::JsonRow>(
     tree: &sled::Tree,
     cursor: Option<Cursor>,
     limit: PageSize,
@@ -358,7 +358,7 @@ impl SessionStore for SledStore {
         let writing = self.writing();
         let t = &self.t;
         let key = s.id.as_uuid();
-        let value = enc(s)?;
+        let value = crate::account_rows::encode_session(s)?;
         (&t.sessions, &t.refresh, &t.user_sessions)
             .transaction(|(sessions, refresh, by_user)| {
                 if sessions.get(key.as_bytes())?.is_some() {
@@ -375,8 +375,8 @@ impl SessionStore for SledStore {
     }
 
     async fn session(&self, id: SessionId) -> StoreResult<Option<(Session, User)>> {
-        let Some(s) = get::<Session>(&self.t.sessions, id.as_uuid().as_bytes())? else { return Ok(None) };
-        Ok(get::<User>(&self.t.users, s.user.as_uuid().as_bytes())?.map(|u| (s, u)))
+        let Some(s) = crate::codec::get_session(&self.t.sessions, id.as_uuid().as_bytes())? else { return Ok(None) };
+        Ok(crate::codec::get_user(&self.t.users, s.user.as_uuid().as_bytes())?.map(|u| (s, u)))
     }
 
     async fn rotate_refresh(
@@ -398,15 +398,18 @@ impl SessionStore for SledStore {
                 let sid = SessionId::from_uuid(uuid::Uuid::from_slice(&v[..16]).map_err(|e| abort(crate::backend(e)))?);
                 let used = v[16] == 1;
                 let Some(raw) = sessions.get(sid.as_uuid().as_bytes())? else { return Ok(RefreshOutcome::Unknown) };
-                let decision = decide_refresh(dec(&raw).map_err(abort)?, used, *next, now, idle);
+                let decision =
+                    decide_refresh(crate::account_rows::decode_session(&raw).map_err(abort)?, used, *next, now, idle);
                 match &decision {
                     RefreshDecision::Rotate(s) => {
-                        sessions.insert(sid.as_uuid().as_bytes(), enc(s).map_err(abort)?)?;
+                        sessions
+                            .insert(sid.as_uuid().as_bytes(), crate::account_rows::encode_session(s).map_err(abort)?)?;
                         refresh.insert(&presented.0, refresh_value(sid, true))?;
                         refresh.insert(&next.0, refresh_value(sid, false))?;
                     }
                     RefreshDecision::Revoke { revoked: Some(s), .. } => {
-                        sessions.insert(sid.as_uuid().as_bytes(), enc(s).map_err(abort)?)?;
+                        sessions
+                            .insert(sid.as_uuid().as_bytes(), crate::account_rows::encode_session(s).map_err(abort)?)?;
                     }
                     RefreshDecision::Revoke { revoked: None, .. } | RefreshDecision::Ended => {}
                 }
@@ -423,7 +426,7 @@ impl SessionStore for SledStore {
     async fn user_sessions(&self, user: UserId) -> StoreResult<Vec<Session>> {
         let mut out = Vec::new();
         for id in self.sessions_of(user)? {
-            if let Some(s) = get::<Session>(&self.t.sessions, id.as_uuid().as_bytes())?
+            if let Some(s) = crate::codec::get_session(&self.t.sessions, id.as_uuid().as_bytes())?
                 && s.revoked_at.is_none()
             {
                 out.push(s);
@@ -463,12 +466,12 @@ impl SledStore {
                 .transaction(|sessions| {
                     let abort = ConflictableTransactionError::Abort;
                     let Some(raw) = sessions.get(key.as_bytes())? else { return Ok(false) };
-                    let mut s: Session = dec(&raw).map_err(abort)?;
+                    let mut s: Session = crate::account_rows::decode_session(&raw).map_err(abort)?;
                     if s.revoked_at.is_some() {
                         return Ok(false);
                     }
                     s.revoked_at = Some(now);
-                    sessions.insert(key.as_bytes(), enc(&s).map_err(abort)?)?;
+                    sessions.insert(key.as_bytes(), crate::account_rows::encode_session(&s).map_err(abort)?)?;
                     Ok(true)
                 })
                 .map_err(tx_error)?;

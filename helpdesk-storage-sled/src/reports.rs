@@ -120,7 +120,7 @@ impl MaintenanceStore for SledStore {
         let mut ended = std::collections::HashSet::new();
         for kv in t.sessions.iter() {
             let (k, v) = kv.map_err(sled_err)?;
-            let s: Session = dec(&v)?;
+            let s: Session = crate::account_rows::decode_session(&v)?;
             if s.revoked_at.is_some_and(|x| x < cutoff) || s.absolute_expires_at < cutoff || s.idle_expires_at < cutoff
             {
                 t.sessions.remove(&k).map_err(sled_err)?;

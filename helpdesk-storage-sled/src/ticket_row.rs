@@ -37,7 +37,7 @@ const UPGRADE_BATCH: usize = 1_000;
 /// A timestamp as seconds since the Unix epoch and nanoseconds (chrono's own parts: exact for
 /// every value, leap seconds included).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-struct Stamp(i64, u32);
+pub(crate) struct Stamp(i64, u32);
 
 impl From<DateTime<Utc>> for Stamp {
     fn from(t: DateTime<Utc>) -> Self {
@@ -46,7 +46,7 @@ impl From<DateTime<Utc>> for Stamp {
 }
 
 impl Stamp {
-    fn time(self) -> Result<DateTime<Utc>, StoreError> {
+    pub(crate) fn time(self) -> Result<DateTime<Utc>, StoreError> {
         DateTime::from_timestamp(self.0, self.1).ok_or_else(|| corrupt("a timestamp out of range"))
     }
 }
@@ -156,28 +156,46 @@ fn from_row(r: TicketRow) -> Result<Ticket, StoreError> {
     })
 }
 
-/// The upgrade from schema 1 to 2: rewrites every schema-1 ticket row in the new layout, in
-/// batches (each one atomic), then flushes. Runs at open, before the store serves anything.
-pub(crate) fn upgrade_tickets(db: &sled::Db) -> sled::Result<()> {
-    let tickets = db.open_tree("tickets")?;
+/// The upgrade from schema 1 to 2: rewrites every schema-1 ticket, user and session row in
+/// the binary layouts, in batches (each one atomic), then flushes. Runs at open, before the
+/// store serves anything.
+pub(crate) fn upgrade_to_schema_2(db: &sled::Db) -> sled::Result<()> {
+    let unsupported = |e: StoreError| sled::Error::Unsupported(e.to_string());
+    rewrite(db, "tickets", SCHEMA_1_FIRST_BYTE, |v| {
+        let ticket: Ticket = bincode::deserialize(v).map_err(|e| sled::Error::Unsupported(e.to_string()))?;
+        encode(&ticket).map_err(unsupported)
+    })?;
+    let json = crate::account_rows::JSON_FIRST_BYTE;
+    rewrite(db, "users", json, |v| {
+        crate::account_rows::encode_user(&crate::account_rows::decode_user(v).map_err(unsupported)?)
+            .map_err(unsupported)
+    })?;
+    rewrite(db, "sessions", json, |v| {
+        crate::account_rows::encode_session(&crate::account_rows::decode_session(v).map_err(unsupported)?)
+            .map_err(unsupported)
+    })?;
+    db.flush()?;
+    Ok(())
+}
+
+/// Re-encodes the rows of `tree` whose first byte is `old` with `f`.
+fn rewrite(db: &sled::Db, tree: &str, old: u8, f: impl Fn(&[u8]) -> sled::Result<Vec<u8>>) -> sled::Result<()> {
+    let rows = db.open_tree(tree)?;
     let mut batch = sled::Batch::default();
     let mut pending = 0;
-    for kv in tickets.iter() {
+    for kv in rows.iter() {
         let (key, value) = kv?;
-        if value.first() != Some(&SCHEMA_1_FIRST_BYTE) {
+        if value.first() != Some(&old) {
             continue;
         }
-        let ticket: Ticket = bincode::deserialize(&value).map_err(|e| sled::Error::Unsupported(e.to_string()))?;
-        batch.insert(key, encode(&ticket).map_err(|e| sled::Error::Unsupported(e.to_string()))?);
+        batch.insert(key, f(&value)?);
         pending += 1;
         if pending == UPGRADE_BATCH {
-            tickets.apply_batch(std::mem::take(&mut batch))?;
+            rows.apply_batch(std::mem::take(&mut batch))?;
             pending = 0;
         }
     }
-    tickets.apply_batch(batch)?;
-    db.flush()?;
-    Ok(())
+    rows.apply_batch(batch)
 }
 
 #[cfg(test)]

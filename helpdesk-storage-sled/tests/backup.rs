@@ -76,7 +76,7 @@ async fn a_backup_under_load_is_one_consistent_cut_and_restores() {
     let restored_dir = dir.path().join("restored");
     let restored = restore(&backup_dir, &restored_dir).unwrap();
     assert_eq!(restored.records, summary.records);
-    let copy = SledStore::open(&SledOptions::new(&restored_dir)).unwrap();
+    let copy = SledStore::reopen(&SledOptions::new(&restored_dir), std::time::Duration::from_secs(10)).unwrap();
     let report = copy.check_consistency().unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(report.tickets, summary.tickets);

@@ -11,6 +11,24 @@ use helpdesk_core::ports::{Store, TicketStore, UnitOfWork, UnitOfWorkStore, Vers
 use helpdesk_core::testing::fixtures::{event, t0, ticket, user};
 use helpdesk_storage_sled::{OpenError, SledOptions, SledStore};
 
+/// How long a reopen in this process may wait for the last close to let go of the lock.
+const REOPEN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `sled::open` right after a store on `path` was dropped (see `SledStore::reopen`).
+fn raw_reopen(path: &std::path::Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + REOPEN;
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("reopening {}: {e}", path.display()),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_write_was_flushed_and_writers_share_flushes() {
     let store = Arc::new(SledStore::open(&SledOptions::temporary()).unwrap());
@@ -66,7 +84,7 @@ async fn data_survives_reopen() {
         store.commit(uow).await.unwrap();
         assert_eq!(store.allocate_ticket_number().await.unwrap(), 1);
     }
-    let store = SledStore::open(&opts).unwrap();
+    let store = SledStore::reopen(&opts, REOPEN).unwrap();
     assert_eq!(store.ticket(t.id).await.unwrap(), Some(t));
     assert!(store.check_consistency().unwrap().problems.is_empty());
     assert_eq!(store.allocate_ticket_number().await.unwrap(), 2, "numbers continue after a restart");
@@ -94,13 +112,14 @@ fn a_newer_schema_is_refused() {
         db.open_tree("meta").unwrap().insert("schema_version", &99u32.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
-    match SledStore::open(&SledOptions::new(&path)) {
+    match SledStore::reopen(&SledOptions::new(&path), REOPEN) {
         Err(OpenError::NewerSchema { found: 99, supported: 2, .. }) => {}
         other => panic!("expected a schema error, got {other:?}"),
     }
 }
 
-/// A database of schema 1 (ticket rows as bare bincode of `Ticket`, timestamps as text) opens
+/// A database of schema 1 (ticket rows as bare bincode of `Ticket`, timestamps as text; users
+/// as JSON) opens
 /// as schema 2: every ticket row is rewritten, reads give the same tickets, lists and counts
 /// still find them, and an upgrade interrupted half-way finishes on the next open.
 #[tokio::test]
@@ -126,29 +145,34 @@ async fn a_schema_1_database_is_upgraded() {
     // Turn the database back into schema 1: the old row layout and the old version number.
     // The first 1,200 rows stay in the new layout, as after an upgrade that stopped half-way.
     {
-        let db = sled::open(&path).unwrap();
+        let db = raw_reopen(&path);
         let rows = db.open_tree("tickets").unwrap();
         for t in &tickets[1_200..] {
             rows.insert(t.id.as_uuid().as_bytes(), bincode::serialize(t).unwrap()).unwrap();
         }
+        // Users were JSON in schema 1.
+        db.open_tree("users").unwrap().insert(u.id.as_uuid().as_bytes(), serde_json::to_vec(&u).unwrap()).unwrap();
         db.open_tree("meta").unwrap().insert("schema_version", &1u32.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
     {
-        let store = SledStore::open(&SledOptions::new(&path)).unwrap();
+        let store = SledStore::reopen(&SledOptions::new(&path), REOPEN).unwrap();
         for t in &tickets {
             assert_eq!(store.ticket_by_number(&t.number).await.unwrap().as_ref(), Some(t));
         }
+        assert_eq!(helpdesk_core::ports::UserStore::user(&store, u.id).await.unwrap().as_ref(), Some(&u));
         let q = TicketQuery { limit: PageSize::new(100).unwrap(), ..TicketQuery::default() };
         let page = store.list_tickets(&q).await.unwrap();
         assert_eq!(page.items.len(), 100);
         assert_eq!(page.items[0], tickets[2_499]);
     }
-    let db = sled::open(&path).unwrap();
+    let db = raw_reopen(&path);
     let version = db.open_tree("meta").unwrap().get("schema_version").unwrap().unwrap();
     assert_eq!(version.as_ref(), &2u32.to_be_bytes());
-    for kv in db.open_tree("tickets").unwrap().iter() {
-        let (_, row) = kv.unwrap();
-        assert_eq!(row[0], 2, "a ticket row was left in the old layout");
+    for tree in ["tickets", "users"] {
+        for kv in db.open_tree(tree).unwrap().iter() {
+            let (_, row) = kv.unwrap();
+            assert_eq!(row[0], 2, "a row of {tree} was left in the old layout");
+        }
     }
 }
