@@ -8,7 +8,7 @@
 //! timestamp instead of 38 (the sample ticket: 344 → 267 bytes), decoded without parsing text.
 //!
 //! A schema-1 row starts with the length of the id (16, a little-endian `u64`), so its first
-//! byte is `0x10`, never [`TAG`]: [`decode`] reads both layouts, and [`upgrade_tickets`]
+//! byte is `0x10`, never [`TAG`]: [`decode`] reads both layouts, and [`upgrade_to_schema_2`]
 //! rewrites the old rows in batches. The upgrade can stop anywhere (a crash, a full disk) and
 //! run again on the next open: the schema version moves to 2 only after every row is
 //! rewritten, and rows already in the new layout are left as they are.
