@@ -17,6 +17,7 @@ use helpdesk_core::model::{PasswordHash, Session, TermsAcceptance, TokenHash, Us
 use helpdesk_core::ports::StoreError;
 use serde::{Deserialize, Serialize};
 
+use crate::codec::{corrupt, tagged};
 use crate::ticket_row::Stamp;
 
 /// The first byte of a schema-2 user or session row.
@@ -61,17 +62,6 @@ struct SessionRow {
     address: Option<String>,
 }
 
-fn tagged<T: Serialize>(row: &T) -> Result<Vec<u8>, StoreError> {
-    let mut out = Vec::with_capacity(192);
-    out.push(TAG);
-    bincode::serialize_into(&mut out, row).map_err(crate::backend)?;
-    Ok(out)
-}
-
-fn corrupt(what: &str) -> StoreError {
-    crate::backend(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("a stored row: {what}")))
-}
-
 fn time(s: Stamp) -> Result<DateTime<Utc>, StoreError> {
     s.time()
 }
@@ -79,25 +69,28 @@ fn time(s: Stamp) -> Result<DateTime<Utc>, StoreError> {
 /// Encodes a user in the current layout.
 pub(crate) fn encode_user(u: &User) -> Result<Vec<u8>, StoreError> {
     let u = u.clone();
-    tagged(&UserRow {
-        id: u.id,
-        email: u.email,
-        password: u.password.map(|p| p.0),
-        first_name: u.first_name,
-        middle_name: u.middle_name,
-        last_name: u.last_name,
-        suffix: u.suffix,
-        company_id: u.company_id,
-        department: u.department,
-        role: u.role,
-        status: u.status,
-        avatar: u.avatar,
-        must_change_password: u.must_change_password,
-        terms_accepted: u.terms_accepted.map(|t| (t.version, t.at.into())),
-        created_at: u.created_at.into(),
-        updated_at: u.updated_at.into(),
-        version: u.version,
-    })
+    tagged(
+        TAG,
+        &UserRow {
+            id: u.id,
+            email: u.email,
+            password: u.password.map(|p| p.0),
+            first_name: u.first_name,
+            middle_name: u.middle_name,
+            last_name: u.last_name,
+            suffix: u.suffix,
+            company_id: u.company_id,
+            department: u.department,
+            role: u.role,
+            status: u.status,
+            avatar: u.avatar,
+            must_change_password: u.must_change_password,
+            terms_accepted: u.terms_accepted.map(|t| (t.version, t.at.into())),
+            created_at: u.created_at.into(),
+            updated_at: u.updated_at.into(),
+            version: u.version,
+        },
+    )
 }
 
 /// Decodes a user row of either layout.
@@ -135,17 +128,20 @@ pub(crate) fn decode_user(b: &[u8]) -> Result<User, StoreError> {
 
 /// Encodes a session in the current layout.
 pub(crate) fn encode_session(s: &Session) -> Result<Vec<u8>, StoreError> {
-    tagged(&SessionRow {
-        id: s.id,
-        user: s.user,
-        refresh_hash: s.refresh_hash.0,
-        created_at: s.created_at.into(),
-        last_used_at: s.last_used_at.into(),
-        idle_expires_at: s.idle_expires_at.into(),
-        absolute_expires_at: s.absolute_expires_at.into(),
-        revoked_at: s.revoked_at.map(Stamp::from),
-        address: s.address.clone(),
-    })
+    tagged(
+        TAG,
+        &SessionRow {
+            id: s.id,
+            user: s.user,
+            refresh_hash: s.refresh_hash.0,
+            created_at: s.created_at.into(),
+            last_used_at: s.last_used_at.into(),
+            idle_expires_at: s.idle_expires_at.into(),
+            absolute_expires_at: s.absolute_expires_at.into(),
+            revoked_at: s.revoked_at.map(Stamp::from),
+            address: s.address.clone(),
+        },
+    )
 }
 
 /// Decodes a session row of either layout.

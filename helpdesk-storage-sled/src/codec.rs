@@ -77,6 +77,19 @@ pub(crate) fn get_session(tree: &sled::Tree, key: &[u8]) -> Result<Option<helpde
     tree.get(key).map_err(sled_err)?.map(|v| crate::account_rows::decode_session(&v)).transpose()
 }
 
+/// A binary row: its layout's tag byte, then bincode of `row` (see `ticket_row.rs`).
+pub(crate) fn tagged<T: Serialize>(tag: u8, row: &T) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::with_capacity(256);
+    out.push(tag);
+    bincode::serialize_into(&mut out, row).map_err(crate::backend)?;
+    Ok(out)
+}
+
+/// A stored row that cannot be what it claims.
+pub(crate) fn corrupt(what: &str) -> StoreError {
+    crate::backend(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("a stored row: {what}")))
+}
+
 pub(crate) fn sled_err(e: sled::Error) -> StoreError {
     SledError::Sled(e).into()
 }

@@ -25,6 +25,8 @@ use helpdesk_core::model::Ticket;
 use helpdesk_core::ports::StoreError;
 use serde::{Deserialize, Serialize};
 
+use crate::codec::corrupt;
+
 /// The first byte of a schema-2 ticket row.
 const TAG: u8 = 2;
 
@@ -79,10 +81,6 @@ struct TicketRow {
     version: u64,
 }
 
-fn corrupt(what: &str) -> StoreError {
-    crate::backend(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("a stored ticket row: {what}")))
-}
-
 /// Encodes a ticket in the current layout.
 pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
     let t = t.clone();
@@ -110,10 +108,7 @@ pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
         workflow_linked: t.workflow_linked,
         version: t.version,
     };
-    let mut out = Vec::with_capacity(256);
-    out.push(TAG);
-    bincode::serialize_into(&mut out, &row).map_err(crate::backend)?;
-    Ok(out)
+    crate::codec::tagged(TAG, &row)
 }
 
 /// Decodes a ticket row of either layout.
