@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod account;
+pub mod archive;
 pub mod domain;
 mod error;
 pub mod lifecycle;

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod accounts;
+mod archive;
 pub mod cancel;
 pub mod changes;
 mod commit;

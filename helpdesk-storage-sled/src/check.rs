@@ -86,7 +86,7 @@ impl SledStore {
         }
         let seq = t
             .meta
-            .get("ticket_seq")
+            .get(crate::archive::TICKET_SEQ)
             .map_err(sled_err)?
             .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
             .map_or(0, u64::from_be_bytes);

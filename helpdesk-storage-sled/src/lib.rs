@@ -52,6 +52,7 @@
 #![warn(missing_docs)]
 
 mod account_rows;
+mod archive;
 mod backup;
 mod check;
 mod codec;

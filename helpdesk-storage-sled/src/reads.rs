@@ -256,7 +256,7 @@ impl TicketStore for SledStore {
         let next = self
             .t
             .meta
-            .update_and_fetch("ticket_seq", |old| {
+            .update_and_fetch(crate::archive::TICKET_SEQ, |old| {
                 let n = old.and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes);
                 Some((n + 1).to_be_bytes().to_vec())
             })

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 /// The current time.
 ///
@@ -19,13 +19,15 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
-/// The wall clock.
+/// The wall clock, to the microsecond: the precision every store keeps (PostgreSQL's), so a
+/// record reads back exactly as written whichever store holds it, and moves between stores
+/// (export, import) unchanged.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)] // The one place that may read the wall clock.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }

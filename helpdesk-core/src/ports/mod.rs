@@ -6,10 +6,12 @@
 //! - [`WorkflowSink`]: tells the external workflow system about a ticket;
 //! - [`Clock`]: the current time (core never reads the wall clock itself);
 //! - [`ChangeFeed`]: tells open pages what a commit changed (live updates);
+//! - [`ArchiveStore`]: the part of the store that only whole-store export and import need;
 //! - attachments: `object_store::ObjectStore` itself, used as `Arc<dyn ObjectStore>`.
 //!
 //! Ports are used as `Arc<dyn Port>` and are `Send + Sync + Debug + 'static`.
 
+mod archive;
 mod changes;
 mod clock;
 mod decisions;
@@ -17,6 +19,7 @@ mod delivery;
 mod query;
 mod store;
 
+pub use archive::ArchiveStore;
 pub use changes::{Change, ChangeFeed, LocalChangeFeed};
 pub use clock::{Clock, SystemClock};
 pub use decisions::{RefreshDecision, add_to_summary, decide_refresh, ticket_counter_keys, user_counter_keys};

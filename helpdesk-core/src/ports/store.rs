@@ -647,6 +647,7 @@ pub trait Store:
     + MaintenanceStore
     + NoticeStore
     + CombinedReads
+    + super::ArchiveStore
 {
 }
 
@@ -665,5 +666,6 @@ impl<T> Store for T where
         + MaintenanceStore
         + NoticeStore
         + CombinedReads
+        + super::ArchiveStore
 {
 }

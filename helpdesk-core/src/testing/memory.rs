@@ -1,7 +1,7 @@
 //! A complete in-memory store: every port, the same semantics as the durable stores (the
 //! conformance suite proves it), no durability. Use it in tests and examples.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -610,6 +610,38 @@ impl ReportStore for InMemoryStore {
             }
         }
         Ok(b.finish(range))
+    }
+}
+
+#[async_trait]
+impl ArchiveStore for InMemoryStore {
+    async fn one_time_tokens(&self) -> StoreResult<Vec<OneTimeToken>> {
+        Ok(self.lock().tokens.values().cloned().collect())
+    }
+
+    async fn ticket_number_high_water(&self) -> StoreResult<u64> {
+        Ok(self.lock().counter)
+    }
+
+    async fn raise_ticket_number(&self, at_least: u64) -> StoreResult<()> {
+        let mut s = self.lock();
+        s.counter = s.counter.max(at_least);
+        Ok(())
+    }
+
+    async fn import_outbox(&self, records: Vec<OutboxRecord>) -> StoreResult<()> {
+        let mut s = self.lock();
+        let mut ids = HashSet::new();
+        if records.iter().any(|r| s.outbox.contains_key(&r.message.id) || !ids.insert(r.message.id)) {
+            return Err(StoreError::AlreadyExists { what: "id" });
+        }
+        for mut r in records {
+            r.lease_token = None;
+            r.lease_until = None;
+            s.outbox_order.push(r.message.id);
+            s.outbox.insert(r.message.id, r);
+        }
+        Ok(())
     }
 }
 

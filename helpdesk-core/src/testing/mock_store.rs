@@ -130,6 +130,14 @@ mockall::mock! {
         async fn unread_notices(&self, user: UserId) -> StoreResult<u64>;
         async fn mark_notices_read(&self, user: UserId, id: Option<NoticeId>, now: DateTime<Utc>) -> StoreResult<u64>;
     }
+
+    #[async_trait]
+    impl ArchiveStore for Store {
+        async fn one_time_tokens(&self) -> StoreResult<Vec<OneTimeToken>>;
+        async fn ticket_number_high_water(&self) -> StoreResult<u64>;
+        async fn raise_ticket_number(&self, at_least: u64) -> StoreResult<()>;
+        async fn import_outbox(&self, records: Vec<OutboxRecord>) -> StoreResult<()>;
+    }
 }
 
 /// The combined reads by their defaults, from the mocked single reads.

@@ -4,6 +4,7 @@
 //! `./helpdesk-data`. See the README for the configuration keys.
 
 mod allocator;
+mod archive;
 mod backup;
 mod import;
 
@@ -71,6 +72,32 @@ enum Command {
         /// A directory written by `helpdesk backup`.
         #[arg(long)]
         from: PathBuf,
+    },
+    /// Write every record of the configured store into one archive (`.tar.gz`), for a move
+    /// to another store of either kind. Stop the server first.
+    Export {
+        /// The archive file to write (replaced only once the new one is complete).
+        #[arg(long)]
+        to: PathBuf,
+        /// Include the attachment store's blobs (attachments and avatars).
+        #[arg(long)]
+        attachments: bool,
+        /// Include sessions (by default everyone signs in again after the move).
+        #[arg(long)]
+        sessions: bool,
+    },
+    /// Load an archive written by `helpdesk export` into the configured, empty store: every
+    /// hash and count is checked before anything is written.
+    Import {
+        /// The archive file.
+        #[arg(long)]
+        from: PathBuf,
+        /// Import into a store that holds records already.
+        #[arg(long)]
+        allow_non_empty: bool,
+        /// Only check the archive (hashes, counts); write nothing.
+        #[arg(long)]
+        check: bool,
     },
 }
 
@@ -185,6 +212,12 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Backup { to } => backup::backup(&config, &to).await,
         Command::Restore { from } => backup::restore(&config, &from).await,
+        Command::Export { to, attachments, sessions } => {
+            archive::export(&config, &to, helpdesk_core::archive::ExportOptions { sessions, attachments }).await
+        }
+        Command::Import { from, allow_non_empty, check } => {
+            archive::import(&config, &from, helpdesk_core::archive::ImportOptions { allow_non_empty }, check).await
+        }
     }
 }
 
