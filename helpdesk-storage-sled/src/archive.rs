@@ -58,9 +58,7 @@ impl ArchiveStore for SledStore {
                     for (r, row) in &rows {
                         let id = r.message.id;
                         if outbox.insert(id.as_uuid().as_bytes(), row.as_slice())?.is_some() {
-                            return Err(ConflictableTransactionError::Abort(StoreError::AlreadyExists {
-                                what: "id",
-                            }));
+                            return Err(ConflictableTransactionError::Abort(StoreError::AlreadyExists { what: "id" }));
                         }
                         if r.state == OutboxState::Pending {
                             due.insert(due_key(due_at(r), id), &[])?;

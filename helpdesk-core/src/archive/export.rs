@@ -10,7 +10,9 @@ use object_store::{ObjectStore, ObjectStoreExt as _};
 use super::ArchiveError;
 use super::format::{BLOB_DIR, BlobEntry, FORMAT, FORMAT_VERSION, MANIFEST, Manifest, Part, PartSummary, PartWriter};
 use crate::model::{OutboxState, User};
-use crate::ports::{AuditQuery, Cursor, PageSize, SortDirection, Store, TicketQuery, TicketSort, TicketSortField, UserQuery};
+use crate::ports::{
+    AuditQuery, Cursor, PageSize, SortDirection, Store, TicketQuery, TicketSort, TicketSortField, UserQuery,
+};
 
 /// What an export includes beyond the records that always go.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -194,7 +196,12 @@ pub async fn export(
             let mut b = PartWriter::create(&path)?;
             b.raw(&bytes)?;
             let summary = b.finish(&entry)?;
-            w.record(&BlobEntry { key: key.clone(), size: summary.bytes, sha256: summary.sha256, entry: entry.clone() })?;
+            w.record(&BlobEntry {
+                key: key.clone(),
+                size: summary.bytes,
+                sha256: summary.sha256,
+                entry: entry.clone(),
+            })?;
             blob_files.push((entry, path));
         }
         parts.insert(0, w.finish(Part::Blobs.name())?);

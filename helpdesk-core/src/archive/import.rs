@@ -255,8 +255,7 @@ pub async fn import(
             let _ = tx.blocking_send(Err(e));
         }
     });
-    let mut report =
-        ImportReport { ticket_number_high_water: 0, records: 0, blobs: 0, manifest: manifest.clone() };
+    let mut report = ImportReport { ticket_number_high_water: 0, records: 0, blobs: 0, manifest: manifest.clone() };
     let mut counts: HashMap<&'static str, u64> = HashMap::new();
     let mut highest_number = 0u64;
     while let Some(chunk) = rx.recv().await {
@@ -289,7 +288,9 @@ pub async fn import(
         let users = store.user_count().await?;
         let expected = manifest.part(Part::Users.name()).map_or(0, |p| p.records);
         if users != expected {
-            return Err(damaged(format!("the store counts {users} users after the import, the archive has {expected}")));
+            return Err(damaged(format!(
+                "the store counts {users} users after the import, the archive has {expected}"
+            )));
         }
     }
     Ok(report)
@@ -304,8 +305,11 @@ async fn write_part(store: &dyn Store, part: Part, lines: &[String], highest: &m
         Part::Blobs => {}
         Part::Users => {
             let users: Vec<User> = parse(part, lines)?;
-            commit(store, UnitOfWork { users: users.into_iter().map(Versioned::insert).collect(), ..UnitOfWork::new() })
-                .await?;
+            commit(
+                store,
+                UnitOfWork { users: users.into_iter().map(Versioned::insert).collect(), ..UnitOfWork::new() },
+            )
+            .await?;
         }
         Part::Rejections => {
             let rejections: Vec<RejectionRecord> = parse(part, lines)?;

@@ -9,6 +9,7 @@ pub mod conformance;
 pub mod fixtures;
 mod memory;
 mod mock_store;
+pub mod seed;
 pub mod stored;
 
 use std::sync::{Arc, Mutex};
