@@ -110,6 +110,9 @@ async fn sessions_and_blobs_stay_out_unless_asked() {
     assert_eq!(target.user_count().await.unwrap(), store.user_count().await.unwrap());
 }
 
+/// A change to an entry's bytes.
+type Edit = fn(&mut Vec<u8>);
+
 /// Rewrites the archive with `edit` applied to the bytes of entry `name`.
 fn tamper(from: &std::path::Path, to: &std::path::Path, name: &str, edit: impl Fn(&mut Vec<u8>)) {
     let mut input = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(from).unwrap()));
@@ -140,7 +143,7 @@ async fn a_damaged_archive_or_a_store_in_use_is_refused_before_anything_is_writt
     let good = dir.path().join("good.tar.gz");
     archive::export(store.as_ref(), blobs.as_ref(), ALL, &good).await.unwrap();
 
-    let cases: [(&str, &str, fn(&mut Vec<u8>)); 4] = [
+    let cases: [(&str, &str, Edit); 4] = [
         ("a flipped byte in a record", "tickets.ndjson", |b| b[10] ^= 1),
         ("a record left out", "users.ndjson", |b| {
             let first_line = b.iter().position(|c| *c == b'\n').unwrap();

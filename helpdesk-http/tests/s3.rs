@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -17,32 +15,6 @@ use http_body_util::BodyExt as _;
 use object_store::ObjectStoreExt as _;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
-
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto(port: u16) -> Option<Moto> {
-    let bin = std::env::var("HELPDESK_TEST_MOTO").ok().filter(|b| std::path::Path::new(b).exists())?;
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(Moto(child))
-}
 
 async fn call(router: &axum::Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let res = router.clone().oneshot(req).await.unwrap();
@@ -61,7 +33,7 @@ fn json_req(method: &str, path: &str, token: Option<&str>, body: Value) -> Reque
 #[tokio::test]
 async fn attachments_on_s3_upload_download_ranges_deletion_and_outage() {
     let port = helpdesk_mail::testing::free_port();
-    let Some(moto) = start_moto(port) else {
+    let Some(moto) = common::start_moto(port) else {
         helpdesk_core::testing::skip(
             "attachments_on_s3_upload_download_ranges_deletion_and_outage",
             "HELPDESK_TEST_MOTO is not set: run the tests with scripts/test.sh, which installs moto",

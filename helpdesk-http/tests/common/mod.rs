@@ -438,3 +438,32 @@ pub async fn sign_in(client: &reqwest::Client, base: &str, email: &str, password
         .unwrap();
     r["access_token"].as_str().unwrap_or_else(|| panic!("no token: {r}")).to_owned()
 }
+
+/// A moto S3 server process, killed when dropped.
+pub struct Moto(std::process::Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts moto (the S3-compatible test server `scripts/test.sh` installs, named by
+/// `HELPDESK_TEST_MOTO`) on `port`; `None` when it is not installed.
+pub fn start_moto(port: u16) -> Option<Moto> {
+    let bin = std::env::var("HELPDESK_TEST_MOTO").ok().filter(|b| std::path::Path::new(b).exists())?;
+    let child = std::process::Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Some(Moto(child))
+}
