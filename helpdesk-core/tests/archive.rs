@@ -49,6 +49,9 @@ async fn every_record_goes_out_and_comes_back_the_same() {
         assert!(p.records > 0, "the seed has no {}: {m1:?}", p.name);
     }
     assert_eq!(archive::verify(&first).await.unwrap(), m1);
+    // Every ticket, whatever its status (closed, rejected, waiting, new), and every user.
+    assert_eq!(m1.part("tickets.ndjson").unwrap().records, seeded.tickets.len() as u64);
+    assert_eq!(m1.part("users.ndjson").unwrap().records, store.user_count().await.unwrap());
 
     let (target, target_blobs) = (Arc::new(InMemoryStore::new()), Arc::new(InMemory::new()));
     let report =

@@ -48,6 +48,7 @@ pub const SCENARIOS: &[&str] = &[
     "resolved_before_and_purge",
     "notices_per_user",
     "untrusted_text_is_handled_alike",
+    "archive_port",
 ];
 
 /// Expands one `#[tokio::test]` per conformance scenario, each with a fresh store from
@@ -66,7 +67,7 @@ macro_rules! store_conformance {
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
-            untrusted_text_is_handled_alike);
+            untrusted_text_is_handled_alike, archive_port);
     };
     (@each_skip $reason:expr, $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -88,7 +89,7 @@ macro_rules! store_conformance {
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
-            untrusted_text_is_handled_alike);
+            untrusted_text_is_handled_alike, archive_port);
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -518,6 +519,78 @@ pub async fn outbox_claim_ack_retry_dead(store: Arc<dyn Store>) {
     let r = store.outbox_message(m3.id).await.unwrap().unwrap();
     assert_eq!((r.state, r.attempts), (OutboxState::Pending, 0));
     assert_eq!(store.list_outbox(OutboxState::Delivered, None, PageSize::default()).await.unwrap().items.len(), 2);
+}
+
+/// The archive port: every token listed, the ticket-number counter read and raised (never
+/// lowered), outbox records imported with their states (a delivered or dead one is never
+/// claimed, a pending one is, at its due time), leases dropped, id clashes refused whole.
+pub async fn archive_port(store: Arc<dyn Store>) {
+    let now = t0();
+    assert!(store.one_time_tokens().await.unwrap().is_empty());
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    let token = |secret: &str, used: bool| OneTimeToken {
+        hash: TokenHash::of(secret),
+        purpose: TokenPurpose::PasswordReset,
+        user: u.id,
+        created_at: now,
+        expires_at: now + Duration::minutes(30),
+        used_at: used.then_some(now + Duration::minutes(1)),
+    };
+    let tokens = vec![token("one", false), token("two", true)];
+    store
+        .commit(UnitOfWork {
+            users: vec![Versioned::insert(u.clone())],
+            new_tokens: tokens.clone(),
+            ..UnitOfWork::new()
+        })
+        .await
+        .unwrap();
+    let mut listed = store.one_time_tokens().await.unwrap();
+    listed.sort_by_key(|t| t.hash);
+    let mut expected = tokens;
+    expected.sort_by_key(|t| t.hash);
+    assert_eq!(listed, expected);
+
+    assert_eq!(store.ticket_number_high_water().await.unwrap(), 0);
+    assert_eq!(store.allocate_ticket_number().await.unwrap(), 1);
+    assert_eq!(store.ticket_number_high_water().await.unwrap(), 1);
+    store.raise_ticket_number(41).await.unwrap();
+    assert_eq!(store.ticket_number_high_water().await.unwrap(), 41);
+    store.raise_ticket_number(7).await.unwrap();
+    assert_eq!(store.allocate_ticket_number().await.unwrap(), 42, "raising to a lower number lowered the counter");
+
+    let record = |m: OutboxMessage, state: OutboxState, attempts: u32| OutboxRecord {
+        state,
+        attempts,
+        next_attempt_at: m.created_at + Duration::seconds(30),
+        last_error: (attempts > 0).then(|| "421 try later".to_owned()),
+        lease_token: Some(uuid::Uuid::new_v4()),
+        lease_until: Some(now + Duration::hours(1)),
+        delivered_at: (state == OutboxState::Delivered).then_some(now + Duration::seconds(5)),
+        message: m,
+    };
+    let pending = record(mail(now), OutboxState::Pending, 2);
+    let delivered = record(mail(now + Duration::seconds(1)), OutboxState::Delivered, 1);
+    let dead = record(mail(now + Duration::seconds(2)), OutboxState::Dead, 10);
+    store.import_outbox(vec![pending.clone(), delivered.clone(), dead.clone()]).await.unwrap();
+    for r in [&pending, &delivered, &dead] {
+        let stored = store.outbox_message(r.message.id).await.unwrap().unwrap();
+        let unleased = OutboxRecord { lease_token: None, lease_until: None, ..r.clone() };
+        assert_eq!(stored, unleased, "{:?} changed on import", r.state);
+    }
+    assert_eq!(store.next_outbox_due().await.unwrap(), Some(pending.next_attempt_at));
+    let lease = Lease { token: uuid::Uuid::new_v4(), until: now + Duration::hours(2) };
+    assert!(store.claim_outbox(pending.next_attempt_at - Duration::seconds(1), 10, lease).await.unwrap().is_empty());
+    let claimed = store.claim_outbox(now + Duration::hours(1), 10, lease).await.unwrap();
+    assert_eq!(claimed.iter().map(|r| r.message.id).collect::<Vec<_>>(), [pending.message.id]);
+    assert_eq!(claimed[0].attempts, 3);
+    for state in [OutboxState::Delivered, OutboxState::Dead] {
+        assert_eq!(store.list_outbox(state, None, PageSize::default()).await.unwrap().items.len(), 1);
+    }
+    let fresh = record(mail(now + Duration::seconds(3)), OutboxState::Pending, 0);
+    let clash = store.import_outbox(vec![fresh.clone(), dead.clone()]).await;
+    assert!(matches!(clash, Err(StoreError::AlreadyExists { .. })), "{clash:?}");
+    assert!(store.outbox_message(fresh.message.id).await.unwrap().is_none(), "half of a refused import was written");
 }
 
 /// Concurrent claims partition the due messages.
