@@ -5,14 +5,18 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _};
 
 use super::ArchiveError;
 use super::format::{BLOB_DIR, BlobEntry, FORMAT, FORMAT_VERSION, MANIFEST, Manifest, Part, PartSummary, PartWriter};
 use crate::model::{OutboxState, User};
 use crate::ports::{
-    AuditQuery, Cursor, PageSize, SortDirection, Store, TicketQuery, TicketSort, TicketSortField, UserQuery,
+    AuditQuery, Cursor, PageSize, SortDirection, Store, StoreError, TicketQuery, TicketSort, TicketSortField, UserQuery,
 };
+
+/// Tickets whose history, comments and attachments are read at once.
+const READS_IN_FLIGHT: usize = 16;
 
 /// What an export includes beyond the records that always go.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -122,15 +126,23 @@ pub async fn export(
     let mut cursor: Option<Cursor> = None;
     loop {
         let p = store.list_tickets(&TicketQuery { sort, cursor, limit: page, ..TicketQuery::default() }).await?;
-        for ticket in p.items {
-            let record = super::TicketRecord {
-                history: store.history(ticket.id).await?,
-                comments: store.comments(ticket.id).await?,
-                attachments: store.attachments(ticket.id).await?,
-                ticket,
-            };
+        // What hangs off each ticket is read for several tickets at once (three reads each,
+        // round trips on PostgreSQL), and written in the page's order.
+        let records: Vec<super::TicketRecord> = futures::stream::iter(p.items)
+            .map(|ticket| async move {
+                let (history, comments, attachments) = futures::try_join!(
+                    store.history(ticket.id),
+                    store.comments(ticket.id),
+                    store.attachments(ticket.id)
+                )?;
+                Ok::<_, StoreError>(super::TicketRecord { ticket, history, comments, attachments })
+            })
+            .buffered(READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        for record in &records {
             blob_keys.extend(record.attachments.iter().map(|a| a.key.as_str().to_owned()));
-            w.record(&record)?;
+            w.record(record)?;
         }
         match p.next {
             Some(c) => cursor = Some(c),

@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -44,6 +45,8 @@ pub struct ImportReport {
 const BATCH_LINES: usize = 200;
 /// Tickets per unit of work.
 const TICKETS_PER_COMMIT: usize = 25;
+/// Units of work of tickets committed at once.
+const COMMITS_IN_FLIGHT: usize = 8;
 
 fn open(path: &Path) -> Result<tar::Archive<flate2::read::GzDecoder<BufReader<File>>>, ArchiveError> {
     let file = File::open(path).map_err(ArchiveError::io(path))?;
@@ -331,17 +334,24 @@ async fn write_part(store: &dyn Store, part: Part, lines: &[String], highest: &m
         }
         Part::Tickets => {
             let records: Vec<TicketRecord> = parse(part, lines)?;
-            for batch in records.chunks(TICKETS_PER_COMMIT) {
-                let mut uow = UnitOfWork::new();
-                for r in batch {
-                    *highest = (*highest).max(r.ticket.number.seq());
-                    uow.tickets.push(Versioned::insert(r.ticket.clone()));
-                    uow.events.extend(r.history.iter().cloned());
-                    uow.comments.extend(r.comments.iter().cloned());
-                    uow.attachments.extend(r.attachments.iter().cloned());
-                }
-                commit(store, uow).await?;
+            for r in &records {
+                *highest = (*highest).max(r.ticket.number.seq());
             }
+            // Tickets are independent of each other: several units of work at once.
+            futures::stream::iter(records.chunks(TICKETS_PER_COMMIT))
+                .map(|batch| {
+                    let mut uow = UnitOfWork::new();
+                    for r in batch {
+                        uow.tickets.push(Versioned::insert(r.ticket.clone()));
+                        uow.events.extend(r.history.iter().cloned());
+                        uow.comments.extend(r.comments.iter().cloned());
+                        uow.attachments.extend(r.attachments.iter().cloned());
+                    }
+                    commit(store, uow)
+                })
+                .buffer_unordered(COMMITS_IN_FLIGHT)
+                .try_collect::<Vec<()>>()
+                .await?;
         }
         Part::Outbox => {
             let records: Vec<OutboxRecord> = parse(part, lines)?;
