@@ -49,6 +49,13 @@ async fn every_record_goes_out_and_comes_back_the_same() {
         assert!(p.records > 0, "the seed has no {}: {m1:?}", p.name);
     }
     assert_eq!(archive::verify(&first).await.unwrap(), m1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&first).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the archive is readable by others: {mode:o}");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "a spool file was left behind");
     // Every ticket, whatever its status (closed, rejected, waiting, new), and every user.
     assert_eq!(m1.part("tickets.ndjson").unwrap().records, seeded.tickets.len() as u64);
     assert_eq!(m1.part("users.ndjson").unwrap().records, store.user_count().await.unwrap());

@@ -42,8 +42,28 @@ fn sibling(to: &Path, suffix: &str) -> PathBuf {
     to.with_file_name(name)
 }
 
+/// A directory only its owner can enter: the spooled parts hold password hashes and mails
+/// not yet sent (which can carry reset links).
+fn private_dir(path: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(path)
+}
+
+/// A new file only its owner can read (the archive: see [`private_dir`]).
+fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
 /// Writes every record of `store` (and, when asked, the blobs of `blobs` that the records
 /// name) to a new archive at `to`, replacing a file there only once the new one is complete.
+/// The archive is readable by its owner only: it holds password hashes, and mails not yet
+/// sent, which can carry reset links.
 ///
 /// # Errors
 /// A store, attachment-store or file error; a blob that a record names and the attachment
@@ -55,7 +75,7 @@ pub async fn export(
     to: &Path,
 ) -> Result<Manifest, ArchiveError> {
     let spool = Spool(sibling(to, &format!(".parts-{}", uuid::Uuid::new_v4().simple())));
-    std::fs::create_dir(&spool.0).map_err(ArchiveError::io(&spool.0))?;
+    private_dir(&spool.0).map_err(ArchiveError::io(&spool.0))?;
     let part = |p: Part| PartWriter::create(&spool.0.join(p.name()));
     let page = PageSize::new(PageSize::MAX).map_err(|e| ArchiveError::Format(e.to_string()))?;
     let mut parts: Vec<PartSummary> = Vec::new();
@@ -240,7 +260,7 @@ pub async fn export(
 /// Packs the spooled parts into `<to>.partial`, then renames it over `to`.
 fn pack(spool: &Path, manifest: &Manifest, blob_files: &[(String, PathBuf)], to: &Path) -> Result<(), ArchiveError> {
     let partial = sibling(to, ".partial");
-    let file = File::create(&partial).map_err(ArchiveError::io(&partial))?;
+    let file = private_file(&partial).map_err(ArchiveError::io(&partial))?;
     let gz = flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
     let io = ArchiveError::io(&partial);
