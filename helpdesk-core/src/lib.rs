@@ -34,6 +34,7 @@ pub mod policy;
 pub mod ports;
 pub mod report;
 mod service;
+pub mod sla;
 #[cfg(feature = "testing")]
 pub mod testing;
 

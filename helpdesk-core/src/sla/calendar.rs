@@ -1,0 +1,298 @@
+//! Business-hours calendars: working hours per weekday in a named time zone, and holidays.
+//!
+//! A [`CalendarSpec`] is data (what an admin edits or an application supplies);
+//! [`BusinessCalendar`] is the checked, ready form that answers the two questions service
+//! levels ask: how much working time lies between two instants ([`business_time`]), and when
+//! a given amount of working time from an instant runs out ([`add_business_time`]).
+//!
+//! Working hours are local wall-clock times, turned into instants day by day, so they follow
+//! daylight-saving changes: 09:00–17:00 is eight hours on every day of the year, and a day
+//! whose local midnight-to-midnight is 23 or 25 hours long counts 23 or 25 in a calendar open
+//! all day. A local time that does not exist (in the spring-forward gap) counts from the first
+//! instant after the gap; one that exists twice (fall back) from its first occurrence.
+//!
+//! [`business_time`]: BusinessCalendar::business_time
+//! [`add_business_time`]: BusinessCalendar::add_business_time
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::{FieldError, ValidationErrors};
+
+/// Minutes in a day; `24:00` is a valid end of working hours.
+const DAY_MINUTES: u16 = 24 * 60;
+/// How far [`BusinessCalendar::add_business_time`] looks ahead before it gives up (ten years).
+const HORIZON_DAYS: i64 = 3660;
+
+/// A calendar as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarSpec {
+    /// Its name, which policies refer to (`it-support`, `default`, …).
+    pub key: String,
+    /// An IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`).
+    pub time_zone: String,
+    /// Working hours by weekday; a day not listed has none.
+    pub week: Vec<WorkingDay>,
+    /// Days without working hours.
+    #[serde(default)]
+    pub holidays: Vec<Holiday>,
+}
+
+/// The working hours of one weekday.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkingDay {
+    /// The weekday (`mon` … `sun`).
+    pub day: WeekdayName,
+    /// Spans of local time, `HH:MM` to `HH:MM` (`24:00` ends at midnight); in order, not
+    /// overlapping.
+    pub hours: Vec<Span>,
+}
+
+/// A weekday by its three-letter name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum WeekdayName {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl WeekdayName {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A span of local time within a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    /// From (`HH:MM`).
+    pub start: String,
+    /// To (`HH:MM`, at most `24:00`), after `start`.
+    pub end: String,
+}
+
+/// A day off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holiday {
+    /// The date (`YYYY-MM-DD`); with `recurring`, only its month and day count.
+    pub date: NaiveDate,
+    /// Every year on the same month and day.
+    #[serde(default)]
+    pub recurring: bool,
+    /// What it is, for people.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// Minutes since local midnight, from `HH:MM`.
+fn minutes(field: &str, text: &str) -> Result<u16, FieldError> {
+    let bad = || FieldError::new(field, "invalid", "a time of day as HH:MM, from 00:00 to 24:00");
+    let (h, m) = text.split_once(':').ok_or_else(bad)?;
+    if h.len() != 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    let total = h * 60 + m;
+    if m >= 60 || total > DAY_MINUTES {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+/// A checked calendar, ready to count working time.
+#[derive(Debug, Clone)]
+pub struct BusinessCalendar {
+    key: String,
+    tz: Tz,
+    /// Working spans in minutes, per weekday (Monday first).
+    week: [Vec<(u16, u16)>; 7],
+    holidays: HashSet<NaiveDate>,
+    recurring: HashSet<(u32, u32)>,
+}
+
+impl CalendarSpec {
+    /// Checks the calendar: a known time zone, valid and ordered spans, each weekday listed once.
+    ///
+    /// # Errors
+    /// Field errors naming what is wrong (`time_zone`, `week[2].hours[0].end`, …).
+    pub fn compile(&self) -> Result<BusinessCalendar, ValidationErrors> {
+        let mut errors = Vec::new();
+        if self.key.is_empty()
+            || self.key.len() > 64
+            || !self.key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            errors.push(FieldError::new("key", "invalid", "1 to 64 of a-z, 0-9, - and _"));
+        }
+        let tz: Tz = match self.time_zone.parse() {
+            Ok(tz) => tz,
+            Err(_) => {
+                errors.push(FieldError::new("time_zone", "invalid", "an IANA time zone name, such as Europe/Berlin"));
+                Tz::UTC
+            }
+        };
+        let mut week: [Vec<(u16, u16)>; 7] = Default::default();
+        let mut seen = HashSet::new();
+        for (i, day) in self.week.iter().enumerate() {
+            if !seen.insert(day.day) {
+                errors.push(FieldError::new(&format!("week[{i}].day"), "duplicate", "each weekday at most once"));
+            }
+            let mut last_end = 0u16;
+            for (j, span) in day.hours.iter().enumerate() {
+                let at = |f: &str| format!("week[{i}].hours[{j}].{f}");
+                let (start, end) = match (minutes(&at("start"), &span.start), minutes(&at("end"), &span.end)) {
+                    (Ok(s), Ok(e)) => (s, e),
+                    (s, e) => {
+                        errors.extend(s.err());
+                        errors.extend(e.err());
+                        continue;
+                    }
+                };
+                if end <= start {
+                    errors.push(FieldError::new(&at("end"), "invalid", "after the start"));
+                } else if j > 0 && start < last_end {
+                    errors.push(FieldError::new(&at("start"), "invalid", "spans in order, not overlapping"));
+                } else {
+                    week[day.day.index()].push((start, end));
+                }
+                last_end = last_end.max(end);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ValidationErrors(errors));
+        }
+        let holidays = self.holidays.iter().filter(|h| !h.recurring).map(|h| h.date).collect();
+        let recurring = self.holidays.iter().filter(|h| h.recurring).map(|h| (h.date.month(), h.date.day())).collect();
+        Ok(BusinessCalendar { key: self.key.clone(), tz, week, holidays, recurring })
+    }
+}
+
+impl BusinessCalendar {
+    /// A calendar open every minute of every day (wall-clock time), in UTC.
+    pub fn always_open() -> Self {
+        Self {
+            key: "always".into(),
+            tz: Tz::UTC,
+            week: std::array::from_fn(|_| vec![(0, DAY_MINUTES)]),
+            holidays: HashSet::new(),
+            recurring: HashSet::new(),
+        }
+    }
+
+    /// Its key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Its time zone.
+    pub fn time_zone(&self) -> Tz {
+        self.tz
+    }
+
+    fn spans(&self, day: NaiveDate) -> &[(u16, u16)] {
+        if self.holidays.contains(&day) || self.recurring.contains(&(day.month(), day.day())) {
+            return &[];
+        }
+        &self.week[day.weekday().num_days_from_monday() as usize]
+    }
+
+    /// The instant of local time `minute` (0 to 1440) on `day`.
+    fn instant(&self, day: NaiveDate, minute: u16) -> DateTime<Utc> {
+        let (date, minute) = match (minute, day.succ_opt()) {
+            (DAY_MINUTES, Some(next)) => (next, 0),
+            _ => (day, minute.min(DAY_MINUTES - 1)),
+        };
+        let mut local = date.and_hms_opt(u32::from(minute / 60), u32::from(minute % 60), 0).unwrap_or_default();
+        // A local time in a spring-forward gap counts from the first instant after it (gaps are
+        // at most a few hours; a whole skipped day is a gap too).
+        for _ in 0..(2 * 24 * 60) {
+            match self.tz.from_local_datetime(&local) {
+                LocalResult::Single(t) => return t.with_timezone(&Utc),
+                LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
+                LocalResult::None => local += Duration::minutes(1),
+            }
+        }
+        Utc.from_utc_datetime(&local)
+    }
+
+    /// The local date of an instant.
+    fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
+        t.with_timezone(&self.tz).date_naive()
+    }
+
+    /// The working spans of `day` as instants.
+    fn day_spans(&self, day: NaiveDate) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+        self.spans(day).iter().map(move |&(s, e)| (self.instant(day, s), self.instant(day, e)))
+    }
+
+    /// Working time between `from` and `to` (zero when `to` is not after `from`).
+    pub fn business_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+        if to <= from {
+            return Duration::zero();
+        }
+        let mut total = Duration::zero();
+        // The day before too: a span can end after the local midnight that `from` falls on
+        // when a time zone's offset moves back over it.
+        let mut day = self.local_date(from).pred_opt().unwrap_or(NaiveDate::MIN);
+        let last = self.local_date(to);
+        while day <= last {
+            for (s, e) in self.day_spans(day) {
+                let (s, e) = (s.max(from), e.min(to));
+                if e > s {
+                    total += e - s;
+                }
+            }
+            match day.succ_opt() {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        total
+    }
+
+    /// The instant at which `amount` of working time from `from` has passed, or `None` when
+    /// the calendar has no working time in the next ten years.
+    pub fn add_business_time(&self, from: DateTime<Utc>, amount: Duration) -> Option<DateTime<Utc>> {
+        if amount <= Duration::zero() {
+            return Some(from);
+        }
+        let mut left = amount;
+        let mut day = self.local_date(from).pred_opt()?;
+        for _ in 0..HORIZON_DAYS {
+            for (s, e) in self.day_spans(day) {
+                let s = s.max(from);
+                if e <= s {
+                    continue;
+                }
+                if e - s >= left {
+                    return Some(s + left);
+                }
+                left -= e - s;
+            }
+            day = day.succ_opt()?;
+        }
+        None
+    }
+}
+
+impl From<WeekdayName> for Weekday {
+    fn from(d: WeekdayName) -> Self {
+        match d {
+            WeekdayName::Mon => Weekday::Mon,
+            WeekdayName::Tue => Weekday::Tue,
+            WeekdayName::Wed => Weekday::Wed,
+            WeekdayName::Thu => Weekday::Thu,
+            WeekdayName::Fri => Weekday::Fri,
+            WeekdayName::Sat => Weekday::Sat,
+            WeekdayName::Sun => Weekday::Sun,
+        }
+    }
+}

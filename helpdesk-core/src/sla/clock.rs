@@ -1,0 +1,280 @@
+//! The clocks of service levels, as a pure function of a ticket's history and a calendar.
+//!
+//! Nothing here is a stored counter: the same history and calendar always give the same
+//! figures, so a past SLA can be recomputed after a calendar is corrected, and stores keep
+//! nothing new beyond the history they already have.
+//!
+//! # Rules
+//! - The ticket is **paused** while its status is `on_hold` or `pending` (waiting on the
+//!   requester); paused time never counts. Any other status runs the clocks.
+//! - **First response** starts at submission and is met by the first staff response: approve
+//!   or reject, or a public comment (or a status change that mails the requester: waiting on
+//!   the requester, resolve) by anyone but the requester.
+//! - **Next response** starts at each public comment by the requester after the first
+//!   response, unless one is already running, and is met by the next staff response.
+//! - **Resolution** starts at submission and is met when the ticket is resolved. Reopening
+//!   starts a new resolution cycle at the reopening, measured from zero; the earlier cycle
+//!   keeps its outcome. A ticket rejected or withdrawn ends its running cycles without an
+//!   outcome (they are left out).
+//! - A cycle is **met** when it ended within its target and **breached** when its business
+//!   time passed the target (ended late, or still running); a running cycle is **paused**
+//!   while the ticket is, **warning** past the warning share of its target, **ok** before.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::calendar::BusinessCalendar;
+use super::policy::Targets;
+use crate::domain::{TicketStatus, UserId};
+use crate::lifecycle::Action;
+use crate::model::{EventKind, HistoryEvent};
+
+/// Which target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// Submission to first staff response.
+    FirstResponse,
+    /// Requester's comment to the next staff response.
+    NextResponse,
+    /// Submission (or reopening) to resolution.
+    Resolution,
+}
+
+/// Where a target stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetState {
+    /// Running, before the warning share.
+    Ok,
+    /// Running, past the warning share.
+    Warning,
+    /// Past the target (running or ended late).
+    Breached,
+    /// Ended within the target.
+    Met,
+    /// Not running: the ticket is on hold or waits on its requester.
+    Paused,
+}
+
+/// One cycle of one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetCycle {
+    /// Which target.
+    pub kind: TargetKind,
+    /// When the cycle started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended (met, or ended late), if it did.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The target, in business time.
+    pub target: Duration,
+    /// Business time counted so far (to its end, or to `now`).
+    pub elapsed: Duration,
+    /// When the target is (or was) due: the instant its business time reaches the target,
+    /// counting from the last resumption; `None` while paused and not breached, or when the
+    /// calendar has no working time ahead.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Where it stands.
+    pub state: TargetState,
+}
+
+/// The history facts the clocks need, read once from the events.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    at: DateTime<Utc>,
+    /// The status after the event, when it changed it.
+    status: Option<TicketStatus>,
+    /// A staff response (see the module rules).
+    response: bool,
+    /// A public comment by the requester.
+    requester_comment: bool,
+}
+
+fn step(e: &HistoryEvent, requester: UserId) -> Step {
+    let status = e
+        .changes
+        .iter()
+        .find(|c| c.field == "status")
+        .and_then(|c| c.new.as_deref())
+        .and_then(|s| s.parse::<TicketStatus>().ok());
+    let by_requester = e.actor.user() == Some(requester);
+    let (response, requester_comment) = match &e.kind {
+        EventKind::Commented { .. } if !e.internal => (!by_requester, by_requester),
+        EventKind::Action { action } => (
+            !by_requester
+                && matches!(action, Action::Approve | Action::Reject | Action::AwaitRequester | Action::Resolve),
+            false,
+        ),
+        _ => (false, false),
+    };
+    Step { at: e.at, status, response, requester_comment }
+}
+
+/// Whether a status stops the clocks.
+pub fn pauses(status: TicketStatus) -> bool {
+    matches!(status, TicketStatus::OnHold | TicketStatus::Pending)
+}
+
+/// A running cycle being followed through the history.
+struct Open {
+    kind: TargetKind,
+    started_at: DateTime<Utc>,
+    target: Duration,
+}
+
+/// The business time of `[from, to)` minus the paused spans, and the instant the target is
+/// reached (if it is, within the spans known), from the ticket's pause timeline.
+struct Timeline {
+    /// `(from, paused)`: the ticket is paused or not from this instant until the next entry.
+    spans: Vec<(DateTime<Utc>, bool)>,
+}
+
+impl Timeline {
+    /// The running (unpaused) stretches within `[from, to)`.
+    fn running(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+        self.spans.iter().enumerate().filter_map(move |(i, &(start, paused))| {
+            let end = self.spans.get(i + 1).map_or(to, |s| s.0.min(to));
+            let start = start.max(from);
+            (!paused && end > start).then_some((start, end))
+        })
+    }
+
+    fn elapsed(&self, cal: &BusinessCalendar, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+        self.running(from, to).map(|(s, e)| cal.business_time(s, e)).fold(Duration::zero(), |a, b| a + b)
+    }
+
+    /// When the running time from `from` reaches `target`: within the stretches up to `to`,
+    /// or after `to` when the ticket runs at `to` (`paused_at_end` false).
+    fn due(
+        &self,
+        cal: &BusinessCalendar,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        target: Duration,
+        paused_at_end: bool,
+    ) -> Option<DateTime<Utc>> {
+        let mut left = target;
+        for (s, e) in self.running(from, to) {
+            let here = cal.business_time(s, e);
+            if here >= left {
+                return cal.add_business_time(s, left);
+            }
+            left -= here;
+        }
+        if paused_at_end {
+            return None;
+        }
+        cal.add_business_time(to.max(from), left)
+    }
+}
+
+/// Every target cycle of a ticket, oldest first, as of `now`: the module's rules applied to
+/// `history` (in order, submission first) with `targets` counted in `calendar`.
+/// `warning_percent` is the share of a target after which a running cycle is in `warning`.
+pub fn cycles(
+    requester: UserId,
+    history: &[HistoryEvent],
+    targets: &Targets,
+    calendar: &BusinessCalendar,
+    warning_percent: u8,
+    now: DateTime<Utc>,
+) -> Vec<TargetCycle> {
+    let Some(first) = history.first() else { return Vec::new() };
+    let steps: Vec<Step> = history.iter().map(|e| step(e, requester)).collect();
+    let mut timeline = Timeline { spans: vec![(first.at, false)] };
+    let mut ended: Vec<(Open, Option<DateTime<Utc>>)> = Vec::new();
+    let mut open: Vec<Open> = Vec::new();
+    let start = |kind, at, target: Option<Duration>| target.map(|target| Open { kind, started_at: at, target });
+    open.extend(start(TargetKind::FirstResponse, first.at, targets.first_response));
+    open.extend(start(TargetKind::Resolution, first.at, targets.resolution));
+    let mut first_response_done = false;
+    let mut status = TicketStatus::New;
+    for s in steps.iter().skip(1) {
+        if s.response {
+            first_response_done = true;
+            let mut i = 0;
+            while i < open.len() {
+                if matches!(open[i].kind, TargetKind::FirstResponse | TargetKind::NextResponse) {
+                    ended.push((open.remove(i), Some(s.at)));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        if s.requester_comment && first_response_done && !open.iter().any(|o| o.kind == TargetKind::NextResponse) {
+            open.extend(start(TargetKind::NextResponse, s.at, targets.next_response));
+        }
+        if let Some(next) = s.status {
+            let was_resolved = status == TicketStatus::Resolved;
+            status = next;
+            if pauses(next) != timeline.spans.last().is_some_and(|l| l.1) {
+                timeline.spans.push((s.at, pauses(next)));
+            }
+            match next {
+                TicketStatus::Resolved => {
+                    if let Some(i) = open.iter().position(|o| o.kind == TargetKind::Resolution) {
+                        ended.push((open.remove(i), Some(s.at)));
+                    }
+                }
+                TicketStatus::Rejected | TicketStatus::Withdrawn => {
+                    open.retain(|o| o.kind != TargetKind::Resolution && o.kind != TargetKind::NextResponse);
+                }
+                TicketStatus::InProgress if was_resolved => {
+                    open.extend(start(TargetKind::Resolution, s.at, targets.resolution));
+                }
+                _ => {}
+            }
+        }
+    }
+    let paused_now = pauses(status);
+    let mut out: Vec<TargetCycle> = ended
+        .into_iter()
+        .chain(open.into_iter().map(|o| (o, None)))
+        .map(|(o, end)| {
+            let to = end.unwrap_or(now);
+            let elapsed = timeline.elapsed(calendar, o.started_at, to);
+            let due_at = timeline.due(calendar, o.started_at, to, o.target, end.is_some() || paused_now);
+            let state = match end {
+                Some(_) if elapsed <= o.target => TargetState::Met,
+                _ if elapsed > o.target => TargetState::Breached,
+                Some(_) => TargetState::Met,
+                None if paused_now => TargetState::Paused,
+                None if elapsed.num_milliseconds() * 100
+                    >= o.target.num_milliseconds() * i64::from(warning_percent) =>
+                {
+                    TargetState::Warning
+                }
+                None => TargetState::Ok,
+            };
+            TargetCycle {
+                kind: o.kind,
+                started_at: o.started_at,
+                ended_at: end,
+                target: o.target,
+                elapsed,
+                due_at,
+                state,
+            }
+        })
+        .collect();
+    out.sort_by_key(|c| (c.started_at, c.kind));
+    out
+}
+
+/// The latest cycle of each target kind: what a ticket shows.
+pub fn current(cycles: &[TargetCycle]) -> Vec<&TargetCycle> {
+    let mut latest: Vec<&TargetCycle> = Vec::new();
+    for c in cycles {
+        match latest.iter_mut().find(|l| l.kind == c.kind) {
+            Some(l) if l.started_at <= c.started_at => *l = c,
+            Some(_) => {}
+            None => latest.push(c),
+        }
+    }
+    latest.sort_by_key(|c| c.kind);
+    latest
+}
