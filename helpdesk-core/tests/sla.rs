@@ -384,6 +384,16 @@ proptest! {
     }
 
     #[test]
+    fn a_window_answers_as_its_calendar(cal in any_calendar(), a in any_instant(), len in 0i64..30 * 86_400, x in 0i64..30 * 86_400, y in 0i64..30 * 86_400, minutes in 0i64..40_000) {
+        let b = a + Duration::seconds(len);
+        let w = cal.window(a, b);
+        // Points inside and outside the window.
+        let (p, q) = (a + Duration::seconds(x.min(y) - 86_400), a + Duration::seconds(x.max(y)));
+        prop_assert_eq!(w.business_time(p, q), cal.business_time(p, q));
+        prop_assert_eq!(w.add_business_time(p, Duration::minutes(minutes)), cal.add_business_time(p, Duration::minutes(minutes)));
+    }
+
+    #[test]
     fn adding_business_time_is_measuring_it_backwards(cal in any_calendar(), a in any_instant(), minutes in 0i64..20_000) {
         let d = Duration::minutes(minutes);
         if let Some(due) = cal.add_business_time(a, d) {
@@ -442,6 +452,24 @@ proptest! {
             // rejection or withdrawal, which the generator never makes), with no less time.
             let same = same.unwrap_or_else(|| panic!("cycle {c:?} vanished"));
             prop_assert!(same.elapsed >= c.elapsed, "{c:?} -> {same:?}");
+        }
+    }
+
+    #[test]
+    fn a_running_target_is_due_exactly_when_its_time_is_used_up(cal in any_calendar(), t0 in any_instant(), evs in any_history()) {
+        let (req, staff) = (UserId::random(), UserId::random());
+        let h = history(req, staff, t0, &evs);
+        let now = h.last().unwrap().at;
+        let t = targets(60, 120, 600);
+        for c in cycles(req, &h, &t, &cal, 75, now) {
+            if let (None, Some(due)) = (c.ended_at, c.due_at)
+                && due > now
+            {
+                let then = cycles(req, &h, &t, &cal, 75, due);
+                let same = then.iter().find(|x| x.kind == c.kind && x.started_at == c.started_at).unwrap();
+                prop_assert_eq!(same.elapsed, c.target, "{:?}", c);
+                prop_assert_eq!(same.state, TargetState::Warning);
+            }
         }
     }
 

@@ -115,8 +115,10 @@ pub struct BusinessCalendar {
     tz: Tz,
     /// Working spans in minutes, per weekday (Monday first).
     week: [Vec<(u16, u16)>; 7],
-    holidays: HashSet<NaiveDate>,
-    recurring: HashSet<(u32, u32)>,
+    /// One-off holidays, sorted (a binary search is cheaper than hashing here).
+    holidays: Vec<NaiveDate>,
+    /// Recurring holidays as `month * 32 + day`, sorted.
+    recurring: Vec<u32>,
 }
 
 impl CalendarSpec {
@@ -143,7 +145,7 @@ impl CalendarSpec {
         let mut seen = HashSet::new();
         for (i, day) in self.week.iter().enumerate() {
             if !seen.insert(day.day) {
-                errors.push(FieldError::new(&format!("week[{i}].day"), "duplicate", "each weekday at most once"));
+                errors.push(FieldError::new(format!("week[{i}].day"), "duplicate", "each weekday at most once"));
             }
             let mut last_end = 0u16;
             for (j, span) in day.hours.iter().enumerate() {
@@ -157,9 +159,9 @@ impl CalendarSpec {
                     }
                 };
                 if end <= start {
-                    errors.push(FieldError::new(&at("end"), "invalid", "after the start"));
+                    errors.push(FieldError::new(at("end"), "invalid", "after the start"));
                 } else if j > 0 && start < last_end {
-                    errors.push(FieldError::new(&at("start"), "invalid", "spans in order, not overlapping"));
+                    errors.push(FieldError::new(at("start"), "invalid", "spans in order, not overlapping"));
                 } else {
                     week[day.day.index()].push((start, end));
                 }
@@ -169,8 +171,11 @@ impl CalendarSpec {
         if !errors.is_empty() {
             return Err(ValidationErrors(errors));
         }
-        let holidays = self.holidays.iter().filter(|h| !h.recurring).map(|h| h.date).collect();
-        let recurring = self.holidays.iter().filter(|h| h.recurring).map(|h| (h.date.month(), h.date.day())).collect();
+        let mut holidays: Vec<NaiveDate> = self.holidays.iter().filter(|h| !h.recurring).map(|h| h.date).collect();
+        let mut recurring: Vec<u32> =
+            self.holidays.iter().filter(|h| h.recurring).map(|h| h.date.month() * 32 + h.date.day()).collect();
+        holidays.sort_unstable();
+        recurring.sort_unstable();
         Ok(BusinessCalendar { key: self.key.clone(), tz, week, holidays, recurring })
     }
 }
@@ -182,8 +187,8 @@ impl BusinessCalendar {
             key: "always".into(),
             tz: Tz::UTC,
             week: std::array::from_fn(|_| vec![(0, DAY_MINUTES)]),
-            holidays: HashSet::new(),
-            recurring: HashSet::new(),
+            holidays: Vec::new(),
+            recurring: Vec::new(),
         }
     }
 
@@ -198,7 +203,9 @@ impl BusinessCalendar {
     }
 
     fn spans(&self, day: NaiveDate) -> &[(u16, u16)] {
-        if self.holidays.contains(&day) || self.recurring.contains(&(day.month(), day.day())) {
+        if self.holidays.binary_search(&day).is_ok()
+            || self.recurring.binary_search(&(day.month() * 32 + day.day())).is_ok()
+        {
             return &[];
         }
         &self.week[day.weekday().num_days_from_monday() as usize]
@@ -228,9 +235,40 @@ impl BusinessCalendar {
         t.with_timezone(&self.tz).date_naive()
     }
 
-    /// The working spans of `day` as instants.
-    fn day_spans(&self, day: NaiveDate) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
-        self.spans(day).iter().map(move |&(s, e)| (self.instant(day, s), self.instant(day, e)))
+    /// Calls `f` with each day's working intervals (microseconds since the epoch, in order),
+    /// day by day from `day`, until it breaks. A day whose local midnights have the same offset
+    /// has no change of offset in it: its intervals are its midnight plus minutes, without a
+    /// time-zone lookup each; only the days of a change are converted time by time.
+    fn each_day<T>(&self, mut day: NaiveDate, mut f: impl FnMut(NaiveDate, &[(i64, i64)]) -> Option<T>) -> Option<T> {
+        let offset = |day: NaiveDate, start: DateTime<Utc>| {
+            day.and_hms_opt(0, 0, 0).map(|midnight| (midnight - start.naive_utc()).num_seconds())
+        };
+        let mut start = self.instant(day, 0);
+        let mut buf: Vec<(i64, i64)> = Vec::with_capacity(4);
+        loop {
+            let next = day.succ_opt()?;
+            let end = self.instant(next, 0);
+            let spans = self.spans(day);
+            buf.clear();
+            if !spans.is_empty() {
+                let steady = offset(day, start).is_some_and(|o| offset(next, end) == Some(o));
+                for &(s, e) in spans {
+                    let (s, e) = if steady {
+                        let at = |m: u16| start.timestamp_micros() + i64::from(m) * 60_000_000;
+                        (at(s), at(e))
+                    } else {
+                        (self.instant(day, s).timestamp_micros(), self.instant(day, e).timestamp_micros())
+                    };
+                    if e > s {
+                        buf.push((s, e));
+                    }
+                }
+            }
+            if let Some(done) = f(day, &buf) {
+                return Some(done);
+            }
+            (day, start) = (next, end);
+        }
     }
 
     /// Working time between `from` and `to` (zero when `to` is not after `from`).
@@ -238,24 +276,22 @@ impl BusinessCalendar {
         if to <= from {
             return Duration::zero();
         }
-        let mut total = Duration::zero();
-        // The day before too: a span can end after the local midnight that `from` falls on
+        let (a, b) = (from.timestamp_micros(), to.timestamp_micros());
+        let mut total = 0i64;
+        // From the day before: a span can end after the local midnight that `from` falls on
         // when a time zone's offset moves back over it.
-        let mut day = self.local_date(from).pred_opt().unwrap_or(NaiveDate::MIN);
+        let first = self.local_date(from).pred_opt().unwrap_or(NaiveDate::MIN);
         let last = self.local_date(to);
-        while day <= last {
-            for (s, e) in self.day_spans(day) {
-                let (s, e) = (s.max(from), e.min(to));
+        self.each_day(first, |day, intervals| {
+            for &(s, e) in intervals {
+                let (s, e) = (s.max(a), e.min(b));
                 if e > s {
                     total += e - s;
                 }
             }
-            match day.succ_opt() {
-                Some(next) => day = next,
-                None => break,
-            }
-        }
-        total
+            (day >= last).then_some(())
+        });
+        Duration::microseconds(total)
     }
 
     /// The instant at which `amount` of working time from `from` has passed, or `None` when
@@ -264,22 +300,138 @@ impl BusinessCalendar {
         if amount <= Duration::zero() {
             return Some(from);
         }
-        let mut left = amount;
-        let mut day = self.local_date(from).pred_opt()?;
-        for _ in 0..HORIZON_DAYS {
-            for (s, e) in self.day_spans(day) {
-                let s = s.max(from);
+        let a = from.timestamp_micros();
+        let mut left = amount.num_microseconds()?;
+        let mut days = 0;
+        let at = self.each_day(self.local_date(from).pred_opt()?, |_, intervals| {
+            for &(s, e) in intervals {
+                let s = s.max(a);
                 if e <= s {
                     continue;
                 }
                 if e - s >= left {
-                    return Some(s + left);
+                    return Some(Some(s + left));
                 }
                 left -= e - s;
             }
-            day = day.succ_opt()?;
+            days += 1;
+            (days > HORIZON_DAYS).then_some(None)
+        })??;
+        DateTime::from_timestamp_micros(at)
+    }
+}
+
+/// The working intervals of a calendar over a stretch of days, laid out once with running
+/// totals, so that measuring any interval inside it is two binary searches (the clocks of
+/// one ticket measure many intervals over the same few weeks).
+#[derive(Debug, Clone)]
+pub struct CalendarWindow<'a> {
+    calendar: &'a BusinessCalendar,
+    /// Working intervals in microseconds since the epoch, in order, not overlapping.
+    intervals: Vec<(i64, i64)>,
+    /// `before[i]`: working time of the intervals before `i`.
+    before: Vec<i64>,
+    /// `after[i]`: working time of the intervals up to and including `i`.
+    after: Vec<i64>,
+    /// Instants in `[from, to]` are answered from the window.
+    from: i64,
+    to: i64,
+}
+
+impl BusinessCalendar {
+    /// The calendar's working intervals between `from` and `to`, laid out for fast measuring.
+    pub fn window(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> CalendarWindow<'_> {
+        let mut intervals = Vec::new();
+        let first = self.local_date(from).pred_opt().unwrap_or(NaiveDate::MIN);
+        // Through the whole local day of `to`.
+        let last = self.local_date(to.max(from));
+        self.each_day(first, |day, spans| {
+            intervals.extend_from_slice(spans);
+            (day >= last).then_some(())
+        });
+        let (mut before, mut after) = (Vec::with_capacity(intervals.len()), Vec::with_capacity(intervals.len()));
+        let mut sum = 0;
+        for (s, e) in &intervals {
+            before.push(sum);
+            sum += e - s;
+            after.push(sum);
         }
-        None
+        CalendarWindow {
+            calendar: self,
+            intervals,
+            before,
+            after,
+            from: from.timestamp_micros(),
+            to: to.max(from).timestamp_micros(),
+        }
+    }
+}
+
+impl CalendarWindow<'_> {
+    /// Working time from the window's first interval to `t` (microseconds since the epoch),
+    /// or `None` outside the window. Differences of two totals are working time between them.
+    pub fn total_at(&self, t: i64) -> Option<i64> {
+        (self.from..=self.to).contains(&t).then(|| self.upto(t))
+    }
+
+    /// Working time from the window's first interval to `t` (inside the window).
+    fn upto(&self, t: i64) -> i64 {
+        // The intervals starting at or before `t`.
+        let k = self.intervals.partition_point(|(s, _)| *s <= t);
+        if k == 0 {
+            return 0;
+        }
+        let (s, e) = self.intervals[k - 1];
+        self.before[k - 1] + (t.min(e) - s)
+    }
+
+    /// As [`BusinessCalendar::business_time`].
+    pub fn business_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+        if to <= from {
+            return Duration::zero();
+        }
+        let (a, b) = (from.timestamp_micros(), to.timestamp_micros());
+        if a < self.from || b > self.to {
+            return self.calendar.business_time(from, to);
+        }
+        Duration::microseconds(self.upto(b) - self.upto(a))
+    }
+
+    /// [`business_time`](Self::business_time) in microseconds since the epoch, for callers
+    /// that measure many intervals.
+    pub fn business_micros(&self, from: i64, to: i64) -> i64 {
+        if to <= from {
+            return 0;
+        }
+        if from < self.from || to > self.to {
+            return match (DateTime::from_timestamp_micros(from), DateTime::from_timestamp_micros(to)) {
+                (Some(a), Some(b)) => self.calendar.business_time(a, b).num_microseconds().unwrap_or(i64::MAX),
+                _ => 0,
+            };
+        }
+        self.upto(to) - self.upto(from)
+    }
+
+    /// As [`BusinessCalendar::add_business_time`].
+    pub fn add_business_time(&self, from: DateTime<Utc>, amount: Duration) -> Option<DateTime<Utc>> {
+        if amount <= Duration::zero() {
+            return Some(from);
+        }
+        let a = from.timestamp_micros();
+        if a < self.from || a > self.to {
+            return self.calendar.add_business_time(from, amount);
+        }
+        let goal = self.upto(a) + amount.num_microseconds()?;
+        // The first interval whose end reaches the goal; the intervals run to the end of the
+        // window's last day, so an answer within them is the calendar's.
+        let k = self.after.partition_point(|x| *x < goal);
+        match self.intervals.get(k) {
+            Some(&(s, _)) => DateTime::from_timestamp_micros((s + (goal - self.before[k])).max(a)),
+            None => {
+                let end = DateTime::from_timestamp_micros(self.to)?;
+                self.calendar.add_business_time(end, Duration::microseconds(goal - self.upto(self.to)))
+            }
+        }
     }
 }
 

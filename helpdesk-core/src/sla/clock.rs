@@ -23,7 +23,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::calendar::BusinessCalendar;
+use super::calendar::{BusinessCalendar, CalendarWindow};
 use super::policy::Targets;
 use crate::domain::{TicketStatus, UserId};
 use crate::lifecycle::Action;
@@ -122,53 +122,78 @@ struct Open {
     target: Duration,
 }
 
-/// The business time of `[from, to)` minus the paused spans, and the instant the target is
-/// reached (if it is, within the spans known), from the ticket's pause timeline.
-struct Timeline {
+/// When the ticket ran and when it was paused, with the running business time at the start
+/// of each stretch, so any cycle's figures are two binary searches. Instants and durations in
+/// microseconds.
+struct Timeline<'w> {
     /// `(from, paused)`: the ticket is paused or not from this instant until the next entry.
-    spans: Vec<(DateTime<Utc>, bool)>,
+    spans: Vec<(i64, bool)>,
+    /// `before[i]`: running business time from the first span to the start of span `i`.
+    before: Vec<i64>,
+    /// `total[i]`: the calendar window's working-time total at the start of span `i`.
+    total: Vec<Option<i64>>,
+    calendar: &'w CalendarWindow<'w>,
 }
 
-impl Timeline {
-    /// The running (unpaused) stretches within `[from, to)`.
-    fn running(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
-        self.spans.iter().enumerate().filter_map(move |(i, &(start, paused))| {
-            let end = self.spans.get(i + 1).map_or(to, |s| s.0.min(to));
-            let start = start.max(from);
-            (!paused && end > start).then_some((start, end))
-        })
-    }
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
 
-    fn elapsed(&self, cal: &BusinessCalendar, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
-        self.running(from, to).map(|(s, e)| cal.business_time(s, e)).fold(Duration::zero(), |a, b| a + b)
-    }
-
-    /// When the running time from `from` reaches `target`: within the stretches up to `to`,
-    /// or after `to` when the ticket runs at `to` (`paused_at_end` false).
-    fn due(
-        &self,
-        cal: &BusinessCalendar,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        target: Duration,
-        paused_at_end: bool,
-    ) -> Option<DateTime<Utc>> {
-        let mut left = target;
-        for (s, e) in self.running(from, to) {
-            let here = cal.business_time(s, e);
-            if here >= left {
-                return cal.add_business_time(s, left);
+impl<'w> Timeline<'w> {
+    fn new(spans: Vec<(DateTime<Utc>, bool)>, calendar: &'w CalendarWindow<'w>) -> Self {
+        let spans: Vec<(i64, bool)> = spans.into_iter().map(|(t, p)| (micros(t), p)).collect();
+        let total: Vec<Option<i64>> = spans.iter().map(|s| calendar.total_at(s.0)).collect();
+        let mut before = Vec::with_capacity(spans.len());
+        let mut sum = 0;
+        for (i, &(start, paused)) in spans.iter().enumerate() {
+            before.push(sum);
+            if let (false, Some(next)) = (paused, spans.get(i + 1)) {
+                sum += match (total[i], total[i + 1]) {
+                    (Some(a), Some(b)) => b - a,
+                    _ => calendar.business_micros(start, next.0),
+                };
             }
-            left -= here;
         }
-        if paused_at_end {
-            return None;
+        Self { spans, before, total, calendar }
+    }
+
+    /// Running business time from the first span to `t`.
+    fn at(&self, t: i64) -> i64 {
+        let k = self.spans.partition_point(|s| s.0 <= t);
+        if k == 0 {
+            return 0;
         }
-        cal.add_business_time(to.max(from), left)
+        let (start, paused) = self.spans[k - 1];
+        let running = match (paused, self.total[k - 1], self.calendar.total_at(t)) {
+            (true, ..) => 0,
+            (false, Some(a), Some(b)) => b - a,
+            (false, ..) => self.calendar.business_micros(start, t),
+        };
+        self.before[k - 1] + running
+    }
+
+    fn elapsed(&self, from: i64, to: i64) -> Duration {
+        Duration::microseconds(if to <= from { 0 } else { self.at(to) - self.at(from) })
+    }
+
+    /// When the running time from `from` reaches `target`: within `[from, to]`, or after `to`
+    /// when the ticket runs at `to` (`paused_at_end` false).
+    fn due(&self, from: i64, to: i64, target: Duration, paused_at_end: bool) -> Option<DateTime<Utc>> {
+        let goal = self.at(from) + target.num_microseconds()?;
+        let at_end = self.at(to);
+        let (start, left) = if goal > at_end {
+            if paused_at_end {
+                return None;
+            }
+            (to.max(from), goal - at_end)
+        } else {
+            // The stretch in which the running total reaches the goal: the last one starting
+            // below it.
+            let k = self.before.partition_point(|b| *b < goal).saturating_sub(1);
+            let start = self.spans[k].0.max(from);
+            (start, goal - self.at(start))
+        };
+        self.calendar.add_business_time(DateTime::from_timestamp_micros(start)?, Duration::microseconds(left))
     }
 }
 
@@ -184,8 +209,7 @@ pub fn cycles(
     now: DateTime<Utc>,
 ) -> Vec<TargetCycle> {
     let Some(first) = history.first() else { return Vec::new() };
-    let steps: Vec<Step> = history.iter().map(|e| step(e, requester)).collect();
-    let mut timeline = Timeline { spans: vec![(first.at, false)] };
+    let mut spans: Vec<(DateTime<Utc>, bool)> = vec![(first.at, false)];
     let mut ended: Vec<(Open, Option<DateTime<Utc>>)> = Vec::new();
     let mut open: Vec<Open> = Vec::new();
     let start = |kind, at, target: Option<Duration>| target.map(|target| Open { kind, started_at: at, target });
@@ -193,7 +217,7 @@ pub fn cycles(
     open.extend(start(TargetKind::Resolution, first.at, targets.resolution));
     let mut first_response_done = false;
     let mut status = TicketStatus::New;
-    for s in steps.iter().skip(1) {
+    for s in history.iter().skip(1).map(|e| step(e, requester)) {
         if s.response {
             first_response_done = true;
             let mut i = 0;
@@ -211,8 +235,8 @@ pub fn cycles(
         if let Some(next) = s.status {
             let was_resolved = status == TicketStatus::Resolved;
             status = next;
-            if pauses(next) != timeline.spans.last().is_some_and(|l| l.1) {
-                timeline.spans.push((s.at, pauses(next)));
+            if pauses(next) != spans.last().is_some_and(|l| l.1) {
+                spans.push((s.at, pauses(next)));
             }
             match next {
                 TicketStatus::Resolved => {
@@ -231,13 +255,16 @@ pub fn cycles(
         }
     }
     let paused_now = pauses(status);
+    let last = history.last().map_or(first.at, |e| e.at).max(now);
+    let window = calendar.window(first.at, last);
+    let timeline = Timeline::new(spans, &window);
     let mut out: Vec<TargetCycle> = ended
         .into_iter()
         .chain(open.into_iter().map(|o| (o, None)))
         .map(|(o, end)| {
             let to = end.unwrap_or(now);
-            let elapsed = timeline.elapsed(calendar, o.started_at, to);
-            let due_at = timeline.due(calendar, o.started_at, to, o.target, end.is_some() || paused_now);
+            let elapsed = timeline.elapsed(micros(o.started_at), micros(to));
+            let due_at = timeline.due(micros(o.started_at), micros(to), o.target, end.is_some() || paused_now);
             let state = match end {
                 Some(_) if elapsed <= o.target => TargetState::Met,
                 _ if elapsed > o.target => TargetState::Breached,
