@@ -500,3 +500,99 @@ proptest! {
         }
     }
 }
+
+/// The use case: staff read a ticket's targets (and see them on its thread); employees do not.
+#[tokio::test]
+async fn staff_read_a_tickets_service_levels_and_employees_do_not() {
+    use std::sync::Arc;
+
+    use helpdesk_core::password::{Argon2Hasher, Argon2Options, Password};
+    use helpdesk_core::policy::Principal;
+    use helpdesk_core::testing::{InMemoryStore, ManualClock};
+    use helpdesk_core::{ActionRequest, BootstrapAdmin, Error, HelpDesk, LoginRequest, NewTicket, Registration};
+
+    let clock = ManualClock::new(at("2026-06-01T08:00:00Z"));
+    let spec: SlaSpec = serde_json::from_value(serde_json::json!({
+        "calendars": [{"key": "office", "time_zone": "Europe/Berlin",
+                       "week": [{"day": "mon", "hours": [{"start": "09:00", "end": "17:00"}]},
+                                {"day": "tue", "hours": [{"start": "09:00", "end": "17:00"}]}]}],
+        "policies": [{"key": "standard", "calendar": "office",
+                      "targets": [{"priority": "critical", "first_response_minutes": 30, "resolution_minutes": 120},
+                                  {"first_response_minutes": 60, "resolution_minutes": 600}]}]
+    }))
+    .unwrap();
+    let desk = HelpDesk::builder(Arc::new(InMemoryStore::new()), Arc::new(object_store::memory::InMemory::new()))
+        .clock(clock.clone())
+        .hasher(Arc::new(Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap()))
+        .sla(spec.compile().unwrap())
+        .build()
+        .unwrap();
+    let pw = "harbor-lantern-quartz-71";
+    desk.ensure_admin(BootstrapAdmin {
+        email: "admin@example.com".into(),
+        password: Some(Password::new(pw)),
+        first_name: "Ada".into(),
+        last_name: "Admin".into(),
+    })
+    .await
+    .unwrap();
+    let sign_in = |email: &'static str| {
+        let desk = desk.clone();
+        async move {
+            let s = desk
+                .login(LoginRequest { email: email.into(), password: Password::new(pw), address: None })
+                .await
+                .unwrap();
+            desk.authenticate_session(s.session.id).await.unwrap().0
+        }
+    };
+    let admin = sign_in("admin@example.com").await;
+    let u = desk
+        .register(
+            &Principal::Anonymous,
+            Registration {
+                email: "emp@example.com".into(),
+                password: Password::new(pw),
+                first_name: "Emp".into(),
+                middle_name: None,
+                last_name: "Loyee".into(),
+                suffix: None,
+                company_id: "MA0100".into(),
+                department: Some("it".into()),
+                accepted_terms: None,
+                avatar: None,
+            },
+        )
+        .await
+        .unwrap();
+    desk.approve_user(&admin, u.id, None).await.unwrap();
+    let emp = sign_in("emp@example.com").await;
+    // Monday 10:00 Berlin (08:00 UTC): filed; approved as critical 20 working minutes later.
+    let t = desk
+        .create_ticket(
+            &emp,
+            NewTicket {
+                subject: "Server down".into(),
+                category: "hardware".into(),
+                sub_category: "laptop".into(),
+                description: "Nothing answers".into(),
+                scheduled_date: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    clock.advance(Duration::minutes(20));
+    let approve =
+        ActionRequest { priority: Some(Priority::Critical), department: Some("it".into()), ..ActionRequest::default() };
+    desk.act(&admin, &t.number, Action::Approve, approve, None).await.unwrap();
+    clock.advance(Duration::minutes(100));
+    let sla = desk.ticket_sla(&admin, &t.number).await.unwrap().unwrap();
+    assert_eq!((sla.policy.as_str(), sla.calendar.as_str()), ("standard", "office"));
+    let states: Vec<(TargetKind, TargetState)> = sla.targets.iter().map(|c| (c.kind, c.state)).collect();
+    assert_eq!(states, [(TargetKind::FirstResponse, TargetState::Met), (TargetKind::Resolution, TargetState::Warning)]);
+    assert_eq!(sla.targets[1].due_at, Some(at("2026-06-01T10:00:00Z")), "two working hours after 10:00 Berlin");
+    assert_eq!(desk.ticket_thread(&admin, &t.number).await.unwrap().sla, Some(sla));
+    assert!(matches!(desk.ticket_sla(&emp, &t.number).await, Err(Error::Forbidden(_))));
+    assert_eq!(desk.ticket_thread(&emp, &t.number).await.unwrap().sla, None);
+}

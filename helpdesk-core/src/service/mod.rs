@@ -14,6 +14,7 @@ mod notify;
 mod options;
 mod reports;
 mod sessions;
+mod sla;
 mod tickets;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use background::Background;
 pub use live::notices_for;
 pub use options::{AttachmentLimits, HelpDeskOptions, OutboxOptions, SessionOptions, ThrottleOptions};
 pub use sessions::{IssuedSession, LoginRequest};
+pub use sla::TicketSla;
 pub use tickets::{ActionRequest, Filed, NewTicket, TicketEdit, TicketThread, TicketView};
 
 use crate::domain::AuditId;
@@ -78,6 +80,7 @@ struct Inner {
     options: HelpDeskOptions,
     changes: Arc<dyn ChangeFeed>,
     staff: live::StaffCache,
+    sla: crate::sla::SlaRules,
 }
 
 /// Builds a [`HelpDesk`]; only the store and the attachment store are required.
@@ -91,6 +94,7 @@ pub struct HelpDeskBuilder {
     lifecycle: Option<Lifecycle>,
     options: HelpDeskOptions,
     changes: Option<Arc<dyn ChangeFeed>>,
+    sla: crate::sla::SlaRules,
 }
 
 impl HelpDeskBuilder {
@@ -125,6 +129,12 @@ impl HelpDeskBuilder {
         self.options = options;
         self
     }
+    /// Service-level calendars and policies (default: none, so tickets have no targets).
+    /// Check them with [`SlaSpec::compile`](crate::sla::SlaSpec::compile).
+    pub fn sla(mut self, rules: crate::sla::SlaRules) -> Self {
+        self.sla = rules;
+        self
+    }
     /// Builds the service.
     ///
     /// # Errors
@@ -152,6 +162,7 @@ impl HelpDeskBuilder {
                 options: self.options,
                 changes: self.changes.unwrap_or_else(|| Arc::new(LocalChangeFeed::default())),
                 staff: live::StaffCache::default(),
+                sla: self.sla,
             }),
         })
     }
@@ -169,6 +180,7 @@ impl HelpDesk {
             lifecycle: None,
             options: HelpDeskOptions::default(),
             changes: None,
+            sla: crate::sla::SlaRules::default(),
         }
     }
 
@@ -183,6 +195,10 @@ impl HelpDesk {
     /// The options.
     pub fn options(&self) -> &HelpDeskOptions {
         &self.inner.options
+    }
+    /// The service-level calendars and policies.
+    pub fn sla_rules(&self) -> &crate::sla::SlaRules {
+        &self.inner.sla
     }
     /// The lifecycle table.
     pub fn lifecycle(&self) -> &Lifecycle {

@@ -135,6 +135,8 @@ pub struct TicketThread {
     pub people: Vec<UserSummary>,
     /// The requester's email, for staff (to reach them outside the help desk).
     pub requester_email: Option<crate::domain::Email>,
+    /// Where the ticket stands against its service levels, for staff, when a policy applies.
+    pub sla: Option<super::TicketSla>,
 }
 
 /// A filed ticket, and whether an earlier request with the same idempotency key filed it.
@@ -824,6 +826,7 @@ impl HelpDesk {
             .filter(|a| self.allowed(principal, Permission::DownloadAttachment, &Resource::on_ticket(&t, a.internal)))
             .collect();
         let comments: Vec<Comment> = comments.into_iter().filter(|c| internal || !c.internal).collect();
+        let sla = if internal { self.sla_of(&t, &history) } else { None };
         let history: Vec<HistoryEvent> = history.into_iter().filter(|e| internal || !e.internal).collect();
         // The people the page names: requester, assignee, and who wrote or acted.
         let mut ids: Vec<UserId> = [Some(t.requester), t.assignee].into_iter().flatten().collect();
@@ -844,7 +847,7 @@ impl HelpDesk {
                 people.push(u.summary());
             }
         }
-        Ok(TicketThread { comments, history, attachments, people, requester_email, view: self.view(principal, t) })
+        Ok(TicketThread { comments, history, attachments, people, requester_email, sla, view: self.view(principal, t) })
     }
 
     /// A ticket's history the principal may see (internal events only for staff).

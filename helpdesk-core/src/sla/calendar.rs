@@ -29,6 +29,7 @@ const HORIZON_DAYS: i64 = 3660;
 
 /// A calendar as data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CalendarSpec {
     /// Its name, which policies refer to (`it-support`, `default`, …).
     pub key: String,
@@ -43,6 +44,7 @@ pub struct CalendarSpec {
 
 /// The working hours of one weekday.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WorkingDay {
     /// The weekday (`mon` … `sun`).
     pub day: WeekdayName,
@@ -73,6 +75,7 @@ impl WeekdayName {
 
 /// A span of local time within a day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Span {
     /// From (`HH:MM`).
     pub start: String,
@@ -82,6 +85,7 @@ pub struct Span {
 
 /// A day off.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Holiday {
     /// The date (`YYYY-MM-DD`); with `recurring`, only its month and day count.
     pub date: NaiveDate,

@@ -14,6 +14,7 @@ use crate::{FieldError, ValidationErrors};
 
 /// One policy, as data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SlaPolicy {
     /// Its name, recorded on the tickets it applies to.
     pub key: String,
@@ -32,6 +33,7 @@ pub struct SlaPolicy {
 
 /// The targets for one priority, in minutes of the policy's calendar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PriorityTargets {
     /// The priority (none: the fallback).
     #[serde(default)]
@@ -60,6 +62,7 @@ pub struct Targets {
 
 /// Calendars and policies as data: what an application supplies or an admin edits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SlaSpec {
     /// The calendars.
     pub calendars: Vec<CalendarSpec>,
@@ -177,6 +180,11 @@ impl SlaPolicy {
 }
 
 impl SlaRules {
+    /// True when there is no policy (tickets have no targets).
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
     /// The first policy matching `ticket`, with its calendar.
     pub fn policy_for(&self, ticket: &Ticket) -> Option<(&SlaPolicy, &BusinessCalendar)> {
         self.policies.iter().find(|p| p.matches(ticket)).and_then(|p| Some((p, self.calendars.get(&p.calendar)?)))
