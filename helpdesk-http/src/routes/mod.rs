@@ -13,5 +13,6 @@ pub(crate) mod integrations;
 pub(crate) mod notifications;
 pub(crate) mod ops;
 pub(crate) mod reports;
+pub(crate) mod sla;
 pub(crate) mod tickets;
 pub(crate) mod users;

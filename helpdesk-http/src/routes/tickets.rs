@@ -31,6 +31,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(history))
         .routes(routes!(comments, add_comment))
         .merge(super::actions::router())
+        .merge(super::sla::router())
 }
 
 /// A ticket response: the body plus its `ETag`.

@@ -310,6 +310,9 @@ pub struct Config {
     pub dispatch_interval_ms: u64,
     /// What the web pages show that a deployment decides.
     pub web: WebConfig,
+    /// Service levels: business-hours calendars and SLA policies (`[[sla.calendars]]`,
+    /// `[[sla.policies]]`, `sla.warning_percent`; README, "Service levels"). None by default.
+    pub sla: helpdesk_core::sla::SlaSpec,
 }
 
 /// What the web pages show that a deployment decides.
@@ -354,6 +357,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             dispatch_interval_ms: 1000,
             web: WebConfig::default(),
+            sla: helpdesk_core::sla::SlaSpec::default(),
         }
     }
 }
@@ -441,6 +445,10 @@ impl Config {
             && !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with('/'))
         {
             return bad("web.terms_url", "an http:// or https:// URL, or a path");
+        }
+        if let Err(e) = self.sla.compile() {
+            let fields: Vec<String> = e.0.iter().map(|f| format!("sla.{}: {}", f.field, f.message)).collect();
+            return Err(ConfigError::Invalid { field: "sla", message: fields.join("; ") });
         }
         let o = &self.outbox;
         if o.max_attempts < 1 || o.base_backoff_secs < 0 || o.max_backoff_secs < o.base_backoff_secs || o.lease_secs < 1

@@ -186,7 +186,8 @@ pub fn build_desk(
         ..options.outbox
     };
     options.terms_version.clone_from(&config.web.terms_version);
-    let mut builder = HelpDesk::builder(store, blobs).hasher(Arc::new(hasher)).options(options);
+    let sla = config.sla.compile().map_err(|e| anyhow::anyhow!("sla: {e:?}"))?;
+    let mut builder = HelpDesk::builder(store, blobs).hasher(Arc::new(hasher)).options(options).sla(sla);
     if let Some(changes) = changes {
         builder = builder.changes(changes);
     }

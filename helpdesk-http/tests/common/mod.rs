@@ -90,17 +90,28 @@ impl TestApp {
     }
 
     pub async fn with_limits(limits: AddressLimits) -> Self {
-        Self::with(limits, helpdesk_http::WebOptions::default()).await
+        Self::with(limits, helpdesk_http::WebOptions::default(), None).await
+    }
+
+    /// With service-level calendars and policies.
+    #[allow(dead_code)]
+    pub async fn with_sla(sla: helpdesk_core::sla::SlaRules) -> Self {
+        let limits = AddressLimits { logins_per_minute: 1000, registrations_per_hour: 1000, resets_per_hour: 1000 };
+        Self::with(limits, helpdesk_http::WebOptions::default(), Some(sla)).await
     }
 
     /// With what a deployment sets for the pages; terms of use are asked for by core too.
     #[allow(dead_code)]
     pub async fn with_web(web: helpdesk_http::WebOptions) -> Self {
         let limits = AddressLimits { logins_per_minute: 1000, registrations_per_hour: 1000, resets_per_hour: 1000 };
-        Self::with(limits, web).await
+        Self::with(limits, web, None).await
     }
 
-    async fn with(limits: AddressLimits, web: helpdesk_http::WebOptions) -> Self {
+    async fn with(
+        limits: AddressLimits,
+        web: helpdesk_http::WebOptions,
+        sla: Option<helpdesk_core::sla::SlaRules>,
+    ) -> Self {
         let store = Arc::new(InMemoryStore::new());
         let hasher = Arc::new(CountingHasher {
             inner: Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap(),
@@ -113,6 +124,7 @@ impl TestApp {
         let desk = HelpDesk::builder(store.clone(), Arc::new(object_store::memory::InMemory::new()))
             .hasher(hasher.clone())
             .options(desk_options)
+            .sla(sla.unwrap_or_default())
             .build()
             .unwrap();
         desk.ensure_admin(helpdesk_core::BootstrapAdmin {

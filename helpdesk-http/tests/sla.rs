@@ -1,0 +1,88 @@
+//! `GET /api/v1/tickets/{number}/sla`: staff read where a ticket stands against its service
+//! levels (the policy from the configuration, first response met at approval, resolution
+//! running with its due time); employees are refused; without policies the answer is empty.
+//! The `[sla]` configuration is checked at start-up with errors that name the key.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use helpdesk_core::sla::SlaSpec;
+use serde_json::json;
+
+fn always_open() -> SlaSpec {
+    let days: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
+        .collect();
+    serde_json::from_value(json!({
+        "calendars": [{"key": "always", "time_zone": "UTC", "week": days}],
+        "policies": [{"key": "standard", "calendar": "always",
+                      "targets": [{"first_response_minutes": 60, "next_response_minutes": 120, "resolution_minutes": 480}]}]
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn staff_read_a_tickets_service_levels() {
+    let app = TestApp::with_sla(always_open().compile().unwrap()).await;
+    let (_, emp) = app.user(1, "employee").await;
+    let n = app.ticket(&emp, "Laptop will not boot").await;
+    let r = app
+        .post(&format!("/api/v1/tickets/{n}/approve"), &app.admin, json!({"priority": "high", "department": "it"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    let r = app.get(&format!("/api/v1/tickets/{n}/sla"), &app.admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["policy"], "standard");
+    assert_eq!(r.body["calendar"], "always");
+    let targets = r.body["targets"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> =
+        targets.iter().map(|t| (t["kind"].as_str().unwrap(), t["state"].as_str().unwrap())).collect();
+    assert_eq!(kinds, [("first_response", "met"), ("resolution", "ok")]);
+    assert_eq!(targets[1]["target_minutes"], 480);
+    assert!(targets[1]["due_at"].as_str().unwrap().ends_with('Z'), "{targets:?}");
+
+    let r = app.get(&format!("/api/v1/tickets/{n}/sla"), &emp).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn without_policies_a_ticket_has_no_targets() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    let n = app.ticket(&emp, "Printer").await;
+    let r = app.get(&format!("/api/v1/tickets/{n}/sla"), &app.admin).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, json!({"policy": null, "calendar": null, "targets": []}));
+}
+
+#[test]
+fn a_bad_sla_configuration_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("helpdesk.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[sla.calendars]]
+key = "office"
+time_zone = "Europe/Atlantis"
+week = [{ day = "mon", hours = [{ start = "09:00", end = "17:00" }] }]
+
+[[sla.policies]]
+key = "standard"
+calendar = "office"
+targets = [{ priority = "critical", first_response_minutes = 30 }, { resolution_minutes = 2400 }]
+"#,
+    )
+    .unwrap();
+    let e = helpdesk_http::Config::load(Some(&file)).unwrap_err().to_string();
+    assert!(e.contains("sla.calendars[0].time_zone"), "{e}");
+    std::fs::write(&file, std::fs::read_to_string(&file).unwrap().replace("Europe/Atlantis", "Europe/Berlin")).unwrap();
+    let config = helpdesk_http::Config::load(Some(&file)).unwrap();
+    config.validate().unwrap();
+    assert_eq!(config.sla.policies[0].targets.len(), 2);
+}
