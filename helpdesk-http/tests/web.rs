@@ -1445,3 +1445,32 @@ async fn an_account_action_that_does_not_apply_says_so_in_account_terms() {
         assert_eq!(r.body["detail"], format!("cannot {action} an account that is approved"));
     }
 }
+
+#[tokio::test]
+async fn staff_see_service_level_badges_on_the_ticket_page_and_requesters_do_not() {
+    let days: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| serde_json::json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
+        .collect();
+    let spec: helpdesk_core::sla::SlaSpec = serde_json::from_value(serde_json::json!({
+        "calendars": [{"key": "always", "time_zone": "UTC", "week": days}],
+        "policies": [{"key": "standard", "calendar": "always",
+                      "targets": [{"first_response_minutes": 60, "resolution_minutes": 480}]}]
+    }))
+    .unwrap();
+    let app = TestApp::with_sla(spec.compile().unwrap()).await;
+    let (_, emp) = app.user(1, "employee").await;
+    app.user(2, "coordinator").await;
+    let n = app.ticket(&emp, "Laptop will not boot").await;
+    let coord = sign_in(&app, "user2@example.com").await;
+    let page = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&coord), None, &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("Service levels"), "{}", page.html);
+    assert!(page.html.contains(r#"<span class="sla sla-ok">First response: on track</span>"#), "{}", page.html);
+    assert!(page.html.contains(r#"<span class="sla sla-ok">Resolution: on track</span>"#));
+    assert!(page.html.contains("due <time datetime="));
+    let requester = sign_in(&app, "user1@example.com").await;
+    let page = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&requester), None, &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.html.contains("Service levels") && !page.html.contains("class=\"sla "), "{}", page.html);
+}

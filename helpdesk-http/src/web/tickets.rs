@@ -81,6 +81,8 @@ struct TicketPageView {
     /// Staff may write internal notes.
     can_note: bool,
     staff: Option<StaffFacts>,
+    /// Service-level badges, for staff, when a policy applies.
+    sla: Vec<SlaBadge>,
     files_hint: String,
     attachments: Vec<AttachmentRow>,
     comment: String,
@@ -154,6 +156,35 @@ struct StaffFacts {
     scheduled_date: String,
 }
 
+/// One service-level target as the ticket page shows it.
+#[derive(Debug)]
+struct SlaBadge {
+    target: &'static str,
+    state_key: &'static str,
+    state_label: &'static str,
+    /// When it is (or was) due, shown and as RFC 3339.
+    due: Option<(String, String)>,
+}
+
+impl SlaBadge {
+    fn of(c: &helpdesk_core::sla::TargetCycle) -> Self {
+        use helpdesk_core::sla::{TargetKind as K, TargetState as S};
+        let target = match c.kind {
+            K::FirstResponse => "First response",
+            K::NextResponse => "Next response",
+            K::Resolution => "Resolution",
+        };
+        let (state_key, state_label) = match c.state {
+            S::Ok => ("ok", "on track"),
+            S::Warning => ("warning", "due soon"),
+            S::Breached => ("breached", "breached"),
+            S::Met => ("met", "met"),
+            S::Paused => ("paused", "paused"),
+        };
+        Self { target, state_key, state_label, due: c.due_at.map(when) }
+    }
+}
+
 /// An action the ticket page offers: a link to its page, or (`direct`) a one-button form.
 #[derive(Debug)]
 struct ActionLink {
@@ -219,9 +250,9 @@ pub(crate) async fn render_ticket(
 ) -> Response {
     let not_found = || error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.");
     let Ok(number) = TicketNumber::parse(number) else { return not_found() };
-    let (view, comments, history, attachments, people, requester_email) =
+    let (view, comments, history, attachments, people, requester_email, sla) =
         match s.desk().ticket_thread(&who.principal, &number).await {
-            Ok(x) => (x.view, x.comments, x.history, x.attachments, x.people, x.requester_email),
+            Ok(x) => (x.view, x.comments, x.history, x.attachments, x.people, x.requester_email, x.sla),
             Err(helpdesk_core::Error::NotFound { .. }) => return not_found(),
             Err(e) => {
                 let e = ApiError::from(e);
@@ -299,6 +330,7 @@ pub(crate) async fn render_ticket(
         version: t.version,
         can_note: view.sees_internal,
         staff,
+        sla: sla.iter().flat_map(|x| x.targets.iter()).map(SlaBadge::of).collect(),
         can_comment: !t.status.is_terminal() || view.sees_internal,
         files_hint: super::attachments::files_hint(s),
         attachments: attachments.iter().filter(|a| a.comment.is_none()).map(row).collect(),
