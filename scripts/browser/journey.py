@@ -153,7 +153,16 @@ def main():
     parser.add_argument("--screenshots", required=True)
     args = parser.parse_args()
 
+    # Service levels, so the staff pages show their badges: an always-open calendar.
+    sla = pathlib.Path(tempfile.mkdtemp(prefix="helpdesk-browser-sla-")) / "helpdesk.toml"
+    days = ", ".join(f'{{ day = "{d}", hours = [{{ start = "00:00", end = "24:00" }}] }}'
+                     for d in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+    sla.write_text(
+        f'[[sla.calendars]]\nkey = "always"\ntime_zone = "UTC"\nweek = [{days}]\n\n'
+        '[[sla.policies]]\nkey = "standard"\ncalendar = "always"\n'
+        'targets = [{ first_response_minutes = 60, next_response_minutes = 120, resolution_minutes = 480 }]\n')
     server, base, data = start_server(args.server, "helpdesk-browser-", {
+        "HELPDESK_CONFIG": str(sla),
         "HELPDESK_WEB__NOTICE": "Support hours: Monday to Friday, 8:00–18:00. Urgent: call 555-0100.",
         "HELPDESK_WEB__TERMS_VERSION": TERMS_VERSION,
         "HELPDESK_WEB__TERMS_TEXT": "Use the help desk for work matters only. Do not attach personal data.",
@@ -411,7 +420,10 @@ def run(j, base, data):
         desk.click("form[action$='/comments'] button[type=submit]")
         check("Internal note" in desk.content(), "an internal note is marked as such", desk)
         j.look(desk, "staff-ticket")
+        check("First response: met" in desk.inner_text("main") and "Resolution: on track" in desk.inner_text("main"),
+              "the coordinator sees the ticket's service levels", desk)
         live(page, "part('summary').includes('In progress')", "the employee's page shows the ticket taken, live")
+        check("Service levels" not in page.content(), "the employee never sees service levels")
         page.wait_for_timeout(500)
         check("split-tunnel" not in page.content(), "an internal note never reaches the employee's open page")
         desk.click("main >> text=Ask the requester")
