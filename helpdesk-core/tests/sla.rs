@@ -596,3 +596,113 @@ async fn staff_read_a_tickets_service_levels_and_employees_do_not() {
     assert!(matches!(desk.ticket_sla(&emp, &t.number).await, Err(Error::Forbidden(_))));
     assert_eq!(desk.ticket_thread(&emp, &t.number).await.unwrap().sla, None);
 }
+
+/// A desk with `spec`, an admin and an approved employee, at 2026-06-01 08:00 UTC.
+async fn sla_desk(
+    spec: SlaSpec,
+) -> (
+    helpdesk_core::HelpDesk,
+    std::sync::Arc<helpdesk_core::testing::ManualClock>,
+    helpdesk_core::policy::Principal,
+    helpdesk_core::policy::Principal,
+) {
+    use std::sync::Arc;
+
+    use helpdesk_core::password::{Argon2Hasher, Argon2Options, Password};
+    use helpdesk_core::policy::Principal;
+    use helpdesk_core::testing::{InMemoryStore, ManualClock};
+    use helpdesk_core::{BootstrapAdmin, HelpDesk, LoginRequest, Registration};
+
+    let clock = ManualClock::new(at("2026-06-01T08:00:00Z"));
+    let desk = HelpDesk::builder(Arc::new(InMemoryStore::new()), Arc::new(object_store::memory::InMemory::new()))
+        .clock(clock.clone())
+        .hasher(Arc::new(Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap()))
+        .sla(spec.compile().unwrap())
+        .build()
+        .unwrap();
+    let pw = "harbor-lantern-quartz-71";
+    let admin = BootstrapAdmin {
+        email: "admin@example.com".into(),
+        password: Some(Password::new(pw)),
+        first_name: "Ada".into(),
+        last_name: "Admin".into(),
+    };
+    desk.ensure_admin(admin).await.unwrap();
+    let login = |email: &str| LoginRequest { email: email.into(), password: Password::new(pw), address: None };
+    let s = desk.login(login("admin@example.com")).await.unwrap();
+    let admin = desk.authenticate_session(s.session.id).await.unwrap().0;
+    let registration = Registration {
+        email: "emp@example.com".into(),
+        password: Password::new(pw),
+        first_name: "Emp".into(),
+        middle_name: None,
+        last_name: "Loyee".into(),
+        suffix: None,
+        company_id: "MA0100".into(),
+        department: Some("it".into()),
+        accepted_terms: None,
+        avatar: None,
+    };
+    let u = desk.register(&Principal::Anonymous, registration).await.unwrap();
+    desk.approve_user(&admin, u.id, None).await.unwrap();
+    let s = desk.login(login("emp@example.com")).await.unwrap();
+    let emp = desk.authenticate_session(s.session.id).await.unwrap().0;
+    (desk, clock, admin, emp)
+}
+
+#[tokio::test]
+async fn the_report_counts_met_breached_and_running_targets_by_policy_priority_department_and_assignee() {
+    use helpdesk_core::report::ReportRange;
+    use helpdesk_core::{ActionRequest, Error, NewTicket};
+
+    let week: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| serde_json::json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
+        .collect();
+    let spec: SlaSpec = serde_json::from_value(serde_json::json!({
+        "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
+        "policies": [{"key": "standard", "calendar": "utc",
+                      "targets": [{"first_response_minutes": 60, "resolution_minutes": 600}]}]
+    }))
+    .unwrap();
+    let (desk, clock, admin, emp) = sla_desk(spec).await;
+    let new = |s: &str| NewTicket {
+        subject: s.into(),
+        category: "hardware".into(),
+        sub_category: "laptop".into(),
+        description: "Details".into(),
+        scheduled_date: None,
+    };
+    let approve =
+        ActionRequest { priority: Some(Priority::High), department: Some("it".into()), ..ActionRequest::default() };
+    let late = desk.create_ticket(&emp, new("Answered late"), None).await.unwrap();
+    let quick = desk.create_ticket(&emp, new("Answered quickly"), None).await.unwrap();
+    clock.advance(Duration::minutes(10));
+    desk.act(&admin, &quick.number, Action::Approve, approve.clone(), None).await.unwrap();
+    clock.advance(Duration::minutes(110));
+    desk.act(&admin, &late.number, Action::Approve, approve, None).await.unwrap();
+    desk.act(&admin, &late.number, Action::Claim, ActionRequest::default(), None).await.unwrap();
+
+    let range = ReportRange::new(at("2026-06-01T00:00:00Z"), at("2026-06-02T00:00:00Z")).unwrap();
+    let r = desk.sla_report(&admin, Some(range)).await.unwrap();
+    assert_eq!(r.tickets, 2);
+    let first = &r.overall[&TargetKind::FirstResponse];
+    assert_eq!((first.met, first.breached, first.running), (1, 1, 0));
+    assert_eq!(first.achievement_per_mille, Some(500));
+    let resolution = &r.overall[&TargetKind::Resolution];
+    assert_eq!((resolution.met, resolution.breached, resolution.running), (0, 0, 2));
+    assert_eq!(r.by_policy["standard"][&TargetKind::FirstResponse].met, 1);
+    assert_eq!(r.by_priority["high"][&TargetKind::FirstResponse].breached, 1);
+    assert_eq!(r.by_department["it"][&TargetKind::FirstResponse].met, 1);
+    let admin_id = admin.actor().and_then(|a| a.to_ref().user()).unwrap().to_string();
+    assert_eq!(r.by_assignee[&admin_id][&TargetKind::FirstResponse].breached, 1, "{:?}", r.by_assignee);
+    assert_eq!(r.by_assignee["unassigned"][&TargetKind::FirstResponse].met, 1);
+    assert_eq!(r.breaches.len(), 1);
+    assert_eq!((r.breaches[0].number.clone(), r.breaches[0].kind), (late.number, TargetKind::FirstResponse));
+    assert_eq!(r.breaches[0].due_at, Some(at("2026-06-01T09:00:00Z")));
+
+    // Outside the range: nothing. Employees may not read it.
+    let before = ReportRange::new(at("2026-05-01T00:00:00Z"), at("2026-06-01T00:00:00Z")).unwrap();
+    assert_eq!(desk.sla_report(&admin, Some(before)).await.unwrap().tickets, 0);
+    assert!(matches!(desk.sla_report(&emp, None).await, Err(Error::Forbidden(_))));
+}

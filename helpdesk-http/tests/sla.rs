@@ -51,6 +51,30 @@ async fn staff_read_a_tickets_service_levels() {
 }
 
 #[tokio::test]
+async fn admins_read_the_service_level_report() {
+    let app = TestApp::with_sla(always_open().compile().unwrap()).await;
+    let (_, emp) = app.user(1, "employee").await;
+    let n = app.ticket(&emp, "Laptop will not boot").await;
+    let r = app
+        .post(&format!("/api/v1/tickets/{n}/approve"), &app.admin, json!({"priority": "high", "department": "it"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = app.get("/api/v1/reports/sla", &app.admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["tickets"], 1);
+    assert_eq!(
+        r.body["overall"]["first_response"],
+        json!({"met": 1, "breached": 0, "running": 0, "achievement_per_mille": 1000})
+    );
+    assert_eq!(r.body["by_policy"]["standard"]["resolution"]["running"], 1);
+    assert_eq!(r.body["by_priority"]["high"]["first_response"]["met"], 1);
+    assert_eq!(r.body["breaches"], json!([]));
+    let r = app.get("/api/v1/reports/sla?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", &app.admin).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(app.get("/api/v1/reports/sla", &emp).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn without_policies_a_ticket_has_no_targets() {
     let app = TestApp::new().await;
     let (_, emp) = app.user(1, "employee").await;

@@ -25,7 +25,11 @@ use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(summary)).routes(routes!(performance)).routes(routes!(export_csv))
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(performance))
+        .routes(routes!(sla))
+        .routes(routes!(export_csv))
 }
 
 /// Tickets by status, priority, department and category; new tickets waiting for review over
@@ -56,15 +60,32 @@ async fn performance(
     c: Caller,
     ApiQuery(p): ApiQuery<RangeParams>,
 ) -> ApiResult<Json<helpdesk_core::report::PerformanceReport>> {
-    let range = match (p.from, p.to) {
+    Ok(Json(s.desk().performance_report(&c.principal, range_of(&s, &p)?).await?))
+}
+
+/// Service-level achievement of the tickets filed in the range (default: the last 30 days):
+/// met, breached and running targets overall and by policy, priority, department and assignee
+/// (`achievement_per_mille`: met per thousand decided), and the breaches, newest first.
+#[utoipa::path(get, path = "/reports/sla", tag = "reports", params(RangeParams), security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn sla(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiQuery(p): ApiQuery<RangeParams>,
+) -> ApiResult<Json<helpdesk_core::SlaReport>> {
+    Ok(Json(s.desk().sla_report(&c.principal, range_of(&s, &p)?).await?))
+}
+
+/// The range the parameters name, or `None` for the default.
+fn range_of(s: &AppState, p: &RangeParams) -> Result<Option<ReportRange>, helpdesk_core::Error> {
+    Ok(match (p.from, p.to) {
         (None, None) => None,
         (from, to) => {
             let to = to.unwrap_or_else(|| s.desk().now());
             let from = from.unwrap_or(to - chrono::Duration::days(30));
-            Some(ReportRange::new(from, to).map_err(helpdesk_core::Error::from)?)
+            Some(ReportRange::new(from, to)?)
         }
-    };
-    Ok(Json(s.desk().performance_report(&c.principal, range).await?))
+    })
 }
 
 /// One CSV field, quoted when needed, with spreadsheet formulas defused.
