@@ -1474,3 +1474,46 @@ async fn staff_see_service_level_badges_on_the_ticket_page_and_requesters_do_not
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.html.contains("Service levels") && !page.html.contains("class=\"sla "), "{}", page.html);
 }
+
+#[tokio::test]
+async fn the_reports_page_shows_service_levels_when_there_are_policies() {
+    let days: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| serde_json::json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
+        .collect();
+    let spec: helpdesk_core::sla::SlaSpec = serde_json::from_value(serde_json::json!({
+        "calendars": [{"key": "always", "time_zone": "UTC", "week": days}],
+        "policies": [{"key": "standard", "calendar": "always",
+                      "targets": [{"first_response_minutes": 60, "resolution_minutes": 480}]}]
+    }))
+    .unwrap();
+    let app = TestApp::with_sla(spec.compile().unwrap()).await;
+    let (_, emp) = app.user(1, "employee").await;
+    app.user(2, "admin").await;
+    let n = app.ticket(&emp, "Laptop will not boot").await;
+    let r = app
+        .post(
+            &format!("/api/v1/tickets/{n}/approve"),
+            &app.admin,
+            serde_json::json!({"priority": "high", "department": "it"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let admin = sign_in(&app, "user2@example.com").await;
+    let page = send(&app, Method::GET, "/reports", Some(&admin), None, &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("Service levels of the tickets filed"), "{}", page.html);
+    assert!(
+        page.html.contains("<th scope=\"row\">standard</th><td>100.0 % (1 of 1 met)</td><td>—</td><td>1 running</td>"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("No target was breached."));
+
+    let plain = TestApp::new().await;
+    plain.user(2, "admin").await;
+    let admin = sign_in(&plain, "user2@example.com").await;
+    let page = send(&plain, Method::GET, "/reports", Some(&admin), None, &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.html.contains("Service levels"), "no policies, no section");
+}

@@ -615,6 +615,9 @@ def run(j, base, data):
         closed = summary["by_status"].get("closed", 0)
         check(f"<th scope=\"row\">Closed</th><td>{closed}</td>" in admin_page.content(),
               "the reports page shows the API's figures", admin_page)
+        _, sla = api(base, "GET", "/reports/sla", admin)
+        check(sla["tickets"] >= 1 and "Service levels of the tickets filed" in admin_page.content(),
+              "the reports page shows service levels", admin_page)
         j.look(admin_page, "reports")
         admin_page.goto(base + "/users/rejections")
         check("Not one of our employees." in admin_page.content(), "the rejection is in the audit list")

@@ -25,6 +25,7 @@ mod notices;
 mod pages;
 mod profile;
 mod reports;
+mod reports_sla;
 mod session;
 mod tickets;
 mod users;

@@ -105,6 +105,8 @@ struct ReportsView {
     all: Vec<TimesRow>,
     times: Vec<Times>,
     csv_href: String,
+    /// Service levels, when the deployment has SLA policies.
+    sla: Option<super::reports_sla::SlaSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,9 +145,11 @@ pub(crate) async fn reports(State(s): State<AppState>, who: PageUser, Query(q): 
         let summary = desk.summary_report(&who.principal).await?;
         let perf = desk.performance_report(&who.principal, Some(range)).await?;
         let staff = desk.list_staff(&who.principal).await?;
-        Ok::<_, helpdesk_core::Error>((summary, perf, staff))
+        let sla =
+            if desk.sla_rules().is_empty() { None } else { Some(desk.sla_report(&who.principal, Some(range)).await?) };
+        Ok::<_, helpdesk_core::Error>((summary, perf, staff, sla))
     };
-    let (summary, perf, staff) = match loaded.await {
+    let (summary, perf, staff, sla) = match loaded.await {
         Ok(x) => x,
         Err(e) => {
             let e = ApiError::from(e);
@@ -196,7 +200,9 @@ pub(crate) async fn reports(State(s): State<AppState>, who: PageUser, Query(q): 
     };
     let from = range.from().format("%Y-%m-%d").to_string();
     let to = (range.to() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let sla = sla.map(|r| super::reports_sla::section(&r, &department_name, &capitalised, &assignee_name));
     let view = ReportsView {
+        sla,
         layout: Layout::of(&s, &who).trail(&[("Reports", None)]),
         csv_href: format!("/desk/tickets.csv?status=&from={from}&to={to}"),
         from,
