@@ -110,3 +110,27 @@ targets = [{ priority = "critical", first_response_minutes = 30 }, { resolution_
     config.validate().unwrap();
     assert_eq!(config.sla.policies[0].targets.len(), 2);
 }
+
+#[tokio::test]
+async fn the_ticket_export_carries_service_levels_when_there_are_policies() {
+    let app = TestApp::with_sla(always_open().compile().unwrap()).await;
+    let (_, emp) = app.user(1, "employee").await;
+    let n = app.ticket(&emp, "Laptop will not boot").await;
+    let r = app
+        .post(&format!("/api/v1/tickets/{n}/approve"), &app.admin, json!({"priority": "high", "department": "it"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let req = axum::http::Request::builder()
+        .uri("/api/v1/reports/tickets.csv")
+        .header("authorization", format!("Bearer {}", app.admin))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().ends_with(",sla_policy,sla_first_response,sla_next_response,sla_resolution"));
+    assert!(lines.next().unwrap().ends_with(",standard,met,,ok"), "{text}");
+}

@@ -57,6 +57,30 @@ pub enum TargetState {
     Paused,
 }
 
+impl TargetKind {
+    /// The wire name (`first_response`, `next_response`, `resolution`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::FirstResponse => "first_response",
+            TargetKind::NextResponse => "next_response",
+            TargetKind::Resolution => "resolution",
+        }
+    }
+}
+
+impl TargetState {
+    /// The wire name (`ok`, `warning`, `breached`, `met`, `paused`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Ok => "ok",
+            TargetState::Warning => "warning",
+            TargetState::Breached => "breached",
+            TargetState::Met => "met",
+            TargetState::Paused => "paused",
+        }
+    }
+}
+
 /// One cycle of one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetCycle {

@@ -102,7 +102,21 @@ fn csv_field(out: &mut String, v: &str) {
 
 const CSV_HEADER: &str = "number,status,priority,department,category,sub_category,subject,requester,assignee,created_at,first_response_at,resolved_at,closed_at,response_secs,resolution_secs\r\n";
 
-fn csv_row(t: &Ticket) -> String {
+/// The columns added when the deployment has SLA policies: the policy and the state of each
+/// target's latest cycle (`ok`, `warning`, `breached`, `met`, `paused`; empty when the policy
+/// sets no such target or none has started).
+const CSV_SLA_HEADER: &str = ",sla_policy,sla_first_response,sla_next_response,sla_resolution";
+
+fn sla_fields(sla: Option<&helpdesk_core::TicketSla>) -> [String; 4] {
+    use helpdesk_core::sla::TargetKind;
+    let Some(sla) = sla else { return Default::default() };
+    let name = |kind: TargetKind| {
+        sla.targets.iter().find(|c| c.kind == kind).map_or_else(String::new, |c| c.state.as_str().to_owned())
+    };
+    [sla.policy.clone(), name(TargetKind::FirstResponse), name(TargetKind::NextResponse), name(TargetKind::Resolution)]
+}
+
+fn csv_row(t: &Ticket, sla: Option<&[String; 4]>) -> String {
     let opt = |v: Option<String>| v.unwrap_or_default();
     let fields = [
         t.number.to_string(),
@@ -122,7 +136,7 @@ fn csv_row(t: &Ticket) -> String {
         opt(t.resolution_secs.map(|s| s.to_string())),
     ];
     let mut line = String::new();
-    for (i, f) in fields.iter().enumerate() {
+    for (i, f) in fields.iter().chain(sla.into_iter().flatten()).enumerate() {
         if i > 0 {
             line.push(',');
         }
@@ -144,6 +158,28 @@ async fn export_csv(
     csv_export(&s, &c.principal, ticket_query(p)?)
 }
 
+/// Rows with the service-level columns: each ticket's history read (16 at a time) and its
+/// targets computed.
+async fn sla_rows(
+    desk: helpdesk_core::HelpDesk,
+    tickets: Vec<Ticket>,
+) -> Result<String, helpdesk_core::ports::StoreError> {
+    use futures::{StreamExt as _, TryStreamExt as _};
+    let rows: Vec<String> = futures::stream::iter(tickets)
+        .map(move |t| {
+            let desk = desk.clone();
+            async move {
+                let history = desk.store().history(t.id).await?;
+                let sla = desk.sla_of(&t, &history);
+                Ok::<_, helpdesk_core::ports::StoreError>(csv_row(&t, Some(&sla_fields(sla.as_ref()))))
+            }
+        })
+        .buffered(16)
+        .try_collect()
+        .await?;
+    Ok(rows.concat())
+}
+
 /// The tickets of `q` (every page) as a streamed CSV download, for the API and the pages.
 pub(crate) fn csv_export(s: &AppState, principal: &Principal, mut q: TicketQuery) -> ApiResult<Response> {
     s.desk().authorize_reports(principal)?; // checked before the stream starts: a 403, not a cut-off body
@@ -158,17 +194,34 @@ pub(crate) fn csv_export(s: &AppState, principal: &Principal, mut q: TicketQuery
     }
     let start = Export { state: s.clone(), principal: principal.clone(), query: q, done: false, header_sent: false };
     let stream = futures::stream::unfold(start, |mut e| async move {
+        let with_sla = !e.state.desk().sla_rules().is_empty();
         if !e.header_sent {
             e.header_sent = true;
-            return Some((Ok::<_, std::io::Error>(CSV_HEADER.to_owned()), e));
+            let header = if with_sla {
+                CSV_HEADER.replace("\r\n", &format!("{CSV_SLA_HEADER}\r\n"))
+            } else {
+                CSV_HEADER.to_owned()
+            };
+            return Some((Ok::<_, std::io::Error>(header), e));
         }
         if e.done {
             return None;
         }
         match e.state.desk().list_tickets(&e.principal, &e.query).await {
             Ok(page) => {
-                let chunk: String = page.items.iter().map(csv_row).collect();
-                match page.next {
+                let next = page.next;
+                let chunk: String = if with_sla {
+                    match sla_rows(e.state.desk().clone(), page.items).await {
+                        Ok(rows) => rows,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "CSV export ended early");
+                            return Some((Err(std::io::Error::other(err.to_string())), Export { done: true, ..e }));
+                        }
+                    }
+                } else {
+                    page.items.iter().map(|t| csv_row(t, None)).collect()
+                };
+                match next {
                     Some(c) => e.query.cursor = Some(c),
                     None => e.done = true,
                 }
