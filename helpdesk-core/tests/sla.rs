@@ -706,3 +706,58 @@ async fn the_report_counts_met_breached_and_running_targets_by_policy_priority_d
     assert_eq!(desk.sla_report(&admin, Some(before)).await.unwrap().tickets, 0);
     assert!(matches!(desk.sla_report(&emp, None).await, Err(Error::Forbidden(_))));
 }
+
+#[tokio::test]
+async fn the_policy_chosen_is_recorded_on_the_ticket_and_changes_with_its_department() {
+    use helpdesk_core::{ActionRequest, NewTicket};
+
+    let week: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| serde_json::json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
+        .collect();
+    let spec: SlaSpec = serde_json::from_value(serde_json::json!({
+        "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
+        "policies": [
+            {"key": "budget", "calendar": "utc", "departments": ["budget"], "targets": [{"first_response_minutes": 30}]},
+            {"key": "standard", "calendar": "utc", "targets": [{"first_response_minutes": 60}]}
+        ]
+    }))
+    .unwrap();
+    let (desk, _clock, admin, emp) = sla_desk(spec).await;
+    let t = desk
+        .create_ticket(
+            &emp,
+            NewTicket {
+                subject: "Invoice".into(),
+                category: "hardware".into(),
+                sub_category: "laptop".into(),
+                description: "Details".into(),
+                scheduled_date: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let recorded = |h: &[HistoryEvent]| -> Vec<(Option<String>, Option<String>)> {
+        h.iter()
+            .flat_map(|e| e.changes.iter())
+            .filter(|c| c.field == "sla_policy")
+            .map(|c| (c.old.clone(), c.new.clone()))
+            .collect()
+    };
+    let h = desk.history(&admin, &t.number).await.unwrap();
+    assert_eq!(recorded(&h), [(None, Some("standard".into()))]);
+    assert!(h.iter().filter(|e| e.changes.iter().any(|c| c.field == "sla_policy")).all(|e| e.internal));
+    assert!(recorded(&desk.history(&emp, &t.number).await.unwrap()).is_empty(), "the policy is internal");
+
+    // Triaged into the budget department: the budget policy applies from then on.
+    let approve =
+        ActionRequest { priority: Some(Priority::Low), department: Some("budget".into()), ..ActionRequest::default() };
+    desk.act(&admin, &t.number, Action::Approve, approve, None).await.unwrap();
+    let h = desk.history(&admin, &t.number).await.unwrap();
+    assert_eq!(recorded(&h), [(None, Some("standard".into())), (Some("standard".into()), Some("budget".into()))]);
+    assert_eq!(desk.ticket_sla(&admin, &t.number).await.unwrap().unwrap().policy, "budget");
+    // A comment changes nothing about the choice.
+    desk.add_comment(&admin, &t.number, "On it", false).await.unwrap();
+    assert_eq!(recorded(&desk.history(&admin, &t.number).await.unwrap()).len(), 2);
+}

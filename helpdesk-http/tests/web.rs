@@ -1469,10 +1469,12 @@ async fn staff_see_service_level_badges_on_the_ticket_page_and_requesters_do_not
     assert!(page.html.contains(r#"<span class="sla sla-ok">First response: on track</span>"#), "{}", page.html);
     assert!(page.html.contains(r#"<span class="sla sla-ok">Resolution: on track</span>"#));
     assert!(page.html.contains("due <time datetime="));
+    assert!(page.html.contains("Service-level policy: standard"), "the choice is in the staff's history");
     let requester = sign_in(&app, "user1@example.com").await;
     let page = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&requester), None, &[]).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.html.contains("Service levels") && !page.html.contains("class=\"sla "), "{}", page.html);
+    assert!(!page.html.contains("Service-level policy"), "{}", page.html);
 }
 
 #[tokio::test]

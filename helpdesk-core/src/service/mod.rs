@@ -29,7 +29,7 @@ pub use background::Background;
 pub use live::notices_for;
 pub use options::{AttachmentLimits, HelpDeskOptions, OutboxOptions, SessionOptions, ThrottleOptions};
 pub use sessions::{IssuedSession, LoginRequest};
-pub use sla::{SlaBreach, SlaReport, SlaTallies, SlaTally, TicketSla};
+pub use sla::{SLA_POLICY_FIELD, SlaBreach, SlaReport, SlaTallies, SlaTally, TicketSla};
 pub use tickets::{ActionRequest, Filed, NewTicket, TicketEdit, TicketThread, TicketView};
 
 use crate::domain::AuditId;

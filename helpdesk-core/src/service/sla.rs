@@ -10,10 +10,11 @@ use serde::Serialize;
 
 use super::HelpDesk;
 use crate::Result;
-use crate::domain::TicketNumber;
-use crate::model::{HistoryEvent, Ticket};
+use crate::domain::{EventId, TicketNumber};
+use crate::lifecycle::Action;
+use crate::model::{ActorRef, EventKind, FieldChange, HistoryEvent, Ticket};
 use crate::policy::{Permission, Principal, Resource};
-use crate::ports::{PageSize, TicketQuery};
+use crate::ports::{PageSize, StoreResult, TicketQuery, UnitOfWork};
 use crate::report::ReportRange;
 use crate::sla::{TargetCycle, TargetKind, TargetState, current, cycles};
 
@@ -28,12 +29,88 @@ pub struct TicketSla {
     pub targets: Vec<TargetCycle>,
 }
 
+/// The history field under which the policy chosen for a ticket is recorded.
+pub const SLA_POLICY_FIELD: &str = "sla_policy";
+
+/// The policy last recorded in a ticket's history: `Some(None)` when it was recorded that none
+/// applies, `None` when nothing was recorded (tickets filed before policies existed).
+fn recorded_policy(history: &[HistoryEvent]) -> Option<Option<&str>> {
+    history
+        .iter()
+        .rev()
+        .flat_map(|e| e.changes.iter().rev())
+        .find(|c| c.field == SLA_POLICY_FIELD)
+        .map(|c| c.new.as_deref())
+}
+
 impl HelpDesk {
+    /// The policy that applies to `ticket`: the one recorded in its history when it still
+    /// exists (so editing the policies' conditions never moves a ticket to another policy
+    /// behind its back), else the first that matches it now.
+    fn applicable<'r>(
+        &'r self,
+        ticket: &Ticket,
+        history: &[HistoryEvent],
+    ) -> Option<(&'r crate::sla::SlaPolicy, &'r crate::sla::BusinessCalendar)> {
+        let rules = &self.inner.sla;
+        match recorded_policy(history) {
+            Some(Some(key)) => rules.policy(key).or_else(|| rules.policy_for(ticket)),
+            Some(None) => None,
+            None => rules.policy_for(ticket),
+        }
+    }
+
+    /// Records, as an internal history event in `uow`, the policy chosen for each ticket that
+    /// is filed or whose department or category changes, when the choice differs from the
+    /// one recorded before. Nothing when there are no policies.
+    pub(crate) async fn record_sla_policies(&self, uow: &mut UnitOfWork, now: DateTime<Utc>) -> StoreResult<()> {
+        let rules = &self.inner.sla;
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let mut recorded = Vec::new();
+        for w in &uow.tickets {
+            let t = &w.value;
+            let events = uow.events.iter().filter(|e| e.ticket == t.id);
+            let (mut filed, mut moved) = (false, false);
+            for e in events {
+                filed |= matches!(e.kind, EventKind::Action { action: Action::Submit });
+                moved |= e.changes.iter().any(|c| c.field == "department" || c.field == "category");
+            }
+            if !filed && !moved {
+                continue;
+            }
+            let chosen = rules.policy_for(t).map(|(p, _)| p.key.clone());
+            let before = if filed {
+                None
+            } else {
+                let history = self.inner.store.history(t.id).await?;
+                recorded_policy(&history).map(|p| p.map(str::to_owned))
+            };
+            if before.as_ref() == Some(&chosen) || (before.is_none() && chosen.is_none()) {
+                continue;
+            }
+            recorded.push(HistoryEvent {
+                id: EventId::random(),
+                ticket: t.id,
+                at: now,
+                actor: ActorRef::System,
+                kind: EventKind::Edited,
+                changes: vec![FieldChange::new(SLA_POLICY_FIELD, before.flatten(), chosen)],
+                note: None,
+                internal: true,
+                version: t.version,
+            });
+        }
+        uow.events.extend(recorded);
+        Ok(())
+    }
+
     /// The service levels of `ticket` given its whole `history`, or `None` when no policy
-    /// applies (none configured, or none matching).
+    /// applies (none configured, or none recorded or matching).
     pub fn sla_of(&self, ticket: &Ticket, history: &[HistoryEvent]) -> Option<TicketSla> {
         let rules = &self.inner.sla;
-        let (policy, calendar) = rules.policy_for(ticket)?;
+        let (policy, calendar) = self.applicable(ticket, history)?;
         let targets = policy.targets(ticket.priority);
         let all = cycles(ticket.requester, history, &targets, calendar, rules.warning_percent(), self.now());
         Some(TicketSla {
@@ -174,7 +251,7 @@ impl HelpDesk {
                 .try_collect()
                 .await?;
             for (t, history) in &threads {
-                let Some((policy, _)) = self.inner.sla.policy_for(t) else { continue };
+                let Some((policy, _)) = self.applicable(t, history) else { continue };
                 let policy = policy.key.clone();
                 report.tickets += 1;
                 let keys = [
@@ -219,7 +296,7 @@ impl HelpDesk {
     /// Every target cycle of `ticket` (not only the latest of each kind).
     fn sla_cycles(&self, ticket: &Ticket, history: &[HistoryEvent]) -> Vec<TargetCycle> {
         let rules = &self.inner.sla;
-        let Some((policy, calendar)) = rules.policy_for(ticket) else { return Vec::new() };
+        let Some((policy, calendar)) = self.applicable(ticket, history) else { return Vec::new() };
         cycles(
             ticket.requester,
             history,

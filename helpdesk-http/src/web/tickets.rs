@@ -362,7 +362,10 @@ pub(crate) async fn render_ticket(
             .map(|e| {
                 let what = match &e.kind {
                     EventKind::Action { action } => action_words(*action).to_owned(),
-                    EventKind::Edited => "Edited".to_owned(),
+                    EventKind::Edited => match e.changes.iter().find(|c| c.field == helpdesk_core::SLA_POLICY_FIELD) {
+                        Some(c) => format!("Service-level policy: {}", c.new.as_deref().unwrap_or("none")),
+                        None => "Edited".to_owned(),
+                    },
                     EventKind::Commented { .. } => format!("Comment by {}", who_wrote(&e.actor, who, &people)),
                     EventKind::AttachmentAdded { .. } => "Attachment added".to_owned(),
                 };
