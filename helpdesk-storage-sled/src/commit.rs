@@ -257,7 +257,11 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
     }
     for m in &uow.outbox {
         let rec = OutboxRecord::new(m.clone());
-        tx[OUTBOX].insert(m.id.as_uuid().as_bytes(), e(enc(&rec))?)?;
+        // An id is enqueued once: a message already there (delivered, say) is never replaced,
+        // so a caller may derive ids to make an enqueue happen exactly once.
+        if tx[OUTBOX].insert(m.id.as_uuid().as_bytes(), e(enc(&rec))?)?.is_some() {
+            return abort(StoreError::AlreadyExists { what: "id" });
+        }
         tx[DUE].insert(due_key(rec.next_attempt_at, m.id), &[])?;
         tx[STATE].insert(state_key(&rec), &[])?;
     }

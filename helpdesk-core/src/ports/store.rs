@@ -287,8 +287,9 @@ pub trait UnitOfWorkStore: Send + Sync + fmt::Debug + 'static {
     /// # Contract
     /// All or nothing. Checks before writing: every `Versioned` update's stored version equals
     /// `expected` (`VersionMismatch` otherwise, `NotFound` if absent); inserts do not clash
-    /// on id, user email, company id or ticket number (`AlreadyExists { what }`); deleted
-    /// users exist at the expected version; `consume_token` is known and unused
+    /// on id (outbox message ids included: a message is enqueued once, never replaced), user
+    /// email, company id or ticket number (`AlreadyExists { what }`); deleted users exist at
+    /// the expected version; `consume_token` is known and unused
     /// (`Conflict { what: "token" }`). Durable when it returns `Ok`.
     async fn commit(&self, uow: UnitOfWork) -> StoreResult<()>;
 

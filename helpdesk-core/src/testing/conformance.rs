@@ -519,6 +519,14 @@ pub async fn outbox_claim_ack_retry_dead(store: Arc<dyn Store>) {
     let r = store.outbox_message(m3.id).await.unwrap().unwrap();
     assert_eq!((r.state, r.attempts), (OutboxState::Pending, 0));
     assert_eq!(store.list_outbox(OutboxState::Delivered, None, PageSize::default()).await.unwrap().items.len(), 2);
+
+    // An id is enqueued once: the same message again is refused whole, and the delivered one
+    // stays delivered (a caller deriving ids gets exactly-once enqueueing from this).
+    let fresh = mail(now + Duration::seconds(3));
+    let again = UnitOfWork { outbox: vec![fresh.clone(), m1.clone()], ..UnitOfWork::new() };
+    assert!(matches!(store.commit(again).await, Err(StoreError::AlreadyExists { .. })));
+    assert!(store.outbox_message(fresh.id).await.unwrap().is_none(), "half of a refused unit of work was written");
+    assert_eq!(store.outbox_message(m1.id).await.unwrap().unwrap().state, OutboxState::Delivered);
 }
 
 /// The archive port: every token listed, the ticket-number counter read and raised (never

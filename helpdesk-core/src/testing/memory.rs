@@ -114,6 +114,10 @@ fn check(state: &State, uow: &UnitOfWork) -> StoreResult<()> {
             _ => {}
         }
     }
+    let mut outbox_ids = HashSet::new();
+    if uow.outbox.iter().any(|m| state.outbox.contains_key(&m.id) || !outbox_ids.insert(m.id)) {
+        return Err(StoreError::AlreadyExists { what: "id" });
+    }
     if let Some((hash, _)) = &uow.consume_token {
         match state.tokens.get(hash) {
             Some(t) if t.used_at.is_none() => {}
