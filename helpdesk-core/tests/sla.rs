@@ -504,14 +504,8 @@ proptest! {
 /// The use case: staff read a ticket's targets (and see them on its thread); employees do not.
 #[tokio::test]
 async fn staff_read_a_tickets_service_levels_and_employees_do_not() {
-    use std::sync::Arc;
+    use helpdesk_core::{ActionRequest, Error, NewTicket};
 
-    use helpdesk_core::password::{Argon2Hasher, Argon2Options, Password};
-    use helpdesk_core::policy::Principal;
-    use helpdesk_core::testing::{InMemoryStore, ManualClock};
-    use helpdesk_core::{ActionRequest, BootstrapAdmin, Error, HelpDesk, LoginRequest, NewTicket, Registration};
-
-    let clock = ManualClock::new(at("2026-06-01T08:00:00Z"));
     let spec: SlaSpec = serde_json::from_value(serde_json::json!({
         "calendars": [{"key": "office", "time_zone": "Europe/Berlin",
                        "week": [{"day": "mon", "hours": [{"start": "09:00", "end": "17:00"}]},
@@ -521,52 +515,7 @@ async fn staff_read_a_tickets_service_levels_and_employees_do_not() {
                                   {"first_response_minutes": 60, "resolution_minutes": 600}]}]
     }))
     .unwrap();
-    let desk = HelpDesk::builder(Arc::new(InMemoryStore::new()), Arc::new(object_store::memory::InMemory::new()))
-        .clock(clock.clone())
-        .hasher(Arc::new(Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap()))
-        .sla(spec.compile().unwrap())
-        .build()
-        .unwrap();
-    let pw = "harbor-lantern-quartz-71";
-    desk.ensure_admin(BootstrapAdmin {
-        email: "admin@example.com".into(),
-        password: Some(Password::new(pw)),
-        first_name: "Ada".into(),
-        last_name: "Admin".into(),
-    })
-    .await
-    .unwrap();
-    let sign_in = |email: &'static str| {
-        let desk = desk.clone();
-        async move {
-            let s = desk
-                .login(LoginRequest { email: email.into(), password: Password::new(pw), address: None })
-                .await
-                .unwrap();
-            desk.authenticate_session(s.session.id).await.unwrap().0
-        }
-    };
-    let admin = sign_in("admin@example.com").await;
-    let u = desk
-        .register(
-            &Principal::Anonymous,
-            Registration {
-                email: "emp@example.com".into(),
-                password: Password::new(pw),
-                first_name: "Emp".into(),
-                middle_name: None,
-                last_name: "Loyee".into(),
-                suffix: None,
-                company_id: "MA0100".into(),
-                department: Some("it".into()),
-                accepted_terms: None,
-                avatar: None,
-            },
-        )
-        .await
-        .unwrap();
-    desk.approve_user(&admin, u.id, None).await.unwrap();
-    let emp = sign_in("emp@example.com").await;
+    let (desk, clock, admin, emp) = sla_desk(spec).await;
     // Monday 10:00 Berlin (08:00 UTC): filed; approved as critical 20 working minutes later.
     let t = desk
         .create_ticket(
@@ -595,6 +544,14 @@ async fn staff_read_a_tickets_service_levels_and_employees_do_not() {
     assert_eq!(desk.ticket_thread(&admin, &t.number).await.unwrap().sla, Some(sla));
     assert!(matches!(desk.ticket_sla(&emp, &t.number).await, Err(Error::Forbidden(_))));
     assert_eq!(desk.ticket_thread(&emp, &t.number).await.unwrap().sla, None);
+}
+
+/// Every day, all day (as JSON for a calendar's `week`).
+fn all_week() -> Vec<serde_json::Value> {
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| serde_json::json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
+        .collect()
 }
 
 /// A desk with `spec`, an admin and an approved employee, at 2026-06-01 08:00 UTC.
@@ -655,10 +612,7 @@ async fn the_report_counts_met_breached_and_running_targets_by_policy_priority_d
     use helpdesk_core::report::ReportRange;
     use helpdesk_core::{ActionRequest, Error, NewTicket};
 
-    let week: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        .iter()
-        .map(|d| serde_json::json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
-        .collect();
+    let week = all_week();
     let spec: SlaSpec = serde_json::from_value(serde_json::json!({
         "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
         "policies": [{"key": "standard", "calendar": "utc",
@@ -711,10 +665,7 @@ async fn the_report_counts_met_breached_and_running_targets_by_policy_priority_d
 async fn the_policy_chosen_is_recorded_on_the_ticket_and_changes_with_its_department() {
     use helpdesk_core::{ActionRequest, NewTicket};
 
-    let week: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        .iter()
-        .map(|d| serde_json::json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
-        .collect();
+    let week = all_week();
     let spec: SlaSpec = serde_json::from_value(serde_json::json!({
         "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
         "policies": [

@@ -9,25 +9,20 @@ mod common;
 
 use axum::http::StatusCode;
 use common::TestApp;
-use helpdesk_core::sla::SlaSpec;
 use serde_json::json;
 
-fn always_open() -> SlaSpec {
-    let days: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        .iter()
-        .map(|d| json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
-        .collect();
-    serde_json::from_value(json!({
-        "calendars": [{"key": "always", "time_zone": "UTC", "week": days}],
-        "policies": [{"key": "standard", "calendar": "always",
-                      "targets": [{"first_response_minutes": 60, "next_response_minutes": 120, "resolution_minutes": 480}]}]
-    }))
-    .unwrap()
+/// The policy of these tests: first response within an hour, next response within two,
+/// resolution within eight, on a calendar open all day.
+async fn app() -> TestApp {
+    TestApp::with_always_open_sla(
+        json!({"first_response_minutes": 60, "next_response_minutes": 120, "resolution_minutes": 480}),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn staff_read_a_tickets_service_levels() {
-    let app = TestApp::with_sla(always_open().compile().unwrap()).await;
+    let app = app().await;
     let (_, emp) = app.user(1, "employee").await;
     let n = app.ticket(&emp, "Laptop will not boot").await;
     let r = app
@@ -52,7 +47,7 @@ async fn staff_read_a_tickets_service_levels() {
 
 #[tokio::test]
 async fn admins_read_the_service_level_report() {
-    let app = TestApp::with_sla(always_open().compile().unwrap()).await;
+    let app = app().await;
     let (_, emp) = app.user(1, "employee").await;
     let n = app.ticket(&emp, "Laptop will not boot").await;
     let r = app
@@ -113,7 +108,7 @@ targets = [{ priority = "critical", first_response_minutes = 30 }, { resolution_
 
 #[tokio::test]
 async fn the_ticket_export_carries_service_levels_when_there_are_policies() {
-    let app = TestApp::with_sla(always_open().compile().unwrap()).await;
+    let app = app().await;
     let (_, emp) = app.user(1, "employee").await;
     let n = app.ticket(&emp, "Laptop will not boot").await;
     let r = app

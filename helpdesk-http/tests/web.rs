@@ -1448,17 +1448,9 @@ async fn an_account_action_that_does_not_apply_says_so_in_account_terms() {
 
 #[tokio::test]
 async fn staff_see_service_level_badges_on_the_ticket_page_and_requesters_do_not() {
-    let days: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        .iter()
-        .map(|d| serde_json::json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
-        .collect();
-    let spec: helpdesk_core::sla::SlaSpec = serde_json::from_value(serde_json::json!({
-        "calendars": [{"key": "always", "time_zone": "UTC", "week": days}],
-        "policies": [{"key": "standard", "calendar": "always",
-                      "targets": [{"first_response_minutes": 60, "resolution_minutes": 480}]}]
-    }))
-    .unwrap();
-    let app = TestApp::with_sla(spec.compile().unwrap()).await;
+    let app =
+        TestApp::with_always_open_sla(serde_json::json!({"first_response_minutes": 60, "resolution_minutes": 480}))
+            .await;
     let (_, emp) = app.user(1, "employee").await;
     app.user(2, "coordinator").await;
     let n = app.ticket(&emp, "Laptop will not boot").await;
@@ -1479,17 +1471,9 @@ async fn staff_see_service_level_badges_on_the_ticket_page_and_requesters_do_not
 
 #[tokio::test]
 async fn the_reports_page_shows_service_levels_when_there_are_policies() {
-    let days: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        .iter()
-        .map(|d| serde_json::json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
-        .collect();
-    let spec: helpdesk_core::sla::SlaSpec = serde_json::from_value(serde_json::json!({
-        "calendars": [{"key": "always", "time_zone": "UTC", "week": days}],
-        "policies": [{"key": "standard", "calendar": "always",
-                      "targets": [{"first_response_minutes": 60, "resolution_minutes": 480}]}]
-    }))
-    .unwrap();
-    let app = TestApp::with_sla(spec.compile().unwrap()).await;
+    let app =
+        TestApp::with_always_open_sla(serde_json::json!({"first_response_minutes": 60, "resolution_minutes": 480}))
+            .await;
     let (_, emp) = app.user(1, "employee").await;
     app.user(2, "admin").await;
     let n = app.ticket(&emp, "Laptop will not boot").await;

@@ -93,6 +93,22 @@ impl TestApp {
         Self::with(limits, helpdesk_http::WebOptions::default(), None).await
     }
 
+    /// With one service-level policy, `standard`, of `targets` (JSON, as in the configuration)
+    /// on a calendar open all day every day (`always`, UTC).
+    #[allow(dead_code)]
+    pub async fn with_always_open_sla(targets: Value) -> Self {
+        let week: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| json!({"day": d, "hours": [{"start": "00:00", "end": "24:00"}]}))
+            .collect();
+        let spec: helpdesk_core::sla::SlaSpec = serde_json::from_value(json!({
+            "calendars": [{"key": "always", "time_zone": "UTC", "week": week}],
+            "policies": [{"key": "standard", "calendar": "always", "targets": [targets]}]
+        }))
+        .unwrap();
+        Self::with_sla(spec.compile().unwrap()).await
+    }
+
     /// With service-level calendars and policies.
     #[allow(dead_code)]
     pub async fn with_sla(sla: helpdesk_core::sla::SlaRules) -> Self {
