@@ -37,14 +37,15 @@ fuzz() {
 # admin's password, deactivating or demoting the admin.
 own_session='logout|change_password|deactivate_user|change_role'
 # Operations whose valid requests depend on more than their own shape, which JSON Schema cannot
-# say: the performance report's range (`to` after `from`, at most a year: two parameters),
+# say: the performance and service-level reports' range (`to` after `from`, at most a year:
+# two parameters),
 # a ticket edit's category and sub-category (a pair of the deployment's catalog), a new
 # ticket's category (the catalog), the tokens of invitations and resets (ones the server
 # mailed), registration and user creation (the password policy — common passwords, personal
 # information, zxcvbn's patterns — and the email and company-id rules), an avatar (bytes that
 # decode as a PNG or JPEG). Every check but
 # positive_data_acceptance ("schema-valid data is accepted") runs on them too.
-beyond_schema='performance|edit_ticket|create_ticket|accept_invitation|reset_password|register|create_user|upload_avatar'
+beyond_schema='performance|sla|edit_ticket|create_ticket|accept_invitation|reset_password|register|create_user|upload_avatar'
 
 if [ $# -gt 0 ]; then
     echo "== schemathesis: checks $1"
