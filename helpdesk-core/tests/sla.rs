@@ -266,12 +266,15 @@ fn rejected_and_withdrawn_tickets_leave_no_running_targets() {
         c.iter().map(|c| (c.kind, c.state)).collect::<Vec<_>>(),
         [(TargetKind::FirstResponse, TargetState::Met)]
     );
+    // Withdrawn after the first-response target passed: that one was breached; the resolution
+    // target (240 min) had not passed, so it has no outcome.
     let withdrawn = history(req, staff, t0, &[(90, Act(Action::Withdraw, S::Withdrawn))]);
     let c = cycles(req, &withdrawn, &targets(60, 60, 240), &cal, 75, t0 + Duration::days(3));
-    assert_eq!(
-        c.iter().map(|c| (c.kind, c.state)).collect::<Vec<_>>(),
-        [(TargetKind::FirstResponse, TargetState::Breached)]
-    );
+    let show: Vec<_> = c.iter().map(|c| (c.kind, c.state, c.ended_at)).collect();
+    assert_eq!(show, [(TargetKind::FirstResponse, TargetState::Breached, Some(t0 + Duration::minutes(90)))]);
+    // Withdrawn before any target passed: nothing to count, now or ever.
+    let early = history(req, staff, t0, &[(30, Act(Action::Withdraw, S::Withdrawn))]);
+    assert!(cycles(req, &early, &targets(60, 60, 240), &cal, 75, t0 + Duration::days(30)).is_empty());
 }
 
 #[test]

@@ -14,8 +14,9 @@
 //!   response, unless one is already running, and is met by the next staff response.
 //! - **Resolution** starts at submission and is met when the ticket is resolved. Reopening
 //!   starts a new resolution cycle at the reopening, measured from zero; the earlier cycle
-//!   keeps its outcome. A ticket rejected or withdrawn ends its running cycles without an
-//!   outcome (they are left out).
+//!   keeps its outcome.
+//! - A ticket **rejected or withdrawn** ends its running cycles: one already past its target
+//!   by then counts as breached (it was), the others are left out (no outcome).
 //! - A cycle is **met** when it ended within its target and **breached** when its business
 //!   time passed the target (ended late, or still running); a running cycle is **paused**
 //!   while the ticket is, **warning** past the warning share of its target, **ok** before.
@@ -236,6 +237,8 @@ pub fn cycles(
     let mut spans: Vec<(DateTime<Utc>, bool)> = vec![(first.at, false)];
     let mut ended: Vec<(Open, Option<DateTime<Utc>>)> = Vec::new();
     let mut open: Vec<Open> = Vec::new();
+    // Running cycles a rejection or withdrawal ended, with when.
+    let mut cancelled: Vec<(Open, DateTime<Utc>)> = Vec::new();
     let start = |kind, at, target: Option<Duration>| target.map(|target| Open { kind, started_at: at, target });
     open.extend(start(TargetKind::FirstResponse, first.at, targets.first_response));
     open.extend(start(TargetKind::Resolution, first.at, targets.resolution));
@@ -269,7 +272,7 @@ pub fn cycles(
                     }
                 }
                 TicketStatus::Rejected | TicketStatus::Withdrawn => {
-                    open.retain(|o| o.kind != TargetKind::Resolution && o.kind != TargetKind::NextResponse);
+                    cancelled.extend(open.drain(..).map(|o| (o, s.at)));
                 }
                 TicketStatus::InProgress if was_resolved => {
                     open.extend(start(TargetKind::Resolution, s.at, targets.resolution));
@@ -282,8 +285,13 @@ pub fn cycles(
     let last = history.last().map_or(first.at, |e| e.at).max(now);
     let window = calendar.window(first.at, last);
     let timeline = Timeline::new(spans, &window);
+    // A cancelled cycle counts only if it was already past its target: it was breached then.
+    let breached_before_cancelled = cancelled
+        .into_iter()
+        .filter_map(|(o, at)| (timeline.elapsed(micros(o.started_at), micros(at)) > o.target).then_some((o, Some(at))));
     let mut out: Vec<TargetCycle> = ended
         .into_iter()
+        .chain(breached_before_cancelled)
         .chain(open.into_iter().map(|o| (o, None)))
         .map(|(o, end)| {
             let to = end.unwrap_or(now);
