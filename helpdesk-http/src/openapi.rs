@@ -127,7 +127,12 @@ fn list_of<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::Ob
 
 /// The ticket list's `sort` values.
 pub(crate) fn sort_schema() -> utoipa::openapi::Object {
-    string_enum(["created", "updated", "priority", "number"])
+    string_enum(["created", "updated", "priority", "number", "due"])
+}
+
+/// The service-level list filter.
+pub(crate) fn sla_filter_schema() -> utoipa::openapi::Object {
+    string_enum(["breached"])
 }
 
 /// `asc` or `desc`.

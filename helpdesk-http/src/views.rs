@@ -152,6 +152,15 @@ pub struct TicketOut {
     pub version: u64,
     /// Lifecycle actions the caller may take now (routes under `/tickets/{number}/`).
     pub actions: Vec<String>,
+    /// Staff only: when the earliest running service-level target falls due (absent when
+    /// none runs, or for employees). Each target's figures: `GET /tickets/{number}/sla`.
+    #[serde(serialize_with = "crate::json_time::rfc3339_opt", skip_serializing_if = "Option::is_none")]
+    pub sla_due_at: Option<DateTime<Utc>>,
+    /// Staff only: `ok`, `warning` or `breached`, for the running targets now (absent when
+    /// none runs, or for employees).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub sla_state: Option<&'static str>,
 }
 
 impl From<&TicketView> for TicketOut {
@@ -180,6 +189,8 @@ impl From<&TicketView> for TicketOut {
             rejection_reason: t.rejection_reason.clone(),
             version: t.version,
             actions: v.actions.iter().map(|a| a.as_str().to_owned()).collect(),
+            sla_due_at: if v.sees_internal { t.sla.due_at } else { None },
+            sla_state: v.sla_state.map(|s| s.as_str()),
         }
     }
 }

@@ -101,6 +101,12 @@ fn push_filters(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) 
     if let Some(t) = q.created_to {
         b.push(" AND created_at < ").push_bind(t);
     }
+    if q.sort.field == TicketSortField::Due {
+        b.push(" AND sla_due_at IS NOT NULL");
+    }
+    if let Some(d) = q.due_before {
+        b.push(" AND sla_due_at < ").push_bind(d);
+    }
     if let Some(n) = q.text_needle() {
         // PostgreSQL text cannot hold U+0000, so no stored subject or description contains
         // it: a needle with one matches nothing, as on every store (binding it would fail).
@@ -134,6 +140,7 @@ fn sort_of(q: &TicketQuery) -> (&'static str, &'static str) {
         TicketSortField::Updated => "updated_at",
         TicketSortField::Priority => "priority_rank",
         TicketSortField::Number => "seq",
+        TicketSortField::Due => "sla_due_at",
     };
     let dir = match q.sort.direction {
         SortDirection::Asc => "ASC",
@@ -152,7 +159,7 @@ fn push_order(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) {
     if let Some(c) = q.cursor {
         b.push(format!(" AND ({col}, id) {op} ("));
         match q.sort.field {
-            TicketSortField::Created | TicketSortField::Updated => {
+            TicketSortField::Created | TicketSortField::Updated | TicketSortField::Due => {
                 b.push_bind(DateTime::<Utc>::from_timestamp_micros(c.key).unwrap_or_default());
             }
             TicketSortField::Priority => {
@@ -212,6 +219,26 @@ impl TicketStore for PgStore {
         .await
         .map_err(pg_error)?;
         docs(rows)
+    }
+
+    async fn sla_alerts_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<(DateTime<Utc>, TicketId)>> {
+        let rows = sqlx::query(
+            "SELECT at, ticket_id FROM ticket_sla_alerts WHERE at > $1 AND at <= $2 ORDER BY at, ticket_id LIMIT $3",
+        )
+        .bind(after)
+        .bind(until)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get("at").map_err(pg_error)?, TicketId::from_uuid(r.try_get("ticket_id").map_err(pg_error)?))))
+            .collect()
     }
 
     async fn history(&self, ticket: TicketId) -> StoreResult<Vec<HistoryEvent>> {

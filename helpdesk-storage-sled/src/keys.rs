@@ -65,12 +65,19 @@ pub(crate) enum Dim {
     Category = 4,
     Requester = 5,
     Assignee = 6,
+    /// Not a list filter: the service-level alert moments ([`alert_key`]).
+    SlaAlert = 7,
 }
 
 pub(crate) const DIMS: [Dim; 7] =
     [Dim::All, Dim::Status, Dim::Priority, Dim::Department, Dim::Category, Dim::Requester, Dim::Assignee];
-pub(crate) const SORTS: [TicketSortField; 4] =
-    [TicketSortField::Created, TicketSortField::Updated, TicketSortField::Priority, TicketSortField::Number];
+pub(crate) const SORTS: [TicketSortField; 5] = [
+    TicketSortField::Created,
+    TicketSortField::Updated,
+    TicketSortField::Priority,
+    TicketSortField::Number,
+    TicketSortField::Due,
+];
 
 pub(crate) fn sort_tag(f: TicketSortField) -> u8 {
     match f {
@@ -78,6 +85,7 @@ pub(crate) fn sort_tag(f: TicketSortField) -> u8 {
         TicketSortField::Updated => 1,
         TicketSortField::Priority => 2,
         TicketSortField::Number => 3,
+        TicketSortField::Due => 4,
     }
 }
 
@@ -91,6 +99,7 @@ pub(crate) fn dim_value(t: &Ticket, d: Dim) -> Vec<u8> {
         Dim::Category => t.category.as_str().as_bytes().to_vec(),
         Dim::Requester => t.requester.as_uuid().as_bytes().to_vec(),
         Dim::Assignee => t.assignee.map(|a| a.as_uuid().as_bytes().to_vec()).unwrap_or_default(),
+        Dim::SlaAlert => Vec::new(),
     }
 }
 
@@ -111,12 +120,22 @@ pub(crate) fn indexed(d: Dim, s: TicketSortField) -> bool {
     matches!(d, Dim::All | Dim::Status) || s == TicketSortField::Created
 }
 
-/// Every index key of a ticket.
+/// The index key of one service-level alert moment: [`Dim::SlaAlert`], the moment, the id.
+pub(crate) fn alert_key(at: DateTime<Utc>, id: uuid::Uuid) -> Vec<u8> {
+    Key::new().u8(Dim::SlaAlert as u8).time(at).uuid(id).build()
+}
+
+/// Every index key of a ticket: 13 list entries, two more for the due-time sort while a
+/// service-level target runs (only such tickets have a due time), and one per alert moment.
 pub(crate) fn index_keys(t: &Ticket) -> Vec<Vec<u8>> {
-    let mut out = Vec::with_capacity(13);
+    let mut out = Vec::with_capacity(13 + 2 + t.sla.alerts.len());
+    for at in &t.sla.alerts {
+        out.push(alert_key(*at, t.id.as_uuid()));
+    }
     for d in DIMS {
         let v = dim_value(t, d);
-        for s in SORTS.into_iter().filter(|s| indexed(d, *s)) {
+        let due = t.sla.due_at.is_some();
+        for s in SORTS.into_iter().filter(|s| indexed(d, *s) && (due || *s != TicketSortField::Due)) {
             let sort =
                 helpdesk_core::ports::TicketSort { field: s, direction: helpdesk_core::ports::SortDirection::Asc };
             let mut k = index_prefix(d, &v, s);

@@ -76,7 +76,7 @@ pub use flush::FlushStats;
 use helpdesk_core::ports::StoreError;
 
 /// The on-disk schema this build writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Options of [`SledStore::open`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,6 +321,8 @@ impl SledStore {
 const UPGRADES: &[fn(&sled::Db) -> sled::Result<()>] = &[
     // 1 → 2: ticket, user and session rows in binary layouts.
     ticket_row::upgrade_to_schema_2,
+    // 2 → 3: ticket rows carry their service-level schedule.
+    ticket_row::upgrade_to_schema_3,
 ];
 
 fn migrate(db: &sled::Db, meta: &sled::Tree, path: &Path) -> Result<(), OpenError> {

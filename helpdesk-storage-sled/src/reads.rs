@@ -228,6 +228,28 @@ impl TicketStore for SledStore {
         Ok(out)
     }
 
+    async fn sla_alerts_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<(DateTime<Utc>, TicketId)>> {
+        // Alert entries sort by moment, then id: the range starts after every entry at
+        // `after` and ends after every entry at `until`.
+        let tag = Dim::SlaAlert as u8;
+        let start = Key::new().u8(tag).i64(after.timestamp_micros().saturating_add(1)).build();
+        let end = Key::new().u8(tag).i64(until.timestamp_micros().saturating_add(1)).build();
+        let mut out = Vec::new();
+        for kv in self.t.ticket_idx.range(start..end).take(limit) {
+            let (k, _) = kv.map_err(sled_err)?;
+            let at = DateTime::from_timestamp_micros(crate::keys::key_i64(&k[1..9]))
+                .ok_or_else(|| crate::codec::corrupt("an alert moment out of range"))?;
+            let id = uuid::Uuid::from_slice(&k[9..]).map_err(|_| crate::codec::corrupt("an alert key"))?;
+            out.push((at, TicketId::from_uuid(id)));
+        }
+        Ok(out)
+    }
+
     async fn history(&self, ticket: TicketId) -> StoreResult<Vec<HistoryEvent>> {
         self.t.events.scan_prefix(ticket.as_uuid().as_bytes()).map(|kv| dec(&kv.map_err(sled_err)?.1)).collect()
     }

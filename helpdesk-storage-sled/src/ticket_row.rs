@@ -13,6 +13,10 @@
 //! run again on the next open: the schema version moves to 2 only after every row is
 //! rewritten, and rows already in the new layout are left as they are.
 //!
+//! Schema 3 appends the service-level schedule ([`SlaRow`]) after the schema-2 fields, under
+//! tag 3; a tag-2 row decodes with an empty schedule, and [`upgrade_to_schema_3`] rewrites
+//! them (their schedules fill in at each ticket's next change).
+//!
 //! bincode is positional: a field added, removed or moved in [`TicketRow`] changes every stored
 //! ticket. `tests/stored/ticket.row.hex` pins the bytes; the old layout's bytes stay pinned in
 //! `tests/stored/ticket.bincode.hex`, which the upgrade test reads.
@@ -21,14 +25,17 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use helpdesk_core::domain::{
     CategoryKey, DepartmentKey, Description, Priority, Subject, TicketId, TicketNumber, TicketStatus, UserId,
 };
-use helpdesk_core::model::Ticket;
+use helpdesk_core::model::{SlaSchedule, Ticket};
 use helpdesk_core::ports::StoreError;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::corrupt;
 
-/// The first byte of a schema-2 ticket row.
-const TAG: u8 = 2;
+/// The first byte of a schema-3 ticket row.
+const TAG: u8 = 3;
+
+/// The first byte of a schema-2 ticket row (no service-level schedule).
+const SCHEMA_2_TAG: u8 = 2;
 
 /// The first byte of every schema-1 ticket row (see the module docs).
 const SCHEMA_1_FIRST_BYTE: u8 = 0x10;
@@ -81,9 +88,30 @@ struct TicketRow {
     version: u64,
 }
 
+/// The service-level schedule, as stored after the schema-2 fields.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SlaRow {
+    due_at: Option<Stamp>,
+    warn_at: Option<Stamp>,
+    alerts: Vec<Stamp>,
+}
+
+/// A schema-3 row: the schema-2 fields, then the schedule (bincode writes nested fields in
+/// order, so this is the flat layout of every field).
+#[derive(Debug, Serialize, Deserialize)]
+struct TicketRowV3 {
+    row: TicketRow,
+    sla: SlaRow,
+}
+
 /// Encodes a ticket in the current layout.
 pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
     let t = t.clone();
+    let sla = SlaRow {
+        due_at: t.sla.due_at.map(Stamp::from),
+        warn_at: t.sla.warn_at.map(Stamp::from),
+        alerts: t.sla.alerts.iter().copied().map(Stamp::from).collect(),
+    };
     let row = TicketRow {
         id: t.id,
         number: t.number,
@@ -108,19 +136,23 @@ pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
         workflow_linked: t.workflow_linked,
         version: t.version,
     };
-    crate::codec::tagged(TAG, &row)
+    crate::codec::tagged(TAG, &TicketRowV3 { row, sla })
 }
 
-/// Decodes a ticket row of either layout.
+/// Decodes a ticket row of any layout.
 pub(crate) fn decode(b: &[u8]) -> Result<Ticket, StoreError> {
     match b.split_first() {
-        Some((&TAG, rest)) => from_row(bincode::deserialize(rest).map_err(crate::backend)?),
+        Some((&TAG, rest)) => {
+            let v3: TicketRowV3 = bincode::deserialize(rest).map_err(crate::backend)?;
+            from_row(v3.row, v3.sla)
+        }
+        Some((&SCHEMA_2_TAG, rest)) => from_row(bincode::deserialize(rest).map_err(crate::backend)?, SlaRow::default()),
         Some((&SCHEMA_1_FIRST_BYTE, _)) => bincode::deserialize(b).map_err(crate::backend),
         _ => Err(corrupt("an unknown layout")),
     }
 }
 
-fn from_row(r: TicketRow) -> Result<Ticket, StoreError> {
+fn from_row(r: TicketRow, sla: SlaRow) -> Result<Ticket, StoreError> {
     let opt = |s: Option<Stamp>| s.map(Stamp::time).transpose();
     Ok(Ticket {
         id: r.id,
@@ -148,7 +180,21 @@ fn from_row(r: TicketRow) -> Result<Ticket, StoreError> {
         rejection_reason: r.rejection_reason,
         workflow_linked: r.workflow_linked,
         version: r.version,
+        sla: SlaSchedule {
+            due_at: opt(sla.due_at)?,
+            warn_at: opt(sla.warn_at)?,
+            alerts: sla.alerts.into_iter().map(Stamp::time).collect::<Result<_, _>>()?,
+        },
     })
+}
+
+/// The upgrade from schema 2 to 3: rewrites every schema-2 ticket row with an empty schedule
+/// (filled in at the ticket's next change), like [`upgrade_to_schema_2`].
+pub(crate) fn upgrade_to_schema_3(db: &sled::Db) -> sled::Result<()> {
+    let unsupported = |e: StoreError| sled::Error::Unsupported(e.to_string());
+    rewrite(db, "tickets", SCHEMA_2_TAG, |v| encode(&decode(v).map_err(unsupported)?).map_err(unsupported))?;
+    db.flush()?;
+    Ok(())
 }
 
 /// The upgrade from schema 1 to 2: rewrites every schema-1 ticket, user and session row in
@@ -234,6 +280,36 @@ mod tests {
         assert_eq!(old[0], super::SCHEMA_1_FIRST_BYTE);
         assert_eq!(super::decode(&old).unwrap(), StoredSamples::new().ticket);
         assert!(super::encode(&StoredSamples::new().ticket).unwrap().len() < old.len());
+    }
+
+    /// Schema-2 rows (their bytes pinned before the schedule was added) decode with an empty
+    /// schedule, and the upgrade rewrites them in the current layout.
+    #[test]
+    fn schema_2_rows_decode_and_upgrade() {
+        let old = unhex(&std::fs::read_to_string(stored_dir().join("ticket.row.v2.hex")).unwrap());
+        assert_eq!(old[0], super::SCHEMA_2_TAG);
+        let sample = StoredSamples::new().ticket;
+        assert_eq!(super::decode(&old).unwrap(), sample);
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("tickets").unwrap().insert(b"t", old).unwrap();
+        super::upgrade_to_schema_3(&db).unwrap();
+        let row = db.open_tree("tickets").unwrap().get(b"t").unwrap().unwrap();
+        assert_eq!(row[0], super::TAG);
+        assert_eq!(super::decode(&row).unwrap(), sample);
+    }
+
+    /// A schedule survives the round trip.
+    #[test]
+    fn schedules_round_trip() {
+        let mut t = StoredSamples::new().ticket;
+        let at = t.created_at;
+        t.sla = helpdesk_core::model::SlaSchedule {
+            due_at: Some(at + chrono::Duration::hours(8)),
+            warn_at: Some(at + chrono::Duration::hours(6)),
+            alerts: vec![at + chrono::Duration::hours(6), at + chrono::Duration::hours(8)],
+        };
+        assert_eq!(super::decode(&super::encode(&t).unwrap()).unwrap(), t);
     }
 
     #[test]

@@ -119,8 +119,7 @@ fn a_newer_schema_is_refused() {
 }
 
 /// A database of schema 1 (ticket rows as bare bincode of `Ticket`, timestamps as text; users
-/// as JSON) opens
-/// as schema 2: every ticket row is rewritten, reads give the same tickets, lists and counts
+/// as JSON) opens as the current schema, through every step: every ticket row is rewritten, reads give the same tickets, lists and counts
 /// still find them, and an upgrade interrupted half-way finishes on the next open.
 #[tokio::test]
 async fn a_schema_1_database_is_upgraded() {
@@ -168,11 +167,11 @@ async fn a_schema_1_database_is_upgraded() {
     }
     let db = raw_reopen(&path);
     let version = db.open_tree("meta").unwrap().get("schema_version").unwrap().unwrap();
-    assert_eq!(version.as_ref(), &2u32.to_be_bytes());
-    for tree in ["tickets", "users"] {
+    assert_eq!(version.as_ref(), &helpdesk_storage_sled::SCHEMA_VERSION.to_be_bytes());
+    for (tree, tag) in [("tickets", 3), ("users", 2)] {
         for kv in db.open_tree(tree).unwrap().iter() {
             let (_, row) = kv.unwrap();
-            assert_eq!(row[0], 2, "a row of {tree} was left in the old layout");
+            assert_eq!(row[0], tag, "a row of {tree} was left in the old layout");
         }
     }
 }

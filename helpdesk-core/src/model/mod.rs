@@ -33,4 +33,4 @@ pub use outbox::{
     SecretToken, TicketMail, TicketSnapshot, WorkflowEvent, WorkflowEventKind,
 };
 pub use session::{OneTimeToken, Session, TokenHash, TokenPurpose};
-pub use ticket::{ActorRef, Attachment, Comment, EventKind, FieldChange, HistoryEvent, Ticket};
+pub use ticket::{ActorRef, Attachment, Comment, EventKind, FieldChange, HistoryEvent, SlaSchedule, Ticket};

@@ -58,6 +58,49 @@ pub struct Ticket {
     pub workflow_linked: bool,
     /// Optimistic-concurrency version, 1 at creation, +1 per change.
     pub version: u64,
+    /// When its running service-level targets fall due and warn: derived from the history at
+    /// each change (never edited), stored so that stores can sort by it and find due alerts.
+    #[serde(default, skip_serializing_if = "SlaSchedule::is_empty")]
+    pub sla: SlaSchedule,
+}
+
+/// The moments of a ticket's running service-level targets, as of its last change: what the
+/// "due soonest" sort, the "breached" filter and the alert loop read (see
+/// [`crate::sla`]). Empty when no policy applies or no target runs (met, paused, closed).
+///
+/// The moments depend only on the history and the calendar, not on the time they were
+/// computed, so they stay right until the next change; a changed calendar or policy takes
+/// effect on a ticket's schedule at its next change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SlaSchedule {
+    /// When the earliest running target falls due.
+    pub due_at: Option<DateTime<Utc>>,
+    /// When the earliest running target enters its warning share.
+    pub warn_at: Option<DateTime<Utc>>,
+    /// Every moment an alert falls due (each running target's warning and due time), sorted,
+    /// without repeats.
+    pub alerts: Vec<DateTime<Utc>>,
+}
+
+impl SlaSchedule {
+    /// True when no target runs.
+    pub fn is_empty(&self) -> bool {
+        self.due_at.is_none() && self.warn_at.is_none() && self.alerts.is_empty()
+    }
+
+    /// Where the running targets stand at `now`: `breached` once the earliest is past due,
+    /// `warning` once one is in its warning share, `ok` before, `None` when none runs.
+    pub fn state_at(&self, now: DateTime<Utc>) -> Option<crate::sla::TargetState> {
+        use crate::sla::TargetState;
+        let due = self.due_at?;
+        Some(if due < now {
+            TargetState::Breached
+        } else if self.warn_at.is_some_and(|w| w <= now) {
+            TargetState::Warning
+        } else {
+            TargetState::Ok
+        })
+    }
 }
 
 /// Who did something.

@@ -125,6 +125,10 @@ pub enum TicketSortField {
     Priority,
     /// Ticket number.
     Number,
+    /// When the earliest running service-level target falls due ([`Ticket::sla`]): "due
+    /// soonest" ascending. Only tickets with a running target have a due time, so sorting by
+    /// it lists only those.
+    Due,
 }
 
 /// A sort.
@@ -144,6 +148,7 @@ impl TicketSort {
             TicketSortField::Updated => t.updated_at.timestamp_micros(),
             TicketSortField::Priority => i64::from(t.priority.map_or(4, |p| p.rank())),
             TicketSortField::Number => i64::try_from(t.number.seq()).unwrap_or(i64::MAX),
+            TicketSortField::Due => t.sla.due_at.map_or(i64::MAX, |d| d.timestamp_micros()),
         }
     }
 
@@ -203,7 +208,10 @@ pub struct TicketQuery {
     pub created_to: Option<DateTime<Utc>>,
     /// Case-insensitive substring of subject or description.
     pub text: Option<String>,
-    /// The order (created, updated, priority or number).
+    /// Only tickets whose earliest running service-level target falls due strictly before
+    /// this; the current time gives the breached ones.
+    pub due_before: Option<DateTime<Utc>>,
+    /// The order (created, updated, priority, number or due time).
     pub sort: TicketSort,
     /// Continue after this position.
     pub cursor: Option<Cursor>,
@@ -249,6 +257,8 @@ impl TicketQuery {
             && self.requester.is_none_or(|r| t.requester == r)
             && self.created_from.is_none_or(|f| t.created_at >= f)
             && self.created_to.is_none_or(|to| t.created_at < to)
+            && (self.sort.field != TicketSortField::Due || t.sla.due_at.is_some())
+            && self.due_before.is_none_or(|b| t.sla.due_at.is_some_and(|d| d < b))
             && self.text_needle().is_none_or(|n| {
                 t.subject.as_str().to_lowercase().contains(&n) || t.description.as_str().to_lowercase().contains(&n)
             })

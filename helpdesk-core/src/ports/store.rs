@@ -313,6 +313,15 @@ pub trait TicketStore: Send + Sync + fmt::Debug + 'static {
     async fn ticket_counts(&self, query: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>>;
     /// Resolved tickets whose `resolved_at` is before `cutoff` (auto-close), at most `limit`.
     async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Ticket>>;
+    /// The service-level alert moments ([`SlaSchedule::alerts`](crate::model::SlaSchedule)) of
+    /// every ticket that fall in `(after, until]`, as `(moment, ticket)` in time order (ties
+    /// by ticket id), at most `limit`: what the alert loop works through.
+    async fn sla_alerts_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<(DateTime<Utc>, TicketId)>>;
     /// A ticket's history, oldest first.
     async fn history(&self, ticket: TicketId) -> StoreResult<Vec<HistoryEvent>>;
     /// A ticket's comments, oldest first.

@@ -109,7 +109,7 @@ impl HelpDesk {
                 });
             }
         }
-        self.record_sla_policies(&mut uow, now).await?;
+        self.record_sla(&mut uow, now).await?;
         let told: HashSet<UserId> = uow.notices.iter().map(|n| n.user).collect();
         changes.extend(told.into_iter().map(|user| Change::Notices { user }));
         let accounts: HashSet<UserId> = uow

@@ -12,7 +12,7 @@ use super::HelpDesk;
 use crate::Result;
 use crate::domain::{EventId, TicketNumber};
 use crate::lifecycle::Action;
-use crate::model::{ActorRef, EventKind, FieldChange, HistoryEvent, Ticket};
+use crate::model::{ActorRef, EventKind, FieldChange, HistoryEvent, SlaSchedule, Ticket};
 use crate::policy::{Permission, Principal, Resource};
 use crate::ports::{PageSize, StoreResult, TicketQuery, UnitOfWork};
 use crate::report::ReportRange;
@@ -60,50 +60,80 @@ impl HelpDesk {
         }
     }
 
-    /// Records, as an internal history event in `uow`, the policy chosen for each ticket that
-    /// is filed or whose department or category changes, when the choice differs from the
-    /// one recorded before. Nothing when there are no policies.
-    pub(crate) async fn record_sla_policies(&self, uow: &mut UnitOfWork, now: DateTime<Utc>) -> StoreResult<()> {
+    /// Brings the service levels of each ticket `uow` writes up to date: records, as an
+    /// internal history event, the policy chosen for a ticket that is filed or whose
+    /// department or category changes (when the choice differs from the one recorded
+    /// before), then stores the moments of its running targets on the ticket
+    /// ([`SlaSchedule`]). Reads each changed ticket's history (not a filed one's); nothing
+    /// when there are no policies.
+    pub(crate) async fn record_sla(&self, uow: &mut UnitOfWork, now: DateTime<Utc>) -> StoreResult<()> {
         let rules = &self.inner.sla;
         if rules.is_empty() {
+            for w in &mut uow.tickets {
+                w.value.sla = SlaSchedule::default();
+            }
             return Ok(());
         }
         let mut recorded = Vec::new();
+        let mut schedules = Vec::with_capacity(uow.tickets.len());
         for w in &uow.tickets {
             let t = &w.value;
-            let events = uow.events.iter().filter(|e| e.ticket == t.id);
+            let mut events: Vec<HistoryEvent> = uow.events.iter().filter(|e| e.ticket == t.id).cloned().collect();
             let (mut filed, mut moved) = (false, false);
-            for e in events {
+            for e in &events {
                 filed |= matches!(e.kind, EventKind::Action { action: Action::Submit });
                 moved |= e.changes.iter().any(|c| c.field == "department" || c.field == "category");
             }
-            if !filed && !moved {
-                continue;
+            let mut history = if filed { Vec::new() } else { self.inner.store.history(t.id).await? };
+            if filed || moved {
+                let chosen = rules.policy_for(t).map(|(p, _)| p.key.clone());
+                let before = recorded_policy(&history).map(|p| p.map(str::to_owned));
+                if before.as_ref() != Some(&chosen) && (before.is_some() || chosen.is_some()) {
+                    let event = HistoryEvent {
+                        id: EventId::random(),
+                        ticket: t.id,
+                        at: now,
+                        actor: ActorRef::System,
+                        kind: EventKind::Edited,
+                        changes: vec![FieldChange::new(SLA_POLICY_FIELD, before.flatten(), chosen)],
+                        note: None,
+                        internal: true,
+                        version: t.version,
+                    };
+                    events.push(event.clone());
+                    recorded.push(event);
+                }
             }
-            let chosen = rules.policy_for(t).map(|(p, _)| p.key.clone());
-            let before = if filed {
-                None
-            } else {
-                let history = self.inner.store.history(t.id).await?;
-                recorded_policy(&history).map(|p| p.map(str::to_owned))
-            };
-            if before.as_ref() == Some(&chosen) || (before.is_none() && chosen.is_none()) {
-                continue;
-            }
-            recorded.push(HistoryEvent {
-                id: EventId::random(),
-                ticket: t.id,
-                at: now,
-                actor: ActorRef::System,
-                kind: EventKind::Edited,
-                changes: vec![FieldChange::new(SLA_POLICY_FIELD, before.flatten(), chosen)],
-                note: None,
-                internal: true,
-                version: t.version,
-            });
+            history.append(&mut events);
+            schedules.push(self.schedule_of(t, &history, now));
+        }
+        for (w, schedule) in uow.tickets.iter_mut().zip(schedules) {
+            w.value.sla = schedule;
         }
         uow.events.extend(recorded);
         Ok(())
+    }
+
+    /// The moments of `ticket`'s running, unpaused targets given its whole `history`.
+    fn schedule_of(&self, ticket: &Ticket, history: &[HistoryEvent], now: DateTime<Utc>) -> SlaSchedule {
+        let Some((policy, calendar)) = self.applicable(ticket, history) else { return SlaSchedule::default() };
+        let all = cycles(
+            ticket.requester,
+            history,
+            &policy.targets(ticket.priority),
+            calendar,
+            self.inner.sla.warning_percent(),
+            now,
+        );
+        let running: Vec<&TargetCycle> = all.iter().filter(|c| c.ended_at.is_none()).collect();
+        let mut alerts: Vec<DateTime<Utc>> = running.iter().flat_map(|c| [c.warning_at, c.due_at]).flatten().collect();
+        alerts.sort_unstable();
+        alerts.dedup();
+        SlaSchedule {
+            due_at: running.iter().filter_map(|c| c.due_at).min(),
+            warn_at: running.iter().filter_map(|c| c.warning_at).min(),
+            alerts,
+        }
     }
 
     /// The service levels of `ticket` given its whole `history`, or `None` when no policy

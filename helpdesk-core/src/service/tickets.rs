@@ -13,7 +13,8 @@ use crate::lifecycle::{Action, ActionInput, Actor, Input};
 use crate::model::{ActorRef, Comment, EventKind, FieldChange, HistoryEvent, NotificationKind, Ticket, UserSummary};
 use crate::policy::{ListScope, Permission, Principal, Resource, TicketField};
 use crate::ports::{
-    IdempotencyBegin, IdempotencyKey, IdempotencyRecord, Page, StoreError, TicketQuery, UnitOfWork, Versioned,
+    IdempotencyBegin, IdempotencyKey, IdempotencyRecord, Page, StoreError, TicketQuery, TicketSortField, UnitOfWork,
+    Versioned,
 };
 use crate::{AuthFailure, Error, FieldError, Result, ValidationErrors};
 
@@ -117,6 +118,9 @@ pub struct TicketView {
     pub actions: Vec<Action>,
     /// Whether the principal sees internal content.
     pub sees_internal: bool,
+    /// Where the ticket's running service-level targets stand now ([`SlaSchedule::state_at`]
+    /// (crate::model::SlaSchedule::state_at)): staff only, `None` when none runs.
+    pub sla_state: Option<crate::sla::TargetState>,
 }
 
 /// A ticket with everything its page shows (see [`HelpDesk::ticket_thread`]).
@@ -192,7 +196,8 @@ impl HelpDesk {
             _ => Vec::new(),
         };
         let sees_internal = self.allowed(principal, Permission::ViewInternal, &Resource::ticket(&ticket));
-        TicketView { ticket, actions, sees_internal }
+        let sla_state = if sees_internal { ticket.sla.state_at(self.now()) } else { None };
+        TicketView { ticket, actions, sees_internal, sla_state }
     }
 
     fn check_ticket_version(t: &Ticket, expected: Option<u64>) -> Result<()> {
@@ -343,6 +348,7 @@ impl HelpDesk {
                 rejection_reason: None,
                 workflow_linked: false,
                 version: 1,
+                sla: crate::model::SlaSchedule::default(),
             };
             let mut uow = UnitOfWork::new();
             uow.outbox = self.effect_messages(&ticket, &effects, Some(requester), None, now).await?;
@@ -398,6 +404,9 @@ impl HelpDesk {
                 q.departments = vec![d];
             }
             ListScope::Own(me) => {
+                if q.sort.field == TicketSortField::Due || q.due_before.is_some() {
+                    return Err(Error::Forbidden("sort or filter by service levels (staff only)"));
+                }
                 if q.requester.is_some_and(|r| r != me) {
                     return Ok(None);
                 }

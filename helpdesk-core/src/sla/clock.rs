@@ -99,6 +99,9 @@ pub struct TargetCycle {
     /// counting from the last resumption; `None` while paused and not breached, or when the
     /// calendar has no working time ahead.
     pub due_at: Option<DateTime<Utc>>,
+    /// When a running cycle enters its warning share (the warning percentage of its target);
+    /// `None` once it ended, while paused, or when the calendar has no working time ahead.
+    pub warning_at: Option<DateTime<Utc>>,
     /// Where it stands.
     pub state: TargetState,
 }
@@ -296,7 +299,14 @@ pub fn cycles(
         .map(|(o, end)| {
             let to = end.unwrap_or(now);
             let elapsed = timeline.elapsed(micros(o.started_at), micros(to));
-            let due_at = timeline.due(micros(o.started_at), micros(to), o.target, end.is_some() || paused_now);
+            let stopped = end.is_some() || paused_now;
+            let due_at = timeline.due(micros(o.started_at), micros(to), o.target, stopped);
+            let warning_at = if stopped {
+                None
+            } else {
+                let share = o.target.num_microseconds().map(|t| (t.saturating_mul(i64::from(warning_percent)) + 99) / 100);
+                share.and_then(|s| timeline.due(micros(o.started_at), micros(to), Duration::microseconds(s), false))
+            };
             let state = match end {
                 Some(_) if elapsed <= o.target => TargetState::Met,
                 _ if elapsed > o.target => TargetState::Breached,
@@ -316,6 +326,7 @@ pub fn cycles(
                 target: o.target,
                 elapsed,
                 due_at,
+                warning_at,
                 state,
             }
         })

@@ -59,6 +59,7 @@ pub fn ticket(seq: u64, requester: UserId, at: DateTime<Utc>) -> Ticket {
         rejection_reason: None,
         workflow_linked: false,
         version: 1,
+        sla: crate::model::SlaSchedule::default(),
     }
 }
 

@@ -240,6 +240,22 @@ impl TicketStore for InMemoryStore {
         v.truncate(limit);
         Ok(v)
     }
+    async fn sla_alerts_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<(DateTime<Utc>, TicketId)>> {
+        let s = self.lock();
+        let mut v: Vec<(DateTime<Utc>, TicketId)> = s
+            .tickets
+            .values()
+            .flat_map(|t| t.sla.alerts.iter().filter(|a| **a > after && **a <= until).map(|a| (*a, t.id)))
+            .collect();
+        v.sort_unstable_by_key(|(a, id)| (*a, id.as_uuid()));
+        v.truncate(limit);
+        Ok(v)
+    }
     async fn history(&self, ticket: TicketId) -> StoreResult<Vec<HistoryEvent>> {
         Ok(self.lock().events.get(&ticket).cloned().unwrap_or_default())
     }

@@ -42,6 +42,12 @@ mockall::mock! {
         async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Page<Ticket>>;
         async fn ticket_counts(&self, query: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>>;
         async fn resolved_before(&self, cutoff: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Ticket>>;
+        async fn sla_alerts_between(
+            &self,
+            after: DateTime<Utc>,
+            until: DateTime<Utc>,
+            limit: usize,
+        ) -> StoreResult<Vec<(DateTime<Utc>, TicketId)>>;
         async fn history(&self, ticket: TicketId) -> StoreResult<Vec<HistoryEvent>>;
         async fn comments(&self, ticket: TicketId) -> StoreResult<Vec<Comment>>;
         async fn attachments(&self, ticket: TicketId) -> StoreResult<Vec<Attachment>>;

@@ -96,6 +96,7 @@ impl StoredSamples {
             rejection_reason: None,
             workflow_linked: true,
             version: 4,
+            sla: crate::model::SlaSchedule::default(),
         };
         let event = HistoryEvent {
             id: EventId::from_uuid(id(5)),

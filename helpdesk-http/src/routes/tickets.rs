@@ -123,7 +123,16 @@ pub struct TicketListParams {
     pub created_to: Option<DateTime<Utc>>,
     /// Case-insensitive text in subject or description.
     pub q: Option<String>,
-    /// `created` (default), `updated`, `priority` or `number`.
+    /// `breached`: only tickets with a running service-level target past its due time
+    /// (staff only).
+    #[param(schema_with = crate::openapi::sla_filter_schema)]
+    pub sla: Option<String>,
+    /// Only tickets whose earliest running service-level target falls due before this
+    /// (RFC 3339; staff only).
+    pub due_before: Option<DateTime<Utc>>,
+    /// `created` (default), `updated`, `priority`, `number` or `due` (the earliest running
+    /// service-level target's due time, soonest first by default; lists only tickets with one
+    /// running; staff only).
     #[param(schema_with = crate::openapi::sort_schema)]
     pub sort: Option<String>,
     /// `desc` (default) or `asc`.
@@ -158,7 +167,7 @@ fn list<T>(
         .collect()
 }
 
-pub(crate) fn ticket_query(p: TicketListParams) -> ApiResult<TicketQuery> {
+pub(crate) fn ticket_query(p: TicketListParams, now: DateTime<Utc>) -> ApiResult<TicketQuery> {
     let statuses = list("status", p.status.as_deref(), |s| s.parse::<TicketStatus>())?;
     let priorities = list("priority", p.priority.as_deref(), Priority::parse)?;
     let departments = list("department", p.department.as_deref(), |s| DepartmentKey::parse_field("department", s))?;
@@ -175,9 +184,16 @@ pub(crate) fn ticket_query(p: TicketListParams) -> ApiResult<TicketQuery> {
         Some("updated") => TicketSortField::Updated,
         Some("priority") => TicketSortField::Priority,
         Some("number") => TicketSortField::Number,
-        Some(_) => return Err(ApiError::field("sort", "invalid", "one of: created, updated, priority, number")),
+        Some("due") => TicketSortField::Due,
+        Some(_) => return Err(ApiError::field("sort", "invalid", "one of: created, updated, priority, number, due")),
+    };
+    let due_before = match p.sla.as_deref().map(str::trim) {
+        None | Some("") => p.due_before,
+        Some("breached") => Some(p.due_before.map_or(now, |d| d.min(now))),
+        Some(_) => return Err(ApiError::field("sla", "invalid", "`breached`")),
     };
     let direction = match p.order.as_deref() {
+        None if field == TicketSortField::Due => SortDirection::Asc,
         None | Some("desc") => SortDirection::Desc,
         Some("asc") => SortDirection::Asc,
         Some(_) => return Err(ApiError::field("order", "invalid", "one of: asc, desc")),
@@ -192,6 +208,7 @@ pub(crate) fn ticket_query(p: TicketListParams) -> ApiResult<TicketQuery> {
         created_from: p.created_from,
         created_to: p.created_to,
         text: p.q,
+        due_before,
         sort: TicketSort { field, direction },
         cursor: cursor(p.cursor.as_deref())?,
         limit: page_size(p.limit)?,
@@ -206,7 +223,7 @@ async fn list_tickets(
     c: Caller,
     ApiQuery(p): ApiQuery<TicketListParams>,
 ) -> ApiResult<Json<TicketPage>> {
-    let q = ticket_query(p)?;
+    let q = ticket_query(p, s.desk().now())?;
     let page = s.desk().list_tickets(&c.principal, &q).await?;
     Ok(Json(TicketPage {
         items: page.items.into_iter().map(|t| (&s.desk().view(&c.principal, t)).into()).collect(),

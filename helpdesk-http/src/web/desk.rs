@@ -8,7 +8,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use helpdesk_core::domain::{CategoryKey, DepartmentKey, Priority, TicketStatus, UserId};
 use helpdesk_core::lifecycle::Action;
 use helpdesk_core::model::{Ticket, UserSummary};
@@ -55,6 +55,8 @@ struct Filters {
     from: String,
     to: String,
     q: String,
+    /// `""` any, `breached`: a running service-level target past due.
+    sla: String,
     sort: String,
     order: String,
     after: Option<String>,
@@ -82,7 +84,8 @@ impl Filters {
                 "from" => f.from = v.to_owned(),
                 "to" => f.to = v.to_owned(),
                 "q" => f.q = v.to_owned(),
-                "sort" if ["created", "updated", "priority", "number"].contains(&v) => f.sort = v.to_owned(),
+                "sla" if v == "breached" => f.sla = v.to_owned(),
+                "sort" if ["created", "updated", "priority", "number", "due"].contains(&v) => f.sort = v.to_owned(),
                 "order" if v == "asc" || v == "desc" => f.order = v.to_owned(),
                 "after" => f.after = Some(v.to_owned()),
                 _ => {}
@@ -109,6 +112,7 @@ impl Filters {
             ("from", &self.from),
             ("to", &self.to),
             ("q", &self.q),
+            ("sla", &self.sla),
         ] {
             if !v.is_empty() {
                 parts.push(format!("{k}={}", encode(v)));
@@ -126,8 +130,8 @@ impl Filters {
         format!("/desk?{}", parts.join("&"))
     }
 
-    /// The core query, or the name of the field that is wrong.
-    fn query(&self, me: UserId) -> Result<TicketQuery, &'static str> {
+    /// The core query at `now`, or the name of the field that is wrong.
+    fn query(&self, me: UserId, now: DateTime<Utc>) -> Result<TicketQuery, &'static str> {
         let date = |s: &str, field| match s {
             "" => Ok(None),
             d => NaiveDate::parse_from_str(d, "%Y-%m-%d")
@@ -161,14 +165,19 @@ impl Filters {
             // "to" is the last day included.
             created_to: date(&self.to, "to")?.map(|t| t + chrono::Duration::days(1)),
             text: (!self.q.is_empty()).then(|| self.q.clone()),
-            sort: TicketSort {
-                field: match self.sort.as_str() {
-                    "updated" => TicketSortField::Updated,
-                    "priority" => TicketSortField::Priority,
-                    "number" => TicketSortField::Number,
-                    _ => TicketSortField::Created,
+            due_before: (self.sla == "breached").then_some(now),
+            sort: match self.sort.as_str() {
+                // "Due soonest" has one direction.
+                "due" => TicketSort { field: TicketSortField::Due, direction: SortDirection::Asc },
+                other => TicketSort {
+                    field: match other {
+                        "updated" => TicketSortField::Updated,
+                        "priority" => TicketSortField::Priority,
+                        "number" => TicketSortField::Number,
+                        _ => TicketSortField::Created,
+                    },
+                    direction: if self.order == "asc" { SortDirection::Asc } else { SortDirection::Desc },
                 },
-                direction: if self.order == "asc" { SortDirection::Asc } else { SortDirection::Desc },
             },
             cursor: self.after.as_deref().and_then(|a| Cursor::decode(a).ok()),
             limit: PageSize::new(50).unwrap_or_default(),
@@ -199,6 +208,9 @@ struct QueueRow {
     created: String,
     created_iso: String,
     overdue: bool,
+    /// Staff: the running service-level targets' state (key, words) and earliest due time
+    /// (shown, RFC 3339).
+    sla: Option<(&'static str, &'static str, String, String)>,
     version: u64,
     can_claim: bool,
     can_approve: bool,
@@ -224,6 +236,8 @@ struct DeskView {
     error: Option<String>,
     /// The CSV of this view, for admins.
     csv_href: Option<String>,
+    /// Service-level policies exist: the queue offers their filter and sort.
+    has_sla: bool,
 }
 
 fn rows(s: &AppState, who: &PageUser, tickets: &[Ticket], staff: &[UserSummary]) -> Vec<QueueRow> {
@@ -231,7 +245,13 @@ fn rows(s: &AppState, who: &PageUser, tickets: &[Ticket], staff: &[UserSummary])
     tickets
         .iter()
         .map(|t| {
-            let actions = s.desk().view(&who.principal, t.clone()).actions;
+            let view = s.desk().view(&who.principal, t.clone());
+            let actions = view.actions;
+            let sla = view.sla_state.zip(t.sla.due_at).map(|(state, due)| {
+                let (key, words) = super::tickets::sla_words(state);
+                let (shown, iso) = when(due);
+                (key, words, shown, iso)
+            });
             let (created, created_iso) = when(t.created_at);
             QueueRow {
                 number: t.number.to_string(),
@@ -250,6 +270,7 @@ fn rows(s: &AppState, who: &PageUser, tickets: &[Ticket], staff: &[UserSummary])
                 created,
                 created_iso,
                 overdue: t.status == TicketStatus::New && now - t.created_at > REVIEW_WITHIN,
+                sla,
                 version: t.version,
                 can_claim: actions.contains(&Action::Claim),
                 can_approve: actions.contains(&Action::Approve),
@@ -274,10 +295,11 @@ pub(crate) async fn queue(
         return refused;
     }
     let f = Filters::parse(&pairs);
-    let (query, error) = match f.query(who.user.id) {
+    let now = s.desk().now();
+    let (query, error) = match f.query(who.user.id, now) {
         Ok(q) => (q, None),
         Err(field) => {
-            let q = Filters { after: None, ..Filters::parse(&[]) }.query(who.user.id).unwrap_or_default();
+            let q = Filters { after: None, ..Filters::parse(&[]) }.query(who.user.id, now).unwrap_or_default();
             (q, Some(format!("The filter “{field}” is not understood; showing the open work instead.")))
         }
     };
@@ -339,6 +361,7 @@ pub(crate) async fn queue(
         next: page_of.next.map(|c| f.href(Some(&c.encode()))),
         csv_href: (who.user.role == helpdesk_core::domain::Role::Admin)
             .then(|| f.href(None).replacen("/desk?", "/desk/tickets.csv?", 1)),
+        has_sla: !s.desk().sla_rules().is_empty(),
         f,
         error,
     };
@@ -355,7 +378,7 @@ pub(crate) async fn export(
     if who.user.role != helpdesk_core::domain::Role::Admin {
         return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no page at this address.");
     }
-    match Filters::parse(&pairs).query(who.user.id) {
+    match Filters::parse(&pairs).query(who.user.id, s.desk().now()) {
         Ok(q) => crate::routes::reports::csv_export(&s, &who.principal, q).unwrap_or_else(IntoResponse::into_response),
         Err(field) => error_page(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -377,6 +400,8 @@ struct StaffHomeView {
     mine: Vec<QueueRow>,
     /// For admins: users by role and status, and the registrations waiting.
     admin: Option<AdminCards>,
+    /// Service-level policies exist: the rows show when each ticket is due.
+    has_sla: bool,
 }
 
 /// What an admin's home adds.
@@ -485,6 +510,7 @@ pub(crate) async fn staff_home(s: &AppState, who: &PageUser) -> Response {
     };
     let view = StaffHomeView {
         admin,
+        has_sla: !s.desk().sla_rules().is_empty(),
         layout: Layout::of(s, who),
         first_name: who.user.first_name.to_string(),
         cards,

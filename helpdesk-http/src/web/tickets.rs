@@ -168,20 +168,26 @@ struct SlaBadge {
 
 impl SlaBadge {
     fn of(c: &helpdesk_core::sla::TargetCycle) -> Self {
-        use helpdesk_core::sla::{TargetKind as K, TargetState as S};
+        use helpdesk_core::sla::TargetKind as K;
         let target = match c.kind {
             K::FirstResponse => "First response",
             K::NextResponse => "Next response",
             K::Resolution => "Resolution",
         };
-        let (state_key, state_label) = match c.state {
-            S::Ok => ("ok", "on track"),
-            S::Warning => ("warning", "due soon"),
-            S::Breached => ("breached", "breached"),
-            S::Met => ("met", "met"),
-            S::Paused => ("paused", "paused"),
-        };
+        let (state_key, state_label) = sla_words(c.state);
         Self { target, state_key, state_label, due: c.due_at.map(when) }
+    }
+}
+
+/// A service-level state's class suffix and the words the pages show for it.
+pub(crate) fn sla_words(state: helpdesk_core::sla::TargetState) -> (&'static str, &'static str) {
+    use helpdesk_core::sla::TargetState as S;
+    match state {
+        S::Ok => ("ok", "on track"),
+        S::Warning => ("warning", "due soon"),
+        S::Breached => ("breached", "breached"),
+        S::Met => ("met", "met"),
+        S::Paused => ("paused", "paused"),
     }
 }
 
