@@ -60,9 +60,45 @@ impl Stamp {
     }
 }
 
-/// [`Ticket`] as stored: the same fields in the same order, times in binary.
+/// A time as a row holds it: binary since schema 2, chrono's RFC 3339 text in schema 1.
+trait RowTime {
+    fn time(self) -> Result<DateTime<Utc>, StoreError>;
+}
+
+impl RowTime for Stamp {
+    fn time(self) -> Result<DateTime<Utc>, StoreError> {
+        Stamp::time(self)
+    }
+}
+
+impl RowTime for DateTime<Utc> {
+    fn time(self) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self)
+    }
+}
+
+/// A date as a row holds it: days from the common era since schema 2, text in schema 1.
+trait RowDate {
+    fn date(self) -> Result<NaiveDate, StoreError>;
+}
+
+impl RowDate for i32 {
+    fn date(self) -> Result<NaiveDate, StoreError> {
+        NaiveDate::from_num_days_from_ce_opt(self).ok_or_else(|| corrupt("a date out of range"))
+    }
+}
+
+impl RowDate for NaiveDate {
+    fn date(self) -> Result<NaiveDate, StoreError> {
+        Ok(self)
+    }
+}
+
+/// [`Ticket`] as stored before the schedule: the same fields in the same order, times in
+/// binary (`TicketRow<Stamp, i32>`, schema 2) or as chrono writes them (`TicketRow<DateTime<Utc>,
+/// NaiveDate>`: schema 1, bincode of the `Ticket` of that time).
 #[derive(Debug, Serialize, Deserialize)]
-struct TicketRow {
+struct TicketRow<T = Stamp, D = i32> {
     id: TicketId,
     number: TicketNumber,
     requester: UserId,
@@ -71,16 +107,16 @@ struct TicketRow {
     sub_category: CategoryKey,
     description: Description,
     /// Days from 0001-01-01 (day 1).
-    scheduled_date: Option<i32>,
+    scheduled_date: Option<D>,
     priority: Option<Priority>,
     department: Option<DepartmentKey>,
     status: TicketStatus,
     assignee: Option<UserId>,
-    created_at: Stamp,
-    updated_at: Stamp,
-    first_response_at: Option<Stamp>,
-    resolved_at: Option<Stamp>,
-    closed_at: Option<Stamp>,
+    created_at: T,
+    updated_at: T,
+    first_response_at: Option<T>,
+    resolved_at: Option<T>,
+    closed_at: Option<T>,
     response_secs: Option<i64>,
     resolution_secs: Option<i64>,
     rejection_reason: Option<String>,
@@ -146,14 +182,22 @@ pub(crate) fn decode(b: &[u8]) -> Result<Ticket, StoreError> {
             let v3: TicketRowV3 = bincode::deserialize(rest).map_err(crate::backend)?;
             from_row(v3.row, v3.sla)
         }
-        Some((&SCHEMA_2_TAG, rest)) => from_row(bincode::deserialize(rest).map_err(crate::backend)?, SlaRow::default()),
-        Some((&SCHEMA_1_FIRST_BYTE, _)) => bincode::deserialize(b).map_err(crate::backend),
+        Some((&SCHEMA_2_TAG, rest)) => {
+            let v2: TicketRow = bincode::deserialize(rest).map_err(crate::backend)?;
+            from_row(v2, SlaRow::default())
+        }
+        Some((&SCHEMA_1_FIRST_BYTE, _)) => {
+            let v1: TicketRow<DateTime<Utc>, NaiveDate> = bincode::deserialize(b).map_err(crate::backend)?;
+            from_row(v1, SlaRow::default())
+        }
         _ => Err(corrupt("an unknown layout")),
     }
 }
 
-fn from_row(r: TicketRow, sla: SlaRow) -> Result<Ticket, StoreError> {
-    let opt = |s: Option<Stamp>| s.map(Stamp::time).transpose();
+fn from_row<T: RowTime, D: RowDate>(r: TicketRow<T, D>, sla: SlaRow) -> Result<Ticket, StoreError> {
+    fn opt<T: RowTime>(s: Option<T>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        s.map(RowTime::time).transpose()
+    }
     Ok(Ticket {
         id: r.id,
         number: r.number,
@@ -162,10 +206,7 @@ fn from_row(r: TicketRow, sla: SlaRow) -> Result<Ticket, StoreError> {
         category: r.category,
         sub_category: r.sub_category,
         description: r.description,
-        scheduled_date: r
-            .scheduled_date
-            .map(|d| NaiveDate::from_num_days_from_ce_opt(d).ok_or_else(|| corrupt("a date out of range")))
-            .transpose()?,
+        scheduled_date: r.scheduled_date.map(RowDate::date).transpose()?,
         priority: r.priority,
         department: r.department,
         status: r.status,
@@ -181,8 +222,8 @@ fn from_row(r: TicketRow, sla: SlaRow) -> Result<Ticket, StoreError> {
         workflow_linked: r.workflow_linked,
         version: r.version,
         sla: SlaSchedule {
-            due_at: opt(sla.due_at)?,
-            warn_at: opt(sla.warn_at)?,
+            due_at: sla.due_at.map(Stamp::time).transpose()?,
+            warn_at: sla.warn_at.map(Stamp::time).transpose()?,
             alerts: sla.alerts.into_iter().map(Stamp::time).collect::<Result<_, _>>()?,
         },
     })
@@ -202,10 +243,7 @@ pub(crate) fn upgrade_to_schema_3(db: &sled::Db) -> sled::Result<()> {
 /// store serves anything.
 pub(crate) fn upgrade_to_schema_2(db: &sled::Db) -> sled::Result<()> {
     let unsupported = |e: StoreError| sled::Error::Unsupported(e.to_string());
-    rewrite(db, "tickets", SCHEMA_1_FIRST_BYTE, |v| {
-        let ticket: Ticket = bincode::deserialize(v).map_err(|e| sled::Error::Unsupported(e.to_string()))?;
-        encode(&ticket).map_err(unsupported)
-    })?;
+    rewrite(db, "tickets", SCHEMA_1_FIRST_BYTE, |v| encode(&decode(v).map_err(unsupported)?).map_err(unsupported))?;
     let json = crate::account_rows::JSON_FIRST_BYTE;
     rewrite(db, "users", json, |v| {
         crate::account_rows::encode_user(&crate::account_rows::decode_user(v).map_err(unsupported)?)

@@ -49,6 +49,7 @@ pub const SCENARIOS: &[&str] = &[
     "notices_per_user",
     "untrusted_text_is_handled_alike",
     "archive_port",
+    "sla_alert_moments",
 ];
 
 /// Expands one `#[tokio::test]` per conformance scenario, each with a fresh store from
@@ -67,7 +68,7 @@ macro_rules! store_conformance {
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
-            untrusted_text_is_handled_alike, archive_port);
+            untrusted_text_is_handled_alike, archive_port, sla_alert_moments);
     };
     (@each_skip $reason:expr, $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -89,7 +90,7 @@ macro_rules! store_conformance {
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
-            untrusted_text_is_handled_alike, archive_port);
+            untrusted_text_is_handled_alike, archive_port, sla_alert_moments);
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -192,6 +193,11 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
         if i % 10 == 3 {
             t.description = Description::parse("the VPN drops every hour").unwrap();
         }
+        // Two tickets in three have a running target; due times repeat (the id breaks ties).
+        if i % 3 != 2 {
+            let due = t0() + Duration::hours(((i * 37) % 11) as i64);
+            t.sla = SlaSchedule { due_at: Some(due), warn_at: Some(due - Duration::hours(1)), alerts: vec![due] };
+        }
         insert_ticket(&store, &t).await;
         all.push(t);
     }
@@ -218,10 +224,20 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
             q.requester = Some(a.id);
             q.departments = vec![DepartmentKey::parse("it").unwrap(), DepartmentKey::parse("budget").unwrap()];
         }),
+        mk(&|q| q.due_before = Some(t0() + Duration::hours(5))),
+        mk(&|q| {
+            q.due_before = Some(t0() + Duration::hours(8));
+            q.statuses = vec![TicketStatus::New, TicketStatus::InProgress];
+        }),
     ];
-    let sorts: Vec<TicketSort> =
-        [TicketSortField::Created, TicketSortField::Updated, TicketSortField::Priority, TicketSortField::Number]
-            .into_iter()
+    let sorts: Vec<TicketSort> = [
+        TicketSortField::Created,
+        TicketSortField::Updated,
+        TicketSortField::Priority,
+        TicketSortField::Number,
+        TicketSortField::Due,
+    ]
+    .into_iter()
             .flat_map(|field| {
                 [SortDirection::Asc, SortDirection::Desc].map(|direction| TicketSort { field, direction })
             })
@@ -1316,4 +1332,60 @@ pub async fn untrusted_text_is_handled_alike(store: Arc<dyn Store>) {
     }
     let q = search("a\0b");
     assert!(desk.list_tickets(&admin, &q).await.unwrap().items.is_empty());
+}
+
+/// Service-level alert moments: found by time window (after exclusive, until inclusive) in
+/// time order with the id breaking ties, limited, and moved or dropped when a ticket's
+/// schedule changes; the due-time sort follows the schedule too.
+pub async fn sla_alert_moments(store: Arc<dyn Store>) {
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &u).await;
+    let h = |n: i64| t0() + Duration::hours(n);
+    let schedule = |alerts: Vec<DateTime<Utc>>| SlaSchedule {
+        due_at: alerts.last().copied(),
+        warn_at: alerts.first().copied(),
+        alerts,
+    };
+    let mut a = ticket(1, u.id, t0());
+    a.sla = schedule(vec![h(2), h(4)]);
+    let mut b = ticket(2, u.id, t0());
+    b.sla = schedule(vec![h(2), h(3)]);
+    let c = ticket(3, u.id, t0());
+    for t in [&a, &b, &c] {
+        insert_ticket(&store, t).await;
+    }
+    let (first, second) = if a.id.as_uuid() < b.id.as_uuid() { (a.id, b.id) } else { (b.id, a.id) };
+    let all = store.sla_alerts_between(t0(), h(10), 100).await.unwrap();
+    assert_eq!(all, vec![(h(2), first), (h(2), second), (h(3), b.id), (h(4), a.id)]);
+    // `after` is exclusive, `until` inclusive.
+    assert_eq!(store.sla_alerts_between(h(2), h(3), 100).await.unwrap(), vec![(h(3), b.id)]);
+    assert_eq!(store.sla_alerts_between(h(3), h(3), 100).await.unwrap(), vec![]);
+    assert_eq!(store.sla_alerts_between(t0(), h(10), 2).await.unwrap(), all[..2].to_vec());
+
+    // A change moves a ticket's moments; an empty schedule drops them.
+    let mut a2 = a.clone();
+    a2.version = 2;
+    a2.sla = schedule(vec![h(5), h(6)]);
+    let mut b2 = b.clone();
+    b2.version = 2;
+    b2.sla = SlaSchedule::default();
+    let mut uow = UnitOfWork::new();
+    uow.tickets.push(Versioned::update(a2.clone(), 1));
+    uow.tickets.push(Versioned::update(b2.clone(), 1));
+    store.commit(uow).await.unwrap();
+    assert_eq!(store.sla_alerts_between(t0(), h(10), 100).await.unwrap(), vec![(h(5), a.id), (h(6), a.id)]);
+    assert_eq!(store.ticket(a.id).await.unwrap(), Some(a2.clone()));
+    assert_eq!(store.ticket(b.id).await.unwrap(), Some(b2));
+
+    // The due-time sort lists only tickets with a due time, and follows changes.
+    let q = TicketQuery {
+        sort: TicketSort { field: TicketSortField::Due, direction: SortDirection::Asc },
+        ..TicketQuery::default()
+    };
+    let ids: Vec<TicketId> = store.list_tickets(&q).await.unwrap().items.iter().map(|t| t.id).collect();
+    assert_eq!(ids, vec![a.id]);
+    let breached = TicketQuery { due_before: Some(h(7)), ..TicketQuery::default() };
+    assert_eq!(store.list_tickets(&breached).await.unwrap().items, vec![a2]);
+    let not_yet = TicketQuery { due_before: Some(h(6)), ..TicketQuery::default() };
+    assert!(store.list_tickets(&not_yet).await.unwrap().items.is_empty());
 }
