@@ -237,7 +237,9 @@ impl TicketStore for PgStore {
         .await
         .map_err(pg_error)?;
         rows.into_iter()
-            .map(|r| Ok((r.try_get("at").map_err(pg_error)?, TicketId::from_uuid(r.try_get("ticket_id").map_err(pg_error)?))))
+            .map(|r| {
+                Ok((r.try_get("at").map_err(pg_error)?, TicketId::from_uuid(r.try_get("ticket_id").map_err(pg_error)?)))
+            })
             .collect()
     }
 

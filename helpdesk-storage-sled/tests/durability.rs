@@ -113,7 +113,8 @@ fn a_newer_schema_is_refused() {
         db.flush().unwrap();
     }
     match SledStore::reopen(&SledOptions::new(&path), REOPEN) {
-        Err(OpenError::NewerSchema { found: 99, supported, .. }) if supported == helpdesk_storage_sled::SCHEMA_VERSION => {}
+        Err(OpenError::NewerSchema { found: 99, supported, .. })
+            if supported == helpdesk_storage_sled::SCHEMA_VERSION => {}
         other => panic!("expected a schema error, got {other:?}"),
     }
 }

@@ -322,7 +322,7 @@ impl HelpDesk {
                 let field = if what == "company_id" { "company_id" } else { "email" };
                 Err(FieldError::new(field, "taken", format!("this {field} is already registered")).into())
             }
-            other => Ok(other?),
+            other => other.map(drop).map_err(Into::into),
         }
     }
 
@@ -651,7 +651,7 @@ impl HelpDesk {
         ));
         uow.users.push(Versioned::insert(user));
         match self.commit(uow).await {
-            Ok(()) => Ok(generated.then_some(password)),
+            Ok(_) => Ok(generated.then_some(password)),
             // Another instance created it at the same moment.
             Err(crate::ports::StoreError::AlreadyExists { .. }) => Ok(None),
             Err(e) => Err(e.into()),
@@ -727,7 +727,7 @@ impl HelpDesk {
         let mut uow = UnitOfWork::new();
         uow.users.push(Versioned::insert(user));
         match self.commit(uow).await {
-            Ok(()) => Ok(ImportOutcome::Imported(id)),
+            Ok(_) => Ok(ImportOutcome::Imported(id)),
             Err(crate::ports::StoreError::AlreadyExists { what }) => {
                 Ok(ImportOutcome::Skipped(format!("{what} already exists")))
             }

@@ -70,7 +70,8 @@ pub fn notices_for(
 
 impl HelpDesk {
     /// Commits `uow` with the notices its ticket events call for, then publishes what changed.
-    pub(crate) async fn commit(&self, mut uow: UnitOfWork) -> StoreResult<()> {
+    /// Answers the tickets as written (with their service-level schedules filled in).
+    pub(crate) async fn commit(&self, mut uow: UnitOfWork) -> StoreResult<Vec<Ticket>> {
         let now = self.now();
         let mut changes = Vec::new();
         for w in &uow.tickets {
@@ -120,9 +121,10 @@ impl HelpDesk {
             .chain(uow.revoke_sessions.iter().map(|(r, _)| r.user))
             .collect();
         changes.extend(accounts.into_iter().map(|user| Change::Account { user }));
+        let written = uow.tickets.iter().map(|w| w.value.clone()).collect();
         self.inner.store.commit(uow).await?;
         self.inner.changes.publish(changes);
-        Ok(())
+        Ok(written)
     }
 
     /// Publishes changes made outside a unit of work (a session ended on its own row).

@@ -423,7 +423,7 @@ impl HelpDesk {
             Err(crate::ports::StoreError::Conflict { .. }) => {
                 Err(FieldError::new("token", "invalid", "this link is invalid, used or expired").into())
             }
-            other => Ok(other?),
+            other => other.map(drop).map_err(Into::into),
         }
     }
 

@@ -366,8 +366,8 @@ impl HelpDesk {
             if let Some(key) = idempotency_key {
                 uow.idempotency = Some(self.idempotency_record(principal, key, &request_hash, ticket.id));
             }
-            uow.tickets.push(Versioned::insert(ticket.clone()));
-            self.commit(uow).await?;
+            uow.tickets.push(Versioned::insert(ticket));
+            let ticket = self.commit(uow).await?.swap_remove(0);
             Ok(Filed { ticket, replayed: false })
         })
         .await;
@@ -578,15 +578,17 @@ impl HelpDesk {
             internal: false,
             version: next.version,
         });
-        uow.tickets.push(Versioned::update(next.clone(), t.version));
-        self.commit_ticket(uow).await?;
-        Ok(next)
+        uow.tickets.push(Versioned::update(next, t.version));
+        self.commit_ticket(uow).await
     }
 
-    async fn commit_ticket(&self, uow: UnitOfWork) -> Result<()> {
+    /// Commits a unit of work that writes one ticket first; answers it as written.
+    async fn commit_ticket(&self, uow: UnitOfWork) -> Result<Ticket> {
         match self.commit(uow).await {
             Err(StoreError::VersionMismatch { expected, found }) => Err(Error::VersionConflict { expected, found }),
-            other => Ok(other?),
+            Err(e) => Err(e.into()),
+            Ok(mut written) if !written.is_empty() => Ok(written.swap_remove(0)),
+            Ok(_) => Err(Error::Internal("a ticket change wrote no ticket".into())),
         }
     }
 
@@ -670,9 +672,8 @@ impl HelpDesk {
         }
         uow.events.push(tr.event);
         uow.idempotency = idempotency;
-        uow.tickets.push(Versioned::update(tr.ticket.clone(), t.version));
-        self.commit_ticket(uow).await?;
-        Ok(tr.ticket)
+        uow.tickets.push(Versioned::update(tr.ticket, t.version));
+        self.commit_ticket(uow).await
     }
 
     /// Applies an external system's status update: the one row whose "who" includes the

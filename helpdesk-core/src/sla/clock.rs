@@ -304,7 +304,8 @@ pub fn cycles(
             let warning_at = if stopped {
                 None
             } else {
-                let share = o.target.num_microseconds().map(|t| (t.saturating_mul(i64::from(warning_percent)) + 99) / 100);
+                let share =
+                    o.target.num_microseconds().map(|t| (t.saturating_mul(i64::from(warning_percent)) + 99) / 100);
                 share.and_then(|s| timeline.due(micros(o.started_at), micros(to), Duration::microseconds(s), false))
             };
             let state = match end {

@@ -238,10 +238,8 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
         TicketSortField::Due,
     ]
     .into_iter()
-            .flat_map(|field| {
-                [SortDirection::Asc, SortDirection::Desc].map(|direction| TicketSort { field, direction })
-            })
-            .collect();
+    .flat_map(|field| [SortDirection::Asc, SortDirection::Desc].map(|direction| TicketSort { field, direction }))
+    .collect();
     for base in &queries {
         // Counts per status: the filters apply, the status filter does not.
         let counting = base.for_counting();
