@@ -281,7 +281,7 @@ async fn each_change_stores_the_schedule_the_queue_sorts_by() {
     // At 09:30 the unanswered one is breached.
     clock.advance(Duration::minutes(70));
     let breached = TicketQuery { due_before: Some(desk.now()), ..TicketQuery::default() };
-    assert_eq!(order(desk.list_tickets(&admin, &breached).await.unwrap()), [other.number.clone()]);
+    assert_eq!(order(desk.list_tickets(&admin, &breached).await.unwrap()), std::slice::from_ref(&other.number));
     assert_eq!(desk.ticket(&admin, &other.number).await.unwrap().sla_state, Some(TargetState::Breached));
     assert_eq!(desk.ticket(&emp, &other.number).await.unwrap().sla_state, None, "staff only");
 
@@ -290,9 +290,95 @@ async fn each_change_stores_the_schedule_the_queue_sorts_by() {
     let hold = ActionRequest { text: Some("Waiting for a part".into()), ..ActionRequest::default() };
     desk.act(&admin, &t.number, Action::Hold, hold, None).await.unwrap();
     assert!(desk.ticket(&admin, &t.number).await.unwrap().ticket.sla.is_empty());
-    assert_eq!(order(desk.list_tickets(&admin, &due).await.unwrap()), [other.number.clone()]);
+    assert_eq!(order(desk.list_tickets(&admin, &due).await.unwrap()), std::slice::from_ref(&other.number));
     clock.advance(Duration::hours(2));
     desk.act(&admin, &t.number, Action::Resume, ActionRequest::default(), None).await.unwrap();
     let resumed = desk.ticket(&admin, &t.number).await.unwrap().ticket;
     assert_eq!(resumed.sla.due_at, Some(at("2026-06-01T20:00:00Z")));
+}
+
+/// The alert loop: a target entering its warning share and passing its due time is alerted
+/// once each, to the admins while nobody in the department is staff, and, once the workflow
+/// system follows the ticket, to it as well. Two desks on one store (two processes) reading
+/// the same moments at once enqueue each alert once.
+#[tokio::test]
+async fn warnings_and_breaches_are_alerted_once_across_processes() {
+    use std::sync::Arc;
+
+    use helpdesk_core::model::{NotificationKind, OutboxPayload, OutboxState, WorkflowEventKind};
+    use helpdesk_core::ports::PageSize;
+    use helpdesk_core::{ActionRequest, HelpDesk, NewTicket, SlaAlertCursor};
+
+    let week = all_week();
+    let json = serde_json::json!({
+        "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
+        "policies": [{"key": "standard", "calendar": "utc",
+                      "targets": [{"first_response_minutes": 60, "resolution_minutes": 600}]}]
+    });
+    let spec: SlaSpec = serde_json::from_value(json.clone()).unwrap();
+    let (desk, clock, admin, emp) = sla_desk(spec).await;
+    let other: SlaSpec = serde_json::from_value(json).unwrap();
+    let second = HelpDesk::builder(desk.store().clone(), Arc::new(object_store::memory::InMemory::new()))
+        .clock(clock.clone())
+        .sla(other.compile().unwrap())
+        .build()
+        .unwrap();
+    let mut a = SlaAlertCursor::starting(desk.now(), Duration::hours(24));
+    let mut b = SlaAlertCursor::starting(desk.now(), Duration::hours(24));
+    let t = desk.create_ticket(&emp, NewTicket::new("Printer", "hardware", "laptop", "Jammed"), None).await.unwrap();
+
+    let alerts = || async {
+        let page = desk.store().list_outbox(OutboxState::Pending, None, PageSize::new(100).unwrap()).await.unwrap();
+        page.items
+            .into_iter()
+            .filter_map(|r| match r.message.payload {
+                OutboxPayload::Mail(n) => match n.kind {
+                    NotificationKind::ServiceLevelAlert { alert, .. } => {
+                        Some((n.to.to_string(), format!("{}/{}", alert.target.as_str(), alert.state.as_str())))
+                    }
+                    _ => None,
+                },
+                OutboxPayload::Workflow(e)
+                    if matches!(e.kind, WorkflowEventKind::SlaWarning | WorkflowEventKind::SlaBreached) =>
+                {
+                    let alert = e.sla.unwrap();
+                    Some(("workflow".into(), format!("{}/{}", alert.target.as_str(), alert.state.as_str())))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+
+    // Nothing is due at filing.
+    assert_eq!(desk.sla_alerts(&mut a, desk.now()).await.unwrap().alerted, 0);
+    // 08:50: the first response is in its warning share (75 % of an hour: 08:45).
+    clock.advance(Duration::minutes(50));
+    let run = desk.sla_alerts(&mut a, desk.now()).await.unwrap();
+    assert_eq!((run.tickets, run.alerted), (1, 1));
+    assert_eq!(alerts().await, [("admin@example.com".to_owned(), "first_response/warning".to_owned())]);
+    // The other process finds it already enqueued; a rerun finds nothing new.
+    let run = second.sla_alerts(&mut b, second.now()).await.unwrap();
+    assert_eq!((run.alerted, run.already), (0, 1));
+    assert_eq!(desk.sla_alerts(&mut a, desk.now()).await.unwrap().alerted, 0);
+
+    // 09:05: past due. Both processes run at once: one breach alert between them.
+    clock.advance(Duration::minutes(15));
+    let (ra, rb) = tokio::join!(desk.sla_alerts(&mut a, desk.now()), second.sla_alerts(&mut b, second.now()));
+    assert_eq!(ra.unwrap().alerted + rb.unwrap().alerted, 1);
+    assert_eq!(alerts().await.iter().filter(|(_, what)| what == "first_response/breached").count(), 1);
+
+    // Approved (the workflow system now follows it) and claimed: the resolution warning
+    // (75 % of ten hours after 08:00: 15:30) goes to the assignee and the workflow system.
+    let approve =
+        ActionRequest { priority: Some(Priority::High), department: Some("it".into()), ..ActionRequest::default() };
+    desk.act(&admin, &t.number, Action::Approve, approve, None).await.unwrap();
+    desk.act(&admin, &t.number, Action::Claim, ActionRequest::default(), None).await.unwrap();
+    clock.set(at("2026-06-01T15:31:00Z"));
+    let (ra, rb) = tokio::join!(desk.sla_alerts(&mut a, desk.now()), second.sla_alerts(&mut b, second.now()));
+    assert_eq!(ra.unwrap().alerted + rb.unwrap().alerted, 1);
+    let resolution: Vec<(String, String)> =
+        alerts().await.into_iter().filter(|(_, what)| what.starts_with("resolution")).collect();
+    assert_eq!(resolution.len(), 2, "{resolution:?}");
+    assert!(resolution.contains(&("admin@example.com".into(), "resolution/warning".into())));
+    assert!(resolution.contains(&("workflow".into(), "resolution/warning".into())));
 }

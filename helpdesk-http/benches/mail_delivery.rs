@@ -133,6 +133,7 @@ async fn request_latency(smtp_url: String, n: usize) -> (f64, f64, f64) {
         app.mailer.clone(),
         app.workflow.clone(),
         Duration::from_millis(50),
+        Duration::from_secs(15),
         stop.clone(),
     ));
     let router = helpdesk_http::router(app.state.clone());

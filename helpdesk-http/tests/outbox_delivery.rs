@@ -67,6 +67,7 @@ async fn run(config: &Config) -> Running {
         app.mailer.clone(),
         app.workflow.clone(),
         Duration::from_millis(config.dispatch_interval_ms),
+        Duration::from_millis(config.sla_alert_interval_ms),
         stop.clone(),
     ));
     let router = helpdesk_http::router(app.state.clone());

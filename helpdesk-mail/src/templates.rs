@@ -5,6 +5,7 @@
 //! only enqueues public content for requesters.
 
 use helpdesk_core::model::{Notification, NotificationKind, TicketMail};
+use helpdesk_core::sla::{TargetKind, TargetState};
 
 use crate::MailSettings;
 
@@ -136,6 +137,37 @@ fn content(s: &MailSettings, kind: &NotificationKind) -> Content {
             Some(body.clone()),
             Some(ticket_link(s, ticket)),
         ),
+        NotificationKind::ServiceLevelAlert { ticket, alert } => {
+            let target = match alert.target {
+                TargetKind::FirstResponse => "first response",
+                TargetKind::NextResponse => "next response",
+                TargetKind::Resolution => "resolution",
+            };
+            let due = alert.due_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string());
+            let (subject, line) = if alert.state == TargetState::Breached {
+                (
+                    format!("{product}: {} is past its {target} target", ticket.number),
+                    format!(
+                        "The {target} target of {} \u{201c}{}\u{201d} was due {} and is not met.",
+                        ticket.number,
+                        ticket.subject,
+                        due.map_or_else(|| "earlier".to_owned(), |d| format!("at {d}"))
+                    ),
+                )
+            } else {
+                (
+                    format!("{product}: {} {target} due soon", ticket.number),
+                    format!(
+                        "The {target} target of {} \u{201c}{}\u{201d} is due {}.",
+                        ticket.number,
+                        ticket.subject,
+                        due.map_or_else(|| "soon".to_owned(), |d| format!("at {d}"))
+                    ),
+                )
+            };
+            let policy = format!("Service-level policy: {}.", alert.policy);
+            c(subject, vec![line, policy], None, Some(ticket_link(s, ticket)))
+        }
         other => c(format!("{product}: {}", other.name().replace('_', " ")), Vec::new(), None, None),
     }
 }

@@ -30,7 +30,7 @@ pub use audit::{AuditEntry, AuditKind};
 pub use notice::{Notice, NoticeKind};
 pub use outbox::{
     AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, OutboxRecord, OutboxState,
-    SecretToken, TicketMail, TicketSnapshot, WorkflowEvent, WorkflowEventKind,
+    SecretToken, SlaAlert, TicketMail, TicketSnapshot, WorkflowEvent, WorkflowEventKind,
 };
 pub use session::{OneTimeToken, Session, TokenHash, TokenPurpose};
 pub use ticket::{ActorRef, Attachment, Comment, EventKind, FieldChange, HistoryEvent, SlaSchedule, Ticket};

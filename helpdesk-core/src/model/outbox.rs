@@ -123,6 +123,27 @@ pub enum NotificationKind {
         /// Comment text.
         body: String,
     },
+    /// A running service-level target nears its due time or passed it (to the assignee, or
+    /// the department's coordinators while unassigned).
+    ServiceLevelAlert {
+        /// The ticket the mail is about.
+        ticket: TicketMail,
+        /// What it says.
+        alert: SlaAlert,
+    },
+}
+
+/// One service-level alert: which target of a ticket, how it stands, when it is due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaAlert {
+    /// The target.
+    pub target: crate::sla::TargetKind,
+    /// `warning` (in its warning share) or `breached` (past due).
+    pub state: crate::sla::TargetState,
+    /// When it is (or was) due.
+    pub due_at: Option<DateTime<Utc>>,
+    /// The policy that sets it.
+    pub policy: String,
 }
 
 impl NotificationKind {
@@ -143,6 +164,8 @@ impl NotificationKind {
             Self::TicketResolved { .. } => "ticket_resolved",
             Self::TicketReopened { .. } => "ticket_reopened",
             Self::PublicComment { .. } => "public_comment",
+            Self::ServiceLevelAlert { alert, .. } if alert.state == crate::sla::TargetState::Breached => "sla_breached",
+            Self::ServiceLevelAlert { .. } => "sla_warning",
         }
     }
 
@@ -224,6 +247,12 @@ pub enum WorkflowEventKind {
     /// A later status change of a ticket the system was told about.
     #[serde(rename = "ticket.status_changed")]
     StatusChanged,
+    /// A running service-level target of the ticket entered its warning share.
+    #[serde(rename = "ticket.sla_warning")]
+    SlaWarning,
+    /// A running service-level target of the ticket passed its due time.
+    #[serde(rename = "ticket.sla_breached")]
+    SlaBreached,
 }
 
 /// One workflow delivery.
@@ -235,6 +264,9 @@ pub struct WorkflowEvent {
     pub at: DateTime<Utc>,
     /// The ticket after the change.
     pub ticket: TicketSnapshot,
+    /// For the service-level kinds: which target, and when it is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<SlaAlert>,
 }
 
 /// What an outbox message delivers.

@@ -68,9 +68,10 @@ pub struct Ticket {
 /// "due soonest" sort, the "breached" filter and the alert loop read (see
 /// [`crate::sla`]). Empty when no policy applies or no target runs (met, paused, closed).
 ///
-/// The moments depend only on the history and the calendar, not on the time they were
-/// computed, so they stay right until the next change; a changed calendar or policy takes
-/// effect on a ticket's schedule at its next change.
+/// The due and warning times depend only on the history and the calendar, so they stay right
+/// until the next change; a changed calendar or policy takes effect on a ticket's schedule at
+/// its next change. An alert moment already past when the schedule is computed is stored as
+/// that time, so the alert loop still finds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SlaSchedule {
     /// When the earliest running target falls due.

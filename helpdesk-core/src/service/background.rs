@@ -1,11 +1,11 @@
-//! Background work in one call: outbox delivery, auto-close, purge and the orphan sweep on
-//! their schedules, for the reference server and for every application that embeds the
+//! Background work in one call: outbox delivery, service-level alerts, auto-close, purge and
+//! the orphan sweep on their schedules, for the reference server and for every application that embeds the
 //! library (without it, mail stays in the outbox and resolved tickets never close).
 //!
 //! Each step is also public on its own ([`OutboxDispatcher::run_once`],
-//! [`HelpDesk::auto_close`], [`HelpDesk::purge`], [`HelpDesk::sweep_orphans`]) for
+//! [`HelpDesk::sla_alerts`], [`HelpDesk::auto_close`], [`HelpDesk::purge`], [`HelpDesk::sweep_orphans`]) for
 //! applications that schedule work themselves. Every step is safe to run in several processes
-//! at once: outbox claims are leased, the others are idempotent.
+//! at once: outbox claims are leased, alerts have derived ids, the others are idempotent.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,6 +29,8 @@ pub struct Background {
     dispatcher: OutboxDispatcher,
     dispatch_every: Duration,
     maintain_every: Duration,
+    sla_every: Duration,
+    sla_lookback: chrono::Duration,
     auto_close_batch: usize,
     on_report: Option<ReportHook>,
     on_maintenance: Option<MaintenanceHook>,
@@ -75,6 +77,8 @@ impl HelpDesk {
             dispatcher,
             dispatch_every: Duration::from_secs(1),
             maintain_every: Duration::from_secs(60),
+            sla_every: Duration::from_secs(15),
+            sla_lookback: chrono::Duration::hours(24),
             auto_close_batch: 500,
             on_report: None,
             on_maintenance: None,
@@ -92,6 +96,19 @@ impl Background {
     /// How often auto-close, purge and the orphan sweep run (default 60 s).
     pub fn maintain_every(mut self, every: Duration) -> Self {
         self.maintain_every = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How often the service-level alert loop runs (default 15 s; only with policies).
+    pub fn sla_every(mut self, every: Duration) -> Self {
+        self.sla_every = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How far back the first alert run of this process reads (default 24 hours): alerts that
+    /// fell due while no process ran, within that time, go out late rather than never.
+    pub fn sla_lookback(mut self, lookback: chrono::Duration) -> Self {
+        self.sla_lookback = lookback.max(chrono::Duration::zero());
         self
     }
 
@@ -118,6 +135,8 @@ impl Background {
     pub async fn run(self, stop: impl Future<Output = ()>) {
         let mut stop = std::pin::pin!(stop);
         let mut next_maintenance = tokio::time::Instant::now();
+        let mut next_alerts = tokio::time::Instant::now();
+        let mut alerts = crate::SlaAlertCursor::starting(self.desk.now(), self.sla_lookback);
         loop {
             let mut again = false;
             match self.dispatcher.run_once().await {
@@ -129,6 +148,16 @@ impl Background {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox dispatch failed; will retry"),
+            }
+            if !self.desk.sla_rules().is_empty() && tokio::time::Instant::now() >= next_alerts {
+                next_alerts = tokio::time::Instant::now() + self.sla_every;
+                match self.desk.sla_alerts(&mut alerts, self.desk.now()).await {
+                    Ok(run) if run.alerted > 0 => {
+                        tracing::info!(alerted = run.alerted, "service-level alerts enqueued")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "service-level alerts failed; will retry"),
+                }
             }
             if tokio::time::Instant::now() >= next_maintenance {
                 next_maintenance = tokio::time::Instant::now() + self.maintain_every;

@@ -132,7 +132,7 @@ impl HelpDesk {
         self.inner.changes.publish(changes);
     }
 
-    async fn department_staff(&self, department: &DepartmentKey) -> StoreResult<Vec<UserId>> {
+    pub(super) async fn department_staff(&self, department: &DepartmentKey) -> StoreResult<Vec<UserId>> {
         let mut cached = self.inner.staff.cached.lock().await;
         if let Some((at, map)) = cached.as_ref()
             && at.elapsed() < STAFF_TTL

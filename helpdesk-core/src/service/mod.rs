@@ -15,6 +15,7 @@ mod options;
 mod reports;
 mod sessions;
 mod sla;
+mod sla_alerts;
 mod tickets;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub use live::notices_for;
 pub use options::{AttachmentLimits, HelpDeskOptions, OutboxOptions, SessionOptions, ThrottleOptions};
 pub use sessions::{IssuedSession, LoginRequest};
 pub use sla::{SLA_POLICY_FIELD, SlaBreach, SlaReport, SlaTallies, SlaTally, TicketSla};
+pub use sla_alerts::{SlaAlertCursor, SlaAlertRun};
 pub use tickets::{ActionRequest, Filed, NewTicket, TicketEdit, TicketThread, TicketView};
 
 use crate::domain::AuditId;

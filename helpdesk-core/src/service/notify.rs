@@ -156,7 +156,7 @@ impl HelpDesk {
         Ok(OutboxMessage {
             id: MessageId::random(),
             created_at: now,
-            payload: OutboxPayload::Workflow(WorkflowEvent { kind, at: now, ticket: snapshot }),
+            payload: OutboxPayload::Workflow(WorkflowEvent { kind, at: now, ticket: snapshot, sla: None }),
         })
     }
 }

@@ -47,7 +47,7 @@ impl HelpDesk {
     /// The policy that applies to `ticket`: the one recorded in its history when it still
     /// exists (so editing the policies' conditions never moves a ticket to another policy
     /// behind its back), else the first that matches it now.
-    fn applicable<'r>(
+    pub(super) fn applicable<'r>(
         &'r self,
         ticket: &Ticket,
         history: &[HistoryEvent],
@@ -126,7 +126,11 @@ impl HelpDesk {
             now,
         );
         let running: Vec<&TargetCycle> = all.iter().filter(|c| c.ended_at.is_none()).collect();
-        let mut alerts: Vec<DateTime<Utc>> = running.iter().flat_map(|c| [c.warning_at, c.due_at]).flatten().collect();
+        // A moment already past (a ticket found late by a change: raised to critical, resumed
+        // after its due time) is stored as now, so that the alert loop, which reads moments
+        // from where it stopped, still sees it; the alert's id keeps it to one.
+        let mut alerts: Vec<DateTime<Utc>> =
+            running.iter().flat_map(|c| [c.warning_at, c.due_at]).flatten().map(|a| a.max(now)).collect();
         alerts.sort_unstable();
         alerts.dedup();
         SlaSchedule {

@@ -308,6 +308,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// Outbox dispatch interval in milliseconds.
     pub dispatch_interval_ms: u64,
+    /// How often the service-level alert loop runs, in milliseconds (with policies only).
+    pub sla_alert_interval_ms: u64,
     /// What the web pages show that a deployment decides.
     pub web: WebConfig,
     /// Service levels: business-hours calendars and SLA policies (`[[sla.calendars]]`,
@@ -356,6 +358,7 @@ impl Default for Config {
             workflow: WorkflowConfig::default(),
             outbox: OutboxConfig::default(),
             dispatch_interval_ms: 1000,
+            sla_alert_interval_ms: 15_000,
             web: WebConfig::default(),
             sla: helpdesk_core::sla::SlaSpec::default(),
         }

@@ -413,7 +413,8 @@ pub fn transports(config: &Config) -> anyhow::Result<(Arc<dyn Mailer>, Arc<dyn W
 }
 
 /// Runs the background work ([`helpdesk_core::Background`]) until `stop` is cancelled:
-/// outbox dispatch every `interval` (at once again while there is more), and once a minute
+/// outbox dispatch every `interval` (at once again while there is more), the service-level
+/// alert loop every `alerts_every` (with policies), and once a minute
 /// auto-close, purge, the orphan sweep and the address limiters' shrink, with the outbox
 /// counters in the metrics. A round in progress finishes before the loop returns.
 pub async fn background(
@@ -421,6 +422,7 @@ pub async fn background(
     mailer: Arc<dyn Mailer>,
     workflow: Arc<dyn WorkflowSink>,
     interval: Duration,
+    alerts_every: Duration,
     stop: CancellationToken,
 ) {
     let limiter_state = state.clone();
@@ -428,6 +430,7 @@ pub async fn background(
         .desk()
         .background(mailer, workflow)
         .dispatch_every(interval)
+        .sla_every(alerts_every)
         .on_report(|r| {
             metrics::counter!("outbox_delivered_total").increment(r.delivered as u64);
             metrics::counter!("outbox_retried_total").increment(r.retried as u64);
@@ -505,6 +508,7 @@ pub async fn serve(config: &Config, stop: CancellationToken) -> anyhow::Result<(
         app.mailer.clone(),
         app.workflow.clone(),
         Duration::from_millis(config.dispatch_interval_ms.max(10)),
+        Duration::from_millis(config.sla_alert_interval_ms.max(10)),
         stop.clone(),
     ));
     #[cfg(unix)]
