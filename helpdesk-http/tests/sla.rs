@@ -129,3 +129,48 @@ async fn the_ticket_export_carries_service_levels_when_there_are_policies() {
     assert!(lines.next().unwrap().ends_with(",sla_policy,sla_first_response,sla_next_response,sla_resolution"));
     assert!(lines.next().unwrap().ends_with(",standard,met,,ok"), "{text}");
 }
+
+/// The list sorts by due time and filters by it for staff: `sort=due` lists the tickets with a
+/// running target, soonest first; `sla=breached` those past due (none yet); `due_before` those
+/// due before a time. Each staff row carries `sla_due_at` and `sla_state`; employees see
+/// neither and may not sort or filter by them; a bad value names the field.
+#[tokio::test]
+async fn staff_list_tickets_due_soonest() {
+    let app = app().await;
+    let (_, emp) = app.user(1, "employee").await;
+    let answered = app.ticket(&emp, "Answered first").await;
+    let waiting = app.ticket(&emp, "Still waiting").await;
+    let r = app
+        .post(
+            &format!("/api/v1/tickets/{answered}/approve"),
+            &app.admin,
+            json!({"priority": "high", "department": "it"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    let r = app.get("/api/v1/tickets?sort=due", &app.admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    let numbers: Vec<&str> = items.iter().map(|t| t["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers, [waiting.as_str(), answered.as_str()], "first response (1 h) before resolution (8 h)");
+    assert_eq!(items[0]["sla_state"], "ok");
+    assert!(items[0]["sla_due_at"].as_str().unwrap().ends_with('Z'));
+
+    let r = app.get("/api/v1/tickets?sla=breached", &app.admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["items"], json!([]));
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let r = app.get(&format!("/api/v1/tickets?due_before={soon}"), &app.admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let numbers: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|t| t["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers, [waiting.as_str()]);
+
+    let r = app.get("/api/v1/tickets", &emp).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["items"].as_array().unwrap().iter().all(|t| t.get("sla_state").is_none() && t.get("sla_due_at").is_none()));
+    assert_eq!(app.get("/api/v1/tickets?sort=due", &emp).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/api/v1/tickets?sla=breached", &emp).await.status, StatusCode::FORBIDDEN);
+    let r = app.get("/api/v1/tickets?sla=late", &app.admin).await;
+    assert_eq!((r.status, r.field_names()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["sla".to_owned()]));
+}
