@@ -82,13 +82,14 @@ fn pgbench(url: &str, clients: u32) -> f64 {
 }
 
 const LOAD: &str = r#"
-INSERT INTO tickets (id, seq, requester, assignee, status, priority, department, category, subject, description, created_at, updated_at, resolved_at, response_secs, resolution_secs, version, doc)
+INSERT INTO tickets (id, seq, requester, assignee, status, priority, department, category, subject, description, created_at, updated_at, resolved_at, response_secs, resolution_secs, version, doc, sla_due_at, sla_alerts)
 SELECT id, g, requester, NULL, status::ticket_status, priority::ticket_priority, dept, cat, subj, descr, created, created, resolved, resp, reso, 1,
   jsonb_build_object('id', id, 'number', 'TX' || CASE WHEN g < 1000 THEN lpad(g::text, 4, '0') ELSE g::text END, 'requester', requester, 'subject', subj, 'category', cat, 'sub_category', sub,
     'description', descr, 'scheduled_date', NULL, 'priority', priority, 'department', dept, 'status', status, 'assignee', NULL,
     'created_at', to_jsonb(created), 'updated_at', to_jsonb(created), 'first_response_at', CASE WHEN resp IS NULL THEN NULL ELSE to_jsonb(created + resp * interval '1 second') END,
     'resolved_at', to_jsonb(resolved), 'closed_at', NULL, 'response_secs', resp, 'resolution_secs', reso, 'rejection_reason', NULL,
-    'workflow_linked', false, 'version', 1)
+    'workflow_linked', false, 'version', 1),
+  due, CASE WHEN due IS NULL THEN '{}'::timestamptz[] ELSE ARRAY[due - interval '2 hours', due] END
 FROM (
   SELECT g, gen_random_uuid() AS id, ($3::uuid[])[1 + g % array_length($3::uuid[], 1)] AS requester,
     (ARRAY['new','open','in_progress','on_hold','pending','resolved','closed','rejected'])[1 + (g / 7) % 8] AS status,
@@ -101,7 +102,10 @@ FROM (
     timestamptz '2025-06-01' + g * interval '20 seconds' AS created,
     CASE WHEN (g / 7) % 8 IN (5, 6) THEN timestamptz '2025-06-01' + g * interval '20 seconds' + (3600 + g % 86400) * interval '1 second' END AS resolved,
     CASE WHEN (g / 7) % 8 > 0 THEN 60 + g % 7200 END AS resp,
-    CASE WHEN (g / 7) % 8 IN (5, 6) THEN 3600 + g % 86400 END AS reso
+    CASE WHEN (g / 7) % 8 IN (5, 6) THEN 3600 + g % 86400 END AS reso,
+    -- Tickets still worked on (new, open, in progress) have a running service-level target,
+    -- due within 30 days of the benchmark's "now" (2025-12-01), some already past.
+    CASE WHEN (g / 7) % 8 IN (0, 1, 2) THEN timestamptz '2025-11-24' + (g * 7919 % 2592000) * interval '1 second' END AS due
   FROM generate_series($1::bigint, $2::bigint) g
 ) s
 "#;
@@ -166,6 +170,8 @@ fn main() {
             assert!(t.is_some());
         }
         rows.push(("get by number (1 client)".into(), format!("{:.0}/s, p50 {:.3} ms, p99 {:.3} ms", 10_000.0 / start.elapsed().as_secs_f64(), pct(&mut lat, 0.5), pct(&mut lat, 0.99))));
+        // The service-level "now" of the loaded data (see LOAD).
+        let sla_now = chrono::DateTime::parse_from_rfc3339("2025-12-01T00:00:00Z").unwrap().to_utc();
         let q = |f: &dyn Fn(&mut TicketQuery)| {
             let mut q = TicketQuery { limit: PageSize::new(50).unwrap(), ..TicketQuery::default() };
             f(&mut q);
@@ -181,10 +187,21 @@ fn main() {
                 q.statuses = vec![TicketStatus::Open, TicketStatus::InProgress];
                 q.priorities = vec![Priority::High];
             }),
-            q(&|q| q.sort = TicketSort { field: TicketSortField::Updated, direction: SortDirection::Desc })];
+            q(&|q| q.sort = TicketSort { field: TicketSortField::Updated, direction: SortDirection::Desc }),
+            q(&|q| q.sort = TicketSort { field: TicketSortField::Due, direction: SortDirection::Asc }),
+            q(&|q| {
+                q.statuses = vec![TicketStatus::Open, TicketStatus::InProgress];
+                q.sort = TicketSort { field: TicketSortField::Due, direction: SortDirection::Asc };
+            }),
+            q(&|q| {
+                q.due_before = Some(sla_now);
+                q.departments = vec![DepartmentKey::parse("it").unwrap()];
+                q.sort = TicketSort { field: TicketSortField::Due, direction: SortDirection::Asc };
+            })];
         // Each shape on its own: the target holds for every one of them.
         let names = ["one status (new), by creation", "one department, by priority", "one requester, by creation",
-            "two statuses + one priority, by creation", "everything, by last change"];
+            "two statuses + one priority, by creation", "everything, by last change", "due soonest",
+            "two statuses, due soonest", "breached in one department, due soonest"];
         for (shape, name) in shapes.iter().zip(names) {
             let mut lat = Vec::new();
             for _ in 0..300 {
@@ -220,6 +237,19 @@ fn main() {
             assert!(p.response.count > 0);
         }
         rows.push(("performance report (30 days, ~130,000 tickets)".into(), format!("p50 {:.3} ms, p99 {:.3} ms", pct(&mut lat, 0.5), pct(&mut lat, 0.99))));
+        // The alert loop's read: the moments of one 15-second run, and of a first run reading
+        // back 24 hours.
+        for (window, name) in [(chrono::Duration::seconds(15), "15 s"), (chrono::Duration::hours(24), "24 h")] {
+            let mut lat = Vec::new();
+            let mut found = 0;
+            for i in 0..100 {
+                let until = sla_now + chrono::Duration::minutes(i * 7);
+                let t0 = Instant::now();
+                found = store.sla_alerts_between(until - window, until, 100_000).await.unwrap().len();
+                lat.push(t0.elapsed());
+            }
+            rows.push((format!("alert moments due in {name} (~{found} found)"), format!("p50 {:.3} ms, p99 {:.3} ms", pct(&mut lat, 0.5), pct(&mut lat, 0.99))));
+        }
         println!("| operation at {n} tickets | result |");
         println!("|---|---|");
         for (a, b) in rows {

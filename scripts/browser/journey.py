@@ -424,6 +424,12 @@ def run(j, base, data):
               "the coordinator sees the ticket's service levels", desk)
         live(page, "part('summary').includes('In progress')", "the employee's page shows the ticket taken, live")
         check("Service levels" not in page.content(), "the employee never sees service levels")
+        desk.goto(base + "/desk?sort=due")
+        check(number in desk.inner_text("main") and "on track" in desk.inner_text("main"),
+              "the queue lists tickets due soonest with their service-level badge", desk)
+        j.look(desk, "queue-due")
+        desk.goto(base + f"/tickets/{number}")
+        live_ready(desk)
         page.wait_for_timeout(500)
         check("split-tunnel" not in page.content(), "an internal note never reaches the employee's open page")
         desk.click("main >> text=Ask the requester")
