@@ -382,3 +382,37 @@ async fn warnings_and_breaches_are_alerted_once_across_processes() {
     assert!(resolution.contains(&("admin@example.com".into(), "resolution/warning".into())));
     assert!(resolution.contains(&("workflow".into(), "resolution/warning".into())));
 }
+
+/// Schedules stored before the policies changed are refreshed: tickets filed without policies
+/// get theirs when policies arrive, and lose them when the policies go; a second refresh
+/// changes nothing, and the ticket's version stays.
+#[tokio::test]
+async fn a_refresh_brings_stored_schedules_to_the_policies_in_force() {
+    use std::sync::Arc;
+
+    use helpdesk_core::{HelpDesk, NewTicket};
+
+    let week = all_week();
+    let spec: SlaSpec = serde_json::from_value(serde_json::json!({
+        "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
+        "policies": [{"key": "standard", "calendar": "utc", "targets": [{"first_response_minutes": 60}]}]
+    }))
+    .unwrap();
+    let (with, clock, _admin, emp) = sla_desk(spec).await;
+    let without = HelpDesk::builder(with.store().clone(), Arc::new(object_store::memory::InMemory::new()))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let t = without.create_ticket(&emp, NewTicket::new("Printer", "hardware", "laptop", "Jammed"), None).await.unwrap();
+    assert!(t.sla.is_empty());
+
+    let r = with.refresh_sla_schedules().await.unwrap();
+    assert_eq!((r.checked, r.updated), (1, 1));
+    let stored = with.store().ticket(t.id).await.unwrap().unwrap();
+    assert_eq!(stored.sla.due_at, Some(at("2026-06-01T09:00:00Z")));
+    assert_eq!(stored.version, t.version, "a refresh keeps the version");
+    assert_eq!(with.refresh_sla_schedules().await.unwrap().updated, 0);
+
+    assert_eq!(without.refresh_sla_schedules().await.unwrap().updated, 1);
+    assert!(with.store().ticket(t.id).await.unwrap().unwrap().sla.is_empty());
+}

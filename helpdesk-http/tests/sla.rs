@@ -163,12 +163,19 @@ async fn staff_list_tickets_due_soonest() {
     let soon = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let r = app.get(&format!("/api/v1/tickets?due_before={soon}"), &app.admin).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let numbers: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|t| t["number"].as_str().unwrap()).collect();
+    let numbers: Vec<&str> =
+        r.body["items"].as_array().unwrap().iter().map(|t| t["number"].as_str().unwrap()).collect();
     assert_eq!(numbers, [waiting.as_str()]);
 
     let r = app.get("/api/v1/tickets", &emp).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body["items"].as_array().unwrap().iter().all(|t| t.get("sla_state").is_none() && t.get("sla_due_at").is_none()));
+    assert!(
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("sla_state").is_none() && t.get("sla_due_at").is_none())
+    );
     assert_eq!(app.get("/api/v1/tickets?sort=due", &emp).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get("/api/v1/tickets?sla=breached", &emp).await.status, StatusCode::FORBIDDEN);
     let r = app.get("/api/v1/tickets?sla=late", &app.admin).await;

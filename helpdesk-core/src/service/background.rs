@@ -137,6 +137,18 @@ impl Background {
         let mut next_maintenance = tokio::time::Instant::now();
         let mut next_alerts = tokio::time::Instant::now();
         let mut alerts = crate::SlaAlertCursor::starting(self.desk.now(), self.sla_lookback);
+        // Schedules stored before the policies changed follow the new ones (beside the loop:
+        // over many open tickets it takes a while, and mail must not wait for it).
+        let desk = self.desk.clone();
+        tokio::spawn(async move {
+            match desk.refresh_sla_schedules().await {
+                Ok(r) if r.updated > 0 => {
+                    tracing::info!(updated = r.updated, checked = r.checked, "service-level schedules refreshed")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "refreshing service-level schedules failed"),
+            }
+        });
         loop {
             let mut again = false;
             match self.dispatcher.run_once().await {

@@ -16,6 +16,7 @@ mod reports;
 mod sessions;
 mod sla;
 mod sla_alerts;
+mod sla_refresh;
 mod tickets;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use options::{AttachmentLimits, HelpDeskOptions, OutboxOptions, SessionOptio
 pub use sessions::{IssuedSession, LoginRequest};
 pub use sla::{SLA_POLICY_FIELD, SlaBreach, SlaReport, SlaTallies, SlaTally, TicketSla};
 pub use sla_alerts::{SlaAlertCursor, SlaAlertRun};
+pub use sla_refresh::SlaRefresh;
 pub use tickets::{ActionRequest, Filed, NewTicket, TicketEdit, TicketThread, TicketView};
 
 use crate::domain::AuditId;

@@ -115,7 +115,7 @@ impl HelpDesk {
     }
 
     /// The moments of `ticket`'s running, unpaused targets given its whole `history`.
-    fn schedule_of(&self, ticket: &Ticket, history: &[HistoryEvent], now: DateTime<Utc>) -> SlaSchedule {
+    pub(super) fn schedule_of(&self, ticket: &Ticket, history: &[HistoryEvent], now: DateTime<Utc>) -> SlaSchedule {
         let Some((policy, calendar)) = self.applicable(ticket, history) else { return SlaSchedule::default() };
         let all = cycles(
             ticket.requester,
