@@ -109,6 +109,8 @@ pub enum Permission {
     ManageApiKeys,
     /// List and retry dead outbox messages.
     ManageOutbox,
+    /// Read and replace the service-level calendars and policies.
+    ManageServiceLevels,
     /// Read reports and export CSV.
     ViewReports,
     /// File a ticket.
@@ -149,6 +151,7 @@ impl Permission {
         Permission::ViewAuditLog,
         Permission::ManageApiKeys,
         Permission::ManageOutbox,
+        Permission::ManageServiceLevels,
         Permission::ViewReports,
         Permission::CreateTicket,
         Permission::ListAllTickets,
@@ -394,6 +397,7 @@ impl RulePolicy {
                     P::ViewAuditLog,
                     P::ManageApiKeys,
                     P::ManageOutbox,
+                    P::ManageServiceLevels,
                     P::ViewReports,
                 ],
                 vec![],

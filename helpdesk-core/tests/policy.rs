@@ -164,6 +164,7 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
                 P::ViewAuditLog,
                 P::ManageApiKeys,
                 P::ManageOutbox,
+                P::ManageServiceLevels,
                 P::ViewReports,
             ] {
                 v.push((p, c));

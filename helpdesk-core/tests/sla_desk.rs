@@ -416,3 +416,46 @@ async fn a_refresh_brings_stored_schedules_to_the_policies_in_force() {
     assert_eq!(without.refresh_sla_schedules().await.unwrap().updated, 1);
     assert!(with.store().ticket(t.id).await.unwrap().unwrap().sla.is_empty());
 }
+
+/// Policies an admin saves are in force at once in the desk that saved them, and in another
+/// desk on the same store (another process) once it reloads; employees may not read or save.
+#[tokio::test]
+async fn saved_policies_reach_every_process() {
+    use std::sync::Arc;
+
+    use helpdesk_core::{Error, HelpDesk};
+
+    let week = all_week();
+    let json = serde_json::json!({
+        "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
+        "policies": [{"key": "standard", "calendar": "utc", "targets": [{"first_response_minutes": 60}]}]
+    });
+    let spec: SlaSpec = serde_json::from_value(json).unwrap();
+    let (desk, clock, admin, emp) = sla_desk(spec.clone()).await;
+    let other = HelpDesk::builder(desk.store().clone(), Arc::new(object_store::memory::InMemory::new()))
+        .clock(clock)
+        .sla(spec.compile().unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(desk.sla_settings(&admin).unwrap().version, 0);
+    assert!(matches!(desk.sla_settings(&emp), Err(Error::Forbidden(_))));
+
+    let mut faster = spec.clone();
+    faster.policies[0].key = "faster".into();
+    let saved = desk.save_sla_settings(&admin, faster.clone(), 0).await.unwrap();
+    assert_eq!(saved.version, 1);
+    assert!(desk.sla_rules().policy("faster").is_some());
+    assert!(other.sla_rules().policy("faster").is_none(), "not until it reloads");
+    assert!(other.reload_sla().await.unwrap());
+    assert!(other.sla_rules().policy("faster").is_some());
+    assert!(!other.reload_sla().await.unwrap(), "nothing newer");
+
+    let mut bad = faster.clone();
+    bad.policies[0].calendar = "nowhere".into();
+    match desk.save_sla_settings(&admin, bad, 1).await {
+        Err(Error::Validation(v)) => assert_eq!(v.0[0].field, "policies[0].calendar"),
+        x => panic!("{x:?}"),
+    }
+    assert!(matches!(other.save_sla_settings(&admin, faster.clone(), 0).await, Err(Error::VersionConflict { .. })));
+    assert!(matches!(desk.save_sla_settings(&emp, faster, 1).await, Err(Error::Forbidden(_))));
+}

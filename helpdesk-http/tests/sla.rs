@@ -181,3 +181,46 @@ async fn staff_list_tickets_due_soonest() {
     let r = app.get("/api/v1/tickets?sla=late", &app.admin).await;
     assert_eq!((r.status, r.field_names()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["sla".to_owned()]));
 }
+
+/// Admins read and replace the calendars and policies: a policy naming a missing calendar is
+/// refused naming the field, a save names the version it replaces (a stale one is a
+/// conflict), and what is saved applies to the next ticket at once. Others may not.
+#[tokio::test]
+async fn admins_replace_the_policies_through_the_api() {
+    let app = app().await;
+    let (_, emp) = app.user(1, "employee").await;
+    let r = app.get("/api/v1/admin/sla", &app.admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["version"], 0);
+    assert_eq!(r.body["sla"]["policies"][0]["key"], "standard");
+
+    let mut sla = r.body["sla"].clone();
+    sla["policies"] = json!([
+        {"key": "fast", "calendar": "nowhere", "targets": [{"first_response_minutes": 15}]}
+    ]);
+    let put = |body| app.call(axum::http::Method::PUT, "/api/v1/admin/sla", Some(&app.admin), Some(body));
+    let r = put(json!({"version": 0, "sla": sla.clone()})).await;
+    assert_eq!(
+        (r.status, r.field_names()),
+        (StatusCode::UNPROCESSABLE_ENTITY, vec!["sla.policies[0].calendar".to_owned()])
+    );
+
+    sla["policies"][0]["calendar"] = json!("always");
+    let r = put(json!({"version": 0, "sla": sla.clone()})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["version"], 1);
+    let r = put(json!({"version": 0, "sla": sla.clone()})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(app.get("/api/v1/admin/sla", &app.admin).await.body["sla"]["policies"][0]["key"], "fast");
+
+    let n = app.ticket(&emp, "Laptop will not boot").await;
+    let r = app.get(&format!("/api/v1/tickets/{n}/sla"), &app.admin).await;
+    assert_eq!(r.body["policy"], "fast", "{:?}", r.body);
+    assert_eq!(r.body["targets"][0]["target_minutes"], 15);
+
+    assert_eq!(app.get("/api/v1/admin/sla", &emp).await.status, StatusCode::FORBIDDEN);
+    let r = app
+        .call(axum::http::Method::PUT, "/api/v1/admin/sla", Some(&emp), Some(json!({"version": 1, "sla": sla})))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}

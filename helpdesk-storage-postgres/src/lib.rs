@@ -30,6 +30,7 @@ mod commit;
 mod notices;
 mod outbox;
 mod reports;
+mod settings;
 mod tickets;
 
 pub use changes::PgChangeFeed;

@@ -64,6 +64,7 @@ mod notices;
 mod outbox;
 mod reads;
 mod reports;
+mod settings;
 mod ticket_row;
 
 use std::path::{Path, PathBuf};

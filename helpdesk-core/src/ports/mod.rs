@@ -7,6 +7,7 @@
 //! - [`Clock`]: the current time (core never reads the wall clock itself);
 //! - [`ChangeFeed`]: tells open pages what a commit changed (live updates);
 //! - [`ArchiveStore`]: the part of the store that only whole-store export and import need;
+//! - [`SettingsStore`]: the service-level policies an admin saved;
 //! - attachments: `object_store::ObjectStore` itself, used as `Arc<dyn ObjectStore>`.
 //!
 //! Ports are used as `Arc<dyn Port>` and are `Send + Sync + Debug + 'static`.
@@ -17,6 +18,7 @@ mod clock;
 mod decisions;
 mod delivery;
 mod query;
+mod settings;
 mod store;
 
 pub use archive::ArchiveStore;
@@ -28,6 +30,7 @@ pub use query::{
     AssigneeFilter, AuditQuery, Cursor, Page, PageSize, SortDirection, TicketQuery, TicketSort, TicketSortField,
     UserQuery,
 };
+pub use settings::SettingsStore;
 pub use store::*;
 
 #[cfg(feature = "testing")]

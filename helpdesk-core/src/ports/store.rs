@@ -658,6 +658,7 @@ pub trait Store:
     + NoticeStore
     + CombinedReads
     + super::ArchiveStore
+    + super::SettingsStore
 {
 }
 
@@ -677,5 +678,6 @@ impl<T> Store for T where
         + NoticeStore
         + CombinedReads
         + super::ArchiveStore
+        + super::SettingsStore
 {
 }

@@ -141,6 +141,9 @@ impl Background {
         // over many open tickets it takes a while, and mail must not wait for it).
         let desk = self.desk.clone();
         tokio::spawn(async move {
+            if let Err(e) = desk.reload_sla().await {
+                tracing::warn!(error = %e, "reading the saved service-level policies failed");
+            }
             match desk.refresh_sla_schedules().await {
                 Ok(r) if r.updated > 0 => {
                     tracing::info!(updated = r.updated, checked = r.checked, "service-level schedules refreshed")
@@ -185,6 +188,11 @@ impl Background {
     }
 
     async fn maintain(&self) {
+        match self.desk.reload_sla().await {
+            Ok(true) => tracing::info!("service-level policies saved by another process are in force"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "reading the saved service-level policies failed"),
+        }
         let now = self.desk.now();
         if let Err(e) = self.desk.auto_close(now, self.auto_close_batch).await {
             tracing::warn!(error = %e, "auto-close failed");

@@ -17,6 +17,7 @@ mod sessions;
 mod sla;
 mod sla_alerts;
 mod sla_refresh;
+mod sla_settings;
 mod tickets;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use sessions::{IssuedSession, LoginRequest};
 pub use sla::{SLA_POLICY_FIELD, SlaBreach, SlaReport, SlaTallies, SlaTally, TicketSla};
 pub use sla_alerts::{SlaAlertCursor, SlaAlertRun};
 pub use sla_refresh::SlaRefresh;
+pub use sla_settings::SlaSettings;
 pub use tickets::{ActionRequest, Filed, NewTicket, TicketEdit, TicketThread, TicketView};
 
 use crate::domain::AuditId;
@@ -84,7 +86,9 @@ struct Inner {
     options: HelpDeskOptions,
     changes: Arc<dyn ChangeFeed>,
     staff: live::StaffCache,
-    sla: crate::sla::SlaRules,
+    /// The service-level rules in force and the version of the saved ones they come from (0:
+    /// the configured ones); replaced when an admin saves new ones.
+    sla: std::sync::RwLock<(Arc<crate::sla::SlaRules>, u64)>,
 }
 
 /// Builds a [`HelpDesk`]; only the store and the attachment store are required.
@@ -166,7 +170,7 @@ impl HelpDeskBuilder {
                 options: self.options,
                 changes: self.changes.unwrap_or_else(|| Arc::new(LocalChangeFeed::default())),
                 staff: live::StaffCache::default(),
-                sla: self.sla,
+                sla: std::sync::RwLock::new((Arc::new(self.sla), 0)),
             }),
         })
     }
@@ -200,9 +204,24 @@ impl HelpDesk {
     pub fn options(&self) -> &HelpDeskOptions {
         &self.inner.options
     }
-    /// The service-level calendars and policies.
-    pub fn sla_rules(&self) -> &crate::sla::SlaRules {
-        &self.inner.sla
+    /// The service-level calendars and policies in force.
+    pub fn sla_rules(&self) -> Arc<crate::sla::SlaRules> {
+        self.sla_in_force().0
+    }
+    /// The rules in force and the saved version they come from (0: the configured ones).
+    pub(crate) fn sla_in_force(&self) -> (Arc<crate::sla::SlaRules>, u64) {
+        match self.inner.sla.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+    /// Puts `rules` (saved as `version`) in force.
+    pub(crate) fn put_sla_in_force(&self, rules: crate::sla::SlaRules, version: u64) {
+        let mut g = match self.inner.sla.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *g = (Arc::new(rules), version);
     }
     /// The lifecycle table.
     pub fn lifecycle(&self) -> &Lifecycle {
@@ -297,6 +316,7 @@ fn permission_name(p: Permission) -> &'static str {
         Permission::ViewAuditLog => "view the audit log",
         Permission::ManageApiKeys => "manage API keys",
         Permission::ManageOutbox => "manage the outbox",
+        Permission::ManageServiceLevels => "manage service levels",
         Permission::ViewReports => "view reports",
         Permission::CreateTicket => "create tickets",
         Permission::ListAllTickets => "list all tickets",

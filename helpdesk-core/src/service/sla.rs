@@ -16,7 +16,7 @@ use crate::model::{ActorRef, EventKind, FieldChange, HistoryEvent, SlaSchedule, 
 use crate::policy::{Permission, Principal, Resource};
 use crate::ports::{PageSize, StoreResult, TicketQuery, UnitOfWork};
 use crate::report::ReportRange;
-use crate::sla::{TargetCycle, TargetKind, TargetState, current, cycles};
+use crate::sla::{SlaRules, TargetCycle, TargetKind, TargetState, current, cycles};
 
 /// Where a ticket stands against its service levels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,23 +43,22 @@ fn recorded_policy(history: &[HistoryEvent]) -> Option<Option<&str>> {
         .map(|c| c.new.as_deref())
 }
 
-impl HelpDesk {
-    /// The policy that applies to `ticket`: the one recorded in its history when it still
-    /// exists (so editing the policies' conditions never moves a ticket to another policy
-    /// behind its back), else the first that matches it now.
-    pub(super) fn applicable<'r>(
-        &'r self,
-        ticket: &Ticket,
-        history: &[HistoryEvent],
-    ) -> Option<(&'r crate::sla::SlaPolicy, &'r crate::sla::BusinessCalendar)> {
-        let rules = &self.inner.sla;
-        match recorded_policy(history) {
-            Some(Some(key)) => rules.policy(key).or_else(|| rules.policy_for(ticket)),
-            Some(None) => None,
-            None => rules.policy_for(ticket),
-        }
+/// The policy of `rules` that applies to `ticket`: the one recorded in its history when it
+/// still exists (so editing the policies' conditions never moves a ticket to another policy
+/// behind its back), else the first that matches it now.
+pub(super) fn applicable<'r>(
+    rules: &'r SlaRules,
+    ticket: &Ticket,
+    history: &[HistoryEvent],
+) -> Option<(&'r crate::sla::SlaPolicy, &'r crate::sla::BusinessCalendar)> {
+    match recorded_policy(history) {
+        Some(Some(key)) => rules.policy(key).or_else(|| rules.policy_for(ticket)),
+        Some(None) => None,
+        None => rules.policy_for(ticket),
     }
+}
 
+impl HelpDesk {
     /// Brings the service levels of each ticket `uow` writes up to date: records, as an
     /// internal history event, the policy chosen for a ticket that is filed or whose
     /// department or category changes (when the choice differs from the one recorded
@@ -67,7 +66,7 @@ impl HelpDesk {
     /// ([`SlaSchedule`]). Reads each changed ticket's history (not a filed one's); nothing
     /// when there are no policies.
     pub(crate) async fn record_sla(&self, uow: &mut UnitOfWork, now: DateTime<Utc>) -> StoreResult<()> {
-        let rules = &self.inner.sla;
+        let rules = self.sla_rules();
         if rules.is_empty() {
             for w in &mut uow.tickets {
                 w.value.sla = SlaSchedule::default();
@@ -116,15 +115,10 @@ impl HelpDesk {
 
     /// The moments of `ticket`'s running, unpaused targets given its whole `history`.
     pub(super) fn schedule_of(&self, ticket: &Ticket, history: &[HistoryEvent], now: DateTime<Utc>) -> SlaSchedule {
-        let Some((policy, calendar)) = self.applicable(ticket, history) else { return SlaSchedule::default() };
-        let all = cycles(
-            ticket.requester,
-            history,
-            &policy.targets(ticket.priority),
-            calendar,
-            self.inner.sla.warning_percent(),
-            now,
-        );
+        let rules = self.sla_rules();
+        let Some((policy, calendar)) = applicable(&rules, ticket, history) else { return SlaSchedule::default() };
+        let all =
+            cycles(ticket.requester, history, &policy.targets(ticket.priority), calendar, rules.warning_percent(), now);
         let running: Vec<&TargetCycle> = all.iter().filter(|c| c.ended_at.is_none()).collect();
         // A moment already past (a ticket found late by a change: raised to critical, resumed
         // after its due time) is stored as now, so that the alert loop, which reads moments
@@ -143,8 +137,8 @@ impl HelpDesk {
     /// The service levels of `ticket` given its whole `history`, or `None` when no policy
     /// applies (none configured, or none recorded or matching).
     pub fn sla_of(&self, ticket: &Ticket, history: &[HistoryEvent]) -> Option<TicketSla> {
-        let rules = &self.inner.sla;
-        let (policy, calendar) = self.applicable(ticket, history)?;
+        let rules = self.sla_rules();
+        let (policy, calendar) = applicable(&rules, ticket, history)?;
         let targets = policy.targets(ticket.priority);
         let all = cycles(ticket.requester, history, &targets, calendar, rules.warning_percent(), self.now());
         Some(TicketSla {
@@ -162,7 +156,7 @@ impl HelpDesk {
     pub async fn ticket_sla(&self, principal: &Principal, number: &TicketNumber) -> Result<Option<TicketSla>> {
         let t = self.visible_ticket(principal, number).await?;
         self.require(principal, Permission::ViewInternal, &Resource::ticket(&t))?;
-        if self.inner.sla.is_empty() {
+        if self.sla_rules().is_empty() {
             return Ok(None);
         }
         let history = self.inner.store.history(t.id).await?;
@@ -267,7 +261,8 @@ impl HelpDesk {
             by_assignee: BTreeMap::new(),
             breaches: Vec::new(),
         };
-        if self.inner.sla.is_empty() {
+        let rules = self.sla_rules();
+        if rules.is_empty() {
             return Ok(report);
         }
         let store = &self.inner.store;
@@ -285,7 +280,7 @@ impl HelpDesk {
                 .try_collect()
                 .await?;
             for (t, history) in &threads {
-                let Some((policy, _)) = self.applicable(t, history) else { continue };
+                let Some((policy, _)) = applicable(&rules, t, history) else { continue };
                 let policy = policy.key.clone();
                 report.tickets += 1;
                 let keys = [
@@ -329,8 +324,8 @@ impl HelpDesk {
 
     /// Every target cycle of `ticket` (not only the latest of each kind).
     fn sla_cycles(&self, ticket: &Ticket, history: &[HistoryEvent]) -> Vec<TargetCycle> {
-        let rules = &self.inner.sla;
-        let Some((policy, calendar)) = self.applicable(ticket, history) else { return Vec::new() };
+        let rules = self.sla_rules();
+        let Some((policy, calendar)) = applicable(&rules, ticket, history) else { return Vec::new() };
         cycles(
             ticket.requester,
             history,

@@ -87,7 +87,7 @@ impl HelpDesk {
     /// Store failures; the cursor then stays, and the next run reads the same window again.
     pub async fn sla_alerts(&self, cursor: &mut SlaAlertCursor, now: DateTime<Utc>) -> Result<SlaAlertRun> {
         let mut run = SlaAlertRun::default();
-        if self.inner.sla.is_empty() || now <= cursor.until - OVERLAP {
+        if self.sla_rules().is_empty() || now <= cursor.until - OVERLAP {
             return Ok(run);
         }
         let from = cursor.until - OVERLAP;
@@ -126,13 +126,14 @@ impl HelpDesk {
         let store = &self.inner.store;
         let Some(ticket) = store.ticket(id).await? else { return Ok((0, 0)) };
         let history = store.history(id).await?;
-        let Some((policy, calendar)) = self.applicable(&ticket, &history) else { return Ok((0, 0)) };
+        let rules = self.sla_rules();
+        let Some((policy, calendar)) = super::sla::applicable(&rules, &ticket, &history) else { return Ok((0, 0)) };
         let all = cycles(
             ticket.requester,
             &history,
             &policy.targets(ticket.priority),
             calendar,
-            self.inner.sla.warning_percent(),
+            rules.warning_percent(),
             now,
         );
         let recipients = self.alert_recipients(&ticket).await?;

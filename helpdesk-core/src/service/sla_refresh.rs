@@ -49,7 +49,7 @@ impl HelpDesk {
             ..TicketQuery::default()
         };
         // Without policies only stored schedules need clearing: the tickets with a due time.
-        let none = self.inner.sla.is_empty();
+        let none = self.sla_rules().is_empty();
         if none {
             query.sort = TicketSort { field: TicketSortField::Due, direction: SortDirection::Asc };
         }

@@ -86,6 +86,7 @@ impl Default for SlaSpec {
 /// Checked calendars and policies.
 #[derive(Debug, Clone, Default)]
 pub struct SlaRules {
+    spec: SlaSpec,
     calendars: HashMap<String, BusinessCalendar>,
     policies: Vec<SlaPolicy>,
     warning_percent: u8,
@@ -151,7 +152,12 @@ impl SlaSpec {
         if !errors.is_empty() {
             return Err(ValidationErrors(errors));
         }
-        Ok(SlaRules { calendars, policies: self.policies.clone(), warning_percent: self.warning_percent })
+        Ok(SlaRules {
+            spec: self.clone(),
+            calendars,
+            policies: self.policies.clone(),
+            warning_percent: self.warning_percent,
+        })
     }
 }
 
@@ -180,6 +186,11 @@ impl SlaPolicy {
 }
 
 impl SlaRules {
+    /// The calendars and policies as written.
+    pub fn spec(&self) -> &SlaSpec {
+        &self.spec
+    }
+
     /// True when there is no policy (tickets have no targets).
     pub fn is_empty(&self) -> bool {
         self.policies.is_empty()

@@ -50,6 +50,7 @@ pub const SCENARIOS: &[&str] = &[
     "untrusted_text_is_handled_alike",
     "archive_port",
     "sla_alert_moments",
+    "sla_settings_versions",
 ];
 
 /// Expands one `#[tokio::test]` per conformance scenario, each with a fresh store from
@@ -68,7 +69,7 @@ macro_rules! store_conformance {
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
-            untrusted_text_is_handled_alike, archive_port, sla_alert_moments);
+            untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions);
     };
     (@each_skip $reason:expr, $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -90,7 +91,7 @@ macro_rules! store_conformance {
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
-            untrusted_text_is_handled_alike, archive_port, sla_alert_moments);
+            untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions);
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -1386,4 +1387,28 @@ pub async fn sla_alert_moments(store: Arc<dyn Store>) {
     assert_eq!(store.list_tickets(&breached).await.unwrap().items, vec![a2]);
     let not_yet = TicketQuery { due_before: Some(h(6)), ..TicketQuery::default() };
     assert!(store.list_tickets(&not_yet).await.unwrap().items.is_empty());
+}
+
+/// Saved service-level settings: none at first; each save names the version it replaces and
+/// gets the next; a save naming a stale version is refused and changes nothing.
+pub async fn sla_settings_versions(store: Arc<dyn Store>) {
+    use crate::sla::{CalendarSpec, SlaSpec};
+    assert_eq!(store.sla_spec().await.unwrap(), None);
+    let mut spec = SlaSpec::default();
+    spec.calendars.push(CalendarSpec { key: "always".into(), time_zone: "UTC".into(), week: vec![], holidays: vec![] });
+    assert_eq!(store.save_sla_spec(&spec, 0).await.unwrap(), 1);
+    assert_eq!(store.sla_spec().await.unwrap(), Some((spec.clone(), 1)));
+    let mut other = spec.clone();
+    other.warning_percent = 90;
+    match store.save_sla_spec(&other, 0).await {
+        Err(StoreError::VersionMismatch { expected: 0, found: 1 }) => {}
+        x => panic!("a stale first save: {x:?}"),
+    }
+    match store.save_sla_spec(&other, 7).await {
+        Err(StoreError::VersionMismatch { expected: 7, found: 1 }) => {}
+        x => panic!("a stale save: {x:?}"),
+    }
+    assert_eq!(store.sla_spec().await.unwrap(), Some((spec, 1)));
+    assert_eq!(store.save_sla_spec(&other, 1).await.unwrap(), 2);
+    assert_eq!(store.sla_spec().await.unwrap(), Some((other, 2)));
 }

@@ -41,6 +41,7 @@ struct State {
     failures: HashMap<String, FailureState>,
     windows: HashMap<(String, DateTime<Utc>), u64>,
     notices: Vec<Notice>,
+    sla_spec: Option<(crate::sla::SlaSpec, u64)>,
 }
 
 /// The in-memory store.
@@ -630,6 +631,22 @@ impl ReportStore for InMemoryStore {
             }
         }
         Ok(b.finish(range))
+    }
+}
+
+#[async_trait]
+impl crate::ports::SettingsStore for InMemoryStore {
+    async fn sla_spec(&self) -> StoreResult<Option<(crate::sla::SlaSpec, u64)>> {
+        Ok(self.lock().sla_spec.clone())
+    }
+    async fn save_sla_spec(&self, spec: &crate::sla::SlaSpec, expected: u64) -> StoreResult<u64> {
+        let mut s = self.lock();
+        let found = s.sla_spec.as_ref().map_or(0, |(_, v)| *v);
+        if found != expected {
+            return Err(StoreError::VersionMismatch { expected, found });
+        }
+        s.sla_spec = Some((spec.clone(), found + 1));
+        Ok(found + 1)
     }
 }
 

@@ -138,6 +138,12 @@ mockall::mock! {
     }
 
     #[async_trait]
+    impl crate::ports::SettingsStore for Store {
+        async fn sla_spec(&self) -> StoreResult<Option<(crate::sla::SlaSpec, u64)>>;
+        async fn save_sla_spec(&self, spec: &crate::sla::SlaSpec, expected: u64) -> StoreResult<u64>;
+    }
+
+    #[async_trait]
     impl ArchiveStore for Store {
         async fn one_time_tokens(&self) -> StoreResult<Vec<OneTimeToken>>;
         async fn ticket_number_high_water(&self) -> StoreResult<u64>;

@@ -1,4 +1,5 @@
-//! A ticket's service levels, for staff: `GET /api/v1/tickets/{number}/sla`.
+//! A ticket's service levels, for staff (`GET /api/v1/tickets/{number}/sla`), and the
+//! calendars and policies themselves, for admins (`GET` and `PUT /api/v1/admin/sla`).
 
 use axum::Json;
 use axum::extract::State;
@@ -16,7 +17,7 @@ use crate::extract::ApiPath;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(ticket_sla))
+    OpenApiRouter::new().routes(routes!(ticket_sla)).routes(routes!(sla_settings, save_sla_settings))
 }
 
 /// Where a ticket stands against its service levels.
@@ -88,4 +89,62 @@ impl From<Option<TicketSla>> for SlaOut {
 async fn ticket_sla(State(s): State<AppState>, c: Caller, ApiPath(n): ApiPath<String>) -> ApiResult<Json<SlaOut>> {
     let number = super::tickets::number(&n)?;
     Ok(Json(s.desk().ticket_sla(&c.principal, &number).await?.into()))
+}
+
+/// The service-level calendars and policies in force.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlaSettingsOut {
+    /// The saved version (pass it to the next save); 0 while the configured ones apply.
+    pub version: u64,
+    /// `calendars` (key, `time_zone`, `week` of working hours per day, `holidays`),
+    /// `policies` (key, `calendar`, optional `departments` and `categories`, `targets` per
+    /// priority in business minutes) and `warning_percent`: the configuration file's `[sla]`
+    /// section as JSON (README, "Service levels").
+    #[schema(value_type = Object)]
+    pub sla: helpdesk_core::sla::SlaSpec,
+}
+
+impl From<helpdesk_core::SlaSettings> for SlaSettingsOut {
+    fn from(s: helpdesk_core::SlaSettings) -> Self {
+        Self { version: s.version, sla: s.sla }
+    }
+}
+
+/// New service-level calendars and policies.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlaSettingsBody {
+    /// The version these replace (from `GET`; 0 while the configured ones apply).
+    pub version: u64,
+    /// As in the answer of `GET`.
+    #[schema(value_type = Object)]
+    pub sla: helpdesk_core::sla::SlaSpec,
+}
+
+/// The service-level calendars and policies in force (admins).
+#[utoipa::path(get, path = "/admin/sla", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = SlaSettingsOut), (status = 403, body = Problem)))]
+async fn sla_settings(State(s): State<AppState>, c: Caller) -> ApiResult<Json<SlaSettingsOut>> {
+    Ok(Json(s.desk().sla_settings(&c.principal)?.into()))
+}
+
+/// Replaces the service-level calendars and policies (admins): checked first (errors name the
+/// field, e.g. `sla.policies[0].calendar` for a policy naming a missing calendar), saved with
+/// the version they replace (409 when another save came first), in force at once here and
+/// within a minute in every other server process; the open tickets' due times follow.
+#[utoipa::path(put, path = "/admin/sla", tag = "admin", request_body = SlaSettingsBody, security(("bearer" = [])),
+    responses((status = 200, body = SlaSettingsOut), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+async fn save_sla_settings(
+    State(s): State<AppState>,
+    c: Caller,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<SlaSettingsBody>,
+) -> ApiResult<Json<SlaSettingsOut>> {
+    let saved = s.desk().save_sla_settings(&c.principal, body.sla, body.version).await.map_err(|e| match e {
+        helpdesk_core::Error::Validation(v) => helpdesk_core::Error::Validation(helpdesk_core::ValidationErrors(
+            v.0.into_iter().map(|f| helpdesk_core::FieldError { field: format!("sla.{}", f.field), ..f }).collect(),
+        )),
+        other => other,
+    })?;
+    Ok(Json(saved.into()))
 }

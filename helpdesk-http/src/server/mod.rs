@@ -461,6 +461,8 @@ pub async fn compose(config: &Config) -> anyhow::Result<App> {
     let blobs = open_blobs(config)?;
     let secret = jwt_secret(config)?;
     let desk = build_desk(config, store, blobs, change_feed(config).await?)?;
+    // Service-level policies an admin saved replace the configured ones.
+    desk.reload_sla().await?;
     bootstrap_admin(config, &desk).await?;
     let (mailer, workflow) = transports(config)?;
     Ok(App { state: AppState::new(desk, http_options(config, &secret)), mailer, workflow })
