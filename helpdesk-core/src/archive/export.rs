@@ -9,7 +9,9 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _};
 
 use super::ArchiveError;
-use super::format::{BLOB_DIR, BlobEntry, FORMAT, FORMAT_VERSION, MANIFEST, Manifest, Part, PartSummary, PartWriter};
+use super::format::{
+    BLOB_DIR, BlobEntry, FORMAT, FORMAT_VERSION, MANIFEST, Manifest, Part, PartSummary, PartWriter, SavedSettings,
+};
 use crate::model::{OutboxState, User};
 use crate::ports::{
     AuditQuery, Cursor, PageSize, SortDirection, Store, StoreError, TicketQuery, TicketSort, TicketSortField, UserQuery,
@@ -210,6 +212,12 @@ pub async fn export(
         }
     }
     parts.push(w.finish(Part::Notices.name())?);
+
+    let mut w = part(Part::Settings)?;
+    if let Some((sla, _)) = store.sla_spec().await? {
+        w.record(&SavedSettings { sla })?;
+    }
+    parts.push(w.finish(Part::Settings.name())?);
 
     let mut blob_files: Vec<(String, PathBuf)> = Vec::new();
     if options.attachments {

@@ -63,6 +63,13 @@ pub struct PartSummary {
     pub sha256: String,
 }
 
+/// The line of `settings.ndjson`: what an admin saved through the settings routes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedSettings {
+    /// The service-level calendars and policies.
+    pub sla: crate::sla::SlaSpec,
+}
+
 /// A line of `tickets.ndjson`: a ticket and every record that hangs off it, so an import
 /// writes each ticket whole in one unit of work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,10 +112,11 @@ pub(crate) enum Part {
     Outbox,
     Audit,
     Notices,
+    Settings,
 }
 
 impl Part {
-    pub(crate) const ALL: [Part; 10] = [
+    pub(crate) const ALL: [Part; 11] = [
         Part::Blobs,
         Part::Users,
         Part::Rejections,
@@ -119,6 +127,7 @@ impl Part {
         Part::Outbox,
         Part::Audit,
         Part::Notices,
+        Part::Settings,
     ];
 
     pub(crate) const fn name(self) -> &'static str {
@@ -133,6 +142,7 @@ impl Part {
             Part::Outbox => "outbox.ndjson",
             Part::Audit => "audit.ndjson",
             Part::Notices => "notices.ndjson",
+            Part::Settings => "settings.ndjson",
         }
     }
 

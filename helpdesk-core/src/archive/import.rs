@@ -365,6 +365,15 @@ async fn write_part(store: &dyn Store, part: Part, lines: &[String], highest: &m
             let notices: Vec<Notice> = parse(part, lines)?;
             commit(store, UnitOfWork { notices, ..UnitOfWork::new() }).await?;
         }
+        Part::Settings => {
+            let saved: Vec<super::SavedSettings> = parse(part, lines)?;
+            for s in saved {
+                // An import starts the saved version again at 1 (versions only order saves
+                // within one store).
+                let expected = store.sla_spec().await?.map_or(0, |(_, v)| v);
+                store.save_sla_spec(&s.sla, expected).await?;
+            }
+        }
     }
     Ok(())
 }

@@ -22,6 +22,7 @@
 //! | `outbox.ndjson` | an `OutboxRecord` with its delivery state (leases left out) |
 //! | `audit.ndjson` | an `AuditEntry` |
 //! | `notices.ndjson` | a `Notice` |
+//! | `settings.ndjson` | [`SavedSettings`]: the service-level calendars and policies an admin saved (none: no line) |
 //!
 //! Records are the model types' own serde forms (`helpdesk_core::model`), the same JSON the
 //! stores keep. Left out on purpose: idempotency records and sign-in throttles (short-lived by
@@ -46,7 +47,7 @@ mod import;
 use std::path::PathBuf;
 
 pub use export::{ExportOptions, export};
-pub use format::{BlobEntry, FORMAT, FORMAT_VERSION, Manifest, PartSummary, TicketRecord};
+pub use format::{BlobEntry, FORMAT, FORMAT_VERSION, Manifest, PartSummary, SavedSettings, TicketRecord};
 pub use import::{ImportOptions, ImportReport, import, verify};
 
 use crate::ports::StoreError;

@@ -212,6 +212,17 @@ pub async fn seed_every_kind(store: Arc<dyn Store>, blobs: Arc<dyn ObjectStore>,
     desk.add_comment(&emp2, &c.number, "Since Monday", false).await.unwrap();
     tick();
 
+    // Service levels an admin saved (straight to the store: not put in force here, so the
+    // tickets above keep their schedules as they are).
+    let sla: crate::sla::SlaSpec = serde_json::from_value(serde_json::json!({
+        "calendars": [{"key": "office", "time_zone": "Europe/Berlin",
+                       "week": [{"day": "mon", "hours": [{"start": "09:00", "end": "17:00"}]}],
+                       "holidays": [{"date": "2026-01-01", "recurring": true, "name": "New Year"}]}],
+        "policies": [{"key": "standard", "calendar": "office", "targets": [{"first_response_minutes": 240}]}]
+    }))
+    .unwrap();
+    store.save_sla_spec(&sla, 0).await.unwrap();
+
     Seeded {
         desk,
         tickets,

@@ -4,7 +4,8 @@
 
 use chrono::TimeZone;
 use helpdesk_core::domain::TicketStatus;
-use helpdesk_core::model::{NotificationKind, SecretToken, TicketMail};
+use helpdesk_core::model::{NotificationKind, SecretToken, SlaAlert, TicketMail};
+use helpdesk_core::sla::{TargetKind, TargetState};
 
 pub const TOKEN: &str = "Zq3-live-token-value-9d8f";
 
@@ -30,9 +31,27 @@ pub fn every_kind() -> Vec<NotificationKind> {
         NotificationKind::TicketResolved { ticket: t.clone(), note: "Dock firmware updated.".into() },
         NotificationKind::TicketReopened { ticket: t.clone(), reason: "Flickers again".into() },
         NotificationKind::PublicComment {
-            ticket: t,
+            ticket: t.clone(),
             author: "Ben Ramos".into(),
             body: "<script>alert(1)</script> done".into(),
+        },
+        NotificationKind::ServiceLevelAlert {
+            ticket: t.clone(),
+            alert: SlaAlert {
+                target: TargetKind::FirstResponse,
+                state: TargetState::Warning,
+                due_at: Some(at),
+                policy: "standard".into(),
+            },
+        },
+        NotificationKind::ServiceLevelAlert {
+            ticket: t,
+            alert: SlaAlert {
+                target: TargetKind::Resolution,
+                state: TargetState::Breached,
+                due_at: Some(at),
+                policy: "<b>vip</b>".into(),
+            },
         },
     ]
 }
