@@ -17,6 +17,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt as _;
 
 use super::HelpDesk;
 use super::notify::ticket_mail;
@@ -28,6 +29,9 @@ use crate::sla::{TargetCycle, TargetState, cycles};
 
 /// The namespace of alert message ids (a UUID v5 of each alert's identity).
 const ALERT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d1c_58a2_3f0e_4c7b_9a55_2e8b_d4a1_c0f3);
+
+/// Tickets alerted at once.
+const TICKETS_IN_FLIGHT: usize = 16;
 
 /// Alert moments read per store call.
 const MOMENTS_PER_READ: usize = 1_000;
@@ -109,8 +113,12 @@ impl HelpDesk {
         }
         let tickets: BTreeSet<TicketId> = due.iter().map(|(_, t)| *t).collect();
         run.tickets = tickets.len();
-        for id in tickets {
-            let (alerted, already) = self.alert_ticket(id, now).await?;
+        // Tickets are independent: several at once, so their commits share the store's
+        // flushes (a first run after a long stop may find tens of thousands).
+        let mut each =
+            futures::stream::iter(tickets).map(|id| self.alert_ticket(id, now)).buffer_unordered(TICKETS_IN_FLIGHT);
+        while let Some(done) = each.next().await {
+            let (alerted, already) = done?;
             run.alerted += alerted;
             run.already += already;
         }
