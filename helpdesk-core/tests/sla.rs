@@ -459,7 +459,7 @@ proptest! {
     }
 
     #[test]
-    fn a_running_target_is_due_exactly_when_its_time_is_used_up(cal in any_calendar(), t0 in any_instant(), evs in any_history()) {
+    fn a_running_target_warns_and_falls_due_exactly_when_its_shares_are_used_up(cal in any_calendar(), t0 in any_instant(), evs in any_history()) {
         let (req, staff) = (UserId::random(), UserId::random());
         let h = history(req, staff, t0, &evs);
         let now = h.last().unwrap().at;
@@ -472,6 +472,18 @@ proptest! {
                 let same = then.iter().find(|x| x.kind == c.kind && x.started_at == c.started_at).unwrap();
                 prop_assert_eq!(same.elapsed, c.target, "{:?}", c);
                 prop_assert_eq!(same.state, TargetState::Warning);
+            }
+            // The warning moment: the first instant in the warning share, before the due time.
+            if let (None, Some(warn)) = (c.ended_at, c.warning_at) {
+                prop_assert!(c.due_at.is_some_and(|d| warn <= d), "{:?}", c);
+                if warn > now {
+                    let then = cycles(req, &h, &t, &cal, 75, warn);
+                    let same = then.iter().find(|x| x.kind == c.kind && x.started_at == c.started_at).unwrap();
+                    prop_assert_eq!(same.state, TargetState::Warning, "{:?}", c);
+                    let before = cycles(req, &h, &t, &cal, 75, warn - Duration::seconds(1));
+                    let same = before.iter().find(|x| x.kind == c.kind && x.started_at == c.started_at).unwrap();
+                    prop_assert_eq!(same.state, TargetState::Ok, "{:?}", c);
+                }
             }
         }
     }

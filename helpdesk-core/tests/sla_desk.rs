@@ -68,6 +68,16 @@ fn all_week() -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// One policy, `standard`, with `targets` (for every priority) on a UTC calendar open all
+/// week.
+fn utc_policy(targets: serde_json::Value) -> SlaSpec {
+    serde_json::from_value(serde_json::json!({
+        "calendars": [{"key": "utc", "time_zone": "UTC", "week": all_week()}],
+        "policies": [{"key": "standard", "calendar": "utc", "targets": [targets]}]
+    }))
+    .unwrap()
+}
+
 /// A desk with `spec`, an admin and an approved employee, at 2026-06-01 08:00 UTC.
 async fn sla_desk(
     spec: SlaSpec,
@@ -126,13 +136,7 @@ async fn the_report_counts_met_breached_and_running_targets_by_policy_priority_d
     use helpdesk_core::report::ReportRange;
     use helpdesk_core::{ActionRequest, Error, NewTicket};
 
-    let week = all_week();
-    let spec: SlaSpec = serde_json::from_value(serde_json::json!({
-        "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
-        "policies": [{"key": "standard", "calendar": "utc",
-                      "targets": [{"first_response_minutes": 60, "resolution_minutes": 600}]}]
-    }))
-    .unwrap();
+    let spec = utc_policy(serde_json::json!({"first_response_minutes": 60, "resolution_minutes": 600}));
     let (desk, clock, admin, emp) = sla_desk(spec).await;
     let new = |s: &str| NewTicket {
         subject: s.into(),
@@ -235,13 +239,7 @@ async fn each_change_stores_the_schedule_the_queue_sorts_by() {
     use helpdesk_core::ports::{SortDirection, TicketQuery, TicketSort, TicketSortField};
     use helpdesk_core::{ActionRequest, Error, NewTicket};
 
-    let week = all_week();
-    let spec: SlaSpec = serde_json::from_value(serde_json::json!({
-        "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
-        "policies": [{"key": "standard", "calendar": "utc",
-                      "targets": [{"first_response_minutes": 60, "resolution_minutes": 600}]}]
-    }))
-    .unwrap();
+    let spec = utc_policy(serde_json::json!({"first_response_minutes": 60, "resolution_minutes": 600}));
     let (desk, clock, admin, emp) = sla_desk(spec).await;
     let new = NewTicket::new("Printer", "hardware", "laptop", "Jammed");
     let t = desk.create_ticket(&emp, new.clone(), None).await.unwrap();
@@ -309,15 +307,9 @@ async fn warnings_and_breaches_are_alerted_once_across_processes() {
     use helpdesk_core::ports::PageSize;
     use helpdesk_core::{ActionRequest, HelpDesk, NewTicket, SlaAlertCursor};
 
-    let week = all_week();
-    let json = serde_json::json!({
-        "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
-        "policies": [{"key": "standard", "calendar": "utc",
-                      "targets": [{"first_response_minutes": 60, "resolution_minutes": 600}]}]
-    });
-    let spec: SlaSpec = serde_json::from_value(json.clone()).unwrap();
-    let (desk, clock, admin, emp) = sla_desk(spec).await;
-    let other: SlaSpec = serde_json::from_value(json).unwrap();
+    let spec = utc_policy(serde_json::json!({"first_response_minutes": 60, "resolution_minutes": 600}));
+    let (desk, clock, admin, emp) = sla_desk(spec.clone()).await;
+    let other = spec;
     let second = HelpDesk::builder(desk.store().clone(), Arc::new(object_store::memory::InMemory::new()))
         .clock(clock.clone())
         .sla(other.compile().unwrap())
@@ -392,12 +384,7 @@ async fn a_refresh_brings_stored_schedules_to_the_policies_in_force() {
 
     use helpdesk_core::{HelpDesk, NewTicket};
 
-    let week = all_week();
-    let spec: SlaSpec = serde_json::from_value(serde_json::json!({
-        "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
-        "policies": [{"key": "standard", "calendar": "utc", "targets": [{"first_response_minutes": 60}]}]
-    }))
-    .unwrap();
+    let spec = utc_policy(serde_json::json!({"first_response_minutes": 60}));
     let (with, clock, _admin, emp) = sla_desk(spec).await;
     let without = HelpDesk::builder(with.store().clone(), Arc::new(object_store::memory::InMemory::new()))
         .clock(clock.clone())
@@ -425,12 +412,7 @@ async fn saved_policies_reach_every_process() {
 
     use helpdesk_core::{Error, HelpDesk};
 
-    let week = all_week();
-    let json = serde_json::json!({
-        "calendars": [{"key": "utc", "time_zone": "UTC", "week": week}],
-        "policies": [{"key": "standard", "calendar": "utc", "targets": [{"first_response_minutes": 60}]}]
-    });
-    let spec: SlaSpec = serde_json::from_value(json).unwrap();
+    let spec = utc_policy(serde_json::json!({"first_response_minutes": 60}));
     let (desk, clock, admin, emp) = sla_desk(spec.clone()).await;
     let other = HelpDesk::builder(desk.store().clone(), Arc::new(object_store::memory::InMemory::new()))
         .clock(clock)

@@ -300,13 +300,22 @@ pub fn cycles(
             let to = end.unwrap_or(now);
             let elapsed = timeline.elapsed(micros(o.started_at), micros(to));
             let stopped = end.is_some() || paused_now;
-            let due_at = timeline.due(micros(o.started_at), micros(to), o.target, stopped);
-            let warning_at = if stopped {
-                None
-            } else {
-                let share =
-                    o.target.num_microseconds().map(|t| (t.saturating_mul(i64::from(warning_percent)) + 99) / 100);
-                share.and_then(|s| timeline.due(micros(o.started_at), micros(to), Duration::microseconds(s), false))
+            let (start_us, to_us) = (micros(o.started_at), micros(to));
+            let share = o.target.num_microseconds().map(|t| (t.saturating_mul(i64::from(warning_percent)) + 99) / 100);
+            let (due_at, warning_at) = match share {
+                // A running cycle: its warning, then its due time counted on from the warning
+                // (one walk of the calendar ahead, not two).
+                Some(share) if !stopped => {
+                    let warning_at = timeline.due(start_us, to_us, Duration::microseconds(share), false);
+                    let due_at = match warning_at {
+                        Some(w) if micros(w) >= to_us => {
+                            timeline.calendar.add_business_time(w, o.target - Duration::microseconds(share))
+                        }
+                        _ => timeline.due(start_us, to_us, o.target, false),
+                    };
+                    (due_at, warning_at)
+                }
+                _ => (timeline.due(start_us, to_us, o.target, stopped), None),
             };
             let state = match end {
                 Some(_) if elapsed <= o.target => TargetState::Met,
