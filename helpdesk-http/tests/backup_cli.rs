@@ -7,47 +7,24 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
-const ADMIN: &str = "ops@example.com";
-const PASSWORD: &str = "harbor-lantern-quartz-71";
+use common::{CLI_ADMIN as ADMIN, CLI_PASSWORD as PASSWORD};
 
-fn helpdesk(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_helpdesk"));
-    c.env("HELPDESK_DATA_DIR", data)
-        .env("HELPDESK_PASSWORD_HASH__MEMORY_KIB", "64")
-        .env("HELPDESK_PASSWORD_HASH__ITERATIONS", "1")
-        .env("HELPDESK_BOOTSTRAP_ADMIN__EMAIL", ADMIN)
-        .env("HELPDESK_BOOTSTRAP_ADMIN__PASSWORD", PASSWORD)
-        .env("HELPDESK_LOG", "warn")
-        .env_remove("HELPDESK_STORAGE_URL")
-        .env_remove("HELPDESK_ATTACHMENTS_URL");
-    c
+fn helpdesk(data: &Path) -> std::process::Command {
+    common::cli(data, &[])
 }
 
 fn run(data: &Path, args: &[&str]) -> String {
-    let out = helpdesk(data).args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "helpdesk {args:?} failed: {text}");
-    text
+    common::run_cli(data, &[], args)
 }
 
-fn serve(data: &Path) -> (Child, String) {
-    let addr: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let child = helpdesk(data)
-        .arg("serve")
-        .env("HELPDESK_LISTEN", addr.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (child, format!("http://{addr}"))
+fn serve(data: &Path) -> (std::process::Child, String) {
+    common::serve_cli(data, &[])
 }
 
 async fn sign_in(root: &str) -> String {

@@ -10,50 +10,9 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
 use serde_json::{Value, json};
 
-const ADMIN: &str = "ops@example.com";
-const PASSWORD: &str = "harbor-lantern-quartz-71";
-
-/// The `helpdesk` binary with the old configuration (sled and files in `data`), plus `env`.
-fn helpdesk(data: &Path, env: &[(String, String)]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_helpdesk"));
-    c.env("HELPDESK_DATA_DIR", data)
-        .env("HELPDESK_PASSWORD_HASH__MEMORY_KIB", "64")
-        .env("HELPDESK_PASSWORD_HASH__ITERATIONS", "1")
-        .env("HELPDESK_BOOTSTRAP_ADMIN__EMAIL", ADMIN)
-        .env("HELPDESK_BOOTSTRAP_ADMIN__PASSWORD", PASSWORD)
-        .env("HELPDESK_LOG", "warn")
-        .env_remove("HELPDESK_STORAGE_URL")
-        .env_remove("HELPDESK_ATTACHMENTS_URL");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c
-}
-
-fn run(data: &Path, env: &[(String, String)], args: &[&str]) -> String {
-    let out = helpdesk(data, env).args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "helpdesk {args:?} failed: {text}");
-    text
-}
-
-fn serve(data: &Path, env: &[(String, String)]) -> (Child, String) {
-    let addr: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let child = helpdesk(data, env)
-        .arg("serve")
-        .env("HELPDESK_LISTEN", addr.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    (child, format!("http://{addr}"))
-}
+use common::{CLI_ADMIN as ADMIN, CLI_PASSWORD as PASSWORD, cli as helpdesk, run_cli as run, serve_cli as serve};
 
 async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
     let r = client.get(&url).bearer_auth(token).send().await.unwrap();

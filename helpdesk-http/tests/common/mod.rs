@@ -495,3 +495,48 @@ pub fn start_moto(port: u16) -> Option<Moto> {
     }
     Some(Moto(child))
 }
+
+/// The bootstrap admin of the command-line tests ([`cli`]).
+pub const CLI_ADMIN: &str = "ops@example.com";
+/// Its password.
+pub const CLI_PASSWORD: &str = "harbor-lantern-quartz-71";
+
+/// The `helpdesk` binary on its embedded default in `data` (sled and files; no storage or
+/// attachments URL from the caller's environment), with cheap password hashing and the
+/// [`CLI_ADMIN`], plus `env`.
+pub fn cli(data: &std::path::Path, env: &[(String, String)]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_helpdesk"));
+    c.env("HELPDESK_DATA_DIR", data)
+        .env("HELPDESK_PASSWORD_HASH__MEMORY_KIB", "64")
+        .env("HELPDESK_PASSWORD_HASH__ITERATIONS", "1")
+        .env("HELPDESK_BOOTSTRAP_ADMIN__EMAIL", CLI_ADMIN)
+        .env("HELPDESK_BOOTSTRAP_ADMIN__PASSWORD", CLI_PASSWORD)
+        .env("HELPDESK_LOG", "warn")
+        .env_remove("HELPDESK_STORAGE_URL")
+        .env_remove("HELPDESK_ATTACHMENTS_URL");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// Runs `helpdesk <args>` ([`cli`]) to success; answers what it printed.
+pub fn run_cli(data: &std::path::Path, env: &[(String, String)], args: &[&str]) -> String {
+    let out = cli(data, env).args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "helpdesk {args:?} failed: {text}");
+    text
+}
+
+/// Starts `helpdesk serve` ([`cli`]) on a free port; answers the process and its root URL.
+pub fn serve_cli(data: &std::path::Path, env: &[(String, String)]) -> (std::process::Child, String) {
+    let addr: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let child = cli(data, env)
+        .arg("serve")
+        .env("HELPDESK_LISTEN", addr.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    (child, format!("http://{addr}"))
+}
