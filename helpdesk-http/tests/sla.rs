@@ -20,15 +20,22 @@ async fn app() -> TestApp {
     .await
 }
 
-#[tokio::test]
-async fn staff_read_a_tickets_service_levels() {
-    let app = app().await;
+/// An employee's ticket, approved as high priority in the IT department: `(employee's token,
+/// number)`.
+async fn approved_ticket(app: &TestApp) -> (String, String) {
     let (_, emp) = app.user(1, "employee").await;
     let n = app.ticket(&emp, "Laptop will not boot").await;
     let r = app
         .post(&format!("/api/v1/tickets/{n}/approve"), &app.admin, json!({"priority": "high", "department": "it"}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    (emp, n)
+}
+
+#[tokio::test]
+async fn staff_read_a_tickets_service_levels() {
+    let app = app().await;
+    let (emp, n) = approved_ticket(&app).await;
 
     let r = app.get(&format!("/api/v1/tickets/{n}/sla"), &app.admin).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -48,12 +55,7 @@ async fn staff_read_a_tickets_service_levels() {
 #[tokio::test]
 async fn admins_read_the_service_level_report() {
     let app = app().await;
-    let (_, emp) = app.user(1, "employee").await;
-    let n = app.ticket(&emp, "Laptop will not boot").await;
-    let r = app
-        .post(&format!("/api/v1/tickets/{n}/approve"), &app.admin, json!({"priority": "high", "department": "it"}))
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let (emp, _) = approved_ticket(&app).await;
     let r = app.get("/api/v1/reports/sla", &app.admin).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["tickets"], 1);
@@ -109,12 +111,7 @@ targets = [{ priority = "critical", first_response_minutes = 30 }, { resolution_
 #[tokio::test]
 async fn the_ticket_export_carries_service_levels_when_there_are_policies() {
     let app = app().await;
-    let (_, emp) = app.user(1, "employee").await;
-    let n = app.ticket(&emp, "Laptop will not boot").await;
-    let r = app
-        .post(&format!("/api/v1/tickets/{n}/approve"), &app.admin, json!({"priority": "high", "department": "it"}))
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
+    approved_ticket(&app).await;
     let req = axum::http::Request::builder()
         .uri("/api/v1/reports/tickets.csv")
         .header("authorization", format!("Bearer {}", app.admin))

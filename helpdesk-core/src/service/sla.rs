@@ -237,7 +237,7 @@ impl SlaReport {
 }
 
 /// Tickets whose histories are read at once.
-const HISTORIES_IN_FLIGHT: usize = 16;
+pub(super) const HISTORIES_IN_FLIGHT: usize = 16;
 
 impl HelpDesk {
     /// The service-level report over `range` (default: the last 30 days): for reports readers.

@@ -18,9 +18,6 @@ use crate::ports::{
     PageSize, SortDirection, StoreError, TicketQuery, TicketSort, TicketSortField, UnitOfWork, Versioned,
 };
 
-/// Tickets whose histories are read at once.
-const HISTORIES_IN_FLIGHT: usize = 16;
-
 /// What a refresh did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SlaRefresh {
@@ -60,7 +57,7 @@ impl HelpDesk {
                     .map(|t| async move {
                         if none { Ok((t, Vec::new())) } else { store.history(t.id).await.map(|h| (t, h)) }
                     })
-                    .buffered(HISTORIES_IN_FLIGHT)
+                    .buffered(super::sla::HISTORIES_IN_FLIGHT)
                     .try_collect()
                     .await?;
             let now = self.now();
