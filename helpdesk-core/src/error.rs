@@ -110,6 +110,43 @@ impl AuthFailure {
     }
 }
 
+/// Why a satisfaction-rating link was refused. Each reason has its own code and says what the
+/// requester can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RatingLinkRefusal {
+    /// Malformed, tampered with, or not this ticket's link.
+    Invalid,
+    /// Past its expiry: the rating can no longer be given or changed.
+    Expired,
+    /// Used already: each link works once (the page after a rating offers a fresh one).
+    Used,
+    /// The ticket was reopened after the mail went out: it is being worked on again.
+    Reopened,
+}
+
+impl RatingLinkRefusal {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Invalid => "rating.link_invalid",
+            Self::Expired => "rating.link_expired",
+            Self::Used => "rating.link_used",
+            Self::Reopened => "rating.ticket_reopened",
+        }
+    }
+
+    /// What to tell the person holding the link.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Invalid => "this rating link is not valid",
+            Self::Expired => "this rating link has expired",
+            Self::Used => "this rating link was used already; use the link shown after your last rating",
+            Self::Reopened => "the ticket was reopened, so it cannot be rated now",
+        }
+    }
+}
+
 /// The error of every use case.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -197,6 +234,9 @@ pub enum Error {
     /// A dependency (storage, attachment store) is down; retry later.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A satisfaction-rating link that cannot be used.
+    #[error("{}", .0.message())]
+    RatingLink(RatingLinkRefusal),
     /// Anything else: logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -222,6 +262,7 @@ impl Error {
             Error::TooLarge(_) => "upload.too_large",
             Error::UnsupportedMedia => "upload.unsupported_type",
             Error::Unavailable(_) => "service.unavailable",
+            Error::RatingLink(r) => r.code(),
             Error::Internal(_) => "internal",
         }
     }

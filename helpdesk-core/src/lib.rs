@@ -38,7 +38,7 @@ pub mod sla;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use error::{AuthFailure, Error, FieldError, Result, ValidationErrors};
+pub use error::{AuthFailure, Error, FieldError, RatingLinkRefusal, Result, ValidationErrors};
 pub use lifecycle::Lifecycle;
 pub use outbox::{DispatchReport, OutboxDispatcher};
 pub use policy::{Policy, RulePolicy};

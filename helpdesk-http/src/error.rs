@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use helpdesk_core::{AuthFailure, Error, FieldError};
+use helpdesk_core::{AuthFailure, Error, FieldError, RatingLinkRefusal};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -100,6 +100,9 @@ fn status_of(e: &Error) -> StatusCode {
         Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Error::UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::RatingLink(RatingLinkRefusal::Expired) => StatusCode::GONE,
+        Error::RatingLink(RatingLinkRefusal::Used | RatingLinkRefusal::Reopened) => StatusCode::CONFLICT,
+        Error::RatingLink(_) => StatusCode::FORBIDDEN,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -235,6 +238,10 @@ mod tests {
             (Error::Unauthenticated(AuthFailure::RefreshReused), 401, "auth.refresh_reused"),
             (Error::Unauthenticated(AuthFailure::InvalidToken), 401, "auth.invalid_token"),
             (Error::Unauthenticated(AuthFailure::Missing), 401, "auth.missing_credentials"),
+            (Error::RatingLink(RatingLinkRefusal::Invalid), 403, "rating.link_invalid"),
+            (Error::RatingLink(RatingLinkRefusal::Expired), 410, "rating.link_expired"),
+            (Error::RatingLink(RatingLinkRefusal::Used), 409, "rating.link_used"),
+            (Error::RatingLink(RatingLinkRefusal::Reopened), 409, "rating.ticket_reopened"),
             (Error::Forbidden("no"), 403, "auth.forbidden"),
             (Error::NotFound { what: "ticket" }, 404, "resource.not_found"),
             (Error::AlreadyExists { what: "user" }, 409, "resource.already_exists"),

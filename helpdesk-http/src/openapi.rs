@@ -28,6 +28,7 @@ mod contract;
         (name = "attachments", description = "Uploads and downloads"),
         (name = "reports", description = "Summary, performance and CSV export (admins)"),
         (name = "notifications", description = "In-app notifications of the signed-in user"),
+        (name = "ratings", description = "Satisfaction ratings through the signed link of a resolution mail (no sign-in)"),
     ),
     components(schemas(crate::error::Problem, crate::error::ProblemField))
 )]
@@ -63,6 +64,7 @@ pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::notifications::router())
         .merge(routes::attachments::router(upload_limit))
         .merge(routes::reports::router())
+        .merge(routes::ratings::router())
         .merge(routes::avatars::router())
         .merge(avatar_upload())
 }

@@ -161,6 +161,29 @@ pub struct TicketOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub sla_state: Option<&'static str>,
+    /// The requester's satisfaction rating, once given through the resolution mail's link:
+    /// for staff and the requester only (absent otherwise, and before a rating).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<SatisfactionOut>,
+}
+
+/// A satisfaction rating.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SatisfactionOut {
+    /// `good` or `bad`.
+    #[schema(value_type = String)]
+    pub rating: &'static str,
+    /// What the requester wrote with it.
+    pub comment: Option<String>,
+    /// When it was given (or last changed).
+    #[serde(serialize_with = "crate::json_time::rfc3339")]
+    pub rated_at: DateTime<Utc>,
+}
+
+impl From<&helpdesk_core::model::Satisfaction> for SatisfactionOut {
+    fn from(s: &helpdesk_core::model::Satisfaction) -> Self {
+        Self { rating: s.rating.as_str(), comment: s.comment.as_ref().map(ToString::to_string), rated_at: s.rated_at }
+    }
 }
 
 impl From<&TicketView> for TicketOut {
@@ -191,6 +214,7 @@ impl From<&TicketView> for TicketOut {
             actions: v.actions.iter().map(|a| a.as_str().to_owned()).collect(),
             sla_due_at: if v.sees_internal { t.sla.due_at } else { None },
             sla_state: v.sla_state.map(|s| s.as_str()),
+            satisfaction: t.satisfaction.as_ref().map(SatisfactionOut::from),
         }
     }
 }

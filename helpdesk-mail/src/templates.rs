@@ -26,6 +26,9 @@ struct Content {
     lines: Vec<String>,
     quote: Option<String>,
     action: Option<(String, String)>,
+    /// A question answered by one of several links (the satisfaction rating): the question,
+    /// then each answer's label and link.
+    choices: Option<(String, Vec<(String, String)>)>,
 }
 
 fn ticket_link(s: &MailSettings, t: &TicketMail) -> (String, String) {
@@ -39,6 +42,7 @@ fn content(s: &MailSettings, kind: &NotificationKind) -> Content {
         lines,
         quote,
         action,
+        choices: None,
     };
     match kind {
         NotificationKind::RegistrationReceived => c(
@@ -116,15 +120,30 @@ fn content(s: &MailSettings, kind: &NotificationKind) -> Content {
             Some(comment.clone()),
             Some((format!("Answer on {}", ticket.number), s.link(&format!("/tickets/{}", ticket.number)))),
         ),
-        NotificationKind::TicketResolved { ticket, note } => c(
-            format!("{product}: {} resolved", ticket.number),
-            vec![
-                format!("Your ticket {} \u{201c}{}\u{201d} was resolved:", ticket.number, ticket.subject),
-                "If the problem is solved, close the ticket; if not, reopen it.".into(),
-            ],
-            Some(note.clone()),
-            Some(ticket_link(s, ticket)),
-        ),
+        NotificationKind::TicketResolved { ticket, note, rating } => {
+            let mut content = c(
+                format!("{product}: {} resolved", ticket.number),
+                vec![
+                    format!("Your ticket {} \u{201c}{}\u{201d} was resolved:", ticket.number, ticket.subject),
+                    "If the problem is solved, close the ticket; if not, reopen it.".into(),
+                ],
+                Some(note.clone()),
+                Some(ticket_link(s, ticket)),
+            );
+            if let Some(r) = rating {
+                let link = |answer: &str| {
+                    s.link(&format!("/rate/{}/{}?rating={answer}", ticket.number, r.token.expose()))
+                };
+                content.choices = Some((
+                    format!(
+                        "How did we do? Choose one to rate the help you got (the page lets you add a comment; you can change your rating until {} UTC):",
+                        r.expires_at.format("%Y-%m-%d %H:%M")
+                    ),
+                    vec![("Good, I'm satisfied".into(), link("good")), ("Bad, I'm not satisfied".into(), link("bad"))],
+                ));
+            }
+            content
+        }
         NotificationKind::TicketReopened { ticket, reason } => c(
             format!("{product}: {} reopened", ticket.number),
             vec![format!("The ticket {} \u{201c}{}\u{201d} was reopened. The reason:", ticket.number, ticket.subject)],
@@ -210,6 +229,14 @@ pub fn render(s: &MailSettings, n: &Notification) -> RenderedMail {
     if let Some((label, url)) = &c.action {
         text.push_str(&format!("{label}: {url}\n\n"));
     }
+    if let Some((question, answers)) = &c.choices {
+        text.push_str(question);
+        text.push('\n');
+        for (label, url) in answers {
+            text.push_str(&format!("{label}: {url}\n"));
+        }
+        text.push('\n');
+    }
     text.push_str(&format!("-- \n{product}\n{}\n", s.public_url));
 
     let mut html = String::from(
@@ -234,6 +261,17 @@ pub fn render(s: &MailSettings, n: &Notification) -> RenderedMail {
     }
     if let Some((label, url)) = &c.action {
         html.push_str(&format!("<p><a href=\"{}\">{}</a></p>\n", escape_html(url), escape_html(label)));
+    }
+    if let Some((question, answers)) = &c.choices {
+        html.push_str(&format!("<p>{}</p>\n<p>", escape_html(question)));
+        for (label, url) in answers {
+            html.push_str(&format!(
+                "<a href=\"{}\" style=\"display:inline-block;margin-right:1em;padding:.4em 1em;border:1px solid #888;border-radius:4px;text-decoration:none\">{}</a>",
+                escape_html(url),
+                escape_html(label)
+            ));
+        }
+        html.push_str("</p>\n");
     }
     html.push_str(&format!(
         "<hr>\n<p style=\"color:#666;font-size:small\">{} &middot; <a href=\"{}\">{}</a></p>\n</body></html>\n",

@@ -41,3 +41,29 @@ fn every_mail_renders_as_its_snapshot() {
         insta::assert_snapshot!(name, shown);
     }
 }
+
+#[test]
+fn a_resolution_mail_asks_for_a_rating_only_with_a_link() {
+    use helpdesk_core::model::NotificationKind;
+    let with = every_kind().into_iter().find(|k| k.name() == "ticket_resolved").unwrap();
+    let NotificationKind::TicketResolved { ticket, note, .. } = with.clone() else { unreachable!() };
+    let mail = |kind| {
+        render(
+            &settings(),
+            &Notification {
+                to: Email::parse("ana@acme.example").unwrap(),
+                to_name: "Ana Cruz".into(),
+                language: "en".into(),
+                kind,
+            },
+        )
+    };
+    let asked = mail(with);
+    for answer in ["good", "bad"] {
+        let link = format!("https://help.acme.example/rate/TX0042/{TOKEN}?rating={answer}");
+        assert!(asked.text.contains(&link), "{answer} link in the text");
+        assert!(asked.html.contains(&link), "{answer} link in the HTML");
+    }
+    let silent = mail(NotificationKind::TicketResolved { ticket, note, rating: None });
+    assert!(!silent.text.contains("/rate/") && !silent.html.contains("/rate/"));
+}

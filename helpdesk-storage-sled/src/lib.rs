@@ -77,7 +77,7 @@ pub use flush::FlushStats;
 use helpdesk_core::ports::StoreError;
 
 /// The on-disk schema this build writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Options of [`SledStore::open`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -324,6 +324,8 @@ const UPGRADES: &[fn(&sled::Db) -> sled::Result<()>] = &[
     ticket_row::upgrade_to_schema_2,
     // 2 → 3: ticket rows carry their service-level schedule.
     ticket_row::upgrade_to_schema_3,
+    // 3 → 4: ticket rows carry their satisfaction rating.
+    ticket_row::upgrade_to_schema_4,
 ];
 
 fn migrate(db: &sled::Db, meta: &sled::Tree, path: &Path) -> Result<(), OpenError> {

@@ -17,6 +17,9 @@
 //! tag 3; a tag-2 row decodes with an empty schedule, and [`upgrade_to_schema_3`] rewrites
 //! them (their schedules fill in at each ticket's next change).
 //!
+//! Schema 4 appends the satisfaction rating ([`SatisfactionRow`], an option) under tag 4; a
+//! tag-3 row decodes unrated, and [`upgrade_to_schema_4`] rewrites them.
+//!
 //! bincode is positional: a field added, removed or moved in [`TicketRow`] changes every stored
 //! ticket. `tests/stored/ticket.row.hex` pins the bytes; the old layout's bytes stay pinned in
 //! `tests/stored/ticket.bincode.hex`, which the upgrade test reads.
@@ -25,14 +28,17 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use helpdesk_core::domain::{
     CategoryKey, DepartmentKey, Description, Priority, Subject, TicketId, TicketNumber, TicketStatus, UserId,
 };
-use helpdesk_core::model::{SlaSchedule, Ticket};
+use helpdesk_core::model::{Rating, Satisfaction, SlaSchedule, Ticket};
 use helpdesk_core::ports::StoreError;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::corrupt;
 
-/// The first byte of a schema-3 ticket row.
-const TAG: u8 = 3;
+/// The first byte of a schema-4 ticket row.
+const TAG: u8 = 4;
+
+/// The first byte of a schema-3 ticket row (no satisfaction rating).
+const SCHEMA_3_TAG: u8 = 3;
 
 /// The first byte of a schema-2 ticket row (no service-level schedule).
 const SCHEMA_2_TAG: u8 = 2;
@@ -140,6 +146,23 @@ struct TicketRowV3 {
     sla: SlaRow,
 }
 
+/// The satisfaction rating, as stored after the schedule.
+#[derive(Debug, Serialize, Deserialize)]
+struct SatisfactionRow {
+    rating: Rating,
+    comment: Option<helpdesk_core::domain::Note>,
+    rated_at: Stamp,
+    ratings: u32,
+}
+
+/// A schema-4 row: the schema-3 fields, then the rating.
+#[derive(Debug, Serialize, Deserialize)]
+struct TicketRowV4 {
+    row: TicketRow,
+    sla: SlaRow,
+    satisfaction: Option<SatisfactionRow>,
+}
+
 /// Encodes a ticket in the current layout.
 pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
     let t = t.clone();
@@ -148,6 +171,12 @@ pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
         warn_at: t.sla.warn_at.map(Stamp::from),
         alerts: t.sla.alerts.iter().copied().map(Stamp::from).collect(),
     };
+    let satisfaction = t.satisfaction.map(|s| SatisfactionRow {
+        rating: s.rating,
+        comment: s.comment,
+        rated_at: s.rated_at.into(),
+        ratings: s.ratings,
+    });
     let row = TicketRow {
         id: t.id,
         number: t.number,
@@ -172,29 +201,37 @@ pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
         workflow_linked: t.workflow_linked,
         version: t.version,
     };
-    crate::codec::tagged(TAG, &TicketRowV3 { row, sla })
+    crate::codec::tagged(TAG, &TicketRowV4 { row, sla, satisfaction })
 }
 
 /// Decodes a ticket row of any layout.
 pub(crate) fn decode(b: &[u8]) -> Result<Ticket, StoreError> {
     match b.split_first() {
         Some((&TAG, rest)) => {
+            let v4: TicketRowV4 = bincode::deserialize(rest).map_err(crate::backend)?;
+            from_row(v4.row, v4.sla, v4.satisfaction)
+        }
+        Some((&SCHEMA_3_TAG, rest)) => {
             let v3: TicketRowV3 = bincode::deserialize(rest).map_err(crate::backend)?;
-            from_row(v3.row, v3.sla)
+            from_row(v3.row, v3.sla, None)
         }
         Some((&SCHEMA_2_TAG, rest)) => {
             let v2: TicketRow = bincode::deserialize(rest).map_err(crate::backend)?;
-            from_row(v2, SlaRow::default())
+            from_row(v2, SlaRow::default(), None)
         }
         Some((&SCHEMA_1_FIRST_BYTE, _)) => {
             let v1: TicketRow<DateTime<Utc>, NaiveDate> = bincode::deserialize(b).map_err(crate::backend)?;
-            from_row(v1, SlaRow::default())
+            from_row(v1, SlaRow::default(), None)
         }
         _ => Err(corrupt("an unknown layout")),
     }
 }
 
-fn from_row<T: RowTime, D: RowDate>(r: TicketRow<T, D>, sla: SlaRow) -> Result<Ticket, StoreError> {
+fn from_row<T: RowTime, D: RowDate>(
+    r: TicketRow<T, D>,
+    sla: SlaRow,
+    satisfaction: Option<SatisfactionRow>,
+) -> Result<Ticket, StoreError> {
     fn opt<T: RowTime>(s: Option<T>) -> Result<Option<DateTime<Utc>>, StoreError> {
         s.map(RowTime::time).transpose()
     }
@@ -226,7 +263,25 @@ fn from_row<T: RowTime, D: RowDate>(r: TicketRow<T, D>, sla: SlaRow) -> Result<T
             warn_at: sla.warn_at.map(Stamp::time).transpose()?,
             alerts: sla.alerts.into_iter().map(Stamp::time).collect::<Result<_, _>>()?,
         },
+        satisfaction: satisfaction
+            .map(|s| -> Result<Satisfaction, StoreError> {
+                Ok(Satisfaction {
+                    rating: s.rating,
+                    comment: s.comment,
+                    rated_at: s.rated_at.time()?,
+                    ratings: s.ratings,
+                })
+            })
+            .transpose()?,
     })
+}
+
+/// The upgrade from schema 3 to 4: rewrites every schema-3 ticket row, unrated.
+pub(crate) fn upgrade_to_schema_4(db: &sled::Db) -> sled::Result<()> {
+    let unsupported = |e: StoreError| sled::Error::Unsupported(e.to_string());
+    rewrite(db, "tickets", SCHEMA_3_TAG, |v| encode(&decode(v).map_err(unsupported)?).map_err(unsupported))?;
+    db.flush()?;
+    Ok(())
 }
 
 /// The upgrade from schema 2 to 3: rewrites every schema-2 ticket row with an empty schedule
@@ -311,13 +366,34 @@ mod tests {
         assert_eq!(super::decode(&bytes).unwrap(), StoredSamples::new().ticket);
     }
 
+    /// The sample ticket as layouts without a rating keep it.
+    fn unrated() -> helpdesk_core::model::Ticket {
+        helpdesk_core::model::Ticket { satisfaction: None, ..StoredSamples::new().ticket }
+    }
+
     /// Schema-1 rows (their bytes pinned before the layout changed) still decode.
     #[test]
     fn schema_1_rows_still_decode() {
         let old = unhex(&std::fs::read_to_string(stored_dir().join("ticket.bincode.hex")).unwrap());
         assert_eq!(old[0], super::SCHEMA_1_FIRST_BYTE);
-        assert_eq!(super::decode(&old).unwrap(), StoredSamples::new().ticket);
-        assert!(super::encode(&StoredSamples::new().ticket).unwrap().len() < old.len());
+        assert_eq!(super::decode(&old).unwrap(), unrated());
+        assert!(super::encode(&unrated()).unwrap().len() < old.len());
+    }
+
+    /// Schema-3 rows (their bytes pinned before the rating was added) decode unrated, and the
+    /// upgrade rewrites them in the current layout.
+    #[test]
+    fn schema_3_rows_decode_and_upgrade() {
+        let old = unhex(&std::fs::read_to_string(stored_dir().join("ticket.row.v3.hex")).unwrap());
+        assert_eq!(old[0], super::SCHEMA_3_TAG);
+        assert_eq!(super::decode(&old).unwrap(), unrated());
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("tickets").unwrap().insert(b"t", old).unwrap();
+        super::upgrade_to_schema_4(&db).unwrap();
+        let row = db.open_tree("tickets").unwrap().get(b"t").unwrap().unwrap();
+        assert_eq!(row[0], super::TAG);
+        assert_eq!(super::decode(&row).unwrap(), unrated());
     }
 
     /// Schema-2 rows (their bytes pinned before the schedule was added) decode with an empty
@@ -326,7 +402,7 @@ mod tests {
     fn schema_2_rows_decode_and_upgrade() {
         let old = unhex(&std::fs::read_to_string(stored_dir().join("ticket.row.v2.hex")).unwrap());
         assert_eq!(old[0], super::SCHEMA_2_TAG);
-        let sample = StoredSamples::new().ticket;
+        let sample = unrated();
         assert_eq!(super::decode(&old).unwrap(), sample);
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
@@ -334,6 +410,7 @@ mod tests {
         super::upgrade_to_schema_3(&db).unwrap();
         let row = db.open_tree("tickets").unwrap().get(b"t").unwrap().unwrap();
         assert_eq!(row[0], super::TAG);
+        assert!(row.len() > 1);
         assert_eq!(super::decode(&row).unwrap(), sample);
     }
 

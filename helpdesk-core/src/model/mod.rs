@@ -22,6 +22,7 @@ mod account;
 mod audit;
 mod notice;
 mod outbox;
+mod satisfaction;
 mod session;
 mod ticket;
 
@@ -30,7 +31,8 @@ pub use audit::{AuditEntry, AuditKind};
 pub use notice::{Notice, NoticeKind};
 pub use outbox::{
     AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, OutboxRecord, OutboxState,
-    SecretToken, SlaAlert, TicketMail, TicketSnapshot, WorkflowEvent, WorkflowEventKind,
+    RatingMail, SecretToken, SlaAlert, TicketMail, TicketSnapshot, WorkflowEvent, WorkflowEventKind,
 };
+pub use satisfaction::{Rating, Satisfaction};
 pub use session::{OneTimeToken, Session, TokenHash, TokenPurpose};
 pub use ticket::{ActorRef, Attachment, Comment, EventKind, FieldChange, HistoryEvent, SlaSchedule, Ticket};

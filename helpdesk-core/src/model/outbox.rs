@@ -40,6 +40,16 @@ pub struct TicketMail {
     pub status: TicketStatus,
 }
 
+/// The rating link a resolution mail carries: good and bad are each one click away, at
+/// `/rate/<number>/<token>?rating=good|bad`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingMail {
+    /// The signed single-use token.
+    pub token: SecretToken,
+    /// Until when it works.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// Which mail, with what it needs to say. Links are built by the renderer from the
 /// deployment's public URL, never from a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +116,10 @@ pub enum NotificationKind {
         ticket: TicketMail,
         /// Resolution note.
         note: String,
+        /// The satisfaction-rating link (when the deployment asks for ratings; cleared after
+        /// delivery like other secrets).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rating: Option<RatingMail>,
     },
     /// Ticket reopened (to the assignee).
     TicketReopened {
@@ -171,7 +185,10 @@ impl NotificationKind {
 
     /// Mails holding a secret: their payload is cleared once delivered.
     pub fn is_sensitive(&self) -> bool {
-        matches!(self, Self::Invitation { .. } | Self::PasswordReset { .. })
+        matches!(
+            self,
+            Self::Invitation { .. } | Self::PasswordReset { .. } | Self::TicketResolved { rating: Some(_), .. }
+        )
     }
 }
 

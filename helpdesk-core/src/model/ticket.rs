@@ -62,6 +62,9 @@ pub struct Ticket {
     /// each change (never edited), stored so that stores can sort by it and find due alerts.
     #[serde(default, skip_serializing_if = "SlaSchedule::is_empty")]
     pub sla: SlaSchedule,
+    /// The requester's rating, once given through the resolution mail's link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<super::Satisfaction>,
 }
 
 /// The moments of a ticket's running service-level targets, as of its last change: what the
@@ -208,6 +211,12 @@ pub enum EventKind {
     AttachmentAdded {
         /// The attachment.
         attachment: AttachmentId,
+    },
+    /// The requester rated the ticket (or changed their rating) through the resolution
+    /// mail's link; the comment is the event's note. Staff-only, like the rating.
+    Rated {
+        /// The rating given.
+        rating: super::Rating,
     },
 }
 

@@ -13,6 +13,7 @@ mod live;
 mod notify;
 mod options;
 mod reports;
+mod satisfaction;
 mod sessions;
 mod sla;
 mod sla_alerts;
@@ -30,7 +31,10 @@ pub use accounts::{BootstrapAdmin, ImportOutcome, ImportedUser, NewUser, Profile
 pub use attachments::{DownloadGrant, Upload, sniff_content_type};
 pub use background::Background;
 pub use live::notices_for;
-pub use options::{AttachmentLimits, HelpDeskOptions, OutboxOptions, SessionOptions, ThrottleOptions};
+pub use options::{
+    AttachmentLimits, HelpDeskOptions, LinkKey, OutboxOptions, SatisfactionOptions, SessionOptions, ThrottleOptions,
+};
+pub use satisfaction::{RatedTicket, RatingInvite, RatingLink, RatingReceipt, SatisfactionReport, SatisfactionTally};
 pub use sessions::{IssuedSession, LoginRequest};
 pub use sla::{SLA_POLICY_FIELD, SlaBreach, SlaReport, SlaTallies, SlaTally, TicketSla};
 pub use sla_alerts::{SlaAlertCursor, SlaAlertRun};

@@ -102,7 +102,14 @@ impl HelpDesk {
                         MailTemplate::WaitingOnRequester => {
                             NotificationKind::WaitingOnRequester { ticket: tm, comment: text }
                         }
-                        MailTemplate::Resolved => NotificationKind::TicketResolved { ticket: tm, note: text },
+                        MailTemplate::Resolved => NotificationKind::TicketResolved {
+                            ticket: tm,
+                            note: text,
+                            rating: (recipient == ticket.requester)
+                                .then(|| self.rating_link(ticket, now))
+                                .flatten()
+                                .map(|l| crate::model::RatingMail { token: l.token, expires_at: l.expires_at }),
+                        },
                         MailTemplate::Reopened => NotificationKind::TicketReopened { ticket: tm, reason: text },
                     };
                     out.push(self.mail_to(&user, kind, now));

@@ -117,6 +117,57 @@ impl Default for OutboxOptions {
     }
 }
 
+/// The key that signs satisfaction-rating links: 32 bytes or more, the same in every process
+/// of a deployment (a link mailed by one must verify in another). Never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LinkKey(Vec<u8>);
+
+impl LinkKey {
+    /// The key, when it is at least 32 bytes long.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Option<Self> {
+        let bytes = bytes.into();
+        (bytes.len() >= 32).then_some(Self(bytes))
+    }
+
+    /// A key derived from a longer-lived secret (the server's token secret, say) for this one
+    /// purpose: HMAC-SHA256 of a fixed label under `secret`, so the links' key never equals
+    /// the secret itself.
+    pub fn derive(secret: &[u8]) -> Self {
+        use hmac::Mac as _;
+        let mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret)
+            .map(|m| m.chain_update(b"helpdesk satisfaction links v1").finalize().into_bytes().to_vec())
+            .unwrap_or_default(); // HMAC takes keys of any length: never empty
+        Self(mac)
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for LinkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkKey(<redacted>)")
+    }
+}
+
+/// Customer-satisfaction ratings (CSAT).
+#[derive(Debug, Clone)]
+pub struct SatisfactionOptions {
+    /// Signs the rating links of resolution mails; `None` (the default) leaves them out, so
+    /// nobody is asked. The reference server derives it from its token secret.
+    pub link_key: Option<LinkKey>,
+    /// How long after the resolution the link works and the rating can be changed (default 14
+    /// days).
+    pub link_ttl: Duration,
+}
+
+impl Default for SatisfactionOptions {
+    fn default() -> Self {
+        Self { link_key: None, link_ttl: Duration::days(14) }
+    }
+}
+
 /// Everything the service can be told.
 #[derive(Debug, Clone)]
 pub struct HelpDeskOptions {
@@ -155,6 +206,8 @@ pub struct HelpDeskOptions {
     /// The version of the terms of use a registration must accept; `None` (the default)
     /// asks for none. The acceptance is recorded with the account.
     pub terms_version: Option<String>,
+    /// Satisfaction ratings.
+    pub satisfaction: SatisfactionOptions,
 }
 
 impl Default for HelpDeskOptions {
@@ -177,6 +230,7 @@ impl Default for HelpDeskOptions {
             orphan_after: Duration::hours(1),
             language: "en".to_owned(),
             terms_version: None,
+            satisfaction: SatisfactionOptions::default(),
         }
     }
 }

@@ -188,7 +188,7 @@ impl HelpDesk {
 
     /// `ticket` as `principal` sees it: with the actions they may take now. For callers that
     /// already hold a ticket the service returned (after an action or an edit).
-    pub fn view(&self, principal: &Principal, ticket: Ticket) -> TicketView {
+    pub fn view(&self, principal: &Principal, mut ticket: Ticket) -> TicketView {
         let actions = match principal.actor() {
             Some(actor) if self.allowed(principal, Permission::TransitionTicket, &Resource::ticket(&ticket)) => {
                 self.inner.lifecycle.available_actions(&ticket, &actor, self.now())
@@ -197,6 +197,10 @@ impl HelpDesk {
         };
         let sees_internal = self.allowed(principal, Permission::ViewInternal, &Resource::ticket(&ticket));
         let sla_state = if sees_internal { ticket.sla.state_at(self.now()) } else { None };
+        // The rating is for staff and the requester who gave it, never another employee.
+        if !sees_internal && principal.user().map(|u| u.id) != Some(ticket.requester) {
+            ticket.satisfaction = None;
+        }
         TicketView { ticket, actions, sees_internal, sla_state }
     }
 
@@ -349,6 +353,7 @@ impl HelpDesk {
                 workflow_linked: false,
                 version: 1,
                 sla: crate::model::SlaSchedule::default(),
+                satisfaction: None,
             };
             let mut uow = UnitOfWork::new();
             uow.outbox = self.effect_messages(&ticket, &effects, Some(requester), None, now).await?;

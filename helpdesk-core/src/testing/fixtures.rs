@@ -60,6 +60,7 @@ pub fn ticket(seq: u64, requester: UserId, at: DateTime<Utc>) -> Ticket {
         workflow_linked: false,
         version: 1,
         sla: crate::model::SlaSchedule::default(),
+        satisfaction: None,
     }
 }
 

@@ -97,6 +97,12 @@ impl StoredSamples {
             workflow_linked: true,
             version: 4,
             sla: crate::model::SlaSchedule::default(),
+            satisfaction: Some(crate::model::Satisfaction {
+                rating: crate::model::Rating::Good,
+                comment: Some(crate::domain::Note::parse("Fixed within the hour, thanks.").unwrap()),
+                rated_at: at(95),
+                ratings: 1,
+            }),
         };
         let event = HistoryEvent {
             id: EventId::from_uuid(id(5)),

@@ -12,6 +12,7 @@ pub(crate) mod catalog;
 pub(crate) mod integrations;
 pub(crate) mod notifications;
 pub(crate) mod ops;
+pub(crate) mod ratings;
 pub(crate) mod reports;
 pub(crate) mod sla;
 pub(crate) mod tickets;

@@ -29,6 +29,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(summary))
         .routes(routes!(performance))
         .routes(routes!(sla))
+        .routes(routes!(satisfaction))
         .routes(routes!(export_csv))
 }
 
@@ -76,6 +77,20 @@ async fn sla(
     Ok(Json(s.desk().sla_report(&c.principal, range_of(&s, &p)?).await?))
 }
 
+/// Satisfaction of the tickets filed in the range (default: the last 30 days): good and bad
+/// ratings with the score (`score_per_mille`: good per thousand ratings) overall, by
+/// department and by assignee; the share of resolved tickets rated; the latest ratings with
+/// their comments.
+#[utoipa::path(get, path = "/reports/satisfaction", tag = "reports", params(RangeParams), security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn satisfaction(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiQuery(p): ApiQuery<RangeParams>,
+) -> ApiResult<Json<helpdesk_core::SatisfactionReport>> {
+    Ok(Json(s.desk().satisfaction_report(&c.principal, range_of(&s, &p)?).await?))
+}
+
 /// The range the parameters name, or `None` for the default.
 fn range_of(s: &AppState, p: &RangeParams) -> Result<Option<ReportRange>, helpdesk_core::Error> {
     Ok(match (p.from, p.to) {
@@ -100,7 +115,7 @@ fn csv_field(out: &mut String, v: &str) {
     }
 }
 
-const CSV_HEADER: &str = "number,status,priority,department,category,sub_category,subject,requester,assignee,created_at,first_response_at,resolved_at,closed_at,response_secs,resolution_secs\r\n";
+const CSV_HEADER: &str = "number,status,priority,department,category,sub_category,subject,requester,assignee,created_at,first_response_at,resolved_at,closed_at,response_secs,resolution_secs,satisfaction,satisfaction_comment,rated_at\r\n";
 
 /// The columns added when the deployment has SLA policies: the policy and the state of each
 /// target's latest cycle (`ok`, `warning`, `breached`, `met`, `paused`; empty when the policy
@@ -134,6 +149,9 @@ fn csv_row(t: &Ticket, sla: Option<&[String; 4]>) -> String {
         opt(t.closed_at.map(|d| d.to_rfc3339())),
         opt(t.response_secs.map(|s| s.to_string())),
         opt(t.resolution_secs.map(|s| s.to_string())),
+        opt(t.satisfaction.as_ref().map(|s| s.rating.as_str().to_owned())),
+        opt(t.satisfaction.as_ref().and_then(|s| s.comment.as_ref()).map(ToString::to_string)),
+        opt(t.satisfaction.as_ref().map(|s| s.rated_at.to_rfc3339())),
     ];
     let mut line = String::new();
     for (i, f) in fields.iter().chain(sla.into_iter().flatten()).enumerate() {

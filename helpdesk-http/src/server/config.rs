@@ -310,6 +310,9 @@ pub struct Config {
     pub dispatch_interval_ms: u64,
     /// How often the service-level alert loop runs, in milliseconds (with policies only).
     pub sla_alert_interval_ms: u64,
+    /// How many days after a resolution its satisfaction-rating link works (and the rating can
+    /// be changed); 0 sends no rating links.
+    pub rating_link_days: i64,
     /// What the web pages show that a deployment decides.
     pub web: WebConfig,
     /// Service levels: business-hours calendars and SLA policies (`[[sla.calendars]]`,
@@ -344,6 +347,7 @@ impl Default for Config {
             migrate_on_start: true,
             jwt_secret: None,
             access_token_minutes: 15,
+            rating_link_days: 14,
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             metrics_token: None,
@@ -417,6 +421,9 @@ impl Config {
         let bad = |field, message: &str| Err(ConfigError::Invalid { field, message: message.to_owned() });
         if !(1..=24 * 60).contains(&self.access_token_minutes) {
             return bad("access_token_minutes", "between 1 and 1440");
+        }
+        if !(0..=365).contains(&self.rating_link_days) {
+            return bad("rating_link_days", "between 0 (no rating links) and 365");
         }
         if let Some(s) = &self.jwt_secret
             && s.expose().len() < 32

@@ -186,6 +186,14 @@ pub fn build_desk(
         ..options.outbox
     };
     options.terms_version.clone_from(&config.web.terms_version);
+    // Rating links are signed with a key derived from the token secret, which every process
+    // of a deployment shares.
+    options.satisfaction = helpdesk_core::SatisfactionOptions {
+        link_key: (config.rating_link_days > 0)
+            .then(|| jwt_secret(config).map(|s| helpdesk_core::LinkKey::derive(s.expose().as_bytes())))
+            .transpose()?,
+        link_ttl: chrono::Duration::days(config.rating_link_days),
+    };
     let sla = config.sla.compile().map_err(|e| anyhow::anyhow!("sla: {e:?}"))?;
     let mut builder = HelpDesk::builder(store, blobs).hasher(Arc::new(hasher)).options(options).sla(sla);
     if let Some(changes) = changes {

@@ -24,7 +24,9 @@ mod live;
 mod notices;
 mod pages;
 mod profile;
+mod rating;
 mod reports;
+mod reports_csat;
 mod reports_sla;
 mod session;
 mod tickets;
@@ -158,6 +160,7 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/forgot-password", get(accounts::forgot_form).post(accounts::forgot))
         .route("/reset-password", get(accounts::reset_form).post(accounts::reset))
         .route("/accept-invitation", get(accounts::invitation_form).post(accounts::accept_invitation))
+        .route("/rate/{number}/{token}", get(rating::rate_form).post(rating::rate))
         .route("/notifications", get(notices::notices))
         .route("/notifications/read", axum::routing::post(notices::mark_all_read))
         .route("/notifications/{id}/{action}", axum::routing::post(notices::mark_read))
@@ -309,6 +312,8 @@ pub(crate) fn error_page(status: StatusCode, layout: Layout, message: &str) -> R
         StatusCode::FORBIDDEN => "Not allowed",
         StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
         StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+        StatusCode::GONE => "Link expired",
+        StatusCode::CONFLICT => "Cannot do that now",
         _ => "Something went wrong",
     };
     page(status, &ErrorView { layout, heading: heading.to_owned(), message: message.to_owned() })

@@ -107,6 +107,8 @@ struct ReportsView {
     csv_href: String,
     /// Service levels, when the deployment has SLA policies.
     sla: Option<super::reports_sla::SlaSection>,
+    /// Satisfaction ratings.
+    csat: super::reports_csat::CsatSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,9 +149,10 @@ pub(crate) async fn reports(State(s): State<AppState>, who: PageUser, Query(q): 
         let staff = desk.list_staff(&who.principal).await?;
         let sla =
             if desk.sla_rules().is_empty() { None } else { Some(desk.sla_report(&who.principal, Some(range)).await?) };
-        Ok::<_, helpdesk_core::Error>((summary, perf, staff, sla))
+        let csat = desk.satisfaction_report(&who.principal, Some(range)).await?;
+        Ok::<_, helpdesk_core::Error>((summary, perf, staff, sla, csat))
     };
-    let (summary, perf, staff, sla) = match loaded.await {
+    let (summary, perf, staff, sla, csat) = match loaded.await {
         Ok(x) => x,
         Err(e) => {
             let e = ApiError::from(e);
@@ -201,8 +204,10 @@ pub(crate) async fn reports(State(s): State<AppState>, who: PageUser, Query(q): 
     let from = range.from().format("%Y-%m-%d").to_string();
     let to = (range.to() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
     let sla = sla.map(|r| super::reports_sla::section(&r, &department_name, &capitalised, &assignee_name));
+    let csat = super::reports_csat::section(&csat, &department_name, &assignee_name);
     let view = ReportsView {
         sla,
+        csat,
         layout: Layout::of(&s, &who).trail(&[("Reports", None)]),
         csv_href: format!("/desk/tickets.csv?status=&from={from}&to={to}"),
         from,

@@ -83,6 +83,8 @@ struct TicketPageView {
     staff: Option<StaffFacts>,
     /// Service-level badges, for staff, when a policy applies.
     sla: Vec<SlaBadge>,
+    /// The requester's rating (good?, comment), for staff and the requester.
+    satisfaction: Option<(bool, String)>,
     files_hint: String,
     attachments: Vec<AttachmentRow>,
     comment: String,
@@ -337,6 +339,12 @@ pub(crate) async fn render_ticket(
         can_note: view.sees_internal,
         staff,
         sla: sla.iter().flat_map(|x| x.targets.iter()).map(SlaBadge::of).collect(),
+        satisfaction: t.satisfaction.as_ref().map(|r| {
+            (
+                r.rating == helpdesk_core::model::Rating::Good,
+                r.comment.as_ref().map_or_else(String::new, ToString::to_string),
+            )
+        }),
         can_comment: !t.status.is_terminal() || view.sees_internal,
         files_hint: super::attachments::files_hint(s),
         attachments: attachments.iter().filter(|a| a.comment.is_none()).map(row).collect(),
@@ -374,6 +382,10 @@ pub(crate) async fn render_ticket(
                     },
                     EventKind::Commented { .. } => format!("Comment by {}", who_wrote(&e.actor, who, &people)),
                     EventKind::AttachmentAdded { .. } => "Attachment added".to_owned(),
+                    EventKind::Rated { rating } => match e.note.as_deref() {
+                        Some(comment) => format!("Rated {rating} by the requester: \u{201c}{comment}\u{201d}"),
+                        None => format!("Rated {rating} by the requester"),
+                    },
                 };
                 let (at, at_iso) = when(e.at);
                 EventRow { what, at, at_iso }

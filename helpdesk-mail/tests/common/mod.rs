@@ -4,7 +4,7 @@
 
 use chrono::TimeZone;
 use helpdesk_core::domain::TicketStatus;
-use helpdesk_core::model::{NotificationKind, SecretToken, SlaAlert, TicketMail};
+use helpdesk_core::model::{NotificationKind, RatingMail, SecretToken, SlaAlert, TicketMail};
 use helpdesk_core::sla::{TargetKind, TargetState};
 
 pub const TOKEN: &str = "Zq3-live-token-value-9d8f";
@@ -28,7 +28,11 @@ pub fn every_kind() -> Vec<NotificationKind> {
         NotificationKind::TicketRejected { ticket: t.clone(), reason: "Duplicate of TX0041".into() },
         NotificationKind::TicketAssigned { ticket: t.clone() },
         NotificationKind::WaitingOnRequester { ticket: t.clone(), comment: "Which dock model?\nA photo helps.".into() },
-        NotificationKind::TicketResolved { ticket: t.clone(), note: "Dock firmware updated.".into() },
+        NotificationKind::TicketResolved {
+            ticket: t.clone(),
+            note: "Dock firmware updated.".into(),
+            rating: Some(RatingMail { token: SecretToken::new(TOKEN), expires_at: at }),
+        },
         NotificationKind::TicketReopened { ticket: t.clone(), reason: "Flickers again".into() },
         NotificationKind::PublicComment {
             ticket: t.clone(),
