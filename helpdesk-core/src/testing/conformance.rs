@@ -51,6 +51,7 @@ pub const SCENARIOS: &[&str] = &[
     "archive_port",
     "sla_alert_moments",
     "sla_settings_versions",
+    "satisfaction_ratings",
 ];
 
 /// Expands one `#[tokio::test]` per conformance scenario, each with a fresh store from
@@ -69,7 +70,8 @@ macro_rules! store_conformance {
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
-            untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions);
+            untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions,
+            satisfaction_ratings);
     };
     (@each_skip $reason:expr, $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -91,7 +93,8 @@ macro_rules! store_conformance {
             outbox_concurrent_claims_never_overlap, sessions_rotation_and_reuse, sessions_concurrent_rotation,
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
-            untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions);
+            untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions,
+            satisfaction_ratings);
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -1411,4 +1414,43 @@ pub async fn sla_settings_versions(store: Arc<dyn Store>) {
     assert_eq!(store.sla_spec().await.unwrap(), Some((spec, 1)));
     assert_eq!(store.save_sla_spec(&other, 1).await.unwrap(), 2);
     assert_eq!(store.sla_spec().await.unwrap(), Some((other, 2)));
+}
+
+/// A ticket's satisfaction rating and its staff-only history event are written in one unit of
+/// work and read back exactly (by id, by number, in lists and in history), comment included;
+/// a second rating replaces the first.
+pub async fn satisfaction_ratings(store: Arc<dyn Store>) {
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &u).await;
+    let t = ticket(1, u.id, t0());
+    insert_ticket(&store, &t).await;
+    let mut rated = t.clone();
+    for (n, (rating, comment)) in
+        [(Rating::Good, Some("Schnell erledigt \u{2014} danke! <b>\u{1f44d}</b>")), (Rating::Bad, None)]
+            .into_iter()
+            .enumerate()
+    {
+        let n = u32::try_from(n).unwrap() + 1;
+        let at = t0() + Duration::hours(i64::from(n));
+        let mut next = rated.clone();
+        next.satisfaction =
+            Some(Satisfaction { rating, comment: comment.map(|c| Note::parse(c).unwrap()), rated_at: at, ratings: n });
+        next.version = rated.version + 1;
+        next.updated_at = at;
+        let mut event = event(&next, at);
+        event.kind = EventKind::Rated { rating };
+        event.internal = true;
+        event.note = comment.map(str::to_owned);
+        let mut uow = UnitOfWork::new();
+        uow.events.push(event.clone());
+        uow.tickets.push(Versioned::update(next.clone(), rated.version));
+        store.commit(uow).await.unwrap();
+        assert_eq!(store.ticket(t.id).await.unwrap().as_ref(), Some(&next));
+        assert_eq!(store.ticket_by_number(&t.number).await.unwrap().as_ref(), Some(&next));
+        let listed = store.list_tickets(&TicketQuery::default()).await.unwrap().items;
+        assert_eq!(listed, vec![next.clone()]);
+        assert_eq!(store.history(t.id).await.unwrap().last(), Some(&event));
+        rated = next;
+    }
+    assert_eq!(rated.satisfaction.map(|s| (s.rating, s.ratings)), Some((Rating::Bad, 2)));
 }

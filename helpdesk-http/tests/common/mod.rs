@@ -135,6 +135,10 @@ impl TestApp {
         });
         let desk_options = helpdesk_core::HelpDeskOptions {
             terms_version: web.terms.as_ref().map(|t| t.version.clone()),
+            satisfaction: helpdesk_core::SatisfactionOptions {
+                link_key: Some(helpdesk_core::LinkKey::derive(b"the test deployment's token secret")),
+                ..helpdesk_core::SatisfactionOptions::default()
+            },
             ..helpdesk_core::HelpDeskOptions::default()
         };
         let desk = HelpDesk::builder(store.clone(), Arc::new(object_store::memory::InMemory::new()))
@@ -293,6 +297,20 @@ impl TestApp {
             OutboxPayload::Mail(n) if n.to.as_str() == email => match n.kind {
                 NotificationKind::PasswordReset { token, .. } | NotificationKind::Invitation { token, .. } => {
                     Some(token.expose().to_owned())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
+    /// The rating token of the newest resolution mail about ticket `number`.
+    #[allow(dead_code)]
+    pub fn rating_token(&self, number: &str) -> Option<String> {
+        self.store.outbox_records().into_iter().rev().find_map(|r| match r.message.payload {
+            OutboxPayload::Mail(n) => match n.kind {
+                NotificationKind::TicketResolved { ticket, rating: Some(link), .. } if ticket.number == number => {
+                    Some(link.token.expose().to_owned())
                 }
                 _ => None,
             },
