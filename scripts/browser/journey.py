@@ -174,20 +174,25 @@ def main():
         server.wait(timeout=10)
 
 
-def mailed_token(data, to):
-    """The token of the newest reset mail to `to`, from the .eml files the server wrote."""
-    newest = None
-    for path in sorted(pathlib.Path(data, "mail").glob("*.eml"), key=os.path.getmtime):
-        msg = email.message_from_bytes(path.read_bytes())
-        if to not in msg.get("To", ""):
-            continue
-        for part in msg.walk():
-            if part.get_content_type() == "text/plain":
-                text = part.get_payload(decode=True).decode("utf-8", "replace")
-                m = re.search(r"/reset-password#token=([A-Za-z0-9_-]+)", text)
-                if m:
-                    newest = m.group(1)
-    return newest
+def mailed_token(data, to, pattern=r"/reset-password#token=([A-Za-z0-9_-]+)"):
+    """The first group of `pattern` in the newest mail to `to` that has it (by default a reset
+    mail's token), from the .eml files the server wrote; waits up to 10 s for it."""
+    for _ in range(100):
+        newest = None
+        for path in sorted(pathlib.Path(data, "mail").glob("*.eml"), key=os.path.getmtime):
+            msg = email.message_from_bytes(path.read_bytes())
+            if to not in msg.get("To", ""):
+                continue
+            for part in msg.walk():
+                if part.get_content_type() == "text/plain":
+                    text = part.get_payload(decode=True).decode("utf-8", "replace")
+                    m = re.search(pattern, text)
+                    if m:
+                        newest = m.group(1)
+        if newest:
+            return newest
+        time.sleep(0.1)
+    return None
 
 
 def tiny_png():
@@ -468,6 +473,23 @@ def run(j, base, data):
         desk.fill("#text", "Split tunnel fixed for the Lisbon office.")
         desk.click("main form button[type=submit]")
         check("Done: resolved." in desk.content(), "the coordinator resolves the ticket", desk)
+        # The resolution mail asks the employee to rate the help: a link that needs no sign-in.
+        rate_path = mailed_token(data, EMPLOYEE[0], r"(/rate/TX\d+/[A-Za-z0-9_-]+\?rating=good)")
+        check(rate_path is not None and number in rate_path, "the resolution mail carries a rating link")
+        rater = browser.new_context(bypass_csp=True).new_page()
+        rater.goto(base + rate_path)
+        check(rater.is_checked("input[value=good]"), "the mail's choice is checked on the rating page", rater)
+        rater.fill("#comment", "Quick and friendly, thank you!")
+        j.look(rater, "rate")
+        rater.click("main form button[type=submit]")
+        check("Thank you" in rater.content() and "Change my rating" in rater.content(),
+              "the rating is recorded and can be changed", rater)
+        j.look(rater, "rated")
+        rater.goto(base + rate_path)
+        check("was used already" in rater.content(), "the mailed link works once", rater)
+        rater.context.close()
+        desk.reload()
+        check("Quick and friendly" in desk.inner_text(".ticket-rating"), "staff see the rating on the ticket", desk)
         page.wait_for_timeout(300)
         check("Resolved" not in page.inner_text("[data-live=summary]"), "a hidden tab holds no stream")
         set_hidden(page, False)
@@ -549,12 +571,7 @@ def run(j, base, data):
         page.fill("#email", EMPLOYEE[0])
         page.click("main button[type=submit]")
         check("Check your mail" in page.content(), "forgot password answers the same for everyone")
-        token = None
-        for _ in range(100):
-            token = mailed_token(data, EMPLOYEE[0])
-            if token:
-                break
-            time.sleep(0.1)
+        token = mailed_token(data, EMPLOYEE[0])
         check(token is not None, "the reset mail was written with its link")
         page.goto(base + "/reset-password#token=" + token)
         check(page.is_hidden("#token-paste"), "the script took the token from the link")
@@ -624,6 +641,9 @@ def run(j, base, data):
         _, sla = api(base, "GET", "/reports/sla", admin)
         check(sla["tickets"] >= 1 and "Service levels of the tickets filed" in admin_page.content(),
               "the reports page shows service levels", admin_page)
+        _, csat = api(base, "GET", "/reports/satisfaction", admin)
+        check(csat["overall"]["good"] == 1 and "Quick and friendly" in admin_page.inner_text("#satisfaction"),
+              "the reports page shows the satisfaction score and the latest ratings", admin_page)
         j.look(admin_page, "reports")
         admin_page.goto(base + "/users/rejections")
         check("Not one of our employees." in admin_page.content(), "the rejection is in the audit list")

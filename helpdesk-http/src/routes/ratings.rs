@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::views::SatisfactionOut;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(invite, rate))
+    OpenApiRouter::new().routes(routes!(rating_invite, rate_ticket))
 }
 
 /// The ticket a rating link rates, and the rating so far.
@@ -78,7 +78,7 @@ fn number(raw: &str) -> Result<TicketNumber, helpdesk_core::Error> {
     responses((status = 200, body = RatingInviteOut), (status = 403, body = Problem, description = "not a valid link for this ticket"),
         (status = 409, body = Problem, description = "the link was used, or the ticket reopened"),
         (status = 410, body = Problem, description = "the link expired")))]
-async fn invite(
+async fn rating_invite(
     State(s): State<AppState>,
     Path((n, token)): Path<(String, String)>,
 ) -> ApiResult<Json<RatingInviteOut>> {
@@ -93,7 +93,7 @@ async fn invite(
     responses((status = 200, body = RatingReceiptOut), (status = 403, body = Problem, description = "not a valid link for this ticket"),
         (status = 409, body = Problem, description = "the link was used, or the ticket reopened"),
         (status = 410, body = Problem, description = "the link expired"), (status = 422, body = Problem)))]
-async fn rate(
+async fn rate_ticket(
     State(s): State<AppState>,
     Path((n, token)): Path<(String, String)>,
     ApiJson(b): ApiJson<RatingBody>,
