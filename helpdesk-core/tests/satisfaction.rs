@@ -262,7 +262,10 @@ async fn two_uses_of_one_link_at_once_record_one_rating() {
     );
     let outcomes = [a.is_ok(), b.is_ok()];
     assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1, "exactly one use wins: {outcomes:?}");
-    let loser = if a.is_ok() { b.unwrap_err() } else { a.unwrap_err() };
+    let loser = match (a, b) {
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => e,
+        other => panic!("expected one winner, got {other:?}"),
+    };
     assert_eq!(refusal(loser), RatingLinkRefusal::Used);
     assert_eq!(d.desk.store().ticket(t.id).await.unwrap().unwrap().satisfaction.unwrap().ratings, 1);
 }

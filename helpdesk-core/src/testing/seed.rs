@@ -40,9 +40,12 @@ pub struct Seeded {
 
 /// A help desk over `store` and `blobs` with cheap password hashing and `clock`.
 pub fn seed_desk(store: Arc<dyn Store>, blobs: Arc<dyn ObjectStore>, clock: Arc<ManualClock>) -> HelpDesk {
+    let mut options = crate::HelpDeskOptions::default();
+    options.satisfaction.link_key = Some(crate::LinkKey::derive(b"the seed's token secret"));
     HelpDesk::builder(store, blobs)
         .clock(clock)
         .hasher(Arc::new(Argon2Hasher::new(Argon2Options::insecure_fast_for_tests()).unwrap()))
+        .options(options)
         .build()
         .unwrap()
 }
@@ -182,7 +185,10 @@ pub async fn seed_every_kind(store: Arc<dyn Store>, blobs: Arc<dyn ObjectStore>,
     }
     tick();
     desk.act(&coord, &a.number, Action::Resolve, text("Replaced the SSD"), None).await.unwrap();
-    desk.act(&emp, &a.number, Action::Close, ActionRequest::default(), None).await.unwrap();
+    let closed = desk.act(&emp, &a.number, Action::Close, ActionRequest::default(), None).await.unwrap();
+    // Rated through the resolution mail's link.
+    let link = desk.rating_link(&closed, desk.now()).unwrap();
+    desk.rate_ticket(&a.number, link.token.expose(), "good", Some("Fast, thank you")).await.unwrap();
     tickets.push(a.number);
 
     let b = desk.create_ticket(&emp2, ticket("Second monitor"), None).await.unwrap();
