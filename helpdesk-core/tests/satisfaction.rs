@@ -172,6 +172,10 @@ async fn a_link_rates_its_ticket_once_and_answers_a_fresh_one_that_changes_the_r
     assert!(rated.iter().all(|e| e.internal && e.actor.user() == Some(stored.requester)));
     assert_eq!(rated[1].note.as_deref(), Some("It broke again"));
     assert_eq!(rated[1].changes[0].old.as_deref(), Some("good"));
+
+    // The assignee is told in the app.
+    let notices = d.desk.notices(&d.admin, 10).await.unwrap();
+    assert_eq!(notices[0].kind, helpdesk_core::model::NoticeKind::Rated { rating: Rating::Bad });
 }
 
 #[tokio::test]

@@ -28,6 +28,11 @@ pub enum NoticeKind {
     RequesterAnswered,
     /// A ticket was filed in the recipient's department (staff).
     NewTicket,
+    /// The requester rated a ticket assigned to the recipient (staff).
+    Rated {
+        /// The rating.
+        rating: super::Rating,
+    },
 }
 
 impl NoticeKind {
@@ -40,6 +45,7 @@ impl NoticeKind {
             NoticeKind::StatusChanged { .. } => 3,
             NoticeKind::Commented => 2,
             NoticeKind::NewTicket => 1,
+            NoticeKind::Rated { .. } => 2,
         }
     }
 }

@@ -41,6 +41,12 @@ pub fn notices_for(
 ) -> Vec<(UserId, NoticeKind)> {
     let acting: HashSet<UserId> = events.iter().filter_map(|e| e.actor.user()).collect();
     let mut out = Vec::new();
+    // A rating is staff-only, told to the assignee alone.
+    for e in events {
+        if let EventKind::Rated { rating } = e.kind {
+            out.extend(ticket.assignee.map(|a| (a, NoticeKind::Rated { rating })));
+        }
+    }
     for e in events.iter().filter(|e| !e.internal) {
         let by_requester = e.actor.user() == Some(ticket.requester);
         match e.kind {

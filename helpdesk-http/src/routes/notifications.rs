@@ -31,10 +31,13 @@ pub struct NotificationOut {
     pub ticket: String,
     /// The ticket's subject when the notification was made.
     pub subject: String,
-    /// `status_changed`, `commented`, `assigned`, `requester_answered` or `new_ticket`.
+    /// `status_changed`, `commented`, `assigned`, `requester_answered`, `new_ticket` or `rated`.
     pub kind: String,
     /// The new status, for `status_changed`.
     pub status: Option<String>,
+    /// `good` or `bad`, for `rated`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<String>,
     /// When.
     pub created_at: DateTime<Utc>,
     /// When it was marked read; null while unread.
@@ -43,12 +46,13 @@ pub struct NotificationOut {
 
 impl From<&Notice> for NotificationOut {
     fn from(n: &Notice) -> Self {
-        let (kind, status) = match n.kind {
-            NoticeKind::StatusChanged { status } => ("status_changed", Some(status.to_string())),
-            NoticeKind::Commented => ("commented", None),
-            NoticeKind::Assigned => ("assigned", None),
-            NoticeKind::RequesterAnswered => ("requester_answered", None),
-            NoticeKind::NewTicket => ("new_ticket", None),
+        let (kind, status, rating) = match n.kind {
+            NoticeKind::StatusChanged { status } => ("status_changed", Some(status.to_string()), None),
+            NoticeKind::Commented => ("commented", None, None),
+            NoticeKind::Assigned => ("assigned", None, None),
+            NoticeKind::RequesterAnswered => ("requester_answered", None, None),
+            NoticeKind::NewTicket => ("new_ticket", None, None),
+            NoticeKind::Rated { rating } => ("rated", None, Some(rating.to_string())),
         };
         Self {
             id: n.id.as_uuid(),
@@ -56,6 +60,7 @@ impl From<&Notice> for NotificationOut {
             subject: n.subject.clone(),
             kind: kind.to_owned(),
             status,
+            rating,
             created_at: n.created_at,
             read_at: n.read_at,
         }

@@ -42,6 +42,7 @@ fn what(n: &Notice, staff: bool) -> String {
         NoticeKind::Assigned => "Assigned to you".to_owned(),
         NoticeKind::RequesterAnswered => "The requester answered".to_owned(),
         NoticeKind::NewTicket => "New in your department".to_owned(),
+        NoticeKind::Rated { rating } => format!("The requester rated it {rating}"),
     }
 }
 
