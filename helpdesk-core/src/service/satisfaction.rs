@@ -40,6 +40,9 @@ use crate::{Error, Result, ValidationErrors};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
+/// Writes a rating tries while the ticket changes under it (each retry checks the link again).
+const RATING_ATTEMPTS: usize = 5;
+
 /// What a rating link says, signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct LinkClaims {
@@ -155,26 +158,24 @@ impl HelpDesk {
 
     /// The ticket `token` rates, checked as a rating would check it.
     async fn rated_ticket(&self, number: &TicketNumber, token: &str) -> Result<(Ticket, LinkClaims)> {
-        let invalid = Error::RatingLink(RatingLinkRefusal::Invalid);
-        let key =
-            self.inner.options.satisfaction.link_key.as_ref().ok_or(Error::RatingLink(RatingLinkRefusal::Invalid))?;
-        let claims = LinkClaims::verify(key, token).ok_or(Error::RatingLink(RatingLinkRefusal::Invalid))?;
-        let ticket = self.inner.store.ticket_by_number(number).await?.ok_or(invalid)?;
+        use RatingLinkRefusal::{Expired, Invalid, Reopened, Used};
+        let refuse = |why| Err(Error::RatingLink(why));
+        let key = self.inner.options.satisfaction.link_key.as_ref();
+        let Some(claims) = key.and_then(|key| LinkClaims::verify(key, token)) else { return refuse(Invalid) };
+        let Some(ticket) = self.inner.store.ticket_by_number(number).await? else { return refuse(Invalid) };
         if ticket.id != claims.ticket || ticket.requester != claims.requester {
-            return Err(Error::RatingLink(RatingLinkRefusal::Invalid));
+            return refuse(Invalid);
         }
         if self.now().timestamp() >= claims.expires_at {
-            return Err(Error::RatingLink(RatingLinkRefusal::Expired));
+            return refuse(Expired);
         }
         if !matches!(ticket.status, TicketStatus::Resolved | TicketStatus::Closed) {
-            return Err(Error::RatingLink(RatingLinkRefusal::Reopened));
+            return refuse(Reopened);
         }
         let count = ticket.satisfaction.as_ref().map_or(0, |s| s.ratings);
-        if claims.number < count {
-            return Err(Error::RatingLink(RatingLinkRefusal::Used));
-        }
-        if claims.number > count {
-            return Err(Error::RatingLink(RatingLinkRefusal::Invalid));
+        if claims.number != count {
+            // An older number was spent; a newer one was never handed out.
+            return refuse(if claims.number < count { Used } else { Invalid });
         }
         Ok((ticket, claims))
     }
@@ -216,7 +217,7 @@ impl HelpDesk {
         };
         let key =
             self.inner.options.satisfaction.link_key.clone().ok_or(Error::RatingLink(RatingLinkRefusal::Invalid))?;
-        loop {
+        for _ in 0..RATING_ATTEMPTS {
             let now = self.now();
             let old = ticket.satisfaction.clone();
             let count = claims.number + 1;
@@ -257,6 +258,7 @@ impl HelpDesk {
                 Err(e) => return Err(e.into()),
             }
         }
+        Err(Error::Conflict("the ticket kept changing; send the rating again"))
     }
 }
 
