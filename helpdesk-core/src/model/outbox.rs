@@ -161,6 +161,27 @@ pub struct SlaAlert {
 }
 
 impl NotificationKind {
+    /// The ticket the mail is about, if it is about one.
+    pub fn ticket(&self) -> Option<&TicketMail> {
+        match self {
+            Self::TicketReceived { ticket }
+            | Self::TicketApproved { ticket }
+            | Self::TicketRejected { ticket, .. }
+            | Self::TicketAssigned { ticket }
+            | Self::WaitingOnRequester { ticket, .. }
+            | Self::TicketResolved { ticket, .. }
+            | Self::TicketReopened { ticket, .. }
+            | Self::PublicComment { ticket, .. }
+            | Self::ServiceLevelAlert { ticket, .. } => Some(ticket),
+            Self::RegistrationReceived
+            | Self::AccountApproved
+            | Self::RegistrationRejected { .. }
+            | Self::Invitation { .. }
+            | Self::PasswordReset { .. }
+            | Self::PasswordChanged => None,
+        }
+    }
+
     /// A stable name for templates and metrics.
     pub fn name(&self) -> &'static str {
         match self {
