@@ -89,6 +89,19 @@ async fn measure(store: Arc<dyn Store>, requesters: Arc<Vec<UserId>>, total: u64
         assert!(t.is_some());
     }
     out.push(("get by number (single reader)".into(), format!("{:.0}/s", n as f64 / start.elapsed().as_secs_f64())));
+    // get by id: the same reads without the number's index lookup (what a store keyed by
+    // number would pay for a get by number)
+    let mut ids = Vec::with_capacity(total as usize);
+    for seq in 1..=total {
+        ids.push(store.ticket_by_number(&TicketNumber::new(&fmt, seq)).await.unwrap().unwrap().id);
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        let id = ids[rng.gen_range(0..ids.len())];
+        assert!(store.ticket(id).await.unwrap().is_some());
+    }
+    out.push(("get by id (single reader)".into(), format!("{:.0}/s", n as f64 / start.elapsed().as_secs_f64())));
+    drop(ids);
     // transition: optimistic update of ticket + event + outbox
     let n = 2_000;
     let start = Instant::now();

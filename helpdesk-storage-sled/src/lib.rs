@@ -61,6 +61,7 @@ mod desk;
 mod flush;
 mod keys;
 mod notices;
+mod number_cache;
 mod outbox;
 mod reads;
 mod reports;
@@ -184,6 +185,8 @@ pub struct SledStore {
     pub(crate) commit_lock: Arc<std::sync::Mutex<()>>,
     /// The write gate of online backups (see `backup.rs`).
     pub(crate) gate: Arc<std::sync::RwLock<()>>,
+    /// Ticket numbers' ids, as read (see `number_cache.rs`).
+    pub(crate) numbers: Arc<number_cache::NumberCache>,
     path: PathBuf,
 }
 
@@ -278,6 +281,7 @@ impl SledStore {
             flusher,
             commit_lock: Arc::default(),
             gate: Arc::default(),
+            numbers: Arc::default(),
             path,
         })
     }

@@ -124,10 +124,21 @@ impl TicketStore for SledStore {
     }
 
     async fn ticket_by_number(&self, number: &TicketNumber) -> StoreResult<Option<Ticket>> {
-        match self.t.ticket_numbers.get(number.seq().to_be_bytes()).map_err(sled_err)? {
-            Some(id) => Ok(self.ticket_by_uuid(&id)?.filter(|t| &t.number == number)),
-            None => Ok(None),
-        }
+        let seq = number.seq();
+        let id = match self.numbers.get(seq) {
+            Some(id) => id,
+            None => match self.t.ticket_numbers.get(seq.to_be_bytes()).map_err(sled_err)? {
+                Some(v) => match <[u8; 16]>::try_from(v.as_ref()) {
+                    Ok(id) => {
+                        self.numbers.insert(seq, &id);
+                        id
+                    }
+                    Err(_) => return Err(crate::codec::corrupt("a ticket number's entry")),
+                },
+                None => return Ok(None),
+            },
+        };
+        Ok(self.ticket_by_uuid(&id)?.filter(|t| &t.number == number))
     }
 
     async fn list_tickets(&self, q: &TicketQuery) -> StoreResult<Page<Ticket>> {
