@@ -27,6 +27,7 @@ pub mod archive;
 pub mod domain;
 mod error;
 pub mod lifecycle;
+pub mod mail_in;
 pub mod model;
 pub mod outbox;
 pub mod password;

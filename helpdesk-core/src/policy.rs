@@ -135,6 +135,10 @@ pub enum Permission {
     DownloadAttachment,
     /// Push a workflow status update.
     PushWorkflowStatus,
+    /// Hand over a raw mail message to be processed.
+    IngestMail,
+    /// List messages that came in by mail, read them, and run held or failed ones again.
+    ManageInboundMail,
 }
 
 impl Permission {
@@ -164,6 +168,8 @@ impl Permission {
         Permission::UploadAttachment,
         Permission::DownloadAttachment,
         Permission::PushWorkflowStatus,
+        Permission::IngestMail,
+        Permission::ManageInboundMail,
     ];
 }
 
@@ -397,6 +403,7 @@ impl RulePolicy {
                     P::ViewAuditLog,
                     P::ManageApiKeys,
                     P::ManageOutbox,
+                    P::ManageInboundMail,
                     P::ManageServiceLevels,
                     P::ViewReports,
                 ],
@@ -428,7 +435,12 @@ impl RulePolicy {
                 &[P::ViewTicket, P::PushWorkflowStatus],
                 vec![C::HasScope(ApiScope::PushWorkflow)],
             ),
-            allow(S::System, &[P::ListAllTickets, P::ViewTicket, P::TransitionTicket, P::ViewInternal], vec![]),
+            allow(S::ExternalSystem, &[P::IngestMail], vec![C::HasScope(ApiScope::IngestMail)]),
+            allow(
+                S::System,
+                &[P::ListAllTickets, P::ViewTicket, P::TransitionTicket, P::ViewInternal, P::IngestMail],
+                vec![],
+            ),
             // Internal content never reaches anyone who is not staff: deny wins over the
             // requester's allows above.
             deny(S::NonStaff, &[P::ViewInternal, P::CommentInternal], vec![]),

@@ -164,6 +164,7 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
                 P::ViewAuditLog,
                 P::ManageApiKeys,
                 P::ManageOutbox,
+                P::ManageInboundMail,
                 P::ManageServiceLevels,
                 P::ViewReports,
             ] {
@@ -215,11 +216,22 @@ fn the_whole_matrix() {
         cases().into_iter().flat_map(|c| [(P::ViewTicket, c), (P::PushWorkflowStatus, c)]).collect();
     check(&policy, "push key", &key(&[ApiScope::PushWorkflow]), &push);
     check(&policy, "key without scopes", &key(&[]), &HashSet::new());
+    // The mail scope hands over raw messages and nothing else.
+    let mail: HashSet<(P, Case)> = cases().into_iter().map(|c| (P::IngestMail, c)).collect();
+    check(&policy, "mail key", &key(&[ApiScope::IngestMail]), &mail);
 
     // The system (timers).
     let sys: HashSet<(P, Case)> = cases()
         .into_iter()
-        .flat_map(|c| [(P::ListAllTickets, c), (P::ViewTicket, c), (P::TransitionTicket, c), (P::ViewInternal, c)])
+        .flat_map(|c| {
+            [
+                (P::ListAllTickets, c),
+                (P::ViewTicket, c),
+                (P::TransitionTicket, c),
+                (P::ViewInternal, c),
+                (P::IngestMail, c),
+            ]
+        })
         .collect();
     check(&policy, "system", &Principal::System, &sys);
 }

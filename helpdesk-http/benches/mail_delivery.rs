@@ -32,6 +32,7 @@ fn notification(i: usize) -> Notification {
         to: Email::parse(&format!("user{i}@example.com")).unwrap(),
         to_name: format!("User {i}"),
         language: "en".into(),
+        reply_to: None,
         kind: NotificationKind::AccountApproved,
     }
 }

@@ -89,6 +89,7 @@ mod tests {
             to: Email::parse("ana@example.com").unwrap(),
             to_name: "Ana Cruz".into(),
             language: "en".into(),
+            reply_to: None,
             kind: helpdesk_core::model::NotificationKind::PasswordReset {
                 token: SecretToken::new("tok123"),
                 expires_at: chrono::Utc::now(),

@@ -2,6 +2,9 @@
 //! Message-ID (`<message id>@<from domain>`, so redelivery of one outbox message keeps its id),
 //! `multipart/alternative` with the plain-text and HTML renderings.
 //!
+//! A mail with a reply address (`Notification::reply_to`, signed for its ticket and recipient)
+//! says `Reply-To:` it, so an answer comes back to the help desk.
+//!
 //! Every mail about a ticket names the same thread root in `In-Reply-To` and `References`
 //! (`<ticket.TX0042@<from domain>>`, a message that is never sent), so mail programs show a
 //! ticket's mails as one conversation, as they do for Request Tracker's and Zendesk's. Every
@@ -36,6 +39,9 @@ pub fn build_message(settings: &MailSettings, id: MessageId, n: &Notification) -
         .header(AutoSubmitted);
     if let Some(root) = thread_root(settings, n) {
         builder = builder.in_reply_to(root.clone()).references(root);
+    }
+    if let Some(reply_to) = n.reply_to.as_deref().and_then(|r| r.parse::<Mailbox>().ok()) {
+        builder = builder.reply_to(reply_to);
     }
     builder
         .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
@@ -82,6 +88,7 @@ mod tests {
             to: Email::parse("ana@example.com").unwrap(),
             to_name: "Ana Cruz".into(),
             language: "en".into(),
+            reply_to: None,
             kind,
         };
         let settings = MailSettings { from: "Help Desk <help@desk.example>".into(), ..MailSettings::default() };

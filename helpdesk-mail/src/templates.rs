@@ -84,6 +84,23 @@ fn content(s: &MailSettings, kind: &NotificationKind) -> Content {
             None,
             Some(("Reset your password".into(), s.link(&format!("/reset-password#token={}", token.expose())))),
         ),
+        NotificationKind::MailHeld { subject, reason, confirm } => {
+            let mut lines = vec![
+                format!("Your message \u{201c}{subject}\u{201d} reached the help desk but was not filed: {reason}."),
+            ];
+            match confirm {
+                Some(c) => lines.push(format!(
+                    "If you sent it, confirm with the link below and it will be filed. The link works once and expires at {} UTC. If you did not send it, ignore this mail.",
+                    c.expires_at.format("%Y-%m-%d %H:%M")
+                )),
+                None => lines.push("An administrator can see it. You can also file your request on the help desk's website.".into()),
+            }
+            let action = match confirm {
+                Some(c) => ("Confirm my message".to_owned(), s.link(&format!("/mail/confirm/{}/{}", c.id, c.token.expose()))),
+                None => ("Open the help desk".to_owned(), s.link("/")),
+            };
+            c(format!("{product}: your message was held"), lines, None, Some(action))
+        }
         NotificationKind::PasswordChanged => c(
             format!("{product}: your password was changed"),
             vec!["Your password was changed and your other sessions were ended. If this was not you, reset your password now.".into()],

@@ -18,6 +18,7 @@ fn notification(kind: helpdesk_core::model::NotificationKind) -> Notification {
         to: Email::parse("ana@example.com").unwrap(),
         to_name: "Ana Cruz".into(),
         language: "en".into(),
+        reply_to: None,
         kind,
     }
 }

@@ -27,6 +27,7 @@ fn every_mail_renders_as_its_snapshot() {
             to: Email::parse("ana@acme.example").unwrap(),
             to_name: "Ana Cruz".into(),
             language: "en".into(),
+            reply_to: None,
             kind,
         };
         let m = render(&settings(), &n);
@@ -54,6 +55,7 @@ fn a_resolution_mail_asks_for_a_rating_only_with_a_link() {
                 to: Email::parse("ana@acme.example").unwrap(),
                 to_name: "Ana Cruz".into(),
                 language: "en".into(),
+                reply_to: None,
                 kind,
             },
         )

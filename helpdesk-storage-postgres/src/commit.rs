@@ -224,6 +224,7 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, uow: &UnitOfWork) -> Result<(
             .await?;
     }
     crate::notices::insert_notices(tx, &uow.notices).await?;
+    crate::inbound::write_inbound(tx, &uow.inbound).await?;
     for r in &uow.rejections {
         sqlx::query("INSERT INTO rejections (id, rejected_at, doc) VALUES ($1, $2, $3)")
             .bind(r.id.as_uuid())

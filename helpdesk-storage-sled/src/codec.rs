@@ -39,6 +39,7 @@ json_rows!(
     helpdesk_core::model::OneTimeToken,
     helpdesk_core::model::ApiKey,
     helpdesk_core::model::Notice,
+    helpdesk_core::model::InboundMessage,
     helpdesk_core::ports::FailureState,
     crate::commit::IdemRow,
 );

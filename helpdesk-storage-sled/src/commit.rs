@@ -42,6 +42,9 @@ const NOTICES: usize = 21;
 const UNREAD: usize = 22;
 const NOTICES_TIME: usize = 23;
 const EVENT_SEQ: usize = 24;
+const INBOUND: usize = 25;
+const INBOUND_KEYS: usize = 26;
+const INBOUND_TIME: usize = 27;
 
 type Tx = [TransactionalTree];
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -312,6 +315,36 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
         tx[NOTICES_TIME].insert(crate::notices::notice_time_key(n), key.as_slice())?;
         tx[NOTICES].insert(key, e(enc(n))?)?;
     }
+    for w in &uow.inbound {
+        let m = &w.value;
+        let id = m.id.as_uuid();
+        let stored = tx[INBOUND].get(id.as_bytes())?;
+        let version = match (w.expected, stored) {
+            (None, Some(_)) => return abort(StoreError::AlreadyExists { what: "id" }),
+            (None, None) => {
+                if tx[INBOUND_KEYS].get(m.key.as_bytes())?.is_some() {
+                    return abort(StoreError::AlreadyExists { what: "inbound message" });
+                }
+                tx[INBOUND_KEYS].insert(m.key.as_bytes(), id.as_bytes())?;
+                tx[INBOUND_TIME].insert(crate::inbound::time_key(m), &[])?;
+                1
+            }
+            (Some(_), None) => return abort(StoreError::NotFound { what: "inbound message" }),
+            (Some(v), Some(raw)) => {
+                let old: helpdesk_core::model::InboundMessage = tx_dec(&raw)?;
+                if old.version != v {
+                    return abort(StoreError::VersionMismatch { expected: v, found: old.version });
+                }
+                if old.key != m.key || old.received_at != m.received_at {
+                    return abort(StoreError::Conflict { what: "an inbound message's key is immutable" });
+                }
+                v + 1
+            }
+        };
+        let mut row = m.clone();
+        row.version = version;
+        tx[INBOUND].insert(id.as_bytes(), e(enc(&row))?)?;
+    }
     for (k, d) in deltas {
         if d == 0 {
             continue;
@@ -362,6 +395,9 @@ impl SledStore {
             t.notices_unread.clone(),
             t.notices_time.clone(),
             t.event_seq.clone(),
+            t.inbound.clone(),
+            t.inbound_keys.clone(),
+            t.inbound_time.clone(),
         ]
     }
 }

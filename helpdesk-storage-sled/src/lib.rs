@@ -59,6 +59,7 @@ mod codec;
 mod commit;
 mod desk;
 mod flush;
+mod inbound;
 mod keys;
 mod notices;
 mod number_cache;
@@ -173,6 +174,9 @@ pub(crate) struct Trees {
     pub notices: sled::Tree,
     pub notices_unread: sled::Tree,
     pub notices_time: sled::Tree,
+    pub inbound: sled::Tree,
+    pub inbound_keys: sled::Tree,
+    pub inbound_time: sled::Tree,
 }
 
 /// The sled store. Cheap to clone.
@@ -263,6 +267,9 @@ impl SledStore {
             notices: open("notices")?,
             notices_unread: open("notices_unread")?,
             notices_time: open("notices_time")?,
+            inbound: open("inbound")?,
+            inbound_keys: open("inbound_keys")?,
+            inbound_time: open("inbound_time")?,
         };
         migrate(&db, &t.meta, &path)?;
         db.flush().map_err(sled_err)?;

@@ -62,3 +62,5 @@ uuid_id!(/// A security audit log entry.
     AuditId);
 uuid_id!(/// An in-app notification of one user.
     NoticeId);
+uuid_id!(/// A message that came in by mail (see `HelpDesk::ingest_mail`).
+    InboundId);

@@ -148,16 +148,19 @@ pub enum ApiScope {
     ReadTickets,
     /// Push workflow status updates.
     PushWorkflow,
+    /// Hand the help desk raw mail messages (a mail service's inbound webhook).
+    IngestMail,
 }
 
 impl ApiScope {
     /// Every scope.
-    pub const ALL: &'static [ApiScope] = &[ApiScope::ReadTickets, ApiScope::PushWorkflow];
+    pub const ALL: &'static [ApiScope] = &[ApiScope::ReadTickets, ApiScope::PushWorkflow, ApiScope::IngestMail];
     /// The wire name.
     pub const fn as_str(self) -> &'static str {
         match self {
             ApiScope::ReadTickets => "read_tickets",
             ApiScope::PushWorkflow => "push_workflow",
+            ApiScope::IngestMail => "ingest_mail",
         }
     }
 }

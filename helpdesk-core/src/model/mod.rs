@@ -7,7 +7,7 @@
 //! the columns it filters, sorts and constrains on), sled as JSON rows, except [`Ticket`], which
 //! sled keeps as bincode (positional: field order matters). The persisted types are [`User`],
 //! [`Ticket`], [`HistoryEvent`], [`Comment`], [`Attachment`], [`Session`], [`OneTimeToken`],
-//! [`ApiKey`], [`AuditEntry`], [`RejectionRecord`], [`Notice`] and [`OutboxRecord`] (with what they
+//! [`ApiKey`], [`AuditEntry`], [`RejectionRecord`], [`Notice`], [`InboundMessage`] and [`OutboxRecord`] (with what they
 //! contain: [`OutboxMessage`], [`Notification`], [`WorkflowEvent`], [`ActorRef`], …).
 //!
 //! Changing one changes data on disk. A change therefore comes with its schema step: a new
@@ -20,6 +20,7 @@
 
 mod account;
 mod audit;
+mod inbound;
 mod notice;
 mod outbox;
 mod satisfaction;
@@ -28,10 +29,11 @@ mod ticket;
 
 pub use account::{ApiKey, ApiScope, PasswordHash, RejectionRecord, TermsAcceptance, User, UserSummary};
 pub use audit::{AuditEntry, AuditKind};
+pub use inbound::{HoldReason, IgnoreReason, InboundChannel, InboundMessage, InboundOutcome};
 pub use notice::{Notice, NoticeKind};
 pub use outbox::{
-    AttachmentInfo, Notification, NotificationKind, OutboxMessage, OutboxPayload, OutboxRecord, OutboxState,
-    RatingMail, SecretToken, SlaAlert, TicketMail, TicketSnapshot, WorkflowEvent, WorkflowEventKind,
+    AttachmentInfo, ConfirmMail, Notification, NotificationKind, OutboxMessage, OutboxPayload, OutboxRecord,
+    OutboxState, RatingMail, SecretToken, SlaAlert, TicketMail, TicketSnapshot, WorkflowEvent, WorkflowEventKind,
 };
 pub use satisfaction::{Rating, Satisfaction};
 pub use session::{OneTimeToken, Session, TokenHash, TokenPurpose};

@@ -145,6 +145,28 @@ pub enum NotificationKind {
         /// What it says.
         alert: SlaAlert,
     },
+    /// A message sent to the help desk was held (to its From address, at most once an hour).
+    MailHeld {
+        /// The held message's subject.
+        subject: String,
+        /// Why, in words.
+        reason: String,
+        /// The confirmation link that releases it, when the sender can prove the address is
+        /// theirs by clicking (cleared after delivery).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirm: Option<ConfirmMail>,
+    },
+}
+
+/// The link that confirms a held message's sender: `/mail/confirm/<id>/<token>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmMail {
+    /// The held message's id.
+    pub id: crate::domain::InboundId,
+    /// The signed token.
+    pub token: SecretToken,
+    /// Until when it works.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// One service-level alert: which target of a ticket, how it stands, when it is due.
@@ -178,7 +200,8 @@ impl NotificationKind {
             | Self::RegistrationRejected { .. }
             | Self::Invitation { .. }
             | Self::PasswordReset { .. }
-            | Self::PasswordChanged => None,
+            | Self::PasswordChanged
+            | Self::MailHeld { .. } => None,
         }
     }
 
@@ -201,6 +224,7 @@ impl NotificationKind {
             Self::PublicComment { .. } => "public_comment",
             Self::ServiceLevelAlert { alert, .. } if alert.state == crate::sla::TargetState::Breached => "sla_breached",
             Self::ServiceLevelAlert { .. } => "sla_warning",
+            Self::MailHeld { .. } => "mail_held",
         }
     }
 
@@ -208,7 +232,10 @@ impl NotificationKind {
     pub fn is_sensitive(&self) -> bool {
         matches!(
             self,
-            Self::Invitation { .. } | Self::PasswordReset { .. } | Self::TicketResolved { rating: Some(_), .. }
+            Self::Invitation { .. }
+                | Self::PasswordReset { .. }
+                | Self::TicketResolved { rating: Some(_), .. }
+                | Self::MailHeld { confirm: Some(_), .. }
         )
     }
 }
@@ -224,6 +251,11 @@ pub struct Notification {
     pub language: String,
     /// What to say.
     pub kind: NotificationKind,
+    /// Where replies go: the ticket's reply address signed for this recipient
+    /// (`support+<token>@domain`, see `helpdesk_core::mail_in::ReplyToken`), when mail in is
+    /// set up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 /// Attachment metadata sent to the workflow system (no URLs, no secrets).

@@ -41,12 +41,12 @@ use serde::{Deserialize, Serialize};
 
 use super::query::{AuditQuery, Cursor, Page, PageSize, TicketQuery, UserQuery};
 use crate::domain::{
-    ApiKeyId, AttachmentId, CompanyId, Email, MessageId, NoticeId, SessionId, TicketId, TicketNumber, TicketStatus,
-    UserId,
+    ApiKeyId, AttachmentId, CompanyId, Email, InboundId, MessageId, NoticeId, SessionId, TicketId, TicketNumber,
+    TicketStatus, UserId,
 };
 use crate::model::{
-    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, Notice, OneTimeToken, OutboxMessage, OutboxRecord,
-    OutboxState, RejectionRecord, Session, Ticket, TokenHash, User,
+    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, InboundMessage, Notice, OneTimeToken, OutboxMessage,
+    OutboxRecord, OutboxState, RejectionRecord, Session, Ticket, TokenHash, User,
 };
 use crate::report::{PerformanceReport, ReportRange, Summary};
 
@@ -252,6 +252,9 @@ pub struct UnitOfWork {
     pub idempotency: Option<IdempotencyRecord>,
     /// New in-app notifications (unread).
     pub notices: Vec<Notice>,
+    /// Messages that came in by mail, inserted (their `key` unique:
+    /// `AlreadyExists { what: "inbound message" }` on a clash) or updated at their version.
+    pub inbound: Vec<Versioned<InboundMessage>>,
 }
 
 impl UnitOfWork {
@@ -275,6 +278,7 @@ impl UnitOfWork {
             && self.revoke_sessions.is_empty()
             && self.idempotency.is_none()
             && self.notices.is_empty()
+            && self.inbound.is_empty()
     }
 }
 
@@ -593,6 +597,26 @@ pub trait NoticeStore: Send + Sync + fmt::Debug + 'static {
     async fn mark_notices_read(&self, user: UserId, id: Option<NoticeId>, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// Messages that came in by mail (see [`InboundMessage`]).
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait InboundStore: Send + Sync + fmt::Debug + 'static {
+    /// One record by id.
+    async fn inbound(&self, id: InboundId) -> StoreResult<Option<InboundMessage>>;
+    /// The record of the message with this identity ([`InboundMessage::key`]), if it came
+    /// before.
+    async fn inbound_by_key(&self, key: &str) -> StoreResult<Option<InboundMessage>>;
+    /// Records newest first (by `received_at`, then id, descending), optionally only those
+    /// whose outcome is named `outcome` (`held`, `failed`, …), at most `limit`, starting after
+    /// `before` (the last record of the previous page).
+    async fn list_inbound(
+        &self,
+        outcome: Option<&'static str>,
+        before: Option<(DateTime<Utc>, InboundId)>,
+        limit: usize,
+    ) -> StoreResult<Vec<InboundMessage>>;
+}
+
 /// What [`MaintenanceStore::backup_to`] copied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupSummary {
@@ -656,6 +680,7 @@ pub trait Store:
     + ReportStore
     + MaintenanceStore
     + NoticeStore
+    + InboundStore
     + CombinedReads
     + super::ArchiveStore
     + super::SettingsStore
@@ -676,6 +701,7 @@ impl<T> Store for T where
         + ReportStore
         + MaintenanceStore
         + NoticeStore
+        + InboundStore
         + CombinedReads
         + super::ArchiveStore
         + super::SettingsStore

@@ -10,6 +10,7 @@ mod attachments;
 mod avatars;
 mod background;
 mod live;
+mod mail_in;
 mod notify;
 mod options;
 mod reports;
@@ -31,8 +32,10 @@ pub use accounts::{BootstrapAdmin, ImportOutcome, ImportedUser, NewUser, Profile
 pub use attachments::{DownloadGrant, Upload, sniff_content_type};
 pub use background::Background;
 pub use live::notices_for;
+pub use mail_in::IngestReceipt;
 pub use options::{
-    AttachmentLimits, HelpDeskOptions, LinkKey, OutboxOptions, SatisfactionOptions, SessionOptions, ThrottleOptions,
+    AttachmentLimits, HelpDeskOptions, LinkKey, MailInOptions, OutboxOptions, SatisfactionOptions, SessionOptions,
+    ThrottleOptions,
 };
 pub use satisfaction::{RatedTicket, RatingInvite, RatingLink, RatingReceipt, SatisfactionReport, SatisfactionTally};
 pub use sessions::{IssuedSession, LoginRequest};
@@ -333,6 +336,8 @@ fn permission_name(p: Permission) -> &'static str {
         Permission::UploadAttachment => "upload attachments here",
         Permission::DownloadAttachment => "download this attachment",
         Permission::PushWorkflowStatus => "push workflow status",
+        Permission::IngestMail => "hand over mail",
+        Permission::ManageInboundMail => "manage incoming mail",
     }
 }
 

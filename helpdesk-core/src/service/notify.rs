@@ -21,6 +21,7 @@ pub(crate) fn ticket_mail(t: &Ticket) -> TicketMail {
 impl HelpDesk {
     /// A mail to `to`.
     pub(crate) fn mail_to(&self, to: &User, kind: NotificationKind, now: DateTime<Utc>) -> OutboxMessage {
+        let reply_to = self.reply_address(&kind, to.id);
         OutboxMessage {
             id: MessageId::random(),
             created_at: now,
@@ -28,9 +29,19 @@ impl HelpDesk {
                 to: to.email.clone(),
                 to_name: to.display_name(),
                 language: self.inner.options.language.clone(),
+                reply_to,
                 kind,
             }),
         }
+    }
+
+    /// The reply address of a mail about a ticket, signed for its recipient, when mail in has
+    /// a support address and a key.
+    fn reply_address(&self, kind: &NotificationKind, to: UserId) -> Option<String> {
+        let opts = &self.inner.options.mail_in;
+        let (address, key) = (opts.address.as_deref()?, opts.link_key.as_ref()?);
+        let seq = crate::domain::TicketNumber::parse(&kind.ticket()?.number).ok()?.seq();
+        crate::mail_in::ReplyToken { ticket_seq: seq, user: to }.address(key, address)
     }
 
     /// Adds to `uow` a single-use token for `user` valid for `ttl` and the mail that carries

@@ -140,6 +140,16 @@ impl LinkKey {
         Self(mac)
     }
 
+    /// A key derived from `secret` for another purpose than rating links, named by `label`
+    /// (a key per purpose: a token made for one can never pass for another).
+    pub fn derive_for(secret: &[u8], label: &str) -> Self {
+        use hmac::Mac as _;
+        let mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret)
+            .map(|m| m.chain_update(label.as_bytes()).finalize().into_bytes().to_vec())
+            .unwrap_or_default();
+        Self(mac)
+    }
+
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
     }
@@ -165,6 +175,53 @@ pub struct SatisfactionOptions {
 impl Default for SatisfactionOptions {
     fn default() -> Self {
         Self { link_key: None, link_ttl: Duration::days(14) }
+    }
+}
+
+/// Mail in: tickets and replies by mail.
+#[derive(Debug, Clone)]
+pub struct MailInOptions {
+    /// The support address people write to (`support@example.com`). With a
+    /// [`link_key`](Self::link_key), every mail about a ticket says
+    /// `Reply-To: support+<token>@example.com`, a reply address signed for its ticket and
+    /// recipient. `None` (the default): mails carry no reply address.
+    pub address: Option<String>,
+    /// The help desk's own addresses besides `address` (the From address of its mail): mail
+    /// from them is never processed, so the help desk cannot answer itself.
+    pub own_addresses: Vec<String>,
+    /// The domain of the help desk's own Message-IDs (`<id@domain>`, the From address's
+    /// domain): a message with one of them, or a reference to one, is ours.
+    pub message_id_domain: String,
+    /// The authserv-ids (RFC 8601) of the receiving MTAs whose `Authentication-Results` are
+    /// believed. Empty (the default): no header proves a sender, and a new ticket by mail needs
+    /// the sender's confirmation.
+    pub trusted_authserv_ids: Vec<String>,
+    /// The category and sub-category of tickets opened by mail; `None`: the catalogue's first.
+    pub category: Option<(String, String)>,
+    /// Messages one sender may send per hour before the next ones are held (default 20).
+    pub per_sender_per_hour: u64,
+    /// Largest message accepted, in bytes (default 25 MiB); a larger one is refused whole.
+    pub max_message_bytes: u64,
+    /// Signs reply addresses and confirmation links; `None` (the default): no reply addresses,
+    /// and unproven senders are held for an admin without a link.
+    pub link_key: Option<LinkKey>,
+    /// How long a confirmation link works (default 3 days).
+    pub confirm_ttl: Duration,
+}
+
+impl Default for MailInOptions {
+    fn default() -> Self {
+        Self {
+            address: None,
+            own_addresses: Vec::new(),
+            message_id_domain: "localhost".into(),
+            trusted_authserv_ids: Vec::new(),
+            category: None,
+            per_sender_per_hour: 20,
+            max_message_bytes: 25 * 1024 * 1024,
+            link_key: None,
+            confirm_ttl: Duration::days(3),
+        }
     }
 }
 
@@ -208,6 +265,8 @@ pub struct HelpDeskOptions {
     pub terms_version: Option<String>,
     /// Satisfaction ratings.
     pub satisfaction: SatisfactionOptions,
+    /// Mail in.
+    pub mail_in: MailInOptions,
 }
 
 impl Default for HelpDeskOptions {
@@ -231,6 +290,7 @@ impl Default for HelpDeskOptions {
             language: "en".to_owned(),
             terms_version: None,
             satisfaction: SatisfactionOptions::default(),
+            mail_in: MailInOptions::default(),
         }
     }
 }

@@ -10,7 +10,10 @@ use crate::domain::{
     UserId, UserStatus,
 };
 use crate::lifecycle::{Action, ActionInput, Actor, Input};
-use crate::model::{ActorRef, Comment, EventKind, FieldChange, HistoryEvent, NotificationKind, Ticket, UserSummary};
+use crate::model::{
+    ActorRef, Attachment, Comment, EventKind, FieldChange, HistoryEvent, InboundMessage, InboundOutcome,
+    NotificationKind, Ticket, UserSummary,
+};
 use crate::policy::{ListScope, Permission, Principal, Resource, TicketField};
 use crate::ports::{
     IdempotencyBegin, IdempotencyKey, IdempotencyRecord, Page, StoreError, TicketQuery, TicketSortField, UnitOfWork,
@@ -141,6 +144,51 @@ pub struct TicketThread {
     pub requester_email: Option<crate::domain::Email>,
     /// Where the ticket stands against its service levels, for staff, when a policy applies.
     pub sla: Option<super::TicketSla>,
+}
+
+/// Writes a use case commits with its own: mail in's message record and the files it carried,
+/// so a message, its ticket or comment, and its attachments exist together or not at all.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Extras {
+    /// The new ticket's id (its files' blobs were written under it before the commit).
+    pub ticket_id: Option<TicketId>,
+    /// Attachments whose blobs are written; the ticket and comment are filled in here.
+    pub files: Vec<Attachment>,
+    /// The message's record; its outcome is set here (the ticket or comment written).
+    pub inbound: Option<Versioned<InboundMessage>>,
+}
+
+impl Extras {
+    fn add_to(
+        self,
+        uow: &mut UnitOfWork,
+        ticket: &Ticket,
+        comment: Option<CommentId>,
+        actor: ActorRef,
+        now: DateTime<Utc>,
+        outcome: InboundOutcome,
+    ) {
+        for mut a in self.files {
+            a.ticket = ticket.id;
+            a.comment = comment;
+            uow.events.push(HistoryEvent {
+                id: EventId::random(),
+                ticket: ticket.id,
+                at: now,
+                actor: actor.clone(),
+                kind: EventKind::AttachmentAdded { attachment: a.id },
+                changes: vec![FieldChange::new("attachment", None, Some(a.file_name.to_string()))],
+                note: None,
+                internal: false,
+                version: ticket.version,
+            });
+            uow.attachments.push(a);
+        }
+        if let Some(mut w) = self.inbound {
+            w.value.outcome = outcome;
+            uow.inbound.push(w);
+        }
+    }
 }
 
 /// A filed ticket, and whether an earlier request with the same idempotency key filed it.
@@ -294,6 +342,17 @@ impl HelpDesk {
         input: NewTicket,
         idempotency_key: Option<&str>,
     ) -> Result<Filed> {
+        self.file_ticket_with(principal, input, idempotency_key, Extras::default()).await
+    }
+
+    /// [`file_ticket`](Self::file_ticket), committing `extras` with the ticket.
+    pub(crate) async fn file_ticket_with(
+        &self,
+        principal: &Principal,
+        input: NewTicket,
+        idempotency_key: Option<&str>,
+        extras: Extras,
+    ) -> Result<Filed> {
         self.require(principal, Permission::CreateTicket, &Resource::none())?;
         let requester = principal.user().ok_or(Error::Forbidden("only users file tickets"))?.id;
         let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
@@ -330,7 +389,7 @@ impl HelpDesk {
             let effects = self.inner.lifecycle.submit_effects(&actor)?;
             let seq = self.inner.store.allocate_ticket_number().await?;
             let ticket = Ticket {
-                id: TicketId::random(),
+                id: extras.ticket_id.unwrap_or_else(TicketId::random),
                 number: TicketNumber::new(&self.inner.options.ticket_number_format, seq),
                 requester,
                 subject,
@@ -371,6 +430,14 @@ impl HelpDesk {
             if let Some(key) = idempotency_key {
                 uow.idempotency = Some(self.idempotency_record(principal, key, &request_hash, ticket.id));
             }
+            extras.clone().add_to(
+                &mut uow,
+                &ticket,
+                None,
+                actor.to_ref(),
+                now,
+                InboundOutcome::Ticket { number: ticket.number.clone() },
+            );
             uow.tickets.push(Versioned::insert(ticket));
             let ticket = self.commit(uow).await?.swap_remove(0);
             Ok(Filed { ticket, replayed: false })
@@ -734,6 +801,18 @@ impl HelpDesk {
         body: &str,
         internal: bool,
     ) -> Result<Comment> {
+        self.add_comment_with(principal, number, body, internal, Extras::default()).await
+    }
+
+    /// [`add_comment`](Self::add_comment), committing `extras` with the comment.
+    pub(crate) async fn add_comment_with(
+        &self,
+        principal: &Principal,
+        number: &TicketNumber,
+        body: &str,
+        internal: bool,
+        extras: Extras,
+    ) -> Result<Comment> {
         let t = self.visible_ticket(principal, number).await?;
         let perm = if internal { Permission::CommentInternal } else { Permission::CommentPublic };
         self.require(principal, perm, &Resource::on_ticket(&t, internal))?;
@@ -806,6 +885,14 @@ impl HelpDesk {
                 ));
             }
         }
+        extras.add_to(
+            &mut uow,
+            &next,
+            Some(comment.id),
+            actor.to_ref(),
+            now,
+            InboundOutcome::Comment { number: next.number.clone() },
+        );
         uow.comments.push(comment.clone());
         uow.tickets.push(Versioned::update(next, t.version));
         self.commit_ticket(uow).await?;

@@ -88,6 +88,7 @@ pub fn mail(at: DateTime<Utc>) -> OutboxMessage {
             to: Email::parse("someone@example.com").unwrap(),
             to_name: "Someone".into(),
             language: "en".into(),
+            reply_to: None,
             kind: NotificationKind::AccountApproved,
         }),
     }
@@ -102,6 +103,7 @@ pub fn reset_mail(at: DateTime<Utc>) -> OutboxMessage {
             to: Email::parse("someone@example.com").unwrap(),
             to_name: "Someone".into(),
             language: "en".into(),
+            reply_to: None,
             kind: NotificationKind::PasswordReset {
                 token: SecretToken::new("secret-token"),
                 expires_at: at + Duration::minutes(30),

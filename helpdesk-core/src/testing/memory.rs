@@ -8,12 +8,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKeyId, AttachmentId, CompanyId, Email, MessageId, NoticeId, SessionId, TicketId, TicketNumber, TicketStatus,
-    UserId,
+    ApiKeyId, AttachmentId, CompanyId, Email, InboundId, MessageId, NoticeId, SessionId, TicketId, TicketNumber,
+    TicketStatus, UserId,
 };
 use crate::model::{
-    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, Notice, OneTimeToken, OutboxPayload, OutboxRecord,
-    OutboxState, RejectionRecord, Session, Ticket, TokenHash, User,
+    ApiKey, Attachment, AuditEntry, Comment, HistoryEvent, InboundMessage, Notice, OneTimeToken, OutboxPayload,
+    OutboxRecord, OutboxState, RejectionRecord, Session, Ticket, TokenHash, User,
 };
 use crate::ports::*;
 use crate::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
@@ -41,6 +41,7 @@ struct State {
     failures: HashMap<String, FailureState>,
     windows: HashMap<(String, DateTime<Utc>), u64>,
     notices: Vec<Notice>,
+    inbound: HashMap<InboundId, InboundMessage>,
     sla_spec: Option<(crate::sla::SlaSpec, u64)>,
 }
 
@@ -119,6 +120,24 @@ fn check(state: &State, uow: &UnitOfWork) -> StoreResult<()> {
     if uow.outbox.iter().any(|m| state.outbox.contains_key(&m.id) || !outbox_ids.insert(m.id)) {
         return Err(StoreError::AlreadyExists { what: "id" });
     }
+    let mut inbound_keys = HashSet::new();
+    for w in &uow.inbound {
+        let m = &w.value;
+        match (w.expected, state.inbound.get(&m.id)) {
+            (None, Some(_)) => return Err(StoreError::AlreadyExists { what: "id" }),
+            (None, None) if state.inbound.values().any(|o| o.key == m.key) || !inbound_keys.insert(&m.key) => {
+                return Err(StoreError::AlreadyExists { what: "inbound message" });
+            }
+            (Some(_), None) => return Err(StoreError::NotFound { what: "inbound message" }),
+            (Some(v), Some(old)) if old.version != v => {
+                return Err(StoreError::VersionMismatch { expected: v, found: old.version });
+            }
+            (Some(_), Some(old)) if old.key != m.key => {
+                return Err(StoreError::Conflict { what: "an inbound message's key is immutable" });
+            }
+            _ => {}
+        }
+    }
     if let Some((hash, _)) = &uow.consume_token {
         match state.tokens.get(hash) {
             Some(t) if t.used_at.is_none() => {}
@@ -130,6 +149,11 @@ fn check(state: &State, uow: &UnitOfWork) -> StoreResult<()> {
 
 fn apply(state: &mut State, uow: UnitOfWork) {
     state.notices.extend(uow.notices);
+    for w in uow.inbound {
+        let mut m = w.value;
+        m.version = w.expected.map_or(1, |v| v + 1);
+        state.inbound.insert(m.id, m);
+    }
     for (id, _) in uow.deleted_users {
         if let Some(u) = state.users.remove(&id) {
             state.by_email.remove(u.email.as_str());
@@ -726,6 +750,36 @@ impl MaintenanceStore for InMemoryStore {
 
 /// In memory a combined read gains nothing over the single reads: the defaults.
 impl CombinedReads for InMemoryStore {}
+
+#[async_trait]
+impl crate::ports::InboundStore for InMemoryStore {
+    async fn inbound(&self, id: InboundId) -> StoreResult<Option<InboundMessage>> {
+        Ok(self.lock().inbound.get(&id).cloned())
+    }
+
+    async fn inbound_by_key(&self, key: &str) -> StoreResult<Option<InboundMessage>> {
+        Ok(self.lock().inbound.values().find(|m| m.key == key).cloned())
+    }
+
+    async fn list_inbound(
+        &self,
+        outcome: Option<&'static str>,
+        before: Option<(DateTime<Utc>, InboundId)>,
+        limit: usize,
+    ) -> StoreResult<Vec<InboundMessage>> {
+        let s = self.lock();
+        let mut v: Vec<InboundMessage> = s
+            .inbound
+            .values()
+            .filter(|m| outcome.is_none_or(|o| m.outcome.name() == o))
+            .filter(|m| before.is_none_or(|b| (m.received_at, m.id) < b))
+            .cloned()
+            .collect();
+        v.sort_by_key(|m| std::cmp::Reverse((m.received_at, m.id)));
+        v.truncate(limit);
+        Ok(v)
+    }
+}
 
 #[async_trait]
 impl NoticeStore for InMemoryStore {

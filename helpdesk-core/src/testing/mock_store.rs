@@ -138,6 +138,18 @@ mockall::mock! {
     }
 
     #[async_trait]
+    impl crate::ports::InboundStore for Store {
+        async fn inbound(&self, id: crate::domain::InboundId) -> StoreResult<Option<crate::model::InboundMessage>>;
+        async fn inbound_by_key(&self, key: &str) -> StoreResult<Option<crate::model::InboundMessage>>;
+        async fn list_inbound(
+            &self,
+            outcome: Option<&'static str>,
+            before: Option<(DateTime<Utc>, crate::domain::InboundId)>,
+            limit: usize,
+        ) -> StoreResult<Vec<crate::model::InboundMessage>>;
+    }
+
+    #[async_trait]
     impl crate::ports::SettingsStore for Store {
         async fn sla_spec(&self) -> StoreResult<Option<(crate::sla::SlaSpec, u64)>>;
         async fn save_sla_spec(&self, spec: &crate::sla::SlaSpec, expected: u64) -> StoreResult<u64>;

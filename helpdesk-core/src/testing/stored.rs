@@ -192,6 +192,7 @@ impl StoredSamples {
                     to: Email::parse("dana.reyes@example.com").unwrap(),
                     to_name: "Dana Reyes".into(),
                     language: "en".into(),
+                    reply_to: None,
                     kind: NotificationKind::AccountApproved,
                 }),
             },
