@@ -52,6 +52,7 @@ pub const SCENARIOS: &[&str] = &[
     "sla_alert_moments",
     "sla_settings_versions",
     "satisfaction_ratings",
+    "inbound_messages",
 ];
 
 /// Expands one `#[tokio::test]` per conformance scenario, each with a fresh store from
@@ -71,7 +72,7 @@ macro_rules! store_conformance {
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
             untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions,
-            satisfaction_ratings);
+            satisfaction_ratings, inbound_messages);
     };
     (@each_skip $reason:expr, $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -94,7 +95,7 @@ macro_rules! store_conformance {
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
             untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions,
-            satisfaction_ratings);
+            satisfaction_ratings, inbound_messages);
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -1453,4 +1454,93 @@ pub async fn satisfaction_ratings(store: Arc<dyn Store>) {
         rated = next;
     }
     assert_eq!(rated.satisfaction.map(|s| (s.rating, s.ratings)), Some((Rating::Bad, 2)));
+}
+
+fn inbound(key: &str, at: DateTime<Utc>, outcome: InboundOutcome) -> InboundMessage {
+    InboundMessage {
+        id: InboundId::random(),
+        key: key.into(),
+        message_id: Some(key.trim_start_matches("mid:").into()),
+        from: "ana@example.com".into(),
+        subject: "Printer — ünïcode".into(),
+        channel: InboundChannel::Imap,
+        raw: format!("inbound/{key}.eml"),
+        size: 1234,
+        received_at: at,
+        processed_at: at,
+        attempts: 1,
+        outcome,
+        version: 1,
+    }
+}
+
+/// Messages that came in by mail: unique by key (a redelivery, or a second process racing on
+/// the same message, cannot record it twice, and the ticket committed with it is not written
+/// either); updated at their version; listed newest first, by outcome, in pages.
+pub async fn inbound_messages(store: Arc<dyn Store>) {
+    let a = user(1, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &a).await;
+    let held = InboundOutcome::Held { reason: HoldReason::SenderUnproven };
+    let mut records = Vec::new();
+    for i in 0..5 {
+        let outcome = if i % 2 == 0 {
+            held.clone()
+        } else {
+            InboundOutcome::Ignored { reason: IgnoreReason::Bulk, failed_recipient: None }
+        };
+        let m = inbound(&format!("mid:m{i}@example.com"), t0() + Duration::seconds(i.min(3)), outcome);
+        store.commit(UnitOfWork { inbound: vec![Versioned::insert(m.clone())], ..UnitOfWork::new() }).await.unwrap();
+        records.push(m);
+    }
+    assert_eq!(store.inbound(records[0].id).await.unwrap().as_ref(), Some(&records[0]), "reads back whole");
+    assert_eq!(store.inbound_by_key("mid:m1@example.com").await.unwrap().map(|m| m.id), Some(records[1].id));
+    assert!(store.inbound_by_key("mid:nope").await.unwrap().is_none());
+
+    // The same key again, with a ticket in the same unit of work: refused whole.
+    let t = ticket(1, a.id, t0());
+    let dup = UnitOfWork {
+        inbound: vec![Versioned::insert(inbound("mid:m1@example.com", t0(), held.clone()))],
+        tickets: vec![Versioned::insert(t.clone())],
+        ..UnitOfWork::new()
+    };
+    assert!(matches!(store.commit(dup).await, Err(StoreError::AlreadyExists { what: "inbound message" })));
+    assert!(store.ticket(t.id).await.unwrap().is_none(), "the ticket of a duplicate is not written");
+    // Two processes racing on one new message: exactly one commits.
+    let racer = |s: Arc<dyn Store>, m: InboundMessage| async move {
+        s.commit(UnitOfWork { inbound: vec![Versioned::insert(m)], ..UnitOfWork::new() }).await
+    };
+    let (x, y) = tokio::join!(
+        tokio::spawn(racer(store.clone(), inbound("mid:race@example.com", t0(), held.clone()))),
+        tokio::spawn(racer(store.clone(), inbound("mid:race@example.com", t0(), held.clone())))
+    );
+    assert_eq!([x.unwrap().is_ok(), y.unwrap().is_ok()].iter().filter(|ok| **ok).count(), 1);
+
+    // An update at the stored version; a stale one is refused.
+    let mut done = records[0].clone();
+    done.outcome = InboundOutcome::Ticket { number: t.number.clone() };
+    done.attempts = 2;
+    store.commit(UnitOfWork { inbound: vec![Versioned::update(done.clone(), 1)], ..UnitOfWork::new() }).await.unwrap();
+    let stale = UnitOfWork { inbound: vec![Versioned::update(done.clone(), 1)], ..UnitOfWork::new() };
+    assert!(matches!(store.commit(stale).await, Err(StoreError::VersionMismatch { expected: 1, found: 2 })));
+    let back = store.inbound(done.id).await.unwrap().unwrap();
+    assert_eq!((back.version, back.attempts, back.outcome.name()), (2, 2, "ticket"));
+
+    // Newest first (ties by id, descending), filtered by outcome, paged.
+    let race = store.inbound_by_key("mid:race@example.com").await.unwrap().unwrap();
+    let mut all: Vec<(DateTime<Utc>, InboundId)> =
+        records.iter().map(|m| (m.received_at, m.id)).chain([(race.received_at, race.id)]).collect();
+    all.sort_by_key(|k| std::cmp::Reverse(*k));
+    let listed: Vec<_> =
+        store.list_inbound(None, None, 50).await.unwrap().iter().map(|m| (m.received_at, m.id)).collect();
+    assert_eq!(listed, all);
+    let page1 = store.list_inbound(None, None, 2).await.unwrap();
+    let last = page1.last().map(|m| (m.received_at, m.id));
+    let page2 = store.list_inbound(None, last, 50).await.unwrap();
+    let paged: Vec<_> = page1.iter().chain(&page2).map(|m| (m.received_at, m.id)).collect();
+    assert_eq!(paged, all);
+    let held_now: Vec<InboundId> =
+        store.list_inbound(Some("held"), None, 50).await.unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(held_now.len(), 3, "m2, m4 and the race winner");
+    assert!(!held_now.contains(&done.id));
+    assert_eq!(store.list_inbound(Some("ticket"), None, 50).await.unwrap().len(), 1);
 }
