@@ -29,6 +29,7 @@ mod contract;
         (name = "reports", description = "Summary, performance and CSV export (admins)"),
         (name = "notifications", description = "In-app notifications of the signed-in user"),
         (name = "ratings", description = "Satisfaction ratings through the signed link of a resolution mail (no sign-in)"),
+        (name = "mail", description = "Mail in: raw messages from a mail service, and their administration"),
     ),
     components(schemas(crate::error::Problem, crate::error::ProblemField))
 )]
@@ -65,6 +66,7 @@ pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::attachments::router(upload_limit))
         .merge(routes::reports::router())
         .merge(routes::ratings::router())
+        .merge(routes::mail_in::router())
         .merge(routes::avatars::router())
         .merge(avatar_upload())
 }

@@ -10,6 +10,7 @@ pub(crate) mod avatar_upload;
 pub(crate) mod avatars;
 pub(crate) mod catalog;
 pub(crate) mod integrations;
+pub(crate) mod mail_in;
 pub(crate) mod notifications;
 pub(crate) mod ops;
 pub(crate) mod ratings;

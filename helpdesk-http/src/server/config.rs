@@ -156,6 +156,45 @@ impl Default for MailConfig {
     }
 }
 
+/// Mail in: tickets and replies by mail (`helpdesk mail ingest`, `POST /api/v1/mail/inbound`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailInConfig {
+    /// The support address people write to (`support@example.com`). With it, every mail about
+    /// a ticket says `Reply-To: support+<token>@example.com`, signed for its ticket and
+    /// recipient, so answers thread without trusting the subject. Its local part may have at
+    /// most 15 characters (the token takes 48 of the 64 a local part may have).
+    pub address: Option<String>,
+    /// The authserv-ids (RFC 8601) of your receiving MTAs, whose `Authentication-Results`
+    /// headers are believed (`dmarc=pass`, or `dkim=pass` aligned with the From domain). Without
+    /// one, a new ticket by mail waits for its sender to confirm through a mailed link.
+    pub trusted_authserv_ids: Vec<String>,
+    /// Category of tickets opened by mail (default: the catalogue's first).
+    pub category: Option<String>,
+    /// Sub-category of tickets opened by mail (default: the category's first).
+    pub sub_category: Option<String>,
+    /// Messages one sender may send per hour before the next ones are held.
+    pub per_sender_per_hour: u64,
+    /// Largest message accepted, in KiB; a larger one is refused (the MTA bounces it).
+    pub max_message_kib: u64,
+    /// How long a held message's confirmation link works, in hours.
+    pub confirm_hours: i64,
+}
+
+impl Default for MailInConfig {
+    fn default() -> Self {
+        Self {
+            address: None,
+            trusted_authserv_ids: Vec::new(),
+            category: None,
+            sub_category: None,
+            per_sender_per_hour: 20,
+            max_message_kib: 25 * 1024,
+            confirm_hours: 72,
+        }
+    }
+}
+
 /// The external workflow system's webhook; events go to `<data_dir>/workflow` files without it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -302,6 +341,8 @@ pub struct Config {
     pub bootstrap_admin: Option<AdminConfig>,
     /// Mail.
     pub mail: MailConfig,
+    /// Mail in.
+    pub mail_in: MailInConfig,
     /// The workflow webhook.
     pub workflow: WorkflowConfig,
     /// Outbox delivery.
@@ -359,6 +400,7 @@ impl Default for Config {
             password_hash: PasswordHashConfig::default(),
             bootstrap_admin: None,
             mail: MailConfig::default(),
+            mail_in: MailInConfig::default(),
             workflow: WorkflowConfig::default(),
             outbox: OutboxConfig::default(),
             dispatch_interval_ms: 1000,
@@ -405,7 +447,7 @@ impl Config {
         // harness's own variables.
         let env = Env::prefixed("HELPDESK_").split("__").filter(|k| {
             let k = k.as_str().to_ascii_lowercase();
-            !(k == "config" || k == "log" || k == "require_services" || k.starts_with("test_"))
+            !(k == "config" || k == "log" || k == "require_services" || k == "ingest_api_key" || k.starts_with("test_"))
         });
         f = f.merge(env);
         let c: Config = f.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
@@ -447,6 +489,28 @@ impl Config {
             if self.workflow.webhook_secret.as_ref().is_none_or(|s| s.expose().len() < 16) {
                 return bad("workflow.webhook_secret", "a secret of 16 bytes or more is required with a webhook URL");
             }
+        }
+        if let Some(a) = &self.mail_in.address {
+            match a.split_once('@') {
+                Some((local, domain))
+                    if !local.is_empty()
+                        && local.len() <= 15
+                        && !local.contains('+')
+                        && (domain.contains('.') || domain == "localhost") => {}
+                _ => {
+                    return bad(
+                        "mail_in.address",
+                        "an address whose local part has 1 to 15 characters and no '+', e.g. support@example.com",
+                    );
+                }
+            }
+        }
+        if self.mail_in.category.is_some() != self.mail_in.sub_category.is_some() {
+            return bad("mail_in.category", "set mail_in.category and mail_in.sub_category together");
+        }
+        if self.mail_in.max_message_kib == 0 || self.mail_in.per_sender_per_hour == 0 || self.mail_in.confirm_hours <= 0
+        {
+            return bad("mail_in", "max_message_kib, per_sender_per_hour and confirm_hours must be positive");
         }
         if self.web.terms_version.is_some() && self.web.terms_url.is_none() && self.web.terms_text.is_none() {
             return bad("web.terms_version", "set web.terms_url or web.terms_text too, so people can read them");

@@ -194,6 +194,24 @@ pub fn build_desk(
             .transpose()?,
         link_ttl: chrono::Duration::days(config.rating_link_days),
     };
+    let from = config.mail.from.rsplit('<').next().unwrap_or(&config.mail.from).trim_end_matches('>').trim();
+    let m = &config.mail_in;
+    options.mail_in = helpdesk_core::MailInOptions {
+        address: m.address.clone(),
+        own_addresses: vec![from.to_ascii_lowercase()],
+        message_id_domain: from.rsplit('@').next().unwrap_or("localhost").to_ascii_lowercase(),
+        trusted_authserv_ids: m.trusted_authserv_ids.clone(),
+        category: m.category.clone().zip(m.sub_category.clone()),
+        per_sender_per_hour: m.per_sender_per_hour,
+        max_message_bytes: m.max_message_kib.saturating_mul(1024),
+        // Reply addresses and confirmation links are signed with a key of their own, derived
+        // from the token secret every process shares.
+        link_key: Some(helpdesk_core::LinkKey::derive_for(
+            jwt_secret(config)?.expose().as_bytes(),
+            "helpdesk mail in v1",
+        )),
+        confirm_ttl: chrono::Duration::hours(m.confirm_hours),
+    };
     let sla = config.sla.compile().map_err(|e| anyhow::anyhow!("sla: {e:?}"))?;
     let mut builder = HelpDesk::builder(store, blobs).hasher(Arc::new(hasher)).options(options).sla(sla);
     if let Some(changes) = changes {

@@ -41,6 +41,7 @@ fn scope_words(s: ApiScope) -> &'static str {
     match s {
         ApiScope::ReadTickets => "Read tickets",
         ApiScope::PushWorkflow => "Push workflow status",
+        ApiScope::IngestMail => "Hand over incoming mail",
     }
 }
 

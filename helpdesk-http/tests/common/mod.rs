@@ -139,6 +139,13 @@ impl TestApp {
                 link_key: Some(helpdesk_core::LinkKey::derive(b"the test deployment's token secret")),
                 ..helpdesk_core::SatisfactionOptions::default()
             },
+            mail_in: helpdesk_core::MailInOptions {
+                address: Some("support@desk.example".into()),
+                message_id_domain: "desk.example".into(),
+                trusted_authserv_ids: vec!["mx.desk.example".into()],
+                link_key: Some(helpdesk_core::LinkKey::derive_for(b"the test deployment's token secret", "mail in")),
+                ..helpdesk_core::MailInOptions::default()
+            },
             ..helpdesk_core::HelpDeskOptions::default()
         };
         let desk = HelpDesk::builder(store.clone(), Arc::new(object_store::memory::InMemory::new()))

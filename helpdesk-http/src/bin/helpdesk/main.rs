@@ -7,6 +7,7 @@ mod allocator;
 mod archive;
 mod backup;
 mod import;
+mod mail;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -59,6 +60,11 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Mail in.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
     },
     /// Back up the embedded store (one consistent cut, while the server runs) and local
     /// attachments into a new directory.
@@ -127,7 +133,7 @@ enum ApiKeyCommand {
         /// Name of the external system.
         #[arg(long)]
         name: String,
-        /// Scopes: read_tickets, push_workflow.
+        /// Scopes: read_tickets, push_workflow, ingest_mail.
         #[arg(long, value_delimiter = ',', default_value = "read_tickets,push_workflow")]
         scopes: Vec<String>,
     },
@@ -137,6 +143,18 @@ enum ApiKeyCommand {
     Revoke {
         /// The key's id.
         id: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// Process one message read on standard input (an MTA's pipe). Exit codes: 0 accepted,
+    /// 75 try again later, 67 refused.
+    Ingest {
+        /// Post the message to this running server (`https://desk.example.com`) with the API
+        /// key in `$HELPDESK_INGEST_API_KEY`, instead of opening the store.
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -160,14 +178,35 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     allocator::apply();
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
-async fn run() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
-    let mut config = Config::load(cli.config.as_deref())?;
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        // An MTA retries a temporary failure: a configuration being fixed loses no mail.
+        Err(e) if matches!(cli.command, Command::Mail { .. }) => {
+            eprintln!("helpdesk mail ingest: {e}");
+            return Ok(std::process::ExitCode::from(75));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Command::Serve { listen, data_dir } = &cli.command {
         if let Some(l) = listen {
             config.listen = *l;
@@ -178,7 +217,14 @@ async fn run() -> anyhow::Result<()> {
         config.validate()?;
     }
     init_logs(config.log_format);
-    match cli.command {
+    if let Command::Mail { command: MailCommand::Ingest { url } } = cli.command {
+        return Ok(mail::ingest(&config, url).await);
+    }
+    run_command(cli.command, config).await.map(|()| std::process::ExitCode::SUCCESS)
+}
+
+async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
         Command::Serve { .. } => server::serve(&config, CancellationToken::new()).await,
         Command::Migrate => {
             server::open_store(&config, true).await?;
@@ -218,6 +264,8 @@ async fn run() -> anyhow::Result<()> {
         Command::Import { from, allow_non_empty, check } => {
             archive::import(&config, &from, helpdesk_core::archive::ImportOptions { allow_non_empty }, check).await
         }
+        // Answered with its own exit codes in `run`.
+        Command::Mail { .. } => Ok(()),
     }
 }
 
@@ -238,7 +286,7 @@ async fn api_keys(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()>
                         .iter()
                         .copied()
                         .find(|x| x.as_str() == s.trim())
-                        .with_context(|| format!("unknown scope {s:?} (read_tickets, push_workflow)"))
+                        .with_context(|| format!("unknown scope {s:?} (read_tickets, push_workflow, ingest_mail)"))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let (key, credential) = desk.create_api_key(&Principal::System, &name, scopes).await?;
