@@ -189,6 +189,11 @@ pub(crate) fn outbox_state_schema() -> utoipa::openapi::Object {
     string_enum(["dead", "pending", "delivered"])
 }
 
+/// What became of a message that came in by mail.
+pub(crate) fn inbound_outcome_schema() -> utoipa::openapi::Object {
+    string_enum(crate::routes::mail_in::OUTCOMES)
+}
+
 /// API key scopes.
 pub(crate) fn scopes_schema() -> utoipa::openapi::Array {
     utoipa::openapi::ArrayBuilder::new()

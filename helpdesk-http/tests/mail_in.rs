@@ -133,3 +133,47 @@ async fn admins_list_read_and_run_again_and_the_sender_confirms_once() {
     let r = app.post(&format!("/api/v1/mail/inbound/{sid}/rerun"), &app.admin, json!({})).await;
     assert_eq!((r.status, r.body["reason"].as_str()), (StatusCode::OK, Some("unknown_sender")), "{:?}", r.body);
 }
+
+#[tokio::test]
+async fn the_confirmation_page_asks_first_and_files_on_the_button_once() {
+    let app = TestApp::new().await;
+    app.user(1, "employee").await;
+    let auth = format!("ApiKey {}", key(&app, &["ingest_mail"]).await);
+    let r = post_raw(&app, &auth, &message("d1", "user1@example.com", false)).await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let token = app
+        .store
+        .outbox_records()
+        .into_iter()
+        .find_map(|r| match r.message.payload {
+            OutboxPayload::Mail(n) => match n.kind {
+                NotificationKind::MailHeld { confirm: Some(c), .. } => Some(c.token.expose().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap();
+    let path = format!("/mail/confirm/{id}/{token}");
+    let page = |method: &str, site: &str| {
+        Request::builder()
+            .method(method)
+            .uri(&path)
+            .header("sec-fetch-site", site)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = app.send(page("GET", "none")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.as_str().unwrap().contains("Laptop will not boot"), "{:?}", r.body);
+    // Opening it twice files nothing.
+    assert_eq!(app.send(page("GET", "none")).await.status, StatusCode::OK);
+    assert_eq!(app.send(page("POST", "cross-site")).await.status, StatusCode::FORBIDDEN);
+    let r = app.send(page("POST", "same-origin")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.as_str().unwrap().contains("filed as ticket"), "{:?}", r.body);
+    let r = app.send(page("POST", "same-origin")).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = app.send(Request::get(format!("/mail/confirm/{id}/forged")).body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}

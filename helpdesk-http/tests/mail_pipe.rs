@@ -67,6 +67,8 @@ async fn the_pipe_accepts_once_refuses_garbage_and_defers_while_it_cannot_reach_
     wait_ready(&root).await;
     let (code, err) = pipe(dir.path(), &env, &[], &message("p2"));
     assert_eq!(code, 75, "{err}");
+    let key_file = dir.path().join("ingest.key");
+    std::fs::write(&key_file, format!("{credential}\n")).unwrap();
     let mut keyed = env.clone();
     keyed.push(("HELPDESK_INGEST_API_KEY".into(), credential));
     let (code, err) = pipe(dir.path(), &keyed, &["--url", &root], &message("p2"));
@@ -74,7 +76,8 @@ async fn the_pipe_accepts_once_refuses_garbage_and_defers_while_it_cannot_reach_
     assert!(err.contains("\"outcome\":\"ticket\""), "{err}");
     let (code, err) = pipe(dir.path(), &keyed, &["--url", &root], &message("p2"));
     assert!(code == 0 && err.contains("\"duplicate\":true"), "{code} {err}");
-    let (code, err) = pipe(dir.path(), &keyed, &["--url", &root], "");
+    // The key from a file (an MTA's pipe passes no environment); a message that is none.
+    let (code, err) = pipe(dir.path(), &env, &["--url", &root, "--key-file", key_file.to_str().unwrap()], "");
     assert_eq!(code, 67, "{err}");
     server.kill().unwrap();
     server.wait().unwrap();

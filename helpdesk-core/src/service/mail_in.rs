@@ -261,13 +261,13 @@ impl HelpDesk {
         self.rerun(record, true).await
     }
 
-    /// Confirms a held message's sender through the link mailed to its From address, and
-    /// processes the message. Needs no sign-in: the link is the proof.
+    /// The held message a confirmation link is for (its subject, for the page that asks the
+    /// sender to confirm); checks the link as [`confirm_inbound`](Self::confirm_inbound) does
+    /// and processes nothing (mail scanners open links).
     ///
     /// # Errors
-    /// `RatingLink`-style refusals are not used here: `Forbidden` for a link that is not
-    /// authentic, `Gone`-like `Conflict` when it expired or the message is no longer held.
-    pub async fn confirm_inbound(&self, id: InboundId, token: &str) -> Result<IngestReceipt> {
+    /// As [`confirm_inbound`](Self::confirm_inbound).
+    pub async fn confirmation(&self, id: InboundId, token: &str) -> Result<InboundMessage> {
         let key = self.inner.options.mail_in.link_key.as_ref().ok_or(Error::Forbidden("this link is not valid"))?;
         let exp = verify_confirm(key, id, token).ok_or(Error::Forbidden("this link is not valid"))?;
         if self.now().timestamp() > exp {
@@ -277,6 +277,18 @@ impl HelpDesk {
         if record.outcome != (InboundOutcome::Held { reason: HoldReason::SenderUnproven }) {
             return Err(Error::Conflict("this message was already handled"));
         }
+        Ok(record)
+    }
+
+    /// Confirms a held message's sender through the link mailed to its From address, and
+    /// processes the message. Needs no sign-in: the link is the proof, and it works once (the
+    /// message is no longer held afterwards).
+    ///
+    /// # Errors
+    /// `Forbidden` for a link that is not authentic; `Conflict` when it expired or the message
+    /// is no longer held.
+    pub async fn confirm_inbound(&self, id: InboundId, token: &str) -> Result<IngestReceipt> {
+        let record = self.confirmation(id, token).await?;
         self.rerun(record, true).await
     }
 

@@ -144,6 +144,7 @@ pub struct InboundPage {
 #[serde(deny_unknown_fields)]
 pub struct InboundParams {
     /// Only this outcome: `ticket`, `comment`, `held`, `ignored` or `failed`.
+    #[param(schema_with = crate::openapi::inbound_outcome_schema)]
     pub outcome: Option<String>,
     /// Cursor from the previous page.
     pub cursor: Option<String>,
@@ -155,23 +156,36 @@ pub struct InboundParams {
 /// The outcome names a list may filter by.
 pub(crate) const OUTCOMES: [&str; 5] = ["ticket", "comment", "held", "ignored", "failed"];
 
+/// The list's cursor, like every list's: base64url of 24 bytes (the last record's time in
+/// microseconds and its id), so any such string is a cursor.
 fn encode_cursor(m: &InboundMessage) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", m.received_at.timestamp_micros(), m.id))
+    let mut b = m.received_at.timestamp_micros().to_be_bytes().to_vec();
+    b.extend_from_slice(m.id.as_uuid().as_bytes());
+    URL_SAFE_NO_PAD.encode(b)
 }
 
-pub(crate) fn decode_cursor(c: &str) -> Result<(DateTime<Utc>, InboundId), ApiError> {
+pub(crate) fn decode_cursor(c: &str) -> Result<Option<(DateTime<Utc>, InboundId)>, ApiError> {
+    if c.is_empty() {
+        return Ok(None);
+    }
     let bad = || ApiError::field("cursor", "invalid", "not a cursor this list gave");
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (micros, id) = raw.split_once('|').ok_or_else(bad)?;
-    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
-    Ok((at, id.parse().map_err(|_| bad())?))
+    let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+    let (micros, id) = raw.split_at_checked(8).filter(|(_, id)| id.len() == 16).ok_or_else(bad)?;
+    let micros = i64::from_be_bytes(micros.try_into().map_err(|_| bad())?);
+    let at = DateTime::from_timestamp_micros(micros).unwrap_or(if micros < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    });
+    Ok(Some((at, InboundId::from_uuid(uuid::Uuid::from_slice(id).map_err(|_| bad())?))))
 }
 
 /// Hand over one raw RFC 5322 message (`message/rfc822`), as a mail service's inbound webhook
 /// does. Needs an API key with the `ingest_mail` scope. A message that came before answers
 /// `duplicate: true` and changes nothing, so a retry is always safe.
 #[utoipa::path(post, path = "/mail/inbound", tag = "mail",
-    request_body(content = Vec<u8>, content_type = "message/rfc822", description = "the raw message"),
+    request_body(description = "the raw RFC 5322 message; sent as `message/rfc822` or any other Content-Type, it is read as bytes",
+        content((crate::views::Binary = "application/octet-stream"))),
     security(("api_key" = [])),
     responses((status = 200, body = IngestOut), (status = 403, body = Problem),
         (status = 413, body = Problem, description = "larger than the configured message limit"),
@@ -202,7 +216,7 @@ async fn list_inbound(
         Some(l @ 1..=100) => l as usize,
         Some(_) => return Err(ApiError::field("limit", "out_of_range", "between 1 and 100")),
     };
-    let before = p.cursor.as_deref().map(decode_cursor).transpose()?;
+    let before = p.cursor.as_deref().map(decode_cursor).transpose()?.flatten();
     let items = s.desk().list_inbound(&c.principal, outcome, before, limit + 1).await?;
     let more = items.len() > limit;
     let items = &items[..items.len().min(limit)];
@@ -214,7 +228,7 @@ async fn list_inbound(
 
 /// One message as it came in, byte for byte (admins).
 #[utoipa::path(get, path = "/mail/inbound/{id}/raw", tag = "mail", params(("id" = Uuid, Path)), security(("bearer" = [])),
-    responses((status = 200, content_type = "message/rfc822", body = Vec<u8>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "message/rfc822", body = crate::views::Binary), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn raw_message(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Response> {
     let (_, raw) = s.desk().inbound_message(&c.principal, InboundId::from_uuid(id)).await?;
     Ok((

@@ -21,6 +21,7 @@ mod desk;
 mod filing;
 mod integrations;
 mod live;
+mod mail_confirm;
 mod notices;
 mod pages;
 mod profile;
@@ -161,6 +162,7 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/reset-password", get(accounts::reset_form).post(accounts::reset))
         .route("/accept-invitation", get(accounts::invitation_form).post(accounts::accept_invitation))
         .route("/rate/{number}/{token}", get(rating::rate_form).post(rating::rate))
+        .route("/mail/confirm/{id}/{token}", get(mail_confirm::confirm_form).post(mail_confirm::confirm))
         .route("/notifications", get(notices::notices))
         .route("/notifications/read", axum::routing::post(notices::mark_all_read))
         .route("/notifications/{id}/{action}", axum::routing::post(notices::mark_read))

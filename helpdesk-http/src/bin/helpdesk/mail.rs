@@ -6,8 +6,9 @@
 //!
 //! Without `--url` it opens the configured store itself (PostgreSQL, where any number of
 //! processes share it; sled only while no server runs). With `--url` it posts the message to a
-//! running server's `POST /api/v1/mail/inbound` with the API key in `$HELPDESK_INGEST_API_KEY`
-//! (scope `ingest_mail`): the way in for a sled server, or for an MTA on another machine.
+//! running server's `POST /api/v1/mail/inbound` with the API key (scope `ingest_mail`) read from
+//! `--key-file` or `$HELPDESK_INGEST_API_KEY`: the way in for a sled server, or for an MTA on
+//! another machine.
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -27,7 +28,7 @@ const TEMPFAIL: u8 = 75;
 /// The environment variable holding the API key for `--url`.
 pub(crate) const KEY_VAR: &str = "HELPDESK_INGEST_API_KEY";
 
-pub(crate) async fn ingest(config: &Config, url: Option<String>) -> ExitCode {
+pub(crate) async fn ingest(config: &Config, url: Option<String>, key_file: Option<std::path::PathBuf>) -> ExitCode {
     let limit = config.mail_in.max_message_kib.saturating_mul(1024);
     let mut raw = Vec::new();
     if let Err(e) = std::io::stdin().lock().take(limit + 1).read_to_end(&mut raw) {
@@ -39,7 +40,7 @@ pub(crate) async fn ingest(config: &Config, url: Option<String>) -> ExitCode {
         return ExitCode::from(REFUSED);
     }
     let code = match url {
-        Some(url) => post(&url, raw).await,
+        Some(url) => post(&url, key_file.as_deref(), raw).await,
         None => direct(config, &raw).await,
     };
     ExitCode::from(code)
@@ -80,10 +81,19 @@ async fn direct(config: &Config, raw: &[u8]) -> u8 {
     }
 }
 
-async fn post(url: &str, raw: Vec<u8>) -> u8 {
-    let Ok(key) = std::env::var(KEY_VAR) else {
-        eprintln!("helpdesk mail ingest: --url needs an API key with the ingest_mail scope in ${KEY_VAR}");
-        return TEMPFAIL;
+async fn post(url: &str, key_file: Option<&std::path::Path>, raw: Vec<u8>) -> u8 {
+    let key = match key_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display())),
+        None => std::env::var(KEY_VAR).map_err(|_| format!("${KEY_VAR} is not set")),
+    };
+    let key = match key {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!(
+                "helpdesk mail ingest: --url needs an API key with the ingest_mail scope (--key-file or ${KEY_VAR}): {e}"
+            );
+            return TEMPFAIL;
+        }
     };
     let endpoint = format!("{}/api/v1/mail/inbound", url.trim_end_matches('/'));
     let client = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build() {

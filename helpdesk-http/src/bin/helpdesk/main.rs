@@ -155,6 +155,10 @@ enum MailCommand {
         /// key in `$HELPDESK_INGEST_API_KEY`, instead of opening the store.
         #[arg(long)]
         url: Option<String>,
+        /// Read the API key for `--url` from this file instead (an MTA's pipe passes no
+        /// environment).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
 }
 
@@ -217,8 +221,8 @@ async fn run() -> anyhow::Result<std::process::ExitCode> {
         config.validate()?;
     }
     init_logs(config.log_format);
-    if let Command::Mail { command: MailCommand::Ingest { url } } = cli.command {
-        return Ok(mail::ingest(&config, url).await);
+    if let Command::Mail { command: MailCommand::Ingest { url, key_file } } = cli.command {
+        return Ok(mail::ingest(&config, url, key_file).await);
     }
     run_command(cli.command, config).await.map(|()| std::process::ExitCode::SUCCESS)
 }
