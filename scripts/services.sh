@@ -94,10 +94,33 @@ s3_setup() {
     echo "== S3: moto ready ($HELPDESK_TEST_MOTO)"
 }
 
+# IMAP: Debian's Dovecot (installed with apt-get when missing and this is root); the mail-in
+# tests start and stop servers of their own with it, each with its own configuration and
+# mailboxes in a temporary directory.
+imap_setup() {
+    if [ -n "${HELPDESK_TEST_DOVECOT:-}" ]; then
+        return 0
+    fi
+    if [ ! -x /usr/sbin/dovecot ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== IMAP: installing dovecot-imapd"
+        { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd \
+            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd; }; } >/dev/null 2>&1 || true
+    fi
+    if [ ! -x /usr/sbin/dovecot ]; then
+        echo "!!!!! Dovecot is not installed (apt-get install dovecot-imapd): IMAP tests will be SKIPPED !!!!!"
+        return 0
+    fi
+    # The package starts a system-wide server; the tests run their own.
+    { command -v systemctl >/dev/null && systemctl stop dovecot; } >/dev/null 2>&1 || true
+    export HELPDESK_TEST_DOVECOT=/usr/sbin/dovecot
+    echo "== IMAP: Dovecot ready ($HELPDESK_TEST_DOVECOT)"
+}
+
 services_start() {
     pg_start
     smtp_setup
     s3_setup
+    imap_setup
 }
 
 services_stop() {

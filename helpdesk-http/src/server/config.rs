@@ -179,6 +179,67 @@ pub struct MailInConfig {
     pub max_message_kib: u64,
     /// How long a held message's confirmation link works, in hours.
     pub confirm_hours: i64,
+    /// An IMAP mailbox the server fetches messages from.
+    pub imap: Option<ImapConfig>,
+}
+
+/// The IMAP mailbox of mail in: every server process polls it (with `IDLE` where the server
+/// has it); each message is stored once however many do, and marked (or moved) only once
+/// stored, so a crash between fetching and storing loses nothing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    /// Host name.
+    pub host: String,
+    /// Port (default 993 with TLS, 143 without).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// TLS from the first byte (IMAPS, the default); `false` only for a server on the same
+    /// machine or network that offers none.
+    #[serde(default = "default_true")]
+    pub tls: bool,
+    /// User name.
+    pub username: String,
+    /// Password (a secret).
+    pub password: Secret,
+    /// The mailbox to read (default `INBOX`).
+    #[serde(default = "default_mailbox")]
+    pub mailbox: String,
+    /// Move stored messages to this mailbox; without it they stay, marked `\Seen` and
+    /// `$HelpdeskStored`.
+    #[serde(default)]
+    pub move_to: Option<String>,
+    /// Seconds between checks (with `IDLE`: the longest wait for news).
+    #[serde(default = "default_poll_secs")]
+    pub poll_secs: u64,
+    /// How long a process's claim on a message holds (default 300 s): other processes leave
+    /// it alone meanwhile, so a message is not worked on twice; one the claimer could not
+    /// store (it died, or the store was down) is taken again after it.
+    #[serde(default = "default_claim_secs")]
+    pub claim_secs: u64,
+}
+
+fn default_claim_secs() -> u64 {
+    300
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_mailbox() -> String {
+    "INBOX".into()
+}
+
+fn default_poll_secs() -> u64 {
+    60
+}
+
+impl ImapConfig {
+    /// The port to connect to.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.tls { 993 } else { 143 })
+    }
 }
 
 impl Default for MailInConfig {
@@ -191,6 +252,7 @@ impl Default for MailInConfig {
             per_sender_per_hour: 20,
             max_message_kib: 25 * 1024,
             confirm_hours: 72,
+            imap: None,
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod config;
 #[cfg(unix)]
 pub mod control;
+pub mod imap;
 pub mod listener;
 
 use std::path::{Path, PathBuf};
@@ -539,6 +540,9 @@ pub async fn serve(config: &Config, stop: CancellationToken) -> anyhow::Result<(
         Duration::from_millis(config.sla_alert_interval_ms.max(10)),
         stop.clone(),
     ));
+    if let Some(imap) = config.mail_in.imap.clone() {
+        tokio::spawn(imap::run(imap, app.state.desk().clone(), stop.clone()));
+    }
     #[cfg(unix)]
     {
         let (path, store, stop) = (control::socket_path(config), app.state.desk().store().clone(), stop.clone());
