@@ -360,6 +360,19 @@ Message-ID: <6a1f@desk.example>\r\nSubject: TX0001 received\r\n\r\n--r--\r\n";
         InboundOutcome::Ignored { reason: IgnoreReason::Bounce, failed_recipient: Some("gone@example.com".into()) }
     );
     assert_eq!(d.store.outbox_records().len(), before, "nothing answered");
+    let audit = d
+        .desk
+        .audit_log(
+            &d.admin,
+            &helpdesk_core::ports::AuditQuery {
+                kind: Some(helpdesk_core::model::AuditKind::MailBounced),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit.items.len(), 1);
+    assert!(audit.items[0].detail.contains("6a1f@desk.example"), "{:?}", audit.items[0]);
     // A flood: past the hourly limit, the sender's messages are held (and they are told once).
     for i in 0..7 {
         let raw = new_ticket_mail(&format!("flood{i}"), "again", "again");

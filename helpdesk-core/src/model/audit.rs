@@ -32,6 +32,9 @@ pub enum AuditKind {
     ApiKeyChanged,
     /// A dead outbox message was retried.
     OutboxRetried,
+    /// A mail of ours bounced: the recipient's address is failing (the target is the user, when
+    /// the address is one's).
+    MailBounced,
 }
 
 impl AuditKind {
@@ -48,6 +51,7 @@ impl AuditKind {
         AuditKind::UserAdministered,
         AuditKind::ApiKeyChanged,
         AuditKind::OutboxRetried,
+        AuditKind::MailBounced,
     ];
 
     /// The wire name (`login_failed`, …).
@@ -64,6 +68,7 @@ impl AuditKind {
             AuditKind::UserAdministered => "user_administered",
             AuditKind::ApiKeyChanged => "api_key_changed",
             AuditKind::OutboxRetried => "outbox_retried",
+            AuditKind::MailBounced => "mail_bounced",
         }
     }
 }

@@ -362,12 +362,12 @@ impl HelpDesk {
     ) -> Result<IngestReceipt> {
         match self.decide(mail, confirmed).await? {
             Decision::Ignore { reason, failed_recipient } => {
+                let mut uow = UnitOfWork::new();
                 if let Some(r) = &failed_recipient {
-                    tracing::warn!(recipient = %crate::domain::Email::parse(r).map(|e| e.masked()).unwrap_or_default(),
-                        "a mail of ours bounced");
+                    uow.audit.push(self.bounce_entry(mail, r).await?);
                 }
                 record.outcome = InboundOutcome::Ignored { reason, failed_recipient };
-                self.commit_record(record, expected, Vec::new()).await
+                self.commit_record_with(record, expected, uow).await
             }
             Decision::Fail(error) => {
                 record.outcome = InboundOutcome::Failed { error };
@@ -393,9 +393,39 @@ impl HelpDesk {
         expected: Option<u64>,
         outbox: Vec<OutboxMessage>,
     ) -> Result<IngestReceipt> {
+        self.commit_record_with(record, expected, UnitOfWork { outbox, ..UnitOfWork::new() }).await
+    }
+
+    /// The audit entry that marks a bounced mail's recipient as failing: about the user whose
+    /// address it is (their page lists it), naming our message the report returned.
+    async fn bounce_entry(&self, mail: &ParsedMail, recipient: &str) -> Result<crate::model::AuditEntry> {
+        let email = Email::parse(recipient).ok();
+        let user = match &email {
+            Some(e) => self.inner.store.user_by_email(e).await?,
+            None => None,
+        };
+        let masked = email.as_ref().map_or_else(|| "an address".to_owned(), Email::masked);
+        let ours = mail.report.as_ref().and_then(|r| r.original_message_id.clone()).unwrap_or_default();
+        tracing::warn!(recipient = %masked, message = %ours, "a mail of ours bounced");
+        Ok(super::audit_entry(
+            self.now(),
+            None,
+            crate::model::AuditKind::MailBounced,
+            Some(user.map_or_else(|| masked.clone(), |u| u.id.to_string())),
+            None,
+            format!("mail <{ours}> to {masked} bounced: the address is failing"),
+        ))
+    }
+
+    async fn commit_record_with(
+        &self,
+        record: InboundMessage,
+        expected: Option<u64>,
+        mut uow: UnitOfWork,
+    ) -> Result<IngestReceipt> {
         let receipt = IngestReceipt::of(&record, false);
         let key = record.key.clone();
-        let uow = UnitOfWork { inbound: vec![Versioned { value: record, expected }], outbox, ..UnitOfWork::new() };
+        uow.inbound.push(Versioned { value: record, expected });
         let done = self.commit(uow).await.map(|_| receipt).map_err(Error::from);
         self.or_duplicate(done, &key, expected).await
     }

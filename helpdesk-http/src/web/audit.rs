@@ -35,6 +35,7 @@ const KINDS: &[(AuditKind, &str)] = &[
     (AuditKind::UserAdministered, "User administered"),
     (AuditKind::ApiKeyChanged, "API key changed"),
     (AuditKind::OutboxRetried, "Mail retried"),
+    (AuditKind::MailBounced, "Mail bounced"),
 ];
 
 fn kind_key(k: AuditKind) -> String {
