@@ -213,6 +213,22 @@ pub async fn export(
     }
     parts.push(w.finish(Part::Notices.name())?);
 
+    // Messages that came in by mail, with their raw bytes among the blobs.
+    let mut w = part(Part::Inbound)?;
+    let mut before = None;
+    loop {
+        let batch = store.list_inbound(None, before, 500).await?;
+        for m in &batch {
+            w.record(m)?;
+            blob_keys.push(m.raw.clone());
+        }
+        match batch.last() {
+            Some(m) if batch.len() == 500 => before = Some((m.received_at, m.id)),
+            _ => break,
+        }
+    }
+    parts.push(w.finish(Part::Inbound.name())?);
+
     let mut w = part(Part::Settings)?;
     if let Some((sla, _)) = store.sla_spec().await? {
         w.record(&SavedSettings { sla })?;

@@ -112,11 +112,12 @@ pub(crate) enum Part {
     Outbox,
     Audit,
     Notices,
+    Inbound,
     Settings,
 }
 
 impl Part {
-    pub(crate) const ALL: [Part; 11] = [
+    pub(crate) const ALL: [Part; 12] = [
         Part::Blobs,
         Part::Users,
         Part::Rejections,
@@ -127,6 +128,7 @@ impl Part {
         Part::Outbox,
         Part::Audit,
         Part::Notices,
+        Part::Inbound,
         Part::Settings,
     ];
 
@@ -142,6 +144,7 @@ impl Part {
             Part::Outbox => "outbox.ndjson",
             Part::Audit => "audit.ndjson",
             Part::Notices => "notices.ndjson",
+            Part::Inbound => "inbound.ndjson",
             Part::Settings => "settings.ndjson",
         }
     }

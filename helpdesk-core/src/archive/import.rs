@@ -365,6 +365,11 @@ async fn write_part(store: &dyn Store, part: Part, lines: &[String], highest: &m
             let notices: Vec<Notice> = parse(part, lines)?;
             commit(store, UnitOfWork { notices, ..UnitOfWork::new() }).await?;
         }
+        Part::Inbound => {
+            let inbound: Vec<crate::model::InboundMessage> = parse(part, lines)?;
+            let inbound = inbound.into_iter().map(Versioned::insert).collect();
+            commit(store, UnitOfWork { inbound, ..UnitOfWork::new() }).await?;
+        }
         Part::Settings => {
             let saved: Vec<super::SavedSettings> = parse(part, lines)?;
             for s in saved {

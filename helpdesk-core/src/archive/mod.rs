@@ -22,6 +22,7 @@
 //! | `outbox.ndjson` | an `OutboxRecord` with its delivery state (leases left out) |
 //! | `audit.ndjson` | an `AuditEntry` |
 //! | `notices.ndjson` | a `Notice` |
+//! | `inbound.ndjson` | an `InboundMessage` (a message that came in by mail; its raw bytes are a blob) |
 //! | `settings.ndjson` | [`SavedSettings`]: the service-level calendars and policies an admin saved (none: no line) |
 //!
 //! Records are the model types' own serde forms (`helpdesk_core::model`), the same JSON the

@@ -204,6 +204,9 @@ pub async fn seed_every_kind(store: Arc<dyn Store>, blobs: Arc<dyn ObjectStore>,
     let d = desk.create_ticket(&emp, ticket("Keyboard sticks"), None).await.unwrap();
     tickets.push(d.number);
     desk.mark_notices_read(&emp, None).await.unwrap();
+    // A message that came in by mail (an auto-reply, recorded and left alone).
+    let away = b"From: emp1@example.com\r\nSubject: Away\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <seed-away@example.com>\r\n\r\nBack on Monday\r\n";
+    desk.ingest_mail(&crate::policy::Principal::System, away, crate::model::InboundChannel::Pipe).await.unwrap();
 
     // Deliveries: everything so far delivered, then one dead message, then some left pending.
     let (mailer, workflow) = (RecordingMailer::new(), RecordingWorkflowSink::new());
