@@ -36,6 +36,7 @@ pub fn help_desk(dir: impl AsRef<Path>) -> Result<HelpDeskBuilder, OpenError> {
     let failed =
         |source: Box<dyn std::error::Error + Send + Sync>| OpenError::Attachments { path: attachments.clone(), source };
     std::fs::create_dir_all(&attachments).map_err(|e| failed(Box::new(e)))?;
-    let blobs = LocalFileSystem::new_with_prefix(&attachments).map_err(|e| failed(Box::new(e)))?;
+    // Synced before a put returns: an attachment is as durable as the row that names it.
+    let blobs = LocalFileSystem::new_with_prefix(&attachments).map_err(|e| failed(Box::new(e)))?.with_fsync(true);
     Ok(HelpDesk::builder(Arc::new(store), Arc::new(blobs)))
 }

@@ -78,7 +78,9 @@ pub fn open_blobs(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
     }
     let path = PathBuf::from(url.strip_prefix("file://").unwrap_or(&url));
     std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-    Ok(Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&path)?))
+    // Written files and their directories are synced before a put returns, so an attachment
+    // (or a raw inbound message) is as durable as the row that names it.
+    Ok(Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&path)?.with_fsync(true)))
 }
 
 /// An S3 store for `bucket/prefix`, with bounded retries and time-outs so an outage answers
