@@ -34,8 +34,7 @@ fn message(tag: &str, i: usize) -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     png.extend((0..72 * 1024).map(|n| ((n * 31 + i * 7) % 251) as u8));
     let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
-    let wrapped: Vec<&str> =
-        b64.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    let wrapped: Vec<&str> = b64.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
     let text = "The projector in room 4 shows a purple tint; photo attached.\r\n".repeat(40);
     format!(
         "Authentication-Results: mx.bench.example; dmarc=pass header.from=example.com\r\n\
@@ -84,7 +83,8 @@ async fn server(config: &Config) -> Server {
     tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap()
     });
-    let (_, key) = app.state.desk().create_api_key(&Principal::System, "bench", vec![ApiScope::IngestMail]).await.unwrap();
+    let (_, key) =
+        app.state.desk().create_api_key(&Principal::System, "bench", vec![ApiScope::IngestMail]).await.unwrap();
     Server { base: format!("http://{addr}"), key, state: app.state }
 }
 
