@@ -11,8 +11,8 @@
 //! Writes wait only while the records are *read*: under the gate they are spooled, as they
 //! are, into a temporary file beside the new database (a sequential write); the database is
 //! built from the spool after the gate is released, since inserting into sled costs several
-//! times more than reading. The copy also leaves out the ticket list indexes ([`DERIVED`]: two
-//! thirds of all records, 13 entries a ticket), which are a function of the ticket rows;
+//! times more than reading. The copy also leaves out the ticket indexes ([`DERIVED`]: alert moments and
+//! resolution times), which are a function of the ticket rows;
 //! [`restore`] rebuilds them with the same code that writes them on commit. A backup directory
 //! is therefore restored with [`restore`], not opened as it is. BENCHMARKS.md has the pause at
 //! 10,000 and 100,000 tickets.

@@ -78,6 +78,9 @@ impl SledStore {
         if t.ticket_idx.len() != expected_idx.len() {
             r.problems.push(format!("{} index entries, expected {}", t.ticket_idx.len(), expected_idx.len()));
         }
+        if self.list.len() as u64 != r.tickets {
+            r.problems.push(format!("{} rows in the lists' index for {} tickets", self.list.len(), r.tickets));
+        }
         if t.ticket_numbers.len() as u64 != r.tickets {
             r.problems.push(format!("{} numbers for {} tickets", t.ticket_numbers.len(), r.tickets));
         }

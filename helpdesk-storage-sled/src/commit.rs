@@ -428,6 +428,10 @@ impl UnitOfWorkStore for SledStore {
             let _writing = self.writing();
             let _serial = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
             trees.as_slice().transaction(|tx| apply(tx, &uow, &sessions_of)).map_err(tx_error)?;
+            // Still under the lock, so the lists' index takes changes in commit order.
+            for w in &uow.tickets {
+                self.list.upsert(&w.value);
+            }
         }
         for w in uow.tickets.iter().filter(|w| w.expected.is_none()) {
             self.numbers.insert(w.value.number.seq(), w.value.id.as_uuid().as_bytes());

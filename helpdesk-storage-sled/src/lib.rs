@@ -9,9 +9,9 @@
 //!
 //! ## Atomicity
 //! A [`UnitOfWork`](helpdesk_core::ports::UnitOfWork) is one sled transaction over every tree
-//! it touches: ticket rows, list indexes, counters, history events, comments, attachments,
-//! outbox messages, audit entries, users, tokens and idempotency records commit together or
-//! not at all. Versions and unique keys are checked inside the transaction. No I/O happens in
+//! it touches: ticket rows with their number, resolution and alert entries, counters, history
+//! events, comments, attachments, outbox messages, audit entries, users, tokens and idempotency
+//! records commit together or not at all. Versions and unique keys are checked inside the transaction. No I/O happens in
 //! the transaction closure (it may be retried); sled holds a process-wide lock only for the
 //! short in-memory commit.
 //!
@@ -29,14 +29,15 @@
 //! every acknowledged write was flushed). Reads never flush.
 //!
 //! ## Indexes and counters
-//! Every ticket has one index entry per (dimension × sort): dimensions all, status,
-//! priority, department, category, requester and assignee; sorts created, updated, priority
-//! and number, each entry ending with the ticket id (the tie-break). A list query walks the
-//! most selective index its filters allow (merging ranges for multi-value filters) and checks
-//! the remaining filters on each row, so a filtered page reads about a page of rows, never the
-//! whole ticket tree (only a text-only search walks the general index). The summary report
-//! reads maintained counters, updated in the same transaction as the rows, so its cost does
-//! not grow with the number of tickets.
+//! The ticket lists (every filter, every sort) are served from an index kept in memory
+//! (`list_index.rs`): one 64-byte row a ticket, built from the ticket rows when the store opens
+//! and changed by each commit under the commit lock. A list filters those rows, orders just a
+//! page's worth, and reads those tickets, checking every filter again on the row itself. sled
+//! keeps only what must survive a restart cheaply: the ticket-number map, the resolution times
+//! (retention, reports) and the service-level alert moments. Schema 4 and earlier kept 13 list
+//! entries a ticket on disk, half the cost of a creation. The summary report reads maintained
+//! counters, updated in the same transaction as the rows, so its cost does not grow with the
+//! number of tickets.
 //!
 //! ## Ticket numbers
 //! A counter key incremented atomically; it becomes durable with the flush of the commit that
@@ -61,6 +62,7 @@ mod desk;
 mod flush;
 mod inbound;
 mod keys;
+mod list_index;
 mod notices;
 mod number_cache;
 mod outbox;
@@ -79,7 +81,7 @@ pub use flush::FlushStats;
 use helpdesk_core::ports::StoreError;
 
 /// The on-disk schema this build writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Options of [`SledStore::open`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +132,14 @@ pub enum OpenError {
         path: PathBuf,
         /// Cause.
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A stored row could not be read while the ticket lists' index was built.
+    #[error("could not read the rows of the sled database at {path}: {source}")]
+    Rows {
+        /// Where.
+        path: PathBuf,
+        /// Cause.
+        source: StoreError,
     },
     /// sled reported an error (corruption included): never repaired silently.
     #[error("could not open the sled database at {path}: {source}")]
@@ -191,6 +201,8 @@ pub struct SledStore {
     pub(crate) gate: Arc<std::sync::RwLock<()>>,
     /// Ticket numbers' ids, as read (see `number_cache.rs`).
     pub(crate) numbers: Arc<number_cache::NumberCache>,
+    /// The ticket lists' index, in memory (see `list_index.rs`).
+    pub(crate) list: Arc<list_index::ListIndex>,
     path: PathBuf,
 }
 
@@ -273,6 +285,12 @@ impl SledStore {
         };
         migrate(&db, &t.meta, &path)?;
         db.flush().map_err(sled_err)?;
+        let list = list_index::ListIndex::default();
+        for kv in t.tickets.iter() {
+            let (_, row) = kv.map_err(sled_err)?;
+            let ticket = codec::dec_ticket(&row).map_err(|source| OpenError::Rows { path: path.clone(), source })?;
+            list.upsert(&ticket);
+        }
         let file = if options.temporary {
             None
         } else {
@@ -289,6 +307,7 @@ impl SledStore {
             commit_lock: Arc::default(),
             gate: Arc::default(),
             numbers: Arc::default(),
+            list: Arc::new(list),
             path,
         })
     }
@@ -337,6 +356,8 @@ const UPGRADES: &[fn(&sled::Db) -> sled::Result<()>] = &[
     ticket_row::upgrade_to_schema_3,
     // 3 → 4: ticket rows carry their satisfaction rating.
     ticket_row::upgrade_to_schema_4,
+    // 4 → 5: the list entries leave `ticket_idx` (the lists' index lives in memory).
+    keys::upgrade_to_schema_5,
 ];
 
 fn migrate(db: &sled::Db, meta: &sled::Tree, path: &Path) -> Result<(), OpenError> {

@@ -19,96 +19,9 @@ use sled::transaction::ConflictableTransactionError;
 use crate::SledStore;
 use crate::codec::{dec, enc, get, sled_err};
 use crate::commit::{IdemRow, idem_key, tx_error};
-use crate::keys::{Dim, Key, index_prefix, indexed};
-
-/// Past this many candidates a filter without an index for the requested sort walks the
-/// sort's general index instead of sorting its candidates in memory.
-const SMALL_SET: usize = 300;
-
-/// The first key after every key starting with `prefix`.
-pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut p = prefix.to_vec();
-    while let Some(last) = p.pop() {
-        if last < 0xff {
-            p.push(last + 1);
-            return Some(p);
-        }
-    }
-    None
-}
-
-/// Iterates one index range in a direction, starting after `after` (a sort-key+id suffix).
-fn index_range(
-    tree: &sled::Tree,
-    prefix: Vec<u8>,
-    after: Option<Vec<u8>>,
-    desc: bool,
-) -> Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> {
-    let end = prefix_end(&prefix);
-    let lower = |p: Vec<u8>| Bound::Included(p);
-    let upper = |e: Option<Vec<u8>>| e.map_or(Bound::Unbounded, Bound::Excluded);
-    match (desc, after) {
-        (false, None) => Box::new(tree.range((lower(prefix), upper(end)))),
-        (false, Some(a)) => Box::new(tree.range((Bound::Excluded([prefix.as_slice(), &a].concat()), upper(end)))),
-        (true, None) => Box::new(tree.range((lower(prefix), upper(end))).rev()),
-        (true, Some(a)) => {
-            Box::new(tree.range((lower(prefix.clone()), Bound::Excluded([prefix.as_slice(), &a].concat()))).rev())
-        }
-    }
-}
+use crate::keys::Key;
 
 impl SledStore {
-    fn plan(q: &TicketQuery) -> (Dim, Vec<Vec<u8>>) {
-        let strs = |v: Vec<&str>| v.into_iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
-        if let Some(r) = q.requester {
-            (Dim::Requester, vec![r.as_uuid().as_bytes().to_vec()])
-        } else if let Some(a) = q.assignee {
-            let v = match a {
-                AssigneeFilter::Nobody => Vec::new(),
-                AssigneeFilter::User(u) => u.as_uuid().as_bytes().to_vec(),
-            };
-            (Dim::Assignee, vec![v])
-        } else if !q.statuses.is_empty() {
-            (Dim::Status, strs(q.statuses.iter().map(|s| s.as_str()).collect()))
-        } else if !q.departments.is_empty() {
-            (Dim::Department, strs(q.departments.iter().map(|d| d.as_str()).collect()))
-        } else if !q.categories.is_empty() {
-            (Dim::Category, strs(q.categories.iter().map(|c| c.as_str()).collect()))
-        } else if !q.priorities.is_empty() {
-            (Dim::Priority, strs(q.priorities.iter().map(|p| p.as_str()).collect()))
-        } else {
-            (Dim::All, vec![Vec::new()])
-        }
-    }
-
-    /// The page of `q` from the (creation-ordered) index of `dim`, if it has at most
-    /// [`SMALL_SET`] entries for `values`.
-    fn small_set_page(&self, q: &TicketQuery, dim: Dim, values: &[Vec<u8>]) -> StoreResult<Option<Page<Ticket>>> {
-        let mut ids = Vec::new();
-        for v in values {
-            let prefix = index_prefix(dim, v, helpdesk_core::ports::TicketSortField::Created);
-            let plen = prefix.len();
-            for kv in self.t.ticket_idx.scan_prefix(&prefix) {
-                let (k, _) = kv.map_err(sled_err)?;
-                ids.push(k.subslice(plen + 8, 16));
-                if ids.len() > SMALL_SET {
-                    return Ok(None);
-                }
-            }
-        }
-        let mut items = Vec::new();
-        for id in ids {
-            if let Some(t) = self.ticket_by_uuid(&id)?
-                && q.selects(&t)
-            {
-                items.push(t);
-            }
-        }
-        items.sort_by(|a, b| q.sort.compare(a, b));
-        items.truncate(q.limit.get() + 1);
-        Ok(Some(Page::from_overfetch(items, q.limit, |t| q.sort.cursor(t))))
-    }
-
     fn ticket_by_uuid(&self, id: &[u8]) -> StoreResult<Option<Ticket>> {
         match self.t.tickets.get(id).map_err(sled_err)? {
             Some(v) => crate::codec::dec_ticket(&v).map(Some),
@@ -142,81 +55,48 @@ impl TicketStore for SledStore {
     }
 
     async fn list_tickets(&self, q: &TicketQuery) -> StoreResult<Page<Ticket>> {
-        let (mut dim, mut values) = Self::plan(q);
-        if !indexed(dim, q.sort.field) {
-            // The filter's index is in creation order only: a small candidate set is sorted
-            // in memory; a large one is served from the sort's general (or status) index.
-            if let Some(page) = self.small_set_page(q, dim, &values)? {
-                return Ok(page);
-            }
-            if q.statuses.is_empty() {
-                (dim, values) = (Dim::All, vec![Vec::new()]);
-            } else {
-                (dim, values) = (Dim::Status, q.statuses.iter().map(|s| s.as_str().as_bytes().to_vec()).collect());
-            }
-        }
-        let desc = q.sort.direction == SortDirection::Desc;
-        let after = q.cursor.map(|c| Key::new().i64(c.key).uuid(c.id).build());
-        let mut iters: Vec<std::iter::Peekable<_>> = values
-            .iter()
-            .map(|v| {
-                let prefix = index_prefix(dim, v, q.sort.field);
-                let plen = prefix.len();
-                index_range(&self.t.ticket_idx, prefix, after.clone(), desc)
-                    .map(move |kv| kv.map(|(k, _)| k.subslice(plen, k.len() - plen)))
-                    .peekable()
-            })
-            .collect();
+        // The index hands out positions in order, a batch at a time (each batch eight times
+        // the last, so a filter the index cannot check, such as text, still costs a few passes);
+        // each ticket is read and checked against every filter again, so a ticket that changed
+        // since the index was read is never listed under a filter it no longer passes.
         let want = q.limit.get() + 1;
         let mut items = Vec::with_capacity(want);
-        loop {
-            // Pick the next suffix (sort key + id) among the ranges.
-            let mut best: Option<(usize, sled::IVec)> = None;
-            for (i, it) in iters.iter_mut().enumerate() {
-                match it.peek() {
-                    Some(Ok(k)) => {
-                        let better = best.as_ref().is_none_or(|(_, b)| if desc { k > b } else { k < b });
-                        if better {
-                            best = Some((i, k.clone()));
-                        }
+        let mut after = q.cursor.map(|c| (c.key, c.id.as_u128()));
+        let mut batch = want;
+        'pages: loop {
+            let keys = self.list.next_keys(q, after, batch);
+            let last_batch = keys.len() < batch;
+            for (key, id) in keys {
+                after = Some((key, id));
+                if let Some(t) = self.ticket_by_uuid(uuid::Uuid::from_u128(id).as_bytes())?
+                    && q.selects(&t)
+                {
+                    items.push(t);
+                    if items.len() >= want {
+                        break 'pages;
                     }
-                    Some(Err(_)) => {
-                        if let Some(Err(e)) = it.next() {
-                            return Err(sled_err(e));
-                        }
-                    }
-                    None => {}
                 }
             }
-            let Some((i, suffix)) = best else { break };
-            iters[i].next();
-            if let Some(t) = self.ticket_by_uuid(&suffix[8..])?
-                && q.selects(&t)
-            {
-                items.push(t);
-                if items.len() >= want {
-                    break;
-                }
+            if last_batch {
+                break;
             }
+            batch = batch.saturating_mul(8);
         }
         Ok(Page::from_overfetch(items, q.limit, |t| q.sort.cursor(t)))
     }
 
     async fn ticket_counts(&self, q: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>> {
-        // Walks the creation-ordered index of the query's narrowest filter (or every ticket).
         let q = q.for_counting();
-        let (dim, values) = Self::plan(&q);
+        if q.text_needle().is_none() {
+            return Ok(self.list.tally(&q));
+        }
+        // A text filter reads the tickets the other filters leave.
         let mut tickets = Vec::new();
-        for v in values {
-            let prefix = index_prefix(dim, &v, helpdesk_core::ports::TicketSortField::Created);
-            let plen = prefix.len();
-            for kv in self.t.ticket_idx.scan_prefix(&prefix) {
-                let (k, _) = kv.map_err(sled_err)?;
-                if let Some(t) = self.ticket_by_uuid(&k[plen + 8..])?
-                    && q.matches(&t)
-                {
-                    tickets.push(t);
-                }
+        for id in self.list.ids(&q) {
+            if let Some(t) = self.ticket_by_uuid(id.as_bytes())?
+                && q.matches(&t)
+            {
+                tickets.push(t);
             }
         }
         Ok(TicketQuery::tally(&tickets))
@@ -247,7 +127,7 @@ impl TicketStore for SledStore {
     ) -> StoreResult<Vec<(DateTime<Utc>, TicketId)>> {
         // Alert entries sort by moment, then id: the range starts after every entry at
         // `after` and ends after every entry at `until`.
-        let tag = Dim::SlaAlert as u8;
+        let tag = crate::keys::SLA_ALERT;
         let start = Key::new().u8(tag).i64(after.timestamp_micros().saturating_add(1)).build();
         let end = Key::new().u8(tag).i64(until.timestamp_micros().saturating_add(1)).build();
         let mut out = Vec::new();

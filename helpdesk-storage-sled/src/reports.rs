@@ -7,15 +7,14 @@ use chrono::{DateTime, Duration, Utc};
 use helpdesk_core::domain::TicketStatus;
 use helpdesk_core::model::{OneTimeToken, OutboxRecord, OutboxState, Session};
 use helpdesk_core::ports::{
-    BackupSummary, MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, TicketSortField,
-    add_to_summary,
+    BackupSummary, MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, add_to_summary,
 };
 use helpdesk_core::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
 
 use crate::SledStore;
 use crate::codec::{counter_value, dec, get, sled_err};
 use crate::commit::IdemRow;
-use crate::keys::{Dim, Key, index_prefix, key_i64, time_key};
+use crate::keys::{Key, key_i64, time_key};
 
 impl SledStore {
     fn counters_with(&self, prefix: &str) -> StoreResult<BTreeMap<String, u64>> {
@@ -38,12 +37,8 @@ impl SledStore {
 #[async_trait]
 impl ReportStore for SledStore {
     async fn summary(&self, now: DateTime<Utc>) -> StoreResult<Summary> {
-        // Waiting new tickets: all new ones (a counter) minus those of the last 24 hours (the
-        // recent end of the status index), so the cost follows one day's traffic, not the total.
-        let prefix = index_prefix(Dim::Status, TicketStatus::New.as_str().as_bytes(), TicketSortField::Created);
-        let start = [prefix.as_slice(), &time_key(now - Duration::hours(24))].concat();
-        let end = crate::reads::prefix_end(&prefix).unwrap_or_default();
-        let recent = self.t.ticket_idx.range(start..end).count() as u64;
+        // Waiting new tickets: all new ones (a counter) minus those of the last 24 hours.
+        let recent = self.list.new_since(now - Duration::hours(24));
         let waiting = self.counter("t:status:new")?.saturating_sub(recent);
         let mut summary = Summary { new_waiting_over_24h: waiting, ..Summary::default() };
         for prefix in ["t:", "u:"] {
@@ -58,12 +53,8 @@ impl ReportStore for SledStore {
 
     async fn performance(&self, range: ReportRange) -> StoreResult<PerformanceReport> {
         let mut b = PerformanceBuilder::default();
-        let prefix = index_prefix(Dim::All, &[], TicketSortField::Created);
-        let from = [prefix.as_slice(), &time_key(range.from())].concat();
-        let to = [prefix.as_slice(), &time_key(range.to())].concat();
-        for kv in self.t.ticket_idx.range(from..to) {
-            let (k, _) = kv.map_err(sled_err)?;
-            if let Some(v) = self.t.tickets.get(&k[prefix.len() + 8..]).map_err(sled_err)? {
+        for id in self.list.created_between(range.from(), range.to()) {
+            if let Some(v) = self.t.tickets.get(id.as_bytes()).map_err(sled_err)? {
                 b.add_created(&crate::codec::dec_ticket(&v)?);
             }
         }

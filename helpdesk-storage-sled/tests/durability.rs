@@ -85,7 +85,10 @@ async fn data_survives_reopen() {
         assert_eq!(store.allocate_ticket_number().await.unwrap(), 1);
     }
     let store = SledStore::reopen(&opts, REOPEN).unwrap();
-    assert_eq!(store.ticket(t.id).await.unwrap(), Some(t));
+    assert_eq!(store.ticket(t.id).await.unwrap().as_ref(), Some(&t));
+    // The lists' index lives in memory: it is built again from the rows.
+    let listed = store.list_tickets(&helpdesk_core::ports::TicketQuery::default()).await.unwrap();
+    assert_eq!(listed.items, vec![t]);
     assert!(store.check_consistency().unwrap().problems.is_empty());
     assert_eq!(store.allocate_ticket_number().await.unwrap(), 2, "numbers continue after a restart");
     let s: Arc<dyn Store> = Arc::new(store);
@@ -175,4 +178,62 @@ async fn a_schema_1_database_is_upgraded() {
             assert_eq!(row[0], tag, "a row of {tree} was left in the old layout");
         }
     }
+}
+
+/// Schema 4 kept 13 list entries a ticket in `ticket_idx`; schema 5 keeps the lists' index in
+/// memory. The upgrade deletes the old entries (whatever their tag), keeps the service-level
+/// alert moments, and the lists, built from the rows at opening, still find every ticket.
+#[tokio::test]
+async fn a_schema_4_database_loses_its_list_entries_and_keeps_its_alerts() {
+    use helpdesk_core::ports::{PageSize, TicketQuery};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    let mut tickets = Vec::new();
+    {
+        let store = SledStore::open(&SledOptions::new(&path)).unwrap();
+        let mut uow = UnitOfWork::new();
+        uow.users.push(Versioned::insert(u.clone()));
+        for seq in 1..=300u64 {
+            let mut t = ticket(seq, u.id, t0() + chrono::Duration::seconds(seq as i64));
+            if seq % 10 == 0 {
+                t.sla.alerts = vec![t0() + chrono::Duration::hours(seq as i64)];
+            }
+            uow.tickets.push(Versioned::insert(t.clone()));
+            tickets.push(t);
+        }
+        store.commit(uow).await.unwrap();
+    }
+    let alerts = {
+        let db = raw_reopen(&path);
+        let idx = db.open_tree("ticket_idx").unwrap();
+        let alerts: Vec<_> = idx.iter().keys().map(|k| k.unwrap()).collect();
+        assert_eq!(alerts.len(), 30, "schema 5 keeps only alert moments in ticket_idx");
+        // Schema 4's list entries: one per (filter, sort) tag before the alerts' 7 (and one
+        // after it, in case a build wrote such a key).
+        for (n, t) in tickets.iter().enumerate() {
+            for tag in [0u8, 1, 2, 3, 4, 5, 6, 8] {
+                let key = [&[tag, 0, (n % 5) as u8][..], t.id.as_uuid().as_bytes()].concat();
+                idx.insert(key, &[]).unwrap();
+            }
+        }
+        db.open_tree("meta").unwrap().insert("schema_version", &4u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+        alerts
+    };
+    {
+        let store = SledStore::reopen(&SledOptions::new(&path), REOPEN).unwrap();
+        // (The fixture has no history or number counter: only the index findings matter here.)
+        let problems = store.check_consistency().unwrap().problems;
+        assert!(problems.iter().all(|p| !p.contains("index")), "{problems:?}");
+        let q = TicketQuery { limit: PageSize::new(50).unwrap(), ..TicketQuery::default() };
+        let page = store.list_tickets(&q).await.unwrap();
+        assert_eq!(page.items.first(), tickets.last());
+        assert_eq!(store.ticket_counts(&q).await.unwrap().iter().map(|(_, n)| n).sum::<u64>(), 300);
+    }
+    let db = raw_reopen(&path);
+    let left: Vec<_> = db.open_tree("ticket_idx").unwrap().iter().keys().map(|k| k.unwrap()).collect();
+    assert_eq!(left, alerts);
+    let version = db.open_tree("meta").unwrap().get("schema_version").unwrap().unwrap();
+    assert_eq!(version.as_ref(), &5u32.to_be_bytes());
 }
