@@ -51,6 +51,14 @@ Content-Type: text/plain; charset=utf-8\r\n\r\nSee the subject.\r\n"
     )
 }
 
+/// Sleeps until 50 ms into the next claim window of `secs` seconds.
+async fn sleep_to_window_start(secs: u64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let window = std::time::Duration::from_secs(secs);
+    let into = std::time::Duration::from_nanos(u64::try_from(now.as_nanos() % window.as_nanos()).unwrap());
+    tokio::time::sleep(window - into + std::time::Duration::from_millis(50)).await;
+}
+
 fn skip_without_dovecot(test: &str) -> Option<Dovecot> {
     let d = start_dovecot();
     if d.is_none() {
@@ -102,7 +110,11 @@ async fn a_crash_on_either_side_of_storing_loses_nothing_and_doubles_nothing() {
     let Some(d) = skip_without_dovecot("imap: crash between fetch and store") else { return };
     let app = TestApp::new().await;
     app.user(1, "employee").await;
-    let cfg = d.config(None);
+    // A claim lasts to the end of its `claim_secs` window (windows start at multiples of it):
+    // the claim assertions start at the beginning of a window long enough for two rounds on a
+    // slow machine, and the retry waits for the next window.
+    let mut cfg = d.config(None);
+    cfg.claim_secs = 4;
 
     // Fetched, then the help desk could not store it (its attachment store fails, as when the
     // process dies before the write): the message stays unmarked and nothing is recorded.
@@ -118,13 +130,14 @@ async fn a_crash_on_either_side_of_storing_loses_nothing_and_doubles_nothing() {
         .unwrap();
     let first = message("c1", "user1@example.com", "Crash before store");
     append(&d, std::slice::from_ref(&first)).await;
+    sleep_to_window_start(cfg.claim_secs).await;
     let r = poll_once(&cfg, &broken).await.unwrap();
     assert_eq!(r, Round { deferred: 1, ..Round::default() });
     assert_eq!(count(&d, &format!("UNKEYWORD {STORED}")).await, 1, "left for the next round");
     // Another process leaves it to its claimer until the claim ends, then takes it.
     let r = poll_once(&cfg, &app.desk).await.unwrap();
     assert_eq!(r, Round { claimed_elsewhere: 1, ..Round::default() });
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    sleep_to_window_start(cfg.claim_secs).await;
     let r = poll_once(&cfg, &app.desk).await.unwrap();
     assert_eq!(r, Round { recorded: 1, ..Round::default() });
 

@@ -212,7 +212,8 @@ pub struct ImapConfig {
     /// Seconds between checks (with `IDLE`: the longest wait for news).
     #[serde(default = "default_poll_secs")]
     pub poll_secs: u64,
-    /// How long a process's claim on a message holds (default 300 s): other processes leave
+    /// The window of a process's claim on a message (default 300 s; windows start at
+    /// multiples of it, so a claim holds to the end of its window): other processes leave
     /// it alone meanwhile, so a message is not worked on twice; one the claimer could not
     /// store (it died, or the store was down) is taken again after it.
     #[serde(default = "default_claim_secs")]

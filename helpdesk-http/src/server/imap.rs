@@ -14,11 +14,12 @@
 //! store down) is left unmarked for the next round.
 //!
 //! Racing is safe but wasteful (the loser has done the work for nothing, and taken a ticket
-//! number it then leaves unused), so before fetching a message a poller claims it for
-//! `claim_secs` (five minutes) through the store's shared counters (`hit_window`, what every
-//! process sees): a message another process claimed in the current window is left to it. A
-//! message its claimer could not store (it died, or the store was down) waits for the window
-//! to end; then anyone takes it.
+//! number it then leaves unused), so before fetching a message a poller claims it through the
+//! store's shared counters (`hit_window`, what every process sees) for the current window of
+//! `claim_secs` (five minutes; windows start at multiples of it, so a claim lasts to the end of
+//! its window, at most `claim_secs`): a message another process claimed in the current window
+//! is left to it. A message its claimer could not store (it died, or the store was down) waits
+//! for the window to end; then anyone takes it.
 //!
 //! # Waiting
 //!
