@@ -189,6 +189,9 @@ pub enum TicketField {
     Department,
     /// Scheduled date.
     ScheduledDate,
+    /// The ticket's tags (staff; the requester of a new ticket when
+    /// [`PolicyOptions::requesters_tag_new_tickets`] says so).
+    Tags,
 }
 
 impl TicketField {
@@ -201,6 +204,7 @@ impl TicketField {
             TicketField::Priority => "priority",
             TicketField::Department => "department",
             TicketField::ScheduledDate => "scheduled_date",
+            TicketField::Tags => "tags",
         }
     }
 }
@@ -346,6 +350,9 @@ pub struct PolicyRule {
 pub struct PolicyOptions {
     /// Limit coordinators to tickets of their own department (admins see everything).
     pub coordinators_limited_to_department: bool,
+    /// Let requesters tag their own tickets while they are new (staff always may).
+    #[serde(default)]
+    pub requesters_tag_new_tickets: bool,
 }
 
 /// A policy made of rules: default deny, deny wins.
@@ -392,7 +399,12 @@ impl RulePolicy {
             allow(
                 S::Staff,
                 &[P::EditTicket],
-                vec![C::FieldIn(vec![TicketField::Priority, TicketField::Department, TicketField::Category])],
+                vec![C::FieldIn(vec![
+                    TicketField::Priority,
+                    TicketField::Department,
+                    TicketField::Category,
+                    TicketField::Tags,
+                ])],
             ),
             allow(
                 S::Role(Role::Admin),
@@ -451,6 +463,13 @@ impl RulePolicy {
                 vec![C::Internal],
             ),
         ];
+        if options.requesters_tag_new_tickets {
+            rules.push(allow(
+                S::AnyUser,
+                &[P::EditTicket],
+                vec![C::IsRequester, C::StatusIs(TicketStatus::New), C::FieldIn(vec![TicketField::Tags])],
+            ));
+        }
         if options.coordinators_limited_to_department {
             let mut all_ticket = ticket_staff.to_vec();
             all_ticket.push(P::EditTicket);

@@ -69,6 +69,9 @@ pub struct Summary {
     pub by_department: Counts,
     /// Tickets by category.
     pub by_category: Counts,
+    /// Tickets by tag (a ticket counts once under each of its tags; untagged ones nowhere).
+    #[serde(default)]
+    pub by_tag: Counts,
     /// New tickets waiting for review more than 24 hours.
     pub new_waiting_over_24h: u64,
     /// Users by role.

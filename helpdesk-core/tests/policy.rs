@@ -23,13 +23,14 @@ enum Case {
     FieldOther(TicketField),
 }
 
-const FIELDS: [TicketField; 6] = [
+const FIELDS: [TicketField; 7] = [
     TicketField::Subject,
     TicketField::Description,
     TicketField::Category,
     TicketField::ScheduledDate,
     TicketField::Priority,
     TicketField::Department,
+    TicketField::Tags,
 ];
 
 fn cases() -> Vec<Case> {
@@ -143,7 +144,7 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
         }
     }
     if !limited_other_dept {
-        for f in [TicketField::Priority, TicketField::Department, TicketField::Category] {
+        for f in [TicketField::Priority, TicketField::Department, TicketField::Category, TicketField::Tags] {
             v.extend([
                 (P::EditTicket, Case::FieldOwnNew(f)),
                 (P::EditTicket, Case::FieldOwnOpen(f)),
@@ -238,7 +239,8 @@ fn the_whole_matrix() {
 
 #[test]
 fn coordinators_limited_to_their_department() {
-    let policy = RulePolicy::new(&PolicyOptions { coordinators_limited_to_department: true });
+    let policy =
+        RulePolicy::new(&PolicyOptions { coordinators_limited_to_department: true, ..PolicyOptions::default() });
     // Every case's ticket is in `it`: an `it` coordinator keeps everything, an `asset` one
     // loses every ticket permission (deny wins), admins are not limited.
     check(&policy, "it coordinator", &user(Role::Coordinator, "it"), &staff_expected(false, false));
@@ -264,6 +266,15 @@ fn coordinators_limited_to_their_department() {
         ListScope::Department(DepartmentKey::parse("asset").unwrap())
     );
     assert_eq!(policy.list_scope(&user(Role::Admin, "asset")), ListScope::All);
+}
+
+#[test]
+fn requesters_tag_their_new_tickets_only_when_the_options_say_so() {
+    let policy = RulePolicy::new(&PolicyOptions { requesters_tag_new_tickets: true, ..PolicyOptions::default() });
+    let mut employee = employee_expected();
+    employee.insert((P::EditTicket, Case::FieldOwnNew(TicketField::Tags)));
+    check(&policy, "employee", &user(Role::Employee, "it"), &employee);
+    check(&policy, "coordinator", &user(Role::Coordinator, "it"), &staff_expected(false, false));
 }
 
 #[test]

@@ -165,6 +165,8 @@ pub struct TicketOut {
     /// for staff and the requester only (absent otherwise, and before a rating).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub satisfaction: Option<SatisfactionOut>,
+    /// Staff's labels, sorted (empty for requesters unless the policy lets them tag).
+    pub tags: Vec<String>,
 }
 
 /// A satisfaction rating.
@@ -215,6 +217,7 @@ impl From<&TicketView> for TicketOut {
             sla_due_at: if v.sees_internal { t.sla.due_at } else { None },
             sla_state: v.sla_state.map(|s| s.as_str()),
             satisfaction: t.satisfaction.as_ref().map(SatisfactionOut::from),
+            tags: t.tags.iter().map(|g| g.as_str().to_owned()).collect(),
         }
     }
 }

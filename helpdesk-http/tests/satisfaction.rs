@@ -109,7 +109,7 @@ async fn the_json_routes_rate_once_per_link_and_refuse_every_attack() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let csv = app.get("/api/v1/reports/tickets.csv?status=resolved", &app.admin).await;
     let text = csv.body.as_str().unwrap();
-    assert!(text.lines().next().unwrap().ends_with(",satisfaction,satisfaction_comment,rated_at"), "{text}");
+    assert!(text.lines().next().unwrap().ends_with(",satisfaction,satisfaction_comment,rated_at,tags"), "{text}");
     assert!(text.contains(",bad,It flickers again,"), "{text}");
 }
 

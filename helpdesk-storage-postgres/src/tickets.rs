@@ -107,6 +107,13 @@ fn push_filters(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) 
     if let Some(d) = q.due_before {
         b.push(" AND sla_due_at < ").push_bind(d);
     }
+    let tags = |tags: &[helpdesk_core::domain::Tag]| tags.iter().map(|g| g.as_str().to_owned()).collect::<Vec<_>>();
+    if !q.tags_any.is_empty() {
+        b.push(" AND tags && ").push_bind(tags(&q.tags_any)).push("::text[]");
+    }
+    if !q.tags_all.is_empty() {
+        b.push(" AND tags @> ").push_bind(tags(&q.tags_all)).push("::text[]");
+    }
     if let Some(n) = q.text_needle() {
         // PostgreSQL text cannot hold U+0000, so no stored subject or description contains
         // it: a needle with one matches nothing, as on every store (binding it would fail).

@@ -81,7 +81,7 @@ pub use flush::FlushStats;
 use helpdesk_core::ports::StoreError;
 
 /// The on-disk schema this build writes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Options of [`SledStore::open`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -358,6 +358,8 @@ const UPGRADES: &[fn(&sled::Db) -> sled::Result<()>] = &[
     ticket_row::upgrade_to_schema_4,
     // 4 → 5: the list entries leave `ticket_idx` (the lists' index lives in memory).
     keys::upgrade_to_schema_5,
+    // 5 → 6: ticket rows carry their tags.
+    ticket_row::upgrade_to_schema_6,
 ];
 
 fn migrate(db: &sled::Db, meta: &sled::Tree, path: &Path) -> Result<(), OpenError> {

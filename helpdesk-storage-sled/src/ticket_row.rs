@@ -20,13 +20,16 @@
 //! Schema 4 appends the satisfaction rating ([`SatisfactionRow`], an option) under tag 4; a
 //! tag-3 row decodes unrated, and [`upgrade_to_schema_4`] rewrites them.
 //!
+//! Schema 6 appends the tags (a list of strings) under tag 5; a tag-4 row decodes untagged, and
+//! [`upgrade_to_schema_6`] rewrites them.
+//!
 //! bincode is positional: a field added, removed or moved in [`TicketRow`] changes every stored
 //! ticket. `tests/stored/ticket.row.hex` pins the bytes; the old layout's bytes stay pinned in
 //! `tests/stored/ticket.bincode.hex`, which the upgrade test reads.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use helpdesk_core::domain::{
-    CategoryKey, DepartmentKey, Description, Priority, Subject, TicketId, TicketNumber, TicketStatus, UserId,
+    CategoryKey, DepartmentKey, Description, Priority, Subject, Tag, TicketId, TicketNumber, TicketStatus, UserId,
 };
 use helpdesk_core::model::{Rating, Satisfaction, SlaSchedule, Ticket};
 use helpdesk_core::ports::StoreError;
@@ -34,8 +37,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::corrupt;
 
-/// The first byte of a schema-4 ticket row.
-const TAG: u8 = 4;
+/// The first byte of a schema-6 ticket row.
+const TAG: u8 = 5;
+
+/// The first byte of a schema-4 ticket row (no tags).
+const SCHEMA_4_TAG: u8 = 4;
 
 /// The first byte of a schema-3 ticket row (no satisfaction rating).
 const SCHEMA_3_TAG: u8 = 3;
@@ -163,6 +169,15 @@ struct TicketRowV4 {
     satisfaction: Option<SatisfactionRow>,
 }
 
+/// A schema-6 row: the schema-4 fields, then the tags.
+#[derive(Debug, Serialize, Deserialize)]
+struct TicketRowV5 {
+    row: TicketRow,
+    sla: SlaRow,
+    satisfaction: Option<SatisfactionRow>,
+    tags: Vec<Tag>,
+}
+
 /// Encodes a ticket in the current layout.
 pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
     let t = t.clone();
@@ -201,13 +216,19 @@ pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
         workflow_linked: t.workflow_linked,
         version: t.version,
     };
-    crate::codec::tagged(TAG, &TicketRowV4 { row, sla, satisfaction })
+    crate::codec::tagged(TAG, &TicketRowV5 { row, sla, satisfaction, tags: t.tags })
 }
 
 /// Decodes a ticket row of any layout.
 pub(crate) fn decode(b: &[u8]) -> Result<Ticket, StoreError> {
     match b.split_first() {
         Some((&TAG, rest)) => {
+            let v5: TicketRowV5 = bincode::deserialize(rest).map_err(crate::backend)?;
+            let mut t = from_row(v5.row, v5.sla, v5.satisfaction)?;
+            t.tags = v5.tags;
+            Ok(t)
+        }
+        Some((&SCHEMA_4_TAG, rest)) => {
             let v4: TicketRowV4 = bincode::deserialize(rest).map_err(crate::backend)?;
             from_row(v4.row, v4.sla, v4.satisfaction)
         }
@@ -273,7 +294,16 @@ fn from_row<T: RowTime, D: RowDate>(
                 })
             })
             .transpose()?,
+        tags: Vec::new(),
     })
+}
+
+/// The upgrade from schema 5 to 6: rewrites every schema-4-layout ticket row, untagged.
+pub(crate) fn upgrade_to_schema_6(db: &sled::Db) -> sled::Result<()> {
+    let unsupported = |e: StoreError| sled::Error::Unsupported(e.to_string());
+    rewrite(db, "tickets", SCHEMA_4_TAG, |v| encode(&decode(v).map_err(unsupported)?).map_err(unsupported))?;
+    db.flush()?;
+    Ok(())
 }
 
 /// The upgrade from schema 3 to 4: rewrites every schema-3 ticket row, unrated.
@@ -366,9 +396,30 @@ mod tests {
         assert_eq!(super::decode(&bytes).unwrap(), StoredSamples::new().ticket);
     }
 
-    /// The sample ticket as layouts without a rating keep it.
+    /// The sample ticket as layouts without a rating (or tags) keep it.
     fn unrated() -> helpdesk_core::model::Ticket {
-        helpdesk_core::model::Ticket { satisfaction: None, ..StoredSamples::new().ticket }
+        helpdesk_core::model::Ticket { satisfaction: None, tags: Vec::new(), ..StoredSamples::new().ticket }
+    }
+
+    /// The sample ticket as the schema-4 layout keeps it (rated, untagged).
+    fn untagged() -> helpdesk_core::model::Ticket {
+        helpdesk_core::model::Ticket { tags: Vec::new(), ..StoredSamples::new().ticket }
+    }
+
+    /// Schema-4-layout rows (their bytes pinned before tags were added) decode untagged, and
+    /// the upgrade rewrites them in the current layout.
+    #[test]
+    fn schema_4_rows_decode_and_upgrade() {
+        let old = unhex(&std::fs::read_to_string(stored_dir().join("ticket.row.v4.hex")).unwrap());
+        assert_eq!(old[0], super::SCHEMA_4_TAG);
+        assert_eq!(super::decode(&old).unwrap(), untagged());
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("tickets").unwrap().insert(b"t", old).unwrap();
+        super::upgrade_to_schema_6(&db).unwrap();
+        let row = db.open_tree("tickets").unwrap().get(b"t").unwrap().unwrap();
+        assert_eq!(row[0], super::TAG);
+        assert_eq!(super::decode(&row).unwrap(), untagged());
     }
 
     /// Schema-1 rows (their bytes pinned before the layout changed) still decode.

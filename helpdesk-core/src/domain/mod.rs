@@ -10,6 +10,7 @@ mod file;
 mod ids;
 mod person;
 mod status;
+mod tag;
 mod text;
 mod ticket_number;
 
@@ -23,5 +24,6 @@ pub use ids::{
 };
 pub use person::{PersonName, Suffix};
 pub use status::{Role, TicketStatus, UserStatus};
+pub use tag::Tag;
 pub use text::{CommentBody, Description, Note, Subject};
 pub use ticket_number::{TicketNumber, TicketNumberFormat};

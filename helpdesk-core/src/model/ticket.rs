@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ApiKeyId, AttachmentId, CategoryKey, CommentBody, CommentId, DepartmentKey, Description, EventId, FileName,
-    Priority, StorageKey, Subject, TicketId, TicketNumber, TicketStatus, UserId,
+    Priority, StorageKey, Subject, Tag, TicketId, TicketNumber, TicketStatus, UserId,
 };
 use crate::lifecycle::Action;
 
@@ -65,6 +65,9 @@ pub struct Ticket {
     /// The requester's rating, once given through the resolution mail's link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub satisfaction: Option<super::Satisfaction>,
+    /// Staff's labels (normalised, sorted, without repeats; at most [`Tag::MAX_PER_TICKET`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
 }
 
 /// The moments of a ticket's running service-level targets, as of its last change: what the

@@ -78,15 +78,18 @@ pub fn decide_refresh(
 }
 
 /// The summary counters a ticket contributes one to: the total, its status, priority
-/// (`untriaged` before triage), department (`none` before one is set) and category.
-pub fn ticket_counter_keys(t: &Ticket) -> [String; 5] {
-    [
+/// (`untriaged` before triage), department (`none` before one is set), category and each of
+/// its tags.
+pub fn ticket_counter_keys(t: &Ticket) -> Vec<String> {
+    let mut keys = vec![
         "t:total".to_owned(),
         format!("t:status:{}", t.status),
         format!("t:priority:{}", t.priority.map_or("untriaged".to_owned(), |p| p.to_string())),
         format!("t:department:{}", t.department.as_ref().map_or("none".to_owned(), |d| d.to_string())),
         format!("t:category:{}", t.category),
-    ]
+    ];
+    keys.extend(t.tags.iter().map(|g| format!("t:tag:{g}")));
+    keys
 }
 
 /// The summary counters a user contributes one to: their role and their status.
@@ -112,6 +115,7 @@ pub fn add_to_summary(summary: &mut Summary, key: &str, n: i64) {
         ("t", "priority") => &mut summary.by_priority,
         ("t", "department") => &mut summary.by_department,
         ("t", "category") => &mut summary.by_category,
+        ("t", "tag") => &mut summary.by_tag,
         ("u", "role") => &mut summary.users_by_role,
         ("u", "status") => &mut summary.users_by_status,
         _ => return,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
-use crate::domain::{CategoryKey, DepartmentKey, Priority, Role, TicketStatus, UserId, UserStatus};
+use crate::domain::{CategoryKey, DepartmentKey, Priority, Role, Tag, TicketStatus, UserId, UserStatus};
 use crate::model::{Ticket, User};
 
 /// A page size between 1 and 100 (default 25).
@@ -211,6 +211,12 @@ pub struct TicketQuery {
     /// Only tickets whose earliest running service-level target falls due strictly before
     /// this; the current time gives the breached ones.
     pub due_before: Option<DateTime<Utc>>,
+    /// Tickets carrying at least one of these tags.
+    #[serde(default)]
+    pub tags_any: Vec<Tag>,
+    /// Tickets carrying every one of these tags.
+    #[serde(default)]
+    pub tags_all: Vec<Tag>,
     /// The order (created, updated, priority, number or due time).
     pub sort: TicketSort,
     /// Continue after this position.
@@ -223,6 +229,11 @@ impl TicketQuery {
     /// The text filter, lower-cased, when non-empty.
     pub fn text_needle(&self) -> Option<String> {
         self.text.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase)
+    }
+
+    /// True when the query filters by tags (which not every store indexes).
+    pub fn filters_tags(&self) -> bool {
+        !self.tags_any.is_empty() || !self.tags_all.is_empty()
     }
 
     /// The same filters for [`TicketStore::ticket_counts`](super::TicketStore::ticket_counts):
@@ -259,6 +270,8 @@ impl TicketQuery {
             && self.created_to.is_none_or(|to| t.created_at < to)
             && (self.sort.field != TicketSortField::Due || t.sla.due_at.is_some())
             && self.due_before.is_none_or(|b| t.sla.due_at.is_some_and(|d| d < b))
+            && (self.tags_any.is_empty() || self.tags_any.iter().any(|g| t.tags.contains(g)))
+            && self.tags_all.iter().all(|g| t.tags.contains(g))
             && self.text_needle().is_none_or(|n| {
                 t.subject.as_str().to_lowercase().contains(&n) || t.description.as_str().to_lowercase().contains(&n)
             })

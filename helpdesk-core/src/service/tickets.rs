@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::HelpDesk;
 use super::notify::ticket_mail;
 use crate::domain::{
-    CommentBody, CommentId, Description, EventId, Note, Priority, Subject, TicketId, TicketNumber, TicketStatus,
+    CommentBody, CommentId, Description, EventId, Note, Priority, Subject, Tag, TicketId, TicketNumber, TicketStatus,
     UserId, UserStatus,
 };
 use crate::lifecycle::{Action, ActionInput, Actor, Input};
@@ -51,6 +51,33 @@ pub struct TicketEdit {
     pub priority: Option<Priority>,
     /// Department (staff).
     pub department: Option<String>,
+    /// The whole set of tags, replacing the ticket's (staff); normalised, repeats dropped.
+    pub tags: Option<Vec<String>>,
+    /// Tags to add to the ticket's (or to `tags`), without touching the others: what a bulk
+    /// action or a macro does, so it never undoes a colleague's tag.
+    pub add_tags: Vec<String>,
+    /// Tags to take away; one the ticket does not carry is no error.
+    pub remove_tags: Vec<String>,
+}
+
+/// The tags `edit` leaves on a ticket that carries `current`.
+fn edited_tags(current: &[Tag], edit: &TicketEdit) -> std::result::Result<Vec<Tag>, FieldError> {
+    let mut tags = match &edit.tags {
+        Some(set) => Tag::parse_set("tags", set)?,
+        None => current.to_vec(),
+    };
+    for s in &edit.add_tags {
+        tags.push(Tag::parse_field("add_tags", s)?);
+    }
+    let remove = edit.remove_tags.iter().map(|s| Tag::parse_field("remove_tags", s)).collect::<Result<Vec<_>, _>>()?;
+    tags.retain(|t| !remove.contains(t));
+    tags.sort();
+    tags.dedup();
+    if tags.len() > Tag::MAX_PER_TICKET {
+        let field = if edit.add_tags.is_empty() { "tags" } else { "add_tags" };
+        return Err(FieldError::new(field, "too_many", format!("a ticket has {} tags at most", Tag::MAX_PER_TICKET)));
+    }
+    Ok(tags)
 }
 
 /// The input of a lifecycle action.
@@ -249,7 +276,16 @@ impl HelpDesk {
         if !sees_internal && principal.user().map(|u| u.id) != Some(ticket.requester) {
             ticket.satisfaction = None;
         }
+        // Tags are staff's labels, shown to requesters only where they may tag too.
+        if !sees_internal && !self.requesters_see_tags() {
+            ticket.tags.clear();
+        }
         TicketView { ticket, actions, sees_internal, sla_state }
+    }
+
+    /// True when the policy options let requesters tag (and so see the tags of) their tickets.
+    fn requesters_see_tags(&self) -> bool {
+        self.inner.options.policy.requesters_tag_new_tickets
     }
 
     fn check_ticket_version(t: &Ticket, expected: Option<u64>) -> Result<()> {
@@ -413,6 +449,7 @@ impl HelpDesk {
                 version: 1,
                 sla: crate::model::SlaSchedule::default(),
                 satisfaction: None,
+                tags: Vec::new(),
             };
             let mut uow = UnitOfWork::new();
             uow.outbox = self.effect_messages(&ticket, &effects, Some(requester), None, now).await?;
@@ -478,6 +515,9 @@ impl HelpDesk {
             ListScope::Own(me) => {
                 if q.sort.field == TicketSortField::Due || q.due_before.is_some() {
                     return Err(Error::Forbidden("sort or filter by service levels (staff only)"));
+                }
+                if q.filters_tags() && !self.requesters_see_tags() {
+                    return Err(Error::Forbidden("filter by tags (staff only)"));
                 }
                 if q.requester.is_some_and(|r| r != me) {
                     return Ok(None);
@@ -546,6 +586,9 @@ impl HelpDesk {
         if edit.department.is_some() {
             fields.push(TicketField::Department);
         }
+        if edit.tags.is_some() || !edit.add_tags.is_empty() || !edit.remove_tags.is_empty() {
+            fields.push(TicketField::Tags);
+        }
         for f in &fields {
             if !self.allowed(principal, Permission::EditTicket, &Resource::field(&t, *f)) {
                 return Err(Error::Forbidden(match f {
@@ -555,6 +598,7 @@ impl HelpDesk {
                     TicketField::ScheduledDate => "edit scheduled_date",
                     TicketField::Priority => "edit priority",
                     TicketField::Department => "edit department",
+                    TicketField::Tags => "edit tags",
                 }));
             }
         }
@@ -632,6 +676,13 @@ impl HelpDesk {
             ));
             next.department = Some(d);
         }
+        if let Some(tags) = errs.check(edited_tags(&t.tags, &edit))
+            && tags != t.tags
+        {
+            let shown = |tags: &[Tag]| Some(Tag::join(tags)).filter(|s| !s.is_empty());
+            changes.push(FieldChange::new("tags", shown(&t.tags), shown(&tags)));
+            next.tags = tags;
+        }
         errs.into_result()?;
         if changes.is_empty() {
             return Ok(t);
@@ -639,17 +690,25 @@ impl HelpDesk {
         next.updated_at = now;
         next.version = t.version + 1;
         let mut uow = UnitOfWork::new();
-        uow.events.push(HistoryEvent {
-            id: EventId::random(),
-            ticket: t.id,
-            at: now,
-            actor: actor.to_ref(),
-            kind: EventKind::Edited,
-            changes,
-            note: None,
-            internal: false,
-            version: next.version,
-        });
+        // A change of tags requesters may not see is an internal event of its own.
+        let (tag_changes, changes): (Vec<_>, Vec<_>) =
+            changes.into_iter().partition(|c| c.field == "tags" && !self.requesters_see_tags());
+        for (changes, internal) in [(changes, false), (tag_changes, true)] {
+            if changes.is_empty() {
+                continue;
+            }
+            uow.events.push(HistoryEvent {
+                id: EventId::random(),
+                ticket: t.id,
+                at: now,
+                actor: actor.to_ref(),
+                kind: EventKind::Edited,
+                changes,
+                note: None,
+                internal,
+                version: next.version,
+            });
+        }
         uow.tickets.push(Versioned::update(next, t.version));
         self.commit_ticket(uow).await
     }

@@ -198,6 +198,16 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
         if i % 10 == 3 {
             t.description = Description::parse("the VPN drops every hour").unwrap();
         }
+        // Tags: some carry `vip`, some `printer`, a few both.
+        let mut tags = Vec::new();
+        if i % 4 == 1 {
+            tags.push(Tag::parse_field("tags", "vip").unwrap());
+        }
+        if i % 3 == 0 {
+            tags.push(Tag::parse_field("tags", "printer").unwrap());
+        }
+        tags.sort();
+        t.tags = tags;
         // Two tickets in three have a running target; due times repeat (the id breaks ties).
         if i % 3 != 2 {
             let due = t0() + Duration::hours(((i * 37) % 11) as i64);
@@ -229,6 +239,18 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
             q.requester = Some(a.id);
             q.departments = vec![DepartmentKey::parse("it").unwrap(), DepartmentKey::parse("budget").unwrap()];
         }),
+        mk(&|q| q.tags_any = vec![Tag::parse_field("tags", "vip").unwrap()]),
+        mk(&|q| {
+            q.tags_any = vec![Tag::parse_field("tags", "vip").unwrap(), Tag::parse_field("tags", "printer").unwrap()]
+        }),
+        mk(&|q| {
+            q.tags_all = vec![Tag::parse_field("tags", "vip").unwrap(), Tag::parse_field("tags", "printer").unwrap()]
+        }),
+        mk(&|q| {
+            q.tags_all = vec![Tag::parse_field("tags", "printer").unwrap()];
+            q.statuses = vec![TicketStatus::New, TicketStatus::Closed];
+        }),
+        mk(&|q| q.tags_any = vec![Tag::parse_field("tags", "nobody-has-this").unwrap()]),
         mk(&|q| q.due_before = Some(t0() + Duration::hours(5))),
         mk(&|q| {
             q.due_before = Some(t0() + Duration::hours(8));
@@ -1054,8 +1076,22 @@ pub async fn report_figures(store: Arc<dyn Store>) {
             t.category = CategoryKey::parse("budget").unwrap();
             t.sub_category = CategoryKey::parse("purchase").unwrap();
         }
+        if i % 3 == 0 {
+            t.tags = vec![Tag::parse_field("tags", "printer").unwrap(), Tag::parse_field("tags", "vip").unwrap()];
+        }
         insert_ticket(&store, &t).await;
         tickets.push(t);
+    }
+    // A change of tags moves the counters: the first ticket loses `vip` and gains `urgent`.
+    {
+        let old = tickets[0].clone();
+        let mut t = old.clone();
+        t.tags = vec![Tag::parse_field("tags", "printer").unwrap(), Tag::parse_field("tags", "urgent").unwrap()];
+        t.version += 1;
+        let mut uow = UnitOfWork::new();
+        uow.tickets.push(Versioned::update(t.clone(), old.version));
+        store.commit(uow).await.unwrap();
+        tickets[0] = t;
     }
     let mut uow = UnitOfWork::new();
     uow.rejections.push(RejectionRecord {
@@ -1084,6 +1120,12 @@ pub async fn report_figures(store: Arc<dyn Store>) {
     assert_eq!(s.by_priority, count(&|t| t.priority.map_or("untriaged".into(), |p| p.to_string())));
     assert_eq!(s.by_department, count(&|t| t.department.as_ref().map_or("none".into(), |d| d.to_string())));
     assert_eq!(s.by_category, count(&|t| t.category.to_string()));
+    let mut by_tag = BTreeMap::new();
+    for g in tickets.iter().flat_map(|t| t.tags.iter()) {
+        *by_tag.entry(g.to_string()).or_insert(0u64) += 1;
+    }
+    assert_eq!(by_tag.get("urgent"), Some(&1));
+    assert_eq!(s.by_tag, by_tag);
     assert_eq!(s.new_waiting_over_24h, 3);
     assert_eq!(
         s.users_by_role,

@@ -61,6 +61,7 @@ pub fn ticket(seq: u64, requester: UserId, at: DateTime<Utc>) -> Ticket {
         version: 1,
         sla: crate::model::SlaSchedule::default(),
         satisfaction: None,
+        tags: Vec::new(),
     }
 }
 

@@ -630,6 +630,9 @@ impl ReportStore for InMemoryStore {
             *out.by_priority.entry(t.priority.map_or("untriaged".into(), |p| p.to_string())).or_default() += 1;
             *out.by_department.entry(t.department.as_ref().map_or("none".into(), |d| d.to_string())).or_default() += 1;
             *out.by_category.entry(t.category.to_string()).or_default() += 1;
+            for g in &t.tags {
+                *out.by_tag.entry(g.to_string()).or_default() += 1;
+            }
             if t.status == TicketStatus::New && t.created_at < now - chrono::Duration::hours(24) {
                 out.new_waiting_over_24h += 1;
             }

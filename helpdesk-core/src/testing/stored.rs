@@ -103,6 +103,10 @@ impl StoredSamples {
                 rated_at: at(95),
                 ratings: 1,
             }),
+            tags: vec![
+                crate::domain::Tag::parse_field("tags", "remote-staff").unwrap(),
+                crate::domain::Tag::parse_field("tags", "vpn").unwrap(),
+            ],
         };
         let event = HistoryEvent {
             id: EventId::from_uuid(id(5)),

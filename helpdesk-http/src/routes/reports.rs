@@ -115,7 +115,7 @@ fn csv_field(out: &mut String, v: &str) {
     }
 }
 
-const CSV_HEADER: &str = "number,status,priority,department,category,sub_category,subject,requester,assignee,created_at,first_response_at,resolved_at,closed_at,response_secs,resolution_secs,satisfaction,satisfaction_comment,rated_at\r\n";
+const CSV_HEADER: &str = "number,status,priority,department,category,sub_category,subject,requester,assignee,created_at,first_response_at,resolved_at,closed_at,response_secs,resolution_secs,satisfaction,satisfaction_comment,rated_at,tags\r\n";
 
 /// The columns added when the deployment has SLA policies: the policy and the state of each
 /// target's latest cycle (`ok`, `warning`, `breached`, `met`, `paused`; empty when the policy
@@ -152,6 +152,7 @@ fn csv_row(t: &Ticket, sla: Option<&[String; 4]>) -> String {
         opt(t.satisfaction.as_ref().map(|s| s.rating.as_str().to_owned())),
         opt(t.satisfaction.as_ref().and_then(|s| s.comment.as_ref()).map(ToString::to_string)),
         opt(t.satisfaction.as_ref().map(|s| s.rated_at.to_rfc3339())),
+        helpdesk_core::domain::Tag::join(&t.tags),
     ];
     let mut line = String::new();
     for (i, f) in fields.iter().chain(sla.into_iter().flatten()).enumerate() {

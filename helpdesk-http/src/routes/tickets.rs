@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use helpdesk_core::domain::{CategoryKey, DepartmentKey, Priority, TicketNumber, TicketStatus, UserId};
+use helpdesk_core::domain::{CategoryKey, DepartmentKey, Priority, Tag, TicketNumber, TicketStatus, UserId};
 use helpdesk_core::lifecycle::Action;
 use helpdesk_core::model::Ticket;
 use helpdesk_core::ports::{AssigneeFilter, SortDirection, TicketQuery, TicketSort, TicketSortField};
@@ -123,6 +123,11 @@ pub struct TicketListParams {
     pub created_to: Option<DateTime<Utc>>,
     /// Case-insensitive text in subject or description.
     pub q: Option<String>,
+    /// Tickets carrying any of these tags, e.g. `vip,printer` (staff; requesters where the
+    /// policy lets them tag).
+    pub tags_any: Option<String>,
+    /// Tickets carrying all of these tags.
+    pub tags_all: Option<String>,
     /// `breached`: only tickets with a running service-level target past its due time
     /// (staff only).
     #[param(schema_with = crate::openapi::sla_filter_schema)]
@@ -209,6 +214,10 @@ pub(crate) fn ticket_query(p: TicketListParams, now: DateTime<Utc>) -> ApiResult
         created_to: p.created_to,
         text: p.q,
         due_before,
+        tags_any: Tag::parse_list("tags_any", p.tags_any.as_deref().unwrap_or(""))
+            .map_err(helpdesk_core::Error::from)?,
+        tags_all: Tag::parse_list("tags_all", p.tags_all.as_deref().unwrap_or(""))
+            .map_err(helpdesk_core::Error::from)?,
         sort: TicketSort { field, direction },
         cursor: cursor(p.cursor.as_deref())?,
         limit: page_size(p.limit)?,
@@ -260,6 +269,13 @@ pub struct TicketEditBody {
     pub priority: Option<String>,
     /// Department key (staff).
     pub department: Option<String>,
+    /// The whole set of tags, replacing the ticket's (staff): normalised (lower case,
+    /// whitespace as `-`), repeats dropped, 20 at most.
+    pub tags: Option<Vec<String>>,
+    /// Tags to add, leaving the others alone (staff).
+    pub add_tags: Option<Vec<String>>,
+    /// Tags to take away, leaving the others alone (staff).
+    pub remove_tags: Option<Vec<String>>,
 }
 
 fn some_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<NaiveDate>>, D::Error> {
@@ -291,6 +307,9 @@ async fn edit_ticket(
         scheduled_date: b.scheduled_date,
         priority: b.priority.as_deref().map(Priority::parse).transpose().map_err(helpdesk_core::Error::from)?,
         department: b.department,
+        tags: b.tags,
+        add_tags: b.add_tags.unwrap_or_default(),
+        remove_tags: b.remove_tags.unwrap_or_default(),
     };
     let t = s.desk().edit_ticket(&c.principal, &number(&n)?, edit, if_match.0).await.map_err(|e| if_match.error(e))?;
     Ok(reply(&s, &c, StatusCode::OK, t))

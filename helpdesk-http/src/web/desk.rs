@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
-use helpdesk_core::domain::{CategoryKey, DepartmentKey, Priority, TicketStatus, UserId};
+use helpdesk_core::domain::{CategoryKey, DepartmentKey, Priority, Tag, TicketStatus, UserId};
 use helpdesk_core::lifecycle::Action;
 use helpdesk_core::model::{Ticket, UserSummary};
 use helpdesk_core::ports::{AssigneeFilter, Cursor, PageSize, SortDirection, TicketQuery, TicketSort, TicketSortField};
@@ -55,6 +55,8 @@ struct Filters {
     from: String,
     to: String,
     q: String,
+    /// Tags, comma-separated: tickets carrying any of them.
+    tag: String,
     /// `""` any, `breached`: a running service-level target past due.
     sla: String,
     sort: String,
@@ -84,6 +86,7 @@ impl Filters {
                 "from" => f.from = v.to_owned(),
                 "to" => f.to = v.to_owned(),
                 "q" => f.q = v.to_owned(),
+                "tag" => f.tag = v.to_owned(),
                 "sla" if v == "breached" => f.sla = v.to_owned(),
                 "sort" if ["created", "updated", "priority", "number", "due"].contains(&v) => f.sort = v.to_owned(),
                 "order" if v == "asc" || v == "desc" => f.order = v.to_owned(),
@@ -112,6 +115,7 @@ impl Filters {
             ("from", &self.from),
             ("to", &self.to),
             ("q", &self.q),
+            ("tag", &self.tag),
             ("sla", &self.sla),
         ] {
             if !v.is_empty() {
@@ -166,6 +170,8 @@ impl Filters {
             created_to: date(&self.to, "to")?.map(|t| t + chrono::Duration::days(1)),
             text: (!self.q.is_empty()).then(|| self.q.clone()),
             due_before: (self.sla == "breached").then_some(now),
+            tags_any: Tag::parse_list("tag", &self.tag).map_err(|_| "tag")?,
+            tags_all: Vec::new(),
             sort: match self.sort.as_str() {
                 // "Due soonest" has one direction.
                 "due" => TicketSort { field: TicketSortField::Due, direction: SortDirection::Asc },
