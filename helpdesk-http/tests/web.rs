@@ -1503,3 +1503,53 @@ async fn the_reports_page_shows_service_levels_when_there_are_policies() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.html.contains("Service levels"), "no policies, no section");
 }
+
+#[tokio::test]
+async fn coordinators_add_and_remove_tags_on_the_page_and_filter_the_queue_by_them() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    app.user(2, "coordinator").await;
+    let n = app.ticket(&emp, "Dock flickers").await;
+    let staff = sign_in(&app, "user2@example.com").await;
+    let p = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&staff), None, &[]).await;
+    assert!(p.html.contains(&format!("action=\"/tickets/{n}/tags\"")), "the staff page offers the tag form");
+    let csrf = csrf_of(&p.html);
+    let tags = format!("/tickets/{n}/tags");
+    let r = post_form(&app, &tags, &staff, &[("csrf", &csrf), ("add", "Docking, Floor 2")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.html);
+    let t = app.get(&format!("/api/v1/tickets/{n}"), &app.admin).await;
+    assert_eq!(t.body["tags"], serde_json::json!(["docking", "floor-2"]));
+    let r = post_form(&app, &tags, &staff, &[("csrf", &csrf), ("remove", "docking")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let bad = post_form(&app, &tags, &staff, &[("csrf", &csrf), ("add", &"x".repeat(60))]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.html.contains("The tags were not changed"), "{}", bad.html);
+    let p = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&staff), None, &[]).await;
+    assert!(p.html.contains("aria-label=\"Remove the tag floor-2\""), "{}", p.html);
+    assert!(p.html.contains("Tags changed by") && p.html.contains("removed docking"), "the history names the change");
+    // The queue filters by tag and shows the tags beside the subject, each a link to its view.
+    let q = send(&app, Method::GET, "/desk?tag=Floor-2", Some(&staff), None, &[]).await;
+    assert!(q.html.contains(&format!("/tickets/{n}\"")), "{}", q.html);
+    assert!(q.html.contains("class=\"tag\" href=\"/desk?tag=floor-2\""), "{}", q.html);
+    let none = send(&app, Method::GET, "/desk?tag=docking", Some(&staff), None, &[]).await;
+    assert!(!none.html.contains(&format!("/tickets/{n}\"")));
+    // A form from another site changes nothing.
+    let cross = send(
+        &app,
+        Method::POST,
+        &tags,
+        Some(&staff),
+        Some(&form_encode(&[("csrf", &csrf), ("add", "evil")])),
+        &[("sec-fetch-site", "cross-site")],
+    )
+    .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    // The requester's page neither shows the tags nor offers the controls.
+    let theirs = sign_in(&app, "user1@example.com").await;
+    let p = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&theirs), None, &[]).await;
+    assert!(!p.html.contains("floor-2") && !p.html.contains("/tags\""), "{}", p.html);
+    let r = post_form(&app, &tags, &theirs, &[("csrf", &csrf_of(&p.html)), ("add", "mine")]).await;
+    assert_ne!(r.status, StatusCode::SEE_OTHER);
+    let t = app.get(&format!("/api/v1/tickets/{n}"), &app.admin).await;
+    assert_eq!(t.body["tags"], serde_json::json!(["floor-2"]));
+}

@@ -429,6 +429,25 @@ def run(j, base, data):
               "the coordinator sees the ticket's service levels", desk)
         live(page, "part('summary').includes('In progress')", "the employee's page shows the ticket taken, live")
         check("Service levels" not in page.content(), "the employee never sees service levels")
+        # The coordinator tags the ticket, takes one tag off, and finds the ticket again from
+        # the queue by the other; the employee never sees them.
+        desk.fill("#add-tags", "VPN, Lisbon  office")
+        desk.click("form[action$='/tags'] button[type=submit]")
+        check(desk.locator("dl.facts .tag", has_text="lisbon-office").count() == 1
+              and desk.locator("dl.facts .tag", has_text="vpn").count() == 1, "the tags are added, normalised", desk)
+        check("Tags changed by" in desk.inner_text("main"), "the history names the change of tags", desk)
+        j.look(desk, "staff-ticket-tags")
+        desk.click("button[aria-label='Remove the tag lisbon-office']")
+        check(desk.locator("dl.facts .tag", has_text="lisbon-office").count() == 0, "a tag comes off with one button", desk)
+        desk.click("dl.facts a.tag:has-text('vpn')")
+        check("tag=vpn" in desk.url and number in desk.inner_text("main"), "a tag leads to the queue filtered by it", desk)
+        check(desk.locator(f"tr:has(a[href='/tickets/{number}']) a.tag", has_text="vpn").count() == 1,
+              "the queue shows the tag beside the subject", desk)
+        j.look(desk, "queue-tag")
+        page.reload()
+        check(page.locator(".tag").count() == 0 and "lisbon-office" not in page.content(),
+              "the employee never sees the tags", page)
+        live_ready(page)
         desk.goto(base + "/desk?sort=due")
         check(number in desk.inner_text("main") and "on track" in desk.inner_text("main"),
               "the queue lists tickets due soonest with their service-level badge", desk)

@@ -151,6 +151,8 @@ pub struct TicketView {
     /// Where the ticket's running service-level targets stand now ([`SlaSchedule::state_at`]
     /// (crate::model::SlaSchedule::state_at)): staff only, `None` when none runs.
     pub sla_state: Option<crate::sla::TargetState>,
+    /// Whether the principal may change the ticket's tags now.
+    pub can_tag: bool,
 }
 
 /// A ticket with everything its page shows (see [`HelpDesk::ticket_thread`]).
@@ -280,7 +282,8 @@ impl HelpDesk {
         if !sees_internal && !self.requesters_see_tags() {
             ticket.tags.clear();
         }
-        TicketView { ticket, actions, sees_internal, sla_state }
+        let can_tag = self.allowed(principal, Permission::EditTicket, &Resource::field(&ticket, TicketField::Tags));
+        TicketView { ticket, actions, sees_internal, sla_state, can_tag }
     }
 
     /// True when the policy options let requesters tag (and so see the tags of) their tickets.

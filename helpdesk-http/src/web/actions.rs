@@ -328,6 +328,63 @@ pub(crate) async fn act(
 }
 
 #[derive(Debug, Default, Deserialize)]
+pub(crate) struct TagForm {
+    #[serde(default)]
+    csrf: String,
+    /// Tags to add, comma-separated.
+    #[serde(default)]
+    add: String,
+    /// One tag to take away.
+    #[serde(default)]
+    remove: String,
+}
+
+/// Adds or removes tags (the ticket page's tag controls). Adding and removing leave the other
+/// tags alone, so two people tagging one ticket at once do not undo each other.
+pub(crate) async fn tags(
+    State(s): State<AppState>,
+    who: PageUser,
+    Path(number): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    Form(f): Form<TagForm>,
+) -> Response {
+    if let Some(refused) = form_allowed(&s, &who, &method, &headers, &f.csrf) {
+        return refused;
+    }
+    let Ok(n) = TicketNumber::parse(&number) else { return not_found(&s, &who) };
+    let e = helpdesk_core::TicketEdit {
+        add_tags: f.add.split(',').filter(|g| !g.trim().is_empty()).map(str::to_owned).collect(),
+        remove_tags: Some(f.remove).filter(|g| !g.trim().is_empty()).into_iter().collect(),
+        ..helpdesk_core::TicketEdit::default()
+    };
+    if e.add_tags.is_empty() && e.remove_tags.is_empty() {
+        return Redirect::to(&format!("/tickets/{n}")).into_response();
+    }
+    match s.desk().edit_ticket(&who.principal, &n, e, None).await {
+        Ok(_) => Redirect::to(&format!("/tickets/{n}?edited=1")).into_response(),
+        Err(helpdesk_core::Error::NotFound { .. }) => not_found(&s, &who),
+        Err(helpdesk_core::Error::VersionConflict { .. }) => {
+            Redirect::to(&format!("/tickets/{n}?stale=1")).into_response()
+        }
+        Err(err) => {
+            let err = ApiError::from(err);
+            let message = err.errors.first().map_or(err.detail.clone(), |f| f.message.clone());
+            super::tickets::render_ticket(
+                &s,
+                &who,
+                &number,
+                Some(format!("The tags were not changed: {message}")),
+                None,
+                String::new(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct EditForm {
     #[serde(default)]
     csrf: String,

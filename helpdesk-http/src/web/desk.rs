@@ -218,6 +218,8 @@ struct QueueRow {
     /// (shown, RFC 3339).
     sla: Option<(&'static str, &'static str, String, String)>,
     version: u64,
+    /// The ticket's tags, each with the address of the queue filtered by it.
+    tags: Vec<(String, String)>,
     can_claim: bool,
     can_approve: bool,
     can_reject: bool,
@@ -278,6 +280,12 @@ fn rows(s: &AppState, who: &PageUser, tickets: &[Ticket], staff: &[UserSummary])
                 overdue: t.status == TicketStatus::New && now - t.created_at > REVIEW_WITHIN,
                 sla,
                 version: t.version,
+                tags: view
+                    .ticket
+                    .tags
+                    .iter()
+                    .map(|g| (g.to_string(), format!("/desk?tag={}", encode(g.as_str()))))
+                    .collect(),
                 can_claim: actions.contains(&Action::Claim),
                 can_approve: actions.contains(&Action::Approve),
                 can_reject: actions.contains(&Action::Reject),

@@ -153,6 +153,7 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         )
         .route("/avatars/{id}", get(profile::avatar))
         .route("/tickets/{number}/edit", axum::routing::post(actions::edit))
+        .route("/tickets/{number}/tags", axum::routing::post(actions::tags))
         .route("/tickets/{number}/{action}", get(actions::action_form).post(actions::act))
         .route(
             "/register",

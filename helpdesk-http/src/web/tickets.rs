@@ -85,12 +85,34 @@ struct TicketPageView {
     sla: Vec<SlaBadge>,
     /// The requester's rating (good?, comment), for staff and the requester.
     satisfaction: Option<(bool, String)>,
+    /// The tags the viewer sees, each with the queue filtered by it (staff) or nothing.
+    tags: Vec<(String, Option<String>)>,
+    /// The viewer may add and remove tags.
+    can_tag: bool,
     files_hint: String,
     attachments: Vec<AttachmentRow>,
     comment: String,
     comment_error: Option<String>,
     comments: Vec<CommentRow>,
     history: Vec<EventRow>,
+}
+
+/// "added vip, printer; removed old" for a change of tags.
+fn tag_change_words(c: &helpdesk_core::model::FieldChange) -> String {
+    let split = |v: &Option<String>| -> Vec<String> {
+        v.as_deref().unwrap_or("").split(", ").filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    };
+    let (old, new) = (split(&c.old), split(&c.new));
+    let added: Vec<&str> = new.iter().filter(|g| !old.contains(g)).map(String::as_str).collect();
+    let removed: Vec<&str> = old.iter().filter(|g| !new.contains(g)).map(String::as_str).collect();
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!("added {}", added.join(", ")));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("removed {}", removed.join(", ")));
+    }
+    parts.join("; ")
 }
 
 fn action_words(a: Action) -> &'static str {
@@ -345,6 +367,15 @@ pub(crate) async fn render_ticket(
                 r.comment.as_ref().map_or_else(String::new, ToString::to_string),
             )
         }),
+        tags: t
+            .tags
+            .iter()
+            .map(|g| {
+                let href = who.user.role.is_staff().then(|| format!("/desk?tag={}", super::encode(g.as_str())));
+                (g.to_string(), href)
+            })
+            .collect(),
+        can_tag: view.can_tag,
         can_comment: !t.status.is_terminal() || view.sees_internal,
         files_hint: super::attachments::files_hint(s),
         attachments: attachments.iter().filter(|a| a.comment.is_none()).map(row).collect(),
@@ -376,10 +407,17 @@ pub(crate) async fn render_ticket(
             .map(|e| {
                 let what = match &e.kind {
                     EventKind::Action { action } => action_words(*action).to_owned(),
-                    EventKind::Edited => match e.changes.iter().find(|c| c.field == helpdesk_core::SLA_POLICY_FIELD) {
-                        Some(c) => format!("Service-level policy: {}", c.new.as_deref().unwrap_or("none")),
-                        None => "Edited".to_owned(),
-                    },
+                    EventKind::Edited => {
+                        if let Some(c) = e.changes.iter().find(|c| c.field == helpdesk_core::SLA_POLICY_FIELD) {
+                            format!("Service-level policy: {}", c.new.as_deref().unwrap_or("none"))
+                        } else if let [c] = e.changes.as_slice()
+                            && c.field == "tags"
+                        {
+                            format!("Tags changed by {}: {}", who_wrote(&e.actor, who, &people), tag_change_words(c))
+                        } else {
+                            "Edited".to_owned()
+                        }
+                    }
                     EventKind::Commented { .. } => format!("Comment by {}", who_wrote(&e.actor, who, &people)),
                     EventKind::AttachmentAdded { .. } => "Attachment added".to_owned(),
                     EventKind::Rated { rating } => match e.note.as_deref() {
