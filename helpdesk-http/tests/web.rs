@@ -1062,7 +1062,16 @@ async fn the_reports_page_draws_the_api_s_numbers_and_exports_csv() {
     let (_, emp) = app.user(19, "employee").await;
     app.user(20, "coordinator").await;
     for subject in ["Mouse broken", "Keyboard broken", "<b>Screen</b> broken"] {
-        app.ticket(&emp, subject).await;
+        let n = app.ticket(&emp, subject).await;
+        let r = app
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/tickets/{n}"),
+                Some(&app.admin),
+                Some(serde_json::json!({"tags": ["peripheral"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
     }
     let admin = {
         let p = send(
@@ -1093,6 +1102,10 @@ async fn the_reports_page_draws_the_api_s_numbers_and_exports_csv() {
         "the table has the API's figure"
     );
     assert!(p.html.contains("<svg class=\"chart\"") && p.html.contains("<polyline"), "charts drawn on the server");
+    assert!(
+        p.html.contains("Tickets by tag") && p.html.contains("<tr><th scope=\"row\">peripheral</th><td>3</td></tr>"),
+        "tickets by tag"
+    );
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     assert!(
         p.html.contains(&format!("<tr><th scope=\"row\">{today}</th><td>3</td><td>0</td><td>3</td></tr>")),

@@ -87,10 +87,10 @@ impl TicketStore for SledStore {
 
     async fn ticket_counts(&self, q: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>> {
         let q = q.for_counting();
-        if q.text_needle().is_none() && !q.filters_tags() {
+        if q.text_needle().is_none() {
             return Ok(self.list.tally(&q));
         }
-        // A text or tag filter (the index holds neither) reads the tickets the others leave.
+        // A text filter reads the tickets the other filters leave.
         let mut tickets = Vec::new();
         for id in self.list.ids(&q) {
             if let Some(t) = self.ticket_by_uuid(id.as_bytes())?

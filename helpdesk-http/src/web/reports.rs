@@ -134,6 +134,15 @@ fn labelled(counts: &Counts, label: impl Fn(&str) -> String) -> Vec<(String, u64
     counts.iter().map(|(k, v)| (label(k), *v)).collect()
 }
 
+/// The tags on the most tickets, most first (ties by name): a deployment may have hundreds.
+fn top_tags(counts: &Counts) -> Vec<(String, u64)> {
+    const SHOWN: usize = 15;
+    let mut rows: Vec<(String, u64)> = counts.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    rows.truncate(SHOWN);
+    rows
+}
+
 pub(crate) async fn reports(State(s): State<AppState>, who: PageUser, Query(q): Query<RangeQuery>) -> Response {
     if who.user.role != Role::Admin {
         return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no page at this address.");
@@ -175,14 +184,17 @@ pub(crate) async fn reports(State(s): State<AppState>, who: PageUser, Query(q): 
         let mut c = k.chars();
         c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect::<String>().replace('_', " "))
     };
-    let figures = vec![
+    let mut figures = vec![
         figure("Tickets by status", labelled(&summary.by_status, status_name)),
         figure("Tickets by priority", labelled(&summary.by_priority, capitalised)),
         figure("Tickets by department", labelled(&summary.by_department, department_name)),
         figure("Tickets by category", labelled(&summary.by_category, category_name)),
-        figure("Users by role", labelled(&summary.users_by_role, capitalised)),
-        figure("Users by status", labelled(&summary.users_by_status, capitalised)),
     ];
+    if !summary.by_tag.is_empty() {
+        figures.push(figure("Tickets by tag (the most used)", top_tags(&summary.by_tag)));
+    }
+    figures.push(figure("Users by role", labelled(&summary.users_by_role, capitalised)));
+    figures.push(figure("Users by status", labelled(&summary.users_by_status, capitalised)));
     // The backlog at the end of each day, walked back from today's open tickets: what was
     // open then is what is open now, less what was filed since, plus what was resolved since.
     let open_now: u64 = perf.backlog.values().sum();
