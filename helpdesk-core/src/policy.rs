@@ -347,11 +347,12 @@ pub struct PolicyRule {
 
 /// Options of the default policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PolicyOptions {
     /// Limit coordinators to tickets of their own department (admins see everything).
     pub coordinators_limited_to_department: bool,
-    /// Let requesters tag their own tickets while they are new (staff always may).
-    #[serde(default)]
+    /// Let requesters tag their own tickets while they are new, and see their tickets' tags
+    /// (staff always may).
     pub requesters_tag_new_tickets: bool,
 }
 

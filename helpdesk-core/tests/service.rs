@@ -1097,3 +1097,47 @@ async fn notices_tell_the_people_concerned_and_never_of_internal_notes_or_their_
     assert_eq!(e.desk.unread_notices(&emp).await.unwrap(), 0);
     assert!(e.desk.notices(&Principal::Anonymous, 5).await.is_err());
 }
+
+#[tokio::test]
+async fn requesters_tag_their_new_tickets_and_see_tags_only_when_the_policy_options_say_so() {
+    let mut options = HelpDeskOptions::default();
+    options.policy.requesters_tag_new_tickets = true;
+    let e = env_with(None, options).await;
+    let (emp, _) = employee(&e, 1).await;
+    let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let tag = |s: &str| vec![s.to_owned()];
+    let edit = TicketEdit { add_tags: tag("Second Floor"), ..TicketEdit::default() };
+    let t2 = e.desk.edit_ticket(&emp, &t.number, edit, None).await.unwrap();
+    assert_eq!(helpdesk_core::domain::Tag::join(&t2.tags), "second-floor");
+    // Requesters see tags here, so the change is a public history entry, and they may filter.
+    let history = e.desk.history(&emp, &t.number).await.unwrap();
+    assert!(history.iter().any(|h| h.changes.iter().any(|c| c.field == "tags") && !h.internal));
+    let q = TicketQuery { tags_any: t2.tags.clone(), ..TicketQuery::default() };
+    assert_eq!(e.desk.list_tickets(&emp, &q).await.unwrap().items.len(), 1);
+    assert_eq!(e.desk.ticket(&emp, &t.number).await.unwrap().ticket.tags, t2.tags);
+    // Once triaged, the ticket's tags are staff's again.
+    e.desk
+        .act(
+            &e.admin,
+            &t.number,
+            Action::Approve,
+            ActionRequest { priority: Some(helpdesk_core::domain::Priority::Low), ..ActionRequest::default() },
+            None,
+        )
+        .await
+        .unwrap();
+    let edit = TicketEdit { remove_tags: tag("second-floor"), ..TicketEdit::default() };
+    assert!(matches!(e.desk.edit_ticket(&emp, &t.number, edit, None).await, Err(Error::Forbidden(_))));
+
+    // Under the default options the same requester may neither tag nor see tags.
+    let plain = env().await;
+    let (emp, _) = employee(&plain, 1).await;
+    let t = plain.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let edit = TicketEdit { add_tags: tag("mine"), ..TicketEdit::default() };
+    assert!(matches!(plain.desk.edit_ticket(&emp, &t.number, edit.clone(), None).await, Err(Error::Forbidden(_))));
+    plain.desk.edit_ticket(&plain.admin, &t.number, edit, None).await.unwrap();
+    assert!(plain.desk.ticket(&emp, &t.number).await.unwrap().ticket.tags.is_empty());
+    assert!(
+        plain.desk.history(&emp, &t.number).await.unwrap().iter().all(|h| h.changes.iter().all(|c| c.field != "tags"))
+    );
+}

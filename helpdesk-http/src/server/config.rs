@@ -419,6 +419,9 @@ pub struct Config {
     pub rating_link_days: i64,
     /// What the web pages show that a deployment decides.
     pub web: WebConfig,
+    /// Options of the access policy (`policy.coordinators_limited_to_department`,
+    /// `policy.requesters_tag_new_tickets`).
+    pub policy: helpdesk_core::policy::PolicyOptions,
     /// Service levels: business-hours calendars and SLA policies (`[[sla.calendars]]`,
     /// `[[sla.policies]]`, `sla.warning_percent`; README, "Service levels"). None by default.
     pub sla: helpdesk_core::sla::SlaSpec,
@@ -452,6 +455,7 @@ impl Default for Config {
             jwt_secret: None,
             access_token_minutes: 15,
             rating_link_days: 14,
+            policy: helpdesk_core::policy::PolicyOptions::default(),
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             metrics_token: None,

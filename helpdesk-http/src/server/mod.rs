@@ -189,6 +189,7 @@ pub fn build_desk(
         ..options.outbox
     };
     options.terms_version.clone_from(&config.web.terms_version);
+    options.policy = config.policy.clone();
     // Rating links are signed with a key derived from the token secret, which every process
     // of a deployment shares.
     options.satisfaction = helpdesk_core::SatisfactionOptions {
