@@ -58,6 +58,8 @@
 
   function busy(el) {
     var a = document.activeElement;
+    // Tickets ticked for the queue's bulk form are a selection in progress too.
+    if (el.querySelector("input[form=bulk]:checked")) { return true; }
     return a && a !== document.body && el.contains(a) && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName);
   }
 

@@ -1566,3 +1566,64 @@ async fn coordinators_add_and_remove_tags_on_the_page_and_filter_the_queue_by_th
     let t = app.get(&format!("/api/v1/tickets/{n}"), &app.admin).await;
     assert_eq!(t.body["tags"], serde_json::json!(["floor-2"]));
 }
+
+#[tokio::test]
+async fn the_queue_changes_the_ticked_tickets_at_once_and_a_second_send_changes_nothing() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    app.user(2, "coordinator").await;
+    let a = app.ticket(&emp, "Mouse dead").await;
+    let b = app.ticket(&emp, "Keyboard dead").await;
+    let c = app.ticket(&emp, "Screen dead").await;
+    let staff = sign_in(&app, "user2@example.com").await;
+    let q = send(&app, Method::GET, "/desk", Some(&staff), None, &[]).await;
+    assert!(q.html.contains(&format!("aria-label=\"Select {a}\"")), "the rows can be ticked");
+    let csrf = csrf_of(&q.html);
+    let key = q.html.split("name=\"idempotency\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("back", "/desk?status=new"),
+        ("idempotency", key.as_str()),
+        ("number", a.as_str()),
+        ("number", b.as_str()),
+        ("add", "Peripherals, Floor 2"),
+        ("remove", ""),
+        ("priority", "low"),
+    ];
+    let done = post_form(&app, "/desk/bulk", &staff, &fields).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.html);
+    assert!(done.html.contains("2 tickets of 2 changed"), "{}", done.html);
+    assert!(done.html.contains("href=\"/desk?status=new\""), "back to the same view");
+    for n in [&a, &b] {
+        let t = app.get(&format!("/api/v1/tickets/{n}"), &app.admin).await;
+        assert_eq!(t.body["tags"], serde_json::json!(["floor-2", "peripherals"]), "{n}");
+        assert_eq!(t.body["priority"], "low");
+    }
+    let t = app.get(&format!("/api/v1/tickets/{c}"), &app.admin).await;
+    assert_eq!(t.body["tags"], serde_json::json!([]), "an unticked ticket is left alone");
+    // The same form again (a double click, a reload): the recorded answer, nothing applied.
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tickets/{a}"),
+            Some(&app.admin),
+            Some(serde_json::json!({"remove_tags": ["floor-2"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let again = post_form(&app, "/desk/bulk", &staff, &fields).await;
+    assert!(again.html.contains("2 tickets of 2 changed"), "{}", again.html);
+    let t = app.get(&format!("/api/v1/tickets/{a}"), &app.admin).await;
+    assert_eq!(t.body["tags"], serde_json::json!(["peripherals"]));
+    // Nothing ticked, or nothing to change: said plainly, nothing written.
+    let none = post_form(&app, "/desk/bulk", &staff, &[("csrf", &csrf), ("add", "x")]).await;
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(none.html.contains("Tick at least one ticket"), "{}", none.html);
+    let nothing = post_form(&app, "/desk/bulk", &staff, &[("csrf", &csrf), ("number", &c)]).await;
+    assert!(nothing.html.contains("Say what to change"), "{}", nothing.html);
+    // Employees have no queue and no bulk change.
+    let theirs = sign_in(&app, "user1@example.com").await;
+    let p = send(&app, Method::GET, "/", Some(&theirs), None, &[]).await;
+    let r = post_form(&app, "/desk/bulk", &theirs, &[("csrf", &csrf_of(&p.html)), ("number", &a), ("add", "x")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use helpdesk_core::domain::{
-    DepartmentKey, Priority, Role, TicketNumber, TicketNumberFormat, TicketStatus, UserId, UserStatus,
+    DepartmentKey, Priority, Role, Tag, TicketNumber, TicketNumberFormat, TicketStatus, UserId, UserStatus,
 };
 use helpdesk_core::ports::*;
 use helpdesk_core::report::ReportRange;
@@ -82,14 +82,14 @@ fn pgbench(url: &str, clients: u32) -> f64 {
 }
 
 const LOAD: &str = r#"
-INSERT INTO tickets (id, seq, requester, assignee, status, priority, department, category, subject, description, created_at, updated_at, resolved_at, response_secs, resolution_secs, version, doc, sla_due_at, sla_alerts)
+INSERT INTO tickets (id, seq, requester, assignee, status, priority, department, category, subject, description, created_at, updated_at, resolved_at, response_secs, resolution_secs, version, doc, sla_due_at, sla_alerts, tags)
 SELECT id, g, requester, NULL, status::ticket_status, priority::ticket_priority, dept, cat, subj, descr, created, created, resolved, resp, reso, 1,
   jsonb_build_object('id', id, 'number', 'TX' || CASE WHEN g < 1000 THEN lpad(g::text, 4, '0') ELSE g::text END, 'requester', requester, 'subject', subj, 'category', cat, 'sub_category', sub,
     'description', descr, 'scheduled_date', NULL, 'priority', priority, 'department', dept, 'status', status, 'assignee', NULL,
     'created_at', to_jsonb(created), 'updated_at', to_jsonb(created), 'first_response_at', CASE WHEN resp IS NULL THEN NULL ELSE to_jsonb(created + resp * interval '1 second') END,
     'resolved_at', to_jsonb(resolved), 'closed_at', NULL, 'response_secs', resp, 'resolution_secs', reso, 'rejection_reason', NULL,
-    'workflow_linked', false, 'version', 1),
-  due, CASE WHEN due IS NULL THEN '{}'::timestamptz[] ELSE ARRAY[due - interval '2 hours', due] END
+    'workflow_linked', false, 'version', 1, 'tags', to_jsonb(tags)),
+  due, CASE WHEN due IS NULL THEN '{}'::timestamptz[] ELSE ARRAY[due - interval '2 hours', due] END, tags
 FROM (
   SELECT g, gen_random_uuid() AS id, ($3::uuid[])[1 + g % array_length($3::uuid[], 1)] AS requester,
     (ARRAY['new','open','in_progress','on_hold','pending','resolved','closed','rejected'])[1 + (g / 7) % 8] AS status,
@@ -105,7 +105,12 @@ FROM (
     CASE WHEN (g / 7) % 8 IN (5, 6) THEN 3600 + g % 86400 END AS reso,
     -- Tickets still worked on (new, open, in progress) have a running service-level target,
     -- due within 30 days of the benchmark's "now" (2025-12-01), some already past.
-    CASE WHEN (g / 7) % 8 IN (0, 1, 2) THEN timestamptz '2025-11-24' + (g * 7919 % 2592000) * interval '1 second' END AS due
+    CASE WHEN (g / 7) % 8 IN (0, 1, 2) THEN timestamptz '2025-11-24' + (g * 7919 % 2592000) * interval '1 second' END AS due,
+    -- Tags: `printer` on one ticket in 10, `vip` on one in 50 (half of them with `printer`),
+    -- `vpn-outage` on one in 1,000.
+    CASE WHEN g % 100 = 0 THEN ARRAY['printer', 'vip'] WHEN g % 10 = 0 THEN ARRAY['printer']
+      WHEN g % 1000 = 3 THEN ARRAY['vpn-outage'] WHEN g % 1000 IN (1, 7, 9, 11, 13, 17, 19, 21, 23, 27) THEN ARRAY['vip']
+      ELSE '{}'::text[] END AS tags
   FROM generate_series($1::bigint, $2::bigint) g
 ) s
 "#;
@@ -143,6 +148,7 @@ fn main() {
             sqlx::query(&format!("INSERT INTO ticket_counts (key, shard, n) SELECT '{prefix}' || {col}, 0, count(*) FROM tickets GROUP BY 1")).execute(store.pool()).await.unwrap();
         }
         sqlx::query("INSERT INTO ticket_counts (key, shard, n) SELECT 't:total', 0, count(*) FROM tickets").execute(store.pool()).await.unwrap();
+        sqlx::query("INSERT INTO ticket_counts (key, shard, n) SELECT 't:tag:' || tag, 0, count(*) FROM tickets, unnest(tags) AS tag GROUP BY 1").execute(store.pool()).await.unwrap();
         }
         sqlx::query("VACUUM ANALYZE").execute(store.pool()).await.unwrap();
         eprintln!("loaded {n} tickets in {:.0} s", start.elapsed().as_secs_f64());
@@ -197,11 +203,24 @@ fn main() {
                 q.due_before = Some(sla_now);
                 q.departments = vec![DepartmentKey::parse("it").unwrap()];
                 q.sort = TicketSort { field: TicketSortField::Due, direction: SortDirection::Asc };
+            }),
+            q(&|q| q.tags_any = vec![Tag::parse_field("tags", "vip").unwrap()]),
+            q(&|q| q.tags_all = vec![Tag::parse_field("tags", "printer").unwrap(), Tag::parse_field("tags", "vip").unwrap()]),
+            q(&|q| {
+                q.tags_any = vec![Tag::parse_field("tags", "vpn-outage").unwrap()];
+                q.statuses = vec![TicketStatus::Open];
+            }),
+            q(&|q| {
+                q.tags_any = vec![Tag::parse_field("tags", "printer").unwrap()];
+                q.statuses = vec![TicketStatus::Open, TicketStatus::InProgress];
+                q.sort = TicketSort { field: TicketSortField::Due, direction: SortDirection::Asc };
             })];
         // Each shape on its own: the target holds for every one of them.
         let names = ["one status (new), by creation", "one department, by priority", "one requester, by creation",
             "two statuses + one priority, by creation", "everything, by last change", "due soonest",
-            "two statuses, due soonest", "breached in one department, due soonest"];
+            "two statuses, due soonest", "breached in one department, due soonest",
+            "one tag (2%), by creation", "all of two tags (1%), by creation", "a tag (0.1%) + one status, by creation",
+            "a tag (10%) + two statuses, due soonest"];
         for (shape, name) in shapes.iter().zip(names) {
             let mut lat = Vec::new();
             for _ in 0..300 {

@@ -536,6 +536,18 @@ def run(j, base, data):
         page.fill("#description", "For the new desk.")
         page.click("main form button[type=submit]")
         second = re.search(r"/tickets/(TX\d+)", page.url).group(1)
+        # The coordinator ticks both of the employee's tickets in the queue and tags them at once.
+        desk.goto(base + "/desk?status=")
+        desk.check(f"input[aria-label='Select {number}']")
+        desk.check(f"input[aria-label='Select {second}']")
+        desk.fill("#bulk-add", "Dock batch")
+        j.look(desk, "queue-bulk")
+        desk.click("form#bulk button[type=submit]")
+        check("2 tickets of 2 changed" in desk.inner_text("main"), "both ticked tickets are tagged at once", desk)
+        j.look(desk, "bulk-done")
+        desk.click("main >> text=Back to the queue")
+        check(desk.locator(f"tr:has(a[href='/tickets/{second}']) a.tag", has_text="dock-batch").count() == 1,
+              "the queue shows the new tag on the ticked tickets", desk)
         page.goto(base + "/tickets?show=active")
         page.click(f"a[aria-label='Withdraw {second}']")
         check("It cannot be undone." in page.content(), "withdrawing asks first")

@@ -9,6 +9,7 @@ mod accounts;
 mod attachments;
 mod avatars;
 mod background;
+mod bulk;
 mod live;
 mod mail_in;
 mod notify;
@@ -31,6 +32,7 @@ use rand::RngCore;
 pub use accounts::{BootstrapAdmin, ImportOutcome, ImportedUser, NewUser, ProfileUpdate, Registration};
 pub use attachments::{DownloadGrant, Upload, sniff_content_type};
 pub use background::Background;
+pub use bulk::{BulkItem, BulkOutcome, BulkResult, MAX_BULK_TICKETS};
 pub use live::notices_for;
 pub use mail_in::IngestReceipt;
 pub use options::{

@@ -37,7 +37,7 @@ pub struct NewTicket {
 }
 
 /// Field edits; `None` leaves a field alone.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct TicketEdit {
     /// Subject (requester, while new).
     pub subject: Option<String>,
@@ -58,6 +58,26 @@ pub struct TicketEdit {
     pub add_tags: Vec<String>,
     /// Tags to take away; one the ticket does not carry is no error.
     pub remove_tags: Vec<String>,
+}
+
+impl TicketEdit {
+    /// True when it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.subject.is_none()
+            && self.description.is_none()
+            && self.category.is_none()
+            && self.scheduled_date.is_none()
+            && self.priority.is_none()
+            && self.department.is_none()
+            && self.tags.is_none()
+            && self.add_tags.is_empty()
+            && self.remove_tags.is_empty()
+    }
+
+    /// Checks the values that do not depend on the ticket (tags), naming the field.
+    pub(crate) fn validate(&self) -> std::result::Result<(), FieldError> {
+        edited_tags(&[], self).map(|_| ())
+    }
 }
 
 /// The tags `edit` leaves on a ticket that carries `current`.
@@ -298,7 +318,7 @@ impl HelpDesk {
         }
     }
 
-    async fn begin_idempotency(
+    pub(crate) async fn begin_idempotency(
         &self,
         principal: &Principal,
         key: &str,
@@ -347,7 +367,7 @@ impl HelpDesk {
         }
     }
 
-    async fn release(&self, principal: &Principal, key: Option<&str>) {
+    pub(crate) async fn release(&self, principal: &Principal, key: Option<&str>) {
         if let Some(k) = key {
             let k = IdempotencyKey { principal: principal.key(), key: k.trim().to_owned() };
             if let Err(e) = self.inner.store.release_idempotent(&k).await {
@@ -566,6 +586,17 @@ impl HelpDesk {
         edit: TicketEdit,
         expected: Option<u64>,
     ) -> Result<Ticket> {
+        Ok(self.edit_ticket_changed(principal, number, edit, expected).await?.0)
+    }
+
+    /// [`edit_ticket`](Self::edit_ticket), saying whether anything changed.
+    pub(crate) async fn edit_ticket_changed(
+        &self,
+        principal: &Principal,
+        number: &TicketNumber,
+        edit: TicketEdit,
+        expected: Option<u64>,
+    ) -> Result<(Ticket, bool)> {
         let t = self.visible_ticket(principal, number).await?;
         Self::check_ticket_version(&t, expected)?;
         let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
@@ -688,7 +719,7 @@ impl HelpDesk {
         }
         errs.into_result()?;
         if changes.is_empty() {
-            return Ok(t);
+            return Ok((t, false));
         }
         next.updated_at = now;
         next.version = t.version + 1;
@@ -713,7 +744,7 @@ impl HelpDesk {
             });
         }
         uow.tickets.push(Versioned::update(next, t.version));
-        self.commit_ticket(uow).await
+        Ok((self.commit_ticket(uow).await?, true))
     }
 
     /// Commits a unit of work that writes one ticket first; answers it as written.

@@ -8,6 +8,7 @@ pub(crate) mod auth;
 #[cfg(feature = "avatars")]
 pub(crate) mod avatar_upload;
 pub(crate) mod avatars;
+pub(crate) mod bulk;
 pub(crate) mod catalog;
 pub(crate) mod integrations;
 pub(crate) mod mail_in;

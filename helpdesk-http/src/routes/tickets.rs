@@ -30,6 +30,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_ticket, edit_ticket))
         .routes(routes!(history))
         .routes(routes!(comments, add_comment))
+        .merge(super::bulk::router())
         .merge(super::actions::router())
         .merge(super::sla::router())
 }

@@ -246,6 +246,12 @@ struct DeskView {
     csv_href: Option<String>,
     /// Service-level policies exist: the queue offers their filter and sort.
     has_sla: bool,
+    /// The rows can be ticked for the bulk form.
+    bulk: bool,
+    /// This view's address, where the bulk change's answer leads back to.
+    here: String,
+    /// The bulk form's idempotency key (a form sent twice changes nothing the second time).
+    bulk_key: String,
 }
 
 fn rows(s: &AppState, who: &PageUser, tickets: &[Ticket], staff: &[UserSummary]) -> Vec<QueueRow> {
@@ -376,6 +382,9 @@ pub(crate) async fn queue(
         csv_href: (who.user.role == helpdesk_core::domain::Role::Admin)
             .then(|| f.href(None).replacen("/desk?", "/desk/tickets.csv?", 1)),
         has_sla: !s.desk().sla_rules().is_empty(),
+        bulk: true,
+        here: f.href(f.after.as_deref()),
+        bulk_key: uuid::Uuid::new_v4().to_string(),
         f,
         error,
     };
@@ -416,6 +425,8 @@ struct StaffHomeView {
     admin: Option<AdminCards>,
     /// Service-level policies exist: the rows show when each ticket is due.
     has_sla: bool,
+    /// The home page's rows are not ticked (the bulk form is the queue's).
+    bulk: bool,
 }
 
 /// What an admin's home adds.
@@ -533,6 +544,7 @@ pub(crate) async fn staff_home(s: &AppState, who: &PageUser) -> Response {
         // The oldest new tickets first: those over a day old lead the list, marked.
         overdue_href: Filters { statuses: vec![TicketStatus::New], order: "asc".into(), ..base }.href(None),
         mine: rows(s, who, &mine.items, &staff),
+        bulk: false,
     };
     page(StatusCode::OK, &view)
 }

@@ -18,6 +18,7 @@ mod attachments;
 mod audit;
 mod charts;
 mod desk;
+mod desk_bulk;
 mod filing;
 mod integrations;
 mod live;
@@ -110,6 +111,7 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/tickets", get(pages::my_tickets))
         .route("/desk", get(desk::queue))
         .route("/desk/tickets.csv", get(desk::export))
+        .route("/desk/bulk", axum::routing::post(desk_bulk::bulk))
         .route("/reports", get(reports::reports))
         .route("/users/rejections", get(audit::rejections))
         .route("/audit", get(audit::audit))

@@ -1,0 +1,127 @@
+//! Bulk changes over HTTP: one request tags many tickets, each its own unit of work (an
+//! unknown or forbidden ticket is reported and the others change), a bad edit changes
+//! nothing, and an `Idempotency-Key` replays the recorded answer instead of a second run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::TestApp;
+use serde_json::json;
+
+async fn bulk(app: &TestApp, token: &str, key: Option<&str>, body: serde_json::Value) -> common::Resp {
+    match key {
+        None => app.call(Method::POST, "/api/v1/tickets/bulk", Some(token), Some(body)).await,
+        Some(k) => {
+            app.call_with(
+                Method::POST,
+                "/api/v1/tickets/bulk",
+                Some(token),
+                Some(body),
+                &[("idempotency-key", k)],
+                None,
+            )
+            .await
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_ticket_is_its_own_unit_of_work_and_the_answer_says_what_happened_to_it() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    let mut numbers = Vec::new();
+    for i in 0..4 {
+        numbers.push(app.ticket(&emp, &format!("Laptop {i}")).await);
+    }
+    // One already carries the tag.
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tickets/{}", numbers[3]),
+            Some(&app.admin),
+            Some(json!({"add_tags": ["vip"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut asked = numbers.clone();
+    asked.push("TX9999".into());
+    let r = bulk(&app, &app.admin, None, json!({"numbers": asked, "add_tags": ["VIP"], "priority": "high"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    assert_eq!(r.body["changed"], 4, "{:?}", r.body);
+    assert!(items[..4].iter().all(|i| i["outcome"] == "changed"), "{items:?}");
+    assert_eq!(
+        (items[4]["number"].clone(), items[4]["outcome"].clone(), items[4]["code"].clone()),
+        (json!("TX9999"), json!("refused"), json!("not_found"))
+    );
+    for n in &numbers {
+        let t = app.get(&format!("/api/v1/tickets/{n}"), &app.admin).await;
+        assert_eq!((t.body["tags"].clone(), t.body["priority"].clone()), (json!(["vip"]), json!("high")), "{n}");
+    }
+    // Again: nothing to change.
+    let r = bulk(&app, &app.admin, None, json!({"numbers": numbers, "add_tags": ["vip"]})).await;
+    assert!(r.body["items"].as_array().unwrap().iter().all(|i| i["outcome"] == "unchanged"), "{:?}", r.body);
+
+    // The requester may change none of them (the default policy keeps tags for staff), and
+    // may not even learn whether another employee's ticket exists.
+    let (_, other) = app.user(2, "employee").await;
+    let theirs = app.ticket(&other, "Theirs").await;
+    let r = bulk(&app, &emp, None, json!({"numbers": [numbers[0], theirs], "remove_tags": ["vip"]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let codes: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, vec!["forbidden", "not_found"]);
+}
+
+#[tokio::test]
+async fn a_bad_edit_changes_nothing_and_names_the_field() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    let n = app.ticket(&emp, "Printer").await;
+    for (body, field) in [
+        (json!({"numbers": [n], "add_tags": ["ok", "not,ok"]}), "add_tags"),
+        (json!({"numbers": [n], "priority": "urgent"}), "priority"),
+        (json!({"numbers": [], "add_tags": ["ok"]}), "numbers"),
+        (json!({"numbers": ["not a number"], "add_tags": ["ok"]}), "numbers"),
+        (json!({"numbers": [n]}), "edit"),
+    ] {
+        let r = bulk(&app, &app.admin, None, body.clone()).await;
+        assert_eq!((r.status, r.field_names()), (StatusCode::UNPROCESSABLE_ENTITY, vec![field.to_owned()]), "{body}");
+    }
+    let many: Vec<String> = (1..=1001).map(|i| format!("TX{i:04}")).collect();
+    let r = bulk(&app, &app.admin, None, json!({"numbers": many, "add_tags": ["ok"]})).await;
+    assert_eq!(r.field_names(), vec!["numbers"]);
+    let t = app.get(&format!("/api/v1/tickets/{n}"), &app.admin).await;
+    assert_eq!((t.body["version"].clone(), t.body["tags"].clone()), (json!(1), json!([])));
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_answer_instead_of_a_second_run() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    let a = app.ticket(&emp, "One").await;
+    let b = app.ticket(&emp, "Two").await;
+    let body = json!({"numbers": [a, b], "add_tags": ["floor-3"]});
+    let first = bulk(&app, &app.admin, Some("bulk-1"), body.clone()).await;
+    assert_eq!((first.body["changed"].clone(), first.body["replayed"].clone()), (json!(2), json!(false)));
+    // Someone takes the tag off one ticket; the replay must not put it back.
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tickets/{a}"),
+            Some(&app.admin),
+            Some(json!({"remove_tags": ["floor-3"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let again = bulk(&app, &app.admin, Some("bulk-1"), body.clone()).await;
+    assert_eq!(again.body["replayed"], true, "{:?}", again.body);
+    assert_eq!(again.body["items"], first.body["items"]);
+    let t = app.get(&format!("/api/v1/tickets/{a}"), &app.admin).await;
+    assert_eq!(t.body["tags"], json!([]), "the replay applied nothing");
+    // The same key with another body is refused.
+    let other = bulk(&app, &app.admin, Some("bulk-1"), json!({"numbers": [a], "add_tags": ["x"]})).await;
+    assert!(other.status.is_client_error() && other.status != StatusCode::OK, "{:?}", other.status);
+}
