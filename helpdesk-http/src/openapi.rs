@@ -220,6 +220,18 @@ pub(crate) fn catalog_key_list_schema() -> utoipa::openapi::Object {
         .build()
 }
 
+/// Comma-separated tags as typed: each at most 50 characters, no control characters but white
+/// space (which becomes `-`); empty pieces are ignored.
+pub(crate) const TAG_LIST_PATTERN: &str = "^[^,\\u0000-\\u0008\\u000e-\\u001f\\u007f-\\u0084\\u0086-\\u009f]{0,50}(,[^,\\u0000-\\u0008\\u000e-\\u001f\\u007f-\\u0084\\u0086-\\u009f]{0,50})*$";
+
+/// Comma-separated tags as typed (list filters).
+pub(crate) fn tag_list_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(TAG_LIST_PATTERN))
+        .build()
+}
+
 /// Printable text (no control or bidirectional-override characters) that is not only white
 /// space, at most 100 characters: a name.
 pub(crate) const PRINTABLE_TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$";

@@ -24,6 +24,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
     /// Ticket numbers, at most 1,000 (repeats are ignored).
+    #[schema(min_items = 1, max_items = 1000)]
     pub numbers: Vec<String>,
     /// Tags to add to each ticket, leaving its others alone.
     #[serde(default)]

@@ -126,8 +126,10 @@ pub struct TicketListParams {
     pub q: Option<String>,
     /// Tickets carrying any of these tags, e.g. `vip,printer` (staff; requesters where the
     /// policy lets them tag).
+    #[param(schema_with = crate::openapi::tag_list_schema)]
     pub tags_any: Option<String>,
     /// Tickets carrying all of these tags.
+    #[param(schema_with = crate::openapi::tag_list_schema)]
     pub tags_all: Option<String>,
     /// `breached`: only tickets with a running service-level target past its due time
     /// (staff only).
