@@ -27,6 +27,7 @@ fn history(requester: UserId, staff: UserId) -> Vec<HistoryEvent> {
         note: None,
         internal,
         version: i as u64 + 1,
+        by_macro: None,
     };
     let comment = || EventKind::Commented { comment: CommentId::random() };
     let act = |action| EventKind::Action { action };

@@ -801,6 +801,7 @@ impl Lifecycle {
             note: input.text.as_ref().map(|t| t.as_str().to_owned()),
             internal: false,
             version: next.version,
+            by_macro: None,
         };
         Ok(Transition { ticket: next, event, effects })
     }

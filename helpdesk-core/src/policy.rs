@@ -139,6 +139,10 @@ pub enum Permission {
     IngestMail,
     /// List messages that came in by mail, read them, and run held or failed ones again.
     ManageInboundMail,
+    /// See, preview and apply macros, and keep macros of one's own.
+    UseMacros,
+    /// Make, change and delete the macros shared with all staff.
+    ManageSharedMacros,
 }
 
 impl Permission {
@@ -170,6 +174,8 @@ impl Permission {
         Permission::PushWorkflowStatus,
         Permission::IngestMail,
         Permission::ManageInboundMail,
+        Permission::UseMacros,
+        Permission::ManageSharedMacros,
     ];
 }
 
@@ -396,7 +402,7 @@ impl RulePolicy {
             allow(S::Anonymous, &[P::Register], vec![]),
             allow(S::AnyUser, &[P::ViewCatalog, P::ManageOwnProfile, P::ViewAvatar, P::CreateTicket], vec![]),
             allow(S::Staff, &ticket_staff, vec![]),
-            allow(S::Staff, &[P::ListStaff], vec![]),
+            allow(S::Staff, &[P::ListStaff, P::UseMacros], vec![]),
             allow(
                 S::Staff,
                 &[P::EditTicket],
@@ -419,6 +425,7 @@ impl RulePolicy {
                     P::ManageInboundMail,
                     P::ManageServiceLevels,
                     P::ViewReports,
+                    P::ManageSharedMacros,
                 ],
                 vec![],
             ),

@@ -126,7 +126,7 @@ fn employee_expected() -> HashSet<(P, Case)> {
 fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
     let mut v = any_user_globals();
     for c in cases() {
-        v.push((P::ListStaff, c));
+        v.extend([(P::ListStaff, c), (P::UseMacros, c)]);
     }
     let ticket_cases: Vec<Case> = if limited_other_dept { vec![Case::Global] } else { cases() };
     for c in ticket_cases {
@@ -168,6 +168,7 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
                 P::ManageInboundMail,
                 P::ManageServiceLevels,
                 P::ViewReports,
+                P::ManageSharedMacros,
             ] {
                 v.push((p, c));
             }

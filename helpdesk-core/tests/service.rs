@@ -1141,3 +1141,129 @@ async fn requesters_tag_their_new_tickets_and_see_tags_only_when_the_policy_opti
         plain.desk.history(&emp, &t.number).await.unwrap().iter().all(|h| h.changes.iter().all(|c| c.field != "tags"))
     );
 }
+
+fn macro_draft(name: &str) -> helpdesk_core::MacroDraft {
+    helpdesk_core::MacroDraft { name: name.into(), ..helpdesk_core::MacroDraft::default() }
+}
+
+#[tokio::test]
+async fn a_macro_applies_all_of_its_parts_in_one_commit_or_nothing() {
+    use helpdesk_core::MacroDraft;
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let (coord, _) = staff(&e, 1, Role::Coordinator).await;
+    let (other, _) = staff(&e, 2, Role::Coordinator).await;
+    let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let n = t.number.clone();
+    let approve = ActionRequest {
+        priority: Some(helpdesk_core::domain::Priority::High),
+        department: Some("it".into()),
+        ..ActionRequest::default()
+    };
+    e.desk.act(&coord, &n, Action::Approve, approve, None).await.unwrap();
+    let t = e.desk.act(&coord, &n, Action::Claim, ActionRequest::default(), None).await.unwrap();
+
+    // Checked when saved: unknown placeholders, a missing note, actions a macro cannot take,
+    // and a macro that does nothing are field errors.
+    let bad = MacroDraft { comment: Some("Hi {{requester.email}}".into()), ..macro_draft("Bad") };
+    let Err(Error::Validation(v)) = e.desk.save_macro(&coord, None, bad).await else { panic!("placeholder") };
+    assert_eq!(v.0[0].field, "comment");
+    let bad = MacroDraft { action: Some(Action::Resolve), ..macro_draft("Bad") };
+    let Err(Error::Validation(v)) = e.desk.save_macro(&coord, None, bad).await else { panic!("note") };
+    assert_eq!(v.0[0].field, "action_note");
+    let bad = MacroDraft { action: Some(Action::Withdraw), ..macro_draft("Bad") };
+    let Err(Error::Validation(v)) = e.desk.save_macro(&coord, None, bad).await else { panic!("action") };
+    assert_eq!(v.0[0].field, "action");
+    assert!(matches!(e.desk.save_macro(&coord, None, macro_draft("Empty")).await, Err(Error::Validation(_))));
+    // Shared macros are the admins'; requesters have no macros at all.
+    let shared = MacroDraft { shared: true, add_tags: vec!["x".into()], ..macro_draft("Shared") };
+    assert!(matches!(e.desk.save_macro(&coord, None, shared.clone()).await, Err(Error::Forbidden(_))));
+    assert!(matches!(e.desk.macros(&emp).await, Err(Error::Forbidden(_))));
+
+    let solved = e
+        .desk
+        .save_macro(
+            &coord,
+            None,
+            MacroDraft {
+                comment: Some("Hello {{requester.first_name}}, {{ticket.number}} is fixed. {{agent.first_name}}".into()),
+                add_tags: vec!["Fixed by macro".into()],
+                action: Some(Action::Resolve),
+                action_note: Some("Solved for {{requester.name}}".into()),
+                ..macro_draft("Solved")
+            },
+        )
+        .await
+        .unwrap();
+    let clash = MacroDraft { add_tags: vec!["y".into()], ..macro_draft("solved") };
+    let Err(Error::Validation(v)) = e.desk.save_macro(&coord, None, clash).await else { panic!("name taken") };
+    assert_eq!((v.0[0].field.as_str(), v.0[0].code.as_str()), ("name", "taken"));
+    // Personal: another coordinator neither sees nor applies it.
+    assert!(e.desk.macros(&other).await.unwrap().is_empty());
+    assert!(matches!(e.desk.apply_macro(&other, &n, solved.id, None, None).await, Err(Error::NotFound { .. })));
+    e.desk.save_macro(&e.admin, None, shared).await.unwrap();
+    assert_eq!(e.desk.macros(&other).await.unwrap().len(), 1);
+
+    // The preview fills the placeholders and writes nothing.
+    let p = e.desk.preview_macro(&coord, &n, solved.id).await.unwrap();
+    assert_eq!(p.comment.as_deref(), Some("Hello Emp1, TX0001 is fixed. Staff1"));
+    assert_eq!(p.action_note.as_deref(), Some("Solved for Emp1 Loyee"));
+    assert_eq!(p.status, TicketStatus::Resolved);
+    assert!(p.changes.iter().any(|c| c.field == "tags"));
+    assert_eq!(e.desk.ticket(&coord, &n).await.unwrap().ticket.version, t.version);
+
+    // A part the lifecycle refuses refuses the whole macro: no comment, no tag, no change.
+    let hold = e
+        .desk
+        .save_macro(
+            &coord,
+            None,
+            MacroDraft {
+                comment: Some("Waiting for the part".into()),
+                add_tags: vec!["waiting".into()],
+                action: Some(Action::Reopen),
+                action_note: Some("again".into()),
+                ..macro_draft("Reopen it")
+            },
+        )
+        .await
+        .unwrap();
+    let mark = e.store.outbox_records().len();
+    let refused = e.desk.apply_macro(&coord, &n, hold.id, None, None).await;
+    assert!(
+        matches!(refused, Err(Error::InvalidTransition { .. } | Error::ActionNotAllowed { .. })),
+        "{refused:?}"
+    );
+    let after = e.desk.ticket(&coord, &n).await.unwrap().ticket;
+    assert_eq!((after.version, after.tags.len()), (t.version, 0));
+    assert_eq!(e.desk.comments(&coord, &n).await.unwrap().len(), 0);
+    assert_eq!(e.store.outbox_records().len(), mark);
+
+    // Applied: every part in one commit, one version, each event naming the macro.
+    let stale = e.desk.apply_macro(&coord, &n, solved.id, Some(t.version + 5), None).await;
+    assert!(matches!(stale, Err(Error::VersionConflict { .. })));
+    let done = e.desk.apply_macro(&coord, &n, solved.id, Some(t.version), Some("k1")).await.unwrap();
+    assert_eq!((done.status, done.version), (TicketStatus::Resolved, t.version + 1));
+    assert_eq!(helpdesk_core::domain::Tag::join(&done.tags), "fixed-by-macro");
+    let comments = e.desk.comments(&emp, &n).await.unwrap();
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].body.as_str(), "Hello Emp1, TX0001 is fixed. Staff1");
+    let history = e.desk.history(&coord, &n).await.unwrap();
+    let by_macro: Vec<_> = history.iter().filter(|h| h.by_macro.as_deref() == Some("Solved")).collect();
+    assert_eq!(by_macro.len(), 3, "tags, comment, resolve: {history:#?}");
+    assert!(by_macro.iter().all(|h| h.version == done.version));
+    assert!(
+        mails_since(&e, mark).iter().any(|(to, kind)| to == "emp1@example.com" && kind == "ticket_resolved"),
+        "{:?}",
+        mails_since(&e, mark)
+    );
+    // A retry with the same key applies nothing again.
+    let again = e.desk.apply_macro(&coord, &n, solved.id, Some(t.version), Some("k1")).await.unwrap();
+    assert_eq!(again.version, done.version);
+    assert_eq!(e.desk.comments(&emp, &n).await.unwrap().len(), 1);
+
+    // Deleting is the owner's; the history keeps the name.
+    assert!(matches!(e.desk.delete_macro(&other, solved.id).await, Err(Error::NotFound { .. })));
+    e.desk.delete_macro(&coord, solved.id).await.unwrap();
+    assert_eq!(e.desk.macros(&coord).await.unwrap().len(), 2);
+}

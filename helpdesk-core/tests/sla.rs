@@ -170,6 +170,7 @@ fn history_s(requester: UserId, staff: UserId, t0: DateTime<Utc>, evs: &[(i64, E
         note: None,
         internal: false,
         version: 1,
+        by_macro: None,
     }];
     for (i, (min, ev)) in evs.iter().enumerate() {
         let (actor, kind, changes, internal) = match *ev {
@@ -199,6 +200,7 @@ fn history_s(requester: UserId, staff: UserId, t0: DateTime<Utc>, evs: &[(i64, E
             note: None,
             internal,
             version: i as u64 + 2,
+            by_macro: None,
         });
     }
     out

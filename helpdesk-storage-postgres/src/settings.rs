@@ -1,20 +1,17 @@
-//! The settings port on PostgreSQL: one row of `settings` per key, replaced only at the
-//! version the save names (an insert for the first save, which a concurrent first save loses
-//! on the primary key).
+//! The settings port on PostgreSQL: one row of `settings` per document key (`sla`, `macros`),
+//! replaced only at the version the save names (an insert for the first save, which a
+//! concurrent first save loses on the primary key).
 
 use async_trait::async_trait;
-use helpdesk_core::ports::{SettingsStore, StoreError, StoreResult};
-use helpdesk_core::sla::SlaSpec;
+use helpdesk_core::ports::{DocumentKey, SettingsStore, StoreError, StoreResult};
 use sqlx::Row;
 
 use crate::{Json, PgStore, pg_error};
 
-const KEY: &str = "sla";
-
 impl PgStore {
-    async fn sla_version(&self) -> StoreResult<u64> {
+    async fn document_version(&self, key: DocumentKey) -> StoreResult<u64> {
         let v: Option<i64> = sqlx::query_scalar("SELECT version FROM settings WHERE key = $1")
-            .bind(KEY)
+            .bind(key.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(pg_error)?;
@@ -24,33 +21,33 @@ impl PgStore {
 
 #[async_trait]
 impl SettingsStore for PgStore {
-    async fn sla_spec(&self) -> StoreResult<Option<(SlaSpec, u64)>> {
+    async fn document(&self, key: DocumentKey) -> StoreResult<Option<(serde_json::Value, u64)>> {
         let row = sqlx::query("SELECT version, doc FROM settings WHERE key = $1")
-            .bind(KEY)
+            .bind(key.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(pg_error)?;
         row.map(|r| {
             let version: i64 = r.try_get("version").map_err(pg_error)?;
-            let doc: Json<SlaSpec> = r.try_get("doc").map_err(pg_error)?;
+            let doc: Json<serde_json::Value> = r.try_get("doc").map_err(pg_error)?;
             Ok((doc.0, version as u64))
         })
         .transpose()
     }
 
-    async fn save_sla_spec(&self, spec: &SlaSpec, expected: u64) -> StoreResult<u64> {
+    async fn save_document(&self, key: DocumentKey, doc: &serde_json::Value, expected: u64) -> StoreResult<u64> {
         let next = expected as i64 + 1;
         let written = if expected == 0 {
             sqlx::query("INSERT INTO settings (key, version, doc) VALUES ($1, 1, $2) ON CONFLICT (key) DO NOTHING")
-                .bind(KEY)
-                .bind(Json(spec))
+                .bind(key.as_str())
+                .bind(Json(doc))
                 .execute(&self.pool)
                 .await
         } else {
             sqlx::query("UPDATE settings SET version = $2, doc = $3 WHERE key = $1 AND version = $4")
-                .bind(KEY)
+                .bind(key.as_str())
                 .bind(next)
-                .bind(Json(spec))
+                .bind(Json(doc))
                 .bind(expected as i64)
                 .execute(&self.pool)
                 .await
@@ -59,7 +56,7 @@ impl SettingsStore for PgStore {
         if written.rows_affected() == 1 {
             Ok(next as u64)
         } else {
-            Err(StoreError::VersionMismatch { expected, found: self.sla_version().await? })
+            Err(StoreError::VersionMismatch { expected, found: self.document_version(key).await? })
         }
     }
 }

@@ -64,3 +64,5 @@ uuid_id!(/// An in-app notification of one user.
     NoticeId);
 uuid_id!(/// A message that came in by mail (see `HelpDesk::ingest_mail`).
     InboundId);
+uuid_id!(/// A macro: a named bundle of changes staff apply to a ticket in one action.
+    MacroId);

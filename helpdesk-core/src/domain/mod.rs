@@ -11,6 +11,7 @@ mod ids;
 mod person;
 mod status;
 mod tag;
+mod template;
 mod text;
 mod ticket_number;
 
@@ -19,11 +20,12 @@ pub use company_id::{CompanyId, CompanyIdFormat};
 pub use email::Email;
 pub use file::{FileName, StorageKey};
 pub use ids::{
-    ApiKeyId, AttachmentId, AuditId, CommentId, EventId, InboundId, MessageId, NoticeId, RejectionId, SessionId,
+    ApiKeyId, AttachmentId, AuditId, CommentId, EventId, InboundId, MacroId, MessageId, NoticeId, RejectionId, SessionId,
     TicketId, UserId,
 };
 pub use person::{PersonName, Suffix};
 pub use status::{Role, TicketStatus, UserStatus};
 pub use tag::Tag;
-pub use text::{CommentBody, Description, Note, Subject};
+pub use template::{Placeholder, Template};
+pub use text::{CommentBody, Description, MacroName, Note, Subject};
 pub use ticket_number::{TicketNumber, TicketNumberFormat};

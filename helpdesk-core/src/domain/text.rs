@@ -74,6 +74,8 @@ bounded_text!(/// A reason or note attached to an action (rejection reason, reso
     Note, "note", 5_000);
 bounded_text!(/// The body of a comment.
     CommentBody, "body", 10_000);
+bounded_text!(/// A macro's name, as staff pick it from a list.
+    MacroName, "name", 80);
 
 #[cfg(test)]
 mod tests {

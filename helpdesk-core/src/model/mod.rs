@@ -21,6 +21,7 @@
 mod account;
 mod audit;
 mod inbound;
+mod macros;
 mod notice;
 mod outbox;
 mod satisfaction;
@@ -30,6 +31,7 @@ mod ticket;
 pub use account::{ApiKey, ApiScope, PasswordHash, RejectionRecord, TermsAcceptance, User, UserSummary};
 pub use audit::{AuditEntry, AuditKind};
 pub use inbound::{HoldReason, IgnoreReason, InboundChannel, InboundMessage, InboundOutcome};
+pub use macros::{Macro, MacroBook, MacroComment};
 pub use notice::{Notice, NoticeKind};
 pub use outbox::{
     AttachmentInfo, ConfirmMail, Notification, NotificationKind, OutboxMessage, OutboxPayload, OutboxRecord,

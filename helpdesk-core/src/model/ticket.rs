@@ -262,4 +262,8 @@ pub struct HistoryEvent {
     pub internal: bool,
     /// The ticket version this event produced.
     pub version: u64,
+    /// The macro that made the change, by name as it was then: the events of one macro
+    /// share one commit and one version and are shown as one entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_macro: Option<String>,
 }

@@ -30,7 +30,7 @@ pub use query::{
     AssigneeFilter, AuditQuery, Cursor, Page, PageSize, SortDirection, TicketQuery, TicketSort, TicketSortField,
     UserQuery,
 };
-pub use settings::SettingsStore;
+pub use settings::{DocumentKey, SettingsStore};
 pub use store::*;
 
 #[cfg(feature = "testing")]

@@ -199,6 +199,7 @@ impl HelpDesk {
             note: None,
             internal,
             version: next.version,
+            by_macro: None,
         });
         uow.attachments.push(attachment.clone());
         uow.tickets.push(Versioned::update(next, t.version));

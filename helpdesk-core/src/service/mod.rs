@@ -11,6 +11,7 @@ mod avatars;
 mod background;
 mod bulk;
 mod live;
+mod macros;
 mod mail_in;
 mod notify;
 mod options;
@@ -34,6 +35,7 @@ pub use attachments::{DownloadGrant, Upload, sniff_content_type};
 pub use background::Background;
 pub use bulk::{BulkItem, BulkOutcome, BulkResult, MAX_BULK_TICKETS};
 pub use live::notices_for;
+pub use macros::{MACRO_ACTIONS, MAX_MACROS, MacroDraft, MacroPreview};
 pub use mail_in::IngestReceipt;
 pub use options::{
     AttachmentLimits, HelpDeskOptions, LinkKey, MailInOptions, OutboxOptions, SatisfactionOptions, SessionOptions,
@@ -340,6 +342,8 @@ fn permission_name(p: Permission) -> &'static str {
         Permission::PushWorkflowStatus => "push workflow status",
         Permission::IngestMail => "hand over mail",
         Permission::ManageInboundMail => "manage incoming mail",
+        Permission::UseMacros => "use macros",
+        Permission::ManageSharedMacros => "manage shared macros",
     }
 }
 

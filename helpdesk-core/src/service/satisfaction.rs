@@ -240,6 +240,7 @@ impl HelpDesk {
                 note: comment.as_ref().map(ToString::to_string),
                 internal: true,
                 version: next.version,
+                by_macro: None,
             });
             uow.tickets.push(Versioned::update(next, ticket.version));
             match self.commit(uow).await {

@@ -98,6 +98,7 @@ impl HelpDesk {
                         note: None,
                         internal: true,
                         version: t.version,
+                        by_macro: None,
                     };
                     events.push(event.clone());
                     recorded.push(event);

@@ -230,6 +230,7 @@ impl Extras {
                 note: None,
                 internal: false,
                 version: ticket.version,
+                by_macro: None,
             });
             uow.attachments.push(a);
         }
@@ -343,7 +344,7 @@ impl HelpDesk {
         }
     }
 
-    async fn replayed_ticket(&self, principal: &Principal, response: &serde_json::Value) -> Result<Ticket> {
+    pub(crate) async fn replayed_ticket(&self, principal: &Principal, response: &serde_json::Value) -> Result<Ticket> {
         let id = response
             .get("ticket_id")
             .and_then(|v| v.as_str())
@@ -352,7 +353,7 @@ impl HelpDesk {
         self.visible_ticket_by_id(principal, id).await
     }
 
-    fn idempotency_record(
+    pub(crate) fn idempotency_record(
         &self,
         principal: &Principal,
         key: &str,
@@ -486,6 +487,7 @@ impl HelpDesk {
                 note: None,
                 internal: false,
                 version: 1,
+                by_macro: None,
             });
             if let Some(key) = idempotency_key {
                 uow.idempotency = Some(self.idempotency_record(principal, key, &request_hash, ticket.id));
@@ -601,6 +603,27 @@ impl HelpDesk {
         Self::check_ticket_version(&t, expected)?;
         let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
         let now = self.now();
+        let (mut next, changes) = self.planned_edit(principal, &t, &edit, now)?;
+        if changes.is_empty() {
+            return Ok((t, false));
+        }
+        next.updated_at = now;
+        next.version = t.version + 1;
+        let mut uow = UnitOfWork::new();
+        uow.events = self.edit_events(&next, &actor.to_ref(), changes, now);
+        uow.tickets.push(Versioned::update(next, t.version));
+        Ok((self.commit_ticket(uow).await?, true))
+    }
+
+    /// `edit` checked against the policy and the field rules on `t`: the ticket after it
+    /// (version and time not yet moved) and what changed.
+    pub(crate) fn planned_edit(
+        &self,
+        principal: &Principal,
+        t: &Ticket,
+        edit: &TicketEdit,
+        now: DateTime<Utc>,
+    ) -> Result<(Ticket, Vec<FieldChange>)> {
         let mut fields = Vec::new();
         if edit.subject.is_some() {
             fields.push(TicketField::Subject);
@@ -718,37 +741,40 @@ impl HelpDesk {
             next.tags = tags;
         }
         errs.into_result()?;
-        if changes.is_empty() {
-            return Ok((t, false));
-        }
-        next.updated_at = now;
-        next.version = t.version + 1;
-        let mut uow = UnitOfWork::new();
-        // A change of tags requesters may not see is an internal event of its own.
+        Ok((next, changes))
+    }
+
+    /// The history events of an edit that produced `next`: a change of tags requesters may
+    /// not see is an internal event of its own.
+    pub(crate) fn edit_events(
+        &self,
+        next: &Ticket,
+        actor: &ActorRef,
+        changes: Vec<FieldChange>,
+        now: DateTime<Utc>,
+    ) -> Vec<HistoryEvent> {
         let (tag_changes, changes): (Vec<_>, Vec<_>) =
             changes.into_iter().partition(|c| c.field == "tags" && !self.requesters_see_tags());
-        for (changes, internal) in [(changes, false), (tag_changes, true)] {
-            if changes.is_empty() {
-                continue;
-            }
-            uow.events.push(HistoryEvent {
+        [(changes, false), (tag_changes, true)]
+            .into_iter()
+            .filter(|(changes, _)| !changes.is_empty())
+            .map(|(changes, internal)| HistoryEvent {
                 id: EventId::random(),
-                ticket: t.id,
+                ticket: next.id,
                 at: now,
-                actor: actor.to_ref(),
+                actor: actor.clone(),
                 kind: EventKind::Edited,
                 changes,
                 note: None,
                 internal,
                 version: next.version,
-            });
-        }
-        uow.tickets.push(Versioned::update(next, t.version));
-        Ok((self.commit_ticket(uow).await?, true))
+                by_macro: None,
+            })
+            .collect()
     }
 
     /// Commits a unit of work that writes one ticket first; answers it as written.
-    async fn commit_ticket(&self, uow: UnitOfWork) -> Result<Ticket> {
+    pub(crate) async fn commit_ticket(&self, uow: UnitOfWork) -> Result<Ticket> {
         match self.commit(uow).await {
             Err(StoreError::VersionMismatch { expected, found }) => Err(Error::VersionConflict { expected, found }),
             Err(e) => Err(e.into()),
@@ -817,11 +843,34 @@ impl HelpDesk {
         idempotency: Option<IdempotencyRecord>,
     ) -> Result<Ticket> {
         let now = self.now();
-        let tr = self.inner.lifecycle.apply(t, action, actor, &input, now)?;
+        let mut uow = UnitOfWork::new();
+        let next = self.stage_transition(principal, t, action, actor, &input, now, &mut uow).await?;
+        uow.idempotency = idempotency;
+        uow.tickets.push(Versioned::update(next, t.version));
+        self.commit_ticket(uow).await
+    }
+
+    /// Adds a lifecycle action on `t` (as the unit of work leaves it so far) to `uow`: its
+    /// event, its mails and workflow messages, and the question to the requester as a public
+    /// comment; answers the ticket after it.
+    ///
+    /// # Errors
+    /// `InvalidTransition`, `Validation` (missing input).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn stage_transition(
+        &self,
+        principal: &Principal,
+        t: &Ticket,
+        action: Action,
+        actor: &Actor,
+        input: &ActionInput,
+        now: DateTime<Utc>,
+        uow: &mut UnitOfWork,
+    ) -> Result<Ticket> {
+        let tr = self.inner.lifecycle.apply(t, action, actor, input, now)?;
         let text = input.text.as_ref().map(|n| n.to_string());
         let actor_user = principal.user().map(|u| u.id);
-        let mut uow = UnitOfWork::new();
-        uow.outbox = self.effect_messages(&tr.ticket, &tr.effects, actor_user, text.as_deref(), now).await?;
+        uow.outbox.extend(self.effect_messages(&tr.ticket, &tr.effects, actor_user, text.as_deref(), now).await?);
         if action == Action::AwaitRequester
             && let Some(body) = &text
         {
@@ -836,9 +885,7 @@ impl HelpDesk {
             uow.comments.push(c);
         }
         uow.events.push(tr.event);
-        uow.idempotency = idempotency;
-        uow.tickets.push(Versioned::update(tr.ticket, t.version));
-        self.commit_ticket(uow).await
+        Ok(tr.ticket)
     }
 
     /// Applies an external system's status update: the one row whose "who" includes the
@@ -907,20 +954,53 @@ impl HelpDesk {
         extras: Extras,
     ) -> Result<Comment> {
         let t = self.visible_ticket(principal, number).await?;
-        let perm = if internal { Permission::CommentInternal } else { Permission::CommentPublic };
-        self.require(principal, perm, &Resource::on_ticket(&t, internal))?;
         let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        let body = CommentBody::parse(body)?;
+        let now = self.now();
+        let mut next = t.clone();
+        let mut uow = UnitOfWork::new();
+        let comment = self.stage_comment(principal, &actor, &t, &mut next, body, internal, now, &mut uow).await?;
+        extras.add_to(
+            &mut uow,
+            &next,
+            Some(comment.id),
+            actor.to_ref(),
+            now,
+            InboundOutcome::Comment { number: next.number.clone() },
+        );
+        uow.tickets.push(Versioned::update(next, t.version));
+        self.commit_ticket(uow).await?;
+        Ok(comment)
+    }
+
+    /// Adds a comment by `principal` to `uow`: its event, the first response it may be, the
+    /// resumption of a ticket waiting on its requester, and the mail to the other party.
+    /// `t` is the ticket as stored, `next` as the unit of work leaves it so far (its version
+    /// moves to `t.version + 1` for a public comment; an internal note leaves it).
+    ///
+    /// # Errors
+    /// `Forbidden` (internal by non-staff), `Conflict` on a terminal ticket for non-staff.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn stage_comment(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        t: &Ticket,
+        next: &mut Ticket,
+        body: CommentBody,
+        internal: bool,
+        now: DateTime<Utc>,
+        uow: &mut UnitOfWork,
+    ) -> Result<Comment> {
+        let perm = if internal { Permission::CommentInternal } else { Permission::CommentPublic };
+        self.require(principal, perm, &Resource::on_ticket(t, internal))?;
         if t.status.is_terminal() && !principal.is_staff() {
             return Err(Error::Conflict("this ticket is closed to comments"));
         }
-        let body = CommentBody::parse(body)?;
-        let now = self.now();
         let comment =
             Comment { id: CommentId::random(), ticket: t.id, author: actor.to_ref(), body, internal, created_at: now };
-        let mut next = t.clone();
         let mut changes = Vec::new();
         let is_requester = principal.user().is_some_and(|u| u.id == t.requester);
-        let mut uow = UnitOfWork::new();
         if !internal && principal.is_staff() && next.first_response_at.is_none() && !is_requester {
             next.first_response_at = Some(now);
             next.response_secs = Some((now - t.created_at).num_seconds());
@@ -943,18 +1023,19 @@ impl HelpDesk {
             note: Some(comment.body.to_string()),
             internal,
             version: next.version,
+            by_macro: None,
         });
         if !internal
             && is_requester
-            && t.status == TicketStatus::Pending
+            && next.status == TicketStatus::Pending
             && let Ok(tr) =
-                self.inner.lifecycle.apply(&next, Action::Resume, &Actor::System, &ActionInput::default(), now)
+                self.inner.lifecycle.apply(next, Action::Resume, &Actor::System, &ActionInput::default(), now)
         {
             let mut ev = tr.event;
             ev.note = Some("the requester replied".into());
             uow.events.push(ev);
             uow.outbox.extend(self.effect_messages(&tr.ticket, &tr.effects, None, None, now).await?);
-            next = tr.ticket;
+            *next = tr.ticket;
         }
         if !internal {
             let recipient = if is_requester { next.assignee } else { Some(t.requester) };
@@ -970,7 +1051,7 @@ impl HelpDesk {
                 uow.outbox.push(self.mail_to(
                     &user,
                     NotificationKind::PublicComment {
-                        ticket: ticket_mail(&next),
+                        ticket: ticket_mail(next),
                         author,
                         body: comment.body.to_string(),
                     },
@@ -978,17 +1059,7 @@ impl HelpDesk {
                 ));
             }
         }
-        extras.add_to(
-            &mut uow,
-            &next,
-            Some(comment.id),
-            actor.to_ref(),
-            now,
-            InboundOutcome::Comment { number: next.number.clone() },
-        );
         uow.comments.push(comment.clone());
-        uow.tickets.push(Versioned::update(next, t.version));
-        self.commit_ticket(uow).await?;
         Ok(comment)
     }
 

@@ -51,6 +51,7 @@ pub const SCENARIOS: &[&str] = &[
     "archive_port",
     "sla_alert_moments",
     "sla_settings_versions",
+    "settings_documents_are_independent",
     "satisfaction_ratings",
     "inbound_messages",
 ];
@@ -72,7 +73,7 @@ macro_rules! store_conformance {
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
             untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions,
-            satisfaction_ratings, inbound_messages);
+            settings_documents_are_independent, satisfaction_ratings, inbound_messages);
     };
     (@each_skip $reason:expr, $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -95,7 +96,7 @@ macro_rules! store_conformance {
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
             untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions,
-            satisfaction_ratings, inbound_messages);
+            settings_documents_are_independent, satisfaction_ratings, inbound_messages);
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -1457,6 +1458,24 @@ pub async fn sla_settings_versions(store: Arc<dyn Store>) {
     assert_eq!(store.sla_spec().await.unwrap(), Some((spec, 1)));
     assert_eq!(store.save_sla_spec(&other, 1).await.unwrap(), 2);
     assert_eq!(store.sla_spec().await.unwrap(), Some((other, 2)));
+}
+
+/// Saved documents are independent per key: the macros' versions start at 1 whatever the
+/// service levels' version is, and a stale save of one leaves the other alone.
+pub async fn settings_documents_are_independent(store: Arc<dyn Store>) {
+    use crate::ports::DocumentKey;
+    let spec = crate::sla::SlaSpec::default();
+    assert_eq!(store.save_sla_spec(&spec, 0).await.unwrap(), 1);
+    assert_eq!(store.save_sla_spec(&spec, 1).await.unwrap(), 2);
+    assert_eq!(store.document(DocumentKey::Macros).await.unwrap(), None);
+    let doc = serde_json::json!({ "macros": [{ "name": "Ask for logs", "emoji": "é✓" }] });
+    assert_eq!(store.save_document(DocumentKey::Macros, &doc, 0).await.unwrap(), 1);
+    match store.save_document(DocumentKey::Macros, &serde_json::json!({}), 2).await {
+        Err(StoreError::VersionMismatch { expected: 2, found: 1 }) => {}
+        x => panic!("a stale save: {x:?}"),
+    }
+    assert_eq!(store.document(DocumentKey::Macros).await.unwrap(), Some((doc, 1)));
+    assert_eq!(store.sla_spec().await.unwrap(), Some((spec, 2)));
 }
 
 /// A ticket's satisfaction rating and its staff-only history event are written in one unit of

@@ -77,6 +77,7 @@ pub fn event(ticket: &Ticket, at: DateTime<Utc>) -> HistoryEvent {
         note: None,
         internal: false,
         version: ticket.version,
+        by_macro: None,
     }
 }
 

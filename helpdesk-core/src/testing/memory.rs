@@ -42,7 +42,7 @@ struct State {
     windows: HashMap<(String, DateTime<Utc>), u64>,
     notices: Vec<Notice>,
     inbound: HashMap<InboundId, InboundMessage>,
-    sla_spec: Option<(crate::sla::SlaSpec, u64)>,
+    documents: HashMap<&'static str, (serde_json::Value, u64)>,
 }
 
 /// The in-memory store.
@@ -663,16 +663,21 @@ impl ReportStore for InMemoryStore {
 
 #[async_trait]
 impl crate::ports::SettingsStore for InMemoryStore {
-    async fn sla_spec(&self) -> StoreResult<Option<(crate::sla::SlaSpec, u64)>> {
-        Ok(self.lock().sla_spec.clone())
+    async fn document(&self, key: crate::ports::DocumentKey) -> StoreResult<Option<(serde_json::Value, u64)>> {
+        Ok(self.lock().documents.get(key.as_str()).cloned())
     }
-    async fn save_sla_spec(&self, spec: &crate::sla::SlaSpec, expected: u64) -> StoreResult<u64> {
+    async fn save_document(
+        &self,
+        key: crate::ports::DocumentKey,
+        doc: &serde_json::Value,
+        expected: u64,
+    ) -> StoreResult<u64> {
         let mut s = self.lock();
-        let found = s.sla_spec.as_ref().map_or(0, |(_, v)| *v);
+        let found = s.documents.get(key.as_str()).map_or(0, |(_, v)| *v);
         if found != expected {
             return Err(StoreError::VersionMismatch { expected, found });
         }
-        s.sla_spec = Some((spec.clone(), found + 1));
+        s.documents.insert(key.as_str(), (doc.clone(), found + 1));
         Ok(found + 1)
     }
 }

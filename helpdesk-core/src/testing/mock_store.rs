@@ -151,8 +151,13 @@ mockall::mock! {
 
     #[async_trait]
     impl crate::ports::SettingsStore for Store {
-        async fn sla_spec(&self) -> StoreResult<Option<(crate::sla::SlaSpec, u64)>>;
-        async fn save_sla_spec(&self, spec: &crate::sla::SlaSpec, expected: u64) -> StoreResult<u64>;
+        async fn document(&self, key: crate::ports::DocumentKey) -> StoreResult<Option<(serde_json::Value, u64)>>;
+        async fn save_document(
+            &self,
+            key: crate::ports::DocumentKey,
+            doc: &serde_json::Value,
+            expected: u64,
+        ) -> StoreResult<u64>;
     }
 
     #[async_trait]

@@ -118,6 +118,7 @@ impl StoredSamples {
             note: Some("New VPN profile pushed.".into()),
             internal: false,
             version: 4,
+            by_macro: None,
         };
         let comment = Comment {
             id: comment_id,
