@@ -22,6 +22,7 @@ mod contract;
         (name = "users", description = "Profiles and user administration"),
         (name = "tickets", description = "Tickets, history and comments"),
         (name = "ticket actions", description = "One route per lifecycle action"),
+        (name = "macros", description = "Named bundles of changes staff apply to a ticket in one action"),
         (name = "catalog", description = "Departments, categories, priorities, statuses, lifecycle"),
         (name = "integrations", description = "API keys and the workflow system"),
         (name = "admin", description = "Outbox administration"),
@@ -59,6 +60,7 @@ pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::auth::router())
         .merge(routes::users::router())
         .merge(routes::tickets::router())
+        .merge(routes::macros::router())
         .merge(routes::catalog::router())
         .merge(routes::integrations::router())
         .merge(routes::admin::router())
@@ -110,7 +112,7 @@ fn string_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi
 
 /// One of `values`, or `null` (as `oneOf`, which client generators turn into an optional
 /// enum).
-fn nullable_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::schema::Schema {
+pub(crate) fn nullable_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::Type;
     utoipa::openapi::schema::Schema::OneOf(
         utoipa::openapi::schema::OneOfBuilder::new()

@@ -283,6 +283,9 @@ pub struct EventOut {
     pub internal: bool,
     /// The ticket's version after this event.
     pub version: u64,
+    /// The macro that made the change (its events share one version), by its name then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_macro: Option<String>,
 }
 
 impl From<&HistoryEvent> for EventOut {
@@ -308,6 +311,7 @@ impl From<&HistoryEvent> for EventOut {
             note: e.note.clone(),
             internal: e.internal,
             version: e.version,
+            by_macro: e.by_macro.clone(),
         }
     }
 }

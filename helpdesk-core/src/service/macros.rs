@@ -219,11 +219,11 @@ impl HelpDesk {
         } else if action_note.is_some() {
             errs.push(FieldError::new("action_note", "invalid", "a note goes with an action"));
         }
-        if comment.is_none()
+        if text(&draft.comment).is_none()
             && draft.priority.is_none()
-            && department.is_none()
-            && add_tags.is_empty()
-            && remove_tags.is_empty()
+            && text(&draft.department).is_none()
+            && draft.add_tags.is_empty()
+            && draft.remove_tags.is_empty()
             && draft.action.is_none()
         {
             errs.push(FieldError::new(

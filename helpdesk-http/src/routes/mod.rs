@@ -11,6 +11,7 @@ pub(crate) mod avatars;
 pub(crate) mod bulk;
 pub(crate) mod catalog;
 pub(crate) mod integrations;
+pub(crate) mod macros;
 pub(crate) mod mail_in;
 pub(crate) mod notifications;
 pub(crate) mod ops;
