@@ -1186,7 +1186,9 @@ async fn a_macro_applies_all_of_its_parts_in_one_commit_or_nothing() {
             &coord,
             None,
             MacroDraft {
-                comment: Some("Hello {{requester.first_name}}, {{ticket.number}} is fixed. {{agent.first_name}}".into()),
+                comment: Some(
+                    "Hello {{requester.first_name}}, {{ticket.number}} is fixed. {{agent.first_name}}".into(),
+                ),
                 add_tags: vec!["Fixed by macro".into()],
                 action: Some(Action::Resolve),
                 action_note: Some("Solved for {{requester.name}}".into()),
@@ -1230,10 +1232,7 @@ async fn a_macro_applies_all_of_its_parts_in_one_commit_or_nothing() {
         .unwrap();
     let mark = e.store.outbox_records().len();
     let refused = e.desk.apply_macro(&coord, &n, hold.id, None, None).await;
-    assert!(
-        matches!(refused, Err(Error::InvalidTransition { .. } | Error::ActionNotAllowed { .. })),
-        "{refused:?}"
-    );
+    assert!(matches!(refused, Err(Error::InvalidTransition { .. } | Error::ActionNotAllowed { .. })), "{refused:?}");
     let after = e.desk.ticket(&coord, &n).await.unwrap().ticket;
     assert_eq!((after.version, after.tags.len()), (t.version, 0));
     assert_eq!(e.desk.comments(&coord, &n).await.unwrap().len(), 0);

@@ -87,6 +87,9 @@ async fn macros_are_kept_previewed_and_applied_all_or_nothing() {
     let named: Vec<_> =
         history.body.as_array().unwrap().iter().filter(|e| e["by_macro"] == json!("Solved: toner")).collect();
     assert_eq!(named.len(), 3, "{:?}", history.body);
+    // The requester sees the public events, never the name of the staff's tool.
+    let theirs = app.get(&format!("/api/v1/tickets/{n}/history"), &emp).await;
+    assert!(theirs.body.as_array().unwrap().iter().all(|e| e.get("by_macro").is_none()), "{:?}", theirs.body);
 
     // Resolved now: applying it again is refused by the lifecycle as a whole.
     let r = app.post(&apply, &coord, json!({})).await;

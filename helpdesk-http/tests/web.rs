@@ -1627,3 +1627,88 @@ async fn the_queue_changes_the_ticked_tickets_at_once_and_a_second_send_changes_
     let r = post_form(&app, "/desk/bulk", &theirs, &[("csrf", &csrf_of(&p.html)), ("number", &a), ("add", "x")]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_coordinator_makes_a_macro_previews_it_on_a_ticket_and_applies_it_once() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    app.user(2, "coordinator").await;
+    let n = app.ticket(&emp, "Printer <b>jams</b>").await;
+    let staff = sign_in(&app, "user2@example.com").await;
+    let p = send(&app, Method::GET, "/macros", Some(&staff), None, &[]).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    assert!(p.html.contains("No macro yet") && p.html.contains("{{requester.first_name}}"), "{}", p.html);
+    assert!(!p.html.contains("name=\"shared\""), "only admins share macros");
+    let csrf = csrf_of(&p.html);
+    // A mistake keeps what was typed and names the problem.
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("name", "Ask for the model"),
+        ("comment", "Hi {{requester.nickname}}"),
+        ("action", "await_requester"),
+        ("action_note", "Which model is it?"),
+    ];
+    let r = post_form(&app, "/macros", &staff, &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.html);
+    assert!(r.html.contains("unknown placeholder") && r.html.contains("Which model is it?"), "{}", r.html);
+    let good = [
+        ("csrf", csrf.as_str()),
+        ("name", "Ask for the model"),
+        ("comment", "Internal: {{requester.name}} asked about {{ticket.subject}}"),
+        ("comment_internal", "on"),
+        ("add_tags", "needs-info"),
+        ("priority", "low"),
+        ("action", "hold"),
+        ("action_note", "Waiting for the model of {{ticket.number}}"),
+    ];
+    let r = post_form(&app, "/macros", &staff, &good).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.html);
+    let p = send(&app, Method::GET, "/macros?done=saved", Some(&staff), None, &[]).await;
+    assert!(p.html.contains("Ask for the model") && p.html.contains("internal note"), "{}", p.html);
+
+    // Hold needs an open ticket: triage and take it first.
+    let r =
+        app.post(&format!("/api/v1/tickets/{n}/approve"), &app.admin, serde_json::json!({"priority": "high"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = app.post(&format!("/api/v1/tickets/{n}/claim"), &app.admin, serde_json::json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let t = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&staff), None, &[]).await;
+    assert!(t.html.contains(&format!("action=\"/tickets/{n}/macro\"")), "the ticket offers its macros");
+    let id =
+        t.html.split("<select id=\"macro-id\" name=\"id\"><option value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let preview = send(&app, Method::GET, &format!("/tickets/{n}/macro?id={id}"), Some(&staff), None, &[]).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.html);
+    // Placeholders filled, the requester's text escaped, the old and new values shown.
+    assert!(
+        preview.html.contains("Printer &#60;b&#62;jams&#60;/b&#62;") || preview.html.contains("Printer &lt;b&gt;jams"),
+        "{}",
+        preview.html
+    );
+    assert!(!preview.html.contains("<b>jams"), "{}", preview.html);
+    assert!(preview.html.contains(&format!("Waiting for the model of {n}")), "{}", preview.html);
+    assert!(preview.html.contains("needs-info") && preview.html.contains("On hold"), "{}", preview.html);
+    let version = preview.html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let key = preview.html.split("name=\"key\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let before = app.get(&format!("/api/v1/tickets/{n}"), &app.admin).await;
+    assert_eq!(before.body["version"].to_string(), version, "the preview wrote nothing");
+    let fields = [("csrf", csrf.as_str()), ("id", id), ("version", version.as_str()), ("key", key.as_str())];
+    let r = post_form(&app, &format!("/tickets/{n}/macro"), &staff, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.html);
+    let after = app.get(&format!("/api/v1/tickets/{n}"), &app.admin).await;
+    assert_eq!((after.body["status"].as_str(), after.body["priority"].as_str()), (Some("on_hold"), Some("low")));
+    // A second send of the same form (a double click) applies nothing again.
+    let again = post_form(&app, &format!("/tickets/{n}/macro"), &staff, &fields).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    let comments = app.get(&format!("/api/v1/tickets/{n}/comments"), &app.admin).await;
+    assert_eq!(comments.body.as_array().unwrap().len(), 1, "{:?}", comments.body);
+    let page = send(&app, Method::GET, &format!("/tickets/{n}?macro=1"), Some(&staff), None, &[]).await;
+    assert!(page.html.contains("Macro applied."), "{}", page.html);
+    assert!(page.html.contains("Macro “Ask for the model” applied by You"), "{}", page.html);
+    // The requester sees the status change, never the macro's name or its internal note.
+    let theirs = sign_in(&app, "user1@example.com").await;
+    let p = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&theirs), None, &[]).await;
+    assert!(!p.html.contains("Ask for the model") && !p.html.contains("Internal:"), "{}", p.html);
+    assert!(!p.html.contains("macro-id"), "{}", p.html);
+    let r = send(&app, Method::GET, "/macros", Some(&theirs), None, &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -20,8 +20,8 @@ pub use company_id::{CompanyId, CompanyIdFormat};
 pub use email::Email;
 pub use file::{FileName, StorageKey};
 pub use ids::{
-    ApiKeyId, AttachmentId, AuditId, CommentId, EventId, InboundId, MacroId, MessageId, NoticeId, RejectionId, SessionId,
-    TicketId, UserId,
+    ApiKeyId, AttachmentId, AuditId, CommentId, EventId, InboundId, MacroId, MessageId, NoticeId, RejectionId,
+    SessionId, TicketId, UserId,
 };
 pub use person::{PersonName, Suffix};
 pub use status::{Role, TicketStatus, UserStatus};

@@ -170,8 +170,9 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled_once_and_values_stay_text() {
-        let t = Template::parse_field("body", "Hi {{ requester.first_name }}, {{ticket.subject}} ({{ticket.number}})", 100)
-            .unwrap();
+        let t =
+            Template::parse_field("body", "Hi {{ requester.first_name }}, {{ticket.subject}} ({{ticket.number}})", 100)
+                .unwrap();
         assert_eq!(t.render(fill), "Hi Ana, about {{ticket.number}} <b> (TX0042)");
     }
 

@@ -174,14 +174,10 @@ impl HelpDesk {
         let add_tags = errs.check(Tag::parse_set("add_tags", &draft.add_tags)).unwrap_or_default();
         let remove_tags = errs.check(Tag::parse_set("remove_tags", &draft.remove_tags)).unwrap_or_default();
         if let Some(both) = add_tags.iter().find(|t| remove_tags.contains(t)) {
-            errs.push(FieldError::new(
-                "remove_tags",
-                "invalid",
-                format!("`{both}` is both added and taken away"),
-            ));
+            errs.push(FieldError::new("remove_tags", "invalid", format!("`{both}` is both added and taken away")));
         }
-        let action_note = text(&draft.action_note)
-            .and_then(|n| errs.check(Template::parse_field("action_note", n, Note::MAX_CHARS)));
+        let action_note =
+            text(&draft.action_note).and_then(|n| errs.check(Template::parse_field("action_note", n, Note::MAX_CHARS)));
         if let Some(action) = draft.action {
             if MACRO_ACTIONS.contains(&action) {
                 let needs = |input: &[Input]| {
@@ -328,7 +324,12 @@ impl HelpDesk {
     ///
     /// # Errors
     /// As [`apply_macro`](Self::apply_macro).
-    pub async fn preview_macro(&self, principal: &Principal, number: &TicketNumber, id: MacroId) -> Result<MacroPreview> {
+    pub async fn preview_macro(
+        &self,
+        principal: &Principal,
+        number: &TicketNumber,
+        id: MacroId,
+    ) -> Result<MacroPreview> {
         let m = self.macro_by_id(principal, id).await?;
         let t = self.visible_ticket(principal, number).await?;
         Ok(self.plan_macro(principal, &t, &m, self.now()).await?.2)
@@ -369,8 +370,7 @@ impl HelpDesk {
             if uow.events.is_empty() {
                 return Ok(t);
             }
-            uow.idempotency =
-                idempotency_key.map(|key| self.idempotency_record(principal, key, &request_hash, t.id));
+            uow.idempotency = idempotency_key.map(|key| self.idempotency_record(principal, key, &request_hash, t.id));
             uow.tickets.push(Versioned::update(next, t.version));
             self.commit_ticket(uow).await
         }

@@ -258,6 +258,21 @@ const IDEMPOTENT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(
 /// a dropped connection): twice [`IDEMPOTENT_DEADLINE`], so a live attempt is never overtaken.
 const IN_PROGRESS_STALE: chrono::Duration = chrono::Duration::seconds(30);
 
+/// The history a principal may see: internal events and the names of the macros that made
+/// changes (staff's own tools) only for those who see internal content.
+fn visible_history(history: Vec<HistoryEvent>, internal: bool) -> Vec<HistoryEvent> {
+    history
+        .into_iter()
+        .filter(|e| internal || !e.internal)
+        .map(|mut e| {
+            if !internal {
+                e.by_macro = None;
+            }
+            e
+        })
+        .collect()
+}
+
 /// Runs an idempotent write under [`IDEMPOTENT_DEADLINE`].
 async fn within_deadline<T>(write: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     tokio::time::timeout(IDEMPOTENT_DEADLINE, write)
@@ -647,7 +662,7 @@ impl HelpDesk {
             fields.push(TicketField::Tags);
         }
         for f in &fields {
-            if !self.allowed(principal, Permission::EditTicket, &Resource::field(&t, *f)) {
+            if !self.allowed(principal, Permission::EditTicket, &Resource::field(t, *f)) {
                 return Err(Error::Forbidden(match f {
                     TicketField::Subject => "edit subject",
                     TicketField::Description => "edit description",
@@ -733,7 +748,7 @@ impl HelpDesk {
             ));
             next.department = Some(d);
         }
-        if let Some(tags) = errs.check(edited_tags(&t.tags, &edit))
+        if let Some(tags) = errs.check(edited_tags(&t.tags, edit))
             && tags != t.tags
         {
             let shown = |tags: &[Tag]| Some(Tag::join(tags)).filter(|s| !s.is_empty());
@@ -1093,7 +1108,7 @@ impl HelpDesk {
             .collect();
         let comments: Vec<Comment> = comments.into_iter().filter(|c| internal || !c.internal).collect();
         let sla = if internal { self.sla_of(&t, &history) } else { None };
-        let history: Vec<HistoryEvent> = history.into_iter().filter(|e| internal || !e.internal).collect();
+        let history = visible_history(history, internal);
         // The people the page names: requester, assignee, and who wrote or acted.
         let mut ids: Vec<UserId> = [Some(t.requester), t.assignee].into_iter().flatten().collect();
         let actors = comments.iter().map(|c| &c.author).chain(history.iter().map(|e| &e.actor));
@@ -1123,7 +1138,7 @@ impl HelpDesk {
     pub async fn history(&self, principal: &Principal, number: &TicketNumber) -> Result<Vec<HistoryEvent>> {
         let t = self.visible_ticket(principal, number).await?;
         let internal = self.allowed(principal, Permission::ViewInternal, &Resource::ticket(&t));
-        Ok(self.inner.store.history(t.id).await?.into_iter().filter(|e| internal || !e.internal).collect())
+        Ok(visible_history(self.inner.store.history(t.id).await?, internal))
     }
 
     /// Closes resolved tickets past the auto-close delay, as the system. Returns how many

@@ -177,11 +177,7 @@ impl From<MacroPreview> for MacroPreviewOut {
             comment: p.comment,
             comment_internal: p.comment_internal,
             action_note: p.action_note,
-            changes: p
-                .changes
-                .into_iter()
-                .map(|c| ChangeOut { field: c.field, old: c.old, new: c.new })
-                .collect(),
+            changes: p.changes.into_iter().map(|c| ChangeOut { field: c.field, old: c.old, new: c.new }).collect(),
             status: p.status.to_string(),
         }
     }

@@ -22,6 +22,7 @@ mod desk_bulk;
 mod filing;
 mod integrations;
 mod live;
+mod macros;
 mod mail_confirm;
 mod notices;
 mod pages;
@@ -113,6 +114,10 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/desk/tickets.csv", get(desk::export))
         .route("/desk/bulk", axum::routing::post(desk_bulk::bulk))
         .route("/reports", get(reports::reports))
+        .route("/macros", get(macros::macros).post(macros::create))
+        .route("/macros/{id}", get(macros::edit_form).post(macros::update))
+        .route("/macros/{id}/delete", axum::routing::post(macros::delete))
+        .route("/tickets/{number}/macro", get(macros::preview).post(macros::apply))
         .route("/users/rejections", get(audit::rejections))
         .route("/audit", get(audit::audit))
         .route("/integrations", get(integrations::integrations))

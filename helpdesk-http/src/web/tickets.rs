@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use helpdesk_core::domain::TicketNumber;
 use helpdesk_core::lifecycle::Action;
-use helpdesk_core::model::{ActorRef, EventKind, UserSummary};
+use helpdesk_core::model::{ActorRef, EventKind, HistoryEvent, UserSummary};
 use serde::Deserialize;
 
 use super::attachments::Stored;
@@ -89,6 +89,8 @@ struct TicketPageView {
     tags: Vec<(String, Option<String>)>,
     /// The viewer may add and remove tags.
     can_tag: bool,
+    /// The macros staff may apply here: (id, name).
+    macros: Vec<(String, String)>,
     files_hint: String,
     attachments: Vec<AttachmentRow>,
     comment: String,
@@ -132,6 +134,77 @@ fn action_words(a: Action) -> &'static str {
     }
 }
 
+/// One history event in words.
+fn event_words(e: &HistoryEvent, who: &PageUser, people: &[UserSummary]) -> String {
+    match &e.kind {
+        EventKind::Action { action } => action_words(*action).to_owned(),
+        EventKind::Edited => {
+            if let Some(c) = e.changes.iter().find(|c| c.field == helpdesk_core::SLA_POLICY_FIELD) {
+                format!("Service-level policy: {}", c.new.as_deref().unwrap_or("none"))
+            } else if let [c] = e.changes.as_slice()
+                && c.field == "tags"
+            {
+                format!("Tags changed by {}: {}", who_wrote(&e.actor, who, people), tag_change_words(c))
+            } else {
+                "Edited".to_owned()
+            }
+        }
+        EventKind::Commented { .. } => format!("Comment by {}", who_wrote(&e.actor, who, people)),
+        EventKind::AttachmentAdded { .. } => "Attachment added".to_owned(),
+        EventKind::Rated { rating } => match e.note.as_deref() {
+            Some(comment) => format!("Rated {rating} by the requester: \u{201c}{comment}\u{201d}"),
+            None => format!("Rated {rating} by the requester"),
+        },
+    }
+}
+
+/// What one event of a macro did, as a part of its entry.
+fn macro_part_words(e: &HistoryEvent) -> String {
+    match &e.kind {
+        EventKind::Action { action } => action_words(*action).to_owned(),
+        EventKind::Commented { .. } if e.internal => "internal note".to_owned(),
+        EventKind::Commented { .. } => "reply".to_owned(),
+        _ => {
+            let fields: Vec<&str> = e.changes.iter().map(|c| c.field.as_str()).collect();
+            match e.changes.as_slice() {
+                [c] if c.field == "tags" => format!("tags: {}", tag_change_words(c)),
+                _ => format!("changed {}", fields.join(", ").replace('_', " ")),
+            }
+        }
+    }
+}
+
+/// The history as the page lists it: the events one macro wrote (one commit, one version)
+/// make one entry that names the macro and what it did.
+fn history_rows(history: &[HistoryEvent], who: &PageUser, people: &[UserSummary]) -> Vec<EventRow> {
+    let mut rows = Vec::with_capacity(history.len());
+    let mut i = 0;
+    while let Some(e) = history.get(i) {
+        let (at, at_iso) = when(e.at);
+        let group = match &e.by_macro {
+            Some(name) => history[i..]
+                .iter()
+                .take_while(|x| x.by_macro.as_ref() == Some(name) && x.version == e.version && x.at == e.at)
+                .count(),
+            None => 1,
+        };
+        let what = match &e.by_macro {
+            Some(name) => {
+                let parts: Vec<String> = history[i..i + group].iter().map(macro_part_words).collect();
+                format!(
+                    "Macro \u{201c}{name}\u{201d} applied by {}: {}",
+                    who_wrote(&e.actor, who, people),
+                    parts.join("; ")
+                )
+            }
+            None => event_words(e, who, people),
+        };
+        rows.push(EventRow { what, at, at_iso });
+        i += group.max(1);
+    }
+    rows
+}
+
 /// Who did something, as the page names them: "You", a name with "(help desk)" for staff, the
 /// external system's name, or "helpdesk" for the system itself.
 fn who_wrote(actor: &ActorRef, me: &PageUser, people: &[UserSummary]) -> String {
@@ -165,6 +238,8 @@ pub(crate) struct TicketQuery {
     commented: Option<String>,
     uploaded: Option<String>,
     edited: Option<String>,
+    #[serde(rename = "macro")]
+    macro_applied: Option<String>,
 }
 
 /// What staff see of the requester, and the fields they may edit.
@@ -249,6 +324,8 @@ pub(crate) async fn ticket_page(
         Some(format!("Ticket {number} filed{with}. You will get a mail at each step."))
     } else if q.edited.is_some() {
         Some("Details saved.".to_owned())
+    } else if q.macro_applied.is_some() {
+        Some("Macro applied.".to_owned())
     } else if q.stale.is_some() {
         Some("The ticket changed since you opened it; here it is now. Nothing was done.".to_owned())
     } else if let Some(files) = q.commented.as_deref() {
@@ -334,6 +411,17 @@ pub(crate) async fn render_ticket(
             direct: w.direct,
         })
         .collect();
+    let macros = if staff.is_some() {
+        s.desk()
+            .macros(&who.principal)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|m| (m.id.to_string(), m.name.to_string()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let page_view = TicketPageView {
         layout,
         number: t.number.to_string(),
@@ -376,6 +464,7 @@ pub(crate) async fn render_ticket(
             })
             .collect(),
         can_tag: view.can_tag,
+        macros,
         can_comment: !t.status.is_terminal() || view.sees_internal,
         files_hint: super::attachments::files_hint(s),
         attachments: attachments.iter().filter(|a| a.comment.is_none()).map(row).collect(),
@@ -402,33 +491,7 @@ pub(crate) async fn render_ticket(
                 }
             })
             .collect(),
-        history: history
-            .iter()
-            .map(|e| {
-                let what = match &e.kind {
-                    EventKind::Action { action } => action_words(*action).to_owned(),
-                    EventKind::Edited => {
-                        if let Some(c) = e.changes.iter().find(|c| c.field == helpdesk_core::SLA_POLICY_FIELD) {
-                            format!("Service-level policy: {}", c.new.as_deref().unwrap_or("none"))
-                        } else if let [c] = e.changes.as_slice()
-                            && c.field == "tags"
-                        {
-                            format!("Tags changed by {}: {}", who_wrote(&e.actor, who, &people), tag_change_words(c))
-                        } else {
-                            "Edited".to_owned()
-                        }
-                    }
-                    EventKind::Commented { .. } => format!("Comment by {}", who_wrote(&e.actor, who, &people)),
-                    EventKind::AttachmentAdded { .. } => "Attachment added".to_owned(),
-                    EventKind::Rated { rating } => match e.note.as_deref() {
-                        Some(comment) => format!("Rated {rating} by the requester: \u{201c}{comment}\u{201d}"),
-                        None => format!("Rated {rating} by the requester"),
-                    },
-                };
-                let (at, at_iso) = when(e.at);
-                EventRow { what, at, at_iso }
-            })
-            .collect(),
+        history: history_rows(&history, who, &people),
     };
     page(status, &page_view)
 }
