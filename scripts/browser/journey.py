@@ -486,12 +486,29 @@ def run(j, base, data):
         # Meanwhile the employee's tab is in the background: it lets its stream go, and catches
         # up when shown again.
         set_hidden(page, True)
+        # The coordinator resolves with a macro of their own: a reply with the requester's name
+        # filled in, a tag and the resolution, previewed first, applied as one step.
+        desk.goto(base + "/macros")
+        desk.fill("#macro-name", "Solved: VPN")
+        desk.fill("#macro-comment", "Hello {{requester.first_name}}, {{ticket.number}} is solved: the split tunnel is fixed.")
+        desk.fill("#macro-add-tags", "solved-by-macro")
+        desk.select_option("#macro-action", "resolve")
+        desk.fill("#macro-action-note", "Split tunnel fixed for the Lisbon office.")
+        desk.click("form.macro-form button[type=submit]")
+        check("Macro saved." in desk.content() and "Solved: VPN" in desk.inner_text("main table"), "the macro is saved", desk)
+        j.look(desk, "macros")
         desk.goto(base + f"/tickets/{number}")
         check("The Lisbon office" in desk.content(), "the answer reached the coordinator")
-        desk.click("main >> text=Resolve")
-        desk.fill("#text", "Split tunnel fixed for the Lisbon office.")
+        desk.select_option("#macro-id", label="Solved: VPN")
+        desk.click("form.macro-pick button[type=submit]")
+        check(f"{number} is solved" in desk.inner_text("main") and "Resolved" in desk.inner_text("main"),
+              "the preview shows the reply filled in and the status after", desk)
+        j.look(desk, "macro-preview")
         desk.click("main form button[type=submit]")
-        check("Done: resolved." in desk.content(), "the coordinator resolves the ticket", desk)
+        check("Macro applied." in desk.content(), "the coordinator resolves the ticket with the macro", desk)
+        check("Macro \u201cSolved: VPN\u201d applied by You" in desk.inner_text("main"),
+              "the history shows the macro as one entry", desk)
+        j.look(desk, "macro-applied")
         # The resolution mail asks the employee to rate the help: a link that needs no sign-in.
         rate_path = mailed_token(data, EMPLOYEE[0], r"(/rate/TX\d+/[A-Za-z0-9_-]+\?rating=good)")
         check(rate_path is not None and number in rate_path, "the resolution mail carries a rating link")
