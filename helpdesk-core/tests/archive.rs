@@ -68,6 +68,12 @@ async fn every_record_goes_out_and_comes_back_the_same() {
     let m2 = archive::export(target.as_ref(), target_blobs.as_ref(), ALL, &second).await.unwrap();
     assert_eq!(parts(&m1), parts(&m2), "a record changed on the way");
     assert_eq!(m1.ticket_number_high_water, m2.ticket_number_high_water);
+    // Saved settings come along: the service levels and the macros.
+    use helpdesk_core::ports::SettingsStore as _;
+    let macros = helpdesk_core::ports::DocumentKey::Macros;
+    let (source_macros, _) = store.document(macros).await.unwrap().expect("the seed saved a macro");
+    assert_eq!(target.document(macros).await.unwrap().map(|(d, _)| d), Some(source_macros));
+    assert_eq!(target.sla_spec().await.unwrap().map(|(s, _)| s), store.sla_spec().await.unwrap().map(|(s, _)| s));
 
     // Delivery states are kept: delivered mail is not sent again, the dead stays dead.
     assert_eq!(outbox_states(store.as_ref()).await, outbox_states(target.as_ref()).await);

@@ -230,8 +230,16 @@ pub async fn export(
     parts.push(w.finish(Part::Inbound.name())?);
 
     let mut w = part(Part::Settings)?;
-    if let Some((sla, _)) = store.sla_spec().await? {
-        w.record(&SavedSettings { sla })?;
+    let sla = store.sla_spec().await?.map(|(sla, _)| sla);
+    let macros = match store.document(crate::ports::DocumentKey::Macros).await? {
+        Some((doc, _)) => Some(serde_json::from_value(doc).map_err(|e| crate::ports::StoreError::Backend {
+            backend: "settings",
+            source: format!("the saved macros: {e}").into(),
+        })?),
+        None => None,
+    };
+    if sla.is_some() || macros.is_some() {
+        w.record(&SavedSettings { sla, macros })?;
     }
     parts.push(w.finish(Part::Settings.name())?);
 

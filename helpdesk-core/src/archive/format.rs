@@ -63,11 +63,15 @@ pub struct PartSummary {
     pub sha256: String,
 }
 
-/// The line of `settings.ndjson`: what an admin saved through the settings routes.
+/// The line of `settings.ndjson`: what admins and staff saved through the settings routes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedSettings {
-    /// The service-level calendars and policies.
-    pub sla: crate::sla::SlaSpec,
+    /// The service-level calendars and policies, when saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<crate::sla::SlaSpec>,
+    /// Every macro, when any was saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macros: Option<crate::model::MacroBook>,
 }
 
 /// A line of `tickets.ndjson`: a ticket and every record that hangs off it, so an import

@@ -375,8 +375,17 @@ async fn write_part(store: &dyn Store, part: Part, lines: &[String], highest: &m
             for s in saved {
                 // An import starts the saved version again at 1 (versions only order saves
                 // within one store).
-                let expected = store.sla_spec().await?.map_or(0, |(_, v)| v);
-                store.save_sla_spec(&s.sla, expected).await?;
+                if let Some(sla) = &s.sla {
+                    let expected = store.sla_spec().await?.map_or(0, |(_, v)| v);
+                    store.save_sla_spec(sla, expected).await?;
+                }
+                if let Some(book) = &s.macros {
+                    let key = crate::ports::DocumentKey::Macros;
+                    let expected = store.document(key).await?.map_or(0, |(_, v)| v);
+                    let doc = serde_json::to_value(book)
+                        .map_err(|e| crate::ports::StoreError::Backend { backend: "settings", source: Box::new(e) })?;
+                    store.save_document(key, &doc, expected).await?;
+                }
             }
         }
     }

@@ -231,6 +231,14 @@ pub async fn seed_every_kind(store: Arc<dyn Store>, blobs: Arc<dyn ObjectStore>,
     }))
     .unwrap();
     store.save_sla_spec(&sla, 0).await.unwrap();
+    // A macro of the coordinator's.
+    let draft = crate::MacroDraft {
+        name: "Ask for the model".into(),
+        comment: Some("Which model is it, {{requester.first_name}}?".into()),
+        add_tags: vec!["needs-info".into()],
+        ..crate::MacroDraft::default()
+    };
+    desk.save_macro(&coord, None, draft).await.unwrap();
 
     Seeded {
         desk,
