@@ -125,3 +125,59 @@ async fn an_idempotency_key_replays_the_answer_instead_of_a_second_run() {
     let other = bulk(&app, &app.admin, Some("bulk-1"), json!({"numbers": [a], "add_tags": ["x"]})).await;
     assert!(other.status.is_client_error() && other.status != StatusCode::OK, "{:?}", other.status);
 }
+
+#[tokio::test]
+async fn a_macro_or_an_action_goes_to_many_tickets_and_each_is_all_or_nothing() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    let (_, coord) = app.user(2, "coordinator").await;
+    let mut numbers = Vec::new();
+    for i in 0..3 {
+        numbers.push(app.ticket(&emp, &format!("Phone {i}")).await);
+    }
+    // Accept two at once; the third is rejected first, so the lifecycle refuses it alone.
+    let r = app.post(&format!("/api/v1/tickets/{}/reject", numbers[2]), &coord, json!({"reason": "duplicate"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = bulk(&app, &coord, None, json!({"numbers": numbers, "action": "approve", "priority": "low"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["changed"], 2, "{:?}", r.body);
+    assert_eq!(
+        (r.body["items"][2]["outcome"].clone(), r.body["items"][2]["code"].clone()),
+        (json!("refused"), json!("conflict"))
+    );
+    for n in &numbers[..2] {
+        let t = app.get(&format!("/api/v1/tickets/{n}"), &coord).await;
+        assert_eq!((t.body["status"].as_str(), t.body["priority"].as_str()), (Some("open"), Some("low")));
+    }
+
+    // A macro on all three: each ticket is all or nothing; a retry with the key writes no
+    // second reply.
+    let m = app
+        .post(
+            "/api/v1/macros",
+            &coord,
+            json!({"name": "Take and greet", "comment": "On it, {{requester.first_name}}.", "action": "claim"}),
+        )
+        .await;
+    assert_eq!(m.status, StatusCode::CREATED, "{:?}", m.body);
+    let id = m.body["id"].as_str().unwrap();
+    let body = json!({"numbers": numbers, "macro_id": id});
+    let r = bulk(&app, &coord, Some("greet-1"), body.clone()).await;
+    assert_eq!(r.body["changed"], 2, "{:?}", r.body);
+    assert_eq!(r.body["items"][2]["outcome"], "refused", "a rejected ticket cannot be claimed: {:?}", r.body);
+    let rejected = app.get(&format!("/api/v1/tickets/{}/comments", numbers[2]), &coord).await;
+    assert!(rejected.body.as_array().unwrap().is_empty(), "the refused ticket got no reply: {:?}", rejected.body);
+    let again = bulk(&app, &coord, Some("greet-1"), body).await;
+    assert_eq!(again.body["replayed"], true);
+    for n in &numbers[..2] {
+        let c = app.get(&format!("/api/v1/tickets/{n}/comments"), &emp).await;
+        assert_eq!(c.body.as_array().unwrap().len(), 1, "{n}: {:?}", c.body);
+        assert_eq!(c.body[0]["body"], "On it, Test.");
+    }
+    // A macro goes alone; an unknown macro is not found before anything is written.
+    let r = bulk(&app, &coord, None, json!({"numbers": numbers, "macro_id": id, "add_tags": ["x"]})).await;
+    assert_eq!((r.status, r.field_names()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["macro_id".to_owned()]));
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let r = bulk(&app, &coord, None, json!({"numbers": numbers, "macro_id": unknown})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+}

@@ -1701,6 +1701,28 @@ async fn a_coordinator_makes_a_macro_previews_it_on_a_ticket_and_applies_it_once
     assert_eq!(again.status, StatusCode::SEE_OTHER);
     let comments = app.get(&format!("/api/v1/tickets/{n}/comments"), &app.admin).await;
     assert_eq!(comments.body.as_array().unwrap().len(), 1, "{:?}", comments.body);
+    // The queue applies it to ticked tickets too, each all or nothing.
+    let m = app.ticket(&emp, "Scanner jams").await;
+    app.post(&format!("/api/v1/tickets/{m}/approve"), &app.admin, serde_json::json!({"priority": "high"})).await;
+    app.post(&format!("/api/v1/tickets/{m}/claim"), &app.admin, serde_json::json!({})).await;
+    let q = send(&app, Method::GET, "/desk", Some(&staff), None, &[]).await;
+    assert!(q.html.contains("id=\"bulk-macro\"") && q.html.contains("Ask for the model"), "{}", q.html);
+    let both = [
+        ("csrf", csrf.as_str()),
+        ("number", m.as_str()),
+        ("number", n.as_str()),
+        ("macro", id),
+        ("idempotency", "b-1"),
+    ];
+    let done = post_form(&app, "/desk/bulk", &staff, &both).await;
+    assert!(
+        done.html.contains("1 ticket of 2 changed") || done.html.contains("1 tickets of 2 changed"),
+        "{}",
+        done.html
+    );
+    assert!(done.html.contains("Not changed"), "the held ticket cannot be held again: {}", done.html);
+    let mixed = [("csrf", csrf.as_str()), ("number", m.as_str()), ("macro", id), ("add", "x")];
+    assert!(post_form(&app, "/desk/bulk", &staff, &mixed).await.html.contains("A macro goes alone"));
     let page = send(&app, Method::GET, &format!("/tickets/{n}?macro=1"), Some(&staff), None, &[]).await;
     assert!(page.html.contains("Macro applied."), "{}", page.html);
     assert!(page.html.contains("Macro “Ask for the model” applied by You"), "{}", page.html);

@@ -1,5 +1,5 @@
-//! Bulk changes: one edit (tags to add or take away, a priority, a department) applied to many
-//! tickets from the queue.
+//! Bulk changes: one edit (tags to add or take away, a priority, a department), one macro or
+//! one lifecycle action applied to many tickets from the queue.
 //!
 //! Each ticket is its own unit of work, checked by the policy and the field rules like a
 //! single edit: one that fails (not visible, not editable by this user, changed meanwhile
@@ -10,14 +10,17 @@
 //! With an idempotency key the answer is recorded once every ticket was handled, and a retry
 //! gets the recorded answer instead of a second run. A run that died half-way leaves its key
 //! in progress until it goes stale; a retry then runs again, which is safe for what a bulk
-//! edit can do (adding a tag twice leaves one, setting a priority twice leaves it set).
+//! edit can do (adding a tag twice leaves one, setting a priority twice leaves it set) and for
+//! an action (the lifecycle refuses to take it twice); each ticket's macro carries a key of
+//! its own derived from the request's, so a macro's reply is never written twice either.
 
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::HelpDesk;
-use super::tickets::TicketEdit;
-use crate::domain::TicketNumber;
+use super::tickets::{ActionRequest, TicketEdit};
+use crate::domain::{MacroId, TicketNumber};
+use crate::lifecycle::Action;
 use crate::policy::Principal;
 use crate::ports::{IdempotencyKey, IdempotencyRecord, UnitOfWork};
 use crate::{Error, FieldError, Result};
@@ -28,6 +31,23 @@ pub const MAX_BULK_TICKETS: usize = 1_000;
 /// How many tickets are changed at once: the store commits them side by side (sled and
 /// PostgreSQL both share a flush between concurrent commits).
 const IN_FLIGHT: usize = 16;
+
+/// What a bulk request does to each ticket.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkChange {
+    /// Edit fields and tags.
+    Edit(TicketEdit),
+    /// Apply a macro (each ticket all or nothing).
+    Macro(MacroId),
+    /// Take a lifecycle action (its note, priority and department as given).
+    Action {
+        /// The action.
+        action: Action,
+        /// Its input.
+        request: ActionRequest,
+    },
+}
 
 /// What a bulk change did to one ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +106,8 @@ fn refusal(e: &Error) -> BulkOutcome {
         Error::NotFound { .. } => "not_found",
         Error::Forbidden(_) => "forbidden",
         Error::Validation(_) => "invalid",
-        Error::VersionConflict { .. } => "conflict",
+        Error::VersionConflict { .. } | Error::InvalidTransition { .. } | Error::Conflict(_) => "conflict",
+        Error::ActionNotAllowed { .. } => "forbidden",
         Error::Unavailable(_) => "unavailable",
         _ => "error",
     };
@@ -100,17 +121,33 @@ fn refusal(e: &Error) -> BulkOutcome {
 }
 
 impl HelpDesk {
-    /// Applies `edit` to each of `numbers` (at most [`MAX_BULK_TICKETS`], repeats ignored),
-    /// each ticket in its own unit of work, and answers what happened to each.
+    /// Applies `edit` to each of `numbers`: [`bulk_change`](Self::bulk_change) with
+    /// [`BulkChange::Edit`].
     ///
     /// # Errors
-    /// `Validation` when the list is empty or too long, the edit changes nothing or carries a
-    /// bad value (nothing is written then); `Unauthenticated`; the idempotency errors.
+    /// As [`bulk_change`](Self::bulk_change).
     pub async fn bulk_edit(
         &self,
         principal: &Principal,
         numbers: &[TicketNumber],
         edit: &TicketEdit,
+        idempotency_key: Option<&str>,
+    ) -> Result<BulkResult> {
+        self.bulk_change(principal, numbers, &BulkChange::Edit(edit.clone()), idempotency_key).await
+    }
+
+    /// Applies `change` to each of `numbers` (at most [`MAX_BULK_TICKETS`], repeats ignored),
+    /// each ticket in its own unit of work, and answers what happened to each.
+    ///
+    /// # Errors
+    /// `Validation` when the list is empty or too long, the edit changes nothing or carries a
+    /// bad value (nothing is written then); `NotFound` for a macro the principal cannot use;
+    /// `Unauthenticated`; the idempotency errors.
+    pub async fn bulk_change(
+        &self,
+        principal: &Principal,
+        numbers: &[TicketNumber],
+        change: &BulkChange,
         idempotency_key: Option<&str>,
     ) -> Result<BulkResult> {
         principal.actor().ok_or(Error::Unauthenticated(crate::AuthFailure::Missing))?;
@@ -119,12 +156,18 @@ impl HelpDesk {
         if numbers.is_empty() || numbers.len() > MAX_BULK_TICKETS {
             return Err(FieldError::new("numbers", "invalid", format!("1 to {MAX_BULK_TICKETS} tickets")).into());
         }
-        if edit.is_empty() {
-            return Err(FieldError::new("edit", "required", "say what to change").into());
+        match change {
+            BulkChange::Edit(edit) if edit.is_empty() => {
+                return Err(FieldError::new("edit", "required", "say what to change").into());
+            }
+            BulkChange::Edit(edit) => edit.validate()?,
+            BulkChange::Macro(id) => {
+                self.macro_by_id(principal, *id).await?;
+            }
+            BulkChange::Action { .. } => {}
         }
-        edit.validate()?;
         let request_hash = super::sha256_hex(
-            serde_json::to_string(&(numbers.iter().map(|n| n.to_string()).collect::<Vec<_>>(), edit))
+            serde_json::to_string(&(numbers.iter().map(|n| n.to_string()).collect::<Vec<_>>(), change))
                 .unwrap_or_default()
                 .as_bytes(),
         );
@@ -137,7 +180,7 @@ impl HelpDesk {
             return Ok(done);
         }
         let items: Vec<BulkItem> =
-            futures::stream::iter(numbers.into_iter().map(|n| self.bulk_one(principal, n, edit)))
+            futures::stream::iter(numbers.into_iter().map(|n| self.bulk_one(principal, n, change, idempotency_key)))
                 .buffered(IN_FLIGHT)
                 .collect()
                 .await;
@@ -160,15 +203,36 @@ impl HelpDesk {
     }
 
     /// One ticket of a bulk change.
-    async fn bulk_one(&self, principal: &Principal, n: TicketNumber, edit: &TicketEdit) -> BulkItem {
-        let mut attempt = self.edit_ticket_changed(principal, &n, edit.clone(), None).await;
-        // Changed between our read and our write: read it again, once.
+    async fn bulk_one(
+        &self,
+        principal: &Principal,
+        n: TicketNumber,
+        change: &BulkChange,
+        idempotency_key: Option<&str>,
+    ) -> BulkItem {
+        let once = || async {
+            match change {
+                BulkChange::Edit(edit) => self
+                    .edit_ticket_changed(principal, &n, edit.clone(), None)
+                    .await
+                    .map(|(t, changed)| changed.then_some(t.version)),
+                BulkChange::Macro(id) => {
+                    let key = idempotency_key.map(|k| format!("{}:{n}", k.trim()));
+                    self.apply_macro(principal, &n, *id, None, key.as_deref()).await.map(|t| Some(t.version))
+                }
+                BulkChange::Action { action, request } => {
+                    self.act(principal, &n, *action, request.clone(), None).await.map(|t| Some(t.version))
+                }
+            }
+        };
+        let mut attempt = once().await;
+        // Changed between our read and our write (nothing written): read it again, once.
         if matches!(attempt, Err(Error::VersionConflict { .. })) {
-            attempt = self.edit_ticket_changed(principal, &n, edit.clone(), None).await;
+            attempt = once().await;
         }
         let outcome = match attempt {
-            Ok((t, true)) => BulkOutcome::Changed { version: t.version },
-            Ok((_, false)) => BulkOutcome::Unchanged,
+            Ok(Some(version)) => BulkOutcome::Changed { version },
+            Ok(None) => BulkOutcome::Unchanged,
             Err(e) => refusal(&e),
         };
         BulkItem { number: n.to_string(), outcome }

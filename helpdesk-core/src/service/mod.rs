@@ -33,7 +33,7 @@ use rand::RngCore;
 pub use accounts::{BootstrapAdmin, ImportOutcome, ImportedUser, NewUser, ProfileUpdate, Registration};
 pub use attachments::{DownloadGrant, Upload, sniff_content_type};
 pub use background::Background;
-pub use bulk::{BulkItem, BulkOutcome, BulkResult, MAX_BULK_TICKETS};
+pub use bulk::{BulkChange, BulkItem, BulkOutcome, BulkResult, MAX_BULK_TICKETS};
 pub use live::notices_for;
 pub use macros::{MACRO_ACTIONS, MAX_MACROS, MacroDraft, MacroPreview};
 pub use mail_in::IngestReceipt;

@@ -1,10 +1,12 @@
-//! `POST /tickets/bulk`: one edit (tags, priority, department) applied to many tickets, each
-//! in its own unit of work; the answer says what happened to each (core's `bulk_edit`).
+//! `POST /tickets/bulk`: one edit (tags, priority, department), one macro or one lifecycle
+//! action applied to many tickets, each in its own unit of work; the answer says what happened
+//! to each (core's `bulk_change`).
 
 use axum::Json;
 use axum::extract::State;
-use helpdesk_core::domain::{Priority, TicketNumber};
-use helpdesk_core::{BulkOutcome, BulkResult, TicketEdit};
+use helpdesk_core::domain::{MacroId, Priority, TicketNumber};
+use helpdesk_core::lifecycle::Action;
+use helpdesk_core::{ActionRequest, BulkChange, BulkOutcome, BulkResult, TicketEdit};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +21,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(bulk_edit))
 }
 
-/// The tickets and what to change on each (at least one change).
+/// The tickets and what to do to each: an edit (tags, priority, department), or a macro
+/// (`macro_id`, alone), or a lifecycle action (`action`, with its `note`, and for `approve` a
+/// `priority` and `department`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
@@ -37,6 +41,17 @@ pub struct BulkBody {
     pub priority: Option<String>,
     /// A department key to set on each ticket.
     pub department: Option<String>,
+    /// A macro to apply to each ticket (each all or nothing).
+    pub macro_id: Option<uuid::Uuid>,
+    /// A lifecycle action to take on each ticket.
+    #[schema(schema_with = bulk_action_schema)]
+    pub action: Option<String>,
+    /// The action's reason, note or comment.
+    pub note: Option<String>,
+}
+
+fn bulk_action_schema() -> utoipa::openapi::schema::Schema {
+    crate::openapi::nullable_enum(helpdesk_core::lifecycle::Action::ALL.iter().map(|a| a.as_str()))
 }
 
 /// What happened to one ticket.
@@ -49,7 +64,8 @@ pub struct BulkItemOut {
     /// The ticket's version after the change (`changed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
-    /// Why it was refused: `not_found`, `forbidden`, `invalid`, `conflict` or `unavailable`.
+    /// Why it was refused: `not_found`, `forbidden`, `invalid`, `conflict` (changed meanwhile,
+    /// or the lifecycle does not allow the action from the ticket's status) or `unavailable`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// The refusal, for people.
@@ -99,8 +115,9 @@ impl From<BulkResult> for BulkOut {
     }
 }
 
-/// Change many tickets at once: each ticket is its own unit of work, so one that is refused
-/// (not visible, not editable, changed meanwhile) does not stop the others. With
+/// Change many tickets at once (an edit, a macro or an action): each ticket is its own unit
+/// of work, so one that is refused (not visible, not editable, changed meanwhile, an action
+/// its status does not allow) does not stop the others. With
 /// `Idempotency-Key`, a retry answers the recorded result without applying anything again.
 #[utoipa::path(post, path = "/tickets/bulk", tag = "tickets", request_body = BulkBody, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe bulk change")),
@@ -119,13 +136,47 @@ async fn bulk_edit(
                 .map_err(|_| ApiError::field("numbers", "invalid", &format!("`{n}` is not a ticket number")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let edit = TicketEdit {
-        add_tags: b.add_tags,
-        remove_tags: b.remove_tags,
-        priority: b.priority.as_deref().map(Priority::parse).transpose().map_err(helpdesk_core::Error::from)?,
-        department: b.department,
-        ..TicketEdit::default()
+    let priority = b.priority.as_deref().map(Priority::parse).transpose().map_err(helpdesk_core::Error::from)?;
+    let change = match (b.macro_id, b.action.as_deref()) {
+        (Some(_), _)
+            if b.action.is_some()
+                || b.note.is_some()
+                || priority.is_some()
+                || b.department.is_some()
+                || !b.add_tags.is_empty()
+                || !b.remove_tags.is_empty() =>
+        {
+            return Err(ApiError::field("macro_id", "invalid", "a macro goes alone"));
+        }
+        (Some(id), _) => BulkChange::Macro(MacroId::from_uuid(id)),
+        (None, Some(_)) if !b.add_tags.is_empty() || !b.remove_tags.is_empty() => {
+            return Err(ApiError::field(
+                "action",
+                "invalid",
+                "an action goes with its note, priority and department only",
+            ));
+        }
+        (None, Some(a)) => {
+            let action = Action::ALL
+                .iter()
+                .copied()
+                .find(|x| x.as_str() == a.trim())
+                .ok_or_else(|| ApiError::field("action", "invalid", &format!("`{a}` is not an action")))?;
+            let request =
+                ActionRequest { priority, department: b.department, text: b.note, ..ActionRequest::default() };
+            BulkChange::Action { action, request }
+        }
+        (None, None) if b.note.is_some() => {
+            return Err(ApiError::field("note", "invalid", "a note goes with an action"));
+        }
+        (None, None) => BulkChange::Edit(TicketEdit {
+            add_tags: b.add_tags,
+            remove_tags: b.remove_tags,
+            priority,
+            department: b.department,
+            ..TicketEdit::default()
+        }),
     };
-    let done = s.desk().bulk_edit(&c.principal, &numbers, &edit, key.0.as_deref()).await?;
+    let done = s.desk().bulk_change(&c.principal, &numbers, &change, key.0.as_deref()).await?;
     Ok(Json(done.into()))
 }

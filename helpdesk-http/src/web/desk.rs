@@ -252,6 +252,8 @@ struct DeskView {
     here: String,
     /// The bulk form's idempotency key (a form sent twice changes nothing the second time).
     bulk_key: String,
+    /// The macros the bulk form offers: (id, name).
+    macros: Vec<(String, String)>,
 }
 
 fn rows(s: &AppState, who: &PageUser, tickets: &[Ticket], staff: &[UserSummary]) -> Vec<QueueRow> {
@@ -385,6 +387,14 @@ pub(crate) async fn queue(
         bulk: true,
         here: f.href(f.after.as_deref()),
         bulk_key: uuid::Uuid::new_v4().to_string(),
+        macros: s
+            .desk()
+            .macros(&who.principal)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|m| (m.id.to_string(), m.name.to_string()))
+            .collect(),
         f,
         error,
     };

@@ -1,5 +1,5 @@
 //! The queue's bulk change: tick tickets in the queue, say which tags to add or take away
-//! (or a priority), and apply; core changes each ticket in its own unit of work and the page
+//! (or a priority), or pick a macro, and apply; core changes each ticket in its own unit of work and the page
 //! that follows lists what happened to each. The form carries an idempotency key made when
 //! the queue was drawn, so a form sent twice (a double click, a reload of the answer) changes
 //! nothing the second time.
@@ -9,8 +9,8 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
-use helpdesk_core::domain::{Priority, TicketNumber};
-use helpdesk_core::{BulkOutcome, TicketEdit};
+use helpdesk_core::domain::{MacroId, Priority, TicketNumber};
+use helpdesk_core::{BulkChange, BulkOutcome, TicketEdit};
 
 use super::pages::form_allowed;
 use super::session::PageUser;
@@ -70,11 +70,19 @@ pub(crate) async fn bulk(
         priority,
         ..TicketEdit::default()
     };
-    if edit.is_empty() {
-        return refuse("Say what to change: tags to add or take away, or a priority.");
-    }
+    let change = match field("macro") {
+        "" if edit.is_empty() => {
+            return refuse("Say what to change: tags to add or take away, a priority, or a macro.");
+        }
+        "" => BulkChange::Edit(edit),
+        _ if !edit.is_empty() => return refuse("A macro goes alone: leave the tags and the priority empty."),
+        m => match m.parse::<MacroId>() {
+            Ok(id) => BulkChange::Macro(id),
+            Err(_) => return refuse("Choose a macro from the list."),
+        },
+    };
     let key = Some(field("idempotency")).filter(|k| !k.is_empty());
-    let done = match s.desk().bulk_edit(&who.principal, &numbers, &edit, key).await {
+    let done = match s.desk().bulk_change(&who.principal, &numbers, &change, key).await {
         Ok(d) => d,
         Err(e) => {
             let e = ApiError::from(e);
