@@ -143,6 +143,10 @@ pub enum Permission {
     UseMacros,
     /// Make, change and delete the macros shared with all staff.
     ManageSharedMacros,
+    /// Keep views of the queue of one's own, open the shared ones, choose a default.
+    UseViews,
+    /// Make, change and delete the views shared with all staff.
+    ManageSharedViews,
 }
 
 impl Permission {
@@ -176,6 +180,8 @@ impl Permission {
         Permission::ManageInboundMail,
         Permission::UseMacros,
         Permission::ManageSharedMacros,
+        Permission::UseViews,
+        Permission::ManageSharedViews,
     ];
 }
 
@@ -402,7 +408,7 @@ impl RulePolicy {
             allow(S::Anonymous, &[P::Register], vec![]),
             allow(S::AnyUser, &[P::ViewCatalog, P::ManageOwnProfile, P::ViewAvatar, P::CreateTicket], vec![]),
             allow(S::Staff, &ticket_staff, vec![]),
-            allow(S::Staff, &[P::ListStaff, P::UseMacros], vec![]),
+            allow(S::Staff, &[P::ListStaff, P::UseMacros, P::UseViews], vec![]),
             allow(
                 S::Staff,
                 &[P::EditTicket],
@@ -426,6 +432,7 @@ impl RulePolicy {
                     P::ManageServiceLevels,
                     P::ViewReports,
                     P::ManageSharedMacros,
+                    P::ManageSharedViews,
                 ],
                 vec![],
             ),

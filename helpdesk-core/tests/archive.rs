@@ -73,6 +73,9 @@ async fn every_record_goes_out_and_comes_back_the_same() {
     let macros = helpdesk_core::ports::DocumentKey::Macros;
     let (source_macros, _) = store.document(macros).await.unwrap().expect("the seed saved a macro");
     assert_eq!(target.document(macros).await.unwrap().map(|(d, _)| d), Some(source_macros));
+    let views = helpdesk_core::ports::DocumentKey::Views;
+    let (source_views, _) = store.document(views).await.unwrap().expect("the seed saved a view");
+    assert_eq!(target.document(views).await.unwrap().map(|(d, _)| d), Some(source_views));
     assert_eq!(target.sla_spec().await.unwrap().map(|(s, _)| s), store.sla_spec().await.unwrap().map(|(s, _)| s));
 
     // Delivery states are kept: delivered mail is not sent again, the dead stays dead.

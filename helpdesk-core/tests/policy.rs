@@ -126,7 +126,7 @@ fn employee_expected() -> HashSet<(P, Case)> {
 fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
     let mut v = any_user_globals();
     for c in cases() {
-        v.extend([(P::ListStaff, c), (P::UseMacros, c)]);
+        v.extend([(P::ListStaff, c), (P::UseMacros, c), (P::UseViews, c)]);
     }
     let ticket_cases: Vec<Case> = if limited_other_dept { vec![Case::Global] } else { cases() };
     for c in ticket_cases {
@@ -169,6 +169,7 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
                 P::ManageServiceLevels,
                 P::ViewReports,
                 P::ManageSharedMacros,
+                P::ManageSharedViews,
             ] {
                 v.push((p, c));
             }

@@ -1266,3 +1266,69 @@ async fn a_macro_applies_all_of_its_parts_in_one_commit_or_nothing() {
     e.desk.delete_macro(&coord, solved.id).await.unwrap();
     assert_eq!(e.desk.macros(&coord).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn saved_views_count_for_the_person_who_opens_them_and_each_person_has_a_default() {
+    use helpdesk_core::ViewDraft;
+    use helpdesk_core::model::{ViewAssignee, ViewColumn, ViewFilter};
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let (coord, _) = staff(&e, 1, Role::Coordinator).await;
+    let (other, _) = staff(&e, 2, Role::Coordinator).await;
+    for _ in 0..3 {
+        e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    }
+    let approve = ActionRequest {
+        priority: Some(helpdesk_core::domain::Priority::High),
+        department: Some("it".into()),
+        ..ActionRequest::default()
+    };
+    let n = TicketNumber::parse("TX0001").unwrap();
+    e.desk.act(&coord, &n, Action::Approve, approve, None).await.unwrap();
+    e.desk.act(&coord, &n, Action::Claim, ActionRequest::default(), None).await.unwrap();
+
+    let mine = ViewFilter { assignee: Some(ViewAssignee::Me), ..ViewFilter::default() };
+    let draft = ViewDraft {
+        name: "Mine".into(),
+        filter: mine.clone(),
+        columns: vec![ViewColumn::Priority, ViewColumn::Status],
+        ..ViewDraft::default()
+    };
+    // Requesters have no views; coordinators keep their own; sharing is the admins'.
+    assert!(matches!(e.desk.views(&emp).await, Err(Error::Forbidden(_))));
+    let shared = ViewDraft { shared: true, ..draft.clone() };
+    assert!(matches!(e.desk.save_view(&coord, None, shared.clone()).await, Err(Error::Forbidden(_))));
+    let v = e.desk.save_view(&coord, None, draft.clone()).await.unwrap();
+    assert_eq!(v.columns, vec![ViewColumn::Status, ViewColumn::Priority], "the queue's order");
+    let Err(Error::Validation(errs)) = e.desk.save_view(&coord, None, draft.clone()).await else { panic!("taken") };
+    assert_eq!(errs.0[0].field, "name");
+    let new_work = ViewFilter { statuses: vec![TicketStatus::New], ..ViewFilter::default() };
+    let shared = ViewDraft { name: "New work".into(), shared: true, filter: new_work, ..ViewDraft::default() };
+    let s = e.desk.save_view(&e.admin, None, shared).await.unwrap();
+
+    // Counts are the asker's: "assigned to me" is one ticket for the coordinator, none for the
+    // other; the shared view's two new tickets are the same for both.
+    let counts = |list: Vec<helpdesk_core::ViewSummary>| {
+        list.into_iter().map(|s| (s.view.name.to_string(), s.count, s.default)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        counts(e.desk.views(&coord).await.unwrap()),
+        vec![("Mine".into(), 1, false), ("New work".into(), 2, false)]
+    );
+    assert_eq!(counts(e.desk.views(&other).await.unwrap()), vec![("New work".into(), 2, false)]);
+    assert!(matches!(e.desk.view_by_id(&other, v.id).await, Err(Error::NotFound { .. })));
+
+    // Defaults are per person and only of views they can open.
+    e.desk.set_default_view(&coord, Some(v.id)).await.unwrap();
+    assert!(matches!(e.desk.set_default_view(&other, Some(v.id)).await, Err(Error::NotFound { .. })));
+    e.desk.set_default_view(&other, Some(s.id)).await.unwrap();
+    assert_eq!(e.desk.default_view(&coord).await.unwrap().map(|d| d.id), Some(v.id));
+    assert_eq!(e.desk.default_view(&other).await.unwrap().map(|d| d.id), Some(s.id));
+    assert!(e.desk.views(&coord).await.unwrap().iter().any(|s| s.default && s.view.id == v.id));
+    // Deleting a shared view is the admins'; it ends the defaults that pointed at it.
+    assert!(matches!(e.desk.delete_view(&other, s.id).await, Err(Error::Forbidden(_))));
+    e.desk.delete_view(&e.admin, s.id).await.unwrap();
+    assert_eq!(e.desk.default_view(&other).await.unwrap(), None);
+    e.desk.set_default_view(&coord, None).await.unwrap();
+    assert_eq!(e.desk.default_view(&coord).await.unwrap(), None);
+}

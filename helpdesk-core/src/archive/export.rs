@@ -231,15 +231,10 @@ pub async fn export(
 
     let mut w = part(Part::Settings)?;
     let sla = store.sla_spec().await?.map(|(sla, _)| sla);
-    let macros = match store.document(crate::ports::DocumentKey::Macros).await? {
-        Some((doc, _)) => Some(serde_json::from_value(doc).map_err(|e| crate::ports::StoreError::Backend {
-            backend: "settings",
-            source: format!("the saved macros: {e}").into(),
-        })?),
-        None => None,
-    };
-    if sla.is_some() || macros.is_some() {
-        w.record(&SavedSettings { sla, macros })?;
+    let macros = saved_document(store, crate::ports::DocumentKey::Macros).await?;
+    let views = saved_document(store, crate::ports::DocumentKey::Views).await?;
+    if sla.is_some() || macros.is_some() || views.is_some() {
+        w.record(&SavedSettings { sla, macros, views })?;
     }
     parts.push(w.finish(Part::Settings.name())?);
 
@@ -322,4 +317,18 @@ fn pack(spool: &Path, manifest: &Manifest, blob_files: &[(String, PathBuf)], to:
         return Err(io(e));
     }
     std::fs::rename(&partial, to).map_err(ArchiveError::io(to))
+}
+
+/// A saved settings document as its type, when one was saved.
+async fn saved_document<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    key: crate::ports::DocumentKey,
+) -> Result<Option<T>, ArchiveError> {
+    match store.document(key).await? {
+        Some((doc, _)) => Ok(Some(serde_json::from_value(doc).map_err(|e| StoreError::Backend {
+            backend: "settings",
+            source: format!("the saved {}: {e}", key.as_str()).into(),
+        })?)),
+        None => Ok(None),
+    }
 }

@@ -72,6 +72,9 @@ pub struct SavedSettings {
     /// Every macro, when any was saved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub macros: Option<crate::model::MacroBook>,
+    /// Every saved view and each person's default, when any was saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub views: Option<crate::model::ViewBook>,
 }
 
 /// A line of `tickets.ndjson`: a ticket and every record that hangs off it, so an import

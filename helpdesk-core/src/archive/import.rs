@@ -379,11 +379,15 @@ async fn write_part(store: &dyn Store, part: Part, lines: &[String], highest: &m
                     let expected = store.sla_spec().await?.map_or(0, |(_, v)| v);
                     store.save_sla_spec(sla, expected).await?;
                 }
-                if let Some(book) = &s.macros {
-                    let key = crate::ports::DocumentKey::Macros;
-                    let expected = store.document(key).await?.map_or(0, |(_, v)| v);
-                    let doc = serde_json::to_value(book)
+                let documents = [
+                    (crate::ports::DocumentKey::Macros, s.macros.as_ref().map(serde_json::to_value)),
+                    (crate::ports::DocumentKey::Views, s.views.as_ref().map(serde_json::to_value)),
+                ];
+                for (key, doc) in documents {
+                    let Some(doc) = doc else { continue };
+                    let doc = doc
                         .map_err(|e| crate::ports::StoreError::Backend { backend: "settings", source: Box::new(e) })?;
+                    let expected = store.document(key).await?.map_or(0, |(_, v)| v);
                     store.save_document(key, &doc, expected).await?;
                 }
             }

@@ -66,3 +66,5 @@ uuid_id!(/// A message that came in by mail (see `HelpDesk::ingest_mail`).
     InboundId);
 uuid_id!(/// A macro: a named bundle of changes staff apply to a ticket in one action.
     MacroId);
+uuid_id!(/// A saved view of the queue.
+    ViewId);

@@ -21,11 +21,11 @@ pub use email::Email;
 pub use file::{FileName, StorageKey};
 pub use ids::{
     ApiKeyId, AttachmentId, AuditId, CommentId, EventId, InboundId, MacroId, MessageId, NoticeId, RejectionId,
-    SessionId, TicketId, UserId,
+    SessionId, TicketId, UserId, ViewId,
 };
 pub use person::{PersonName, Suffix};
 pub use status::{Role, TicketStatus, UserStatus};
 pub use tag::Tag;
 pub use template::{Placeholder, Template};
-pub use text::{CommentBody, Description, MacroName, Note, Subject};
+pub use text::{CommentBody, Description, MacroName, Note, Subject, ViewName};
 pub use ticket_number::{TicketNumber, TicketNumberFormat};

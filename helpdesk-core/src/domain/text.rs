@@ -76,6 +76,8 @@ bounded_text!(/// The body of a comment.
     CommentBody, "body", 10_000);
 bounded_text!(/// A macro's name, as staff pick it from a list.
     MacroName, "name", 80);
+bounded_text!(/// A saved view's name, as the queue lists it.
+    ViewName, "name", 80);
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,7 @@ mod outbox;
 mod satisfaction;
 mod session;
 mod ticket;
+mod views;
 
 pub use account::{ApiKey, ApiScope, PasswordHash, RejectionRecord, TermsAcceptance, User, UserSummary};
 pub use audit::{AuditEntry, AuditKind};
@@ -40,3 +41,4 @@ pub use outbox::{
 pub use satisfaction::{Rating, Satisfaction};
 pub use session::{OneTimeToken, Session, TokenHash, TokenPurpose};
 pub use ticket::{ActorRef, Attachment, Comment, EventKind, FieldChange, HistoryEvent, SlaSchedule, Ticket};
+pub use views::{SavedView, ViewAssignee, ViewBook, ViewColumn, ViewFilter};

@@ -20,6 +20,8 @@ pub enum DocumentKey {
     ServiceLevels,
     /// Every macro ([`MacroBook`](crate::model::MacroBook)).
     Macros,
+    /// Every saved view and each person's default ([`ViewBook`](crate::model::ViewBook)).
+    Views,
 }
 
 impl DocumentKey {
@@ -28,6 +30,7 @@ impl DocumentKey {
         match self {
             DocumentKey::ServiceLevels => "sla",
             DocumentKey::Macros => "macros",
+            DocumentKey::Views => "views",
         }
     }
 }

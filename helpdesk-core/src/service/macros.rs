@@ -22,7 +22,7 @@ use crate::domain::{
 use crate::lifecycle::{Action, ActionInput, Input};
 use crate::model::{FieldChange, Macro, MacroBook, MacroComment, Ticket, User};
 use crate::policy::{Permission, Principal, Resource};
-use crate::ports::{DocumentKey, StoreError, UnitOfWork, Versioned};
+use crate::ports::{DocumentKey, UnitOfWork, Versioned};
 use crate::{AuthFailure, Error, FieldError, Result, ValidationErrors};
 
 /// The lifecycle actions a macro may take: the staff's own moves that need no more than a
@@ -95,35 +95,11 @@ fn text(s: &Option<String>) -> Option<&str> {
 
 impl HelpDesk {
     async fn macro_book(&self) -> Result<(MacroBook, u64)> {
-        match self.inner.store.document(DocumentKey::Macros).await? {
-            Some((doc, version)) => {
-                let book = serde_json::from_value(doc)
-                    .map_err(|e| Error::Internal(format!("the saved macros do not decode: {e}")))?;
-                Ok((book, version))
-            }
-            None => Ok((MacroBook::default(), 0)),
-        }
+        self.load_document(DocumentKey::Macros).await
     }
 
-    /// Reads the book, lets `change` edit it, and saves it at the version read; a save that
-    /// lost the race to another starts again from the newer book (a few times).
     async fn change_macro_book<T>(&self, change: impl Fn(&mut MacroBook) -> Result<T>) -> Result<T> {
-        let mut attempts = 0;
-        loop {
-            let (mut book, version) = self.macro_book().await?;
-            let out = change(&mut book)?;
-            let doc = serde_json::to_value(&book).map_err(|e| Error::Internal(e.to_string()))?;
-            match self.inner.store.save_document(DocumentKey::Macros, &doc, version).await {
-                Ok(_) => return Ok(out),
-                Err(StoreError::VersionMismatch { expected, found }) => {
-                    attempts += 1;
-                    if attempts >= 5 {
-                        return Err(Error::VersionConflict { expected, found });
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.change_document(DocumentKey::Macros, change).await
     }
 
     fn sees_macro(principal: &Principal, m: &Macro) -> bool {

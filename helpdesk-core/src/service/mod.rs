@@ -10,6 +10,7 @@ mod attachments;
 mod avatars;
 mod background;
 mod bulk;
+mod documents;
 mod live;
 mod macros;
 mod mail_in;
@@ -23,6 +24,7 @@ mod sla_alerts;
 mod sla_refresh;
 mod sla_settings;
 mod tickets;
+mod views;
 
 use std::sync::Arc;
 
@@ -48,6 +50,7 @@ pub use sla_alerts::{SlaAlertCursor, SlaAlertRun};
 pub use sla_refresh::SlaRefresh;
 pub use sla_settings::SlaSettings;
 pub use tickets::{ActionRequest, Filed, NewTicket, TicketEdit, TicketThread, TicketView};
+pub use views::{MAX_VIEWS, ViewDraft, ViewSummary};
 
 use crate::domain::AuditId;
 use crate::lifecycle::Lifecycle;
@@ -344,6 +347,8 @@ fn permission_name(p: Permission) -> &'static str {
         Permission::ManageInboundMail => "manage incoming mail",
         Permission::UseMacros => "use macros",
         Permission::ManageSharedMacros => "manage shared macros",
+        Permission::UseViews => "use saved views",
+        Permission::ManageSharedViews => "manage shared views",
     }
 }
 

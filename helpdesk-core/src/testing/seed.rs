@@ -12,7 +12,7 @@ use object_store::ObjectStore;
 
 use super::{ManualClock, RecordingMailer, RecordingWorkflowSink};
 use crate::OutboxOptions;
-use crate::domain::{Priority, Role, TicketNumber};
+use crate::domain::{Priority, Role, TicketNumber, TicketStatus};
 use crate::lifecycle::Action;
 use crate::model::{ApiScope, NotificationKind, OutboxPayload, OutboxState};
 use crate::password::{Argon2Hasher, Argon2Options, Password};
@@ -239,6 +239,15 @@ pub async fn seed_every_kind(store: Arc<dyn Store>, blobs: Arc<dyn ObjectStore>,
         ..crate::MacroDraft::default()
     };
     desk.save_macro(&coord, None, draft).await.unwrap();
+    // A view of the coordinator's, their default.
+    let filter = crate::model::ViewFilter {
+        statuses: vec![TicketStatus::Open, TicketStatus::InProgress],
+        assignee: Some(crate::model::ViewAssignee::Me),
+        ..crate::model::ViewFilter::default()
+    };
+    let draft = crate::ViewDraft { name: "My open work".into(), filter, ..crate::ViewDraft::default() };
+    let view = desk.save_view(&coord, None, draft).await.unwrap();
+    desk.set_default_view(&coord, Some(view.id)).await.unwrap();
 
     Seeded {
         desk,
