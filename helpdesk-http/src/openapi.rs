@@ -23,6 +23,7 @@ mod contract;
         (name = "tickets", description = "Tickets, history and comments"),
         (name = "ticket actions", description = "One route per lifecycle action"),
         (name = "macros", description = "Named bundles of changes staff apply to a ticket in one action"),
+        (name = "views", description = "Saved views of the queue: filter, sort and columns, personal or shared"),
         (name = "catalog", description = "Departments, categories, priorities, statuses, lifecycle"),
         (name = "integrations", description = "API keys and the workflow system"),
         (name = "admin", description = "Outbox administration"),
@@ -61,6 +62,7 @@ pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::users::router())
         .merge(routes::tickets::router())
         .merge(routes::macros::router())
+        .merge(routes::views::router())
         .merge(routes::catalog::router())
         .merge(routes::integrations::router())
         .merge(routes::admin::router())
@@ -103,7 +105,7 @@ fn avatar_upload() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
 }
 
-fn string_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::Object {
+pub(crate) fn string_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(values))

@@ -20,3 +20,4 @@ pub(crate) mod reports;
 pub(crate) mod sla;
 pub(crate) mod tickets;
 pub(crate) mod users;
+pub(crate) mod views;
