@@ -1734,3 +1734,52 @@ async fn a_coordinator_makes_a_macro_previews_it_on_a_ticket_and_applies_it_once
     let r = send(&app, Method::GET, "/macros", Some(&theirs), None, &[]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_coordinator_saves_the_queue_as_a_view_opens_it_by_default_and_deletes_it() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    app.user(2, "coordinator").await;
+    let a = app.ticket(&emp, "Projector dim").await;
+    let b = app.ticket(&emp, "Projector loud").await;
+    app.post(&format!("/api/v1/tickets/{a}/approve"), &app.admin, serde_json::json!({"priority": "critical"})).await;
+    let staff = sign_in(&app, "user2@example.com").await;
+    let q = send(&app, Method::GET, "/desk?status=open&priority=critical", Some(&staff), None, &[]).await;
+    assert!(q.html.contains("Save this view"), "{}", q.html);
+    let csrf = csrf_of(&q.html);
+    let filters =
+        q.html.split("name=\"filters\" value=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    assert!(filters.contains("priority=critical"), "{filters}");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("filters", filters.as_str()),
+        ("name", "Critical, open"),
+        ("column", "priority"),
+        ("column", "assignee"),
+        ("default", "1"),
+    ];
+    let r = post_form(&app, "/desk/views", &staff, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.html);
+    // The queue now opens on it: its count, its rows, only its columns.
+    let q = send(&app, Method::GET, "/desk", Some(&staff), None, &[]).await;
+    assert!(q.html.contains("View: <strong>Critical, open</strong>"), "{}", q.html);
+    assert!(q.html.contains("Critical, open <span class=\"count\">1</span>"), "{}", q.html);
+    assert!(q.html.contains(&format!("/tickets/{a}\"")) && !q.html.contains(&format!("/tickets/{b}\"")), "{}", q.html);
+    assert!(
+        q.html.contains("<th scope=\"col\">Priority</th>") && !q.html.contains("<th scope=\"col\">Department</th>")
+    );
+    let id = q.html.split("action=\"/desk/views/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    // The same name again is refused, saying why.
+    let again = post_form(&app, "/desk/views", &staff, &fields).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.html.contains("another view has this name"), "{}", again.html);
+    // No longer the default: the queue opens on the open work again.
+    let r = post_form(&app, &format!("/desk/views/{id}/undefault"), &staff, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let q = send(&app, Method::GET, "/desk", Some(&staff), None, &[]).await;
+    assert!(!q.html.contains("View: <strong>") && q.html.contains(&format!("/tickets/{b}\"")), "{}", q.html);
+    let r = post_form(&app, &format!("/desk/views/{id}/delete"), &staff, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let gone = send(&app, Method::GET, &format!("/desk?view={id}"), Some(&staff), None, &[]).await;
+    assert!(gone.html.contains("That view does not exist"), "{}", gone.html);
+}

@@ -565,6 +565,22 @@ def run(j, base, data):
         desk.click("main >> text=Back to the queue")
         check(desk.locator(f"tr:has(a[href='/tickets/{second}']) a.tag", has_text="dock-batch").count() == 1,
               "the queue shows the new tag on the ticked tickets", desk)
+        # The coordinator keeps that view: the tag, every status, fewer columns; the queue
+        # opens on it from now on, with its count.
+        desk.goto(base + "/desk?status=&tag=dock-batch")
+        desk.click("details.save-view summary")
+        desk.fill("#view-name", "Dock batch")
+        desk.uncheck("input[name=column][value=department]")
+        desk.uncheck("input[name=column][value=filed]")
+        desk.check("input[name=default]")
+        desk.click("details.save-view button[type=submit]")
+        check("Dock batch" in desk.inner_text("main .view-controls"), "the view is saved and shown", desk)
+        desk.goto(base + "/desk")
+        check(desk.locator("nav.views a[aria-current=page]", has_text="Dock batch").count() == 1
+              and desk.locator("nav.views a .count", has_text="2").count() == 1
+              and desk.locator("table.queue th", has_text="Department").count() == 0,
+              "the queue opens on the default view, with its count and its columns", desk)
+        j.look(desk, "queue-view")
         page.goto(base + "/tickets?show=active")
         page.click(f"a[aria-label='Withdraw {second}']")
         check("It cannot be undone." in page.content(), "withdrawing asks first")

@@ -14,6 +14,7 @@ use helpdesk_core::lifecycle::Action;
 use helpdesk_core::model::{Ticket, UserSummary};
 use helpdesk_core::ports::{AssigneeFilter, Cursor, PageSize, SortDirection, TicketQuery, TicketSort, TicketSortField};
 
+use super::desk_views::{self, Cols, ViewLink};
 use super::session::PageUser;
 use super::tickets::priority_words;
 use super::{Choice, Layout, encode, error_page, page, when};
@@ -62,6 +63,8 @@ struct Filters {
     sort: String,
     order: String,
     after: Option<String>,
+    /// The saved view these filters came from (kept in the addresses it makes).
+    view: String,
 }
 
 impl Filters {
@@ -91,6 +94,7 @@ impl Filters {
                 "sort" if ["created", "updated", "priority", "number", "due"].contains(&v) => f.sort = v.to_owned(),
                 "order" if v == "asc" || v == "desc" => f.order = v.to_owned(),
                 "after" => f.after = Some(v.to_owned()),
+                "view" => f.view = v.to_owned(),
                 _ => {}
             }
         }
@@ -117,6 +121,7 @@ impl Filters {
             ("q", &self.q),
             ("tag", &self.tag),
             ("sla", &self.sla),
+            ("view", &self.view),
         ] {
             if !v.is_empty() {
                 parts.push(format!("{k}={}", encode(v)));
@@ -254,6 +259,18 @@ struct DeskView {
     bulk_key: String,
     /// The macros the bulk form offers: (id, name).
     macros: Vec<(String, String)>,
+    /// The saved views, with their counts.
+    views: Vec<ViewLink>,
+    /// The view shown, if one is.
+    active: Option<ViewLink>,
+    /// The columns shown.
+    cols: Cols,
+    /// The filters as an address query, for the "Save this view" form.
+    filters_query: String,
+    /// Admins may share a view.
+    may_share: bool,
+    /// The columns a view may choose: (name, label).
+    column_choices: Vec<(&'static str, &'static str)>,
 }
 
 fn rows(s: &AppState, who: &PageUser, tickets: &[Ticket], staff: &[UserSummary]) -> Vec<QueueRow> {
@@ -316,6 +333,30 @@ pub(crate) async fn queue(
     if let Some(refused) = staff_only(&s, &who) {
         return refused;
     }
+    let views = s.desk().views(&who.principal).await.unwrap_or_default();
+    let admin = who.user.role == helpdesk_core::domain::Role::Admin;
+    // A view named in the address, or with no address parameters at all the person's default.
+    let named = pairs.iter().find(|(k, _)| k == "view").map(|(_, v)| v.clone());
+    let chosen = match &named {
+        Some(id) => views.iter().find(|v| v.view.id.to_string() == *id),
+        None if pairs.is_empty() => views.iter().find(|v| v.default),
+        None => None,
+    };
+    let mut view_error = None;
+    let pairs = match (chosen, &named) {
+        (Some(v), _) => {
+            let mut p = desk_views::params_of(&v.view);
+            p.extend(pairs.iter().filter(|(k, _)| k == "after").cloned());
+            p
+        }
+        (None, Some(_)) => {
+            view_error = Some("That view does not exist (any more); showing the open work instead.".to_owned());
+            Vec::new()
+        }
+        (None, None) => pairs,
+    };
+    let cols = chosen.map_or_else(Cols::all, |v| Cols::of(&v.view));
+    let active = chosen.map(|v| ViewLink::of(v, admin));
     let f = Filters::parse(&pairs);
     let now = s.desk().now();
     let (query, error) = match f.query(who.user.id, now) {
@@ -325,6 +366,7 @@ pub(crate) async fn queue(
             (q, Some(format!("The filter “{field}” is not understood; showing the open work instead.")))
         }
     };
+    let error = error.or(view_error);
     let desk = s.desk();
     let loaded = async {
         let page_of = desk.list_tickets(&who.principal, &query).await?;
@@ -395,6 +437,19 @@ pub(crate) async fn queue(
             .iter()
             .map(|m| (m.id.to_string(), m.name.to_string()))
             .collect(),
+        views: views.iter().map(|v| ViewLink::of(v, admin)).collect(),
+        active,
+        cols,
+        filters_query: Filters { view: String::new(), ..f.clone() }.href(None).trim_start_matches("/desk?").to_owned(),
+        may_share: admin,
+        column_choices: vec![
+            ("status", "Status"),
+            ("priority", "Priority"),
+            ("department", "Department"),
+            ("assignee", "Assignee"),
+            ("filed", "Filed"),
+            ("due", "Due"),
+        ],
         f,
         error,
     };
@@ -437,6 +492,8 @@ struct StaffHomeView {
     has_sla: bool,
     /// The home page's rows are not ticked (the bulk form is the queue's).
     bulk: bool,
+    /// The columns shown (all).
+    cols: Cols,
 }
 
 /// What an admin's home adds.
@@ -555,6 +612,7 @@ pub(crate) async fn staff_home(s: &AppState, who: &PageUser) -> Response {
         overdue_href: Filters { statuses: vec![TicketStatus::New], order: "asc".into(), ..base }.href(None),
         mine: rows(s, who, &mine.items, &staff),
         bulk: false,
+        cols: Cols::all(),
     };
     page(StatusCode::OK, &view)
 }

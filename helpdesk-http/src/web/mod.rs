@@ -19,6 +19,7 @@ mod audit;
 mod charts;
 mod desk;
 mod desk_bulk;
+mod desk_views;
 mod filing;
 mod integrations;
 mod live;
@@ -113,6 +114,8 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/desk", get(desk::queue))
         .route("/desk/tickets.csv", get(desk::export))
         .route("/desk/bulk", axum::routing::post(desk_bulk::bulk))
+        .route("/desk/views", axum::routing::post(desk_views::save))
+        .route("/desk/views/{id}/{action}", axum::routing::post(desk_views::change))
         .route("/reports", get(reports::reports))
         .route("/macros", get(macros::macros).post(macros::create))
         .route("/macros/{id}", get(macros::edit_form).post(macros::update))
