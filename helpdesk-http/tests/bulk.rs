@@ -181,3 +181,51 @@ async fn a_macro_or_an_action_goes_to_many_tickets_and_each_is_all_or_nothing() 
     let r = bulk(&app, &coord, None, json!({"numbers": numbers, "macro_id": unknown})).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
 }
+
+#[tokio::test]
+async fn a_filter_picks_the_tickets_and_a_retry_answers_the_first_run_even_when_it_changed_the_match() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    let mut numbers = Vec::new();
+    for i in 0..3 {
+        numbers.push(app.ticket(&emp, &format!("Monitor {i}")).await);
+    }
+    for n in &numbers[..2] {
+        let r = app
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/tickets/{n}"),
+                Some(&app.admin),
+                Some(json!({"add_tags": ["batch"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    // Every ticket tagged `batch`: take the tag away and mark them; the third is untouched.
+    let body = json!({"filter": {"tags_any": ["batch"]}, "remove_tags": ["batch"], "add_tags": ["done"]});
+    let r = bulk(&app, &app.admin, Some("by-filter-1"), body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["changed"], 2, "{:?}", r.body);
+    let t = app.get(&format!("/api/v1/tickets/{}", numbers[2]), &app.admin).await;
+    assert_eq!(t.body["tags"], json!([]));
+    // The filter now matches nothing, yet the retry answers the recorded result.
+    let again = bulk(&app, &app.admin, Some("by-filter-1"), body.clone()).await;
+    assert_eq!((again.status, again.body["replayed"].clone()), (StatusCode::OK, json!(true)), "{:?}", again.body);
+    // Without the key it matches nothing now: said so, nothing written.
+    let r = bulk(&app, &app.admin, None, body).await;
+    assert_eq!((r.status, r.field_names()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["filter".to_owned()]));
+    // Numbers and a filter at once, or neither: refused.
+    let r = bulk(&app, &app.admin, None, json!({"numbers": [numbers[0]], "filter": {}, "add_tags": ["x"]})).await;
+    assert_eq!(r.field_names(), vec!["filter".to_owned()]);
+    let r = bulk(&app, &app.admin, None, json!({"add_tags": ["x"]})).await;
+    assert_eq!(r.field_names(), vec!["numbers".to_owned()]);
+    // An employee's filter reaches only their own tickets (their list scope).
+    let (_, other) = app.user(2, "employee").await;
+    let theirs = app.ticket(&other, "Mine").await;
+    let r = bulk(&app, &emp, None, json!({"filter": {"statuses": ["new"]}, "add_tags": ["x"]})).await;
+    assert!(
+        r.body["items"].as_array().map_or(true, |i| i.iter().all(|i| i["number"] != theirs.as_str())),
+        "{:?}",
+        r.body
+    );
+}

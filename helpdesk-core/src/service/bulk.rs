@@ -22,7 +22,7 @@ use super::tickets::{ActionRequest, TicketEdit};
 use crate::domain::{MacroId, TicketNumber};
 use crate::lifecycle::Action;
 use crate::policy::Principal;
-use crate::ports::{IdempotencyKey, IdempotencyRecord, UnitOfWork};
+use crate::ports::{IdempotencyKey, IdempotencyRecord, PageSize, TicketQuery, UnitOfWork};
 use crate::{Error, FieldError, Result};
 
 /// The most tickets one bulk request may change.
@@ -47,6 +47,14 @@ pub enum BulkChange {
         /// Its input.
         request: ActionRequest,
     },
+}
+
+/// Which tickets a bulk request changes.
+enum BulkTarget {
+    /// These (checked: 1 to the limit, no repeats).
+    Numbers(Vec<TicketNumber>),
+    /// Those a list query matches for the principal.
+    Matching(TicketQuery),
 }
 
 /// What a bulk change did to one ticket.
@@ -150,12 +158,71 @@ impl HelpDesk {
         change: &BulkChange,
         idempotency_key: Option<&str>,
     ) -> Result<BulkResult> {
-        principal.actor().ok_or(Error::Unauthenticated(crate::AuthFailure::Missing))?;
         let mut seen = std::collections::HashSet::new();
         let numbers: Vec<TicketNumber> = numbers.iter().filter(|n| seen.insert(n.to_string())).cloned().collect();
         if numbers.is_empty() || numbers.len() > MAX_BULK_TICKETS {
             return Err(FieldError::new("numbers", "invalid", format!("1 to {MAX_BULK_TICKETS} tickets")).into());
         }
+        let identity = serde_json::to_string(&(numbers.iter().map(|n| n.to_string()).collect::<Vec<_>>(), change))
+            .unwrap_or_default();
+        self.run_bulk(principal, BulkTarget::Numbers(numbers), change, idempotency_key, &identity).await
+    }
+
+    /// Applies `change` to every ticket `query` lists for the principal (their list scope
+    /// applied; cursor and page size ignored), at most [`MAX_BULK_TICKETS`]: "all the tickets
+    /// of this view". With an idempotency key, a retry answers the first run's result even
+    /// when the first run changed which tickets the filter matches.
+    ///
+    /// # Errors
+    /// As [`bulk_change`](Self::bulk_change); `Validation` (`filter`) when the query matches
+    /// no ticket or more than [`MAX_BULK_TICKETS`] (nothing is written then).
+    pub async fn bulk_change_matching(
+        &self,
+        principal: &Principal,
+        query: &TicketQuery,
+        change: &BulkChange,
+        idempotency_key: Option<&str>,
+    ) -> Result<BulkResult> {
+        let query = TicketQuery { cursor: None, ..query.clone() };
+        let identity = serde_json::to_string(&("matching", &query, change)).unwrap_or_default();
+        self.run_bulk(principal, BulkTarget::Matching(query), change, idempotency_key, &identity).await
+    }
+
+    /// The tickets `query` lists for the principal, at most one more than the bulk limit.
+    async fn matching_numbers(&self, principal: &Principal, query: TicketQuery) -> Result<Vec<TicketNumber>> {
+        let mut query = TicketQuery { limit: PageSize::new(200).unwrap_or_default(), ..query };
+        let mut numbers = Vec::new();
+        loop {
+            let page = self.list_tickets(principal, &query).await?;
+            numbers.extend(page.items.iter().map(|t| t.number.clone()));
+            match page.next {
+                Some(next) if numbers.len() <= MAX_BULK_TICKETS => query.cursor = Some(next),
+                _ => break,
+            }
+        }
+        if numbers.is_empty() {
+            return Err(FieldError::new("filter", "empty", "no ticket matches this filter").into());
+        }
+        if numbers.len() > MAX_BULK_TICKETS {
+            return Err(FieldError::new(
+                "filter",
+                "too_many",
+                format!("more than {MAX_BULK_TICKETS} tickets match; narrow the filter"),
+            )
+            .into());
+        }
+        Ok(numbers)
+    }
+
+    async fn run_bulk(
+        &self,
+        principal: &Principal,
+        target: BulkTarget,
+        change: &BulkChange,
+        idempotency_key: Option<&str>,
+        identity: &str,
+    ) -> Result<BulkResult> {
+        principal.actor().ok_or(Error::Unauthenticated(crate::AuthFailure::Missing))?;
         match change {
             BulkChange::Edit(edit) if edit.is_empty() => {
                 return Err(FieldError::new("edit", "required", "say what to change").into());
@@ -166,11 +233,7 @@ impl HelpDesk {
             }
             BulkChange::Action { .. } => {}
         }
-        let request_hash = super::sha256_hex(
-            serde_json::to_string(&(numbers.iter().map(|n| n.to_string()).collect::<Vec<_>>(), change))
-                .unwrap_or_default()
-                .as_bytes(),
-        );
+        let request_hash = super::sha256_hex(identity.as_bytes());
         if let Some(key) = idempotency_key
             && let Some(response) = self.begin_idempotency(principal, key, &request_hash).await?
         {
@@ -179,6 +242,16 @@ impl HelpDesk {
             done.replayed = true;
             return Ok(done);
         }
+        let numbers = match target {
+            BulkTarget::Numbers(n) => n,
+            BulkTarget::Matching(query) => match self.matching_numbers(principal, query).await {
+                Ok(n) => n,
+                Err(e) => {
+                    self.release(principal, idempotency_key).await;
+                    return Err(e);
+                }
+            },
+        };
         let items: Vec<BulkItem> =
             futures::stream::iter(numbers.into_iter().map(|n| self.bulk_one(principal, n, change, idempotency_key)))
                 .buffered(IN_FLIGHT)

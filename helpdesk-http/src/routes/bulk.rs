@@ -27,9 +27,13 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
-    /// Ticket numbers, at most 1,000 (repeats are ignored).
-    #[schema(min_items = 1, max_items = 1000)]
+    /// Ticket numbers, at most 1,000 (repeats are ignored); or give `filter` instead.
+    #[serde(default)]
+    #[schema(max_items = 1000)]
     pub numbers: Vec<String>,
+    /// Instead of `numbers`: every ticket this filter lists for the caller (as a saved view's
+    /// filter: `me` is the caller), at most 1,000.
+    pub filter: Option<super::views::ViewFilterBody>,
     /// Tags to add to each ticket, leaving its others alone.
     #[serde(default)]
     pub add_tags: Vec<String>,
@@ -126,8 +130,18 @@ async fn bulk_edit(
     State(s): State<AppState>,
     c: Caller,
     key: IdempotencyKey,
-    ApiJson(b): ApiJson<BulkBody>,
+    ApiJson(mut b): ApiJson<BulkBody>,
 ) -> ApiResult<Json<BulkOut>> {
+    let filter = match b.filter.take() {
+        Some(_) if !b.numbers.is_empty() => {
+            return Err(ApiError::field("filter", "invalid", "give the numbers or a filter, not both"));
+        }
+        Some(f) => Some(f.parse(&s)?),
+        None if b.numbers.is_empty() => {
+            return Err(ApiError::field("numbers", "invalid", "1 to 1000 tickets, or a filter"));
+        }
+        None => None,
+    };
     let numbers = b
         .numbers
         .iter()
@@ -177,6 +191,12 @@ async fn bulk_edit(
             ..TicketEdit::default()
         }),
     };
-    let done = s.desk().bulk_change(&c.principal, &numbers, &change, key.0.as_deref()).await?;
+    let done = match filter {
+        Some(f) => {
+            let query = f.query(c.principal.user().map(|u| u.id), s.desk().now());
+            s.desk().bulk_change_matching(&c.principal, &query, &change, key.0.as_deref()).await?
+        }
+        None => s.desk().bulk_change(&c.principal, &numbers, &change, key.0.as_deref()).await?,
+    };
     Ok(Json(done.into()))
 }

@@ -96,7 +96,8 @@ pub struct ViewFilterBody {
 }
 
 impl ViewFilterBody {
-    fn parse(self, s: &AppState) -> Result<ViewFilter, ApiError> {
+    /// The filter, each bad field named.
+    pub(crate) fn parse(self, s: &AppState) -> Result<ViewFilter, ApiError> {
         let mut errs = ValidationErrors::new();
         let mut filter = ViewFilter { sort: ViewFilter::newest_first(), ..ViewFilter::default() };
         for st in &self.statuses {

@@ -196,6 +196,16 @@ impl Filters {
     }
 }
 
+/// The list query of the queue's address parameters (every filter, dates and requester
+/// included; no cursor), or the name of the filter that is wrong.
+pub(crate) fn query_of(
+    params: &[(String, String)],
+    me: UserId,
+    now: DateTime<Utc>,
+) -> Result<TicketQuery, &'static str> {
+    Filters { after: None, ..Filters::parse(params) }.query(me, now)
+}
+
 /// A status chip above the queue: its count and the view of that status alone.
 #[derive(Debug)]
 struct StatusChip {

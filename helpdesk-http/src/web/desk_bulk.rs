@@ -1,5 +1,5 @@
-//! The queue's bulk change: tick tickets in the queue, say which tags to add or take away
-//! (or a priority), or pick a macro, and apply; core changes each ticket in its own unit of work and the page
+//! The queue's bulk change: tick tickets in the queue (or take every ticket of the view, at
+//! most 1,000), say which tags to add or take away (or a priority), or pick a macro, and apply; core changes each ticket in its own unit of work and the page
 //! that follows lists what happened to each. The form carries an idempotency key made when
 //! the queue was drawn, so a form sent twice (a double click, a reload of the answer) changes
 //! nothing the second time.
@@ -53,7 +53,8 @@ pub(crate) async fn bulk(
     let refuse = |message: &str| error_page(StatusCode::UNPROCESSABLE_ENTITY, Layout::of(&s, &who), message);
     let numbers: Vec<TicketNumber> =
         pairs.iter().filter(|(k, _)| k == "number").filter_map(|(_, v)| TicketNumber::parse(v).ok()).collect();
-    if numbers.is_empty() {
+    let every = field("scope") == "all";
+    if numbers.is_empty() && !every {
         return refuse("Tick at least one ticket in the queue, then apply the change.");
     }
     let split = |v: &str| v.split(',').filter(|g| !g.trim().is_empty()).map(str::to_owned).collect::<Vec<_>>();
@@ -82,7 +83,17 @@ pub(crate) async fn bulk(
         },
     };
     let key = Some(field("idempotency")).filter(|k| !k.is_empty());
-    let done = match s.desk().bulk_change(&who.principal, &numbers, &change, key).await {
+    let done = if every {
+        // The view's filters as the form carried them (the queue's own address parameters).
+        let params: Vec<(String, String)> = serde_urlencoded::from_str(field("filters")).unwrap_or_default();
+        match super::desk::query_of(&params, who.user.id, s.desk().now()) {
+            Ok(query) => s.desk().bulk_change_matching(&who.principal, &query, &change, key).await,
+            Err(field) => return refuse(&format!("The filter “{field}” is not understood; nothing was changed.")),
+        }
+    } else {
+        s.desk().bulk_change(&who.principal, &numbers, &change, key).await
+    };
+    let done = match done {
         Ok(d) => d,
         Err(e) => {
             let e = ApiError::from(e);
