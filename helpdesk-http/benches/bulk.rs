@@ -83,8 +83,7 @@ async fn server(config: &Config, n: usize) -> (String, String, Vec<String>) {
     (base, token, numbers)
 }
 
-async fn bulk(base: &str, token: &str, body: serde_json::Value, what: &str, store: &str) {
-    let n = body["numbers"].as_array().unwrap().len();
+async fn bulk(base: &str, token: &str, body: serde_json::Value, what: &str, store: &str, n: usize) {
     let started = Instant::now();
     let r = reqwest::Client::new()
         .post(format!("{base}/api/v1/tickets/bulk"))
@@ -101,10 +100,28 @@ async fn bulk(base: &str, token: &str, body: serde_json::Value, what: &str, stor
 }
 
 async fn run(store: &str, base: &str, token: &str, numbers: &[String]) {
+    let n = numbers.len();
     let add = serde_json::json!({"numbers": numbers, "add_tags": ["bulk-bench"]});
-    bulk(base, token, add, "add a tag", store).await;
+    bulk(base, token, add, "add a tag", store, n).await;
     let remove = serde_json::json!({"numbers": numbers, "remove_tags": ["bulk-bench"], "priority": "high"});
-    bulk(base, token, remove, "take the tag away, set a priority", store).await;
+    bulk(base, token, remove, "take the tag away, set a priority", store, n).await;
+    // A macro on each ticket: a reply from a template, a tag, and the triage action (each
+    // ticket: the comment, three history events, the mails, one commit).
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/macros"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "Accept with a word", "priority": "medium", "action": "approve",
+            "comment": "Hello {{requester.first_name}}, {{ticket.number}} is in the queue.", "add_tags": ["accepted"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let apply = serde_json::json!({"numbers": numbers, "macro_id": id});
+    bulk(base, token, apply, "a macro: reply, tag, accept", store, n).await;
+    // Every ticket a filter matches (the tag the macro added), found and changed in one request.
+    let by_filter = serde_json::json!({"filter": {"tags_any": ["accepted"]}, "priority": "low"});
+    bulk(base, token, by_filter, "by a filter: set a priority", store, n).await;
 }
 
 async fn fresh_pg_database() -> Option<String> {

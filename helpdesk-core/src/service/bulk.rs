@@ -54,7 +54,7 @@ enum BulkTarget {
     /// These (checked: 1 to the limit, no repeats).
     Numbers(Vec<TicketNumber>),
     /// Those a list query matches for the principal.
-    Matching(TicketQuery),
+    Matching(Box<TicketQuery>),
 }
 
 /// What a bulk change did to one ticket.
@@ -185,7 +185,7 @@ impl HelpDesk {
     ) -> Result<BulkResult> {
         let query = TicketQuery { cursor: None, ..query.clone() };
         let identity = serde_json::to_string(&("matching", &query, change)).unwrap_or_default();
-        self.run_bulk(principal, BulkTarget::Matching(query), change, idempotency_key, &identity).await
+        self.run_bulk(principal, BulkTarget::Matching(Box::new(query)), change, idempotency_key, &identity).await
     }
 
     /// The tickets `query` lists for the principal, at most one more than the bulk limit.
@@ -244,7 +244,7 @@ impl HelpDesk {
         }
         let numbers = match target {
             BulkTarget::Numbers(n) => n,
-            BulkTarget::Matching(query) => match self.matching_numbers(principal, query).await {
+            BulkTarget::Matching(query) => match self.matching_numbers(principal, *query).await {
                 Ok(n) => n,
                 Err(e) => {
                     self.release(principal, idempotency_key).await;
