@@ -119,13 +119,15 @@ impl From<BulkResult> for BulkOut {
     }
 }
 
-/// Change many tickets at once (an edit, a macro or an action): each ticket is its own unit
-/// of work, so one that is refused (not visible, not editable, changed meanwhile, an action
-/// its status does not allow) does not stop the others. With
-/// `Idempotency-Key`, a retry answers the recorded result without applying anything again.
+/// Change many tickets at once (an edit, a macro or an action; 404 for a macro the caller
+/// cannot use): each ticket is its own unit of work, so one that is refused (not visible,
+/// not editable, changed meanwhile, an action its status does not allow) does not stop the
+/// others. With `Idempotency-Key`, a retry answers the recorded result without applying
+/// anything again.
 #[utoipa::path(post, path = "/tickets/bulk", tag = "tickets", request_body = BulkBody, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe bulk change")),
-    responses((status = 200, body = BulkOut), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = BulkOut), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 async fn bulk_edit(
     State(s): State<AppState>,
     c: Caller,

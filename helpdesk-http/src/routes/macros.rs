@@ -192,7 +192,8 @@ async fn list_macros(State(s): State<AppState>, c: Caller) -> ApiResult<Json<Vec
 
 /// Make a macro (personal; `shared: true` for admins).
 #[utoipa::path(post, path = "/macros", tag = "macros", request_body = MacroBody, security(("bearer" = [])),
-    responses((status = 201, body = MacroOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = MacroOut), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 async fn create_macro(
     State(s): State<AppState>,
     c: Caller,
@@ -205,7 +206,8 @@ async fn create_macro(
 /// Replace a macro the caller may change (their own; a shared one as an admin).
 #[utoipa::path(put, path = "/macros/{id}", tag = "macros", request_body = MacroBody, params(("id" = Uuid, Path)),
     security(("bearer" = [])),
-    responses((status = 200, body = MacroOut), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = MacroOut), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 404, body = Problem),
         (status = 422, body = Problem)))]
 async fn save_macro(
     State(s): State<AppState>,
@@ -219,7 +221,8 @@ async fn save_macro(
 
 /// Delete a macro the caller may change; tickets keep the history it wrote.
 #[utoipa::path(delete, path = "/macros/{id}", tag = "macros", params(("id" = Uuid, Path)), security(("bearer" = [])),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 404, body = Problem)))]
 async fn delete_macro(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
     s.desk().delete_macro(&c.principal, MacroId::from_uuid(id)).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -267,7 +267,8 @@ async fn list_views(State(s): State<AppState>, c: Caller) -> ApiResult<Json<Vec<
 
 /// Save a view (personal; `shared: true` for admins).
 #[utoipa::path(post, path = "/views", tag = "views", request_body = ViewBody, security(("bearer" = [])),
-    responses((status = 201, body = ViewOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = ViewOut), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 async fn create_view(
     State(s): State<AppState>,
     c: Caller,
@@ -280,7 +281,8 @@ async fn create_view(
 /// Replace a view the caller may change (their own; a shared one as an admin).
 #[utoipa::path(put, path = "/views/{id}", tag = "views", request_body = ViewBody, params(("id" = Uuid, Path)),
     security(("bearer" = [])),
-    responses((status = 200, body = ViewOut), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = ViewOut), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 404, body = Problem),
         (status = 422, body = Problem)))]
 async fn save_view(
     State(s): State<AppState>,
@@ -294,7 +296,8 @@ async fn save_view(
 
 /// Delete a view the caller may change; defaults that pointed at it are forgotten.
 #[utoipa::path(delete, path = "/views/{id}", tag = "views", params(("id" = Uuid, Path)), security(("bearer" = [])),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 404, body = Problem)))]
 async fn delete_view(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
     s.desk().delete_view(&c.principal, ViewId::from_uuid(id)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -311,7 +314,8 @@ pub struct DefaultViewBody {
 /// Choose the view the queue opens on (`null`: none).
 #[utoipa::path(put, path = "/me/default-view", tag = "views", request_body = DefaultViewBody,
     security(("bearer" = [])),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 404, body = Problem)))]
 async fn set_default_view(
     State(s): State<AppState>,
     c: Caller,
