@@ -57,6 +57,11 @@ pub struct ProblemField {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
+    /// What a page says about it: the first field's message, or the detail.
+    pub(crate) fn first_message(&self) -> String {
+        self.errors.first().map_or_else(|| self.detail.clone(), |f| f.message.clone())
+    }
+
     /// A problem with no field errors.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
         Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after: None }

@@ -214,7 +214,7 @@ pub(crate) async fn register(
         match super::profile::avatar_thumbnail(bytes).await {
             Ok(png) => r.avatar = Some(png),
             Err(e) => {
-                let why = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+                let why = e.first_message();
                 let errors = [("avatar".to_owned(), format!("{why} Choose the picture again, or leave it out."))];
                 return register_page(&s, &f, &errors, StatusCode::UNPROCESSABLE_ENTITY);
             }
@@ -352,7 +352,7 @@ async fn set_password(
         Ok(()) => notice("Password set", "You can sign in with your new password now."),
         Err(e) => {
             let e = ApiError::from(e);
-            let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+            let message = e.first_message();
             set_password_page(heading, action, token, Some(message))
         }
     }

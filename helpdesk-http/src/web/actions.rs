@@ -321,7 +321,7 @@ pub(crate) async fn act(
             if e.errors.is_empty() && e.status != StatusCode::FORBIDDEN {
                 return error_page(e.status, Layout::of(&s, &who), &e.detail);
             }
-            let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+            let message = e.first_message();
             confirm_page(&s, &who, &number, &name, f, Some(message)).await
         }
     }
@@ -369,7 +369,7 @@ pub(crate) async fn tags(
         }
         Err(err) => {
             let err = ApiError::from(err);
-            let message = err.errors.first().map_or(err.detail.clone(), |f| f.message.clone());
+            let message = err.first_message();
             super::tickets::render_ticket(
                 &s,
                 &who,

@@ -167,7 +167,7 @@ impl Stored {
                 let why = match e.status {
                     StatusCode::UNSUPPORTED_MEDIA_TYPE => "this kind of file is not accepted".to_owned(),
                     StatusCode::PAYLOAD_TOO_LARGE => format!("too large ({})", e.detail),
-                    _ => e.errors.first().map_or(e.detail.clone(), |f| f.message.clone()),
+                    _ => e.first_message(),
                 };
                 self.refusals.push(format!("{file_name}: {why}"));
             }

@@ -329,18 +329,13 @@ fn rows(s: &AppState, who: &PageUser, tickets: &[Ticket], staff: &[UserSummary])
         .collect()
 }
 
-fn staff_only(s: &AppState, who: &PageUser) -> Option<Response> {
-    (!who.user.role.is_staff())
-        .then(|| error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no page at this address."))
-}
-
 /// The queue.
 pub(crate) async fn queue(
     State(s): State<AppState>,
     who: PageUser,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(refused) = staff_only(&s, &who) {
+    if let Some(refused) = super::staff_only(&s, &who) {
         return refused;
     }
     let views = s.desk().views(&who.principal).await.unwrap_or_default();

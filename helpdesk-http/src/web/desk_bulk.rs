@@ -97,7 +97,7 @@ pub(crate) async fn bulk(
         Ok(d) => d,
         Err(e) => {
             let e = ApiError::from(e);
-            let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+            let message = e.first_message();
             return refuse(&format!("Nothing was changed: {message}"));
         }
     };

@@ -159,11 +159,6 @@ fn refuse(s: &AppState, who: &PageUser, status: StatusCode, message: &str) -> Re
     error_page(status, Layout::of(s, who), message)
 }
 
-fn problem_words(e: helpdesk_core::Error) -> String {
-    let e = ApiError::from(e);
-    e.errors.first().map_or(e.detail.clone(), |f| f.message.clone())
-}
-
 /// `POST /desk/views`: saves the queue's current filters as a view.
 pub(crate) async fn save(
     State(s): State<AppState>,
@@ -195,7 +190,7 @@ pub(crate) async fn save(
     let view = match s.desk().save_view(&who.principal, None, draft).await {
         Ok(v) => v,
         Err(e) => {
-            let message = format!("The view was not saved: {}", problem_words(e));
+            let message = format!("The view was not saved: {}", ApiError::from(e).first_message());
             return refuse(&s, &who, StatusCode::UNPROCESSABLE_ENTITY, &message);
         }
     };
@@ -236,6 +231,11 @@ pub(crate) async fn change(
     match done {
         Ok(to) => Redirect::to(&to).into_response(),
         Err(helpdesk_core::Error::NotFound { .. }) => super::not_found(),
-        Err(e) => refuse(&s, &who, StatusCode::FORBIDDEN, &format!("Nothing was changed: {}", problem_words(e))),
+        Err(e) => refuse(
+            &s,
+            &who,
+            StatusCode::FORBIDDEN,
+            &format!("Nothing was changed: {}", ApiError::from(e).first_message()),
+        ),
     }
 }

@@ -202,7 +202,7 @@ pub(crate) async fn create_key(
         }
         Err(e) => {
             let e = ApiError::from(e);
-            let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+            let message = e.first_message();
             integrations_page(&s, &who, None, None, Some(format!("No key was created: {message}"))).await
         }
     }

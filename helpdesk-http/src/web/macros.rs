@@ -23,16 +23,6 @@ use super::{Layout, error_page, page};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn staff_only(s: &AppState, who: &PageUser) -> Option<Response> {
-    (!who.user.role.is_staff())
-        .then(|| error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no page at this address."))
-}
-
-fn problem_words(e: helpdesk_core::Error) -> String {
-    let e = ApiError::from(e);
-    e.errors.first().map_or(e.detail.clone(), |f| f.message.clone())
-}
-
 fn action_title(a: Action) -> &'static str {
     super::actions::words_for(a.as_str()).map_or(a.as_str(), |w| w.title)
 }
@@ -212,7 +202,7 @@ pub(crate) struct DoneQuery {
 
 /// `GET /macros`: the list and the form for a new one.
 pub(crate) async fn macros(State(s): State<AppState>, who: PageUser, Query(q): Query<DoneQuery>) -> Response {
-    if let Some(refused) = staff_only(&s, &who) {
+    if let Some(refused) = super::staff_only(&s, &who) {
         return refused;
     }
     let flash = q.done.as_deref().map(|d| match d {
@@ -224,7 +214,7 @@ pub(crate) async fn macros(State(s): State<AppState>, who: PageUser, Query(q): Q
 
 /// `GET /macros/{id}`: the form filled with the macro, to change it.
 pub(crate) async fn edit_form(State(s): State<AppState>, who: PageUser, Path(id): Path<String>) -> Response {
-    if let Some(refused) = staff_only(&s, &who) {
+    if let Some(refused) = super::staff_only(&s, &who) {
         return refused;
     }
     let Ok(id) = id.parse::<MacroId>() else { return super::not_found() };
@@ -244,7 +234,7 @@ async fn save(s: &AppState, who: &PageUser, id: Option<MacroId>, f: MacroForm) -
         Ok(_) => Redirect::to("/macros?done=saved").into_response(),
         Err(helpdesk_core::Error::NotFound { .. }) => super::not_found(),
         Err(e) => {
-            let message = format!("The macro was not saved: {}", problem_words(e));
+            let message = format!("The macro was not saved: {}", ApiError::from(e).first_message());
             macros_page(s, who, None, editing, f, Some(message)).await
         }
     }
@@ -258,7 +248,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     Form(f): Form<MacroForm>,
 ) -> Response {
-    if let Some(refused) = staff_only(&s, &who).or_else(|| form_allowed(&s, &who, &method, &headers, &f.csrf)) {
+    if let Some(refused) = super::staff_only(&s, &who).or_else(|| form_allowed(&s, &who, &method, &headers, &f.csrf)) {
         return refused;
     }
     save(&s, &who, None, f).await
@@ -273,7 +263,7 @@ pub(crate) async fn update(
     headers: HeaderMap,
     Form(f): Form<MacroForm>,
 ) -> Response {
-    if let Some(refused) = staff_only(&s, &who).or_else(|| form_allowed(&s, &who, &method, &headers, &f.csrf)) {
+    if let Some(refused) = super::staff_only(&s, &who).or_else(|| form_allowed(&s, &who, &method, &headers, &f.csrf)) {
         return refused;
     }
     let Ok(id) = id.parse::<MacroId>() else { return super::not_found() };
@@ -295,7 +285,7 @@ pub(crate) async fn delete(
     headers: HeaderMap,
     Form(f): Form<TokenForm>,
 ) -> Response {
-    if let Some(refused) = staff_only(&s, &who).or_else(|| form_allowed(&s, &who, &method, &headers, &f.csrf)) {
+    if let Some(refused) = super::staff_only(&s, &who).or_else(|| form_allowed(&s, &who, &method, &headers, &f.csrf)) {
         return refused;
     }
     let Ok(id) = id.parse::<MacroId>() else { return super::not_found() };
@@ -303,7 +293,7 @@ pub(crate) async fn delete(
         Ok(()) => Redirect::to("/macros?done=deleted").into_response(),
         Err(helpdesk_core::Error::NotFound { .. }) => super::not_found(),
         Err(e) => {
-            let message = format!("The macro was not deleted: {}", problem_words(e));
+            let message = format!("The macro was not deleted: {}", ApiError::from(e).first_message());
             macros_page(&s, &who, None, None, MacroForm::default(), Some(message)).await
         }
     }
@@ -353,6 +343,12 @@ struct PreviewView {
     status: &'static str,
 }
 
+/// The ticket page again, with why the macro was not applied on top (409: the ticket's state
+/// or a rule refused it).
+async fn refused_on_ticket(s: &AppState, who: &PageUser, number: &str, message: String) -> Response {
+    super::tickets::render_ticket(s, who, number, Some(message), None, String::new(), StatusCode::CONFLICT).await
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PickQuery {
     #[serde(default)]
@@ -376,17 +372,8 @@ pub(crate) async fn preview(
             Ok(x) => x,
             Err(helpdesk_core::Error::NotFound { .. }) => return super::not_found(),
             Err(e) => {
-                let message = format!("This macro cannot be applied to {n}: {}", problem_words(e));
-                return super::tickets::render_ticket(
-                    &s,
-                    &who,
-                    &number,
-                    Some(message),
-                    None,
-                    String::new(),
-                    StatusCode::CONFLICT,
-                )
-                .await;
+                let message = format!("This macro cannot be applied to {n}: {}", ApiError::from(e).first_message());
+                return refused_on_ticket(&s, &who, &number, message).await;
             }
         };
     let number_text = n.to_string();
@@ -451,9 +438,8 @@ pub(crate) async fn apply(
             Redirect::to(&format!("/tickets/{n}?stale=1")).into_response()
         }
         Err(e) => {
-            let message = format!("The macro was not applied; nothing changed: {}", problem_words(e));
-            super::tickets::render_ticket(&s, &who, &number, Some(message), None, String::new(), StatusCode::CONFLICT)
-                .await
+            let message = format!("The macro was not applied; nothing changed: {}", ApiError::from(e).first_message());
+            refused_on_ticket(&s, &who, &number, message).await
         }
     }
 }

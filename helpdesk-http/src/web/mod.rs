@@ -414,6 +414,12 @@ fn encode(s: &str) -> String {
 }
 
 /// The 404 page for unknown page routes (the API keeps its problem details).
+/// The page for anyone but staff on a staff page: there is no such page for them.
+pub(crate) fn staff_only(s: &AppState, who: &session::PageUser) -> Option<Response> {
+    (!who.user.role.is_staff())
+        .then(|| error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no page at this address."))
+}
+
 pub(crate) fn not_found() -> Response {
     error_page(StatusCode::NOT_FOUND, Layout::anonymous(), "There is no page at this address.")
 }

@@ -161,7 +161,7 @@ pub(crate) async fn save(
         Ok(_) => Redirect::to("/profile?saved=names").into_response(),
         Err(e) => {
             let e = ApiError::from(e);
-            let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+            let message = e.first_message();
             profile_page(&s, &who, None, Some(message)).await
         }
     }
@@ -237,7 +237,7 @@ pub(crate) async fn upload_avatar(
     match set.await {
         Ok(_) => Redirect::to("/profile?saved=avatar").into_response(),
         Err(e) => {
-            let message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+            let message = e.first_message();
             profile_page(&s, &who, None, Some(message)).await
         }
     }

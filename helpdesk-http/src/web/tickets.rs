@@ -518,7 +518,7 @@ pub(crate) async fn add_comment(
     let mut files = Stored::default();
     let refused = |e: helpdesk_core::Error, body: String, chosen: bool| {
         let e = ApiError::from(e);
-        let mut message = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
+        let mut message = e.first_message();
         if chosen {
             message.push_str(" The files were not kept: choose them again.");
         }
