@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -124,18 +126,6 @@ async fn run(store: &str, base: &str, token: &str, numbers: &[String]) {
     bulk(base, token, by_filter, "by a filter: set a priority", store, n).await;
 }
 
-async fn fresh_pg_database() -> Option<String> {
-    let admin = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty())?;
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
-    let name = format!("hd_bench_bulk_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
-    let fsync: (String,) = sqlx::query_as("SHOW fsync").fetch_one(&pool).await.unwrap();
-    println!("\nPostgreSQL: fsync = {}", fsync.0);
-    pool.close().await;
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    Some(format!("{base}/{name}"))
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1_000);
@@ -144,7 +134,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let (base, token, numbers) = server(&config(dir.path(), None), n).await;
     run("sled", &base, &token, &numbers).await;
-    match fresh_pg_database().await {
+    match common::fresh_pg_database("hd_bench_bulk").await {
         Some(url) => {
             let pg_dir = tempfile::tempdir().unwrap();
             let (base, token, numbers) = server(&config(pg_dir.path(), Some(url)), n).await;

@@ -15,6 +15,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 #[path = "../tests/common/dovecot.rs"]
 mod dovecot;
 
@@ -188,18 +190,6 @@ async fn imap(s: &Server, tag: &str, n: usize) -> Option<f64> {
     Some(report(&format!("IMAP poller (fetch, store, mark), {tag}, one process"), n, started))
 }
 
-async fn fresh_pg_database() -> Option<String> {
-    let admin = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty())?;
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
-    let name = format!("hd_bench_mail_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
-    let fsync: (String,) = sqlx::query_as("SHOW fsync").fetch_one(&pool).await.unwrap();
-    println!("\nPostgreSQL: fsync = {}", fsync.0);
-    pool.close().await;
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    Some(format!("{base}/{name}"))
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(400);
@@ -213,7 +203,7 @@ async fn main() {
     if imap(&sled, "sled", n).await.is_none() {
         println!("| IMAP poller, sled | — | (HELPDESK_TEST_DOVECOT not set) |");
     }
-    match fresh_pg_database().await {
+    match common::fresh_pg_database("hd_bench_mail").await {
         Some(url) => {
             let pg_dir = tempfile::tempdir().unwrap();
             let pg = server(&config(pg_dir.path(), Some(url))).await;
