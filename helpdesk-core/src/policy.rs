@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ApiKeyId, DepartmentKey, Role, SessionId, TicketStatus, UserId};
 use crate::lifecycle::Actor;
-use crate::model::{ApiScope, Ticket};
+use crate::model::{ApiScope, Ticket, User};
 
 /// A signed-in user, as read from storage on this request (never from token claims).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +52,17 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// `user` as a principal without a session: what the policy would let them do (mail in,
+    /// and who may follow a ticket, ask this of someone other than the caller).
+    pub fn of_user(user: &User) -> Self {
+        Principal::User(UserPrincipal {
+            id: user.id,
+            role: user.role,
+            department: user.department.clone(),
+            session: None,
+        })
+    }
+
     /// The actor the lifecycle sees.
     pub fn actor(&self) -> Option<Actor> {
         match self {
@@ -147,6 +158,10 @@ pub enum Permission {
     UseViews,
     /// Make, change and delete the views shared with all staff.
     ManageSharedViews,
+    /// Add colleagues as followers of a ticket, and remove them.
+    ManageFollowers,
+    /// Stop following a ticket one follows.
+    StopFollowing,
 }
 
 impl Permission {
@@ -182,6 +197,8 @@ impl Permission {
         Permission::ManageSharedMacros,
         Permission::UseViews,
         Permission::ManageSharedViews,
+        Permission::ManageFollowers,
+        Permission::StopFollowing,
     ];
 }
 
@@ -230,11 +247,18 @@ pub struct TicketFacts {
     pub department: Option<DepartmentKey>,
     /// The ticket's status.
     pub status: TicketStatus,
+    /// Who follows the ticket (sorted).
+    pub followers: Vec<UserId>,
 }
 
 impl From<&Ticket> for TicketFacts {
     fn from(t: &Ticket) -> Self {
-        Self { requester: t.requester, department: t.department.clone(), status: t.status }
+        Self {
+            requester: t.requester,
+            department: t.department.clone(),
+            status: t.status,
+            followers: t.followers.clone(),
+        }
     }
 }
 
@@ -342,6 +366,8 @@ pub enum Condition {
     NotRequester,
     /// The ticket's department is not the principal's.
     OutsideOwnDepartment,
+    /// The principal follows the ticket.
+    IsFollower,
 }
 
 /// One rule of a [`RulePolicy`].
@@ -439,6 +465,13 @@ impl RulePolicy {
             allow(S::AnyUser, &[P::ViewTicket, P::TransitionTicket, P::CommentPublic], vec![C::IsRequester]),
             allow(S::AnyUser, &[P::UploadAttachment], vec![C::IsRequester, C::NotTerminal, C::Public]),
             allow(S::AnyUser, &[P::DownloadAttachment], vec![C::IsRequester, C::Public]),
+            allow(S::Staff, &[P::ManageFollowers], vec![]),
+            allow(S::AnyUser, &[P::ManageFollowers], vec![C::IsRequester]),
+            // Followers read the public thread, write public comments with attachments and may
+            // leave; the denies below keep everything internal from them.
+            allow(S::AnyUser, &[P::ViewTicket, P::CommentPublic, P::StopFollowing], vec![C::IsFollower]),
+            allow(S::AnyUser, &[P::UploadAttachment], vec![C::IsFollower, C::NotTerminal, C::Public]),
+            allow(S::AnyUser, &[P::DownloadAttachment], vec![C::IsFollower, C::Public]),
             allow(
                 S::AnyUser,
                 &[P::EditTicket],
@@ -487,7 +520,7 @@ impl RulePolicy {
         }
         if options.coordinators_limited_to_department {
             let mut all_ticket = ticket_staff.to_vec();
-            all_ticket.push(P::EditTicket);
+            all_ticket.extend([P::EditTicket, P::ManageFollowers]);
             // A coordinator's own tickets stay theirs wherever they are filed.
             rules.push(deny(S::Role(Role::Coordinator), &all_ticket, vec![C::OutsideOwnDepartment, C::NotRequester]));
         }
@@ -529,6 +562,8 @@ impl RulePolicy {
             Condition::Internal => r.internal,
             Condition::Public => !r.internal,
             Condition::FieldIn(fields) => r.field.is_some_and(|f| fields.contains(&f)),
+            Condition::IsFollower => matches!((p, &r.ticket),
+                (Principal::User(u), Some(t)) if t.followers.binary_search(&u.id).is_ok()),
             Condition::HasScope(s) => matches!(p, Principal::ExternalSystem(k) if k.scopes.contains(s)),
             Condition::OutsideOwnDepartment => match (p, &r.ticket) {
                 (Principal::User(u), Some(t)) => u.department.is_none() || t.department != u.department,

@@ -18,9 +18,14 @@ enum Case {
     OwnInternal,
     OtherOpen,
     OtherInternal,
+    /// Someone else's ticket that `ME` follows (open, closed, an internal item on it, a field).
+    FollowedOpen,
+    FollowedClosed,
+    FollowedInternal,
     FieldOwnNew(TicketField),
     FieldOwnOpen(TicketField),
     FieldOther(TicketField),
+    FieldFollowed(TicketField),
 }
 
 const FIELDS: [TicketField; 7] = [
@@ -42,9 +47,12 @@ fn cases() -> Vec<Case> {
         Case::OwnInternal,
         Case::OtherOpen,
         Case::OtherInternal,
+        Case::FollowedOpen,
+        Case::FollowedClosed,
+        Case::FollowedInternal,
     ];
     for f in FIELDS {
-        v.extend([Case::FieldOwnNew(f), Case::FieldOwnOpen(f), Case::FieldOther(f)]);
+        v.extend([Case::FieldOwnNew(f), Case::FieldOwnOpen(f), Case::FieldOther(f), Case::FieldFollowed(f)]);
     }
     v
 }
@@ -57,7 +65,22 @@ fn facts(requester: u128, status: TicketStatus) -> TicketFacts {
         requester: UserId::from_uuid(uuid::Uuid::from_u128(requester)),
         department: Some(DepartmentKey::parse("it").unwrap()),
         status,
+        followers: Vec::new(),
     }
+}
+
+/// Someone else's ticket that `ME` follows.
+fn followed(status: TicketStatus) -> TicketFacts {
+    TicketFacts { followers: vec![UserId::from_uuid(uuid::Uuid::from_u128(ME))], ..facts(OTHER, status) }
+}
+
+/// The followed cases.
+fn followed_cases() -> Vec<Case> {
+    cases().into_iter().filter(|c| is_followed(c)).collect()
+}
+
+fn is_followed(c: &Case) -> bool {
+    matches!(c, Case::FollowedOpen | Case::FollowedClosed | Case::FollowedInternal | Case::FieldFollowed(_))
 }
 
 fn resource(c: Case) -> Resource {
@@ -73,6 +96,14 @@ fn resource(c: Case) -> Resource {
         Case::FieldOwnNew(f) => Resource { ticket: t(ME, TicketStatus::New), field: Some(f), internal: false },
         Case::FieldOwnOpen(f) => Resource { ticket: t(ME, TicketStatus::Open), field: Some(f), internal: false },
         Case::FieldOther(f) => Resource { ticket: t(OTHER, TicketStatus::Open), field: Some(f), internal: false },
+        Case::FollowedOpen => Resource { ticket: Some(followed(TicketStatus::Open)), ..Resource::default() },
+        Case::FollowedClosed => Resource { ticket: Some(followed(TicketStatus::Closed)), ..Resource::default() },
+        Case::FollowedInternal => {
+            Resource { ticket: Some(followed(TicketStatus::Open)), internal: true, ..Resource::default() }
+        }
+        Case::FieldFollowed(f) => {
+            Resource { ticket: Some(followed(TicketStatus::Open)), field: Some(f), internal: false }
+        }
     }
 }
 
@@ -120,7 +151,28 @@ fn employee_expected() -> HashSet<(P, Case)> {
     for f in [TicketField::Subject, TicketField::Description, TicketField::Category, TicketField::ScheduledDate] {
         v.push((P::EditTicket, Case::FieldOwnNew(f)));
     }
+    // The requester manages who follows their ticket.
+    for c in own_public.iter().copied().chain(own_fields.iter().copied()).chain([Case::OwnInternal]) {
+        v.push((P::ManageFollowers, c));
+    }
+    v.extend(follower_expected());
     v.into_iter().collect()
+}
+
+/// What following a ticket gives anyone: its public thread, public comments and attachments,
+/// and leaving; never internal content, transitions, edits or other followers.
+fn follower_expected() -> Vec<(P, Case)> {
+    let mut v = Vec::new();
+    for c in followed_cases() {
+        v.extend([(P::ViewTicket, c), (P::CommentPublic, c), (P::StopFollowing, c)]);
+        if c != Case::FollowedInternal {
+            v.push((P::DownloadAttachment, c));
+        }
+        if !matches!(c, Case::FollowedInternal | Case::FollowedClosed) {
+            v.push((P::UploadAttachment, c));
+        }
+    }
+    v
 }
 
 fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
@@ -128,6 +180,7 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
     for c in cases() {
         v.extend([(P::ListStaff, c), (P::UseMacros, c), (P::UseViews, c)]);
     }
+    v.extend(follower_expected());
     let ticket_cases: Vec<Case> = if limited_other_dept { vec![Case::Global] } else { cases() };
     for c in ticket_cases {
         for p in [
@@ -139,6 +192,7 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
             P::ViewInternal,
             P::UploadAttachment,
             P::DownloadAttachment,
+            P::ManageFollowers,
         ] {
             v.push((p, c));
         }
@@ -149,6 +203,7 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
                 (P::EditTicket, Case::FieldOwnNew(f)),
                 (P::EditTicket, Case::FieldOwnOpen(f)),
                 (P::EditTicket, Case::FieldOther(f)),
+                (P::EditTicket, Case::FieldFollowed(f)),
             ]);
         }
         // The requester's own new-ticket edits still apply to staff filing their own ticket.
@@ -207,7 +262,7 @@ fn the_whole_matrix() {
         .into_iter()
         .flat_map(|c| {
             let mut v = vec![(P::ListAllTickets, c), (P::ViewTicket, c)];
-            if !matches!(c, Case::OwnInternal | Case::OtherInternal) {
+            if !matches!(c, Case::OwnInternal | Case::OtherInternal | Case::FollowedInternal) {
                 v.push((P::DownloadAttachment, c));
             }
             v
@@ -247,7 +302,7 @@ fn coordinators_limited_to_their_department() {
     // loses every ticket permission (deny wins), admins are not limited.
     check(&policy, "it coordinator", &user(Role::Coordinator, "it"), &staff_expected(false, false));
     // An `asset` coordinator keeps staff powers on their own tickets only.
-    let other = |c: &Case| matches!(c, Case::OtherOpen | Case::OtherInternal | Case::FieldOther(_));
+    let other = |c: &Case| matches!(c, Case::OtherOpen | Case::OtherInternal | Case::FieldOther(_)) || is_followed(c);
     let ticket_perms = [
         P::ListAllTickets,
         P::ViewTicket,
@@ -258,6 +313,7 @@ fn coordinators_limited_to_their_department() {
         P::UploadAttachment,
         P::DownloadAttachment,
         P::EditTicket,
+        P::ManageFollowers,
     ];
     let mut asset = staff_expected(false, false);
     asset.retain(|(p, c)| !(other(c) && ticket_perms.contains(p)));
@@ -277,6 +333,32 @@ fn requesters_tag_their_new_tickets_only_when_the_options_say_so() {
     employee.insert((P::EditTicket, Case::FieldOwnNew(TicketField::Tags)));
     check(&policy, "employee", &user(Role::Employee, "it"), &employee);
     check(&policy, "coordinator", &user(Role::Coordinator, "it"), &staff_expected(false, false));
+}
+
+/// Following a ticket opens its public side only: an employee who follows someone else's
+/// ticket is refused every internal permission on it, and loses the ticket when unfollowed.
+#[test]
+fn a_follower_never_sees_internal_content() {
+    let policy = RulePolicy::default();
+    let follower = user(Role::Employee, "it");
+    let on = |internal: bool| Resource { ticket: Some(followed(TicketStatus::Open)), internal, field: None };
+    for p in [P::ViewInternal, P::CommentInternal, P::DownloadAttachment, P::UploadAttachment] {
+        assert_eq!(policy.decide(&follower, p, &on(true)), Decision::Deny, "{p:?} on internal content");
+    }
+    for p in [P::ViewInternal, P::CommentInternal, P::TransitionTicket, P::ManageFollowers] {
+        assert_eq!(policy.decide(&follower, p, &on(false)), Decision::Deny, "{p:?} on the followed ticket");
+    }
+    for f in FIELDS {
+        let r = Resource { field: Some(f), ..on(false) };
+        assert_eq!(policy.decide(&follower, P::EditTicket, &r), Decision::Deny, "editing {f:?}");
+    }
+    assert_eq!(policy.decide(&follower, P::ViewTicket, &on(false)), Decision::Allow);
+    assert_eq!(policy.decide(&follower, P::CommentPublic, &on(false)), Decision::Allow);
+    // Removed: the same ticket without them is someone else's again.
+    let removed = Resource { ticket: Some(facts(OTHER, TicketStatus::Open)), ..Resource::default() };
+    for p in [P::ViewTicket, P::CommentPublic, P::DownloadAttachment, P::StopFollowing] {
+        assert_eq!(policy.decide(&follower, p, &removed), Decision::Deny, "{p:?} after removal");
+    }
 }
 
 #[test]

@@ -1332,3 +1332,109 @@ async fn saved_views_count_for_the_person_who_opens_them_and_each_person_has_a_d
     e.desk.set_default_view(&coord, None).await.unwrap();
     assert_eq!(e.desk.default_view(&coord).await.unwrap(), None);
 }
+
+/// Followers: the requester adds a colleague, who reads the public thread only, gets the
+/// mails, comments, finds the ticket in "tickets I follow", and loses it all when removed.
+#[tokio::test]
+async fn a_follower_reads_the_public_thread_gets_its_mails_and_never_anything_internal() {
+    let e = env().await;
+    let (emp, requester) = employee(&e, 1).await;
+    let (colleague, mate) = employee(&e, 2).await;
+    let (outsider, _) = employee(&e, 3).await;
+    let (coord, _) = staff(&e, 1, Role::Coordinator).await;
+    let t = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+
+    // Who may add whom: not a stranger, not the requester, not an unknown address.
+    let add = |p: &Principal, email: &str| {
+        let (desk, p, n, email) = (&e.desk, p.clone(), t.number.clone(), email.to_owned());
+        async move { desk.add_follower(&p, &n, &email, None).await }
+    };
+    assert!(matches!(add(&outsider, "emp2@example.com").await, Err(Error::NotFound { .. })));
+    for (email, code) in
+        [("emp1@example.com", "is_requester"), ("nobody@example.com", "unknown"), ("not an address", "invalid")]
+    {
+        match add(&emp, email).await {
+            Err(Error::Validation(v)) => assert_eq!((v.0[0].field.as_str(), v.0[0].code.as_str()), ("email", code)),
+            other => panic!("{email}: {other:?}"),
+        }
+    }
+    let mark = e.store.outbox_records().len();
+    let after = add(&emp, " EMP2@example.com ").await.unwrap();
+    assert_eq!((after.followers.clone(), after.version), (vec![mate.id], t.version + 1));
+    assert_eq!(mails_since(&e, mark), [("emp2@example.com".to_owned(), "following_started".to_owned())]);
+    // Adding again changes nothing.
+    assert_eq!(add(&emp, "emp2@example.com").await.unwrap().version, after.version);
+
+    // The follower sees the public thread, not the internal note, and cannot act or edit.
+    e.desk.add_comment(&coord, &t.number, "INTERNAL: check the warranty", true).await.unwrap();
+    let thread = e.desk.ticket_thread(&colleague, &t.number).await.unwrap();
+    assert!(!thread.view.sees_internal && thread.view.actions.is_empty());
+    assert!(thread.comments.iter().all(|c| !c.internal));
+    assert!(thread.history.iter().all(|ev| !ev.internal));
+    assert!(thread.people.iter().any(|p| p.id == mate.id));
+    assert!(matches!(e.desk.add_comment(&colleague, &t.number, "x", true).await, Err(Error::Forbidden(_))));
+    assert!(e.desk.act(&colleague, &t.number, Action::Withdraw, ActionRequest::default(), None).await.is_err());
+    assert!(add(&colleague, "emp3@example.com").await.is_err(), "a follower does not add others");
+
+    // Mails: the staff reply and the approval reach the follower too; the follower's comment
+    // reaches the requester.
+    let mark = e.store.outbox_records().len();
+    e.desk.add_comment(&coord, &t.number, "Which model is it?", false).await.unwrap();
+    let mails = mails_since(&e, mark);
+    assert!(mails.contains(&("emp1@example.com".into(), "public_comment".into())));
+    assert!(mails.contains(&("emp2@example.com".into(), "public_comment".into())));
+    let mark = e.store.outbox_records().len();
+    e.desk.add_comment(&colleague, &t.number, "It is the X1, I sit next to it", false).await.unwrap();
+    assert_eq!(mails_since(&e, mark), [("emp1@example.com".to_owned(), "public_comment".to_owned())]);
+    let mark = e.store.outbox_records().len();
+    let approve = ActionRequest {
+        priority: Some(helpdesk_core::domain::Priority::High),
+        department: Some("it".into()),
+        ..ActionRequest::default()
+    };
+    e.desk.act(&coord, &t.number, Action::Approve, approve, None).await.unwrap();
+    let mails = mails_since(&e, mark);
+    assert!(mails.contains(&("emp1@example.com".into(), "ticket_approved".into())));
+    assert!(mails.contains(&("emp2@example.com".into(), "followed_ticket_changed".into())));
+    // No mail to the follower carries internal text.
+    for r in e.store.outbox_records() {
+        if let OutboxPayload::Mail(m) = r.message.payload
+            && m.to.as_str() == "emp2@example.com"
+        {
+            assert!(!format!("{:?}", m.kind).contains("INTERNAL"));
+        }
+    }
+
+    // "Tickets I follow" lists it for the follower; their own list does not.
+    let followed = TicketQuery { follower: Some(mate.id), ..TicketQuery::default() };
+    assert_eq!(e.desk.list_tickets(&colleague, &followed).await.unwrap().items.len(), 1);
+    assert!(e.desk.list_tickets(&colleague, &TicketQuery::default()).await.unwrap().items.is_empty());
+    let theirs = TicketQuery { follower: Some(requester.id), ..TicketQuery::default() };
+    assert!(e.desk.list_tickets(&colleague, &theirs).await.unwrap().items.is_empty());
+
+    // Removed: access ends at the next request; the history says who did what.
+    let removed = e.desk.remove_follower(&emp, &t.number, mate.id, None).await.unwrap();
+    assert!(removed.followers.is_empty());
+    assert!(matches!(e.desk.ticket(&colleague, &t.number).await, Err(Error::NotFound { .. })));
+    assert!(e.desk.list_tickets(&colleague, &followed).await.unwrap().items.is_empty());
+    assert!(matches!(
+        e.desk.remove_follower(&emp, &t.number, mate.id, None).await,
+        Err(Error::NotFound { what: "follower" })
+    ));
+    // A follower may leave by themselves; staff may add and remove anyone.
+    e.desk.add_follower(&coord, &t.number, "emp2@example.com", None).await.unwrap();
+    e.desk.remove_follower(&colleague, &t.number, mate.id, None).await.unwrap();
+    let kinds: Vec<String> = e
+        .desk
+        .history(&emp, &t.number)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|ev| match ev.kind {
+            helpdesk_core::model::EventKind::FollowerAdded { .. } => Some("added".to_owned()),
+            helpdesk_core::model::EventKind::FollowerRemoved { .. } => Some("removed".to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["added", "removed", "added", "removed"]);
+}

@@ -167,6 +167,8 @@ pub struct TicketOut {
     pub satisfaction: Option<SatisfactionOut>,
     /// Staff's labels, sorted (empty for requesters unless the policy lets them tag).
     pub tags: Vec<String>,
+    /// The users following the ticket (`GET /tickets/{number}/followers` names them).
+    pub followers: Vec<Uuid>,
 }
 
 /// A satisfaction rating.
@@ -218,6 +220,7 @@ impl From<&TicketView> for TicketOut {
             sla_state: v.sla_state.map(|s| s.as_str()),
             satisfaction: t.satisfaction.as_ref().map(SatisfactionOut::from),
             tags: t.tags.iter().map(|g| g.as_str().to_owned()).collect(),
+            followers: t.followers.iter().map(|f| f.as_uuid()).collect(),
         }
     }
 }
@@ -271,10 +274,14 @@ pub struct EventOut {
     pub at: DateTime<Utc>,
     /// Who made the change.
     pub actor: ActorOut,
-    /// `action`, `edited`, `commented` or `attachment_added`.
+    /// `action`, `edited`, `commented`, `attachment_added`, `rated`, `follower_added` or
+    /// `follower_removed`.
     pub kind: String,
     /// The lifecycle action, for `action` events.
     pub action: Option<String>,
+    /// The follower, for `follower_added` and `follower_removed` events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Uuid>,
     /// Fields changed, with old and new values.
     pub changes: Vec<ChangeOut>,
     /// Reason, note or comment given with the change.
@@ -291,11 +298,14 @@ pub struct EventOut {
 impl From<&HistoryEvent> for EventOut {
     fn from(e: &HistoryEvent) -> Self {
         use helpdesk_core::model::EventKind;
-        let (kind, action) = match &e.kind {
-            EventKind::Action { action } => ("action", Some(action.as_str().to_owned())),
-            EventKind::Edited => ("edited", None),
-            EventKind::Commented { .. } => ("commented", None),
-            _ => ("attachment_added", None),
+        let (kind, action, user) = match &e.kind {
+            EventKind::Action { action } => ("action", Some(action.as_str().to_owned()), None),
+            EventKind::Edited => ("edited", None, None),
+            EventKind::Commented { .. } => ("commented", None, None),
+            EventKind::AttachmentAdded { .. } => ("attachment_added", None, None),
+            EventKind::Rated { .. } => ("rated", None, None),
+            EventKind::FollowerAdded { user } => ("follower_added", None, Some(user.as_uuid())),
+            EventKind::FollowerRemoved { user } => ("follower_removed", None, Some(user.as_uuid())),
         };
         Self {
             id: e.id.as_uuid(),
@@ -303,6 +313,7 @@ impl From<&HistoryEvent> for EventOut {
             actor: (&e.actor).into(),
             kind: kind.to_owned(),
             action,
+            user,
             changes: e
                 .changes
                 .iter()

@@ -4,6 +4,7 @@
 //! reach a web server's access log. Internal comments never reach these templates: the core
 //! only enqueues public content for requesters.
 
+use helpdesk_core::lifecycle::MailTemplate;
 use helpdesk_core::model::{Notification, NotificationKind, TicketMail};
 use helpdesk_core::sla::{TargetKind, TargetState};
 
@@ -173,6 +174,31 @@ fn content(s: &MailSettings, kind: &NotificationKind) -> Content {
             Some(body.clone()),
             Some(ticket_link(s, ticket)),
         ),
+        NotificationKind::FollowingStarted { ticket, by } => c(
+            format!("{product}: you follow {}", ticket.number),
+            vec![
+                format!("{by} added you as a follower of {} \u{201c}{}\u{201d}.", ticket.number, ticket.subject),
+                "You will get its mails, and you can read and answer it on the help desk.".into(),
+            ],
+            None,
+            Some(ticket_link(s, ticket)),
+        ),
+        NotificationKind::FollowedTicketChanged { ticket, change, text } => {
+            let (what, says) = match change {
+                MailTemplate::Approved => ("approved", "was approved and will be worked on."),
+                MailTemplate::Rejected => ("rejected", "was rejected. The reason:"),
+                MailTemplate::WaitingOnRequester => ("waiting on its requester", "waits on its requester:"),
+                MailTemplate::Resolved => ("resolved", "was resolved:"),
+                MailTemplate::Reopened => ("reopened", "was reopened. The reason:"),
+                MailTemplate::Received | MailTemplate::Assigned => ("changed", "changed."),
+            };
+            c(
+                format!("{product}: {} {what}", ticket.number),
+                vec![format!("The ticket {} \u{201c}{}\u{201d} you follow {says}", ticket.number, ticket.subject)],
+                Some(text.clone()).filter(|t| !t.trim().is_empty()),
+                Some(ticket_link(s, ticket)),
+            )
+        }
         NotificationKind::ServiceLevelAlert { ticket, alert } => {
             let target = match alert.target {
                 TargetKind::FirstResponse => "first response",

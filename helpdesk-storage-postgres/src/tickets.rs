@@ -114,6 +114,9 @@ fn push_filters(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) 
     if !q.tags_all.is_empty() {
         b.push(" AND tags @> ").push_bind(tags(&q.tags_all)).push("::text[]");
     }
+    if let Some(f) = q.follower {
+        b.push(" AND followers @> ARRAY[").push_bind(f.as_uuid()).push("]::uuid[]");
+    }
     if let Some(n) = q.text_needle() {
         // PostgreSQL text cannot hold U+0000, so no stored subject or description contains
         // it: a needle with one matches nothing, as on every store (binding it would fail).

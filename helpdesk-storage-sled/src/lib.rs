@@ -81,7 +81,7 @@ pub use flush::FlushStats;
 use helpdesk_core::ports::StoreError;
 
 /// The on-disk schema this build writes.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Options of [`SledStore::open`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,6 +360,8 @@ const UPGRADES: &[fn(&sled::Db) -> sled::Result<()>] = &[
     keys::upgrade_to_schema_5,
     // 5 → 6: ticket rows carry their tags.
     ticket_row::upgrade_to_schema_6,
+    // 6 → 7: ticket rows carry their followers.
+    ticket_row::upgrade_to_schema_7,
 ];
 
 fn migrate(db: &sled::Db, meta: &sled::Tree, path: &Path) -> Result<(), OpenError> {

@@ -12,6 +12,7 @@
 //!
 //! Tags do not fit a fixed-size row: the tagged tickets' tags sit beside the rows, interned, in
 //! a map by ticket id (most tickets carry none), and a tag filter looks a row's tags up there.
+//! Followers sit beside the rows the same way (interned users, by ticket id).
 //!
 //! A list reads the rows that pass the query's filters (all but the text filter) after its
 //! cursor, orders just the page's worth of them, and reads those tickets from sled, checking
@@ -84,6 +85,8 @@ struct Table {
     new_by_created: std::collections::BTreeSet<(i64, u128)>,
     /// The interned tags of each tagged ticket (`names`, prefix `g:`), sorted.
     tags: HashMap<u128, Box<[u32]>>,
+    /// The interned followers of each followed ticket (`users`), sorted.
+    followers: HashMap<u128, Box<[u32]>>,
     /// The latest creation time among the rows.
     created_max: i64,
     /// How far a row's creation time falls behind the latest of the rows before it, at most:
@@ -120,6 +123,13 @@ impl Table {
             let mut tags: Vec<u32> = t.tags.iter().map(|g| self.names.intern(format!("g:{}", g.as_str()))).collect();
             tags.sort_unstable();
             self.tags.insert(row.id, tags.into_boxed_slice());
+        }
+        if t.followers.is_empty() {
+            self.followers.remove(&row.id);
+        } else {
+            let mut users: Vec<u32> = t.followers.iter().map(|f| self.users.intern(f.as_uuid().as_u128())).collect();
+            users.sort_unstable();
+            self.followers.insert(row.id, users.into_boxed_slice());
         }
         let new = status_index(TicketStatus::New);
         if row.status == new {
@@ -170,6 +180,9 @@ struct Filter<'a> {
     tags_any: Option<Vec<u32>>,
     tags_all: Option<Vec<u32>>,
     tag_sets: &'a HashMap<u128, Box<[u32]>>,
+    /// The interned follower a row's ticket must have.
+    follower: Option<u32>,
+    follower_sets: &'a HashMap<u128, Box<[u32]>>,
     field: TicketSortField,
     desc: bool,
     after: Option<(i64, u128)>,
@@ -202,6 +215,8 @@ impl<'a> Filter<'a> {
             tags_any: tags(&q.tags_any),
             tags_all: tags(&q.tags_all),
             tag_sets: &table.tags,
+            follower: q.follower.map(|f| table.users.get(&f.as_uuid().as_u128())),
+            follower_sets: &table.followers,
             field: q.sort.field,
             desc: q.sort.direction == SortDirection::Desc,
             after: q.cursor.map(|c| (c.key, c.id.as_u128())),
@@ -240,7 +255,10 @@ impl<'a> Filter<'a> {
             && r.created < self.created_to
             && (!self.due_only || r.has_due)
             && self.due_before.is_none_or(|b| r.has_due && r.due < b)
-            && self.tags_pass(r);
+            && self.tags_pass(r)
+            && self
+                .follower
+                .is_none_or(|f| self.follower_sets.get(&r.id).is_some_and(|users| users.binary_search(&f).is_ok()));
         if !pass {
             return None;
         }

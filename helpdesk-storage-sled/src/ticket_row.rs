@@ -23,6 +23,9 @@
 //! Schema 6 appends the tags (a list of strings) under tag 5; a tag-4 row decodes untagged, and
 //! [`upgrade_to_schema_6`] rewrites them.
 //!
+//! Schema 7 appends the followers (a list of user ids) under tag 6; a tag-5 row decodes without
+//! followers, and [`upgrade_to_schema_7`] rewrites them.
+//!
 //! bincode is positional: a field added, removed or moved in [`TicketRow`] changes every stored
 //! ticket. `tests/stored/ticket.row.hex` pins the bytes; the old layout's bytes stay pinned in
 //! `tests/stored/ticket.bincode.hex`, which the upgrade test reads.
@@ -37,8 +40,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::corrupt;
 
-/// The first byte of a schema-6 ticket row.
-const TAG: u8 = 5;
+/// The first byte of a schema-7 ticket row.
+const TAG: u8 = 6;
+
+/// The first byte of a schema-6 ticket row (no followers).
+const SCHEMA_6_TAG: u8 = 5;
 
 /// The first byte of a schema-4 ticket row (no tags).
 const SCHEMA_4_TAG: u8 = 4;
@@ -178,6 +184,16 @@ struct TicketRowV5 {
     tags: Vec<Tag>,
 }
 
+/// A schema-7 row: the schema-6 fields, then the followers.
+#[derive(Debug, Serialize, Deserialize)]
+struct TicketRowV6 {
+    row: TicketRow,
+    sla: SlaRow,
+    satisfaction: Option<SatisfactionRow>,
+    tags: Vec<Tag>,
+    followers: Vec<UserId>,
+}
+
 /// Encodes a ticket in the current layout.
 pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
     let t = t.clone();
@@ -216,13 +232,20 @@ pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
         workflow_linked: t.workflow_linked,
         version: t.version,
     };
-    crate::codec::tagged(TAG, &TicketRowV5 { row, sla, satisfaction, tags: t.tags })
+    crate::codec::tagged(TAG, &TicketRowV6 { row, sla, satisfaction, tags: t.tags, followers: t.followers })
 }
 
 /// Decodes a ticket row of any layout.
 pub(crate) fn decode(b: &[u8]) -> Result<Ticket, StoreError> {
     match b.split_first() {
         Some((&TAG, rest)) => {
+            let v6: TicketRowV6 = bincode::deserialize(rest).map_err(crate::backend)?;
+            let mut t = from_row(v6.row, v6.sla, v6.satisfaction)?;
+            t.tags = v6.tags;
+            t.followers = v6.followers;
+            Ok(t)
+        }
+        Some((&SCHEMA_6_TAG, rest)) => {
             let v5: TicketRowV5 = bincode::deserialize(rest).map_err(crate::backend)?;
             let mut t = from_row(v5.row, v5.sla, v5.satisfaction)?;
             t.tags = v5.tags;
@@ -295,7 +318,16 @@ fn from_row<T: RowTime, D: RowDate>(
             })
             .transpose()?,
         tags: Vec::new(),
+        followers: Vec::new(),
     })
+}
+
+/// The upgrade from schema 6 to 7: rewrites every schema-6-layout ticket row, unfollowed.
+pub(crate) fn upgrade_to_schema_7(db: &sled::Db) -> sled::Result<()> {
+    let unsupported = |e: StoreError| sled::Error::Unsupported(e.to_string());
+    rewrite(db, "tickets", SCHEMA_6_TAG, |v| encode(&decode(v).map_err(unsupported)?).map_err(unsupported))?;
+    db.flush()?;
+    Ok(())
 }
 
 /// The upgrade from schema 5 to 6: rewrites every schema-4-layout ticket row, untagged.
@@ -396,14 +428,40 @@ mod tests {
         assert_eq!(super::decode(&bytes).unwrap(), StoredSamples::new().ticket);
     }
 
-    /// The sample ticket as layouts without a rating (or tags) keep it.
+    /// The sample ticket as layouts without a rating (or tags, or followers) keep it.
     fn unrated() -> helpdesk_core::model::Ticket {
-        helpdesk_core::model::Ticket { satisfaction: None, tags: Vec::new(), ..StoredSamples::new().ticket }
+        helpdesk_core::model::Ticket {
+            satisfaction: None,
+            tags: Vec::new(),
+            followers: Vec::new(),
+            ..StoredSamples::new().ticket
+        }
     }
 
-    /// The sample ticket as the schema-4 layout keeps it (rated, untagged).
+    /// The sample ticket as the schema-4 layout keeps it (rated, untagged, unfollowed).
     fn untagged() -> helpdesk_core::model::Ticket {
-        helpdesk_core::model::Ticket { tags: Vec::new(), ..StoredSamples::new().ticket }
+        helpdesk_core::model::Ticket { tags: Vec::new(), followers: Vec::new(), ..StoredSamples::new().ticket }
+    }
+
+    /// The sample ticket as the schema-6 layout keeps it (no followers).
+    fn unfollowed() -> helpdesk_core::model::Ticket {
+        helpdesk_core::model::Ticket { followers: Vec::new(), ..StoredSamples::new().ticket }
+    }
+
+    /// Schema-6-layout rows (their bytes pinned before followers were added) decode without
+    /// followers, and the upgrade rewrites them in the current layout.
+    #[test]
+    fn schema_6_rows_decode_and_upgrade() {
+        let old = unhex(&std::fs::read_to_string(stored_dir().join("ticket.row.v6.hex")).unwrap());
+        assert_eq!(old[0], super::SCHEMA_6_TAG);
+        assert_eq!(super::decode(&old).unwrap(), unfollowed());
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("tickets").unwrap().insert(b"t", old).unwrap();
+        super::upgrade_to_schema_7(&db).unwrap();
+        let row = db.open_tree("tickets").unwrap().get(b"t").unwrap().unwrap();
+        assert_eq!(row[0], super::TAG);
+        assert_eq!(super::decode(&row).unwrap(), unfollowed());
     }
 
     /// Schema-4-layout rows (their bytes pinned before tags were added) decode untagged, and
@@ -481,7 +539,7 @@ mod tests {
     #[test]
     fn rows_of_neither_layout_are_refused() {
         assert!(super::decode(&[]).is_err());
-        assert!(super::decode(&[7, 1, 2]).is_err());
+        assert!(super::decode(&[9, 1, 2]).is_err());
         assert!(super::decode(&[super::TAG, 1, 2]).is_err());
     }
 }

@@ -137,6 +137,24 @@ pub enum NotificationKind {
         /// Comment text.
         body: String,
     },
+    /// The recipient was added as a follower of a ticket.
+    FollowingStarted {
+        /// The ticket the mail is about.
+        ticket: TicketMail,
+        /// Who added them (display name).
+        by: String,
+    },
+    /// A ticket the recipient follows moved in its lifecycle (what its requester is told,
+    /// addressed to a follower).
+    FollowedTicketChanged {
+        /// The ticket the mail is about.
+        ticket: TicketMail,
+        /// The requester's mail this one follows (approved, rejected, waiting on the
+        /// requester, resolved, reopened).
+        change: crate::lifecycle::MailTemplate,
+        /// The reason, note or comment given with the change (may be empty).
+        text: String,
+    },
     /// A running service-level target nears its due time or passed it (to the assignee, or
     /// the department's coordinators while unassigned).
     ServiceLevelAlert {
@@ -194,6 +212,8 @@ impl NotificationKind {
             | Self::TicketResolved { ticket, .. }
             | Self::TicketReopened { ticket, .. }
             | Self::PublicComment { ticket, .. }
+            | Self::FollowingStarted { ticket, .. }
+            | Self::FollowedTicketChanged { ticket, .. }
             | Self::ServiceLevelAlert { ticket, .. } => Some(ticket),
             Self::RegistrationReceived
             | Self::AccountApproved
@@ -222,6 +242,8 @@ impl NotificationKind {
             Self::TicketResolved { .. } => "ticket_resolved",
             Self::TicketReopened { .. } => "ticket_reopened",
             Self::PublicComment { .. } => "public_comment",
+            Self::FollowingStarted { .. } => "following_started",
+            Self::FollowedTicketChanged { .. } => "followed_ticket_changed",
             Self::ServiceLevelAlert { alert, .. } if alert.state == crate::sla::TargetState::Breached => "sla_breached",
             Self::ServiceLevelAlert { .. } => "sla_warning",
             Self::MailHeld { .. } => "mail_held",

@@ -68,6 +68,21 @@ pub struct Ticket {
     /// Staff's labels (normalised, sorted, without repeats; at most [`Tag::MAX_PER_TICKET`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// Approved users who follow the ticket (sorted, without repeats; at most
+    /// [`Ticket::MAX_FOLLOWERS`]; never the requester): they read its public thread, get its
+    /// mails and may comment, and see nothing internal (see [`crate::policy`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followers: Vec<UserId>,
+}
+
+impl Ticket {
+    /// How many people may follow one ticket.
+    pub const MAX_FOLLOWERS: usize = 25;
+
+    /// True when `user` follows the ticket.
+    pub fn is_followed_by(&self, user: UserId) -> bool {
+        self.followers.binary_search(&user).is_ok()
+    }
 }
 
 /// The moments of a ticket's running service-level targets, as of its last change: what the
@@ -220,6 +235,16 @@ pub enum EventKind {
     Rated {
         /// The rating given.
         rating: super::Rating,
+    },
+    /// Someone started following the ticket (added by the requester or staff).
+    FollowerAdded {
+        /// The new follower.
+        user: UserId,
+    },
+    /// Someone stopped following the ticket (removed, or left it).
+    FollowerRemoved {
+        /// The former follower.
+        user: UserId,
     },
 }
 

@@ -217,6 +217,10 @@ pub struct TicketQuery {
     /// Tickets carrying every one of these tags.
     #[serde(default)]
     pub tags_all: Vec<Tag>,
+    /// Tickets this user follows (for an employee: the tickets they follow instead of their
+    /// own).
+    #[serde(default)]
+    pub follower: Option<UserId>,
     /// The order (created, updated, priority, number or due time).
     pub sort: TicketSort,
     /// Continue after this position.
@@ -272,6 +276,7 @@ impl TicketQuery {
             && self.due_before.is_none_or(|b| t.sla.due_at.is_some_and(|d| d < b))
             && (self.tags_any.is_empty() || self.tags_any.iter().any(|g| t.tags.contains(g)))
             && self.tags_all.iter().all(|g| t.tags.contains(g))
+            && self.follower.is_none_or(|f| t.is_followed_by(f))
             && self.text_needle().is_none_or(|n| {
                 t.subject.as_str().to_lowercase().contains(&n) || t.description.as_str().to_lowercase().contains(&n)
             })

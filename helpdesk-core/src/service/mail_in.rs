@@ -54,7 +54,7 @@ use crate::model::{
     ActorRef, Attachment, ConfirmMail, HoldReason, IgnoreReason, InboundChannel, InboundMessage, InboundOutcome,
     Notification, NotificationKind, OutboxMessage, OutboxPayload, SecretToken, Ticket, User,
 };
-use crate::policy::{Permission, Principal, Resource, UserPrincipal};
+use crate::policy::{Permission, Principal, Resource};
 use crate::ports::{UnitOfWork, Versioned};
 use crate::{Error, Result};
 
@@ -140,10 +140,6 @@ fn verify_confirm(key: &crate::service::LinkKey, id: InboundId, token: &str) -> 
     let exp = i64::from_be_bytes(raw[..8].try_into().ok()?);
     confirm_mac(key, &confirm_claims(id, exp)).verify_slice(&raw[8..]).ok()?;
     Some(exp)
-}
-
-fn principal_of(user: &User) -> Principal {
-    Principal::User(UserPrincipal { id: user.id, role: user.role, department: user.department.clone(), session: None })
 }
 
 /// Errors a later run may mend by itself: returned to the caller, nothing recorded.
@@ -592,7 +588,7 @@ impl HelpDesk {
         let staged: Vec<Path> = files.iter().map(|a| a.key.to_path()).collect();
         let mut receipt_record = record.value.clone();
         let extras = Extras { ticket_id: Some(ticket_id), files, inbound: Some(record) };
-        match self.file_ticket_with(&principal_of(user), input, None, extras).await {
+        match self.file_ticket_with(&Principal::of_user(user), input, None, extras).await {
             Ok(filed) => {
                 receipt_record.outcome = InboundOutcome::Ticket { number: filed.ticket.number };
                 Ok(IngestReceipt::of(&receipt_record, false))
@@ -625,7 +621,7 @@ impl HelpDesk {
         let mut receipt_record = record.value.clone();
         receipt_record.outcome = InboundOutcome::Comment { number: ticket.number.clone() };
         let extras = Extras { ticket_id: None, files, inbound: Some(record) };
-        match self.add_comment_with(&principal_of(user), &ticket.number, &body, false, extras).await {
+        match self.add_comment_with(&Principal::of_user(user), &ticket.number, &body, false, extras).await {
             Ok(_) => Ok(IngestReceipt::of(&receipt_record, false)),
             Err(e) => {
                 self.delete_blobs(&staged).await;

@@ -11,6 +11,7 @@ mod avatars;
 mod background;
 mod bulk;
 mod documents;
+mod followers;
 mod live;
 mod macros;
 mod mail_in;
@@ -349,6 +350,8 @@ fn permission_name(p: Permission) -> &'static str {
         Permission::ManageSharedMacros => "manage shared macros",
         Permission::UseViews => "use saved views",
         Permission::ManageSharedViews => "manage shared views",
+        Permission::ManageFollowers => "manage followers",
+        Permission::StopFollowing => "stop following",
     }
 }
 

@@ -105,6 +105,7 @@ impl HelpDesk {
                     let user = self.user_or_internal(recipient).await?;
                     let tm = ticket_mail(ticket);
                     let text = text.unwrap_or_default().to_owned();
+                    let text_of_change = text.clone();
                     let kind = match template {
                         MailTemplate::Received => NotificationKind::TicketReceived { ticket: tm },
                         MailTemplate::Approved => NotificationKind::TicketApproved { ticket: tm },
@@ -124,6 +125,10 @@ impl HelpDesk {
                         MailTemplate::Reopened => NotificationKind::TicketReopened { ticket: tm, reason: text },
                     };
                     out.push(self.mail_to(&user, kind, now));
+                    // Followers hear what the requester hears (not the receipt of a new ticket).
+                    if *to == Party::Requester && *template != MailTemplate::Received {
+                        out.extend(self.follower_messages(ticket, *template, &text_of_change, actor_user, now).await?);
+                    }
                 }
                 Effect::Workflow(kind) => out.push(self.workflow_message(*kind, ticket, now).await?),
             }

@@ -327,7 +327,7 @@ impl HelpDesk {
         self.inner.options.policy.requesters_tag_new_tickets
     }
 
-    fn check_ticket_version(t: &Ticket, expected: Option<u64>) -> Result<()> {
+    pub(crate) fn check_ticket_version(t: &Ticket, expected: Option<u64>) -> Result<()> {
         match expected {
             Some(v) if v != t.version => Err(Error::VersionConflict { expected: v, found: t.version }),
             _ => Ok(()),
@@ -489,6 +489,7 @@ impl HelpDesk {
                 sla: crate::model::SlaSchedule::default(),
                 satisfaction: None,
                 tags: Vec::new(),
+                followers: Vec::new(),
             };
             let mut uow = UnitOfWork::new();
             uow.outbox = self.effect_messages(&ticket, &effects, Some(requester), None, now).await?;
@@ -559,10 +560,13 @@ impl HelpDesk {
                 if q.filters_tags() && !self.requesters_see_tags() {
                     return Err(Error::Forbidden("filter by tags (staff only)"));
                 }
-                if q.requester.is_some_and(|r| r != me) {
-                    return Ok(None);
+                // The tickets one follows are visible to one; any other list is one's own.
+                if q.follower != Some(me) {
+                    if q.requester.is_some_and(|r| r != me) {
+                        return Ok(None);
+                    }
+                    q.requester = Some(me);
                 }
-                q.requester = Some(me);
             }
             ListScope::Nothing => return Ok(None),
         }
@@ -1053,25 +1057,35 @@ impl HelpDesk {
             *next = tr.ticket;
         }
         if !internal {
-            let recipient = if is_requester { next.assignee } else { Some(t.requester) };
-            if let Some(r) = recipient.filter(|r| Some(*r) != principal.user().map(|u| u.id))
-                && let Some(user) = self.inner.store.user(r).await?
-            {
+            // The other party (the assignee for the requester's comment, the requester for
+            // anyone else's), the assignee too for a follower's, and every follower.
+            let me = principal.user().map(|u| u.id);
+            let mut to: Vec<UserId> = Vec::new();
+            if is_requester || me.is_some_and(|m| t.is_followed_by(m)) {
+                to.extend(next.assignee);
+            }
+            if !is_requester {
+                to.push(t.requester);
+            }
+            to.retain(|r| Some(*r) != me);
+            let mut people = Vec::new();
+            for r in to {
+                people.extend(self.inner.store.user(r).await?);
+            }
+            people.extend(self.followers_to_mail(next, me).await?);
+            if !people.is_empty() {
                 let author = match principal.user() {
-                    Some(u) => {
-                        self.inner.store.user(u.id).await?.map_or_else(|| "staff".to_owned(), |u| u.display_name())
-                    }
+                    Some(_) => self.display_name_of(principal).await?,
                     None => actor.to_ref().to_string(),
                 };
-                uow.outbox.push(self.mail_to(
-                    &user,
-                    NotificationKind::PublicComment {
+                for user in people {
+                    let kind = NotificationKind::PublicComment {
                         ticket: ticket_mail(next),
-                        author,
+                        author: author.clone(),
                         body: comment.body.to_string(),
-                    },
-                    now,
-                ));
+                    };
+                    uow.outbox.push(self.mail_to(&user, kind, now));
+                }
             }
         }
         uow.comments.push(comment.clone());
@@ -1109,11 +1123,17 @@ impl HelpDesk {
         let comments: Vec<Comment> = comments.into_iter().filter(|c| internal || !c.internal).collect();
         let sla = if internal { self.sla_of(&t, &history) } else { None };
         let history = visible_history(history, internal);
-        // The people the page names: requester, assignee, and who wrote or acted.
+        // The people the page names: requester, assignee, followers, and who wrote, acted or
+        // was added or removed.
         let mut ids: Vec<UserId> = [Some(t.requester), t.assignee].into_iter().flatten().collect();
+        ids.extend(t.followers.iter().copied());
         let actors = comments.iter().map(|c| &c.author).chain(history.iter().map(|e| &e.actor));
         ids.extend(actors.filter_map(|a| match a {
             ActorRef::User { id } => Some(*id),
+            _ => None,
+        }));
+        ids.extend(history.iter().filter_map(|e| match e.kind {
+            EventKind::FollowerAdded { user } | EventKind::FollowerRemoved { user } => Some(user),
             _ => None,
         }));
         ids.sort_unstable();

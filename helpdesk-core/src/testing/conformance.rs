@@ -209,6 +209,14 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
         }
         tags.sort();
         t.tags = tags;
+        // Followers: `b` follows some of `a`'s tickets, staff some tickets of both.
+        if i % 5 == 2 && requester == a.id {
+            t.followers.push(b.id);
+        }
+        if i % 7 == 3 {
+            t.followers.push(staff.id);
+        }
+        t.followers.sort();
         // Two tickets in three have a running target; due times repeat (the id breaks ties).
         if i % 3 != 2 {
             let due = t0() + Duration::hours(((i * 37) % 11) as i64);
@@ -252,6 +260,16 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
             q.statuses = vec![TicketStatus::New, TicketStatus::Closed];
         }),
         mk(&|q| q.tags_any = vec![Tag::parse_field("tags", "nobody-has-this").unwrap()]),
+        mk(&|q| q.follower = Some(b.id)),
+        mk(&|q| {
+            q.follower = Some(staff.id);
+            q.statuses = vec![TicketStatus::New, TicketStatus::Resolved];
+        }),
+        mk(&|q| {
+            q.follower = Some(staff.id);
+            q.requester = Some(b.id);
+        }),
+        mk(&|q| q.follower = Some(UserId::from_uuid(uuid::Uuid::from_u128(999)))),
         mk(&|q| q.due_before = Some(t0() + Duration::hours(5))),
         mk(&|q| {
             q.due_before = Some(t0() + Duration::hours(8));

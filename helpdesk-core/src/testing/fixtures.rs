@@ -62,6 +62,7 @@ pub fn ticket(seq: u64, requester: UserId, at: DateTime<Utc>) -> Ticket {
         sla: crate::model::SlaSchedule::default(),
         satisfaction: None,
         tags: Vec::new(),
+        followers: Vec::new(),
     }
 }
 

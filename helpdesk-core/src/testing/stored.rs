@@ -107,6 +107,7 @@ impl StoredSamples {
                 crate::domain::Tag::parse_field("tags", "remote-staff").unwrap(),
                 crate::domain::Tag::parse_field("tags", "vpn").unwrap(),
             ],
+            followers: vec![UserId::from_uuid(id(9))],
         };
         let event = HistoryEvent {
             id: EventId::from_uuid(id(5)),

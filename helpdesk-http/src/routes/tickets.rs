@@ -131,6 +131,10 @@ pub struct TicketListParams {
     /// Tickets carrying all of these tags.
     #[param(schema_with = crate::openapi::tag_list_schema)]
     pub tags_all: Option<String>,
+    /// Tickets this user follows: a user id, or `me` (for an employee, the tickets they
+    /// follow instead of their own).
+    #[param(pattern = "^\\s*(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$")]
+    pub follower: Option<String>,
     /// `breached`: only tickets with a running service-level target past its due time
     /// (staff only).
     #[param(schema_with = crate::openapi::sla_filter_schema)]
@@ -175,7 +179,8 @@ fn list<T>(
         .collect()
 }
 
-pub(crate) fn ticket_query(p: TicketListParams, now: DateTime<Utc>) -> ApiResult<TicketQuery> {
+/// The query of list parameters `p`, asked by `me` (what `follower=me` names) at `now`.
+pub(crate) fn ticket_query(p: TicketListParams, me: Option<UserId>, now: DateTime<Utc>) -> ApiResult<TicketQuery> {
     let statuses = list("status", p.status.as_deref(), |s| s.parse::<TicketStatus>())?;
     let priorities = list("priority", p.priority.as_deref(), Priority::parse)?;
     let departments = list("department", p.department.as_deref(), |s| DepartmentKey::parse_field("department", s))?;
@@ -186,6 +191,12 @@ pub(crate) fn ticket_query(p: TicketListParams, now: DateTime<Utc>) -> ApiResult
         Some(id) => Some(AssigneeFilter::User(
             id.parse::<UserId>().map_err(|_| ApiError::field("assignee", "invalid", "a user id or `none`"))?,
         )),
+    };
+    let bad_follower = || ApiError::field("follower", "invalid", "a user id or `me`");
+    let follower = match p.follower.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("me") => Some(me.ok_or_else(bad_follower)?),
+        Some(id) => Some(id.parse::<UserId>().map_err(|_| bad_follower())?),
     };
     let field = match p.sort.as_deref() {
         None | Some("created") => TicketSortField::Created,
@@ -221,6 +232,7 @@ pub(crate) fn ticket_query(p: TicketListParams, now: DateTime<Utc>) -> ApiResult
             .map_err(helpdesk_core::Error::from)?,
         tags_all: Tag::parse_list("tags_all", p.tags_all.as_deref().unwrap_or(""))
             .map_err(helpdesk_core::Error::from)?,
+        follower,
         sort: TicketSort { field, direction },
         cursor: cursor(p.cursor.as_deref())?,
         limit: page_size(p.limit)?,
@@ -235,7 +247,7 @@ async fn list_tickets(
     c: Caller,
     ApiQuery(p): ApiQuery<TicketListParams>,
 ) -> ApiResult<Json<TicketPage>> {
-    let q = ticket_query(p, s.desk().now())?;
+    let q = ticket_query(p, c.principal.user().map(|u| u.id), s.desk().now())?;
     let page = s.desk().list_tickets(&c.principal, &q).await?;
     Ok(Json(TicketPage {
         items: page.items.into_iter().map(|t| (&s.desk().view(&c.principal, t)).into()).collect(),

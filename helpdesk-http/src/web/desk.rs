@@ -170,6 +170,7 @@ impl Filters {
             },
             assignee,
             requester,
+            follower: None,
             created_from: date(&self.from, "from")?,
             // "to" is the last day included.
             created_to: date(&self.to, "to")?.map(|t| t + chrono::Duration::days(1)),

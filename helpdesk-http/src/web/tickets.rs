@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use helpdesk_core::domain::TicketNumber;
+use helpdesk_core::domain::{TicketNumber, UserId};
 use helpdesk_core::lifecycle::Action;
 use helpdesk_core::model::{ActorRef, EventKind, HistoryEvent, UserSummary};
 use serde::Deserialize;
@@ -155,6 +155,19 @@ fn event_words(e: &HistoryEvent, who: &PageUser, people: &[UserSummary]) -> Stri
             Some(comment) => format!("Rated {rating} by the requester: \u{201c}{comment}\u{201d}"),
             None => format!("Rated {rating} by the requester"),
         },
+        EventKind::FollowerAdded { user } => {
+            format!("{} added {} as a follower", who_wrote(&e.actor, who, people), person_name(*user, who, people))
+        }
+        EventKind::FollowerRemoved { user } if e.actor.user() == Some(*user) => {
+            format!("{} stopped following", who_wrote(&e.actor, who, people))
+        }
+        EventKind::FollowerRemoved { user } => {
+            format!(
+                "{} removed {} from the followers",
+                who_wrote(&e.actor, who, people),
+                person_name(*user, who, people)
+            )
+        }
     }
 }
 
@@ -218,6 +231,15 @@ fn who_wrote(actor: &ActorRef, me: &PageUser, people: &[UserSummary]) -> String 
         ActorRef::ExternalSystem { name, .. } => name.clone(),
         ActorRef::System => "helpdesk".to_owned(),
     }
+}
+
+/// Someone a history entry is about (not its actor): "you", their name, or "someone" for an
+/// account that is gone.
+fn person_name(id: UserId, me: &PageUser, people: &[UserSummary]) -> String {
+    if id == me.user.id {
+        return "you".to_owned();
+    }
+    people.iter().find(|p| p.id == id).map_or_else(|| "someone".to_owned(), |p| p.name.clone())
 }
 
 /// "Network / VPN": the catalogue's names for a ticket's keys (the keys if it no longer has them).

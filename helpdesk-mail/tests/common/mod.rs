@@ -39,6 +39,12 @@ pub fn every_kind() -> Vec<NotificationKind> {
             author: "Ben Ramos".into(),
             body: "<script>alert(1)</script> done".into(),
         },
+        NotificationKind::FollowingStarted { ticket: t.clone(), by: "Ben <Ramos>".into() },
+        NotificationKind::FollowedTicketChanged {
+            ticket: t.clone(),
+            change: helpdesk_core::lifecycle::MailTemplate::Resolved,
+            text: "Dock firmware updated.".into(),
+        },
         NotificationKind::ServiceLevelAlert {
             ticket: t.clone(),
             alert: SlaAlert {
