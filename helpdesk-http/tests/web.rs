@@ -1813,3 +1813,55 @@ async fn a_coordinator_saves_the_queue_as_a_view_opens_it_by_default_and_deletes
     let gone = send(&app, Method::GET, &format!("/desk?view={id}"), Some(&staff), None, &[]).await;
     assert!(gone.html.contains("That view does not exist"), "{}", gone.html);
 }
+
+/// The followers card: the requester adds a colleague (a refused address comes back on the
+/// form with what was typed), the colleague finds the ticket on their home page, reads and
+/// answers it without internal notes, and stops following.
+#[tokio::test]
+async fn a_requester_adds_a_colleague_who_follows_from_their_home_page_and_leaves() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    let (mate_id, _) = app.user(2, "employee").await;
+    let requester = sign_in(&app, "user1@example.com").await;
+    let n = app.ticket(&emp, "Badge reader broken").await;
+    app.post(
+        &format!("/api/v1/tickets/{n}/comments"),
+        &app.admin,
+        serde_json::json!({ "body": "INTERNAL: reader model 7", "internal": true }),
+    )
+    .await;
+    let p = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&requester), None, &[]).await;
+    assert!(p.html.contains(&format!("action=\"/tickets/{n}/followers\"")), "{}", p.html);
+    let csrf = csrf_of(&p.html);
+    let add = format!("/tickets/{n}/followers");
+    let bad = post_form(&app, &add, &requester, &[("csrf", &csrf), ("email", "nobody@example.com")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.html.contains("no approved user has this address"), "{}", bad.html);
+    assert!(bad.html.contains("value=\"nobody@example.com\"") && bad.html.contains("aria-invalid=\"true\""));
+    let r = post_form(&app, &add, &requester, &[("csrf", &csrf), ("email", "user2@example.com")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.html);
+    let p = send(&app, Method::GET, &format!("/tickets/{n}?followers=added"), Some(&requester), None, &[]).await;
+    assert!(p.html.contains("Follower added") && p.html.contains("Test User2"), "{}", p.html);
+    assert!(p.html.contains("aria-label=\"Remove Test User2 from the followers\""));
+    assert!(p.html.contains("You added Test User2 as a follower"), "the history names it");
+
+    // The colleague: on their home page, the thread without the internal note, and a way out.
+    let mate = sign_in(&app, "user2@example.com").await;
+    let home = send(&app, Method::GET, "/", Some(&mate), None, &[]).await;
+    assert!(home.html.contains("Tickets you follow") && home.html.contains(&format!("/tickets/{n}\"")));
+    let p = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&mate), None, &[]).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(!p.html.contains("INTERNAL") && !p.html.contains("reader model"), "{}", p.html);
+    assert!(!p.html.contains(&format!("action=\"/tickets/{n}/followers\"")), "a follower does not add others");
+    assert!(p.html.contains(">Stop following<") && p.html.contains("name=\"body\""), "{}", p.html);
+    let csrf = csrf_of(&p.html);
+    let r = post_form(&app, &format!("/tickets/{n}/followers/{mate_id}/remove"), &mate, &[("csrf", &csrf)]).await;
+    assert_eq!(
+        (r.status, r.headers.get(header::LOCATION).unwrap().to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/?unfollowed=1")
+    );
+    let p = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&mate), None, &[]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND, "access ends at the next request");
+    let home = send(&app, Method::GET, "/?unfollowed=1", Some(&mate), None, &[]).await;
+    assert!(home.html.contains("You no longer follow that ticket") && !home.html.contains("Tickets you follow"));
+}

@@ -173,6 +173,8 @@ pub struct TicketView {
     pub sla_state: Option<crate::sla::TargetState>,
     /// Whether the principal may change the ticket's tags now.
     pub can_tag: bool,
+    /// Whether the principal may add and remove the ticket's followers.
+    pub can_manage_followers: bool,
 }
 
 /// A ticket with everything its page shows (see [`HelpDesk::ticket_thread`]).
@@ -319,7 +321,8 @@ impl HelpDesk {
             ticket.tags.clear();
         }
         let can_tag = self.allowed(principal, Permission::EditTicket, &Resource::field(&ticket, TicketField::Tags));
-        TicketView { ticket, actions, sees_internal, sla_state, can_tag }
+        let can_manage_followers = self.allowed(principal, Permission::ManageFollowers, &Resource::ticket(&ticket));
+        TicketView { ticket, actions, sees_internal, sla_state, can_tag, can_manage_followers }
     }
 
     /// True when the policy options let requesters tag (and so see the tags of) their tickets.

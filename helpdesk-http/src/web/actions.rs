@@ -375,8 +375,7 @@ pub(crate) async fn tags(
                 &who,
                 &number,
                 Some(format!("The tags were not changed: {message}")),
-                None,
-                String::new(),
+                super::tickets::Retyped::Nothing,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -428,8 +427,7 @@ pub(crate) async fn edit(
                 &who,
                 &number,
                 Some(message),
-                None,
-                String::new(),
+                super::tickets::Retyped::Nothing,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await

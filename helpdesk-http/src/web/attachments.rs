@@ -127,7 +127,8 @@ pub(crate) async fn upload(
         return Redirect::to(&format!("/tickets/{n}?uploaded={stored}")).into_response();
     }
     let message = format!("{} Refused — {}", files_added(stored), refusals.join("; "));
-    render_ticket(&s, &who, &number, Some(message), None, String::new(), StatusCode::UNPROCESSABLE_ENTITY).await
+    render_ticket(&s, &who, &number, Some(message), super::tickets::Retyped::Nothing, StatusCode::UNPROCESSABLE_ENTITY)
+        .await
 }
 
 /// "2 files added." in words.

@@ -202,12 +202,6 @@ pub(crate) async fn save(
     Redirect::to(&format!("/desk?view={}", view.id)).into_response()
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub(crate) struct TokenForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /desk/views/{id}/{action}`: `default` (open the queue on it), `undefault`, `delete`.
 pub(crate) async fn change(
     State(s): State<AppState>,
@@ -215,7 +209,7 @@ pub(crate) async fn change(
     Path((id, action)): Path<(String, String)>,
     method: Method,
     headers: HeaderMap,
-    Form(f): Form<TokenForm>,
+    Form(f): Form<super::TokenForm>,
 ) -> Response {
     if let Some(refused) = form_allowed(&s, &who, &method, &headers, &f.csrf) {
         return refused;

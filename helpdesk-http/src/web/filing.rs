@@ -225,5 +225,5 @@ pub(crate) async fn create_ticket(
         super::attachments::files_added(files.count),
         files.refusals.join("; ")
     );
-    render_ticket(&s, &who, &number, Some(message), None, String::new(), StatusCode::OK).await
+    render_ticket(&s, &who, &number, Some(message), super::tickets::Retyped::Nothing, StatusCode::OK).await
 }

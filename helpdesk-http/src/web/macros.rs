@@ -270,12 +270,6 @@ pub(crate) async fn update(
     save(&s, &who, Some(id), f).await
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct TokenForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /macros/{id}/delete`.
 pub(crate) async fn delete(
     State(s): State<AppState>,
@@ -283,7 +277,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     method: Method,
     headers: HeaderMap,
-    Form(f): Form<TokenForm>,
+    Form(f): Form<super::TokenForm>,
 ) -> Response {
     if let Some(refused) = super::staff_only(&s, &who).or_else(|| form_allowed(&s, &who, &method, &headers, &f.csrf)) {
         return refused;
@@ -346,7 +340,8 @@ struct PreviewView {
 /// The ticket page again, with why the macro was not applied on top (409: the ticket's state
 /// or a rule refused it).
 async fn refused_on_ticket(s: &AppState, who: &PageUser, number: &str, message: String) -> Response {
-    super::tickets::render_ticket(s, who, number, Some(message), None, String::new(), StatusCode::CONFLICT).await
+    super::tickets::render_ticket(s, who, number, Some(message), super::tickets::Retyped::Nothing, StatusCode::CONFLICT)
+        .await
 }
 
 #[derive(Debug, Default, Deserialize)]

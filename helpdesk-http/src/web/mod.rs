@@ -21,6 +21,7 @@ mod desk;
 mod desk_bulk;
 mod desk_views;
 mod filing;
+mod followers;
 mod integrations;
 mod live;
 mod macros;
@@ -164,6 +165,8 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/avatars/{id}", get(profile::avatar))
         .route("/tickets/{number}/edit", axum::routing::post(actions::edit))
         .route("/tickets/{number}/tags", axum::routing::post(actions::tags))
+        .route("/tickets/{number}/followers", axum::routing::post(followers::add))
+        .route("/tickets/{number}/followers/{user}/remove", axum::routing::post(followers::remove))
         .route("/tickets/{number}/{action}", get(actions::action_form).post(actions::act))
         .route(
             "/register",
@@ -418,6 +421,13 @@ fn encode(s: &str) -> String {
 pub(crate) fn staff_only(s: &AppState, who: &session::PageUser) -> Option<Response> {
     (!who.user.role.is_staff())
         .then(|| error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no page at this address."))
+}
+
+/// A form of one button: its token only.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct TokenForm {
+    #[serde(default)]
+    pub(crate) csrf: String,
 }
 
 pub(crate) fn not_found() -> Response {

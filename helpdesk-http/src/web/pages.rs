@@ -258,6 +258,14 @@ struct HomeView {
     cards: Vec<StatusCard>,
     total: u64,
     recent: Vec<TicketRow>,
+    /// Colleagues' tickets the employee follows, most recently updated first (ten at most).
+    followed: Vec<TicketRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct HomeQuery {
+    /// Set after stopping to follow a ticket.
+    unfollowed: Option<String>,
 }
 
 #[derive(Template)]
@@ -332,7 +340,7 @@ fn count_of(counts: &[(TicketStatus, u64)], statuses: &[TicketStatus]) -> u64 {
 
 /// The home page: a welcome, the deployment's notice, counts per status and the five
 /// tickets changed last.
-pub(crate) async fn home(State(s): State<AppState>, who: PageUser) -> Response {
+pub(crate) async fn home(State(s): State<AppState>, who: PageUser, Query(hq): Query<HomeQuery>) -> Response {
     if who.user.must_change_password {
         return Redirect::to("/password").into_response();
     }
@@ -344,13 +352,20 @@ pub(crate) async fn home(State(s): State<AppState>, who: PageUser) -> Response {
         limit: helpdesk_core::ports::PageSize::new(5).unwrap_or_default(),
         ..own_tickets(&who)
     };
+    let followed_query = TicketQuery {
+        follower: Some(who.user.id),
+        sort: TicketSort { field: TicketSortField::Updated, direction: SortDirection::Desc },
+        limit: helpdesk_core::ports::PageSize::new(10).unwrap_or_default(),
+        ..TicketQuery::default()
+    };
     let desk = s.desk();
     let loaded = async {
         let counts = desk.ticket_counts(&who.principal, &own_tickets(&who)).await?;
         let recent = desk.list_tickets(&who.principal, &recent_query).await?;
-        Ok::<_, helpdesk_core::Error>((counts, recent))
+        let followed = desk.list_tickets(&who.principal, &followed_query).await?;
+        Ok::<_, helpdesk_core::Error>((counts, recent, followed))
     };
-    let (counts, recent) = match loaded.await {
+    let (counts, recent, followed) = match loaded.await {
         Ok(x) => x,
         Err(e) => {
             let e = ApiError::from(e);
@@ -366,13 +381,15 @@ pub(crate) async fn home(State(s): State<AppState>, who: PageUser) -> Response {
             href: list_href(st.as_str(), "", "updated", None),
         })
         .collect();
+    let flash = hq.unfollowed.is_some().then(|| "You no longer follow that ticket.".to_owned());
     let view = HomeView {
-        layout: Layout::of(&s, &who),
+        layout: Layout::of(&s, &who).flash(flash),
         first_name: who.user.first_name.to_string(),
         notice: s.options().web.notice.clone(),
         cards,
         total: count_of(&counts, &[]),
         recent: rows(&s, &who, &recent.items),
+        followed: rows(&s, &who, &followed.items),
     };
     page(StatusCode::OK, &view)
 }

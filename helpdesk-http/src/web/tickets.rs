@@ -91,12 +91,29 @@ struct TicketPageView {
     can_tag: bool,
     /// The macros staff may apply here: (id, name).
     macros: Vec<(String, String)>,
+    /// Who follows the ticket.
+    followers: Vec<FollowerRow>,
+    /// The viewer may add and remove followers.
+    can_manage_followers: bool,
+    /// The address typed in the add-a-follower form, and why it was refused.
+    follower_email: String,
+    follower_error: Option<String>,
     files_hint: String,
     attachments: Vec<AttachmentRow>,
     comment: String,
     comment_error: Option<String>,
     comments: Vec<CommentRow>,
     history: Vec<EventRow>,
+}
+
+/// A follower as the ticket page lists them.
+struct FollowerRow {
+    id: String,
+    name: String,
+    /// "Remove", "Stop following", or nothing when the viewer may not remove them.
+    remove_label: Option<&'static str>,
+    /// Someone other than the viewer.
+    other: bool,
 }
 
 /// "added vip, printer; removed old" for a change of tags.
@@ -262,6 +279,7 @@ pub(crate) struct TicketQuery {
     edited: Option<String>,
     #[serde(rename = "macro")]
     macro_applied: Option<String>,
+    followers: Option<String>,
 }
 
 /// What staff see of the requester, and the fields they may edit.
@@ -348,6 +366,8 @@ pub(crate) async fn ticket_page(
         Some("Details saved.".to_owned())
     } else if q.macro_applied.is_some() {
         Some("Macro applied.".to_owned())
+    } else if let Some(change) = q.followers.as_deref() {
+        Some(if change == "added" { "Follower added; they got a mail." } else { "Follower removed." }.to_owned())
     } else if q.stale.is_some() {
         Some("The ticket changed since you opened it; here it is now. Nothing was done.".to_owned())
     } else if let Some(files) = q.commented.as_deref() {
@@ -364,19 +384,35 @@ pub(crate) async fn ticket_page(
             .and_then(super::actions::words_for)
             .map(|w| format!("Done: {}.", super::actions::done_words(w.action)))
     };
-    render_ticket(&s, &who, &number, flash, None, String::new(), StatusCode::OK).await
+    render_ticket(&s, &who, &number, flash, Retyped::Nothing, StatusCode::OK).await
 }
 
-/// The ticket page, with an optional message on top and an error on the comment form.
+/// A form of the ticket page sent back with what was typed and why it was refused.
+#[derive(Debug, Default)]
+pub(crate) enum Retyped {
+    /// Every form empty.
+    #[default]
+    Nothing,
+    /// The comment form.
+    Comment { body: String, error: String },
+    /// The form adding a follower.
+    Follower { email: String, error: String },
+}
+
+/// The ticket page, with an optional message on top and a form sent back with its error.
 pub(crate) async fn render_ticket(
     s: &AppState,
     who: &PageUser,
     number: &str,
     flash: Option<String>,
-    comment_error: Option<String>,
-    comment: String,
+    retyped: Retyped,
     status: StatusCode,
 ) -> Response {
+    let (comment, comment_error, follower_email, follower_error) = match retyped {
+        Retyped::Nothing => (String::new(), None, String::new(), None),
+        Retyped::Comment { body, error } => (body, Some(error), String::new(), None),
+        Retyped::Follower { email, error } => (String::new(), None, email, Some(error)),
+    };
     let not_found = || error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.");
     let Ok(number) = TicketNumber::parse(number) else { return not_found() };
     let (view, comments, history, attachments, people, requester_email, sla) =
@@ -393,7 +429,14 @@ pub(crate) async fn render_ticket(
     let (updated, updated_iso) = when(t.updated_at);
     let number_text = t.number.to_string();
     let mine = t.requester == who.user.id;
-    let list = if mine || !who.user.role.is_staff() { ("My tickets", "/tickets") } else { ("Queue", "/desk") };
+    let list = if mine {
+        ("My tickets", "/tickets")
+    } else if !who.user.role.is_staff() {
+        // A colleague's ticket they follow: listed on their home page.
+        ("Home", "/")
+    } else {
+        ("Queue", "/desk")
+    };
     let layout = Layout::of(s, who).flash(flash).trail(&[(list.0, Some(list.1)), (&number_text, None)]);
     let staff = (who.user.role.is_staff() && view.sees_internal).then(|| {
         let requester = people.iter().find(|p| p.id == t.requester);
@@ -487,6 +530,27 @@ pub(crate) async fn render_ticket(
             .collect(),
         can_tag: view.can_tag,
         macros,
+        followers: t
+            .followers
+            .iter()
+            .map(|id| FollowerRow {
+                id: id.to_string(),
+                name: if *id == who.user.id {
+                    "You".to_owned()
+                } else {
+                    people.iter().find(|p| p.id == *id).map_or_else(|| "(unknown)".to_owned(), |p| p.name.clone())
+                },
+                other: *id != who.user.id,
+                remove_label: if *id == who.user.id {
+                    Some("Stop following")
+                } else {
+                    view.can_manage_followers.then_some("Remove")
+                },
+            })
+            .collect(),
+        can_manage_followers: view.can_manage_followers && !t.status.is_terminal(),
+        follower_email,
+        follower_error,
         can_comment: !t.status.is_terminal() || view.sees_internal,
         files_hint: super::attachments::files_hint(s),
         attachments: attachments.iter().filter(|a| a.comment.is_none()).map(row).collect(),
@@ -544,7 +608,14 @@ pub(crate) async fn add_comment(
         if chosen {
             message.push_str(" The files were not kept: choose them again.");
         }
-        render_ticket(&s, &who, &number, None, Some(message), body, StatusCode::UNPROCESSABLE_ENTITY)
+        render_ticket(
+            &s,
+            &who,
+            &number,
+            None,
+            Retyped::Comment { body, error: message },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
     };
     loop {
         let field = match form.next_field().await {
@@ -584,5 +655,5 @@ pub(crate) async fn add_comment(
         super::attachments::files_added(files.count),
         files.refusals.join("; ")
     );
-    render_ticket(&s, &who, &number, Some(message), None, String::new(), StatusCode::OK).await
+    render_ticket(&s, &who, &number, Some(message), Retyped::Nothing, StatusCode::OK).await
 }
