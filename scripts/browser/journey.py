@@ -165,6 +165,8 @@ def main():
         "HELPDESK_CONFIG": str(sla),
         "HELPDESK_WEB__NOTICE": "Support hours: Monday to Friday, 8:00–18:00. Urgent: call 555-0100.",
         "HELPDESK_WEB__TERMS_VERSION": TERMS_VERSION,
+        # Every account of the journey registers from this one address.
+        "HELPDESK_LIMITS__REGISTRATIONS_PER_HOUR_PER_ADDRESS": "20",
         "HELPDESK_WEB__TERMS_TEXT": "Use the help desk for work matters only. Do not attach personal data.",
     })
     try:
@@ -216,10 +218,10 @@ def approve(base, admin, email, role=None):
         check(status == 200, f"{email} becomes {role}")
 
 
-def api_user(base, admin, email, password, company_id, role=None):
+def api_user(base, admin, email, password, company_id, role=None, name=("Api", "Person")):
     """An approved account made through the API; its access token."""
     status, _ = api(base, "POST", "/auth/register", body={
-        "email": email, "password": password, "first_name": "Api", "last_name": "Person",
+        "email": email, "password": password, "first_name": name[0], "last_name": name[1],
         "company_id": company_id, "department": "it", "accepted_terms": TERMS_VERSION})
     check(status == 201, f"{email} registers through the API")
     approve(base, admin, email, role)
@@ -447,6 +449,34 @@ def run(j, base, data):
         page.reload()
         check(page.locator(".tag").count() == 0 and "lisbon-office" not in page.content(),
               "the employee never sees the tags", page)
+        # The employee adds a colleague as a follower; the colleague finds the ticket on their
+        # home page, reads it without the internal note, and stops following.
+        api_user(base, admin, "colleague@example.com", "amber-willow-harbor-17", "MA0779", name=("Tomás", "Reyes"))
+        page.fill("#follower-email", "nobody@example.com")
+        page.click("form[action$='/followers'] button[type=submit]")
+        check("no approved user has this address" in page.inner_text("#follower-error")
+              and page.input_value("#follower-email") == "nobody@example.com",
+              "a refused follower is said beside the field, the address kept", page)
+        page.fill("#follower-email", "colleague@example.com")
+        page.click("form[action$='/followers'] button[type=submit]")
+        check("Follower added" in page.content() and page.locator(".follower-list li", has_text="Tomás Reyes").count() == 1,
+              "the colleague is listed as a follower", page)
+        j.look(page, "ticket-followers")
+        colleague_context = browser.new_context(bypass_csp=True)
+        colleague = colleague_context.new_page()
+        sign_in(colleague, base, "colleague@example.com", "amber-willow-harbor-17")
+        check("Tickets you follow" in colleague.content() and number in colleague.inner_text("main"),
+              "the followed ticket is on the colleague's home page", colleague)
+        j.look(colleague, "home-following")
+        colleague.goto(base + f"/tickets/{number}")
+        check("split-tunnel" not in colleague.content() and "Internal note" not in colleague.content(),
+              "a follower never sees the internal note", colleague)
+        colleague.click("main button:has-text('Stop following')")
+        check("You no longer follow that ticket" in colleague.content() and "Tickets you follow" not in colleague.content(),
+              "the colleague stops following with one button", colleague)
+        check(colleague.goto(base + f"/tickets/{number}").status == 404, "and loses the ticket at the next request")
+        colleague_context.close()
+        page.reload()
         live_ready(page)
         desk.goto(base + "/desk?sort=due")
         check(number in desk.inner_text("main") and "on track" in desk.inner_text("main"),
