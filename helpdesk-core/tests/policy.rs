@@ -76,7 +76,7 @@ fn followed(status: TicketStatus) -> TicketFacts {
 
 /// The followed cases.
 fn followed_cases() -> Vec<Case> {
-    cases().into_iter().filter(|c| is_followed(c)).collect()
+    cases().into_iter().filter(is_followed).collect()
 }
 
 fn is_followed(c: &Case) -> bool {
