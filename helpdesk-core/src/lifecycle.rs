@@ -347,6 +347,9 @@ pub struct ActionInput {
     pub assignee: Option<UserId>,
     /// The text: reason, note or comment, whichever the row requires.
     pub text: Option<Note>,
+    /// Staff resolve a parent ticket whose children are still open (the service checks it;
+    /// the table does not look at links).
+    pub force: bool,
 }
 
 /// Something a transition asks the service to do after computing the new state.

@@ -162,6 +162,10 @@ pub enum Permission {
     ManageFollowers,
     /// Stop following a ticket one follows.
     StopFollowing,
+    /// Link tickets to each other (duplicate of, related to, parent / child).
+    LinkTickets,
+    /// Merge a duplicate ticket into another.
+    MergeTickets,
 }
 
 impl Permission {
@@ -199,6 +203,8 @@ impl Permission {
         Permission::ManageSharedViews,
         Permission::ManageFollowers,
         Permission::StopFollowing,
+        Permission::LinkTickets,
+        Permission::MergeTickets,
     ];
 }
 
@@ -465,7 +471,7 @@ impl RulePolicy {
             allow(S::AnyUser, &[P::ViewTicket, P::TransitionTicket, P::CommentPublic], vec![C::IsRequester]),
             allow(S::AnyUser, &[P::UploadAttachment], vec![C::IsRequester, C::NotTerminal, C::Public]),
             allow(S::AnyUser, &[P::DownloadAttachment], vec![C::IsRequester, C::Public]),
-            allow(S::Staff, &[P::ManageFollowers], vec![]),
+            allow(S::Staff, &[P::ManageFollowers, P::LinkTickets, P::MergeTickets], vec![]),
             allow(S::AnyUser, &[P::ManageFollowers], vec![C::IsRequester]),
             // Followers read the public thread, write public comments with attachments and may
             // leave; the denies below keep everything internal from them.
@@ -520,7 +526,7 @@ impl RulePolicy {
         }
         if options.coordinators_limited_to_department {
             let mut all_ticket = ticket_staff.to_vec();
-            all_ticket.extend([P::EditTicket, P::ManageFollowers]);
+            all_ticket.extend([P::EditTicket, P::ManageFollowers, P::LinkTickets, P::MergeTickets]);
             // A coordinator's own tickets stay theirs wherever they are filed.
             rules.push(deny(S::Role(Role::Coordinator), &all_ticket, vec![C::OutsideOwnDepartment, C::NotRequester]));
         }

@@ -18,6 +18,7 @@ fn full_input() -> ActionInput {
         department: Some(DepartmentKey::parse("it").unwrap()),
         assignee: Some(UserId::random()),
         text: Some(Note::parse("because").unwrap()),
+        force: false,
     }
 }
 

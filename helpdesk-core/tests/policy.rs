@@ -193,6 +193,8 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
             P::UploadAttachment,
             P::DownloadAttachment,
             P::ManageFollowers,
+            P::LinkTickets,
+            P::MergeTickets,
         ] {
             v.push((p, c));
         }
@@ -314,6 +316,8 @@ fn coordinators_limited_to_their_department() {
         P::DownloadAttachment,
         P::EditTicket,
         P::ManageFollowers,
+        P::LinkTickets,
+        P::MergeTickets,
     ];
     let mut asset = staff_expected(false, false);
     asset.retain(|(p, c)| !(other(c) && ticket_perms.contains(p)));

@@ -12,7 +12,7 @@ use chrono::Duration;
 use helpdesk_core::domain::{Role, TicketNumber, TicketStatus, UserId};
 use helpdesk_core::lifecycle::{Action, Lifecycle, default_rules};
 use helpdesk_core::model::{
-    ApiScope, NotificationKind, OutboxPayload, OutboxState, PasswordHash, User, WorkflowEventKind,
+    ApiScope, EventKind, NotificationKind, OutboxPayload, OutboxState, PasswordHash, User, WorkflowEventKind,
 };
 use helpdesk_core::password::{Argon2Hasher, Argon2Options, Password, PasswordHasher, Verification};
 use helpdesk_core::policy::Principal;
@@ -1431,10 +1431,125 @@ async fn a_follower_reads_the_public_thread_gets_its_mails_and_never_anything_in
         .unwrap()
         .iter()
         .filter_map(|ev| match ev.kind {
-            helpdesk_core::model::EventKind::FollowerAdded { .. } => Some("added".to_owned()),
-            helpdesk_core::model::EventKind::FollowerRemoved { .. } => Some("removed".to_owned()),
+            EventKind::FollowerAdded { .. } => Some("added".to_owned()),
+            EventKind::FollowerRemoved { .. } => Some("removed".to_owned()),
             _ => None,
         })
         .collect();
     assert_eq!(kinds, ["added", "removed", "added", "removed"]);
+}
+
+/// Links are kept on both tickets and hidden from requesters; a parent is not resolved while a
+/// child is open unless staff force it; a merge copies the conversation, moves the followers,
+/// closes the duplicate as a pointer and tells its requester, all in one commit.
+#[tokio::test]
+async fn links_hold_a_parent_open_and_a_merge_folds_a_duplicate_into_its_survivor() {
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let (other_emp, other) = employee(&e, 2).await;
+    let (coord, _) = staff(&e, 1, Role::Coordinator).await;
+    let parent = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let child = e.desk.create_ticket(&emp, new_ticket(), None).await.unwrap();
+    let approve = || ActionRequest {
+        priority: Some(helpdesk_core::domain::Priority::High),
+        department: Some("it".into()),
+        ..ActionRequest::default()
+    };
+    for t in [&parent, &child] {
+        e.desk.act(&coord, &t.number, Action::Approve, approve(), None).await.unwrap();
+        e.desk.act(&coord, &t.number, Action::Claim, ActionRequest::default(), None).await.unwrap();
+    }
+
+    // Only staff link; bad numbers name the field; both tickets hold the link.
+    use helpdesk_core::model::LinkKind;
+    assert!(e.desk.link_tickets(&emp, &parent.number, LinkKind::ParentOf, child.number.as_str(), None).await.is_err());
+    for (other, code) in [("TX9999", "unknown"), (parent.number.as_str(), "same_ticket"), ("nonsense", "unknown")] {
+        match e.desk.link_tickets(&coord, &parent.number, LinkKind::ParentOf, other, None).await {
+            Err(Error::Validation(v)) => assert_eq!((v.0[0].field.as_str(), v.0[0].code.as_str()), ("ticket", code)),
+            x => panic!("{other}: {x:?}"),
+        }
+    }
+    let p = e.desk.link_tickets(&coord, &parent.number, LinkKind::ParentOf, child.number.as_str(), None).await.unwrap();
+    assert_eq!(p.links[0].kind, LinkKind::ParentOf);
+    let c = e.desk.ticket(&coord, &child.number).await.unwrap().ticket;
+    assert_eq!((c.links[0].kind, c.links[0].ticket.clone()), (LinkKind::ChildOf, parent.number.clone()));
+    assert!(e.desk.ticket(&emp, &parent.number).await.unwrap().ticket.links.is_empty(), "requesters see no links");
+    assert!(
+        e.desk
+            .history(&emp, &parent.number)
+            .await
+            .unwrap()
+            .iter()
+            .all(|ev| !matches!(ev.kind, EventKind::Linked { .. }))
+    );
+    match e.desk.link_tickets(&coord, &child.number, LinkKind::ParentOf, parent.number.as_str(), None).await {
+        Err(Error::Validation(v)) => assert_eq!(v.0[0].code, "cycle"),
+        x => panic!("{x:?}"),
+    }
+
+    // The parent waits for its child, unless staff force it (the history names the child).
+    let resolve = |force| ActionRequest { text: Some("Fixed the dock".into()), force, ..ActionRequest::default() };
+    match e.desk.act(&coord, &parent.number, Action::Resolve, resolve(false), None).await {
+        Err(Error::Validation(v)) => {
+            assert_eq!(v.0[0].field, "force");
+            assert!(v.0[0].message.contains(child.number.as_str()), "{}", v.0[0].message);
+        }
+        x => panic!("{x:?}"),
+    }
+    let forced = e.desk.act(&coord, &parent.number, Action::Resolve, resolve(true), None).await.unwrap();
+    assert_eq!(forced.status, TicketStatus::Resolved);
+    let h = e.desk.history(&coord, &parent.number).await.unwrap();
+    assert!(h.last().unwrap().changes.iter().any(|c| c.field == "open_children"));
+    e.desk.unlink_tickets(&coord, &child.number, &parent.number, None).await.unwrap();
+    assert!(e.desk.ticket(&coord, &parent.number).await.unwrap().ticket.links.is_empty(), "gone from both");
+
+    // A merge: another employee's duplicate, with a comment and an internal note.
+    let dup = e.desk.create_ticket(&other_emp, new_ticket(), None).await.unwrap();
+    e.desk.add_comment(&other_emp, &dup.number, "Same here on floor 2", false).await.unwrap();
+    e.desk.add_comment(&coord, &dup.number, "INTERNAL: same dock batch", true).await.unwrap();
+    assert!(matches!(
+        e.desk.merge_ticket(&coord, &dup.number, child.number.as_str(), "", None).await,
+        Err(Error::Validation(_))
+    ));
+    assert!(e.desk.merge_ticket(&emp, &child.number, dup.number.as_str(), "dup", None).await.is_err(), "staff only");
+    let mark = e.store.outbox_records().len();
+    let kept =
+        e.desk.merge_ticket(&coord, &dup.number, child.number.as_str(), "Same dock as TX0002", None).await.unwrap();
+    assert_eq!(kept.number, child.number);
+    assert!(kept.followers.contains(&other.id), "the duplicate's requester follows the survivor");
+    assert_eq!(mails_since(&e, mark), [("emp2@example.com".to_owned(), "ticket_merged".to_owned())]);
+    let closed = e.desk.ticket(&coord, &dup.number).await.unwrap().ticket;
+    assert_eq!((closed.status, closed.merged_into.clone()), (TicketStatus::Closed, Some(child.number.clone())));
+    // The conversation came along, the internal note still internal.
+    let staff_view = e.desk.comments(&coord, &child.number).await.unwrap();
+    assert!(staff_view.iter().any(|c| c.body.as_str() == "Same here on floor 2" && !c.internal));
+    assert!(staff_view.iter().any(|c| c.body.as_str().starts_with("INTERNAL") && c.internal));
+    let theirs = e.desk.ticket_thread(&other_emp, &child.number).await.unwrap();
+    assert!(theirs.comments.iter().any(|c| c.body.as_str() == "Same here on floor 2"));
+    assert!(theirs.comments.iter().all(|c| !c.internal));
+    // Both histories say so; a merged ticket is not merged twice, nor merged into.
+    assert!(
+        e.desk
+            .history(&other_emp, &dup.number)
+            .await
+            .unwrap()
+            .iter()
+            .any(|ev| matches!(ev.kind, EventKind::MergedInto { .. }))
+    );
+    assert!(
+        e.desk
+            .history(&emp, &child.number)
+            .await
+            .unwrap()
+            .iter()
+            .any(|ev| matches!(ev.kind, EventKind::MergedFrom { .. }))
+    );
+    assert!(matches!(
+        e.desk.merge_ticket(&coord, &dup.number, parent.number.as_str(), "again", None).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        e.desk.merge_ticket(&coord, &parent.number, dup.number.as_str(), "into a pointer", None).await,
+        Err(Error::Validation(_))
+    ));
 }

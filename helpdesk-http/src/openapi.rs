@@ -62,6 +62,7 @@ pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::users::router())
         .merge(routes::tickets::router())
         .merge(routes::followers::router())
+        .merge(routes::links::router())
         .merge(routes::macros::router())
         .merge(routes::views::router())
         .merge(routes::catalog::router())

@@ -169,6 +169,21 @@ pub struct TicketOut {
     pub tags: Vec<String>,
     /// The users following the ticket (`GET /tickets/{number}/followers` names them).
     pub followers: Vec<Uuid>,
+    /// Links to other tickets, as this ticket sees them (staff only; empty otherwise).
+    pub links: Vec<LinkOut>,
+    /// The ticket this one was merged into (it is then closed and only points there).
+    pub merged_into: Option<String>,
+}
+
+/// A link to another ticket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkOut {
+    /// `duplicate_of`, `duplicated_by`, `related_to`, `parent_of` or `child_of`: how this
+    /// ticket relates to the other.
+    #[schema(value_type = String)]
+    pub kind: &'static str,
+    /// The other ticket's number.
+    pub ticket: String,
 }
 
 /// A satisfaction rating.
@@ -221,6 +236,8 @@ impl From<&TicketView> for TicketOut {
             satisfaction: t.satisfaction.as_ref().map(SatisfactionOut::from),
             tags: t.tags.iter().map(|g| g.as_str().to_owned()).collect(),
             followers: t.followers.iter().map(|f| f.as_uuid()).collect(),
+            links: t.links.iter().map(|l| LinkOut { kind: l.kind.as_str(), ticket: l.ticket.to_string() }).collect(),
+            merged_into: t.merged_into.as_ref().map(ToString::to_string),
         }
     }
 }
@@ -274,14 +291,20 @@ pub struct EventOut {
     pub at: DateTime<Utc>,
     /// Who made the change.
     pub actor: ActorOut,
-    /// `action`, `edited`, `commented`, `attachment_added`, `rated`, `follower_added` or
-    /// `follower_removed`.
+    /// `action`, `edited`, `commented`, `attachment_added`, `rated`, `follower_added`,
+    /// `follower_removed`, `linked`, `unlinked`, `merged_into` or `merged_from`.
     pub kind: String,
     /// The lifecycle action, for `action` events.
     pub action: Option<String>,
     /// The follower, for `follower_added` and `follower_removed` events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<Uuid>,
+    /// The other ticket, for `linked`, `unlinked`, `merged_into` and `merged_from` events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// The link's kind as this ticket sees it, for `linked` and `unlinked` events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
     /// Fields changed, with old and new values.
     pub changes: Vec<ChangeOut>,
     /// Reason, note or comment given with the change.
@@ -298,14 +321,32 @@ pub struct EventOut {
 impl From<&HistoryEvent> for EventOut {
     fn from(e: &HistoryEvent) -> Self {
         use helpdesk_core::model::EventKind;
-        let (kind, action, user) = match &e.kind {
-            EventKind::Action { action } => ("action", Some(action.as_str().to_owned()), None),
-            EventKind::Edited => ("edited", None, None),
-            EventKind::Commented { .. } => ("commented", None, None),
-            EventKind::AttachmentAdded { .. } => ("attachment_added", None, None),
-            EventKind::Rated { .. } => ("rated", None, None),
-            EventKind::FollowerAdded { user } => ("follower_added", None, Some(user.as_uuid())),
-            EventKind::FollowerRemoved { user } => ("follower_removed", None, Some(user.as_uuid())),
+        let (mut action, mut user, mut ticket, mut link) = (None, None, None, None);
+        let kind = match &e.kind {
+            EventKind::Action { action: a } => {
+                action = Some(a.as_str().to_owned());
+                "action"
+            }
+            EventKind::Edited => "edited",
+            EventKind::Commented { .. } => "commented",
+            EventKind::AttachmentAdded { .. } => "attachment_added",
+            EventKind::Rated { .. } => "rated",
+            EventKind::FollowerAdded { user: u } | EventKind::FollowerRemoved { user: u } => {
+                user = Some(u.as_uuid());
+                if matches!(e.kind, EventKind::FollowerAdded { .. }) { "follower_added" } else { "follower_removed" }
+            }
+            EventKind::Linked { kind, ticket: t } | EventKind::Unlinked { kind, ticket: t } => {
+                (ticket, link) = (Some(t.to_string()), Some(kind.as_str().to_owned()));
+                if matches!(e.kind, EventKind::Linked { .. }) { "linked" } else { "unlinked" }
+            }
+            EventKind::MergedInto { ticket: t } => {
+                ticket = Some(t.to_string());
+                "merged_into"
+            }
+            EventKind::MergedFrom { ticket: t } => {
+                ticket = Some(t.to_string());
+                "merged_from"
+            }
         };
         Self {
             id: e.id.as_uuid(),
@@ -314,6 +355,8 @@ impl From<&HistoryEvent> for EventOut {
             kind: kind.to_owned(),
             action,
             user,
+            ticket,
+            link,
             changes: e
                 .changes
                 .iter()

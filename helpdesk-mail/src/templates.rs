@@ -199,6 +199,17 @@ fn content(s: &MailSettings, kind: &NotificationKind) -> Content {
                 Some(ticket_link(s, ticket)),
             )
         }
+        NotificationKind::TicketMerged { ticket, into, note } => c(
+            format!("{product}: {} continues as {}", ticket.number, into.number),
+            vec![
+                format!(
+                    "The ticket {} \u{201c}{}\u{201d} was merged into {} \u{201c}{}\u{201d}, where it goes on; you follow it there. The help desk wrote:",
+                    ticket.number, ticket.subject, into.number, into.subject
+                ),
+            ],
+            Some(note.clone()),
+            Some(ticket_link(s, into)),
+        ),
         NotificationKind::ServiceLevelAlert { ticket, alert } => {
             let target = match alert.target {
                 TargetKind::FirstResponse => "first response",

@@ -23,8 +23,9 @@
 //! Schema 6 appends the tags (a list of strings) under tag 5; a tag-4 row decodes untagged, and
 //! [`upgrade_to_schema_6`] rewrites them.
 //!
-//! Schema 7 appends the followers (a list of user ids) under tag 6; a tag-5 row decodes without
-//! followers, and [`upgrade_to_schema_7`] rewrites them.
+//! Schema 7 appends the followers (a list of user ids), the links to other tickets and the
+//! ticket a merged one points to, under tag 6; a tag-5 row decodes without them, and
+//! [`upgrade_to_schema_7`] rewrites them.
 //!
 //! bincode is positional: a field added, removed or moved in [`TicketRow`] changes every stored
 //! ticket. `tests/stored/ticket.row.hex` pins the bytes; the old layout's bytes stay pinned in
@@ -34,7 +35,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use helpdesk_core::domain::{
     CategoryKey, DepartmentKey, Description, Priority, Subject, Tag, TicketId, TicketNumber, TicketStatus, UserId,
 };
-use helpdesk_core::model::{Rating, Satisfaction, SlaSchedule, Ticket};
+use helpdesk_core::model::{LinkKind, Rating, Satisfaction, SlaSchedule, Ticket, TicketLink};
 use helpdesk_core::ports::StoreError;
 use serde::{Deserialize, Serialize};
 
@@ -192,7 +193,13 @@ struct TicketRowV6 {
     satisfaction: Option<SatisfactionRow>,
     tags: Vec<Tag>,
     followers: Vec<UserId>,
+    links: Vec<LinkRow>,
+    merged_into: Option<TicketNumber>,
 }
+
+/// A link as a schema-7 row keeps it: the kind's index in [`LinkKind::ALL`], the other ticket.
+#[derive(Debug, Serialize, Deserialize)]
+struct LinkRow(u8, TicketNumber);
 
 /// Encodes a ticket in the current layout.
 pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
@@ -232,7 +239,14 @@ pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
         workflow_linked: t.workflow_linked,
         version: t.version,
     };
-    crate::codec::tagged(TAG, &TicketRowV6 { row, sla, satisfaction, tags: t.tags, followers: t.followers })
+    let links = t
+        .links
+        .into_iter()
+        .map(|l| LinkRow(LinkKind::ALL.iter().position(|k| *k == l.kind).unwrap_or(0) as u8, l.ticket))
+        .collect();
+    let v6 =
+        TicketRowV6 { row, sla, satisfaction, tags: t.tags, followers: t.followers, links, merged_into: t.merged_into };
+    crate::codec::tagged(TAG, &v6)
 }
 
 /// Decodes a ticket row of any layout.
@@ -243,6 +257,15 @@ pub(crate) fn decode(b: &[u8]) -> Result<Ticket, StoreError> {
             let mut t = from_row(v6.row, v6.sla, v6.satisfaction)?;
             t.tags = v6.tags;
             t.followers = v6.followers;
+            t.links = v6
+                .links
+                .into_iter()
+                .map(|LinkRow(k, ticket)| {
+                    let kind = *LinkKind::ALL.get(usize::from(k)).ok_or_else(|| corrupt("an unknown link kind"))?;
+                    Ok(TicketLink { kind, ticket })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            t.merged_into = v6.merged_into;
             Ok(t)
         }
         Some((&SCHEMA_6_TAG, rest)) => {
@@ -319,6 +342,8 @@ fn from_row<T: RowTime, D: RowDate>(
             .transpose()?,
         tags: Vec::new(),
         followers: Vec::new(),
+        links: Vec::new(),
+        merged_into: None,
     })
 }
 
@@ -430,22 +455,22 @@ mod tests {
 
     /// The sample ticket as layouts without a rating (or tags, or followers) keep it.
     fn unrated() -> helpdesk_core::model::Ticket {
-        helpdesk_core::model::Ticket {
-            satisfaction: None,
-            tags: Vec::new(),
-            followers: Vec::new(),
-            ..StoredSamples::new().ticket
-        }
+        helpdesk_core::model::Ticket { satisfaction: None, tags: Vec::new(), ..unfollowed() }
     }
 
     /// The sample ticket as the schema-4 layout keeps it (rated, untagged, unfollowed).
     fn untagged() -> helpdesk_core::model::Ticket {
-        helpdesk_core::model::Ticket { tags: Vec::new(), followers: Vec::new(), ..StoredSamples::new().ticket }
+        helpdesk_core::model::Ticket { tags: Vec::new(), ..unfollowed() }
     }
 
-    /// The sample ticket as the schema-6 layout keeps it (no followers).
+    /// The sample ticket as the schema-6 layout keeps it (no followers, links or merge).
     fn unfollowed() -> helpdesk_core::model::Ticket {
-        helpdesk_core::model::Ticket { followers: Vec::new(), ..StoredSamples::new().ticket }
+        helpdesk_core::model::Ticket {
+            followers: Vec::new(),
+            links: Vec::new(),
+            merged_into: None,
+            ..StoredSamples::new().ticket
+        }
     }
 
     /// Schema-6-layout rows (their bytes pinned before followers were added) decode without

@@ -40,5 +40,7 @@ pub use outbox::{
 };
 pub use satisfaction::{Rating, Satisfaction};
 pub use session::{OneTimeToken, Session, TokenHash, TokenPurpose};
-pub use ticket::{ActorRef, Attachment, Comment, EventKind, FieldChange, HistoryEvent, SlaSchedule, Ticket};
+pub use ticket::{
+    ActorRef, Attachment, Comment, EventKind, FieldChange, HistoryEvent, LinkKind, SlaSchedule, Ticket, TicketLink,
+};
 pub use views::{SavedView, ViewAssignee, ViewBook, ViewColumn, ViewFilter};

@@ -155,6 +155,16 @@ pub enum NotificationKind {
         /// The reason, note or comment given with the change (may be empty).
         text: String,
     },
+    /// A ticket of the recipient's (or one they follow) was merged into another, where it
+    /// goes on.
+    TicketMerged {
+        /// The merged ticket.
+        ticket: TicketMail,
+        /// The ticket it was merged into.
+        into: TicketMail,
+        /// Why, as staff wrote it.
+        note: String,
+    },
     /// A running service-level target nears its due time or passed it (to the assignee, or
     /// the department's coordinators while unassigned).
     ServiceLevelAlert {
@@ -214,6 +224,7 @@ impl NotificationKind {
             | Self::PublicComment { ticket, .. }
             | Self::FollowingStarted { ticket, .. }
             | Self::FollowedTicketChanged { ticket, .. }
+            | Self::TicketMerged { ticket, .. }
             | Self::ServiceLevelAlert { ticket, .. } => Some(ticket),
             Self::RegistrationReceived
             | Self::AccountApproved
@@ -244,6 +255,7 @@ impl NotificationKind {
             Self::PublicComment { .. } => "public_comment",
             Self::FollowingStarted { .. } => "following_started",
             Self::FollowedTicketChanged { .. } => "followed_ticket_changed",
+            Self::TicketMerged { .. } => "ticket_merged",
             Self::ServiceLevelAlert { alert, .. } if alert.state == crate::sla::TargetState::Breached => "sla_breached",
             Self::ServiceLevelAlert { .. } => "sla_warning",
             Self::MailHeld { .. } => "mail_held",

@@ -73,11 +73,84 @@ pub struct Ticket {
     /// mails and may comment, and see nothing internal (see [`crate::policy`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub followers: Vec<UserId>,
+    /// Typed links to other tickets, each kept on both tickets (sorted by number, one link per
+    /// other ticket; at most [`Ticket::MAX_LINKS`]). Staff's: requesters do not see them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<TicketLink>,
+    /// Set when the ticket was merged into another: it is then closed and only points there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<TicketNumber>,
+}
+
+/// How a ticket relates to another, as seen from the ticket that holds the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// This ticket repeats the other (the other is the one worked on).
+    DuplicateOf,
+    /// The other ticket repeats this one.
+    DuplicatedBy,
+    /// The two are about related things.
+    RelatedTo,
+    /// The other ticket is part of this one: this one is not resolved while it is open.
+    ParentOf,
+    /// This ticket is part of the other.
+    ChildOf,
+}
+
+impl LinkKind {
+    /// Every kind.
+    pub const ALL: [LinkKind; 5] =
+        [LinkKind::DuplicateOf, LinkKind::DuplicatedBy, LinkKind::RelatedTo, LinkKind::ParentOf, LinkKind::ChildOf];
+
+    /// The same link as the other ticket holds it.
+    pub const fn reverse(self) -> Self {
+        match self {
+            LinkKind::DuplicateOf => LinkKind::DuplicatedBy,
+            LinkKind::DuplicatedBy => LinkKind::DuplicateOf,
+            LinkKind::RelatedTo => LinkKind::RelatedTo,
+            LinkKind::ParentOf => LinkKind::ChildOf,
+            LinkKind::ChildOf => LinkKind::ParentOf,
+        }
+    }
+
+    /// The API's name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::DuplicateOf => "duplicate_of",
+            LinkKind::DuplicatedBy => "duplicated_by",
+            LinkKind::RelatedTo => "related_to",
+            LinkKind::ParentOf => "parent_of",
+            LinkKind::ChildOf => "child_of",
+        }
+    }
+
+    /// Parses an API name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A link from the ticket that holds it to `ticket`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TicketLink {
+    /// How this ticket relates to the other.
+    pub kind: LinkKind,
+    /// The other ticket.
+    pub ticket: TicketNumber,
 }
 
 impl Ticket {
     /// How many people may follow one ticket.
     pub const MAX_FOLLOWERS: usize = 25;
+
+    /// How many links one ticket may hold.
+    pub const MAX_LINKS: usize = 50;
+
+    /// The link to `other`, if any.
+    pub fn link_to(&self, other: &TicketNumber) -> Option<&TicketLink> {
+        self.links.iter().find(|l| &l.ticket == other)
+    }
 
     /// True when `user` follows the ticket.
     pub fn is_followed_by(&self, user: UserId) -> bool {
@@ -245,6 +318,30 @@ pub enum EventKind {
     FollowerRemoved {
         /// The former follower.
         user: UserId,
+    },
+    /// A link to another ticket was made (on both tickets, each as it sees the link).
+    Linked {
+        /// How this ticket relates to the other.
+        kind: LinkKind,
+        /// The other ticket.
+        ticket: TicketNumber,
+    },
+    /// A link to another ticket was taken away.
+    Unlinked {
+        /// How this ticket related to the other.
+        kind: LinkKind,
+        /// The other ticket.
+        ticket: TicketNumber,
+    },
+    /// This ticket was merged into another: closed, its conversation and followers moved.
+    MergedInto {
+        /// The surviving ticket.
+        ticket: TicketNumber,
+    },
+    /// Another ticket was merged into this one: its conversation and followers came here.
+    MergedFrom {
+        /// The merged ticket.
+        ticket: TicketNumber,
     },
 }
 

@@ -443,6 +443,7 @@ impl HelpDesk {
                     .or_else(|| if action == Action::Approve { next.department.clone() } else { None }),
                 assignee: None,
                 text,
+                force: false,
             };
             let before = uow.events.len();
             next = self.stage_transition(principal, &next, action, &actor, &input, now, &mut uow).await?;

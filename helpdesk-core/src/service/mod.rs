@@ -12,6 +12,7 @@ mod background;
 mod bulk;
 mod documents;
 mod followers;
+mod links;
 mod live;
 mod macros;
 mod mail_in;
@@ -352,6 +353,8 @@ fn permission_name(p: Permission) -> &'static str {
         Permission::ManageSharedViews => "manage shared views",
         Permission::ManageFollowers => "manage followers",
         Permission::StopFollowing => "stop following",
+        Permission::LinkTickets => "link tickets",
+        Permission::MergeTickets => "merge tickets",
     }
 }
 

@@ -111,6 +111,8 @@ pub struct ActionRequest {
     pub assignee: Option<UserId>,
     /// Reason, note or comment, as the action requires.
     pub text: Option<String>,
+    /// Resolve a parent whose children are still open (staff, with the resolution note).
+    pub force: bool,
 }
 
 impl NewTicket {
@@ -320,6 +322,10 @@ impl HelpDesk {
         if !sees_internal && !self.requesters_see_tags() {
             ticket.tags.clear();
         }
+        // Links are staff's; the pointer of a merged ticket stays (pages follow it).
+        if !sees_internal {
+            ticket.links.clear();
+        }
         let can_tag = self.allowed(principal, Permission::EditTicket, &Resource::field(&ticket, TicketField::Tags));
         let can_manage_followers = self.allowed(principal, Permission::ManageFollowers, &Resource::ticket(&ticket));
         TicketView { ticket, actions, sees_internal, sla_state, can_tag, can_manage_followers }
@@ -493,6 +499,8 @@ impl HelpDesk {
                 satisfaction: None,
                 tags: Vec::new(),
                 followers: Vec::new(),
+                links: Vec::new(),
+                merged_into: None,
             };
             let mut uow = UnitOfWork::new();
             uow.outbox = self.effect_messages(&ticket, &effects, Some(requester), None, now).await?;
@@ -830,7 +838,7 @@ impl HelpDesk {
             }
         }
         errs.into_result()?;
-        Ok(ActionInput { priority: req.priority, department, assignee: req.assignee, text })
+        Ok(ActionInput { priority: req.priority, department, assignee: req.assignee, text, force: req.force })
     }
 
     /// Takes a lifecycle action. The table decides who may; the history event, mails and
@@ -889,7 +897,25 @@ impl HelpDesk {
         now: DateTime<Utc>,
         uow: &mut UnitOfWork,
     ) -> Result<Ticket> {
-        let tr = self.inner.lifecycle.apply(t, action, actor, input, now)?;
+        let mut tr = self.inner.lifecycle.apply(t, action, actor, input, now)?;
+        if action == Action::Resolve {
+            let open = self.open_children(t).await?;
+            if !open.is_empty() {
+                let list = open.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                if !input.force {
+                    return Err(FieldError::new(
+                        "force",
+                        "open_children",
+                        &format!("{list} still open: resolve them first, or resolve this one anyway with a note"),
+                    )
+                    .into());
+                }
+                if !principal.is_staff() {
+                    return Err(Error::Forbidden("resolve a ticket with open children"));
+                }
+                tr.event.changes.push(FieldChange::new("open_children", None, Some(list)));
+            }
+        }
         let text = input.text.as_ref().map(|n| n.to_string());
         let actor_user = principal.user().map(|u| u.id);
         uow.outbox.extend(self.effect_messages(&tr.ticket, &tr.effects, actor_user, text.as_deref(), now).await?);

@@ -63,6 +63,8 @@ pub fn ticket(seq: u64, requester: UserId, at: DateTime<Utc>) -> Ticket {
         satisfaction: None,
         tags: Vec::new(),
         followers: Vec::new(),
+        links: Vec::new(),
+        merged_into: None,
     }
 }
 

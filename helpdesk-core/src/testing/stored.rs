@@ -108,6 +108,17 @@ impl StoredSamples {
                 crate::domain::Tag::parse_field("tags", "vpn").unwrap(),
             ],
             followers: vec![UserId::from_uuid(id(9))],
+            links: vec![
+                crate::model::TicketLink {
+                    kind: crate::model::LinkKind::DuplicatedBy,
+                    ticket: crate::domain::TicketNumber::parse("TX0043").unwrap(),
+                },
+                crate::model::TicketLink {
+                    kind: crate::model::LinkKind::ParentOf,
+                    ticket: crate::domain::TicketNumber::parse("TX0050").unwrap(),
+                },
+            ],
+            merged_into: None,
         };
         let event = HistoryEvent {
             id: EventId::from_uuid(id(5)),

@@ -46,6 +46,17 @@ pub struct NoteBody {
     pub note: Option<String>,
 }
 
+/// A resolution note; `force` resolves a parent whose child tickets are still open (staff).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveBody {
+    /// The resolution note.
+    pub note: Option<String>,
+    /// Resolve even though child tickets are open (staff; the history names them).
+    #[serde(default)]
+    pub force: bool,
+}
+
 /// A comment (await requester: required and public; close, withdraw: optional).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -85,6 +96,11 @@ impl IntoAction for ReasonBody {
 impl IntoAction for NoteBody {
     fn into_action(self) -> Result<ActionRequest, ApiError> {
         Ok(ActionRequest { text: self.note, ..ActionRequest::default() })
+    }
+}
+impl IntoAction for ResolveBody {
+    fn into_action(self) -> Result<ActionRequest, ApiError> {
+        Ok(ActionRequest { text: self.note, force: self.force, ..ActionRequest::default() })
     }
 }
 impl IntoAction for CommentTextBody {
@@ -148,7 +164,13 @@ action_route!(
     "Ask the requester something (a public comment)."
 );
 action_route!(resume, "/tickets/{number}/resume", Action::Resume, EmptyBody, "Continue after hold or waiting.");
-action_route!(resolve, "/tickets/{number}/resolve", Action::Resolve, NoteBody, "Resolve, with a resolution note.");
+action_route!(
+    resolve,
+    "/tickets/{number}/resolve",
+    Action::Resolve,
+    ResolveBody,
+    "Resolve, with a resolution note (a parent with open children: `force`, staff)."
+);
 action_route!(
     reopen,
     "/tickets/{number}/reopen",

@@ -12,6 +12,7 @@ pub(crate) mod bulk;
 pub(crate) mod catalog;
 pub(crate) mod followers;
 pub(crate) mod integrations;
+pub(crate) mod links;
 pub(crate) mod macros;
 pub(crate) mod mail_in;
 pub(crate) mod notifications;

@@ -106,6 +106,18 @@ struct TicketPageView {
     history: Vec<EventRow>,
 }
 
+/// How a ticket relates to another, in words ("duplicate of TX0042").
+pub(crate) fn link_words(kind: helpdesk_core::model::LinkKind) -> &'static str {
+    use helpdesk_core::model::LinkKind;
+    match kind {
+        LinkKind::DuplicateOf => "duplicate of",
+        LinkKind::DuplicatedBy => "duplicated by",
+        LinkKind::RelatedTo => "related to",
+        LinkKind::ParentOf => "parent of",
+        LinkKind::ChildOf => "part of",
+    }
+}
+
 /// A follower as the ticket page lists them.
 struct FollowerRow {
     id: String,
@@ -184,6 +196,18 @@ fn event_words(e: &HistoryEvent, who: &PageUser, people: &[UserSummary]) -> Stri
                 who_wrote(&e.actor, who, people),
                 person_name(*user, who, people)
             )
+        }
+        EventKind::Linked { kind, ticket } => {
+            format!("{} linked it: {} {ticket}", who_wrote(&e.actor, who, people), link_words(*kind))
+        }
+        EventKind::Unlinked { kind, ticket } => {
+            format!("{} took away the link: {} {ticket}", who_wrote(&e.actor, who, people), link_words(*kind))
+        }
+        EventKind::MergedInto { ticket } => {
+            format!("Merged into {ticket} by {}; it goes on there", who_wrote(&e.actor, who, people))
+        }
+        EventKind::MergedFrom { ticket } => {
+            format!("{ticket} merged into this ticket by {}, with its conversation", who_wrote(&e.actor, who, people))
         }
     }
 }

@@ -45,6 +45,11 @@ pub fn every_kind() -> Vec<NotificationKind> {
             change: helpdesk_core::lifecycle::MailTemplate::Resolved,
             text: "Dock firmware updated.".into(),
         },
+        NotificationKind::TicketMerged {
+            ticket: TicketMail { number: "TX0041".into(), ..t.clone() },
+            into: t.clone(),
+            note: "Same dock as TX0042".into(),
+        },
         NotificationKind::ServiceLevelAlert {
             ticket: t.clone(),
             alert: SlaAlert {
