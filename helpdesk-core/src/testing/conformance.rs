@@ -54,6 +54,7 @@ pub const SCENARIOS: &[&str] = &[
     "settings_documents_are_independent",
     "satisfaction_ratings",
     "inbound_messages",
+    "linked_tickets_commit_together",
 ];
 
 /// Expands one `#[tokio::test]` per conformance scenario, each with a fresh store from
@@ -73,7 +74,8 @@ macro_rules! store_conformance {
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
             untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions,
-            settings_documents_are_independent, satisfaction_ratings, inbound_messages);
+            settings_documents_are_independent, satisfaction_ratings, inbound_messages,
+            linked_tickets_commit_together);
     };
     (@each_skip $reason:expr, $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -96,7 +98,8 @@ macro_rules! store_conformance {
             one_time_tokens_single_use, idempotency_keys, throttle_counters, api_keys, audit_log_paging,
             history_comments_attachments, report_figures, resolved_before_and_purge, notices_per_user,
             untrusted_text_is_handled_alike, archive_port, sla_alert_moments, sla_settings_versions,
-            settings_documents_are_independent, satisfaction_ratings, inbound_messages);
+            settings_documents_are_independent, satisfaction_ratings, inbound_messages,
+            linked_tickets_commit_together);
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {
         $(
@@ -166,6 +169,54 @@ pub async fn ticket_create_get_update(store: Arc<dyn Store>) {
     let mut uow = UnitOfWork::new();
     uow.tickets.push(Versioned::insert(dup));
     assert!(matches!(store.commit(uow).await, Err(StoreError::AlreadyExists { .. })));
+}
+
+/// Two tickets changed in one unit of work (a link kept on both, a merge): followers, links and
+/// the merge pointer come back as written, and a stale version on either ticket writes neither
+/// (nor the comment copied with them).
+pub async fn linked_tickets_commit_together(store: Arc<dyn Store>) {
+    let u = user(1, Role::Employee, UserStatus::Approved);
+    let f = user(2, Role::Employee, UserStatus::Approved);
+    insert_user(&store, &u).await;
+    insert_user(&store, &f).await;
+    let (a, b) = (ticket(1, u.id, t0()), ticket(2, u.id, t0() + Duration::minutes(1)));
+    insert_ticket(&store, &a).await;
+    insert_ticket(&store, &b).await;
+    let mut a2 = a.clone();
+    a2.links = vec![TicketLink { kind: LinkKind::DuplicateOf, ticket: b.number.clone() }];
+    a2.merged_into = Some(b.number.clone());
+    a2.status = TicketStatus::Closed;
+    a2.version = 2;
+    let mut b2 = b.clone();
+    b2.links = vec![TicketLink { kind: LinkKind::DuplicatedBy, ticket: a.number.clone() }];
+    b2.followers = vec![f.id];
+    b2.version = 2;
+    let copied = Comment {
+        id: CommentId::random(),
+        ticket: b.id,
+        author: ActorRef::User { id: u.id },
+        body: CommentBody::parse("moved along").unwrap(),
+        internal: false,
+        created_at: t0(),
+    };
+    // Stale on the second ticket: nothing at all is written.
+    let mut uow = UnitOfWork::new();
+    uow.tickets.push(Versioned::update(b2.clone(), 1));
+    uow.tickets.push(Versioned::update(a2.clone(), 7));
+    uow.comments.push(copied.clone());
+    assert!(matches!(store.commit(uow).await, Err(StoreError::VersionMismatch { .. })));
+    assert_eq!(store.ticket(a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.ticket(b.id).await.unwrap(), Some(b.clone()));
+    assert!(store.comments(b.id).await.unwrap().is_empty());
+    // Both at their versions: both written, with the comment.
+    let mut uow = UnitOfWork::new();
+    uow.tickets.push(Versioned::update(b2.clone(), 1));
+    uow.tickets.push(Versioned::update(a2.clone(), 1));
+    uow.comments.push(copied.clone());
+    store.commit(uow).await.unwrap();
+    assert_eq!(store.ticket_by_number(&a.number).await.unwrap(), Some(a2));
+    assert_eq!(store.ticket(b.id).await.unwrap(), Some(b2));
+    assert_eq!(store.comments(b.id).await.unwrap(), vec![copied]);
 }
 
 /// Every filter, every sort in both directions, paging with a stable order and no repeats.
