@@ -1865,3 +1865,66 @@ async fn a_requester_adds_a_colleague_who_follows_from_their_home_page_and_leave
     let home = send(&app, Method::GET, "/?unfollowed=1", Some(&mate), None, &[]).await;
     assert!(home.html.contains("You no longer follow that ticket") && !home.html.contains("Tickets you follow"));
 }
+
+/// Linked tickets and a merge from the pages: a coordinator links two tickets, a refused
+/// number comes back on the form, the merge asks first, the duplicate's old address leads to
+/// the survivor, and resolving a parent with an open child offers "resolve anyway".
+#[tokio::test]
+async fn a_coordinator_links_tickets_and_merges_a_duplicate_after_confirming() {
+    let app = TestApp::new().await;
+    let (_, emp) = app.user(1, "employee").await;
+    let (_, other) = app.user(2, "employee").await;
+    app.user(3, "coordinator").await;
+    let a = app.ticket(&emp, "Projector in room 4").await;
+    let b = app.ticket(&emp, "Room 4 refurbishment").await;
+    let dup = app.ticket(&other, "Room 4 projector dead").await;
+    let staff = sign_in(&app, "user3@example.com").await;
+    let p = send(&app, Method::GET, &format!("/tickets/{b}"), Some(&staff), None, &[]).await;
+    assert!(p.html.contains("Linked tickets") && p.html.contains(&format!("action=\"/tickets/{b}/links\"")));
+    let csrf = csrf_of(&p.html);
+    let links = format!("/tickets/{b}/links");
+    let bad = post_form(&app, &links, &staff, &[("csrf", &csrf), ("kind", "parent_of"), ("ticket", "TX9999")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.html.contains("no ticket you can see has this number") && bad.html.contains("value=\"TX9999\""));
+    let r = post_form(&app, &links, &staff, &[("csrf", &csrf), ("kind", "parent_of"), ("ticket", &a)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.html);
+    let p = send(&app, Method::GET, &format!("/tickets/{a}"), Some(&staff), None, &[]).await;
+    assert!(p.html.contains(&format!("part of <a href=\"/tickets/{b}\">{b}</a>")), "{}", p.html);
+    let mine = sign_in(&app, "user1@example.com").await;
+    let p = send(&app, Method::GET, &format!("/tickets/{a}"), Some(&mine), None, &[]).await;
+    assert!(
+        !p.html.contains("Linked tickets") && !p.html.contains(&format!("/tickets/{b}\"")),
+        "requesters see no links"
+    );
+
+    // Resolving the parent offers "resolve anyway" while its child is open.
+    for n in [&a, &b] {
+        app.post(&format!("/api/v1/tickets/{n}/approve"), &app.admin, serde_json::json!({"priority": "low"})).await;
+        app.post(&format!("/api/v1/tickets/{n}/claim"), &app.admin, serde_json::json!({})).await;
+    }
+    let p = send(&app, Method::GET, &format!("/tickets/{b}/resolve"), Some(&staff), None, &[]).await;
+    assert!(p.html.contains(&format!("Its child tickets {a} are still open")) && p.html.contains("name=\"force\""));
+    let version = app.get(&format!("/api/v1/tickets/{b}"), &app.admin).await.body["version"].to_string();
+    let resolve = format!("/tickets/{b}/resolve");
+    let r = post_form(&app, &resolve, &staff, &[("csrf", &csrf), ("version", &version), ("text", "Done")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.html.contains("still open"), "{}", r.html);
+    let fields = [("csrf", csrf.as_str()), ("version", &version), ("text", "Done"), ("force", "yes")];
+    let r = post_form(&app, &resolve, &staff, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.html);
+
+    // The merge: a confirmation page, then the survivor; the old address leads there.
+    let p = send(&app, Method::GET, &format!("/tickets/{dup}/merge?into={a}"), Some(&staff), None, &[]).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    assert!(p.html.contains(&format!("Merge {dup} into {a}")) && p.html.contains("is not undone"));
+    let version = app.get(&format!("/api/v1/tickets/{dup}"), &app.admin).await.body["version"].to_string();
+    let fields = [("csrf", csrf.as_str()), ("version", &version), ("into", &a), ("note", "Same projector")];
+    let r = post_form(&app, &format!("/tickets/{dup}/merge"), &staff, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.html);
+    assert_eq!(r.headers.get(header::LOCATION).unwrap().to_str().unwrap(), format!("/tickets/{a}?merged={dup}"));
+    let theirs = sign_in(&app, "user2@example.com").await;
+    let p = send(&app, Method::GET, &format!("/tickets/{dup}"), Some(&theirs), None, &[]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "the duplicate's requester is sent to the survivor");
+    let p = send(&app, Method::GET, &format!("/tickets/{a}?merged={dup}"), Some(&theirs), None, &[]).await;
+    assert!(p.html.contains(&format!("{dup} was merged into this ticket")), "{}", p.html);
+}

@@ -93,7 +93,7 @@ impl HelpDesk {
             return Err(FieldError::new(
                 "ticket",
                 "too_many",
-                &format!("a ticket has {} links at most", Ticket::MAX_LINKS),
+                format!("a ticket has {} links at most", Ticket::MAX_LINKS),
             )
             .into());
         }
@@ -155,8 +155,12 @@ impl HelpDesk {
         self.commit_ticket(uow).await
     }
 
-    /// The children of `t` still open (neither resolved nor closed), by number.
-    pub(crate) async fn open_children(&self, t: &Ticket) -> Result<Vec<TicketNumber>> {
+    /// The children of `t` still open (neither resolved nor closed), by number: what keeps it
+    /// from being resolved without `force`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn open_children(&self, t: &Ticket) -> Result<Vec<TicketNumber>> {
         let mut open = Vec::new();
         for l in t.links.iter().filter(|l| l.kind == LinkKind::ParentOf) {
             if let Some(c) = self.inner.store.ticket_by_number(&l.ticket).await?

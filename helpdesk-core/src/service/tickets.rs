@@ -906,7 +906,7 @@ impl HelpDesk {
                     return Err(FieldError::new(
                         "force",
                         "open_children",
-                        &format!("{list} still open: resolve them first, or resolve this one anyway with a note"),
+                        format!("{list} still open: resolve them first, or resolve this one anyway with a note"),
                     )
                     .into());
                 }

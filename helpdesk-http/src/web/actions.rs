@@ -155,6 +155,10 @@ struct ConfirmView {
     assignees: Vec<Choice>,
     version: u64,
     error: Option<String>,
+    /// A parent's child tickets still open ("TX0003, TX0007"), when staff resolve it.
+    open_children: Option<String>,
+    /// "Resolve it anyway" was ticked.
+    force: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +175,9 @@ pub(crate) struct ActionForm {
     department: String,
     #[serde(default)]
     assignee: String,
+    /// `yes` to resolve a parent whose children are open.
+    #[serde(default)]
+    force: String,
 }
 
 fn not_found(s: &AppState, who: &PageUser) -> Response {
@@ -247,6 +254,12 @@ async fn confirm_page(
     } else {
         Vec::new()
     };
+    let open_children = if words.action == Action::Resolve && view.sees_internal {
+        let open = s.desk().open_children(t).await.unwrap_or_default();
+        (!open.is_empty()).then(|| open.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+    } else {
+        None
+    };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let (number_text, href) = (n.to_string(), format!("/tickets/{n}"));
     let list = if who.user.role.is_staff() { ("Queue", "/desk") } else { ("My tickets", "/tickets") };
@@ -269,6 +282,8 @@ async fn confirm_page(
             assignees,
             version: t.version,
             error,
+            open_children,
+            force: f.force == "yes",
         },
     )
 }
@@ -304,6 +319,7 @@ pub(crate) async fn act(
     if !f.department.is_empty() {
         req.department = Some(f.department.clone());
     }
+    req.force = f.force == "yes";
     if !f.assignee.is_empty() {
         match f.assignee.parse::<uuid::Uuid>() {
             Ok(id) => req.assignee = Some(UserId::from_uuid(id)),

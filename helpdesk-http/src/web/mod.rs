@@ -23,6 +23,7 @@ mod desk_views;
 mod filing;
 mod followers;
 mod integrations;
+mod links;
 mod live;
 mod macros;
 mod mail_confirm;
@@ -166,6 +167,9 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/tickets/{number}/edit", axum::routing::post(actions::edit))
         .route("/tickets/{number}/tags", axum::routing::post(actions::tags))
         .route("/tickets/{number}/followers", axum::routing::post(followers::add))
+        .route("/tickets/{number}/links", axum::routing::post(links::add))
+        .route("/tickets/{number}/links/{other}/remove", axum::routing::post(links::remove))
+        .route("/tickets/{number}/merge", get(links::merge_form).post(links::merge))
         .route("/tickets/{number}/followers/{user}/remove", axum::routing::post(followers::remove))
         .route("/tickets/{number}/{action}", get(actions::action_form).post(actions::act))
         .route(

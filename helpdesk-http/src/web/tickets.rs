@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::attachments::Stored;
 use super::pages::{multipart_allowed, status_label};
 use super::session::PageUser;
-use super::{Layout, error_page, page, when};
+use super::{Choice, Layout, error_page, page, when};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -98,6 +98,14 @@ struct TicketPageView {
     /// The address typed in the add-a-follower form, and why it was refused.
     follower_email: String,
     follower_error: Option<String>,
+    /// Links to other tickets (staff).
+    links: Vec<LinkRow>,
+    /// The link form's kinds (value, words), what was typed in it, and why it was refused.
+    link_kinds: Vec<Choice>,
+    link_ticket: String,
+    link_error: Option<String>,
+    /// The ticket this one was merged into (shown when the viewer cannot go there).
+    merged_into: Option<String>,
     files_hint: String,
     attachments: Vec<AttachmentRow>,
     comment: String,
@@ -116,6 +124,14 @@ pub(crate) fn link_words(kind: helpdesk_core::model::LinkKind) -> &'static str {
         LinkKind::ParentOf => "parent of",
         LinkKind::ChildOf => "part of",
     }
+}
+
+/// A link as the ticket page lists it.
+struct LinkRow {
+    words: &'static str,
+    number: String,
+    subject: String,
+    status: &'static str,
 }
 
 /// A follower as the ticket page lists them.
@@ -304,6 +320,8 @@ pub(crate) struct TicketQuery {
     #[serde(rename = "macro")]
     macro_applied: Option<String>,
     followers: Option<String>,
+    links: Option<String>,
+    merged: Option<String>,
 }
 
 /// What staff see of the requester, and the fields they may edit.
@@ -390,6 +408,15 @@ pub(crate) async fn ticket_page(
         Some("Details saved.".to_owned())
     } else if q.macro_applied.is_some() {
         Some("Macro applied.".to_owned())
+    } else if let Some(from) = q.merged.as_deref().and_then(|n| TicketNumber::parse(n).ok()) {
+        Some(format!(
+            "{from} was merged into this ticket; its conversation is below and its requester follows this one."
+        ))
+    } else if let Some(change) = q.links.as_deref() {
+        Some(
+            if change == "added" { "Link saved on both tickets." } else { "Link taken away from both tickets." }
+                .to_owned(),
+        )
     } else if let Some(change) = q.followers.as_deref() {
         Some(if change == "added" { "Follower added; they got a mail." } else { "Follower removed." }.to_owned())
     } else if q.stale.is_some() {
@@ -421,6 +448,8 @@ pub(crate) enum Retyped {
     Comment { body: String, error: String },
     /// The form adding a follower.
     Follower { email: String, error: String },
+    /// The form linking another ticket.
+    Link { kind: String, ticket: String, error: String },
 }
 
 /// The ticket page, with an optional message on top and a form sent back with its error.
@@ -432,11 +461,15 @@ pub(crate) async fn render_ticket(
     retyped: Retyped,
     status: StatusCode,
 ) -> Response {
-    let (comment, comment_error, follower_email, follower_error) = match retyped {
-        Retyped::Nothing => (String::new(), None, String::new(), None),
-        Retyped::Comment { body, error } => (body, Some(error), String::new(), None),
-        Retyped::Follower { email, error } => (String::new(), None, email, Some(error)),
-    };
+    let (mut comment, mut comment_error, mut follower_email, mut follower_error) =
+        (String::new(), None, String::new(), None);
+    let (mut link_kind, mut link_ticket, mut link_error) = (String::new(), String::new(), None);
+    match retyped {
+        Retyped::Nothing => {}
+        Retyped::Comment { body, error } => (comment, comment_error) = (body, Some(error)),
+        Retyped::Follower { email, error } => (follower_email, follower_error) = (email, Some(error)),
+        Retyped::Link { kind, ticket, error } => (link_kind, link_ticket, link_error) = (kind, ticket, Some(error)),
+    }
     let not_found = || error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.");
     let Ok(number) = TicketNumber::parse(number) else { return not_found() };
     let (view, comments, history, attachments, people, requester_email, sla) =
@@ -449,6 +482,22 @@ pub(crate) async fn render_ticket(
             }
         };
     let t = view.ticket;
+    // A merged ticket is a pointer: those who may see where it went are sent there.
+    if let Some(into) = &t.merged_into
+        && s.desk().ticket(&who.principal, into).await.is_ok()
+    {
+        return Redirect::to(&format!("/tickets/{into}?merged={}", t.number)).into_response();
+    }
+    let mut links = Vec::with_capacity(t.links.len());
+    for l in &t.links {
+        let other = s.desk().ticket(&who.principal, &l.ticket).await.ok();
+        links.push(LinkRow {
+            words: link_words(l.kind),
+            number: l.ticket.to_string(),
+            subject: other.as_ref().map(|o| o.ticket.subject.to_string()).unwrap_or_default(),
+            status: other.as_ref().map_or("", |o| status_label(o.ticket.status)),
+        });
+    }
     let (created, created_iso) = when(t.created_at);
     let (updated, updated_iso) = when(t.updated_at);
     let number_text = t.number.to_string();
@@ -575,6 +624,18 @@ pub(crate) async fn render_ticket(
         can_manage_followers: view.can_manage_followers && !t.status.is_terminal(),
         follower_email,
         follower_error,
+        links,
+        link_kinds: helpdesk_core::model::LinkKind::ALL
+            .iter()
+            .map(|k| Choice {
+                value: k.as_str().to_owned(),
+                label: link_words(*k).to_owned(),
+                selected: k.as_str() == link_kind,
+            })
+            .collect(),
+        link_ticket,
+        link_error,
+        merged_into: t.merged_into.as_ref().map(ToString::to_string),
         can_comment: !t.status.is_terminal() || view.sees_internal,
         files_hint: super::attachments::files_hint(s),
         attachments: attachments.iter().filter(|a| a.comment.is_none()).map(row).collect(),
