@@ -1523,6 +1523,12 @@ async fn links_hold_a_parent_open_and_a_merge_folds_a_duplicate_into_its_survivo
     // The conversation came along, the internal note still internal.
     let staff_view = e.desk.comments(&coord, &child.number).await.unwrap();
     assert!(staff_view.iter().any(|c| c.body.as_str() == "Same here on floor 2" && !c.internal));
+    assert!(
+        staff_view
+            .iter()
+            .any(|c| c.body.as_str().contains("Black screen since this morning") && c.author.user() == Some(other.id)),
+        "the duplicate's description comes first, as its requester's comment"
+    );
     assert!(staff_view.iter().any(|c| c.body.as_str().starts_with("INTERNAL") && c.internal));
     let theirs = e.desk.ticket_thread(&other_emp, &child.number).await.unwrap();
     assert!(theirs.comments.iter().any(|c| c.body.as_str() == "Same here on floor 2"));

@@ -451,7 +451,8 @@ def run(j, base, data):
               "the employee never sees the tags", page)
         # The employee adds a colleague as a follower; the colleague finds the ticket on their
         # home page, reads it without the internal note, and stops following.
-        api_user(base, admin, "colleague@example.com", "amber-willow-harbor-17", "MA0779", name=("Tomás", "Reyes"))
+        colleague_token = api_user(base, admin, "colleague@example.com", "amber-willow-harbor-17", "MA0779",
+                                   name=("Tomás", "Reyes"))
         page.fill("#follower-email", "nobody@example.com")
         page.click("form[action$='/followers'] button[type=submit]")
         check("no approved user has this address" in page.inner_text("#follower-error")
@@ -478,6 +479,29 @@ def run(j, base, data):
         colleague_context.close()
         page.reload()
         live_ready(page)
+
+        # The colleague files the same problem again; the coordinator merges the duplicate into
+        # the ticket being worked on, after a confirmation page, and lands there.
+        status, duplicate = api(base, "POST", "/tickets", colleague_token, {
+            "subject": "VPN keeps dropping", "category": "network", "sub_category": "vpn",
+            "description": "Same as my colleague's, I think."})
+        check(status == 201, "the colleague files a duplicate")
+        desk.goto(base + f"/tickets/{duplicate['number']}")
+        desk.fill("#merge-into", number)
+        desk.click("form.merge-form button[type=submit]")
+        check(f"Merge {duplicate['number']} into {number}" in desk.inner_text("h1"), "the merge asks first", desk)
+        j.look(desk, "merge-confirm")
+        desk.click("main form button[type=submit]")
+        check(desk.url.endswith(f"/tickets/{number}?merged={duplicate['number']}")
+              and "was merged into this ticket" in desk.content()
+              and "Same as my colleague" in desk.inner_text("main"),
+              "the merge lands on the survivor, with the duplicate's conversation", desk)
+        check(desk.locator(".link-list li", has_text=duplicate["number"]).count() == 1,
+              "the survivor lists the duplicate among its linked tickets", desk)
+        j.look(desk, "merged")
+        desk.goto(base + f"/tickets/{duplicate['number']}")
+        check(desk.url.endswith(f"/tickets/{number}?merged={duplicate['number']}"),
+              "the duplicate's address leads to the survivor", desk)
         desk.goto(base + "/desk?sort=due")
         check(number in desk.inner_text("main") and "on track" in desk.inner_text("main"),
               "the queue lists tickets due soonest with their service-level badge", desk)

@@ -5,7 +5,8 @@
 //! staff force it with a note.
 //!
 //! A merge folds a duplicate into the ticket that is worked on, in one unit of work: the
-//! duplicate's comments and attachments are copied onto the survivor (authors, times and
+//! duplicate's subject and description (as its requester's comment), comments and attachments
+//! are copied onto the survivor (authors, times and
 //! visibility kept; the files themselves are shared, never copied), its followers and
 //! requester come to follow the survivor, the duplicate is closed as a pointer to the survivor
 //! (`merged_into`: pages redirect there), both histories say so, and the duplicate's requester
@@ -207,6 +208,17 @@ impl HelpDesk {
         let mut next = keep.clone();
         next.version = keep.version + 1;
         next.updated_at = now;
+        // What the duplicate's requester wrote comes first, as their comment.
+        let opening = format!("{} (filed as {})\n\n{}", dup.subject, dup.number, dup.description);
+        let opening: String = opening.chars().take(crate::domain::CommentBody::MAX_CHARS).collect();
+        uow.comments.push(Comment {
+            id: CommentId::random(),
+            ticket: keep.id,
+            author: ActorRef::User { id: dup.requester },
+            body: crate::domain::CommentBody::parse(&opening)?,
+            internal: false,
+            created_at: dup.created_at,
+        });
         let mut new_ids: HashMap<CommentId, CommentId> = HashMap::new();
         for c in &comments {
             let id = CommentId::random();
