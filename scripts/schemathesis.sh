@@ -50,10 +50,10 @@ own_session='logout|change_password|deactivate_user|change_role'
 # placeholders it knows, an action's note when the action needs one) and its preview and
 # application (the lifecycle decides from the ticket's status), a saved view (names unique per
 # owner, the catalog's departments and categories) and the default view (one the caller can
-# open), and a follower (the address of an approved user who is not the requester). Every
-# check but
+# open), a follower (the address of an approved user who is not the requester), and a link or
+# a merge (a ticket number the caller can see, not the ticket itself). Every check but
 # positive_data_acceptance ("schema-valid data is accepted") runs on them too.
-beyond_schema='performance|sla|satisfaction|rating_invite|rate_ticket|save_sla_settings|edit_ticket|bulk_edit|create_macro|save_macro|preview_macro|apply_macro|create_view|save_view|set_default_view|add_follower|create_ticket|accept_invitation|reset_password|register|create_user|upload_avatar'
+beyond_schema='performance|sla|satisfaction|rating_invite|rate_ticket|save_sla_settings|edit_ticket|bulk_edit|create_macro|save_macro|preview_macro|apply_macro|create_view|save_view|set_default_view|add_follower|link|merge|create_ticket|accept_invitation|reset_password|register|create_user|upload_avatar'
 
 if [ $# -gt 0 ]; then
     echo "== schemathesis: checks $1"
