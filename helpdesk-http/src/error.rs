@@ -58,6 +58,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     /// What a page says about it: the first field's message, or the detail.
+    #[cfg(feature = "web")]
     pub(crate) fn first_message(&self) -> String {
         self.errors.first().map_or_else(|| self.detail.clone(), |f| f.message.clone())
     }

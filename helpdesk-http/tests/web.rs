@@ -1849,6 +1849,12 @@ async fn a_requester_adds_a_colleague_who_follows_from_their_home_page_and_leave
     let mate = sign_in(&app, "user2@example.com").await;
     let home = send(&app, Method::GET, "/", Some(&mate), None, &[]).await;
     assert!(home.html.contains("Tickets you follow") && home.html.contains(&format!("/tickets/{n}\"")));
+    assert!(home.html.contains("href=\"/tickets?whose=following\""));
+    let list = send(&app, Method::GET, "/tickets?whose=following&show=active", Some(&mate), None, &[]).await;
+    assert!(list.html.contains("<h1>Tickets you follow</h1>") && list.html.contains(&format!("/tickets/{n}\"")));
+    assert!(list.html.contains("whose=following&amp;show=all") || list.html.contains("whose=following&#38;show=all"));
+    let own = send(&app, Method::GET, "/tickets", Some(&mate), None, &[]).await;
+    assert!(!own.html.contains(&format!("/tickets/{n}\"")), "their own list stays their own");
     let p = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&mate), None, &[]).await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(!p.html.contains("INTERNAL") && !p.html.contains("reader model"), "{}", p.html);

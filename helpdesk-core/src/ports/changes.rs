@@ -37,6 +37,9 @@ pub enum Change {
         number: String,
         /// Who filed it.
         requester: UserId,
+        /// Who follows it (after the change).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        followers: Vec<UserId>,
         /// Its version after the change.
         version: u64,
         /// True when everything that changed is internal (an internal note): the requester's
@@ -58,11 +61,14 @@ pub enum Change {
 
 impl Change {
     /// Whether `viewer` may hear of this change: staff hear of every ticket change; a user
-    /// hears of their own tickets' public changes, of their own notices and account.
+    /// hears of the public changes of their own tickets and of those they follow, of their own
+    /// notices and account.
     pub fn visible_to(&self, viewer: &Principal) -> bool {
         let Some(user) = viewer.user() else { return false };
         match self {
-            Change::Ticket { requester, internal, .. } => viewer.is_staff() || (*requester == user.id && !internal),
+            Change::Ticket { requester, followers, internal, .. } => {
+                viewer.is_staff() || ((*requester == user.id || followers.contains(&user.id)) && !internal)
+            }
             Change::Notices { user: u } | Change::Account { user: u } => *u == user.id,
         }
     }

@@ -33,7 +33,8 @@ pub(crate) struct StaffCache {
 type StaffByDepartment = HashMap<DepartmentKey, Vec<UserId>>;
 
 /// Who hears of what in one ticket's events: `(recipient, kind)`, before de-duplication.
-/// `department_staff` are the staff of the ticket's department (told of new tickets).
+/// `department_staff` are the staff of the ticket's department (told of new tickets); the
+/// ticket's followers hear what its requester hears.
 pub fn notices_for(
     ticket: &Ticket,
     events: &[&HistoryEvent],
@@ -55,14 +56,24 @@ pub fn notices_for(
             }
             EventKind::Commented { .. } if by_requester => {
                 out.extend(ticket.assignee.map(|a| (a, NoticeKind::RequesterAnswered)));
+                out.extend(ticket.followers.iter().map(|f| (*f, NoticeKind::Commented)));
             }
-            EventKind::Commented { .. } => out.push((ticket.requester, NoticeKind::Commented)),
+            EventKind::Commented { .. } => {
+                // A follower's comment is news to the assignee as well as to the requester.
+                if e.actor.user().is_some_and(|u| ticket.is_followed_by(u)) {
+                    out.extend(ticket.assignee.map(|a| (a, NoticeKind::Commented)));
+                }
+                out.push((ticket.requester, NoticeKind::Commented));
+                out.extend(ticket.followers.iter().map(|f| (*f, NoticeKind::Commented)));
+            }
             _ => {}
         }
         if e.changes.iter().any(|c| c.field == "status")
             && !matches!(e.kind, EventKind::Action { action: Action::Submit })
         {
-            out.push((ticket.requester, NoticeKind::StatusChanged { status: ticket.status }));
+            let status = NoticeKind::StatusChanged { status: ticket.status };
+            out.push((ticket.requester, status));
+            out.extend(ticket.followers.iter().map(|f| (*f, status)));
         }
         if e.changes.iter().any(|c| c.field == "assignee")
             && let Some(a) = ticket.assignee
@@ -88,6 +99,7 @@ impl HelpDesk {
                 id: t.id,
                 number: t.number.to_string(),
                 requester: t.requester,
+                followers: t.followers.clone(),
                 version: t.version,
                 internal,
             });

@@ -280,11 +280,15 @@ struct MyTicketsView {
     sort: String,
     next: Option<String>,
     any_filter: bool,
+    /// The tickets the user follows rather than the ones they filed.
+    following: bool,
 }
 
 /// The list's view, from the address bar (so a view can be bookmarked).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ListQuery {
+    /// `following`: the tickets the user follows.
+    whose: Option<String>,
     show: Option<String>,
     q: Option<String>,
     sort: Option<String>,
@@ -315,8 +319,11 @@ fn show_of(key: Option<&str>) -> (&'static str, &'static str, Vec<TicketStatus>)
     }
 }
 
-fn list_href(show: &str, q: &str, sort: &str, after: Option<&str>) -> String {
+fn list_href(following: bool, show: &str, q: &str, sort: &str, after: Option<&str>) -> String {
     let mut parts = vec![format!("show={}", super::encode(show))];
+    if following {
+        parts.insert(0, "whose=following".to_owned());
+    }
     if !q.is_empty() {
         parts.push(format!("q={}", super::encode(q)));
     }
@@ -378,7 +385,7 @@ pub(crate) async fn home(State(s): State<AppState>, who: PageUser, Query(hq): Qu
             key: st.as_str(),
             label: status_label(*st),
             count: *n,
-            href: list_href(st.as_str(), "", "updated", None),
+            href: list_href(false, st.as_str(), "", "updated", None),
         })
         .collect();
     let flash = hq.unfollowed.is_some().then(|| "You no longer follow that ticket.".to_owned());
@@ -403,6 +410,12 @@ pub(crate) async fn my_tickets(State(s): State<AppState>, who: PageUser, Query(l
     let q = lq.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
     let sort = if lq.sort.as_deref() == Some("created") { "created" } else { "updated" };
     let cursor = lq.after.as_deref().and_then(|a| helpdesk_core::ports::Cursor::decode(a).ok());
+    let following = lq.whose.as_deref() == Some("following");
+    let whose = if following {
+        TicketQuery { follower: Some(who.user.id), ..TicketQuery::default() }
+    } else {
+        own_tickets(&who)
+    };
     let query = TicketQuery {
         statuses,
         text: (!q.is_empty()).then(|| q.clone()),
@@ -412,7 +425,7 @@ pub(crate) async fn my_tickets(State(s): State<AppState>, who: PageUser, Query(l
         },
         cursor,
         limit: helpdesk_core::ports::PageSize::new(25).unwrap_or_default(),
-        ..own_tickets(&who)
+        ..whose
     };
     let desk = s.desk();
     let loaded = async {
@@ -431,7 +444,7 @@ pub(crate) async fn my_tickets(State(s): State<AppState>, who: PageUser, Query(l
         .iter()
         .map(|(key, label, statuses)| FilterLink {
             label,
-            href: list_href(key, &q, sort, None),
+            href: list_href(following, key, &q, sort, None),
             count: count_of(&counts, statuses),
             current: *key == show,
         })
@@ -439,14 +452,15 @@ pub(crate) async fn my_tickets(State(s): State<AppState>, who: PageUser, Query(l
     if !SHOWS.iter().any(|(k, ..)| *k == show) {
         filters.push(FilterLink {
             label: show_label,
-            href: list_href(show, &q, sort, None),
+            href: list_href(following, show, &q, sort, None),
             count: count_of(&counts, &query.statuses),
             current: true,
         });
     }
-    let next = page_of.next.map(|c| list_href(show, &q, sort, Some(&c.encode())));
+    let next = page_of.next.map(|c| list_href(following, show, &q, sort, Some(&c.encode())));
+    let title = if following { "Tickets you follow" } else { "My tickets" };
     let view = MyTicketsView {
-        layout: Layout::of(&s, &who).trail(&[("My tickets", None)]),
+        layout: Layout::of(&s, &who).trail(&[(title, None)]),
         tickets: rows(&s, &who, &page_of.items),
         filters,
         show: show.to_owned(),
@@ -455,6 +469,7 @@ pub(crate) async fn my_tickets(State(s): State<AppState>, who: PageUser, Query(l
         sort: sort.to_owned(),
         next,
         any_filter: show != "all" || !q.is_empty(),
+        following,
     };
     page(StatusCode::OK, &view)
 }
