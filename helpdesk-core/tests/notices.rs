@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use chrono::Utc;
 use helpdesk_core::domain::{CommentId, EventId, TicketStatus, UserId};
 use helpdesk_core::model::{ActorRef, EventKind, FieldChange, HistoryEvent, NoticeKind};
 use helpdesk_core::notices_for;
@@ -12,7 +11,7 @@ fn event(by: UserId, kind: EventKind, internal: bool) -> HistoryEvent {
     HistoryEvent {
         id: EventId::random(),
         ticket: helpdesk_core::domain::TicketId::random(),
-        at: Utc::now(),
+        at: helpdesk_core::testing::fixtures::t0(),
         actor: ActorRef::User { id: by },
         kind,
         changes: Vec::new(),
@@ -28,7 +27,7 @@ fn event(by: UserId, kind: EventKind, internal: bool) -> HistoryEvent {
 #[test]
 fn followers_hear_what_the_requester_hears() {
     let (requester, staff, follower) = (UserId::random(), UserId::random(), UserId::random());
-    let mut t = helpdesk_core::testing::fixtures::ticket(1, requester, Utc::now());
+    let mut t = helpdesk_core::testing::fixtures::ticket(1, requester, helpdesk_core::testing::fixtures::t0());
     t.assignee = Some(staff);
     t.followers = vec![follower];
     t.status = TicketStatus::Resolved;
