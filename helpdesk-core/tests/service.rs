@@ -1554,6 +1554,12 @@ async fn links_hold_a_parent_open_and_a_merge_folds_a_duplicate_into_its_survivo
         e.desk.merge_ticket(&coord, &dup.number, parent.number.as_str(), "again", None).await,
         Err(Error::Conflict(_))
     ));
+    // Nothing more is written on the pointer: a late note or follower goes to the survivor.
+    assert!(matches!(e.desk.add_comment(&coord, &dup.number, "late note", true).await, Err(Error::Conflict(_))));
+    assert!(matches!(
+        e.desk.add_follower(&coord, &dup.number, "emp1@example.com", None).await,
+        Err(Error::Conflict(_))
+    ));
     assert!(matches!(
         e.desk.merge_ticket(&coord, &parent.number, dup.number.as_str(), "into a pointer", None).await,
         Err(Error::Validation(_))

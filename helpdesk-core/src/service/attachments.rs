@@ -125,6 +125,9 @@ impl HelpDesk {
             None => false,
         };
         self.require(principal, Permission::UploadAttachment, &Resource::on_ticket(&t, internal))?;
+        if t.merged_into.is_some() {
+            return Err(Error::Conflict("this ticket was merged into another: add files there"));
+        }
         let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
         let limits = &self.inner.options.attachments;
         let existing = self.inner.store.attachments(t.id).await?;

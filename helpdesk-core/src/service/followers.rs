@@ -50,7 +50,7 @@ impl HelpDesk {
         let t = self.visible_ticket(principal, number).await?;
         Self::check_ticket_version(&t, expected)?;
         self.require(principal, Permission::ManageFollowers, &Resource::ticket(&t))?;
-        if t.status.is_terminal() && !principal.is_staff() {
+        if (t.status.is_terminal() && !principal.is_staff()) || t.merged_into.is_some() {
             return Err(Error::Conflict("this ticket is closed to new followers"));
         }
         let field = |code: &'static str, message: &str| Error::from(FieldError::new("email", code, message));

@@ -1045,6 +1045,10 @@ impl HelpDesk {
         if t.status.is_terminal() && !principal.is_staff() {
             return Err(Error::Conflict("this ticket is closed to comments"));
         }
+        // A merged ticket only points to the one that goes on: what is written goes there.
+        if t.merged_into.is_some() {
+            return Err(Error::Conflict("this ticket was merged into another: comment there"));
+        }
         let comment =
             Comment { id: CommentId::random(), ticket: t.id, author: actor.to_ref(), body, internal, created_at: now };
         let mut changes = Vec::new();
