@@ -111,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
                 sub_category: "new_equipment".into(),
                 description: "27 inch".into(),
                 scheduled_date: None,
+                fields: Default::default(),
             },
             None,
         )

@@ -22,6 +22,7 @@ async fn a_new_ticket_sends_exactly_one_received_mail() {
             sub_category: "peripheral".into(),
             description: "Broken wheel".into(),
             scheduled_date: None,
+            fields: Default::default(),
         },
         None,
     )

@@ -80,6 +80,7 @@ fn create_and_approve(c: &mut Criterion) {
         sub_category: "printer".into(),
         description: "Jammed".into(),
         scheduled_date: None,
+        fields: Default::default(),
     };
     let approve =
         ActionRequest { priority: Some(Priority::High), department: Some("it".into()), ..ActionRequest::default() };

@@ -166,6 +166,8 @@ pub enum Permission {
     LinkTickets,
     /// Merge a duplicate ticket into another.
     MergeTickets,
+    /// Define, change and retire the custom fields of tickets.
+    ManageCustomFields,
 }
 
 impl Permission {
@@ -205,6 +207,7 @@ impl Permission {
         Permission::StopFollowing,
         Permission::LinkTickets,
         Permission::MergeTickets,
+        Permission::ManageCustomFields,
     ];
 }
 
@@ -227,6 +230,11 @@ pub enum TicketField {
     /// The ticket's tags (staff; the requester of a new ticket when
     /// [`PolicyOptions::requesters_tag_new_tickets`] says so).
     Tags,
+    /// A custom field requesters see (staff edit it; the requester sets it only when filing,
+    /// when its definition says so).
+    CustomField,
+    /// An internal custom field (staff only).
+    InternalField,
 }
 
 impl TicketField {
@@ -240,6 +248,8 @@ impl TicketField {
             TicketField::Department => "department",
             TicketField::ScheduledDate => "scheduled_date",
             TicketField::Tags => "tags",
+            TicketField::CustomField => "fields",
+            TicketField::InternalField => "internal fields",
         }
     }
 }
@@ -449,6 +459,8 @@ impl RulePolicy {
                     TicketField::Department,
                     TicketField::Category,
                     TicketField::Tags,
+                    TicketField::CustomField,
+                    TicketField::InternalField,
                 ])],
             ),
             allow(
@@ -465,6 +477,7 @@ impl RulePolicy {
                     P::ViewReports,
                     P::ManageSharedMacros,
                     P::ManageSharedViews,
+                    P::ManageCustomFields,
                 ],
                 vec![],
             ),

@@ -107,6 +107,7 @@ async fn every_record_goes_out_and_comes_back_the_same() {
         sub_category: "laptop".into(),
         description: "Filed on the new store".into(),
         scheduled_date: None,
+        fields: Default::default(),
     };
     let t = desk.create_ticket(&p, new, None).await.unwrap();
     assert!(seeded.tickets.iter().all(|n| n.seq() < t.number.seq()), "{} reused a number", t.number);

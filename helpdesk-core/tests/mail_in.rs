@@ -124,6 +124,7 @@ async fn filed(d: &Desk) -> Ticket {
                 sub_category: "peripheral".into(),
                 description: "It flickers.".into(),
                 scheduled_date: None,
+                fields: Default::default(),
             },
             None,
         )

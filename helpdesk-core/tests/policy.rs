@@ -28,7 +28,7 @@ enum Case {
     FieldFollowed(TicketField),
 }
 
-const FIELDS: [TicketField; 7] = [
+const FIELDS: [TicketField; 9] = [
     TicketField::Subject,
     TicketField::Description,
     TicketField::Category,
@@ -36,6 +36,8 @@ const FIELDS: [TicketField; 7] = [
     TicketField::Priority,
     TicketField::Department,
     TicketField::Tags,
+    TicketField::CustomField,
+    TicketField::InternalField,
 ];
 
 fn cases() -> Vec<Case> {
@@ -200,7 +202,14 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
         }
     }
     if !limited_other_dept {
-        for f in [TicketField::Priority, TicketField::Department, TicketField::Category, TicketField::Tags] {
+        for f in [
+            TicketField::Priority,
+            TicketField::Department,
+            TicketField::Category,
+            TicketField::Tags,
+            TicketField::CustomField,
+            TicketField::InternalField,
+        ] {
             v.extend([
                 (P::EditTicket, Case::FieldOwnNew(f)),
                 (P::EditTicket, Case::FieldOwnOpen(f)),
@@ -227,6 +236,7 @@ fn staff_expected(admin: bool, limited_other_dept: bool) -> HashSet<(P, Case)> {
                 P::ViewReports,
                 P::ManageSharedMacros,
                 P::ManageSharedViews,
+                P::ManageCustomFields,
             ] {
                 v.push((p, c));
             }
@@ -384,4 +394,37 @@ fn policy_table_matches_the_docs() {
         std::fs::write(path, &md).unwrap();
     }
     assert_eq!(std::fs::read_to_string(path).unwrap(), md, "run with UPDATE_DOCS=1 to refresh src/docs/policy.md");
+}
+
+/// Custom fields after filing are staff's: a requester edits none, an internal one least of
+/// all, whatever the ticket's status and whichever policy options apply (a follower neither).
+#[test]
+fn a_requester_cannot_edit_an_internal_field() {
+    for options in [
+        PolicyOptions::default(),
+        PolicyOptions { requesters_tag_new_tickets: true, ..PolicyOptions::default() },
+        PolicyOptions { coordinators_limited_to_department: true, ..PolicyOptions::default() },
+    ] {
+        let policy = RulePolicy::new(&options);
+        let employee = user(Role::Employee, "it");
+        for status in TicketStatus::ALL.iter().copied() {
+            for field in [TicketField::InternalField, TicketField::CustomField] {
+                for facts in [facts(ME, status), followed(status)] {
+                    let r = Resource { ticket: Some(facts), field: Some(field), internal: false };
+                    assert_eq!(
+                        policy.decide(&employee, Permission::EditTicket, &r),
+                        Decision::Deny,
+                        "{field:?} on a {status:?} ticket with {options:?}"
+                    );
+                }
+            }
+            let coordinator = user(Role::Coordinator, "it");
+            let r = Resource {
+                ticket: Some(facts(OTHER, status)),
+                field: Some(TicketField::InternalField),
+                internal: false,
+            };
+            assert_eq!(policy.decide(&coordinator, Permission::EditTicket, &r), Decision::Allow);
+        }
+    }
 }

@@ -96,6 +96,7 @@ impl Desk {
                     sub_category: "laptop".into(),
                     description: "Details".into(),
                     scheduled_date: None,
+                    fields: Default::default(),
                 },
                 None,
             )

@@ -194,6 +194,7 @@ fn new_ticket() -> NewTicket {
         sub_category: "laptop".into(),
         description: "Black screen since this morning".into(),
         scheduled_date: None,
+        fields: Default::default(),
     }
 }
 
@@ -1564,4 +1565,146 @@ async fn links_hold_a_parent_open_and_a_merge_folds_a_duplicate_into_its_survivo
         e.desk.merge_ticket(&coord, &parent.number, dup.number.as_str(), "into a pointer", None).await,
         Err(Error::Validation(_))
     ));
+}
+
+/// Custom fields end to end on the service: an admin defines them; the requester sets only
+/// theirs when filing (required ones included); staff edit any, internal ones stay staff's
+/// (values, history); lists filter and sort by them; a required staff field holds up a
+/// resolution; a retired field keeps its values and takes no new ones.
+#[tokio::test]
+async fn custom_fields_are_checked_on_every_write_and_internal_ones_stay_with_staff() {
+    use helpdesk_core::domain::FieldKey;
+    use helpdesk_core::model::{FieldBook, FieldDef, FieldKind, FieldValue};
+    use serde_json::json;
+
+    let e = env().await;
+    let (emp, _) = employee(&e, 1).await;
+    let (coord, _) = staff(&e, 1, Role::Coordinator).await;
+    let def = |key: &str, kind, options: &[&str], required, requester_sets, internal| FieldDef {
+        key: FieldKey::parse_field("key", key).unwrap(),
+        label: key.replace('_', " "),
+        kind,
+        options: options.iter().map(|s| s.to_string()).collect(),
+        required,
+        requester_sets,
+        internal,
+        retired: false,
+    };
+    let mut book = FieldBook {
+        fields: vec![
+            def("site", FieldKind::Choice, &["Lisbon", "Berlin"], true, true, false),
+            def("asset_tag", FieldKind::Text, &[], false, true, false),
+            def("cost", FieldKind::Number, &[], false, false, true),
+            def("root_cause", FieldKind::Text, &[], true, false, false),
+        ],
+    };
+    assert!(matches!(e.desk.save_custom_fields(&coord, book.clone(), 0).await, Err(Error::Forbidden(_))));
+    let saved = e.desk.save_custom_fields(&e.admin, book.clone(), 0).await.unwrap();
+    assert_eq!(saved.version, 1);
+    // Requesters read the fields they see: not the internal one.
+    let seen = e.desk.custom_fields(&emp).await.unwrap();
+    assert_eq!(
+        seen.book.fields.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
+        ["site", "asset_tag", "root_cause"]
+    );
+
+    // Filing: the required requester field, their own fields only, values checked.
+    let with = |fields: serde_json::Value| {
+        let mut t = new_ticket();
+        t.fields = serde_json::from_value(fields).unwrap();
+        t
+    };
+    fn codes<T: std::fmt::Debug>(r: Result<T, Error>) -> Vec<String> {
+        match r {
+            Err(Error::Validation(v)) => v.0.iter().map(|f| format!("{}:{}", f.field, f.code)).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(codes(e.desk.create_ticket(&emp, new_ticket(), None).await), ["fields.site:required"]);
+    assert_eq!(
+        codes(e.desk.create_ticket(&emp, with(json!({"site": "Paris", "cost": 3, "nope": 1})), None).await),
+        ["fields.cost:not_allowed", "fields.nope:unknown", "fields.site:invalid"]
+    );
+    let t = e.desk.create_ticket(&emp, with(json!({"site": "lisbon", "asset_tag": " LT-7 "})), None).await.unwrap();
+    assert_eq!(t.fields.get(&FieldKey::parse_field("k", "site").unwrap()), Some(&FieldValue::Text("Lisbon".into())));
+
+    // After filing, requesters edit no field; staff edit any, the internal one too.
+    let edit = |fields: serde_json::Value| TicketEdit {
+        fields: serde_json::from_value(fields).unwrap(),
+        ..TicketEdit::default()
+    };
+    assert!(matches!(
+        e.desk.edit_ticket(&emp, &t.number, edit(json!({"asset_tag": "LT-8"})), None).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        e.desk.edit_ticket(&emp, &t.number, edit(json!({"cost": 12})), None).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert_eq!(
+        codes(e.desk.edit_ticket(&coord, &t.number, edit(json!({"site": null})), None).await),
+        ["fields.site:required"]
+    );
+    let t = e
+        .desk
+        .edit_ticket(&coord, &t.number, edit(json!({"cost": "129.50", "asset_tag": "LT-8"})), None)
+        .await
+        .unwrap();
+    assert_eq!(t.fields.len(), 3);
+
+    // The requester never sees the internal value nor its change.
+    let thread = e.desk.ticket_thread(&emp, &t.number).await.unwrap();
+    assert!(thread.view.ticket.fields.keys().all(|k| k.as_str() != "cost"));
+    assert!(thread.history.iter().flat_map(|ev| &ev.changes).all(|c| c.field != "fields.cost"));
+    assert!(thread.history.iter().flat_map(|ev| &ev.changes).any(|c| c.field == "fields.asset_tag"));
+    let staff_thread = e.desk.ticket_thread(&coord, &t.number).await.unwrap();
+    let cost = staff_thread.history.iter().find(|ev| ev.changes.iter().any(|c| c.field == "fields.cost")).unwrap();
+    assert!(cost.internal);
+
+    // Lists filter and sort by them (an employee cannot filter by an internal field).
+    let filters = e.desk.field_filters(&coord, &[("cost".to_owned(), json!("129.5"))].into()).await.unwrap();
+    let q = TicketQuery { fields: filters, ..TicketQuery::default() };
+    assert_eq!(e.desk.list_tickets(&coord, &q).await.unwrap().items.len(), 1);
+    assert!(e.desk.field_filters(&emp, &[("cost".to_owned(), json!(1))].into()).await.is_err());
+    assert!(e.desk.sort_field(&coord, "cost").await.is_ok());
+    assert!(e.desk.sort_field(&coord, "site").await.is_err(), "choices do not sort");
+
+    // A required staff field holds up the resolution.
+    e.desk
+        .act(
+            &coord,
+            &t.number,
+            Action::Approve,
+            ActionRequest { priority: Some(helpdesk_core::domain::Priority::Low), ..ActionRequest::default() },
+            None,
+        )
+        .await
+        .unwrap();
+    e.desk.act(&coord, &t.number, Action::Claim, ActionRequest::default(), None).await.unwrap();
+    assert_eq!(
+        codes(e.desk.act(&coord, &t.number, Action::Resolve, text("Replaced"), None).await),
+        ["fields.root_cause:required"]
+    );
+    e.desk.edit_ticket(&coord, &t.number, edit(json!({"root_cause": "worn cable"})), None).await.unwrap();
+    e.desk.act(&coord, &t.number, Action::Resolve, text("Replaced"), None).await.unwrap();
+
+    // Kinds and keys stay; a field is retired, not removed; its values stay.
+    book.fields[2].kind = FieldKind::Text;
+    assert_eq!(codes(e.desk.save_custom_fields(&e.admin, book.clone(), 1).await), ["fields[2].kind:fixed"]);
+    book.fields[2].kind = FieldKind::Number;
+    let mut removed = book.clone();
+    removed.fields.remove(1);
+    assert_eq!(codes(e.desk.save_custom_fields(&e.admin, removed, 1).await), ["fields:removed"]);
+    book.fields[1].retired = true;
+    assert!(matches!(e.desk.save_custom_fields(&e.admin, book.clone(), 0).await, Err(Error::VersionConflict { .. })));
+    e.desk.save_custom_fields(&e.admin, book.clone(), 1).await.unwrap();
+    let kept = e.desk.ticket_thread(&coord, &t.number).await.unwrap().view.ticket;
+    assert_eq!(
+        kept.fields.get(&FieldKey::parse_field("k", "asset_tag").unwrap()),
+        Some(&FieldValue::Text("LT-8".into()))
+    );
+    assert_eq!(
+        codes(e.desk.create_ticket(&emp, with(json!({"site": "Berlin", "asset_tag": "x"})), None).await),
+        ["fields.asset_tag:retired"]
+    );
 }

@@ -40,6 +40,7 @@ async fn staff_read_a_tickets_service_levels_and_employees_do_not() {
                 sub_category: "laptop".into(),
                 description: "Nothing answers".into(),
                 scheduled_date: None,
+                fields: Default::default(),
             },
             None,
         )
@@ -144,6 +145,7 @@ async fn the_report_counts_met_breached_and_running_targets_by_policy_priority_d
         sub_category: "laptop".into(),
         description: "Details".into(),
         scheduled_date: None,
+        fields: Default::default(),
     };
     let approve =
         ActionRequest { priority: Some(Priority::High), department: Some("it".into()), ..ActionRequest::default() };
@@ -202,6 +204,7 @@ async fn the_policy_chosen_is_recorded_on_the_ticket_and_changes_with_its_depart
                 sub_category: "laptop".into(),
                 description: "Details".into(),
                 scheduled_date: None,
+                fields: Default::default(),
             },
             None,
         )

@@ -75,6 +75,7 @@ async fn server(config: &Config, n: usize) -> (String, String, Vec<String>) {
                     sub_category: "laptop".into(),
                     description: "One of many".into(),
                     scheduled_date: None,
+                    fields: Default::default(),
                 };
                 desk.create_ticket(&admin, t, None).await.unwrap().number.to_string()
             }

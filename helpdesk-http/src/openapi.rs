@@ -63,6 +63,7 @@ pub(crate) fn api_router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::tickets::router())
         .merge(routes::followers::router())
         .merge(routes::links::router())
+        .merge(routes::custom_fields::router())
         .merge(routes::macros::router())
         .merge(routes::views::router())
         .merge(routes::catalog::router())

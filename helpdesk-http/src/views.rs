@@ -173,6 +173,10 @@ pub struct TicketOut {
     pub links: Vec<LinkOut>,
     /// The ticket this one was merged into (it is then closed and only points there).
     pub merged_into: Option<String>,
+    /// Custom field values by key (`GET /custom-fields` defines them; internal ones for staff
+    /// only).
+    #[schema(value_type = HashMap<String, crate::routes::custom_fields::CustomFieldValue>)]
+    pub fields: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// A link to another ticket.
@@ -238,6 +242,11 @@ impl From<&TicketView> for TicketOut {
             followers: t.followers.iter().map(|f| f.as_uuid()).collect(),
             links: t.links.iter().map(|l| LinkOut { kind: l.kind.as_str(), ticket: l.ticket.to_string() }).collect(),
             merged_into: t.merged_into.as_ref().map(ToString::to_string),
+            fields: t
+                .fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_json::to_value(v).unwrap_or_default()))
+                .collect(),
         }
     }
 }

@@ -53,6 +53,7 @@ async fn still_works(store: Arc<dyn Store>, blobs: Arc<InMemory>, clock: Arc<Man
         sub_category: "laptop".into(),
         description: "Filed on the new store".into(),
         scheduled_date: None,
+        fields: Default::default(),
     };
     desk.create_ticket(&employee.unwrap(), new, None).await.unwrap().number.seq()
 }

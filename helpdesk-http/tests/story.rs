@@ -195,6 +195,7 @@ async fn a_retry_of_a_create_still_in_flight_is_told_when_to_come_back() {
         sub_category: "peripheral".into(),
         description: "Broken wheel".into(),
         scheduled_date: None,
+        fields: Default::default(),
     };
     let hash: String =
         sha2::Sha256::digest(serde_json::to_string(&input).unwrap()).iter().map(|b| format!("{b:02x}")).collect();

@@ -115,12 +115,13 @@ async fn write_ticket(
             .bind(t.sla.alerts.clone())
             .bind(t.tags.iter().map(|g| g.as_str().to_owned()).collect::<Vec<_>>())
             .bind(t.followers.iter().map(|f| f.as_uuid()).collect::<Vec<_>>())
+            .bind(Json(t.fields.clone()))
     };
     match expected {
         None => {
             binds(sqlx::query(
-                "INSERT INTO tickets (id, seq, requester, assignee, status, priority, department, category, subject, description, created_at, updated_at, resolved_at, response_secs, resolution_secs, version, doc, sla_due_at, sla_alerts, tags, followers) \
-                 VALUES ($1, $2, $3, $4, $5::ticket_status, $6::ticket_priority, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+                "INSERT INTO tickets (id, seq, requester, assignee, status, priority, department, category, subject, description, created_at, updated_at, resolved_at, response_secs, resolution_secs, version, doc, sla_due_at, sla_alerts, tags, followers, fields) \
+                 VALUES ($1, $2, $3, $4, $5::ticket_status, $6::ticket_priority, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
             ))
             .execute(&mut **tx)
             .await
@@ -146,7 +147,7 @@ async fn write_ticket(
             binds(sqlx::query(
                 "UPDATE tickets SET seq = $2, requester = $3, assignee = $4, status = $5::ticket_status, priority = $6::ticket_priority, department = $7, category = $8, \
                  subject = $9, description = $10, created_at = $11, updated_at = $12, resolved_at = $13, response_secs = $14, resolution_secs = $15, version = $16, doc = $17, \
-                 sla_due_at = $18, sla_alerts = $19, tags = $20, followers = $21 WHERE id = $1",
+                 sla_due_at = $18, sla_alerts = $19, tags = $20, followers = $21, fields = $22 WHERE id = $1",
             ))
             .execute(&mut **tx)
             .await

@@ -63,17 +63,18 @@ fn list_sql_with(head: &'static str, q: &TicketQuery) -> QueryBuilder<'static, s
     }
     let (col, dir) = sort_of(q);
     b.push("SELECT doc FROM (");
+    let col = col.to_string();
     for (i, status) in q.statuses.iter().enumerate() {
         if i > 0 {
             b.push(" UNION ALL ");
         }
         let one = TicketQuery { statuses: vec![*status], ..q.clone() };
-        b.push(format!("(SELECT doc, {col}, id FROM tickets WHERE true"));
+        b.push(format!("(SELECT doc, {col} AS sort_key, id FROM tickets WHERE true"));
         push_filters(&mut b, &one);
         push_order(&mut b, &one);
         b.push(")");
     }
-    b.push(format!(") AS per_status ORDER BY {col} {dir}, id {dir} LIMIT ")).push_bind((q.limit.get() + 1) as i64);
+    b.push(format!(") AS per_status ORDER BY sort_key {dir}, id {dir} LIMIT ")).push_bind((q.limit.get() + 1) as i64);
     b
 }
 
@@ -117,6 +118,9 @@ fn push_filters(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) 
     if let Some(f) = q.follower {
         b.push(" AND followers @> ARRAY[").push_bind(f.as_uuid()).push("]::uuid[]");
     }
+    for f in &q.fields {
+        b.push(" AND fields @> ").push_bind(Json(f.containment())).push("::jsonb");
+    }
     if let Some(n) = q.text_needle() {
         // PostgreSQL text cannot hold U+0000, so no stored subject or description contains
         // it: a needle with one matches nothing, as on every store (binding it would fail).
@@ -143,20 +147,38 @@ fn push_one_of(b: &mut QueryBuilder<'static, sqlx::Postgres>, column: &str, ty: 
     }
 }
 
-/// The sort column and direction of `q`.
-fn sort_of(q: &TicketQuery) -> (&'static str, &'static str) {
+/// The sort column (or expression) and direction of `q`.
+fn sort_of(q: &TicketQuery) -> (std::borrow::Cow<'static, str>, &'static str) {
     let col = match q.sort.field {
-        TicketSortField::Created => "created_at",
-        TicketSortField::Updated => "updated_at",
-        TicketSortField::Priority => "priority_rank",
-        TicketSortField::Number => "seq",
-        TicketSortField::Due => "sla_due_at",
+        TicketSortField::Created => "created_at".into(),
+        TicketSortField::Updated => "updated_at".into(),
+        TicketSortField::Priority => "priority_rank".into(),
+        TicketSortField::Number => "seq".into(),
+        TicketSortField::Due => "sla_due_at".into(),
+        TicketSortField::Field(k) => field_sort_key(k.as_str()).into(),
     };
     let dir = match q.sort.direction {
         SortDirection::Asc => "ASC",
         SortDirection::Desc => "DESC",
     };
     (col, dir)
+}
+
+/// The integer a custom field sorts by, as [`FieldValue::sort_key`] computes it from the
+/// same JSON: a number in ten-thousandths, a date (`YYYY-MM-DD`) in days since 1970, a
+/// checkbox 0 or 1, anything else (or no value) `i64::MAX`. `key` is a field key (lower-case
+/// letters, digits and `_`: [`FieldKey`](helpdesk_core::domain::FieldKey)), safe as a literal.
+///
+/// [`FieldValue::sort_key`]: helpdesk_core::model::FieldValue::sort_key
+fn field_sort_key(key: &str) -> String {
+    let v = format!("(fields->>'{key}')");
+    format!(
+        "COALESCE(CASE jsonb_typeof(fields->'{key}') \
+         WHEN 'number' THEN ({v}::numeric * 10000)::bigint \
+         WHEN 'boolean' THEN {v}::boolean::int::bigint \
+         WHEN 'string' THEN CASE WHEN {v} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}$' THEN ({v}::date - DATE '1970-01-01')::bigint END \
+         END, 9223372036854775807)"
+    )
 }
 
 /// The cursor condition, order and over-fetching limit of `q`.
@@ -175,7 +197,7 @@ fn push_order(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) {
             TicketSortField::Priority => {
                 b.push_bind(c.key as i16);
             }
-            TicketSortField::Number => {
+            TicketSortField::Number | TicketSortField::Field(_) => {
                 b.push_bind(c.key);
             }
         }

@@ -192,6 +192,7 @@ async fn store_calls_cancelled_at_random_points_lose_no_acknowledged_write() {
                     sub_category: "laptop".into(),
                     description: "dropped at a random point".into(),
                     scheduled_date: None,
+                    fields: Default::default(),
                 };
                 match cancelled_somewhere(desk.create_ticket(&admin, new, None)).await {
                     Some(Ok(t)) => acknowledged_tickets.push(t.number),

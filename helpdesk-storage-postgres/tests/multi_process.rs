@@ -37,6 +37,7 @@ async fn two_processes_behave_as_one_store() {
                     sub_category: "printer".into(),
                     description: "contended".into(),
                     scheduled_date: None,
+                    fields: Default::default(),
                 },
                 None,
             )

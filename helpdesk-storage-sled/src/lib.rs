@@ -81,7 +81,7 @@ pub use flush::FlushStats;
 use helpdesk_core::ports::StoreError;
 
 /// The on-disk schema this build writes.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Options of [`SledStore::open`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,6 +362,8 @@ const UPGRADES: &[fn(&sled::Db) -> sled::Result<()>] = &[
     ticket_row::upgrade_to_schema_6,
     // 6 → 7: ticket rows carry their followers.
     ticket_row::upgrade_to_schema_7,
+    // 7 → 8: ticket rows carry their custom field values.
+    ticket_row::upgrade_to_schema_8,
 ];
 
 fn migrate(db: &sled::Db, meta: &sled::Tree, path: &Path) -> Result<(), OpenError> {

@@ -12,7 +12,11 @@
 //!
 //! Tags do not fit a fixed-size row: the tagged tickets' tags sit beside the rows, interned, in
 //! a map by ticket id (most tickets carry none), and a tag filter looks a row's tags up there.
-//! Followers sit beside the rows the same way (interned users, by ticket id).
+//! Followers sit beside the rows the same way (interned users, by ticket id), and so do custom
+//! field values: per ticket, (interned key, hash of the value, sort key) entries, one per
+//! option of a multiple choice. Values are hashed, not interned (free text would grow the
+//! interner by a string a ticket); a hash collision can only let a row through to the
+//! final check on the ticket itself, never hide one.
 //!
 //! A list reads the rows that pass the query's filters (all but the text filter) after its
 //! cursor, orders just the page's worth of them, and reads those tickets from sled, checking
@@ -24,7 +28,7 @@ use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
 use helpdesk_core::domain::TicketStatus;
-use helpdesk_core::model::Ticket;
+use helpdesk_core::model::{FieldValue, Ticket};
 use helpdesk_core::ports::{AssigneeFilter, SortDirection, TicketQuery, TicketSortField};
 
 /// "None" for the interned fields.
@@ -87,6 +91,9 @@ struct Table {
     tags: HashMap<u128, Box<[u32]>>,
     /// The interned followers of each followed ticket (`users`), sorted.
     followers: HashMap<u128, Box<[u32]>>,
+    /// The custom field values of each ticket that has any: (interned key `names` with prefix
+    /// `f:`, value hash, sort key), by key.
+    fields: HashMap<u128, Box<[FieldEntry]>>,
     /// The latest creation time among the rows.
     created_max: i64,
     /// How far a row's creation time falls behind the latest of the rows before it, at most:
@@ -131,6 +138,12 @@ impl Table {
             users.sort_unstable();
             self.followers.insert(row.id, users.into_boxed_slice());
         }
+        if t.fields.is_empty() {
+            self.fields.remove(&row.id);
+        } else {
+            let entries = field_entries(&mut self.names, t);
+            self.fields.insert(row.id, entries.into_boxed_slice());
+        }
         let new = status_index(TicketStatus::New);
         if row.status == new {
             self.new_by_created.insert((row.created, row.id));
@@ -160,6 +173,39 @@ impl Table {
     }
 }
 
+/// One custom field value of a ticket (or one chosen option of a multiple choice).
+#[derive(Debug, Clone, Copy)]
+struct FieldEntry {
+    key: u32,
+    hash: u64,
+    sort: i64,
+}
+
+/// The hash a field value (or one option of a multiple choice, as text) is filtered by.
+fn value_hash(v: &FieldValue) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// The entries of a ticket's values.
+fn field_entries(names: &mut Interner<String>, t: &Ticket) -> Vec<FieldEntry> {
+    let mut out = Vec::new();
+    for (k, v) in &t.fields {
+        let key = names.intern(format!("f:{}", k.as_str()));
+        match v {
+            FieldValue::List(options) => out.extend(options.iter().map(|o| FieldEntry {
+                key,
+                hash: value_hash(&FieldValue::Text(o.clone())),
+                sort: i64::MAX,
+            })),
+            other => out.push(FieldEntry { key, hash: value_hash(other), sort: other.sort_key() }),
+        }
+    }
+    out
+}
+
 fn status_index(s: TicketStatus) -> u8 {
     TicketStatus::ALL.iter().position(|x| *x == s).map_or(u8::MAX, |i| i as u8)
 }
@@ -183,6 +229,11 @@ struct Filter<'a> {
     /// The interned follower a row's ticket must have.
     follower: Option<u32>,
     follower_sets: &'a HashMap<u128, Box<[u32]>>,
+    /// Custom field filters: (interned key, the value hashes that must all be present).
+    field_filters: Vec<(u32, Vec<u64>)>,
+    /// The interned key of the custom field the list sorts by.
+    sort_field: u32,
+    field_sets: &'a HashMap<u128, Box<[FieldEntry]>>,
     field: TicketSortField,
     desc: bool,
     after: Option<(i64, u128)>,
@@ -217,6 +268,25 @@ impl<'a> Filter<'a> {
             tag_sets: &table.tags,
             follower: q.follower.map(|f| table.users.get(&f.as_uuid().as_u128())),
             follower_sets: &table.followers,
+            field_filters: q
+                .fields
+                .iter()
+                .map(|f| {
+                    let key = table.names.get(&format!("f:{}", f.key.as_str()));
+                    let hashes = match &f.value {
+                        FieldValue::List(options) => {
+                            options.iter().map(|o| value_hash(&FieldValue::Text(o.clone()))).collect()
+                        }
+                        other => vec![value_hash(other)],
+                    };
+                    (key, hashes)
+                })
+                .collect(),
+            sort_field: match q.sort.field {
+                TicketSortField::Field(k) => table.names.get(&format!("f:{}", k.as_str())),
+                _ => UNKNOWN,
+            },
+            field_sets: &table.fields,
             field: q.sort.field,
             desc: q.sort.direction == SortDirection::Desc,
             after: q.cursor.map(|c| (c.key, c.id.as_u128())),
@@ -230,7 +300,23 @@ impl<'a> Filter<'a> {
             TicketSortField::Priority => i64::from(r.priority),
             TicketSortField::Number => i64::try_from(r.number).unwrap_or(i64::MAX),
             TicketSortField::Due => r.due,
+            TicketSortField::Field(_) => self
+                .field_sets
+                .get(&r.id)
+                .and_then(|es| es.iter().find(|e| e.key == self.sort_field))
+                .map_or(i64::MAX, |e| e.sort),
         }
+    }
+
+    /// True when the row's custom field values pass the field filters.
+    fn fields_pass(&self, r: &Row) -> bool {
+        if self.field_filters.is_empty() {
+            return true;
+        }
+        let entries: &[FieldEntry] = self.field_sets.get(&r.id).map_or(&[], |e| e);
+        self.field_filters
+            .iter()
+            .all(|(key, hashes)| hashes.iter().all(|h| entries.iter().any(|e| e.key == *key && e.hash == *h)))
     }
 
     /// True when the row's tags pass the tag filters.
@@ -256,6 +342,7 @@ impl<'a> Filter<'a> {
             && (!self.due_only || r.has_due)
             && self.due_before.is_none_or(|b| r.has_due && r.due < b)
             && self.tags_pass(r)
+            && self.fields_pass(r)
             && self
                 .follower
                 .is_none_or(|f| self.follower_sets.get(&r.id).is_some_and(|users| users.binary_search(&f).is_ok()));

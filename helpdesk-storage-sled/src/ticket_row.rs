@@ -27,6 +27,11 @@
 //! ticket a merged one points to, under tag 6; a tag-5 row decodes without them, and
 //! [`upgrade_to_schema_7`] rewrites them.
 //!
+//! Schema 8 appends the custom field values (their JSON, one string: a value is plain JSON
+//! whose meaning comes from its definition, which bincode's positional layout cannot carry
+//! untagged) under tag 7; a tag-6 row decodes without values, and [`upgrade_to_schema_8`]
+//! rewrites them.
+//!
 //! bincode is positional: a field added, removed or moved in [`TicketRow`] changes every stored
 //! ticket. `tests/stored/ticket.row.hex` pins the bytes; the old layout's bytes stay pinned in
 //! `tests/stored/ticket.bincode.hex`, which the upgrade test reads.
@@ -41,8 +46,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::corrupt;
 
+/// The first byte of a schema-8 ticket row.
+const TAG: u8 = 7;
+
 /// The first byte of a schema-7 ticket row.
-const TAG: u8 = 6;
+const SCHEMA_7_TAG: u8 = 6;
 
 /// The first byte of a schema-6 ticket row (no followers).
 const SCHEMA_6_TAG: u8 = 5;
@@ -197,6 +205,14 @@ struct TicketRowV6 {
     merged_into: Option<TicketNumber>,
 }
 
+/// A schema-8 row: the schema-7 fields, then the custom field values as JSON (empty when
+/// none).
+#[derive(Debug, Serialize, Deserialize)]
+struct TicketRowV7 {
+    v6: TicketRowV6,
+    fields: String,
+}
+
 /// A link as a schema-7 row keeps it: the kind's index in [`LinkKind::ALL`], the other ticket.
 #[derive(Debug, Serialize, Deserialize)]
 struct LinkRow(u8, TicketNumber);
@@ -246,27 +262,26 @@ pub(crate) fn encode(t: &Ticket) -> Result<Vec<u8>, StoreError> {
         .collect();
     let v6 =
         TicketRowV6 { row, sla, satisfaction, tags: t.tags, followers: t.followers, links, merged_into: t.merged_into };
-    crate::codec::tagged(TAG, &v6)
+    let fields =
+        if t.fields.is_empty() { String::new() } else { serde_json::to_string(&t.fields).map_err(crate::backend)? };
+    crate::codec::tagged(TAG, &TicketRowV7 { v6, fields })
 }
 
 /// Decodes a ticket row of any layout.
 pub(crate) fn decode(b: &[u8]) -> Result<Ticket, StoreError> {
     match b.split_first() {
         Some((&TAG, rest)) => {
-            let v6: TicketRowV6 = bincode::deserialize(rest).map_err(crate::backend)?;
-            let mut t = from_row(v6.row, v6.sla, v6.satisfaction)?;
-            t.tags = v6.tags;
-            t.followers = v6.followers;
-            t.links = v6
-                .links
-                .into_iter()
-                .map(|LinkRow(k, ticket)| {
-                    let kind = *LinkKind::ALL.get(usize::from(k)).ok_or_else(|| corrupt("an unknown link kind"))?;
-                    Ok(TicketLink { kind, ticket })
-                })
-                .collect::<Result<_, StoreError>>()?;
-            t.merged_into = v6.merged_into;
+            let v7: TicketRowV7 = bincode::deserialize(rest).map_err(crate::backend)?;
+            let mut t = from_v6(v7.v6)?;
+            if !v7.fields.is_empty() {
+                t.fields =
+                    serde_json::from_str(&v7.fields).map_err(|_| corrupt("custom field values that do not decode"))?;
+            }
             Ok(t)
+        }
+        Some((&SCHEMA_7_TAG, rest)) => {
+            let v6: TicketRowV6 = bincode::deserialize(rest).map_err(crate::backend)?;
+            from_v6(v6)
         }
         Some((&SCHEMA_6_TAG, rest)) => {
             let v5: TicketRowV5 = bincode::deserialize(rest).map_err(crate::backend)?;
@@ -292,6 +307,23 @@ pub(crate) fn decode(b: &[u8]) -> Result<Ticket, StoreError> {
         }
         _ => Err(corrupt("an unknown layout")),
     }
+}
+
+/// A ticket from a schema-7 row.
+fn from_v6(v6: TicketRowV6) -> Result<Ticket, StoreError> {
+    let mut t = from_row(v6.row, v6.sla, v6.satisfaction)?;
+    t.tags = v6.tags;
+    t.followers = v6.followers;
+    t.links = v6
+        .links
+        .into_iter()
+        .map(|LinkRow(k, ticket)| {
+            let kind = *LinkKind::ALL.get(usize::from(k)).ok_or_else(|| corrupt("an unknown link kind"))?;
+            Ok(TicketLink { kind, ticket })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    t.merged_into = v6.merged_into;
+    Ok(t)
 }
 
 fn from_row<T: RowTime, D: RowDate>(
@@ -344,7 +376,17 @@ fn from_row<T: RowTime, D: RowDate>(
         followers: Vec::new(),
         links: Vec::new(),
         merged_into: None,
+        fields: Default::default(),
     })
+}
+
+/// The upgrade from schema 7 to 8: rewrites every schema-7-layout ticket row, without custom
+/// field values.
+pub(crate) fn upgrade_to_schema_8(db: &sled::Db) -> sled::Result<()> {
+    let unsupported = |e: StoreError| sled::Error::Unsupported(e.to_string());
+    rewrite(db, "tickets", SCHEMA_7_TAG, |v| encode(&decode(v).map_err(unsupported)?).map_err(unsupported))?;
+    db.flush()?;
+    Ok(())
 }
 
 /// The upgrade from schema 6 to 7: rewrites every schema-6-layout ticket row, unfollowed.
@@ -465,12 +507,28 @@ mod tests {
 
     /// The sample ticket as the schema-6 layout keeps it (no followers, links or merge).
     fn unfollowed() -> helpdesk_core::model::Ticket {
-        helpdesk_core::model::Ticket {
-            followers: Vec::new(),
-            links: Vec::new(),
-            merged_into: None,
-            ..StoredSamples::new().ticket
-        }
+        helpdesk_core::model::Ticket { followers: Vec::new(), links: Vec::new(), merged_into: None, ..without_fields() }
+    }
+
+    /// The sample ticket as the schema-7 layout keeps it (no custom field values).
+    fn without_fields() -> helpdesk_core::model::Ticket {
+        helpdesk_core::model::Ticket { fields: Default::default(), ..StoredSamples::new().ticket }
+    }
+
+    /// Schema-7-layout rows (their bytes pinned before custom fields were added) decode
+    /// without values, and the upgrade rewrites them in the current layout.
+    #[test]
+    fn schema_7_rows_decode_and_upgrade() {
+        let old = unhex(&std::fs::read_to_string(stored_dir().join("ticket.row.v7.hex")).unwrap());
+        assert_eq!(old[0], super::SCHEMA_7_TAG);
+        assert_eq!(super::decode(&old).unwrap(), without_fields());
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("tickets").unwrap().insert(b"t", old).unwrap();
+        super::upgrade_to_schema_8(&db).unwrap();
+        let row = db.open_tree("tickets").unwrap().get(b"t").unwrap().unwrap();
+        assert_eq!(row[0], super::TAG);
+        assert_eq!(super::decode(&row).unwrap(), without_fields());
     }
 
     /// Schema-6-layout rows (their bytes pinned before followers were added) decode without

@@ -6,6 +6,7 @@
 mod catalog;
 mod company_id;
 mod email;
+mod field_key;
 mod file;
 mod ids;
 mod person;
@@ -18,6 +19,7 @@ mod ticket_number;
 pub use catalog::{Catalog, CategoryDef, CategoryKey, DepartmentDef, DepartmentKey, Priority, SubCategoryDef};
 pub use company_id::{CompanyId, CompanyIdFormat};
 pub use email::Email;
+pub use field_key::FieldKey;
 pub use file::{FileName, StorageKey};
 pub use ids::{
     ApiKeyId, AttachmentId, AuditId, CommentId, EventId, InboundId, MacroId, MessageId, NoticeId, RejectionId,

@@ -20,6 +20,7 @@
 
 mod account;
 mod audit;
+mod fields;
 mod inbound;
 mod macros;
 mod notice;
@@ -31,6 +32,7 @@ mod views;
 
 pub use account::{ApiKey, ApiScope, PasswordHash, RejectionRecord, TermsAcceptance, User, UserSummary};
 pub use audit::{AuditEntry, AuditKind};
+pub use fields::{FieldBook, FieldDef, FieldFilter, FieldKind, FieldNumber, FieldValue, FieldValues};
 pub use inbound::{HoldReason, IgnoreReason, InboundChannel, InboundMessage, InboundOutcome};
 pub use macros::{Macro, MacroBook, MacroComment};
 pub use notice::{Notice, NoticeKind};

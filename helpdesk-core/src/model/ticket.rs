@@ -80,6 +80,10 @@ pub struct Ticket {
     /// Set when the ticket was merged into another: it is then closed and only points there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<TicketNumber>,
+    /// Custom field values by key ([`super::FieldBook`] defines them): what staff and the
+    /// requester recorded, checked against the definitions on every write.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: super::FieldValues,
 }
 
 /// How a ticket relates to another, as seen from the ticket that holds the link.

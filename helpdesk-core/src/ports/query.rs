@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
-use crate::domain::{CategoryKey, DepartmentKey, Priority, Role, Tag, TicketStatus, UserId, UserStatus};
-use crate::model::{Ticket, User};
+use crate::domain::{CategoryKey, DepartmentKey, FieldKey, Priority, Role, Tag, TicketStatus, UserId, UserStatus};
+use crate::model::{FieldFilter, Ticket, User};
 
 /// A page size between 1 and 100 (default 25).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +129,10 @@ pub enum TicketSortField {
     /// soonest" ascending. Only tickets with a running target have a due time, so sorting by
     /// it lists only those.
     Due,
+    /// A custom field of a kind that sorts (number, date, checkbox), by
+    /// [`FieldValue::sort_key`](crate::model::FieldValue::sort_key): tickets without a value
+    /// come last ascending (their key is `i64::MAX`), first descending.
+    Field(FieldKey),
 }
 
 /// A sort.
@@ -149,6 +153,7 @@ impl TicketSort {
             TicketSortField::Priority => i64::from(t.priority.map_or(4, |p| p.rank())),
             TicketSortField::Number => i64::try_from(t.number.seq()).unwrap_or(i64::MAX),
             TicketSortField::Due => t.sla.due_at.map_or(i64::MAX, |d| d.timestamp_micros()),
+            TicketSortField::Field(k) => t.fields.get(&k).map_or(i64::MAX, |v| v.sort_key()),
         }
     }
 
@@ -221,6 +226,9 @@ pub struct TicketQuery {
     /// own).
     #[serde(default)]
     pub follower: Option<UserId>,
+    /// Tickets whose custom fields pass every one of these.
+    #[serde(default)]
+    pub fields: Vec<FieldFilter>,
     /// The order (created, updated, priority, number or due time).
     pub sort: TicketSort,
     /// Continue after this position.
@@ -277,6 +285,7 @@ impl TicketQuery {
             && (self.tags_any.is_empty() || self.tags_any.iter().any(|g| t.tags.contains(g)))
             && self.tags_all.iter().all(|g| t.tags.contains(g))
             && self.follower.is_none_or(|f| t.is_followed_by(f))
+            && self.fields.iter().all(|f| t.fields.get(&f.key).is_some_and(|v| v.passes(&f.value)))
             && self.text_needle().is_none_or(|n| {
                 t.subject.as_str().to_lowercase().contains(&n) || t.description.as_str().to_lowercase().contains(&n)
             })

@@ -22,6 +22,8 @@ pub enum DocumentKey {
     Macros,
     /// Every saved view and each person's default ([`ViewBook`](crate::model::ViewBook)).
     Views,
+    /// The custom fields of tickets ([`FieldBook`](crate::model::FieldBook)).
+    CustomFields,
 }
 
 impl DocumentKey {
@@ -31,6 +33,7 @@ impl DocumentKey {
             DocumentKey::ServiceLevels => "sla",
             DocumentKey::Macros => "macros",
             DocumentKey::Views => "views",
+            DocumentKey::CustomFields => "custom_fields",
         }
     }
 }

@@ -411,7 +411,7 @@ impl HelpDesk {
             ..crate::TicketEdit::default()
         };
         let mut uow = UnitOfWork::new();
-        let (mut next, changes) = self.planned_edit(principal, t, &edit, now)?;
+        let (mut next, changes) = self.planned_edit(principal, t, &edit, now, &crate::model::FieldBook::default())?;
         let edited = !changes.is_empty();
         let mut preview_changes = changes.clone();
         if edited {

@@ -584,7 +584,7 @@ impl HelpDesk {
         });
         description.push_str(&skipped_note(&skipped));
         let (description, _) = truncate_chars(&description, Description::MAX_CHARS);
-        let input = super::NewTicket { subject, category, sub_category, description, scheduled_date: None };
+        let input = super::NewTicket { subject, category, sub_category, description, ..Default::default() };
         let staged: Vec<Path> = files.iter().map(|a| a.key.to_path()).collect();
         let mut receipt_record = record.value.clone();
         let extras = Extras { ticket_id: Some(ticket_id), files, inbound: Some(record) };

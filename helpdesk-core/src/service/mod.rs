@@ -11,6 +11,7 @@ mod avatars;
 mod background;
 mod bulk;
 mod documents;
+mod fields;
 mod followers;
 mod links;
 mod live;
@@ -38,6 +39,7 @@ pub use accounts::{BootstrapAdmin, ImportOutcome, ImportedUser, NewUser, Profile
 pub use attachments::{DownloadGrant, Upload, sniff_content_type};
 pub use background::Background;
 pub use bulk::{BulkChange, BulkItem, BulkOutcome, BulkResult, MAX_BULK_TICKETS};
+pub use fields::{FIELDS_FRESH_FOR, FieldSettings};
 pub use live::notices_for;
 pub use macros::{MACRO_ACTIONS, MAX_MACROS, MacroDraft, MacroPreview};
 pub use mail_in::IngestReceipt;
@@ -105,6 +107,8 @@ struct Inner {
     /// The service-level rules in force and the version of the saved ones they come from (0:
     /// the configured ones); replaced when an admin saves new ones.
     sla: std::sync::RwLock<(Arc<crate::sla::SlaRules>, u64)>,
+    /// The custom field definitions this process read last (see [`fields`]).
+    fields: fields::CachedFields,
 }
 
 /// Builds a [`HelpDesk`]; only the store and the attachment store are required.
@@ -187,6 +191,7 @@ impl HelpDeskBuilder {
                 changes: self.changes.unwrap_or_else(|| Arc::new(LocalChangeFeed::default())),
                 staff: live::StaffCache::default(),
                 sla: std::sync::RwLock::new((Arc::new(self.sla), 0)),
+                fields: std::sync::RwLock::new(None),
             }),
         })
     }
@@ -355,6 +360,7 @@ fn permission_name(p: Permission) -> &'static str {
         Permission::StopFollowing => "stop following",
         Permission::LinkTickets => "link tickets",
         Permission::MergeTickets => "merge tickets",
+        Permission::ManageCustomFields => "manage custom fields",
     }
 }
 

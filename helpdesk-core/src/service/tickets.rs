@@ -11,7 +11,7 @@ use crate::domain::{
 };
 use crate::lifecycle::{Action, ActionInput, Actor, Input};
 use crate::model::{
-    ActorRef, Attachment, Comment, EventKind, FieldChange, HistoryEvent, InboundMessage, InboundOutcome,
+    ActorRef, Attachment, Comment, EventKind, FieldBook, FieldChange, HistoryEvent, InboundMessage, InboundOutcome,
     NotificationKind, Ticket, UserSummary,
 };
 use crate::policy::{ListScope, Permission, Principal, Resource, TicketField};
@@ -34,6 +34,9 @@ pub struct NewTicket {
     pub description: String,
     /// Requested date (not in the past).
     pub scheduled_date: Option<NaiveDate>,
+    /// Custom field values by key (the requester sets the fields meant for them; staff any).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// Field edits; `None` leaves a field alone.
@@ -58,6 +61,8 @@ pub struct TicketEdit {
     pub add_tags: Vec<String>,
     /// Tags to take away; one the ticket does not carry is no error.
     pub remove_tags: Vec<String>,
+    /// Custom field values by key (`null` clears one); the others stay.
+    pub fields: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl TicketEdit {
@@ -72,6 +77,7 @@ impl TicketEdit {
             && self.tags.is_none()
             && self.add_tags.is_empty()
             && self.remove_tags.is_empty()
+            && self.fields.is_empty()
     }
 
     /// Checks the values that do not depend on the ticket (tags), naming the field.
@@ -131,6 +137,7 @@ impl NewTicket {
             sub_category: sub_category.into(),
             description: description.into(),
             scheduled_date: None,
+            fields: Default::default(),
         }
     }
 
@@ -287,6 +294,8 @@ async fn within_deadline<T>(write: impl std::future::Future<Output = Result<T>>)
 impl HelpDesk {
     /// Loads a ticket the principal may see; others' tickets are "not found", not "forbidden".
     pub(crate) async fn visible_ticket(&self, principal: &Principal, number: &TicketNumber) -> Result<Ticket> {
+        // What `view` hides from requesters comes from the definitions this process holds.
+        self.fresh_fields(false).await?;
         let t = self.inner.store.ticket_by_number(number).await?.ok_or(Error::NotFound { what: "ticket" })?;
         if !self.allowed(principal, Permission::ViewTicket, &Resource::ticket(&t)) {
             return Err(Error::NotFound { what: "ticket" });
@@ -325,6 +334,7 @@ impl HelpDesk {
         // Links are staff's; the pointer of a merged ticket stays (pages follow it).
         if !sees_internal {
             ticket.links.clear();
+            ticket.fields.retain(|k, _| !self.field_is_internal(k.as_str()));
         }
         let can_tag = self.allowed(principal, Permission::EditTicket, &Resource::field(&ticket, TicketField::Tags));
         let can_manage_followers = self.allowed(principal, Permission::ManageFollowers, &Resource::ticket(&ticket));
@@ -456,12 +466,45 @@ impl HelpDesk {
         {
             errs.push(FieldError::new("scheduled_date", "in_past", "may not be in the past"));
         }
-        errs.clone().into_result()?;
         let (Some(subject), Some(description), Some((category, sub_category, department))) =
             (subject, description, category)
         else {
             return Err(Error::Validation(errs));
         };
+        let mut ticket = Ticket {
+            id: extras.ticket_id.unwrap_or_else(TicketId::random),
+            number: TicketNumber::new(&self.inner.options.ticket_number_format, 0),
+            requester,
+            subject,
+            category,
+            sub_category,
+            description,
+            scheduled_date: input.scheduled_date,
+            priority: None,
+            department: Some(department),
+            status: TicketStatus::New,
+            assignee: None,
+            created_at: now,
+            updated_at: now,
+            first_response_at: None,
+            resolved_at: None,
+            closed_at: None,
+            response_secs: None,
+            resolution_secs: None,
+            rejection_reason: None,
+            workflow_linked: false,
+            version: 1,
+            sla: crate::model::SlaSchedule::default(),
+            satisfaction: None,
+            tags: Vec::new(),
+            followers: Vec::new(),
+            links: Vec::new(),
+            merged_into: None,
+            fields: Default::default(),
+        };
+        let book = self.fields_for(input.fields.keys().map(String::as_str)).await?;
+        ticket.fields = self.new_ticket_fields(principal, &ticket, &book, &input.fields, &mut errs);
+        errs.into_result()?;
         let request_hash = super::sha256_hex(serde_json::to_string(&input).unwrap_or_default().as_bytes());
         if let Some(key) = idempotency_key
             && let Some(response) = self.begin_idempotency(principal, key, &request_hash).await?
@@ -472,36 +515,7 @@ impl HelpDesk {
         let result = within_deadline(async {
             let effects = self.inner.lifecycle.submit_effects(&actor)?;
             let seq = self.inner.store.allocate_ticket_number().await?;
-            let ticket = Ticket {
-                id: extras.ticket_id.unwrap_or_else(TicketId::random),
-                number: TicketNumber::new(&self.inner.options.ticket_number_format, seq),
-                requester,
-                subject,
-                category,
-                sub_category,
-                description,
-                scheduled_date: input.scheduled_date,
-                priority: None,
-                department: Some(department),
-                status: TicketStatus::New,
-                assignee: None,
-                created_at: now,
-                updated_at: now,
-                first_response_at: None,
-                resolved_at: None,
-                closed_at: None,
-                response_secs: None,
-                resolution_secs: None,
-                rejection_reason: None,
-                workflow_linked: false,
-                version: 1,
-                sla: crate::model::SlaSchedule::default(),
-                satisfaction: None,
-                tags: Vec::new(),
-                followers: Vec::new(),
-                links: Vec::new(),
-                merged_into: None,
-            };
+            ticket.number = TicketNumber::new(&self.inner.options.ticket_number_format, seq);
             let mut uow = UnitOfWork::new();
             uow.outbox = self.effect_messages(&ticket, &effects, Some(requester), None, now).await?;
             uow.events.push(HistoryEvent {
@@ -599,6 +613,7 @@ impl HelpDesk {
     /// # Errors
     /// `Unauthenticated` for anonymous callers.
     pub async fn list_tickets(&self, principal: &Principal, query: &TicketQuery) -> Result<Page<Ticket>> {
+        self.fresh_fields(false).await?;
         match self.scoped(principal, query)? {
             Some(q) => Ok(self.inner.store.list_tickets(&q).await?),
             None => Ok(Page { items: Vec::new(), next: None }),
@@ -633,7 +648,8 @@ impl HelpDesk {
         Self::check_ticket_version(&t, expected)?;
         let actor = principal.actor().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
         let now = self.now();
-        let (mut next, changes) = self.planned_edit(principal, &t, &edit, now)?;
+        let book = self.book_for_edit(&edit).await?;
+        let (mut next, changes) = self.planned_edit(principal, &t, &edit, now, &book)?;
         if changes.is_empty() {
             return Ok((t, false));
         }
@@ -653,6 +669,7 @@ impl HelpDesk {
         t: &Ticket,
         edit: &TicketEdit,
         now: DateTime<Utc>,
+        book: &FieldBook,
     ) -> Result<(Ticket, Vec<FieldChange>)> {
         let mut fields = Vec::new();
         if edit.subject.is_some() {
@@ -686,6 +703,8 @@ impl HelpDesk {
                     TicketField::Priority => "edit priority",
                     TicketField::Department => "edit department",
                     TicketField::Tags => "edit tags",
+                    TicketField::CustomField => "edit fields",
+                    TicketField::InternalField => "edit internal fields",
                 }));
             }
         }
@@ -770,6 +789,7 @@ impl HelpDesk {
             changes.push(FieldChange::new("tags", shown(&t.tags), shown(&tags)));
             next.tags = tags;
         }
+        self.edit_fields(principal, t, &mut next, book, &edit.fields, &mut errs, &mut changes)?;
         errs.into_result()?;
         Ok((next, changes))
     }
@@ -783,8 +803,10 @@ impl HelpDesk {
         changes: Vec<FieldChange>,
         now: DateTime<Utc>,
     ) -> Vec<HistoryEvent> {
-        let (tag_changes, changes): (Vec<_>, Vec<_>) =
-            changes.into_iter().partition(|c| c.field == "tags" && !self.requesters_see_tags());
+        let (tag_changes, changes): (Vec<_>, Vec<_>) = changes.into_iter().partition(|c| {
+            (c.field == "tags" && !self.requesters_see_tags())
+                || c.field.strip_prefix("fields.").is_some_and(|k| self.field_is_internal(k))
+        });
         [(changes, false), (tag_changes, true)]
             .into_iter()
             .filter(|(changes, _)| !changes.is_empty())
@@ -914,6 +936,22 @@ impl HelpDesk {
                     return Err(Error::Forbidden("resolve a ticket with open children"));
                 }
                 tr.event.changes.push(FieldChange::new("open_children", None, Some(list)));
+            }
+            // Staff fill the required fields before they resolve (the workflow system's pushes
+            // are not held up by them).
+            if principal.is_staff() {
+                let missing = self.missing_required_fields(t).await?;
+                if !missing.is_empty() {
+                    let mut errs = ValidationErrors::new();
+                    for d in missing {
+                        errs.push(FieldError::new(
+                            format!("fields.{}", d.key),
+                            "required",
+                            format!("{} is required before the ticket is resolved", d.label),
+                        ));
+                    }
+                    return Err(Error::Validation(errs));
+                }
             }
         }
         let text = input.text.as_ref().map(|n| n.to_string());

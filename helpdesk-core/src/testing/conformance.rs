@@ -268,6 +268,28 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
             t.followers.push(staff.id);
         }
         t.followers.sort();
+        // Custom fields: a choice, a number (negative and fractional too, some repeats), a
+        // date, a checkbox and a multiple choice; most tickets lack some.
+        use crate::model::{FieldNumber, FieldValue};
+        let key = |s: &str| crate::domain::FieldKey::parse_field("key", s).unwrap();
+        if i % 3 != 1 {
+            t.fields.insert(key("site"), FieldValue::Text(["Lisbon", "Berlin", "Osaka"][i as usize % 3].into()));
+        }
+        if i % 4 != 3 {
+            let n = ((i as f64) * 12.25 - 100.0).round() / 4.0;
+            t.fields.insert(key("cost"), FieldValue::Number(FieldNumber::from_f64(n % 37.5).unwrap()));
+        }
+        if i % 2 == 0 {
+            let d = chrono::NaiveDate::from_ymd_opt(2026, 1 + (i % 12) as u32, 1 + (i % 28) as u32).unwrap();
+            t.fields.insert(key("needed_by"), FieldValue::Text(d.format("%Y-%m-%d").to_string()));
+        }
+        if i % 5 != 4 {
+            t.fields.insert(key("vip"), FieldValue::Flag(i % 2 == 1));
+        }
+        if i % 3 == 2 {
+            let os = if i % 2 == 0 { vec!["linux".into(), "mac".into()] } else { vec!["linux".into()] };
+            t.fields.insert(key("os"), FieldValue::List(os));
+        }
         // Two tickets in three have a running target; due times repeat (the id breaks ties).
         if i % 3 != 2 {
             let due = t0() + Duration::hours(((i * 37) % 11) as i64);
@@ -321,6 +343,26 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
             q.requester = Some(b.id);
         }),
         mk(&|q| q.follower = Some(UserId::from_uuid(uuid::Uuid::from_u128(999)))),
+        mk(&|q| q.fields = vec![field_filter("site", FieldValue::Text("Berlin".into()))]),
+        mk(&|q| {
+            q.fields = vec![
+                field_filter("site", FieldValue::Text("Lisbon".into())),
+                field_filter("vip", FieldValue::Flag(false)),
+            ];
+            q.tags_any = vec![Tag::parse_field("tags", "printer").unwrap()];
+        }),
+        mk(&|q| q.fields = vec![field_filter("os", FieldValue::List(vec!["mac".into()]))]),
+        mk(&|q| q.fields = vec![field_filter("os", FieldValue::List(vec!["linux".into(), "mac".into()]))]),
+        mk(&|q| {
+            q.fields =
+                vec![field_filter("cost", FieldValue::Number(crate::model::FieldNumber::from_f64(-25.0).unwrap()))]
+        }),
+        mk(&|q| {
+            q.fields = vec![field_filter("site", FieldValue::Text("Osaka".into()))];
+            q.statuses = vec![TicketStatus::New, TicketStatus::Closed, TicketStatus::Open];
+        }),
+        mk(&|q| q.fields = vec![field_filter("site", FieldValue::Text("Nowhere".into()))]),
+        mk(&|q| q.fields = vec![field_filter("unknown_field", FieldValue::Flag(true))]),
         mk(&|q| q.due_before = Some(t0() + Duration::hours(5))),
         mk(&|q| {
             q.due_before = Some(t0() + Duration::hours(8));
@@ -333,6 +375,9 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
         TicketSortField::Priority,
         TicketSortField::Number,
         TicketSortField::Due,
+        TicketSortField::Field(crate::domain::FieldKey::parse_field("key", "cost").unwrap()),
+        TicketSortField::Field(crate::domain::FieldKey::parse_field("key", "needed_by").unwrap()),
+        TicketSortField::Field(crate::domain::FieldKey::parse_field("key", "vip").unwrap()),
     ]
     .into_iter()
     .flat_map(|field| [SortDirection::Asc, SortDirection::Desc].map(|direction| TicketSort { field, direction }))
@@ -364,6 +409,11 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
             assert_eq!(got, want, "query {base:?} sort {sort:?}");
         }
     }
+}
+
+/// A filter on the custom field `key`.
+fn field_filter(key: &str, value: crate::model::FieldValue) -> crate::model::FieldFilter {
+    crate::model::FieldFilter { key: crate::domain::FieldKey::parse_field("key", key).unwrap(), value }
 }
 
 /// Numbers from concurrent allocations are unique and dense.
@@ -1426,6 +1476,7 @@ pub async fn untrusted_text_is_handled_alike(store: Arc<dyn Store>) {
         sub_category: "laptop".into(),
         description: "nul \0 inside".into(),
         scheduled_date: None,
+        fields: Default::default(),
     };
     match desk.create_ticket(&admin, bad, None).await {
         Err(crate::Error::Validation(v)) => {
@@ -1440,6 +1491,7 @@ pub async fn untrusted_text_is_handled_alike(store: Arc<dyn Store>) {
         sub_category: "laptop".into(),
         description: "Broken".into(),
         scheduled_date: None,
+        fields: Default::default(),
     };
     match desk.create_ticket(&admin, good, Some("key\0")).await {
         Err(crate::Error::Validation(v)) => assert_eq!(v.0[0].field, "idempotency_key"),

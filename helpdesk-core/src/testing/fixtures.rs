@@ -65,6 +65,7 @@ pub fn ticket(seq: u64, requester: UserId, at: DateTime<Utc>) -> Ticket {
         followers: Vec::new(),
         links: Vec::new(),
         merged_into: None,
+        fields: Default::default(),
     }
 }
 

@@ -82,6 +82,7 @@ fn ticket(subject: &str) -> NewTicket {
         sub_category: "laptop".into(),
         description: format!("{subject}: since this morning"),
         scheduled_date: None,
+        fields: Default::default(),
     }
 }
 

@@ -119,6 +119,17 @@ impl StoredSamples {
                 },
             ],
             merged_into: None,
+            fields: [
+                (
+                    crate::domain::FieldKey::parse_field("key", "asset_tag").unwrap(),
+                    crate::model::FieldValue::Text("LT-0042".into()),
+                ),
+                (
+                    crate::domain::FieldKey::parse_field("key", "cost").unwrap(),
+                    crate::model::FieldValue::Number(crate::model::FieldNumber::from_f64(129.5).unwrap()),
+                ),
+            ]
+            .into(),
         };
         let event = HistoryEvent {
             id: EventId::from_uuid(id(5)),

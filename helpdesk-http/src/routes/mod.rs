@@ -10,6 +10,7 @@ pub(crate) mod avatar_upload;
 pub(crate) mod avatars;
 pub(crate) mod bulk;
 pub(crate) mod catalog;
+pub(crate) mod custom_fields;
 pub(crate) mod followers;
 pub(crate) mod integrations;
 pub(crate) mod links;

@@ -23,6 +23,7 @@ use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
+use helpdesk_core::domain::FieldKey;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -131,7 +132,7 @@ fn sla_fields(sla: Option<&helpdesk_core::TicketSla>) -> [String; 4] {
     [sla.policy.clone(), name(TargetKind::FirstResponse), name(TargetKind::NextResponse), name(TargetKind::Resolution)]
 }
 
-fn csv_row(t: &Ticket, sla: Option<&[String; 4]>) -> String {
+fn csv_row(t: &Ticket, sla: Option<&[String; 4]>, keys: &[FieldKey]) -> String {
     let opt = |v: Option<String>| v.unwrap_or_default();
     let fields = [
         t.number.to_string(),
@@ -154,8 +155,9 @@ fn csv_row(t: &Ticket, sla: Option<&[String; 4]>) -> String {
         opt(t.satisfaction.as_ref().map(|s| s.rated_at.to_rfc3339())),
         helpdesk_core::domain::Tag::join(&t.tags),
     ];
+    let custom: Vec<String> = keys.iter().map(|k| t.fields.get(k).map_or_else(String::new, |v| v.display())).collect();
     let mut line = String::new();
-    for (i, f) in fields.iter().chain(sla.into_iter().flatten()).enumerate() {
+    for (i, f) in fields.iter().chain(sla.into_iter().flatten()).chain(custom.iter()).enumerate() {
         if i > 0 {
             line.push(',');
         }
@@ -174,7 +176,7 @@ async fn export_csv(
     c: Caller,
     ApiQuery(p): ApiQuery<TicketListParams>,
 ) -> ApiResult<Response> {
-    csv_export(&s, &c.principal, ticket_query(p, c.principal.user().map(|u| u.id), s.desk().now())?)
+    csv_export(&s, &c.principal, ticket_query(&s, &c.principal, p).await?)
 }
 
 /// Rows with the service-level columns: each ticket's history read (16 at a time) and its
@@ -182,15 +184,16 @@ async fn export_csv(
 async fn sla_rows(
     desk: helpdesk_core::HelpDesk,
     tickets: Vec<Ticket>,
+    keys: std::sync::Arc<Vec<FieldKey>>,
 ) -> Result<String, helpdesk_core::ports::StoreError> {
     use futures::{StreamExt as _, TryStreamExt as _};
     let rows: Vec<String> = futures::stream::iter(tickets)
         .map(move |t| {
-            let desk = desk.clone();
+            let (desk, keys) = (desk.clone(), keys.clone());
             async move {
                 let history = desk.store().history(t.id).await?;
                 let sla = desk.sla_of(&t, &history);
-                Ok::<_, helpdesk_core::ports::StoreError>(csv_row(&t, Some(&sla_fields(sla.as_ref()))))
+                Ok::<_, helpdesk_core::ports::StoreError>(csv_row(&t, Some(&sla_fields(sla.as_ref())), &keys))
             }
         })
         .buffered(16)
@@ -210,17 +213,34 @@ pub(crate) fn csv_export(s: &AppState, principal: &Principal, mut q: TicketQuery
         query: TicketQuery,
         done: bool,
         header_sent: bool,
+        /// The custom fields' columns (every definition, retired ones too).
+        keys: std::sync::Arc<Vec<FieldKey>>,
     }
-    let start = Export { state: s.clone(), principal: principal.clone(), query: q, done: false, header_sent: false };
+    let start = Export {
+        state: s.clone(),
+        principal: principal.clone(),
+        query: q,
+        done: false,
+        header_sent: false,
+        keys: Default::default(),
+    };
     let stream = futures::stream::unfold(start, |mut e| async move {
         let with_sla = !e.state.desk().sla_rules().is_empty();
         if !e.header_sent {
             e.header_sent = true;
-            let header = if with_sla {
-                CSV_HEADER.replace("\r\n", &format!("{CSV_SLA_HEADER}\r\n"))
-            } else {
-                CSV_HEADER.to_owned()
+            let book = match e.state.desk().custom_fields(&e.principal).await {
+                Ok(settings) => settings.book,
+                Err(err) => return Some((Err(std::io::Error::other(err.to_string())), Export { done: true, ..e })),
             };
+            e.keys = std::sync::Arc::new(book.fields.iter().map(|f| f.key).collect());
+            let mut columns = CSV_HEADER.trim_end().to_owned();
+            if with_sla {
+                columns.push_str(CSV_SLA_HEADER);
+            }
+            for k in e.keys.iter() {
+                columns.push_str(&format!(",field.{k}"));
+            }
+            let header = columns + "\r\n";
             return Some((Ok::<_, std::io::Error>(header), e));
         }
         if e.done {
@@ -230,7 +250,7 @@ pub(crate) fn csv_export(s: &AppState, principal: &Principal, mut q: TicketQuery
             Ok(page) => {
                 let next = page.next;
                 let chunk: String = if with_sla {
-                    match sla_rows(e.state.desk().clone(), page.items).await {
+                    match sla_rows(e.state.desk().clone(), page.items, e.keys.clone()).await {
                         Ok(rows) => rows,
                         Err(err) => {
                             tracing::warn!(error = %err, "CSV export ended early");
@@ -238,7 +258,7 @@ pub(crate) fn csv_export(s: &AppState, principal: &Principal, mut q: TicketQuery
                         }
                     }
                 } else {
-                    page.items.iter().map(|t| csv_row(t, None)).collect()
+                    page.items.iter().map(|t| csv_row(t, None, &e.keys)).collect()
                 };
                 match next {
                     Some(c) => e.query.cursor = Some(c),

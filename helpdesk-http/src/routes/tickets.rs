@@ -2,6 +2,8 @@
 //! paging, get (with `ETag`), edit within the field rules (`If-Match`), one route per
 //! lifecycle action, history, and public and internal comments.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -10,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use helpdesk_core::domain::{CategoryKey, DepartmentKey, Priority, Tag, TicketNumber, TicketStatus, UserId};
 use helpdesk_core::lifecycle::Action;
 use helpdesk_core::model::Ticket;
+use helpdesk_core::policy::Principal;
 use helpdesk_core::ports::{AssigneeFilter, SortDirection, TicketQuery, TicketSort, TicketSortField};
 use helpdesk_core::{ActionRequest, NewTicket, TicketEdit};
 use serde::{Deserialize, Serialize};
@@ -73,6 +76,11 @@ pub struct NewTicketBody {
     /// Requested date (not in the past).
     #[serde(default)]
     pub scheduled_date: Option<NaiveDate>,
+    /// Custom field values by key (`GET /custom-fields`): the requester sets the fields meant
+    /// for them (`requester_sets`), and every required one of those; staff any.
+    #[serde(default)]
+    #[schema(value_type = HashMap<String, super::custom_fields::CustomFieldValue>)]
+    pub fields: BTreeMap<String, serde_json::Value>,
 }
 
 /// File a ticket. With `Idempotency-Key`, a retry returns the same ticket.
@@ -91,6 +99,7 @@ async fn create_ticket(
         sub_category: b.sub_category,
         description: b.description,
         scheduled_date: b.scheduled_date,
+        fields: b.fields,
     };
     let t = s.desk().create_ticket(&c.principal, n, key.0.as_deref()).await?;
     Ok(reply(&s, &c, StatusCode::CREATED, t))
@@ -135,6 +144,10 @@ pub struct TicketListParams {
     /// follow instead of their own).
     #[param(pattern = "^\\s*(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\\s*$")]
     pub follower: Option<String>,
+    /// Custom field filters, a JSON object of field keys and the values wanted, e.g.
+    /// `{"site":"Lisbon","vip":true}` (a multiple choice: the options that must all be
+    /// chosen). Internal fields for staff only.
+    pub fields: Option<String>,
     /// `breached`: only tickets with a running service-level target past its due time
     /// (staff only).
     #[param(schema_with = crate::openapi::sla_filter_schema)]
@@ -142,9 +155,10 @@ pub struct TicketListParams {
     /// Only tickets whose earliest running service-level target falls due before this
     /// (RFC 3339; staff only).
     pub due_before: Option<DateTime<Utc>>,
-    /// `created` (default), `updated`, `priority`, `number` or `due` (the earliest running
+    /// `created` (default), `updated`, `priority`, `number`, `due` (the earliest running
     /// service-level target's due time, soonest first by default; lists only tickets with one
-    /// running; staff only).
+    /// running; staff only), or `field:<key>` for a number, date or checkbox custom field
+    /// (tickets without a value come last in ascending order).
     #[param(schema_with = crate::openapi::sort_schema)]
     pub sort: Option<String>,
     /// `desc` (default) or `asc`.
@@ -179,8 +193,35 @@ fn list<T>(
         .collect()
 }
 
-/// The query of list parameters `p`, asked by `me` (what `follower=me` names) at `now`.
-pub(crate) fn ticket_query(p: TicketListParams, me: Option<UserId>, now: DateTime<Utc>) -> ApiResult<TicketQuery> {
+/// The query of list parameters `p`, asked by `principal` (`follower=me` names them);
+/// custom field filters and sorts are checked against the definitions they see.
+pub(crate) async fn ticket_query(
+    s: &AppState,
+    principal: &Principal,
+    mut p: TicketListParams,
+) -> ApiResult<TicketQuery> {
+    let fields = match p.fields.take().as_deref().map(str::trim) {
+        None | Some("") => Vec::new(),
+        Some(json) => {
+            let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(json)
+                .map_err(|_| helpdesk_core::Error::from(super::custom_fields::bad_filter()))?;
+            s.desk().field_filters(principal, &map).await?
+        }
+    };
+    let sort_field = match p.sort.as_deref().and_then(|s| s.strip_prefix("field:")) {
+        Some(key) => Some(s.desk().sort_field(principal, key.trim()).await?),
+        None => None,
+    };
+    let mut q = parsed_query(p, principal.user().map(|u| u.id), s.desk().now())?;
+    q.fields = fields;
+    if let Some(k) = sort_field {
+        q.sort.field = TicketSortField::Field(k);
+    }
+    Ok(q)
+}
+
+/// The query of the built-in list parameters, asked by `me` at `now`.
+fn parsed_query(p: TicketListParams, me: Option<UserId>, now: DateTime<Utc>) -> ApiResult<TicketQuery> {
     let statuses = list("status", p.status.as_deref(), |s| s.parse::<TicketStatus>())?;
     let priorities = list("priority", p.priority.as_deref(), Priority::parse)?;
     let departments = list("department", p.department.as_deref(), |s| DepartmentKey::parse_field("department", s))?;
@@ -204,7 +245,15 @@ pub(crate) fn ticket_query(p: TicketListParams, me: Option<UserId>, now: DateTim
         Some("priority") => TicketSortField::Priority,
         Some("number") => TicketSortField::Number,
         Some("due") => TicketSortField::Due,
-        Some(_) => return Err(ApiError::field("sort", "invalid", "one of: created, updated, priority, number, due")),
+        // Checked and set by `ticket_query`.
+        Some(f) if f.starts_with("field:") => TicketSortField::Created,
+        Some(_) => {
+            return Err(ApiError::field(
+                "sort",
+                "invalid",
+                "one of: created, updated, priority, number, due, field:<key>",
+            ));
+        }
     };
     let due_before = match p.sla.as_deref().map(str::trim) {
         None | Some("") => p.due_before,
@@ -233,6 +282,7 @@ pub(crate) fn ticket_query(p: TicketListParams, me: Option<UserId>, now: DateTim
         tags_all: Tag::parse_list("tags_all", p.tags_all.as_deref().unwrap_or(""))
             .map_err(helpdesk_core::Error::from)?,
         follower,
+        fields: Vec::new(),
         sort: TicketSort { field, direction },
         cursor: cursor(p.cursor.as_deref())?,
         limit: page_size(p.limit)?,
@@ -247,7 +297,7 @@ async fn list_tickets(
     c: Caller,
     ApiQuery(p): ApiQuery<TicketListParams>,
 ) -> ApiResult<Json<TicketPage>> {
-    let q = ticket_query(p, c.principal.user().map(|u| u.id), s.desk().now())?;
+    let q = ticket_query(&s, &c.principal, p).await?;
     let page = s.desk().list_tickets(&c.principal, &q).await?;
     Ok(Json(TicketPage {
         items: page.items.into_iter().map(|t| (&s.desk().view(&c.principal, t)).into()).collect(),
@@ -291,6 +341,9 @@ pub struct TicketEditBody {
     pub add_tags: Option<Vec<String>>,
     /// Tags to take away, leaving the others alone (staff).
     pub remove_tags: Option<Vec<String>>,
+    /// Custom field values by key (staff), `null` clearing one; the fields left out stay.
+    #[schema(value_type = Option<HashMap<String, super::custom_fields::CustomFieldValue>>)]
+    pub fields: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 fn some_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<NaiveDate>>, D::Error> {
@@ -325,6 +378,7 @@ async fn edit_ticket(
         tags: b.tags,
         add_tags: b.add_tags.unwrap_or_default(),
         remove_tags: b.remove_tags.unwrap_or_default(),
+        fields: b.fields.unwrap_or_default(),
     };
     let t = s.desk().edit_ticket(&c.principal, &number(&n)?, edit, if_match.0).await.map_err(|e| if_match.error(e))?;
     Ok(reply(&s, &c, StatusCode::OK, t))

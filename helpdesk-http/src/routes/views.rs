@@ -55,13 +55,14 @@ fn sort_field(s: &str) -> Option<TicketSortField> {
     })
 }
 
-fn sort_name(f: TicketSortField) -> &'static str {
+fn sort_name(f: TicketSortField) -> String {
     match f {
-        TicketSortField::Created => "created",
-        TicketSortField::Updated => "updated",
-        TicketSortField::Priority => "priority",
-        TicketSortField::Number => "number",
-        TicketSortField::Due => "due",
+        TicketSortField::Created => "created".into(),
+        TicketSortField::Updated => "updated".into(),
+        TicketSortField::Priority => "priority".into(),
+        TicketSortField::Number => "number".into(),
+        TicketSortField::Due => "due".into(),
+        TicketSortField::Field(k) => format!("field:{k}"),
     }
 }
 

@@ -65,6 +65,9 @@ struct Filters {
     after: Option<String>,
     /// The saved view these filters came from (kept in the addresses it makes).
     view: String,
+    /// Custom field filters (`field.<key>=value`), checked against the definitions by
+    /// [`with_fields`].
+    fields: Vec<(String, String)>,
 }
 
 impl Filters {
@@ -91,7 +94,14 @@ impl Filters {
                 "q" => f.q = v.to_owned(),
                 "tag" => f.tag = v.to_owned(),
                 "sla" if v == "breached" => f.sla = v.to_owned(),
-                "sort" if ["created", "updated", "priority", "number", "due"].contains(&v) => f.sort = v.to_owned(),
+                "sort"
+                    if ["created", "updated", "priority", "number", "due"].contains(&v) || v.starts_with("field:") =>
+                {
+                    f.sort = v.to_owned()
+                }
+                k if k.starts_with("field.") && !v.is_empty() => {
+                    f.fields.push((k.trim_start_matches("field.").to_owned(), v.to_owned()))
+                }
                 "order" if v == "asc" || v == "desc" => f.order = v.to_owned(),
                 "after" => f.after = Some(v.to_owned()),
                 "view" => f.view = v.to_owned(),
@@ -126,6 +136,9 @@ impl Filters {
             if !v.is_empty() {
                 parts.push(format!("{k}={}", encode(v)));
             }
+        }
+        for (k, v) in &self.fields {
+            parts.push(format!("field.{}={}", encode(k), encode(v)));
         }
         if self.sort != "created" {
             parts.push(format!("sort={}", self.sort));
@@ -171,6 +184,7 @@ impl Filters {
             assignee,
             requester,
             follower: None,
+            fields: Vec::new(),
             created_from: date(&self.from, "from")?,
             // "to" is the last day included.
             created_to: date(&self.to, "to")?.map(|t| t + chrono::Duration::days(1)),
@@ -197,14 +211,30 @@ impl Filters {
     }
 }
 
-/// The list query of the queue's address parameters (every filter, dates and requester
-/// included; no cursor), or the name of the filter that is wrong.
-pub(crate) fn query_of(
-    params: &[(String, String)],
-    me: UserId,
-    now: DateTime<Utc>,
-) -> Result<TicketQuery, &'static str> {
-    Filters { after: None, ..Filters::parse(params) }.query(me, now)
+/// `q` with the custom field filters and sort of `f` (`field.<key>=value`, `sort=field:<key>`)
+/// checked against the definitions the person sees.
+async fn with_fields(
+    s: &AppState,
+    who: &PageUser,
+    f: &Filters,
+    mut q: TicketQuery,
+) -> helpdesk_core::Result<TicketQuery> {
+    if !f.fields.is_empty() {
+        let map = f.fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        q.fields = s.desk().field_filters(&who.principal, &map).await?;
+    }
+    if let Some(key) = f.sort.strip_prefix("field:") {
+        q.sort.field = TicketSortField::Field(s.desk().sort_field(&who.principal, key).await?);
+    }
+    Ok(q)
+}
+
+/// The list query of the queue's address parameters (every filter, dates, requester and
+/// custom fields included; no cursor), or what is wrong with them.
+pub(crate) async fn query_of(s: &AppState, who: &PageUser, params: &[(String, String)]) -> Result<TicketQuery, String> {
+    let f = Filters { after: None, ..Filters::parse(params) };
+    let q = f.query(who.user.id, s.desk().now()).map_err(|field| format!("The filter “{field}” is not understood."))?;
+    with_fields(s, who, &f, q).await.map_err(|e| ApiError::from(e).detail)
 }
 
 /// A status chip above the queue: its count and the view of that status alone.
@@ -372,6 +402,12 @@ pub(crate) async fn queue(
             (q, Some(format!("The filter “{field}” is not understood; showing the open work instead.")))
         }
     };
+    let (query, error) = match with_fields(&s, &who, &f, query.clone()).await {
+        Ok(q) => (q, error),
+        Err(e) => {
+            (query, error.or(Some(format!("{} Showing the tickets without that filter.", ApiError::from(e).detail))))
+        }
+    };
     let error = error.or(view_error);
     let desk = s.desk();
     let loaded = async {
@@ -472,13 +508,9 @@ pub(crate) async fn export(
     if who.user.role != helpdesk_core::domain::Role::Admin {
         return error_page(StatusCode::NOT_FOUND, Layout::of(&s, &who), "There is no page at this address.");
     }
-    match Filters::parse(&pairs).query(who.user.id, s.desk().now()) {
+    match query_of(&s, &who, &pairs).await {
         Ok(q) => crate::routes::reports::csv_export(&s, &who.principal, q).unwrap_or_else(IntoResponse::into_response),
-        Err(field) => error_page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Layout::of(&s, &who),
-            &format!("The filter “{field}” is not understood."),
-        ),
+        Err(why) => error_page(StatusCode::UNPROCESSABLE_ENTITY, Layout::of(&s, &who), &why),
     }
 }
 

@@ -86,9 +86,9 @@ pub(crate) async fn bulk(
     let done = if every {
         // The view's filters as the form carried them (the queue's own address parameters).
         let params: Vec<(String, String)> = serde_urlencoded::from_str(field("filters")).unwrap_or_default();
-        match super::desk::query_of(&params, who.user.id, s.desk().now()) {
+        match super::desk::query_of(&s, &who, &params).await {
             Ok(query) => s.desk().bulk_change_matching(&who.principal, &query, &change, key).await,
-            Err(field) => return refuse(&format!("The filter “{field}” is not understood; nothing was changed.")),
+            Err(why) => return refuse(&format!("{why} Nothing was changed.")),
         }
     } else {
         s.desk().bulk_change(&who.principal, &numbers, &change, key).await

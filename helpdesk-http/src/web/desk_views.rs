@@ -100,13 +100,14 @@ pub(crate) fn params_of(view: &SavedView) -> Vec<(String, String)> {
         p.push(("sla".into(), "breached".into()));
     }
     let sort = match f.sort.field {
-        TicketSortField::Created => "created",
-        TicketSortField::Updated => "updated",
-        TicketSortField::Priority => "priority",
-        TicketSortField::Number => "number",
-        TicketSortField::Due => "due",
+        TicketSortField::Created => "created".to_owned(),
+        TicketSortField::Updated => "updated".to_owned(),
+        TicketSortField::Priority => "priority".to_owned(),
+        TicketSortField::Number => "number".to_owned(),
+        TicketSortField::Due => "due".to_owned(),
+        TicketSortField::Field(k) => format!("field:{k}"),
     };
-    p.push(("sort".into(), sort.into()));
+    p.push(("sort".into(), sort));
     p.push(("order".into(), if f.sort.direction == SortDirection::Asc { "asc" } else { "desc" }.into()));
     p.push(("view".into(), view.id.to_string()));
     p
@@ -142,7 +143,10 @@ fn filter_of(params: &[(String, String)]) -> ViewFilter {
                     "priority" => TicketSortField::Priority,
                     "number" => TicketSortField::Number,
                     "due" => TicketSortField::Due,
-                    _ => TicketSortField::Created,
+                    f => f
+                        .strip_prefix("field:")
+                        .and_then(|k| helpdesk_core::domain::FieldKey::parse_field("sort", k).ok())
+                        .map_or(TicketSortField::Created, TicketSortField::Field),
                 }
             }
             "order" => f.sort.direction = if v == "asc" { SortDirection::Asc } else { SortDirection::Desc },

@@ -53,6 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     sub_category: "vpn".into(),
                     description: "multi-process test".into(),
                     scheduled_date: None,
+                    fields: Default::default(),
                 };
                 let t = desk.create_ticket(&admin, new, None).await.map_err(|e| e.to_string())?;
                 created.push(t.number.to_string());

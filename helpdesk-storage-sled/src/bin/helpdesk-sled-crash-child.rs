@@ -63,6 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     sub_category: "laptop".into(),
                     description: "crash test".into(),
                     scheduled_date: None,
+                    fields: Default::default(),
                 };
                 let Ok(t) = desk.create_ticket(&admin, new, Some(&format!("w{worker}-{i}"))).await else { continue };
                 ack(t.number.as_str(), t.version);
