@@ -108,9 +108,9 @@ async fn admins_define_fields_tickets_carry_typed_values_and_lists_filter_and_so
             .replace(']', "%5D")
     };
     let r = list(&coord, &format!("fields={}", enc(r#"{"site":"berlin"}"#))).await;
-    assert_eq!(numbers(&r), [first.clone()], "{:?}", r.body);
+    assert_eq!(numbers(&r), vec![first.clone()], "{:?}", r.body);
     let r = list(&coord, &format!("fields={}", enc(r#"{"os":["mac"]}"#))).await;
-    assert_eq!(numbers(&r), [second.clone()]);
+    assert_eq!(numbers(&r), vec![second.clone()]);
     let r = list(&coord, "sort=field:cost&order=asc").await;
     assert_eq!(numbers(&r), [first.clone(), second.clone()]);
     let r = list(&coord, "sort=field:site").await;

@@ -192,6 +192,7 @@ impl HelpDesk {
 
     /// Applies field edits (`null` clears) to `next`, after the policy allowed each field;
     /// records each change as `fields.<key>`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn edit_fields(
         &self,
         principal: &Principal,
@@ -252,7 +253,7 @@ impl HelpDesk {
         if pairs.is_empty() {
             return Ok(Vec::new());
         }
-        let book = self.fields_for(pairs.iter().map(|(k, _)| k.as_str())).await?;
+        let book = self.fields_for(pairs.keys().map(String::as_str)).await?;
         let staff = principal.is_staff();
         let mut errs = ValidationErrors::new();
         let mut out = Vec::new();
