@@ -180,9 +180,7 @@ pub(crate) struct ActionForm {
     force: String,
 }
 
-fn not_found(s: &AppState, who: &PageUser) -> Response {
-    error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.")
-}
+use super::tickets::missing as not_found;
 
 async fn confirm_page(
     s: &AppState,

@@ -285,6 +285,10 @@ struct DeskView {
     categories: Vec<Choice>,
     assignees: Vec<Choice>,
     f: Filters,
+    /// A filter control per custom field in use.
+    field_filters: Vec<super::fields::FieldInput>,
+    /// The custom fields the queue sorts by: (`field:<key>`, label).
+    sort_fields: Vec<(String, String)>,
     rows: Vec<QueueRow>,
     next: Option<String>,
     error: Option<String>,
@@ -433,6 +437,25 @@ pub(crate) async fn queue(
             href: Filters { statuses: vec![*st], after: None, ..f.clone() }.href(None),
         })
         .collect();
+    let book = s.desk().custom_fields(&who.principal).await.map(|x| x.book).unwrap_or_default();
+    let mut typed = super::fields::Posted::new();
+    for (k, v) in &f.fields {
+        typed.entry(k.clone()).or_default().push(v.clone());
+    }
+    let field_filters = super::fields::inputs(
+        &book.active().collect::<Vec<_>>(),
+        &Default::default(),
+        Some(&typed),
+        &Default::default(),
+    )
+    .into_iter()
+    .map(|mut i| {
+        i.id = format!("f-{}", i.id);
+        i
+    })
+    .collect();
+    let sort_fields =
+        book.active().filter(|d| d.kind.sorts()).map(|d| (format!("field:{}", d.key), d.label.clone())).collect();
     let catalog = &s.desk().options().catalog;
     let choice = |value: String, label: String, current: &str| Choice { selected: value == current, value, label };
     let view = DeskView {
@@ -493,6 +516,8 @@ pub(crate) async fn queue(
             ("due", "Due"),
         ],
         f,
+        field_filters,
+        sort_fields,
         error,
     };
     page(StatusCode::OK, &view)

@@ -2,6 +2,8 @@
 //! their fields, several files in the same form, and an idempotency key per rendered form so a
 //! double submit files once (and stores its files once).
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -38,11 +40,17 @@ struct FormErrors {
     subject: Option<String>,
     description: Option<String>,
     scheduled_date: Option<String>,
+    /// Custom fields' errors by `fields.<key>`.
+    fields: BTreeMap<String, String>,
 }
 
 impl FormErrors {
     fn is_empty(&self) -> bool {
-        self.category.is_none() && self.subject.is_none() && self.description.is_none() && self.scheduled_date.is_none()
+        self.category.is_none()
+            && self.subject.is_none()
+            && self.description.is_none()
+            && self.scheduled_date.is_none()
+            && self.fields.is_empty()
     }
 }
 
@@ -57,6 +65,8 @@ struct NewTicketView {
     description: String,
     scheduled_date: String,
     errors: FormErrors,
+    /// The custom fields the requester sets.
+    field_inputs: Vec<super::fields::FieldInput>,
     files_hint: String,
     /// Files were chosen but the ticket was refused: browsers cannot keep them in the form.
     files_again: bool,
@@ -70,6 +80,8 @@ pub(crate) struct NewTicketForm {
     subject: String,
     description: String,
     scheduled_date: String,
+    /// Custom field values as typed.
+    fields: super::fields::Posted,
 }
 
 /// The catalogue as one grouped list of `category/sub-category` choices.
@@ -90,7 +102,7 @@ pub(crate) fn kind_groups(s: &AppState) -> Vec<KindGroup> {
         .collect()
 }
 
-fn new_ticket_page(
+async fn new_ticket_page(
     s: &AppState,
     who: &PageUser,
     f: NewTicketForm,
@@ -99,6 +111,9 @@ fn new_ticket_page(
     status: StatusCode,
 ) -> Response {
     let groups = kind_groups(s);
+    let book = s.desk().custom_fields(&who.principal).await.map(|f| f.book).unwrap_or_default();
+    let defs: Vec<_> = book.active().filter(|d| d.requester_sets && !d.internal).collect();
+    let field_inputs = super::fields::inputs(&defs, &Default::default(), Some(&f.fields), &errors.fields);
     let idempotency_key =
         if f.idempotency_key.is_empty() { uuid::Uuid::new_v4().to_string() } else { f.idempotency_key };
     let view = NewTicketView {
@@ -110,6 +125,7 @@ fn new_ticket_page(
         description: f.description,
         scheduled_date: f.scheduled_date,
         errors,
+        field_inputs,
         files_hint: super::attachments::files_hint(s),
         files_again,
     };
@@ -117,7 +133,7 @@ fn new_ticket_page(
 }
 
 pub(crate) async fn new_ticket_form(State(s): State<AppState>, who: PageUser) -> Response {
-    new_ticket_page(&s, &who, NewTicketForm::default(), FormErrors::default(), false, StatusCode::OK)
+    new_ticket_page(&s, &who, NewTicketForm::default(), FormErrors::default(), false, StatusCode::OK).await
 }
 
 /// Files the ticket of a form (once per idempotency key), or says what is wrong with it.
@@ -139,6 +155,11 @@ async fn file_from_form(s: &AppState, who: &PageUser, f: &NewTicketForm) -> Resu
     }
     let mut new = NewTicket::new(f.subject.clone(), category, sub_category, f.description.clone());
     new.scheduled_date = scheduled_date;
+    if !f.fields.is_empty() {
+        let book = s.desk().custom_fields(&who.principal).await.map(|f| f.book).unwrap_or_default();
+        let defs: Vec<_> = book.active().collect();
+        new.fields = super::fields::given_values(&defs, &f.fields);
+    }
     let key = (!f.idempotency_key.is_empty()).then_some(f.idempotency_key.as_str());
     s.desk().file_ticket(&who.principal, new, key).await.map_err(|e| {
         let e = ApiError::from(e);
@@ -146,6 +167,10 @@ async fn file_from_form(s: &AppState, who: &PageUser, f: &NewTicketForm) -> Resu
             errors.description = Some(e.detail.clone());
         }
         for fe in &e.errors {
+            if fe.field.starts_with("fields.") {
+                errors.fields.entry(fe.field.clone()).or_insert_with(|| fe.message.clone());
+                continue;
+            }
             let slot = match fe.field.as_str() {
                 "category" | "sub_category" => &mut errors.category,
                 "subject" => &mut errors.subject,
@@ -192,6 +217,12 @@ pub(crate) async fn create_ticket(
                 "subject" => f.subject = value,
                 "description" => f.description = value,
                 "scheduled_date" => f.scheduled_date = value,
+                k if k.starts_with("field.") => {
+                    let e = f.fields.entry(k.trim_start_matches("field.").to_owned()).or_default();
+                    if !value.trim().is_empty() {
+                        e.push(value);
+                    }
+                }
                 _ => {}
             }
             continue;
@@ -201,7 +232,7 @@ pub(crate) async fn create_ticket(
             match file_from_form(&s, &who, &f).await {
                 Ok(x) => filed = Some(x),
                 Err(errors) => {
-                    return new_ticket_page(&s, &who, f, errors, chosen, StatusCode::UNPROCESSABLE_ENTITY);
+                    return new_ticket_page(&s, &who, f, errors, chosen, StatusCode::UNPROCESSABLE_ENTITY).await;
                 }
             }
         }
@@ -213,7 +244,9 @@ pub(crate) async fn create_ticket(
         Some(x) => x,
         None => match file_from_form(&s, &who, &f).await {
             Ok(x) => x,
-            Err(errors) => return new_ticket_page(&s, &who, f, errors, false, StatusCode::UNPROCESSABLE_ENTITY),
+            Err(errors) => {
+                return new_ticket_page(&s, &who, f, errors, false, StatusCode::UNPROCESSABLE_ENTITY).await;
+            }
         },
     };
     let number = filed.ticket.number.to_string();

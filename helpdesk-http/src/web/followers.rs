@@ -13,7 +13,6 @@ use serde::Deserialize;
 use super::pages::form_allowed;
 use super::session::PageUser;
 use super::tickets::{Retyped, render_ticket};
-use super::{Layout, error_page};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -25,9 +24,7 @@ pub(crate) struct FollowerForm {
     email: String,
 }
 
-fn not_found(s: &AppState, who: &PageUser) -> Response {
-    error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.")
-}
+use super::tickets::missing as not_found;
 
 /// `POST /tickets/{number}/followers`: adds the colleague with this address.
 pub(crate) async fn add(

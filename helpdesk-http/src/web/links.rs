@@ -14,13 +14,11 @@ use serde::Deserialize;
 use super::pages::{form_allowed, status_label};
 use super::session::PageUser;
 use super::tickets::{Retyped, render_ticket};
-use super::{Layout, error_page, page};
+use super::{Layout, page};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn not_found(s: &AppState, who: &PageUser) -> Response {
-    error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.")
-}
+use super::tickets::missing as not_found;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct LinkForm {

@@ -20,6 +20,8 @@ mod charts;
 mod desk;
 mod desk_bulk;
 mod desk_views;
+mod field_defs;
+mod fields;
 mod filing;
 mod followers;
 mod integrations;
@@ -120,6 +122,8 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/desk/views/{id}/{action}", axum::routing::post(desk_views::change))
         .route("/reports", get(reports::reports))
         .route("/macros", get(macros::macros).post(macros::create))
+        .route("/fields", get(field_defs::list).post(field_defs::create))
+        .route("/fields/{key}", get(field_defs::edit_form).post(field_defs::update))
         .route("/macros/{id}", get(macros::edit_form).post(macros::update))
         .route("/macros/{id}/delete", axum::routing::post(macros::delete))
         .route("/tickets/{number}/macro", get(macros::preview).post(macros::apply))
@@ -166,6 +170,7 @@ pub(crate) fn router(upload_limit: usize) -> Router<AppState> {
         .route("/avatars/{id}", get(profile::avatar))
         .route("/tickets/{number}/edit", axum::routing::post(actions::edit))
         .route("/tickets/{number}/tags", axum::routing::post(actions::tags))
+        .route("/tickets/{number}/fields", axum::routing::post(fields::save))
         .route("/tickets/{number}/followers", axum::routing::post(followers::add))
         .route("/tickets/{number}/links", axum::routing::post(links::add))
         .route("/tickets/{number}/links/{other}/remove", axum::routing::post(links::remove))

@@ -3,6 +3,8 @@
 //! all through core's use cases, which decide what this visitor may see (another employee's
 //! ticket is not found, an internal note does not exist for an employee).
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -89,6 +91,10 @@ struct TicketPageView {
     tags: Vec<(String, Option<String>)>,
     /// The viewer may add and remove tags.
     can_tag: bool,
+    /// The custom field values the viewer sees.
+    field_facts: Vec<super::fields::FieldFact>,
+    /// Staff's inputs of the custom fields in use (empty for others).
+    field_inputs: Vec<super::fields::FieldInput>,
     /// The macros staff may apply here: (id, name).
     macros: Vec<(String, String)>,
     /// Who follows the ticket.
@@ -450,6 +456,20 @@ pub(crate) enum Retyped {
     Follower { email: String, error: String },
     /// The form linking another ticket.
     Link { kind: String, ticket: String, error: String },
+    /// The custom fields' form, with its errors by `fields.<key>`.
+    Fields { posted: super::fields::Posted, errors: BTreeMap<String, String> },
+}
+
+/// The page for a ticket that does not exist or that the visitor may not see (the same
+/// words for both: a page never tells whether someone else's ticket exists).
+pub(crate) fn missing(s: &AppState, who: &PageUser) -> Response {
+    error_page(StatusCode::NOT_FOUND, Layout::of(s, who), "There is no such ticket of yours.")
+}
+
+/// The page for a failure of core (its status and words).
+pub(crate) fn failed(s: &AppState, who: &PageUser, e: helpdesk_core::Error) -> Response {
+    let e = ApiError::from(e);
+    error_page(e.status, Layout::of(s, who), &e.detail)
 }
 
 /// The ticket page, with an optional message on top and a form sent back with its error.
@@ -464,7 +484,9 @@ pub(crate) async fn render_ticket(
     let (mut comment, mut comment_error, mut follower_email, mut follower_error) =
         (String::new(), None, String::new(), None);
     let (mut link_kind, mut link_ticket, mut link_error) = (String::new(), String::new(), None);
+    let (mut fields_posted, mut field_errors) = (None, BTreeMap::new());
     match retyped {
+        Retyped::Fields { posted, errors } => (fields_posted, field_errors) = (Some(posted), errors),
         Retyped::Nothing => {}
         Retyped::Comment { body, error } => (comment, comment_error) = (body, Some(error)),
         Retyped::Follower { email, error } => (follower_email, follower_error) = (email, Some(error)),
@@ -482,6 +504,10 @@ pub(crate) async fn render_ticket(
             }
         };
     let t = view.ticket;
+    let book = match s.desk().custom_fields(&who.principal).await {
+        Ok(f) => f.book,
+        Err(e) => return failed(s, who, e),
+    };
     // A merged ticket is a pointer: those who may see where it went are sent there.
     if let Some(into) = &t.merged_into
         && s.desk().ticket(&who.principal, into).await.is_ok()
@@ -511,7 +537,8 @@ pub(crate) async fn render_ticket(
         ("Queue", "/desk")
     };
     let layout = Layout::of(s, who).flash(flash).trail(&[(list.0, Some(list.1)), (&number_text, None)]);
-    let staff = (who.user.role.is_staff() && view.sees_internal).then(|| {
+    let is_staff_view = who.user.role.is_staff() && view.sees_internal;
+    let staff = is_staff_view.then(|| {
         let requester = people.iter().find(|p| p.id == t.requester);
         StaffFacts {
             requester: requester.map_or_else(|| "(unknown)".to_owned(), |p| p.name.clone()),
@@ -602,6 +629,12 @@ pub(crate) async fn render_ticket(
             })
             .collect(),
         can_tag: view.can_tag,
+        field_facts: super::fields::facts(&book, &t.fields),
+        field_inputs: if is_staff_view && !t.status.is_terminal() {
+            super::fields::inputs(&book.active().collect::<Vec<_>>(), &t.fields, fields_posted.as_ref(), &field_errors)
+        } else {
+            Vec::new()
+        },
         macros,
         followers: t
             .followers
