@@ -1934,3 +1934,120 @@ async fn a_coordinator_links_tickets_and_merges_a_duplicate_after_confirming() {
     let p = send(&app, Method::GET, &format!("/tickets/{a}?merged={dup}"), Some(&theirs), None, &[]).await;
     assert!(p.html.contains(&format!("{dup} was merged into this ticket")), "{}", p.html);
 }
+
+/// Custom fields from the pages: an admin adds fields on the Ticket fields page (a bad key
+/// comes back beside its input), the requester fills theirs in when filing (a required one
+/// left empty is said beside it), staff fill in the rest on the ticket (the internal one
+/// never reaches the requester's page), and the queue filters and sorts by them.
+#[tokio::test]
+async fn an_admin_defines_fields_requesters_and_staff_fill_them_in_and_the_queue_filters_by_them() {
+    let app = TestApp::new().await;
+    let (_, _) = app.user(1, "employee").await;
+    let (_, _) = app.user(2, "coordinator").await;
+    let admin = admin_cookie(&app).await;
+    let p = send(&app, Method::GET, "/integrations", Some(&admin), None, &[]).await;
+    assert!(p.html.contains("href=\"/fields\""), "the System page leads there");
+    let p = send(&app, Method::GET, "/fields", Some(&admin), None, &[]).await;
+    assert!(p.html.contains("No field yet"), "{}", p.html);
+    let csrf = csrf_of(&p.html);
+    let add = |fields: Vec<(&'static str, &'static str)>| {
+        let (app, admin, csrf) = (&app, admin.clone(), csrf.clone());
+        async move {
+            let version = send(app, Method::GET, "/fields", Some(&admin), None, &[]).await;
+            let v =
+                version.html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+            let mut all = vec![("csrf", csrf.as_str()), ("version", v.as_str())];
+            all.extend(fields);
+            post_form(app, "/fields", &admin, &all).await
+        }
+    };
+    let bad = add(vec![("key", "Site Name"), ("label", "Site"), ("kind", "choice"), ("options", "Lisbon")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.html.contains("id=\"key-error\"") && bad.html.contains("value=\"Site Name\""), "{}", bad.html);
+    let ok = add(vec![
+        ("key", "site"),
+        ("label", "Site"),
+        ("kind", "choice"),
+        ("options", "Lisbon\r\nBerlin\r\n"),
+        ("requester_sets", "on"),
+        ("required", "on"),
+    ])
+    .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.html);
+    let ok = add(vec![("key", "cost"), ("label", "Cost"), ("kind", "number"), ("internal", "on")]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.html);
+    let p = send(&app, Method::GET, "/fields?done=saved", Some(&admin), None, &[]).await;
+    assert!(p.html.contains("Field saved.") && p.html.contains("one choice: Lisbon, Berlin"), "{}", p.html);
+    assert!(p.html.contains("Staff (internal)") && p.html.contains("href=\"/fields/cost\""));
+
+    // The requester: the site is asked for (required), the cost is not offered.
+    let requester = sign_in(&app, "user1@example.com").await;
+    let form = send(&app, Method::GET, "/tickets/new", Some(&requester), None, &[]).await;
+    assert!(form.html.contains("name=\"field.site\"") && !form.html.contains("field.cost"), "{}", form.html);
+    let csrf = csrf_of(&form.html);
+    let file = |site: &'static str| {
+        let (app, cookie, csrf) = (&app, requester.clone(), csrf.clone());
+        async move {
+            let parts: Vec<(&str, Option<&str>, &[u8])> = vec![
+                ("csrf", None, csrf.as_bytes()),
+                ("idempotency_key", None, b""),
+                ("kind", None, b"hardware/laptop"),
+                ("subject", None, b"Dock flickers"),
+                ("description", None, b"Since the update."),
+                ("field.site", None, site.as_bytes()),
+            ];
+            send_multipart(app, "/tickets/new", &cookie, &parts).await
+        }
+    };
+    let refused = file("").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.html.contains("id=\"field-site-error\"") && refused.html.contains("Site is required"),
+        "{}",
+        refused.html
+    );
+    let filed = file("Berlin").await;
+    assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.html);
+    let to = filed.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_owned();
+    let n = to.trim_start_matches("/tickets/").split('?').next().unwrap().to_owned();
+
+    // Staff fill in the cost; a bad number comes back beside its input.
+    let coord = sign_in(&app, "user2@example.com").await;
+    let p = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&coord), None, &[]).await;
+    assert!(
+        p.html.contains("<dt>Site</dt><dd>Berlin")
+            && p.html.contains("action=\"/tickets/{n}/fields\"".replace("{n}", &n).as_str()),
+        "{}",
+        p.html
+    );
+    let csrf = csrf_of(&p.html);
+    let save = format!("/tickets/{n}/fields");
+    let bad =
+        post_form(&app, &save, &coord, &[("csrf", &csrf), ("field.site", "Berlin"), ("field.cost", "lots")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.html.contains("id=\"field-cost-error\"") && bad.html.contains("value=\"lots\""), "{}", bad.html);
+    let ok =
+        post_form(&app, &save, &coord, &[("csrf", &csrf), ("field.site", "Berlin"), ("field.cost", "129.50")]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.html);
+    let p = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&coord), None, &[]).await;
+    assert!(p.html.contains("<dt>Cost</dt><dd>129.5"), "{}", p.html);
+    let mine = send(&app, Method::GET, &format!("/tickets/{n}"), Some(&requester), None, &[]).await;
+    assert!(
+        mine.html.contains("<dt>Site</dt>") && !mine.html.contains("Cost") && !mine.html.contains("129.5"),
+        "{}",
+        mine.html
+    );
+    assert!(!mine.html.contains("name=\"field.site\""), "requesters do not edit fields after filing");
+
+    // The queue filters and sorts by them.
+    let q = send(&app, Method::GET, "/desk?field.site=Berlin&sort=field:cost", Some(&coord), None, &[]).await;
+    assert!(
+        q.html.contains(&format!("/tickets/{n}\"")) && q.html.contains("<option value=\"field:cost\" selected>"),
+        "{}",
+        q.html
+    );
+    let q = send(&app, Method::GET, "/desk?field.site=Lisbon", Some(&coord), None, &[]).await;
+    assert!(!q.html.contains(&format!("/tickets/{n}\"")), "{}", q.html);
+    let q = send(&app, Method::GET, "/desk?field.cost=abc", Some(&coord), None, &[]).await;
+    assert!(q.html.contains("Showing the tickets without that filter"), "{}", q.html);
+}
