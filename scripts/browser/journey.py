@@ -506,6 +506,55 @@ def run(j, base, data):
         check(number in desk.inner_text("main") and "on track" in desk.inner_text("main"),
               "the queue lists tickets due soonest with their service-level badge", desk)
         j.look(desk, "queue-due")
+
+        # The admin defines two ticket fields on the Ticket fields page (a bad key is refused
+        # beside its input); the coordinator fills them in on the ticket (a bad number is said
+        # beside it) and finds the ticket in the queue by one; the employee sees the site,
+        # never the internal cost.
+        fields_admin = browser.new_context(bypass_csp=True).new_page()
+        sign_in(fields_admin, base, ADMIN[0], ADMIN[1])
+        fields_admin.goto(base + "/integrations")
+        fields_admin.click("main >> text=define the ticket fields")
+        fields_admin.fill("#field-label", "Site")
+        fields_admin.fill("#field-key", "Site Name")
+        fields_admin.select_option("#field-kind", "choice")
+        fields_admin.fill("#field-options", "Lisbon\nBerlin\nOsaka")
+        fields_admin.check("input[name=requester_sets]")
+        fields_admin.click("form.field-form button[type=submit]")
+        check(fields_admin.locator("#key-error").count() == 1 and fields_admin.input_value("#field-key") == "Site Name",
+              "a bad field key is refused beside its input, the typing kept", fields_admin)
+        fields_admin.fill("#field-key", "site")
+        fields_admin.click("form.field-form button[type=submit]")
+        check("Field saved." in fields_admin.content(), "the field is added", fields_admin)
+        fields_admin.fill("#field-label", "Cost")
+        fields_admin.fill("#field-key", "cost")
+        fields_admin.select_option("#field-kind", "number")
+        fields_admin.check("input[name=internal]")
+        fields_admin.click("form.field-form button[type=submit]")
+        check("Staff (internal)" in fields_admin.inner_text("main table"), "an internal field is listed as staff's",
+              fields_admin)
+        j.look(fields_admin, "fields-admin")
+        fields_admin.context.close()
+        desk.goto(base + f"/tickets/{number}")
+        desk.select_option("#field-site", "Lisbon")
+        desk.fill("#field-cost", "lots")
+        desk.click("form[action$='/fields'] button[type=submit]")
+        check(desk.locator("#field-cost-error").count() == 1 and desk.input_value("#field-cost") == "lots",
+              "a bad number is said beside its input, the typing kept", desk)
+        desk.fill("#field-cost", "129.50")
+        desk.click("form[action$='/fields'] button[type=submit]")
+        facts = desk.inner_text("dl.facts")
+        check("Lisbon" in facts and "129.5" in facts, "the ticket shows the fields filled in", desk)
+        j.look(desk, "ticket-fields")
+        desk.goto(base + "/desk?field.site=Lisbon&sort=field:cost")
+        check(desk.locator(f"a[href='/tickets/{number}']").count() >= 1, "the queue finds the ticket by its site", desk)
+        j.look(desk, "queue-fields")
+        desk.goto(base + "/desk?field.site=Osaka")
+        check(desk.locator(f"a[href='/tickets/{number}']").count() == 0, "and not under another site", desk)
+        page.reload()
+        live_ready(page)
+        check("Lisbon" in page.inner_text("dl.facts") and "129.5" not in page.content() and "Cost" not in page.content(),
+              "the employee sees the site, never the internal cost", page)
         desk.goto(base + f"/tickets/{number}")
         live_ready(desk)
         page.wait_for_timeout(500)

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use helpdesk_core::model::FieldBook;
+
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -186,7 +188,7 @@ fn action_words(a: Action) -> &'static str {
 }
 
 /// One history event in words.
-fn event_words(e: &HistoryEvent, who: &PageUser, people: &[UserSummary]) -> String {
+fn event_words(e: &HistoryEvent, who: &PageUser, people: &[UserSummary], book: &FieldBook) -> String {
     match &e.kind {
         EventKind::Action { action } => action_words(*action).to_owned(),
         EventKind::Edited => {
@@ -196,6 +198,20 @@ fn event_words(e: &HistoryEvent, who: &PageUser, people: &[UserSummary]) -> Stri
                 && c.field == "tags"
             {
                 format!("Tags changed by {}: {}", who_wrote(&e.actor, who, people), tag_change_words(c))
+            } else if !e.changes.is_empty() && e.changes.iter().all(|c| c.field.starts_with("fields.")) {
+                let parts: Vec<String> = e
+                    .changes
+                    .iter()
+                    .map(|c| {
+                        let key = c.field.trim_start_matches("fields.");
+                        let label = book.get_str(key).map_or(key, |d| d.label.as_str());
+                        match &c.new {
+                            Some(v) => format!("{label} set to {v}"),
+                            None => format!("{label} cleared"),
+                        }
+                    })
+                    .collect();
+                format!("{} by {}", parts.join("; "), who_wrote(&e.actor, who, people))
             } else {
                 "Edited".to_owned()
             }
@@ -252,7 +268,7 @@ fn macro_part_words(e: &HistoryEvent) -> String {
 
 /// The history as the page lists it: the events one macro wrote (one commit, one version)
 /// make one entry that names the macro and what it did.
-fn history_rows(history: &[HistoryEvent], who: &PageUser, people: &[UserSummary]) -> Vec<EventRow> {
+fn history_rows(history: &[HistoryEvent], who: &PageUser, people: &[UserSummary], book: &FieldBook) -> Vec<EventRow> {
     let mut rows = Vec::with_capacity(history.len());
     let mut i = 0;
     while let Some(e) = history.get(i) {
@@ -273,7 +289,7 @@ fn history_rows(history: &[HistoryEvent], who: &PageUser, people: &[UserSummary]
                     parts.join("; ")
                 )
             }
-            None => event_words(e, who, people),
+            None => event_words(e, who, people, book),
         };
         rows.push(EventRow { what, at, at_iso });
         i += group.max(1);
@@ -695,7 +711,7 @@ pub(crate) async fn render_ticket(
                 }
             })
             .collect(),
-        history: history_rows(&history, who, &people),
+        history: history_rows(&history, who, &people, &book),
     };
     page(status, &page_view)
 }
