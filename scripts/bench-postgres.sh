@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
 # With DATABASE_URL set, benchmark that server (a loaded database is reused); otherwise start
-# a throwaway cluster with fsync on and remove it afterwards.
+# a throwaway cluster with fsync on and remove it afterwards. A second argument
+# `--lists-only` measures the list pages alone (no creations, no pgbench, no reports).
 if [ -z "${DATABASE_URL:-}" ]; then
     PG_FSYNC=on pg_start
     trap pg_stop EXIT
 fi
 [ -n "${DATABASE_URL:-}" ] || { echo "PostgreSQL could not start"; exit 1; }
-cargo bench -p helpdesk-storage-postgres --bench pg_store -- "${1:-1000000}"
+cargo bench -p helpdesk-storage-postgres --bench pg_store -- "${1:-1000000}" "${@:2}"

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use helpdesk_core::domain::{
-    DepartmentKey, Priority, Role, Tag, TicketNumber, TicketNumberFormat, TicketStatus, UserId, UserStatus,
+    DepartmentKey, FieldKey, Priority, Role, Tag, TicketNumber, TicketNumberFormat, TicketStatus, UserId, UserStatus,
 };
 use helpdesk_core::ports::*;
 use helpdesk_core::report::ReportRange;
@@ -82,14 +82,14 @@ fn pgbench(url: &str, clients: u32) -> f64 {
 }
 
 const LOAD: &str = r#"
-INSERT INTO tickets (id, seq, requester, assignee, status, priority, department, category, subject, description, created_at, updated_at, resolved_at, response_secs, resolution_secs, version, doc, sla_due_at, sla_alerts, tags)
+INSERT INTO tickets (id, seq, requester, assignee, status, priority, department, category, subject, description, created_at, updated_at, resolved_at, response_secs, resolution_secs, version, doc, sla_due_at, sla_alerts, tags, fields)
 SELECT id, g, requester, NULL, status::ticket_status, priority::ticket_priority, dept, cat, subj, descr, created, created, resolved, resp, reso, 1,
   jsonb_build_object('id', id, 'number', 'TX' || CASE WHEN g < 1000 THEN lpad(g::text, 4, '0') ELSE g::text END, 'requester', requester, 'subject', subj, 'category', cat, 'sub_category', sub,
     'description', descr, 'scheduled_date', NULL, 'priority', priority, 'department', dept, 'status', status, 'assignee', NULL,
     'created_at', to_jsonb(created), 'updated_at', to_jsonb(created), 'first_response_at', CASE WHEN resp IS NULL THEN NULL ELSE to_jsonb(created + resp * interval '1 second') END,
     'resolved_at', to_jsonb(resolved), 'closed_at', NULL, 'response_secs', resp, 'resolution_secs', reso, 'rejection_reason', NULL,
-    'workflow_linked', false, 'version', 1, 'tags', to_jsonb(tags)),
-  due, CASE WHEN due IS NULL THEN '{}'::timestamptz[] ELSE ARRAY[due - interval '2 hours', due] END, tags
+    'workflow_linked', false, 'version', 1, 'tags', to_jsonb(tags), 'fields', fields),
+  due, CASE WHEN due IS NULL THEN '{}'::timestamptz[] ELSE ARRAY[due - interval '2 hours', due] END, tags, fields
 FROM (
   SELECT g, gen_random_uuid() AS id, ($3::uuid[])[1 + g % array_length($3::uuid[], 1)] AS requester,
     (ARRAY['new','open','in_progress','on_hold','pending','resolved','closed','rejected'])[1 + (g / 7) % 8] AS status,
@@ -110,7 +110,11 @@ FROM (
     -- `vpn-outage` on one in 1,000.
     CASE WHEN g % 100 = 0 THEN ARRAY['printer', 'vip'] WHEN g % 10 = 0 THEN ARRAY['printer']
       WHEN g % 1000 = 3 THEN ARRAY['vpn-outage'] WHEN g % 1000 IN (1, 7, 9, 11, 13, 17, 19, 21, 23, 27) THEN ARRAY['vip']
-      ELSE '{}'::text[] END AS tags
+      ELSE '{}'::text[] END AS tags,
+    -- Custom fields: a site (one of 20, 5% each), a cost on every ticket, and a multiple
+    -- choice (`os`) on one ticket in three.
+    jsonb_build_object('site', 'site-' || lpad((g % 20)::text, 2, '0'), 'cost', (g % 5000) / 4.0)
+      || CASE WHEN g % 3 = 0 THEN jsonb_build_object('os', jsonb_build_array('linux')) ELSE '{}'::jsonb END AS fields
   FROM generate_series($1::bigint, $2::bigint) g
 ) s
 "#;
@@ -154,7 +158,10 @@ fn main() {
         eprintln!("loaded {n} tickets in {:.0} s", start.elapsed().as_secs_f64());
 
         let mut rows: Vec<(String, String)> = Vec::new();
-        for (writers, count) in [(1u64, 1_000u64), (8, 8_000)] {
+        // `--lists-only`: the list pages alone (the creations and pgbench take minutes).
+        let lists_only = std::env::args().any(|a| a == "--lists-only");
+        let rounds: &[(u64, u64)] = if lists_only { &[] } else { &[(1, 1_000), (8, 8_000)] };
+        for &(writers, count) in rounds {
             let ours = create_rate(&store, &users, count, writers).await;
             let raw = pgbench(&url, writers as u32);
             // pgbench's rows are raw SQL, not store records: remove them before reading.
@@ -178,6 +185,10 @@ fn main() {
         rows.push(("get by number (1 client)".into(), format!("{:.0}/s, p50 {:.3} ms, p99 {:.3} ms", 10_000.0 / start.elapsed().as_secs_f64(), pct(&mut lat, 0.5), pct(&mut lat, 0.99))));
         // The service-level "now" of the loaded data (see LOAD).
         let sla_now = chrono::DateTime::parse_from_rfc3339("2025-12-01T00:00:00Z").unwrap().to_utc();
+        let site = |v: &str| helpdesk_core::model::FieldFilter {
+            key: FieldKey::parse_field("key", "site").unwrap(),
+            value: helpdesk_core::model::FieldValue::Text(v.to_owned()),
+        };
         let q = |f: &dyn Fn(&mut TicketQuery)| {
             let mut q = TicketQuery { limit: PageSize::new(50).unwrap(), ..TicketQuery::default() };
             f(&mut q);
@@ -214,22 +225,51 @@ fn main() {
                 q.tags_any = vec![Tag::parse_field("tags", "printer").unwrap()];
                 q.statuses = vec![TicketStatus::Open, TicketStatus::InProgress];
                 q.sort = TicketSort { field: TicketSortField::Due, direction: SortDirection::Asc };
+            }),
+            q(&|q| q.fields = vec![site("site-07")]),
+            q(&|q| {
+                q.fields = vec![site("site-07")];
+                q.tags_any = vec![Tag::parse_field("tags", "printer").unwrap()];
+            }),
+            q(&|q| {
+                q.fields = vec![site("site-03")];
+                q.tags_any = vec![Tag::parse_field("tags", "vip").unwrap()];
+            }),
+            q(&|q| {
+                q.fields = vec![site("site-07")];
+                q.tags_any = vec![Tag::parse_field("tags", "printer").unwrap()];
+                q.statuses = vec![TicketStatus::Open, TicketStatus::InProgress];
+            }),
+            q(&|q| {
+                q.fields = vec![site("site-07")];
+                q.tags_any = vec![Tag::parse_field("tags", "printer").unwrap()];
+                q.sort = TicketSort { field: TicketSortField::Field(FieldKey::parse_field("sort", "cost").unwrap()), direction: SortDirection::Desc };
             })];
         // Each shape on its own: the target holds for every one of them.
         let names = ["one status (new), by creation", "one department, by priority", "one requester, by creation",
             "two statuses + one priority, by creation", "everything, by last change", "due soonest",
             "two statuses, due soonest", "breached in one department, due soonest",
             "one tag (2%), by creation", "all of two tags (1%), by creation", "a tag (0.1%) + one status, by creation",
-            "a tag (10%) + two statuses, due soonest"];
+            "a tag (10%) + two statuses, due soonest", "a custom field (5%), by creation",
+            "a custom field (5%) + a tag (10%), by creation", "a custom field (5%) + a tag (2%), by creation",
+            "a custom field + a tag + two statuses, by creation", "a custom field + a tag, by a number field"];
         for (shape, name) in shapes.iter().zip(names) {
             let mut lat = Vec::new();
             for _ in 0..300 {
                 let t0 = Instant::now();
                 let page = store.list_tickets(shape).await.unwrap();
                 lat.push(t0.elapsed());
-                assert_eq!(page.items.len(), 50);
+                assert_eq!(page.items.len(), 50, "{name}");
             }
             rows.push((format!("filtered page of 50: {name}"), format!("p50 {:.3} ms, p99 {:.3} ms", pct(&mut lat, 0.5), pct(&mut lat, 0.99))));
+        }
+        if lists_only {
+            println!("| operation at {n} tickets | result |");
+            println!("|---|---|");
+            for (a, b) in rows {
+                println!("| {a} | {b} |");
+            }
+            return;
         }
         let mut lat = Vec::new();
         for _ in 0..100 {
