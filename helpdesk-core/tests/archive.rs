@@ -77,6 +77,11 @@ async fn every_record_goes_out_and_comes_back_the_same() {
     let (source_views, _) = store.document(views).await.unwrap().expect("the seed saved a view");
     assert_eq!(target.document(views).await.unwrap().map(|(d, _)| d), Some(source_views));
     assert_eq!(target.sla_spec().await.unwrap().map(|(s, _)| s), store.sla_spec().await.unwrap().map(|(s, _)| s));
+    let fields = helpdesk_core::ports::DocumentKey::CustomFields;
+    let (source_fields, _) = store.document(fields).await.unwrap().expect("the seed defined a field");
+    assert_eq!(target.document(fields).await.unwrap().map(|(d, _)| d), Some(source_fields));
+    let first = target.ticket_by_number(&seeded.tickets[0]).await.unwrap().unwrap();
+    assert_eq!(first.fields.len(), 1, "custom field values come along");
 
     // Delivery states are kept: delivered mail is not sent again, the dead stays dead.
     assert_eq!(outbox_states(store.as_ref()).await, outbox_states(target.as_ref()).await);

@@ -233,8 +233,9 @@ pub async fn export(
     let sla = store.sla_spec().await?.map(|(sla, _)| sla);
     let macros = saved_document(store, crate::ports::DocumentKey::Macros).await?;
     let views = saved_document(store, crate::ports::DocumentKey::Views).await?;
-    if sla.is_some() || macros.is_some() || views.is_some() {
-        w.record(&SavedSettings { sla, macros, views })?;
+    let fields = saved_document(store, crate::ports::DocumentKey::CustomFields).await?;
+    if sla.is_some() || macros.is_some() || views.is_some() || fields.is_some() {
+        w.record(&SavedSettings { sla, macros, views, fields })?;
     }
     parts.push(w.finish(Part::Settings.name())?);
 

@@ -75,6 +75,9 @@ pub struct SavedSettings {
     /// Every saved view and each person's default, when any was saved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub views: Option<crate::model::ViewBook>,
+    /// The custom field definitions, when saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<crate::model::FieldBook>,
 }
 
 /// A line of `tickets.ndjson`: a ticket and every record that hangs off it, so an import

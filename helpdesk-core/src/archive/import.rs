@@ -382,6 +382,7 @@ async fn write_part(store: &dyn Store, part: Part, lines: &[String], highest: &m
                 let documents = [
                     (crate::ports::DocumentKey::Macros, s.macros.as_ref().map(serde_json::to_value)),
                     (crate::ports::DocumentKey::Views, s.views.as_ref().map(serde_json::to_value)),
+                    (crate::ports::DocumentKey::CustomFields, s.fields.as_ref().map(serde_json::to_value)),
                 ];
                 for (key, doc) in documents {
                     let Some(doc) = doc else { continue };

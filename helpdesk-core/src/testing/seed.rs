@@ -249,6 +249,17 @@ pub async fn seed_every_kind(store: Arc<dyn Store>, blobs: Arc<dyn ObjectStore>,
     let draft = crate::ViewDraft { name: "My open work".into(), filter, ..crate::ViewDraft::default() };
     let view = desk.save_view(&coord, None, draft).await.unwrap();
     desk.set_default_view(&coord, Some(view.id)).await.unwrap();
+    // A custom field, and its value on the first ticket.
+    let book: crate::model::FieldBook = serde_json::from_value(serde_json::json!({
+        "fields": [{"key": "asset_tag", "label": "Asset tag", "kind": "text"}]
+    }))
+    .unwrap();
+    desk.save_custom_fields(&admin, book, 0).await.unwrap();
+    let edit = crate::TicketEdit {
+        fields: [("asset_tag".to_owned(), serde_json::json!("LT-0042"))].into(),
+        ..crate::TicketEdit::default()
+    };
+    desk.edit_ticket(&coord, &tickets[0], edit, None).await.unwrap();
 
     Seeded {
         desk,
