@@ -126,6 +126,7 @@ async fn write_ticket(
             .execute(&mut **tx)
             .await
             ?;
+            write_terms(tx, t, None).await?;
         }
         Some(v) => {
             let row = sqlx::query("SELECT version, doc FROM tickets WHERE id = $1 FOR UPDATE")
@@ -152,10 +153,35 @@ async fn write_ticket(
             .execute(&mut **tx)
             .await
             ?;
+            write_terms(tx, t, Some(&old.0)).await?;
         }
     }
     for k in ticket_counter_keys(t) {
         *deltas.entry(k).or_default() += 1;
+    }
+    Ok(())
+}
+
+/// Replaces the ticket's rows of `ticket_terms` when its terms changed (`old`: the ticket as
+/// stored before; `None` for a new ticket).
+async fn write_terms(tx: &mut Transaction<'_, Postgres>, t: &Ticket, old: Option<&Ticket>) -> Result<(), TxError> {
+    let terms = crate::terms::ticket_terms(t);
+    let old_terms = old.map(crate::terms::ticket_terms);
+    if old.is_some_and(|o| o.created_at == t.created_at) && old_terms.as_ref() == Some(&terms) {
+        return Ok(());
+    }
+    if old_terms.as_ref().is_some_and(|o| !o.is_empty()) {
+        sqlx::query("DELETE FROM ticket_terms WHERE term_ticket = $1").bind(t.id.as_uuid()).execute(&mut **tx).await?;
+    }
+    if !terms.is_empty() {
+        sqlx::query(
+            "INSERT INTO ticket_terms (term, term_at, term_ticket) SELECT unnest($1::text[]), $2, $3 ON CONFLICT DO NOTHING",
+        )
+        .bind(terms)
+        .bind(t.created_at)
+        .bind(t.id.as_uuid())
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

@@ -32,10 +32,11 @@ mod notices;
 mod outbox;
 mod reports;
 mod settings;
+mod terms;
 mod tickets;
 
 pub use changes::PgChangeFeed;
-pub use tickets::explain_list_sql;
+pub use tickets::{explain_list_sql, list_sql_without_terms};
 
 use std::time::Duration;
 

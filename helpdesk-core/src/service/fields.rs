@@ -153,14 +153,15 @@ impl HelpDesk {
     }
 
     /// The values a new ticket starts with: the ones given (each checked against its
-    /// definition; the requester only sets the fields meant for them, staff any), and every
-    /// required field the filer sets present.
+    /// definition; the requester only sets the fields meant for them, staff any), and, when
+    /// `require`, every required field the filer sets present.
     pub(crate) fn new_ticket_fields(
         &self,
         principal: &Principal,
         draft: &Ticket,
         book: &FieldBook,
         given: &std::collections::BTreeMap<String, serde_json::Value>,
+        require: bool,
         errs: &mut ValidationErrors,
     ) -> FieldValues {
         let mut values = FieldValues::new();
@@ -177,8 +178,9 @@ impl HelpDesk {
                 values.insert(def.key, v);
             }
         }
-        let staff = principal.is_staff();
-        for def in book.active().filter(|d| d.required && (d.requester_sets || staff)) {
+        // Required fields the requester sets are needed now; the ones staff set, before the
+        // ticket is resolved.
+        for def in book.active().filter(|d| require && d.required && d.requester_sets) {
             if !values.contains_key(&def.key) && !errs.0.iter().any(|e| e.field == format!("fields.{}", def.key)) {
                 errs.push(FieldError::new(
                     format!("fields.{}", def.key),

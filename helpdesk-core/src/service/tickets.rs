@@ -503,7 +503,10 @@ impl HelpDesk {
             fields: Default::default(),
         };
         let book = self.fields_for(input.fields.keys().map(String::as_str)).await?;
-        ticket.fields = self.new_ticket_fields(principal, &ticket, &book, &input.fields, &mut errs);
+        // A message carries no custom fields: a ticket by mail waits for staff to fill in the
+        // required ones (before it is resolved) instead of being refused.
+        let by_mail = extras.inbound.is_some();
+        ticket.fields = self.new_ticket_fields(principal, &ticket, &book, &input.fields, !by_mail, &mut errs);
         errs.into_result()?;
         let request_hash = super::sha256_hex(serde_json::to_string(&input).unwrap_or_default().as_bytes());
         if let Some(key) = idempotency_key

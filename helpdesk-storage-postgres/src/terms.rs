@@ -1,0 +1,57 @@
+//! The terms of a ticket (`ticket_terms`, migration 0013): its tags and its custom field values
+//! a list filters by, each a row beside the ticket with its creation time, so that a page
+//! filtered by terms in creation order walks only those tickets, newest first, and stops at
+//! the page. Written by every ticket write ([`crate::commit`]); read by the lists
+//! ([`crate::tickets`]).
+
+use helpdesk_core::model::{FieldFilter, FieldValue, Ticket};
+use helpdesk_core::ports::TicketQuery;
+
+/// The term of a tag.
+pub(crate) fn tag_term(tag: &str) -> String {
+    format!("g:{tag}")
+}
+
+/// The terms of a custom field value (none for a number: numbers are filtered through the
+/// `fields` GIN index).
+fn value_terms(key: &str, v: &FieldValue) -> Vec<String> {
+    match v {
+        FieldValue::Text(s) => vec![format!("f:{key}={s}")],
+        FieldValue::Flag(b) => vec![format!("f:{key}={b}")],
+        FieldValue::List(options) => options.iter().map(|o| format!("f:{key}={o}")).collect(),
+        FieldValue::Number(_) => Vec::new(),
+    }
+}
+
+/// Every term of `t`, sorted, without repeats.
+pub(crate) fn ticket_terms(t: &Ticket) -> Vec<String> {
+    let mut terms: Vec<String> = t.tags.iter().map(|g| tag_term(g.as_str())).collect();
+    for (k, v) in &t.fields {
+        terms.extend(value_terms(k.as_str(), v));
+    }
+    terms.sort();
+    terms.dedup();
+    terms
+}
+
+/// The terms a list query requires of every ticket it lists (all of them must be carried),
+/// and the query left to check on the tickets themselves: every tag of `tags_all`, the one tag
+/// of a single-tag `tags_any`, and the custom field filters that have terms.
+pub(crate) fn required_terms(q: &TicketQuery) -> (Vec<String>, TicketQuery) {
+    let mut rest = q.clone();
+    let mut terms: Vec<String> = q.tags_all.iter().map(|g| tag_term(g.as_str())).collect();
+    rest.tags_all.clear();
+    if let [one] = q.tags_any.as_slice() {
+        terms.push(tag_term(one.as_str()));
+        rest.tags_any.clear();
+    }
+    let (with, without): (Vec<FieldFilter>, Vec<FieldFilter>) =
+        q.fields.iter().cloned().partition(|f| !value_terms(f.key.as_str(), &f.value).is_empty());
+    for f in &with {
+        terms.extend(value_terms(f.key.as_str(), &f.value));
+    }
+    rest.fields = without;
+    terms.sort();
+    terms.dedup();
+    (terms, rest)
+}
