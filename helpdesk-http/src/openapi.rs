@@ -138,7 +138,10 @@ fn list_of<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::Ob
 
 /// The ticket list's `sort` values.
 pub(crate) fn sort_schema() -> utoipa::openapi::Object {
-    string_enum(["created", "updated", "priority", "number", "due"])
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some("^(created|updated|priority|number|due|field:[a-z][a-z0-9_]{0,31})$"))
+        .build()
 }
 
 /// The service-level list filter.

@@ -51,7 +51,9 @@ fn sort_field(s: &str) -> Option<TicketSortField> {
         "priority" => TicketSortField::Priority,
         "number" => TicketSortField::Number,
         "due" => TicketSortField::Due,
-        _ => return None,
+        other => TicketSortField::Field(
+            helpdesk_core::domain::FieldKey::parse_field("sort", other.strip_prefix("field:")?).ok()?,
+        ),
     })
 }
 
