@@ -294,13 +294,21 @@ async fn within_deadline<T>(write: impl std::future::Future<Output = Result<T>>)
 impl HelpDesk {
     /// Loads a ticket the principal may see; others' tickets are "not found", not "forbidden".
     pub(crate) async fn visible_ticket(&self, principal: &Principal, number: &TicketNumber) -> Result<Ticket> {
-        // What `view` hides from requesters comes from the definitions this process holds.
-        self.fresh_fields(false).await?;
         let t = self.inner.store.ticket_by_number(number).await?.ok_or(Error::NotFound { what: "ticket" })?;
         if !self.allowed(principal, Permission::ViewTicket, &Resource::ticket(&t)) {
             return Err(Error::NotFound { what: "ticket" });
         }
+        self.know_fields_of(principal, std::slice::from_ref(&t)).await?;
         Ok(t)
+    }
+
+    /// Makes sure this process holds fresh custom field definitions when `tickets` carry
+    /// values `principal` might not see: what `view` hides from them comes from those.
+    pub(crate) async fn know_fields_of(&self, principal: &Principal, tickets: &[Ticket]) -> Result<()> {
+        if !principal.is_staff() && tickets.iter().any(|t| !t.fields.is_empty()) {
+            self.fresh_fields(false).await?;
+        }
+        Ok(())
     }
 
     /// Loads a visible ticket by id.
@@ -309,6 +317,7 @@ impl HelpDesk {
         if !self.allowed(principal, Permission::ViewTicket, &Resource::ticket(&t)) {
             return Err(Error::NotFound { what: "ticket" });
         }
+        self.know_fields_of(principal, std::slice::from_ref(&t)).await?;
         Ok(t)
     }
 
@@ -616,9 +625,12 @@ impl HelpDesk {
     /// # Errors
     /// `Unauthenticated` for anonymous callers.
     pub async fn list_tickets(&self, principal: &Principal, query: &TicketQuery) -> Result<Page<Ticket>> {
-        self.fresh_fields(false).await?;
         match self.scoped(principal, query)? {
-            Some(q) => Ok(self.inner.store.list_tickets(&q).await?),
+            Some(q) => {
+                let page = self.inner.store.list_tickets(&q).await?;
+                self.know_fields_of(principal, &page.items).await?;
+                Ok(page)
+            }
             None => Ok(Page { items: Vec::new(), next: None }),
         }
     }
