@@ -51,9 +51,12 @@ own_session='logout|change_password|deactivate_user|change_role'
 # application (the lifecycle decides from the ticket's status), a saved view (names unique per
 # owner, the catalog's departments and categories) and the default view (one the caller can
 # open), a follower (the address of an approved user who is not the requester), and a link or
-# a merge (a ticket number the caller can see, not the ticket itself). Every check but
+# a merge (a ticket number the caller can see, not the ticket itself), the custom field
+# definitions an admin saves (unique keys, options for choices only, none of the saved ones
+# removed nor its kind changed) and the lists' custom field filters and sorts (fields the admin
+# defined, values they take, kinds that sort). Every check but
 # positive_data_acceptance ("schema-valid data is accepted") runs on them too.
-beyond_schema='performance|sla|satisfaction|rating_invite|rate_ticket|save_sla_settings|edit_ticket|bulk_edit|create_macro|save_macro|preview_macro|apply_macro|create_view|save_view|set_default_view|add_follower|link|merge|create_ticket|accept_invitation|reset_password|register|create_user|upload_avatar'
+beyond_schema='performance|sla|satisfaction|rating_invite|rate_ticket|save_sla_settings|edit_ticket|bulk_edit|create_macro|save_macro|preview_macro|apply_macro|create_view|save_view|set_default_view|add_follower|link|merge|save_custom_fields|list_tickets|export_csv|create_ticket|accept_invitation|reset_password|register|create_user|upload_avatar'
 
 if [ $# -gt 0 ]; then
     echo "== schemathesis: checks $1"

@@ -92,6 +92,7 @@ pub struct CustomFieldDef {
     #[schema(pattern = "^[a-z][a-z0-9_]{0,31}$")]
     pub key: String,
     /// The label people read (1–80 characters).
+    #[schema(min_length = 1, max_length = 80)]
     pub label: String,
     /// What it holds; never changed once saved.
     pub kind: CustomFieldKind,
