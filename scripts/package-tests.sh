@@ -60,12 +60,11 @@ check() { # description, then a command that must succeed
     "$@" || fail "$what"
     echo "   ok: $what"
 }
-smtp_sink() { # starts an SMTP server that accepts everything; prints its port
-    local port
-    port=$(free_port)
-    "$HELPDESK_TEST_SMTP_PYTHON" -m aiosmtpd -n -c aiosmtpd.handlers.Sink -l "127.0.0.1:$port" >"$WORK/smtp-$port.log" 2>&1 &
+smtp_sink() { # starts an SMTP server that accepts everything; sets SMTP to its port
+    # Not called as $(smtp_sink): PIDS must be added to in this shell, or cleanup misses the server.
+    SMTP=$(free_port)
+    "$HELPDESK_TEST_SMTP_PYTHON" -m aiosmtpd -n -c aiosmtpd.handlers.Sink -l "127.0.0.1:$SMTP" >"$WORK/smtp-$SMTP.log" 2>&1 &
     PIDS+=($!)
-    echo "$port"
 }
 
 # A leftover installation from an interrupted local run would make dpkg -i an upgrade.
@@ -104,7 +103,7 @@ fi
 
 # What an administrator does before the first start (postinst's note).
 PORT=$(free_port)
-SMTP=$(smtp_sink)
+smtp_sink
 cat >>/etc/helpdesk/helpdesk.env <<ENV
 HELPDESK_LISTEN=127.0.0.1:$PORT
 HELPDESK_PUBLIC_URL=https://helpdesk.example.com
@@ -155,7 +154,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$S3/" >/dev/null && break; sl
 curl -sf -X PUT "http://127.0.0.1:$S3/helpdesk" >/dev/null || fail "creating the bucket"
 PG=${DATABASE_URL%/*}
 "${PG_BIN:-/usr/lib/postgresql/15/bin}/psql" -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS helpdesk_compose" -c "CREATE DATABASE helpdesk_compose"
-SMTP=$(smtp_sink)
+smtp_sink
 PORT=$(free_port)
 VOLUME="$WORK/volume"
 # The recipe's environment, compose's host names and published port replaced by this machine's.
