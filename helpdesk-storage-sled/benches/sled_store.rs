@@ -3,8 +3,8 @@
 //!
 //! `cargo bench -p helpdesk-storage-sled --bench sled_store` (optionally `-- 100000` for the
 //! size of the large data set; default 100,000 tickets, and 10,000 for the flatness check).
-//! `SLED_CACHE_MB` sets sled's page cache (default: the store's default, 64 MiB), to weigh the
-//! read figures against the server's memory.
+//! `SLED_CACHE_MB` sets sled's page cache and `ROW_CACHE_MB` the ticket row cache (default:
+//! the store's defaults), to weigh the read figures against the server's memory.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -183,7 +183,14 @@ fn main() {
         if let Some(mb) = std::env::var("SLED_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()) {
             options.cache_capacity_bytes = mb * 1024 * 1024;
         }
-        println!("sled page cache: {} MiB", options.cache_capacity_bytes / (1024 * 1024));
+        if let Some(mb) = std::env::var("ROW_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()) {
+            options.row_cache_bytes = mb * 1024 * 1024;
+        }
+        println!(
+            "sled page cache: {} MiB; ticket row cache: {} MiB",
+            options.cache_capacity_bytes / (1024 * 1024),
+            options.row_cache_bytes / (1024 * 1024)
+        );
         let sled: Arc<dyn Store> = Arc::new(SledStore::open(&options).unwrap());
         let memory: Arc<dyn Store> = Arc::new(InMemoryStore::new());
         let rs = setup(&sled).await;

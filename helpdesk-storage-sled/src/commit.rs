@@ -421,6 +421,8 @@ impl UnitOfWorkStore for SledStore {
             sessions_of.insert(u, self.sessions_of(u)?);
         }
         let trees = self.commit_trees();
+        // The rows for the row cache, encoded outside the lock (`apply` encodes its own).
+        let rows: Vec<_> = uow.tickets.iter().map(|w| crate::codec::enc_ticket(&w.value).ok()).collect();
         {
             // One writer at a time: units of work touch the same counter keys, and sled's
             // optimistic transactions would otherwise retry each other. The flush below is
@@ -428,9 +430,15 @@ impl UnitOfWorkStore for SledStore {
             let _writing = self.writing();
             let _serial = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
             trees.as_slice().transaction(|tx| apply(tx, &uow, &sessions_of)).map_err(tx_error)?;
-            // Still under the lock, so the lists' index takes changes in commit order.
-            for w in &uow.tickets {
+            // Still under the lock, so the lists' index and the row cache take changes in
+            // commit order.
+            for (w, row) in uow.tickets.iter().zip(&rows) {
                 self.list.upsert(&w.value);
+                let id = w.value.id.as_uuid().as_u128();
+                match row {
+                    Some(row) => self.rows.put(id, row),
+                    None => self.rows.invalidate(id),
+                }
             }
         }
         for w in uow.tickets.iter().filter(|w| w.expected.is_none()) {

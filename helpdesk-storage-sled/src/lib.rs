@@ -39,6 +39,18 @@
 //! counters, updated in the same transaction as the rows, so its cost does not grow with the
 //! number of tickets.
 //!
+//! ## Memory
+//! Two caches, both set in [`SledOptions`]: sled's page cache (4 MiB by default; sled holds
+//! about twice its configured size resident, and caches the pages of every tree alike, so
+//! written audit, event and outbox pages push ticket rows out) and a cache of ticket rows of
+//! our own (`row_cache.rs`, 48 MiB by default, about 100,000 tickets), written through by every
+//! commit and counted by the rows' bytes. Ticket reads, the hot path of the API and of every
+//! list, come from the row cache; sled's cache serves the rest. Against the earlier defaults
+//! (a 64 MiB page cache, no row cache) the server's peak under the HTTP benchmark fell from
+//! ~160 to ~92 MiB at the same request rates, and a read at 100,000 tickets got faster; what
+//! a small page cache costs is writes on a large desk (a transition at 100,000 tickets about
+//! half as fast): `cache_capacity_bytes` buys them back (BENCHMARKS.md).
+//!
 //! ## Ticket numbers
 //! A counter key incremented atomically; it becomes durable with the flush of the commit that
 //! uses it, so a crash can never reuse an acknowledged number and at most the numbers of
@@ -68,6 +80,7 @@ mod number_cache;
 mod outbox;
 mod reads;
 mod reports;
+mod row_cache;
 mod settings;
 mod ticket_row;
 
@@ -88,8 +101,12 @@ pub const SCHEMA_VERSION: u32 = 8;
 pub struct SledOptions {
     /// The directory of the database.
     pub path: PathBuf,
-    /// sled's page cache (default 64 MiB; sled's own default is 1 GiB).
+    /// sled's page cache (default 4 MiB; sled's own default is 1 GiB). sled holds about
+    /// twice this resident.
     pub cache_capacity_bytes: u64,
+    /// Ticket rows kept in memory beside sled's cache, counted by their bytes (default 48 MiB,
+    /// about 100,000 tickets; 0 turns it off; see `row_cache.rs`).
+    pub row_cache_bytes: u64,
     /// Delete the directory when the store is dropped (tests and benchmarks).
     pub temporary: bool,
 }
@@ -97,7 +114,12 @@ pub struct SledOptions {
 impl SledOptions {
     /// Options for `path` with the default cache.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), cache_capacity_bytes: 64 * 1024 * 1024, temporary: false }
+        Self {
+            path: path.into(),
+            cache_capacity_bytes: 4 * 1024 * 1024,
+            row_cache_bytes: 48 * 1024 * 1024,
+            temporary: false,
+        }
     }
 
     /// Options for a database in a fresh directory under the system's temporary directory,
@@ -203,6 +225,8 @@ pub struct SledStore {
     pub(crate) numbers: Arc<number_cache::NumberCache>,
     /// The ticket lists' index, in memory (see `list_index.rs`).
     pub(crate) list: Arc<list_index::ListIndex>,
+    /// Ticket rows, as read (see `row_cache.rs`).
+    pub(crate) rows: Arc<row_cache::RowCache>,
     path: PathBuf,
 }
 
@@ -308,6 +332,7 @@ impl SledStore {
             gate: Arc::default(),
             numbers: Arc::default(),
             list: Arc::new(list),
+            rows: Arc::new(row_cache::RowCache::new(options.row_cache_bytes)),
             path,
         })
     }

@@ -23,8 +23,19 @@ use crate::keys::Key;
 
 impl SledStore {
     fn ticket_by_uuid(&self, id: &[u8]) -> StoreResult<Option<Ticket>> {
+        let Ok(key) = <[u8; 16]>::try_from(id).map(u128::from_be_bytes) else {
+            return Ok(None);
+        };
+        let epoch = match self.rows.get(key) {
+            Ok(row) => return crate::codec::dec_ticket(&row).map(Some),
+            Err(epoch) => epoch,
+        };
         match self.t.tickets.get(id).map_err(sled_err)? {
-            Some(v) => crate::codec::dec_ticket(&v).map(Some),
+            Some(v) => {
+                let ticket = crate::codec::dec_ticket(&v)?;
+                self.rows.fill(key, &v, epoch);
+                Ok(Some(ticket))
+            }
             None => Ok(None),
         }
     }

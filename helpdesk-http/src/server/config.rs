@@ -392,6 +392,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// sled cache in MiB.
     pub sled_cache_mb: u64,
+    /// Ticket rows kept in memory beside sled's cache, in MiB (counted by their bytes).
+    pub sled_row_cache_mb: u64,
     /// PostgreSQL pool size.
     pub postgres_max_connections: u32,
     /// Per-address limits and the body limit.
@@ -460,7 +462,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             metrics_token: None,
             log_format: LogFormat::Text,
-            sled_cache_mb: 64,
+            sled_cache_mb: 4,
+            sled_row_cache_mb: 48,
             postgres_max_connections: 16,
             limits: LimitsConfig::default(),
             connections: ConnectionsConfig::default(),

@@ -40,6 +40,7 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Arc<dy
         }
         let mut o = helpdesk_storage_sled::SledOptions::new(path);
         o.cache_capacity_bytes = config.sled_cache_mb * 1024 * 1024;
+        o.row_cache_bytes = config.sled_row_cache_mb * 1024 * 1024;
         let store = tokio::task::spawn_blocking(move || helpdesk_storage_sled::SledStore::open(&o))
             .await?
             .with_context(|| format!("opening sled store at {path}"))?;

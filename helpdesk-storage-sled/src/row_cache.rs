@@ -1,0 +1,292 @@
+//! Ticket rows, kept in memory as sled stored them (encoded), under a byte budget that counts
+//! each row's length plus a fixed allowance for its slot.
+//!
+//! Why beside sled's own cache: sled 0.34's page cache holds about twice its configured size
+//! resident, and it caches whole pages of every tree, so the pages written by audit entries,
+//! events and outbox messages push ticket rows out. At 100,000 tickets the storage benchmark's
+//! reads need a 64 MiB sled cache (~128 MiB resident) to find the ticket rows in memory; the
+//! rows themselves are ~30 MiB. This cache holds just those rows, so sled's cache can be small.
+//!
+//! Coherence: commits change sled first and then call [`RowCache::put`] with every ticket
+//! row they wrote (under the commit lock, as the lists' index, so in commit order): the cache
+//! is written through, as sled's own is, and a ticket just filed is read from memory. A reader
+//! that misses takes its shard's epoch *before* reading sled and fills only if no commit
+//! touched the shard since ([`RowCache::fill`]): a row read before a commit's write can
+//! therefore never replace the commit's row, nor come back after it was evicted. Rows that do
+//! not exist are not cached.
+//!
+//! Eviction is CLOCK (second chance) per shard: a slot read since the hand last passed it is
+//! kept once more. The cache is derived data: losing it (a restart) costs only reads.
+//!
+//! Measured (`cargo bench -p helpdesk-storage-sled --bench sled_store`, BENCHMARKS.md): at
+//! 100,000 tickets a get by number ran at 231k/s with a 64 MiB page cache and no row cache,
+//! and at 375k/s with a 4 MiB page cache and this one.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+/// Shards (by the id's low bits: ticket ids are random v4 UUIDs, so they spread evenly).
+const SHARDS: usize = 16;
+
+/// What a slot costs beyond its row: the map's entry (key, pointer, generation, flag, spare
+/// capacity), the row's allocation header and the eviction queue's entry.
+pub(crate) const SLOT_BYTES: usize = 128;
+
+/// A shard's epoch, taken before a read from sled (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Epoch(u64);
+
+#[derive(Debug)]
+struct Slot {
+    row: Arc<[u8]>,
+    /// Which push onto the queue is this slot's (older queue entries for the id are stale).
+    generation: u64,
+    /// Read since the clock hand last passed.
+    used: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    rows: HashMap<u128, Slot>,
+    /// The clock: ids with the generation they were queued with.
+    queue: VecDeque<(u128, u64)>,
+    bytes: usize,
+    epoch: u64,
+    next_generation: u64,
+}
+
+impl Shard {
+    fn is_current(&self, (id, generation): (u128, u64)) -> bool {
+        self.rows.get(&id).is_some_and(|s| s.generation == generation)
+    }
+
+    /// Frees slots until `need` more bytes fit in `budget` (false if they cannot).
+    fn make_room(&mut self, need: usize, budget: usize) -> bool {
+        if need > budget {
+            return false;
+        }
+        while self.bytes + need > budget {
+            let Some(entry) = self.queue.pop_front() else { return false };
+            if !self.is_current(entry) {
+                continue;
+            }
+            let Some(slot) = self.rows.get_mut(&entry.0) else { continue };
+            if slot.used {
+                slot.used = false;
+                self.queue.push_back(entry);
+            } else if let Some(slot) = self.rows.remove(&entry.0) {
+                self.bytes -= slot.row.len() + SLOT_BYTES;
+            }
+        }
+        true
+    }
+
+    /// Adds `row` as `id`'s (absent) slot if it fits the budget.
+    fn keep(&mut self, id: u128, row: &[u8], budget: usize) {
+        let need = row.len() + SLOT_BYTES;
+        if !self.make_room(need, budget) {
+            return;
+        }
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        self.rows.insert(id, Slot { row: Arc::from(row), generation, used: false });
+        self.queue.push_back((id, generation));
+        self.bytes += need;
+        self.compact();
+    }
+
+    /// Drops `id`'s slot and moves the epoch on, so that reads begun before cannot fill.
+    fn forget(&mut self, id: u128) {
+        self.epoch += 1;
+        if let Some(slot) = self.rows.remove(&id) {
+            self.bytes -= slot.row.len() + SLOT_BYTES;
+        }
+    }
+
+    /// Drops queue entries of slots that are gone or were replaced, once they outnumber the
+    /// live ones (so a shard that never fills does not grow its queue with every change).
+    fn compact(&mut self) {
+        if self.queue.len() > 2 * self.rows.len() + 64 {
+            let rows = &self.rows;
+            self.queue.retain(|&(id, g)| rows.get(&id).is_some_and(|s| s.generation == g));
+        }
+    }
+}
+
+/// The cache; see the module docs. A budget of 0 turns it off.
+#[derive(Debug)]
+pub(crate) struct RowCache {
+    shards: Box<[Mutex<Shard>]>,
+    shard_budget: usize,
+}
+
+impl RowCache {
+    /// A cache of at most `budget` bytes (rows plus [`SLOT_BYTES`] each).
+    pub(crate) fn new(budget: u64) -> Self {
+        let shard_budget = usize::try_from(budget / SHARDS as u64).unwrap_or(usize::MAX);
+        Self { shards: (0..SHARDS).map(|_| Mutex::default()).collect(), shard_budget }
+    }
+
+    fn shard(&self, id: u128) -> std::sync::MutexGuard<'_, Shard> {
+        let i = (id as usize) % SHARDS;
+        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The row of ticket `id` if cached, or else the epoch to pass to [`RowCache::fill`] after
+    /// reading it from sled.
+    pub(crate) fn get(&self, id: u128) -> Result<Arc<[u8]>, Epoch> {
+        let mut shard = self.shard(id);
+        match shard.rows.get_mut(&id) {
+            Some(slot) => {
+                slot.used = true;
+                Ok(Arc::clone(&slot.row))
+            }
+            None => Err(Epoch(shard.epoch)),
+        }
+    }
+
+    /// Keeps `row` as ticket `id`'s, read from sled after [`RowCache::get`] gave `epoch`,
+    /// unless a commit changed anything in the shard since (or the id is already cached).
+    pub(crate) fn fill(&self, id: u128, row: &[u8], epoch: Epoch) {
+        if self.shard_budget == 0 {
+            return;
+        }
+        let mut shard = self.shard(id);
+        if shard.epoch != epoch.0 || shard.rows.contains_key(&id) {
+            return;
+        }
+        shard.keep(id, row, self.shard_budget);
+    }
+
+    /// Ticket `id`'s row is now `row`: called by every commit that wrote it, after sled took
+    /// the write and in commit order (under the commit lock), so a new ticket is read from
+    /// memory from the start, as sled's cache would have it.
+    pub(crate) fn put(&self, id: u128, row: &[u8]) {
+        let mut shard = self.shard(id);
+        shard.forget(id);
+        if self.shard_budget > 0 {
+            shard.keep(id, row, self.shard_budget);
+        }
+    }
+
+    /// Forgets ticket `id`'s row (a commit wrote it and its new row is not at hand).
+    pub(crate) fn invalidate(&self, id: u128) {
+        let mut shard = self.shard(id);
+        shard.forget(id);
+        shard.compact();
+    }
+
+    /// Bytes held (rows plus slots), for tests and the benchmark's report.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).bytes).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(shard: u128, n: u128) -> u128 {
+        (n << 8) * SHARDS as u128 + shard
+    }
+
+    #[test]
+    fn keeps_what_it_was_given_and_counts_it() {
+        let c = RowCache::new(1 << 20);
+        let Err(e) = c.get(7) else { panic!("empty cache hit") };
+        c.fill(7, b"row seven", e);
+        assert_eq!(c.get(7).as_deref().ok(), Some(&b"row seven"[..]));
+        assert_eq!(c.bytes(), 9 + SLOT_BYTES);
+        c.invalidate(7);
+        assert!(c.get(7).is_err());
+        assert_eq!(c.bytes(), 0);
+    }
+
+    #[test]
+    fn a_read_that_raced_a_commit_does_not_put_the_older_row_back() {
+        let c = RowCache::new(1 << 20);
+        // The reader takes the epoch, then reads the old row from sled; meanwhile a commit
+        // writes the new row to sled and invalidates.
+        let Err(before) = c.get(7) else { panic!("hit") };
+        c.invalidate(7);
+        c.fill(7, b"old", before);
+        assert!(c.get(7).is_err(), "the stale row was cached");
+        // A reader that started after the commit fills.
+        let Err(after) = c.get(7) else { panic!("hit") };
+        c.fill(7, b"new", after);
+        assert_eq!(c.get(7).as_deref().ok(), Some(&b"new"[..]));
+        // A commit elsewhere in the shard also voids an older epoch (the check is per shard).
+        let Err(e) = c.get(id(7, 1)) else { panic!("hit") };
+        c.invalidate(id(7, 2));
+        c.fill(id(7, 1), b"x", e);
+        assert!(c.get(id(7, 1)).is_err());
+    }
+
+    #[test]
+    fn stays_within_its_budget_and_keeps_rows_in_use() {
+        let row = [1u8; 100];
+        let per = row.len() + SLOT_BYTES;
+        // One shard's budget holds four rows.
+        let c = RowCache::new((4 * per * SHARDS) as u64);
+        let fill = |n| {
+            if let Err(e) = c.get(id(3, n)) {
+                c.fill(id(3, n), &row, e);
+            }
+        };
+        for n in 0..4 {
+            fill(n);
+        }
+        assert!(c.get(id(3, 0)).is_ok(), "row 0 read: kept once more");
+        for n in 4..6 {
+            fill(n);
+        }
+        assert_eq!(c.bytes(), 4 * per);
+        assert!(c.get(id(3, 0)).is_ok(), "the row in use was evicted");
+        assert!(c.get(id(3, 1)).is_err() && c.get(id(3, 2)).is_err(), "the oldest unused rows go first");
+        // A row bigger than a shard's budget is not cached; nothing else is lost for it.
+        let Err(e) = c.get(id(3, 9)) else { panic!("hit") };
+        c.fill(id(3, 9), &[0u8; 4096], e);
+        assert!(c.get(id(3, 9)).is_err());
+        assert_eq!(c.bytes(), 4 * per);
+    }
+
+    #[test]
+    fn changes_without_evictions_do_not_grow_the_queue() {
+        let c = RowCache::new(1 << 30);
+        for _ in 0..10_000 {
+            let Err(e) = c.get(5) else { panic!("hit") };
+            c.fill(5, b"r", e);
+            c.invalidate(5);
+        }
+        let shard = c.shard(5);
+        assert!(shard.queue.len() <= 2 * shard.rows.len() + 65, "queue {}", shard.queue.len());
+    }
+
+    #[test]
+    fn a_commit_writes_through_and_voids_older_reads() {
+        let c = RowCache::new(1 << 20);
+        let Err(before) = c.get(7) else { panic!("hit") };
+        c.put(7, b"v1");
+        assert_eq!(c.get(7).as_deref().ok(), Some(&b"v1"[..]));
+        c.fill(7, b"v0", before);
+        c.put(7, b"v2");
+        assert_eq!(c.get(7).as_deref().ok(), Some(&b"v2"[..]));
+        assert_eq!(c.bytes(), 2 + SLOT_BYTES);
+        // Evicted after the commit, a read begun before it still cannot bring back v1.
+        let Err(e) = c.get(8) else { panic!("hit") };
+        c.put(8, b"new");
+        c.invalidate(8);
+        c.fill(8, b"old", e);
+        assert!(c.get(8).is_err());
+    }
+
+    #[test]
+    fn a_zero_budget_turns_it_off() {
+        let c = RowCache::new(0);
+        let Err(e) = c.get(1) else { panic!("hit") };
+        c.fill(1, b"row", e);
+        c.put(2, b"row");
+        assert!(c.get(1).is_err() && c.get(2).is_err());
+    }
+}
