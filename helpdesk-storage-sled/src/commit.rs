@@ -112,7 +112,14 @@ fn revoke_in_tx(tx: &Tx, ids: &[SessionId], at: chrono::DateTime<chrono::Utc>) -
     Ok(())
 }
 
-fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId>>) -> TxResult<()> {
+/// `ticket_rows` are `uow.tickets` encoded, in order (encoded once, before the commit lock, for
+/// the transaction and the row cache alike).
+fn apply(
+    tx: &Tx,
+    uow: &UnitOfWork,
+    ticket_rows: &[Vec<u8>],
+    sessions_of: &BTreeMap<UserId, Vec<SessionId>>,
+) -> TxResult<()> {
     let e = |r: Result<Vec<u8>, StoreError>| r.map_err(ConflictableTransactionError::Abort);
     let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
 
@@ -179,7 +186,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
     }
 
     let mut stored_version: HashMap<uuid::Uuid, u64> = HashMap::new();
-    for w in &uow.tickets {
+    for (w, row) in uow.tickets.iter().zip(ticket_rows) {
         let t = &w.value;
         let key = t.id.as_uuid();
         let old: Option<Ticket> = match tx[TICKETS].get(key.as_bytes())? {
@@ -223,7 +230,7 @@ fn apply(tx: &Tx, uow: &UnitOfWork, sessions_of: &BTreeMap<UserId, Vec<SessionId
             tx[RESOLVED].insert(k, &[])?;
         }
         bump(&mut deltas, ticket_counter_keys(t), 1);
-        tx[TICKETS].insert(key.as_bytes(), e(crate::codec::enc_ticket(t))?)?;
+        tx[TICKETS].insert(key.as_bytes(), row.as_slice())?;
     }
 
     let mut seqs: HashMap<uuid::Uuid, u64> = HashMap::new();
@@ -421,24 +428,20 @@ impl UnitOfWorkStore for SledStore {
             sessions_of.insert(u, self.sessions_of(u)?);
         }
         let trees = self.commit_trees();
-        // The rows for the row cache, encoded outside the lock (`apply` encodes its own).
-        let rows: Vec<_> = uow.tickets.iter().map(|w| crate::codec::enc_ticket(&w.value).ok()).collect();
+        // Ticket rows are encoded once, outside the lock, for sled and the row cache.
+        let rows = uow.tickets.iter().map(|w| crate::codec::enc_ticket(&w.value)).collect::<StoreResult<Vec<_>>>()?;
         {
             // One writer at a time: units of work touch the same counter keys, and sled's
             // optimistic transactions would otherwise retry each other. The flush below is
             // outside the lock, so writers still share flushes.
             let _writing = self.writing();
             let _serial = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
-            trees.as_slice().transaction(|tx| apply(tx, &uow, &sessions_of)).map_err(tx_error)?;
+            trees.as_slice().transaction(|tx| apply(tx, &uow, &rows, &sessions_of)).map_err(tx_error)?;
             // Still under the lock, so the lists' index and the row cache take changes in
             // commit order.
             for (w, row) in uow.tickets.iter().zip(&rows) {
                 self.list.upsert(&w.value);
-                let id = w.value.id.as_uuid().as_u128();
-                match row {
-                    Some(row) => self.rows.put(id, row),
-                    None => self.rows.invalidate(id),
-                }
+                self.rows.put(w.value.id.as_uuid().as_u128(), row);
             }
         }
         for w in uow.tickets.iter().filter(|w| w.expected.is_none()) {
