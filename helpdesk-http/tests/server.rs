@@ -92,6 +92,12 @@ async fn zero_configuration_start_sign_in_mail_files_and_graceful_shutdown() {
     assert!(mail.contains("registration received"));
     let metrics = c.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("http_requests_total"));
+    // Set at each scrape: the memory an operator sizes by, and what the row cache holds.
+    for gauge in
+        ["process_resident_memory_bytes", "helpdesk_sled_row_cache_budget_bytes", "helpdesk_sled_row_cache_rows"]
+    {
+        assert!(metrics.contains(&format!("\n{gauge} ")), "{gauge} missing from /metrics:\n{metrics}");
+    }
 
     // Graceful shutdown: the server returns cleanly and the port is free again.
     stop.cancel();

@@ -92,6 +92,7 @@ pub use check::ConsistencyReport;
 pub use desk::help_desk;
 pub use flush::FlushStats;
 use helpdesk_core::ports::StoreError;
+pub use row_cache::RowCacheStats;
 
 /// The on-disk schema this build writes.
 pub const SCHEMA_VERSION: u32 = 8;
@@ -364,6 +365,11 @@ impl SledStore {
     /// Flushes and acknowledged writes so far.
     pub fn flush_stats(&self) -> FlushStats {
         self.flusher.stats()
+    }
+
+    /// The ticket row cache's size and hits so far (the server publishes them in `/metrics`).
+    pub fn row_cache_stats(&self) -> RowCacheStats {
+        self.rows.stats()
     }
 
     /// Waits until every write committed before this call is on disk.

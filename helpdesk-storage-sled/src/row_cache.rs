@@ -53,6 +53,10 @@ struct Shard {
     bytes: usize,
     epoch: u64,
     next_generation: u64,
+    /// Reads answered from the shard, and reads that missed (counted under the shard's lock,
+    /// so the count costs no shared atomic).
+    hits: u64,
+    misses: u64,
 }
 
 impl Shard {
@@ -139,9 +143,14 @@ impl RowCache {
         match shard.rows.get_mut(&id) {
             Some(slot) => {
                 slot.used = true;
-                Ok(Arc::clone(&slot.row))
+                let row = Arc::clone(&slot.row);
+                shard.hits += 1;
+                Ok(row)
             }
-            None => Err(Epoch(shard.epoch)),
+            None => {
+                shard.misses += 1;
+                Err(Epoch(shard.epoch))
+            }
         }
     }
 
@@ -178,11 +187,40 @@ impl RowCache {
         shard.compact();
     }
 
-    /// Bytes held (rows plus slots), for tests and the benchmark's report.
+    /// Bytes held (rows plus slots).
     #[cfg(test)]
     pub(crate) fn bytes(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).bytes).sum()
+        self.stats().bytes as usize
     }
+
+    /// What the cache holds and how reads fared, summed over the shards (each locked in turn,
+    /// so the sums are not one instant's, which a gauge does not need).
+    pub(crate) fn stats(&self) -> RowCacheStats {
+        let mut stats = RowCacheStats { budget_bytes: (self.shard_budget * SHARDS) as u64, ..Default::default() };
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            stats.rows += shard.rows.len() as u64;
+            stats.bytes += shard.bytes as u64;
+            stats.hits += shard.hits;
+            stats.misses += shard.misses;
+        }
+        stats
+    }
+}
+
+/// The ticket row cache's size and hit counts ([`crate::SledStore::row_cache_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RowCacheStats {
+    /// Rows held.
+    pub rows: u64,
+    /// Bytes counted against the budget: the rows plus a fixed allowance a slot.
+    pub bytes: u64,
+    /// The budget (`SledOptions::row_cache_bytes`, rounded down to whole shards).
+    pub budget_bytes: u64,
+    /// Ticket reads answered from the cache since the store opened.
+    pub hits: u64,
+    /// Ticket reads that went to sled.
+    pub misses: u64,
 }
 
 #[cfg(test)]
@@ -203,6 +241,14 @@ mod tests {
         c.invalidate(7);
         assert!(c.get(7).is_err());
         assert_eq!(c.bytes(), 0);
+        c.put(8, b"eight");
+        let stats = c.stats();
+        assert_eq!(
+            (stats.rows, stats.bytes, stats.hits, stats.misses),
+            (1, 5 + SLOT_BYTES as u64, 1, 2),
+            "one row held; one read hit, two missed"
+        );
+        assert_eq!(stats.budget_bytes, (1 << 20) / SHARDS as u64 * SHARDS as u64);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod config;
 #[cfg(unix)]
 pub mod control;
+mod gauges;
 pub mod imap;
 pub mod listener;
 
@@ -44,7 +45,9 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Arc<dy
         let store = tokio::task::spawn_blocking(move || helpdesk_storage_sled::SledStore::open(&o))
             .await?
             .with_context(|| format!("opening sled store at {path}"))?;
-        return Ok(Arc::new(store));
+        let store = Arc::new(store);
+        gauges::watch_sled(&store);
+        return Ok(store);
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let o = helpdesk_storage_postgres::PgOptions {
@@ -338,7 +341,10 @@ pub fn http_options(config: &Config, secret: &Secret) -> HttpOptions {
         body_limit: config.limits.body_bytes,
         hsts: config.public_url().starts_with("https://"),
         metrics: prometheus().map(|handle| {
-            let endpoint = crate::MetricsEndpoint::new(move || handle.render());
+            let endpoint = crate::MetricsEndpoint::new(move || {
+                gauges::publish();
+                handle.render()
+            });
             match &config.metrics_token {
                 Some(token) => endpoint.with_bearer(token.expose()),
                 None => endpoint,
