@@ -123,8 +123,10 @@ impl MaintenanceStore for PgStore {
                 sqlx::query(sql).bind(at).execute(pool).await.map(|r| r.rows_affected()).map_err(pg_error)
             };
             Ok(PurgeReport {
+                // A message is delivered after it is created: the bound on `created_at` lets
+                // `outbox_by_state` stop at the cutoff instead of visiting every delivered row.
                 outbox: exec(
-                    "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < $1",
+                    "DELETE FROM outbox WHERE state = 'delivered' AND created_at < $1 AND delivered_at < $1",
                     before.delivered_outbox,
                 )
                 .await?,

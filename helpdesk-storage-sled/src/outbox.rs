@@ -19,7 +19,7 @@ pub(crate) fn due_key(at: DateTime<Utc>, id: MessageId) -> Vec<u8> {
     Key::new().time(at).uuid(id.as_uuid()).build()
 }
 
-fn state_tag(s: OutboxState) -> u8 {
+pub(crate) fn state_tag(s: OutboxState) -> u8 {
     match s {
         OutboxState::Pending => 0,
         OutboxState::Delivered => 1,

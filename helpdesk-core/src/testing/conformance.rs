@@ -1320,9 +1320,11 @@ pub async fn resolved_before_and_purge(store: Arc<dyn Store>) {
     assert_eq!(store.resolved_before(t0() + Duration::days(9), 1).await.unwrap().len(), 1);
 
     // Old delivered messages, expired idempotency records, old audit entries, ended sessions go.
-    let m = mail(t0());
+    // Delivered before the cutoff (goes), created before it but delivered after (stays),
+    // created and delivered after it (stays).
+    let (m, late, recent_mail) = (mail(t0()), mail(t0()), mail(t0() + Duration::days(5)));
     let mut uow = UnitOfWork::new();
-    uow.outbox.push(m.clone());
+    uow.outbox.extend([m.clone(), late.clone(), recent_mail.clone()]);
     uow.audit.push(audit(t0() - Duration::days(400), AuditKind::LoginFailed));
     uow.audit.push(audit(t0(), AuditKind::LoginFailed));
     let any_ticket = ticket(1, u.id, t0());
@@ -1336,8 +1338,17 @@ pub async fn resolved_before_and_purge(store: Arc<dyn Store>) {
     });
     store.commit(uow).await.unwrap();
     let lease = Lease { token: uuid::Uuid::new_v4(), until: t0() + Duration::minutes(1) };
-    store.claim_outbox(t0(), 10, lease).await.unwrap();
-    store.ack_outbox(m.id, lease.token, t0()).await.unwrap();
+    let claimed = store.claim_outbox(t0(), 1, lease).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    store.ack_outbox(claimed[0].message.id, lease.token, t0()).await.unwrap();
+    for at in [t0() + Duration::days(3), t0() + Duration::days(5)] {
+        let lease = Lease { token: uuid::Uuid::new_v4(), until: at + Duration::minutes(1) };
+        for r in store.claim_outbox(at, 10, lease).await.unwrap() {
+            store.ack_outbox(r.message.id, lease.token, at).await.unwrap();
+        }
+    }
+    // Which of the two created at t0 was delivered at once depends on the ids' order.
+    let (m, late) = if claimed[0].message.id == m.id { (m, late) } else { (late, m) };
     let s = session(u.id, "old", t0() - Duration::days(30));
     store.create_session(&s).await.unwrap();
     let now = t0() + Duration::days(8);
@@ -1359,6 +1370,10 @@ pub async fn resolved_before_and_purge(store: Arc<dyn Store>) {
     assert_eq!(store.notices(u.id, 10).await.unwrap(), vec![recent]);
     assert_eq!(store.unread_notices(u.id).await.unwrap(), 1);
     assert_eq!(store.outbox_message(m.id).await.unwrap(), None);
+    for kept in [&late, &recent_mail] {
+        let r = store.outbox_message(kept.id).await.unwrap().expect("delivered after the cutoff: kept");
+        assert_eq!(r.state, OutboxState::Delivered);
+    }
     assert_eq!(store.session(s.id).await.unwrap(), None);
     assert_eq!(store.list_audit(&AuditQuery::default()).await.unwrap().items.len(), 1);
 }
