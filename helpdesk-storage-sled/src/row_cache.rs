@@ -223,6 +223,17 @@ pub struct RowCacheStats {
     pub misses: u64,
 }
 
+/// Sums the figures of several stores (a process with more than one sled store open).
+impl std::ops::AddAssign for RowCacheStats {
+    fn add_assign(&mut self, other: Self) {
+        self.rows += other.rows;
+        self.bytes += other.bytes;
+        self.budget_bytes += other.budget_bytes;
+        self.hits += other.hits;
+        self.misses += other.misses;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

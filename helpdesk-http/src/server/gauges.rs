@@ -26,12 +26,8 @@ pub(crate) fn publish() {
         return;
     }
     let mut sum = RowCacheStats::default();
-    for s in stores.iter().filter_map(Weak::upgrade).map(|s| s.row_cache_stats()) {
-        sum.rows += s.rows;
-        sum.bytes += s.bytes;
-        sum.budget_bytes += s.budget_bytes;
-        sum.hits += s.hits;
-        sum.misses += s.misses;
+    for s in stores.iter().filter_map(Weak::upgrade) {
+        sum += s.row_cache_stats();
     }
     metrics::gauge!("helpdesk_sled_row_cache_bytes").set(sum.bytes as f64);
     metrics::gauge!("helpdesk_sled_row_cache_rows").set(sum.rows as f64);
