@@ -10,8 +10,8 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p helpdesk-http --bin helpdesk \
-    && install -D target/release/helpdesk /out/helpdesk
+    cargo build --profile dist --locked -p helpdesk-http --bin helpdesk \
+    && install -D target/dist/helpdesk /out/helpdesk
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# HTTP load benchmark: the release `helpdesk` server on sled and on PostgreSQL (fsync on),
-# driven by wrk on the same machine, beside a minimal axum JSON handler and pgbench's
-# SELECT-by-key as yardsticks measured in the same run, the floor of the two read routes (axum
-# verifying the same token and answering the same bytes, no storage: what no server can skip),
-# and PostgreSQL again with two server processes on one database. Prints a markdown report: requests/s, p50/p99, errors and the
-# server's resident memory after every workload.
+# HTTP load benchmark: the `helpdesk` server as deployments build it (`--profile dist`) on sled
+# and on PostgreSQL (fsync on), driven by wrk on the same machine, beside a minimal axum JSON
+# handler and pgbench's SELECT-by-key as yardsticks measured in the same run, the floor of the
+# two read routes (axum verifying the same token and answering the same bytes, no storage: what
+# no server can skip), and PostgreSQL again with two server processes on one database. Prints a
+# markdown report: requests/s, p50/p99, errors and the server's resident memory after every
+# workload.
 #
 # Usage: scripts/bench-http.sh [duration, default 10s]
 #   BEFORE_BIN=path   also measure that build of `helpdesk` (say, the previous commit's) in the
 #                     same run, workload by workload beside this one, for a before/after ratio.
+#   AFTER_BIN=path    measure that build as "after" instead of this tree's `dist` build (say,
+#                     the same tree built with another profile).
 #   STORES="sled pg"  which stores to measure (default both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR="${1:-10s}"
 STORES="${STORES:-sled pg}"
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
-cargo build --release -q -p helpdesk-http --bin helpdesk --example bench_baseline
-AFTER_BIN=target/release/helpdesk
+# The `dist` profile (fat LTO) is what deployments run; the yardstick is built the same way.
+cargo build --profile dist -q -p helpdesk-http --bin helpdesk --example bench_baseline
+AFTER_BIN=${AFTER_BIN:-target/dist/helpdesk}
 WORK=$(mktemp -d /tmp/helpdesk-bench.XXXXXX)
 PIDS=()
 cleanup() {
@@ -73,7 +77,7 @@ hwm() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 record() { echo "$1|$2|$3|$4|$5" >>"$RESULTS"; }
 
 # The yardstick: a minimal axum JSON handler.
-target/release/examples/bench_baseline 127.0.0.1:18090 & PIDS+=($!)
+target/dist/examples/bench_baseline 127.0.0.1:18090 & PIDS+=($!)
 sleep 0.5
 read -r BASE64 _ _ _ <<<"$(run_wrk -t2 -c64 -d"$DUR" http://127.0.0.1:18090/json)"
 read -r BASE16 _ _ _ <<<"$(run_wrk -t2 -c16 -d"$DUR" http://127.0.0.1:18090/json)"
@@ -222,7 +226,7 @@ floor() {
     curl -sf "$BASE/api/v1/tickets/$(head -n1 "$WORK/numbers-after")" -H "authorization: Bearer $EMP" >"$WORK/floor-ticket"
     curl -sf "$BASE/api/v1/tickets?limit=50" -H "authorization: Bearer $EMP" >"$WORK/floor-list"
     FLOOR_SECRET=$JWT_SECRET FLOOR_ISSUER=$PUBLIC_URL FLOOR_TICKET="$WORK/floor-ticket" FLOOR_LIST="$WORK/floor-list" \
-        target/release/examples/bench_baseline 127.0.0.1:18089 &
+        target/dist/examples/bench_baseline 127.0.0.1:18089 &
     pid=$!
     sleep 0.5
     local real=$BASE

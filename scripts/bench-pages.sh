@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Web page benchmark (web interface, parts 1 and 2): the release `helpdesk` server on its embedded
+# Web page benchmark (web interface, parts 1 and 2): the `helpdesk` server as deployments build it (`--profile dist`) on its embedded
 # default (sled), one employee's ticket with a realistic thread (comments, an image, history).
 #   1. wrk: the ticket page with the session cookie beside the JSON `GET /api/v1/tickets/{n}`
 #      with a bearer token, in the same run (target: the page at >= 50% of the JSON rate);
@@ -20,8 +20,8 @@ LH_DIR=target/lighthouse-node
 if [ ! -x "$LH_DIR/node_modules/.bin/lighthouse" ]; then
     mkdir -p "$LH_DIR" && npm install --silent --prefix "$LH_DIR" lighthouse@12 >/dev/null
 fi
-cargo build --release -q -p helpdesk-http --bin helpdesk
-BIN=target/release/helpdesk
+cargo build --profile dist -q -p helpdesk-http --bin helpdesk
+BIN=target/dist/helpdesk
 WORK=$(mktemp -d /tmp/helpdesk-pages.XXXXXX)
 SERVER_PID=""
 cleanup() {
