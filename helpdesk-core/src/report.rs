@@ -177,53 +177,51 @@ pub struct PerformanceBuilder {
 impl PerformanceBuilder {
     /// Adds a ticket created in the range.
     pub fn add_created(&mut self, t: &crate::model::Ticket) {
-        self.add_sample(
-            t.created_at,
+        self.add_created_on(t.created_at.date_naive(), 1);
+        self.add_group_samples(
             [
                 t.department.as_ref().map_or("none", |d| d.as_str()),
                 t.priority.map_or("untriaged", |p| p.as_str()),
                 &t.assignee.map_or("none".to_owned(), |a| a.to_string()),
             ],
-            t.response_secs,
-            t.resolution_secs,
+            t.response_secs.as_slice(),
+            t.resolution_secs.as_slice(),
         );
     }
 
-    /// Adds one ticket created in the range from its report columns: its creation time, its
-    /// group keys (department or `none`, priority or `untriaged`, assignee id or `none`) and
-    /// its response and resolution times.
-    pub fn add_sample(
-        &mut self,
-        created_at: DateTime<Utc>,
-        keys: [&str; 3],
-        response: Option<i64>,
-        resolution: Option<i64>,
-    ) {
-        *self.created.entry(created_at.date_naive()).or_default() += 1;
+    /// Adds `n` tickets created on `day` (UTC) to the per-day counts.
+    pub fn add_created_on(&mut self, day: NaiveDate, n: u64) {
+        *self.created.entry(day).or_default() += n;
+    }
+
+    /// Adds the response and resolution times of tickets created in the range that share
+    /// their group keys (department or `none`, priority or `untriaged`, assignee id or
+    /// `none`): one call per ticket, or one per group when the store groups them itself.
+    /// The figures do not depend on how the samples were split into calls.
+    pub fn add_group_samples(&mut self, keys: [&str; 3], response: &[i64], resolution: &[i64]) {
         for (g, k) in self.groups.iter_mut().zip(keys) {
-            // A key is copied once, when its group first appears (stores stream 100,000s of rows).
+            // A key is copied once, when its group first appears.
             if !g.contains_key(k) {
                 g.insert(k.to_owned(), (Vec::new(), Vec::new()));
             }
             let Some(e) = g.get_mut(k) else { continue };
-            if let Some(r) = response {
-                e.0.push(r);
-            }
-            if let Some(r) = resolution {
-                e.1.push(r);
-            }
+            e.0.extend_from_slice(response);
+            e.1.extend_from_slice(resolution);
         }
-        if let Some(r) = response {
-            self.response.push(r);
-        }
-        if let Some(r) = resolution {
-            self.resolution.push(r);
-        }
+        self.response.extend_from_slice(response);
+        self.resolution.extend_from_slice(resolution);
     }
+
     /// Adds a resolution that happened in the range.
     pub fn add_resolved(&mut self, at: DateTime<Utc>) {
-        *self.resolved.entry(at.date_naive()).or_default() += 1;
+        self.add_resolved_on(at.date_naive(), 1);
     }
+
+    /// Adds `n` resolutions that happened on `day` (UTC).
+    pub fn add_resolved_on(&mut self, day: NaiveDate, n: u64) {
+        *self.resolved.entry(day).or_default() += n;
+    }
+
     /// Adds a ticket to the current backlog (non-terminal, not resolved).
     pub fn add_backlog(&mut self, status: crate::domain::TicketStatus) {
         self.add_backlog_count(status, 1);

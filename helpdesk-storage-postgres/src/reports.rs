@@ -2,16 +2,18 @@
 //! report, and retention.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use chrono::{DateTime, NaiveDate, Utc};
 use helpdesk_core::domain::TicketStatus;
-use helpdesk_core::ports::{
-    MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreError, StoreResult, add_to_summary,
-};
+use helpdesk_core::ports::{MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, add_to_summary};
 use helpdesk_core::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
 use sqlx::Row;
 
 use crate::{PgStore, pg_error};
+
+/// One group of the performance report's tickets: department, priority and assignee (or
+/// `none` / `untriaged`), then the group's creation times and its response and resolution
+/// times (`NULL` when no ticket of the group has one).
+type GroupRow = (String, String, String, Vec<DateTime<Utc>>, Option<Vec<i64>>, Option<Vec<i64>>);
 
 #[async_trait]
 impl ReportStore for PgStore {
@@ -48,42 +50,41 @@ impl ReportStore for PgStore {
         Ok(s)
     }
 
-    /// One indexed range scan streams the report columns of the tickets created in the range;
-    /// the statistics are computed here with core's definitions (ordered-set aggregates over
-    /// four groupings cost PostgreSQL a sort per grouping and value, several times slower).
+    /// PostgreSQL groups the tickets created in the range by their three report keys (one
+    /// hash aggregate over the covering index `tickets_report`) and sends each group's creation
+    /// times and response and resolution times as arrays; the statistics are computed here with
+    /// core's definitions, which do not depend on how the samples arrive. Ordered-set
+    /// aggregates would cost a sort per grouping and value; a row per ticket cost the decoding
+    /// of ~130,000 rows for a 30-day range at 1,000,000 tickets.
     async fn performance(&self, range: ReportRange) -> StoreResult<PerformanceReport> {
-        // Three independent reads on three connections at once: the created tickets' columns
-        // (streamed through the covering index and folded as they arrive), the resolutions in
-        // the range, and the backlog counts. Run one after the other they added up.
+        // Three independent reads on three connections at once: the grouped samples, the
+        // resolutions per day (UTC dates, as `DateTime::date_naive` gives them) and the backlog.
+        // The two range reads are not kept as prepared statements: after five runs PostgreSQL
+        // would switch a prepared statement to a generic plan, which guesses a range's size
+        // (5,000 rows) instead of reading it from the bounds and then groups 130,000 rows by a
+        // sort that spills to disk (174 ms, against 50 ms for the hash aggregate).
         let samples = async {
-            let mut b = PerformanceBuilder::default();
-            let mut rows = sqlx::query(
-                "SELECT created_at, COALESCE(department, 'none'), COALESCE(priority::text, 'untriaged'), \
-                 COALESCE(assignee::text, 'none'), response_secs, resolution_secs \
-                 FROM tickets WHERE created_at >= $1 AND created_at < $2",
+            sqlx::query_as::<_, GroupRow>(
+                "SELECT COALESCE(department, 'none'), COALESCE(priority::text, 'untriaged'), \
+                 COALESCE(assignee::text, 'none'), array_agg(created_at), \
+                 array_agg(response_secs) FILTER (WHERE response_secs IS NOT NULL), \
+                 array_agg(resolution_secs) FILTER (WHERE resolution_secs IS NOT NULL) \
+                 FROM tickets WHERE created_at >= $1 AND created_at < $2 \
+                 GROUP BY department, priority, assignee",
             )
+            .persistent(false)
             .bind(range.from())
             .bind(range.to())
-            .fetch(&self.pool);
-            while let Some(r) = rows.next().await {
-                let r = r.map_err(pg_error)?;
-                b.add_sample(
-                    r.try_get(0).map_err(pg_error)?,
-                    [
-                        r.try_get::<&str, _>(1).map_err(pg_error)?,
-                        r.try_get::<&str, _>(2).map_err(pg_error)?,
-                        r.try_get::<&str, _>(3).map_err(pg_error)?,
-                    ],
-                    r.try_get(4).map_err(pg_error)?,
-                    r.try_get(5).map_err(pg_error)?,
-                );
-            }
-            Ok::<_, StoreError>(b)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg_error)
         };
         let resolved = async {
-            sqlx::query_scalar::<_, DateTime<Utc>>(
-                "SELECT resolved_at FROM tickets WHERE resolved_at >= $1 AND resolved_at < $2",
+            sqlx::query_as::<_, (NaiveDate, i64)>(
+                "SELECT (resolved_at AT TIME ZONE 'UTC')::date, count(*) FROM tickets \
+                 WHERE resolved_at >= $1 AND resolved_at < $2 GROUP BY 1",
             )
+            .persistent(false)
             .bind(range.from())
             .bind(range.to())
             .fetch_all(&self.pool)
@@ -98,9 +99,20 @@ impl ReportStore for PgStore {
             .await
             .map_err(pg_error)
         };
-        let (mut b, resolved, backlog) = futures::try_join!(samples, resolved, backlog)?;
-        for at in resolved {
-            b.add_resolved(at);
+        let (samples, resolved, backlog) = futures::try_join!(samples, resolved, backlog)?;
+        let mut b = PerformanceBuilder::default();
+        for (department, priority, assignee, created, response, resolution) in samples {
+            for at in created {
+                b.add_created_on(at.date_naive(), 1);
+            }
+            b.add_group_samples(
+                [&department, &priority, &assignee],
+                response.as_deref().unwrap_or_default(),
+                resolution.as_deref().unwrap_or_default(),
+            );
+        }
+        for (day, n) in resolved {
+            b.add_resolved_on(day, n.max(0) as u64);
         }
         for (status, n) in backlog {
             if let Ok(s) = status.parse::<TicketStatus>()
