@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 source scripts/services.sh
 # With DATABASE_URL set, benchmark that server (a loaded database is reused); otherwise start
 # a throwaway cluster with fsync on and remove it afterwards. A second argument
-# `--lists-only` measures the list pages alone (no creations, no pgbench, no reports).
+# `--lists-only` measures the list pages alone (no creations, no pgbench, no reports);
+# `--reports-only` the reads and reports alone (no creations, no pgbench, no list pages).
+# The creations need `pgbench` from `PG_BIN` (set by `pg_start`; set it yourself with your own
+# DATABASE_URL, e.g. PG_BIN=/usr/lib/postgresql/15/bin).
 if [ -z "${DATABASE_URL:-}" ]; then
     PG_FSYNC=on pg_start
     trap pg_stop EXIT
