@@ -178,11 +178,13 @@ impl PerformanceBuilder {
     /// Adds a ticket created in the range.
     pub fn add_created(&mut self, t: &crate::model::Ticket) {
         self.add_created_on(t.created_at.date_naive(), 1);
+        // The assignee's id as text without allocating (stores fold 100,000s of tickets).
+        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
         self.add_group_samples(
             [
                 t.department.as_ref().map_or("none", |d| d.as_str()),
                 t.priority.map_or("untriaged", |p| p.as_str()),
-                &t.assignee.map_or("none".to_owned(), |a| a.to_string()),
+                t.assignee.map_or("none", |a| a.as_uuid().hyphenated().encode_lower(&mut id)),
             ],
             t.response_secs.as_slice(),
             t.resolution_secs.as_slice(),

@@ -39,6 +39,16 @@ impl SledStore {
             None => Ok(None),
         }
     }
+
+    /// A ticket for a scan over many (a report): from the row cache when it holds the row,
+    /// else from sled without filling the cache, so a report over a year of tickets does not
+    /// push out the rows the desk is working on.
+    pub(crate) fn ticket_for_scan(&self, uuid: uuid::Uuid) -> StoreResult<Option<Ticket>> {
+        if let Ok(row) = self.rows.get(uuid.as_u128()) {
+            return crate::codec::dec_ticket(&row).map(Some);
+        }
+        self.t.tickets.get(uuid.as_bytes()).map_err(sled_err)?.map(|v| crate::codec::dec_ticket(&v)).transpose()
+    }
 }
 
 #[async_trait]

@@ -54,8 +54,8 @@ impl ReportStore for SledStore {
     async fn performance(&self, range: ReportRange) -> StoreResult<PerformanceReport> {
         let mut b = PerformanceBuilder::default();
         for id in self.list.created_between(range.from(), range.to()) {
-            if let Some(v) = self.t.tickets.get(id.as_bytes()).map_err(sled_err)? {
-                b.add_created(&crate::codec::dec_ticket(&v)?);
+            if let Some(t) = self.ticket_for_scan(id)? {
+                b.add_created(&t);
             }
         }
         for kv in self.t.resolved_idx.range(time_key(range.from()).to_vec()..time_key(range.to()).to_vec()) {
