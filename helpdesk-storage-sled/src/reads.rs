@@ -41,13 +41,23 @@ impl SledStore {
     }
 
     /// A ticket for a scan over many (a report): from the row cache when it holds the row,
-    /// else from sled without filling the cache, so a report over a year of tickets does not
-    /// push out the rows the desk is working on.
+    /// else from sled, kept only in room the cache has spare, so a report warms a cold cache
+    /// (after a restart) but a report over a year of tickets does not push out the rows the
+    /// desk is working on.
     pub(crate) fn ticket_for_scan(&self, uuid: uuid::Uuid) -> StoreResult<Option<Ticket>> {
-        if let Ok(row) = self.rows.get(uuid.as_u128()) {
-            return crate::codec::dec_ticket(&row).map(Some);
+        let key = uuid.as_u128();
+        let epoch = match self.rows.get(key) {
+            Ok(row) => return crate::codec::dec_ticket(&row).map(Some),
+            Err(epoch) => epoch,
+        };
+        match self.t.tickets.get(uuid.as_bytes()).map_err(sled_err)? {
+            Some(v) => {
+                let ticket = crate::codec::dec_ticket(&v)?;
+                self.rows.fill_spare(key, &v, epoch);
+                Ok(Some(ticket))
+            }
+            None => Ok(None),
         }
-        self.t.tickets.get(uuid.as_bytes()).map_err(sled_err)?.map(|v| crate::codec::dec_ticket(&v)).transpose()
     }
 }
 

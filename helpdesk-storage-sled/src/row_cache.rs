@@ -167,6 +167,20 @@ impl RowCache {
         shard.keep(id, row, self.shard_budget);
     }
 
+    /// Like [`RowCache::fill`], but only into room the shard has spare: evicts nothing. A scan
+    /// over many tickets (a report) warms a cold cache this way, after a restart, without
+    /// pushing out the rows the desk is working on once the cache is full.
+    pub(crate) fn fill_spare(&self, id: u128, row: &[u8], epoch: Epoch) {
+        let mut shard = self.shard(id);
+        if shard.bytes + row.len() + SLOT_BYTES > self.shard_budget {
+            return;
+        }
+        if shard.epoch != epoch.0 || shard.rows.contains_key(&id) {
+            return;
+        }
+        shard.keep(id, row, self.shard_budget);
+    }
+
     /// Ticket `id`'s row is now `row`: called by every commit that wrote it, after sled took
     /// the write and in commit order (under the commit lock), so a new ticket is read from
     /// memory from the start, as sled's cache would have it.
@@ -308,6 +322,35 @@ mod tests {
         c.fill(id(3, 9), &[0u8; 4096], e);
         assert!(c.get(id(3, 9)).is_err());
         assert_eq!(c.bytes(), 4 * per);
+    }
+
+    #[test]
+    fn a_scan_fills_spare_room_only() {
+        let row = [1u8; 100];
+        let per = row.len() + SLOT_BYTES;
+        // One shard's budget holds two rows.
+        let c = RowCache::new((2 * per * SHARDS) as u64);
+        let scan = |n| {
+            if let Err(e) = c.get(id(4, n)) {
+                c.fill_spare(id(4, n), &row, e);
+            }
+        };
+        scan(0);
+        scan(1);
+        assert!(c.get(id(4, 0)).is_ok() && c.get(id(4, 1)).is_ok(), "a cold cache warms");
+        scan(2);
+        assert!(c.get(id(4, 2)).is_err(), "a full cache took the scanned row");
+        assert!(c.get(id(4, 0)).is_ok() && c.get(id(4, 1)).is_ok(), "a scanned row evicted one in use");
+        // As with `fill`, a commit in the shard since the read voids it.
+        c.invalidate(id(4, 1));
+        let Err(e) = c.get(id(4, 3)) else { panic!("hit") };
+        c.invalidate(id(4, 0));
+        c.fill_spare(id(4, 3), &row, e);
+        assert!(c.get(id(4, 3)).is_err(), "a row read before a commit was kept");
+        let off = RowCache::new(0);
+        let Err(e) = off.get(9) else { panic!("hit") };
+        off.fill_spare(9, b"r", e);
+        assert!(off.get(9).is_err(), "a cache turned off kept a row");
     }
 
     #[test]
