@@ -4,9 +4,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use helpdesk_core::domain::TicketStatus;
-use helpdesk_core::ports::{MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, add_to_summary};
+use helpdesk_core::model::Ticket;
+use helpdesk_core::ports::{
+    MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, SatisfactionSamples, StoreResult, add_to_summary,
+};
 use helpdesk_core::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
 use sqlx::Row;
+use sqlx::types::Json;
 
 use crate::{PgStore, pg_error};
 
@@ -123,6 +127,38 @@ impl ReportStore for PgStore {
             }
         }
         Ok(b.finish(range))
+    }
+
+    /// Two reads at once: the resolved tickets counted, and the rated ones' documents (the
+    /// rating lives in the document alone). Unprepared, as the performance report's range
+    /// reads, so each is planned with its bounds.
+    async fn satisfaction_samples(&self, range: ReportRange) -> StoreResult<SatisfactionSamples> {
+        let resolved = async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM tickets \
+                 WHERE created_at >= $1 AND created_at < $2 AND resolved_at IS NOT NULL",
+            )
+            .persistent(false)
+            .bind(range.from())
+            .bind(range.to())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(pg_error)
+        };
+        let rated = async {
+            sqlx::query_scalar::<_, Json<Ticket>>(
+                "SELECT doc FROM tickets WHERE created_at >= $1 AND created_at < $2 \
+                 AND jsonb_typeof(doc -> 'satisfaction') = 'object'",
+            )
+            .persistent(false)
+            .bind(range.from())
+            .bind(range.to())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg_error)
+        };
+        let (resolved, rated) = futures::try_join!(resolved, rated)?;
+        Ok(SatisfactionSamples { resolved: resolved.max(0) as u64, rated: rated.into_iter().map(|j| j.0).collect() })
     }
 }
 

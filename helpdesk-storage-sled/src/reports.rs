@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use helpdesk_core::domain::TicketStatus;
 use helpdesk_core::model::{OneTimeToken, OutboxRecord, OutboxState, Session};
 use helpdesk_core::ports::{
-    BackupSummary, MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, StoreResult, add_to_summary,
+    BackupSummary, MaintenanceStore, PurgeBefore, PurgeReport, ReportStore, SatisfactionSamples, StoreResult,
+    add_to_summary,
 };
 use helpdesk_core::report::{PerformanceBuilder, PerformanceReport, ReportRange, Summary};
 
@@ -73,6 +74,20 @@ impl ReportStore for SledStore {
             }
         }
         Ok(b.finish(range))
+    }
+
+    /// The tickets created in the range, from the lists' index and the row cache.
+    async fn satisfaction_samples(&self, range: ReportRange) -> StoreResult<SatisfactionSamples> {
+        let mut out = SatisfactionSamples::default();
+        for id in self.list.created_between(range.from(), range.to()) {
+            if let Some(t) = self.ticket_for_scan(id)? {
+                out.resolved += u64::from(t.resolved_at.is_some());
+                if t.satisfaction.is_some() {
+                    out.rated.push(t);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -550,6 +550,19 @@ pub trait ReportStore: Send + Sync + fmt::Debug + 'static {
     async fn summary(&self, now: DateTime<Utc>) -> StoreResult<Summary>;
     /// The performance report over `range`.
     async fn performance(&self, range: ReportRange) -> StoreResult<PerformanceReport>;
+    /// What the satisfaction report reads of the tickets created in `range`: how many of them
+    /// have been resolved (`resolved_at` set), and every one of them that carries a rating
+    /// (in no particular order).
+    async fn satisfaction_samples(&self, range: ReportRange) -> StoreResult<SatisfactionSamples>;
+}
+
+/// The tickets a satisfaction report reads ([`ReportStore::satisfaction_samples`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SatisfactionSamples {
+    /// Tickets created in the range that have been resolved.
+    pub resolved: u64,
+    /// Tickets created in the range that carry a rating.
+    pub rated: Vec<Ticket>,
 }
 
 /// Cut-offs for retention.

@@ -1665,7 +1665,27 @@ pub async fn satisfaction_ratings(store: Arc<dyn Store>) {
         assert_eq!(store.history(t.id).await.unwrap().last(), Some(&event));
         rated = next;
     }
-    assert_eq!(rated.satisfaction.map(|s| (s.rating, s.ratings)), Some((Rating::Bad, 2)));
+    assert_eq!(rated.satisfaction.clone().map(|s| (s.rating, s.ratings)), Some((Rating::Bad, 2)));
+
+    // The satisfaction report's read: the tickets created in a range, resolved ones counted
+    // and rated ones returned whole. A resolved unrated ticket in the range counts; tickets
+    // created outside it do not.
+    let mut resolved = ticket(2, u.id, t0() + Duration::hours(1));
+    resolved.resolved_at = Some(t0() + Duration::hours(3));
+    insert_ticket(&store, &resolved).await;
+    let mut outside = ticket(3, u.id, t0() + Duration::days(40));
+    outside.resolved_at = Some(t0() + Duration::days(41));
+    outside.satisfaction = rated.satisfaction.clone();
+    insert_ticket(&store, &outside).await;
+    let range = ReportRange::new(t0(), t0() + Duration::days(30)).unwrap();
+    let samples = store.satisfaction_samples(range).await.unwrap();
+    assert_eq!(samples.resolved, u64::from(rated.resolved_at.is_some()) + 1);
+    assert_eq!(samples.rated, vec![rated]);
+    let later = ReportRange::new(t0() + Duration::days(30), t0() + Duration::days(60)).unwrap();
+    assert_eq!(
+        store.satisfaction_samples(later).await.unwrap(),
+        SatisfactionSamples { resolved: 1, rated: vec![outside] }
+    );
 }
 
 fn inbound(key: &str, at: DateTime<Utc>, outcome: InboundOutcome) -> InboundMessage {

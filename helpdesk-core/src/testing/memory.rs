@@ -659,6 +659,17 @@ impl ReportStore for InMemoryStore {
         }
         Ok(b.finish(range))
     }
+    async fn satisfaction_samples(&self, range: ReportRange) -> StoreResult<crate::ports::SatisfactionSamples> {
+        let s = self.lock();
+        let mut out = crate::ports::SatisfactionSamples::default();
+        for t in s.tickets.values().filter(|t| range.contains(t.created_at)) {
+            out.resolved += u64::from(t.resolved_at.is_some());
+            if t.satisfaction.is_some() {
+                out.rated.push(t.clone());
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[async_trait]

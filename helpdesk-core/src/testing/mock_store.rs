@@ -123,6 +123,7 @@ mockall::mock! {
     impl ReportStore for Store {
         async fn summary(&self, now: DateTime<Utc>) -> StoreResult<Summary>;
         async fn performance(&self, range: ReportRange) -> StoreResult<PerformanceReport>;
+        async fn satisfaction_samples(&self, range: ReportRange) -> StoreResult<SatisfactionSamples>;
     }
 
     #[async_trait]
