@@ -132,6 +132,20 @@ async fn page_cookie(c: &reqwest::Client, root: &str) -> String {
     r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
 }
 
+/// The admin's API access token on `root`.
+async fn api_token(c: &reqwest::Client, root: &str) -> String {
+    let login: Value = c
+        .post(format!("{root}/api/v1/auth/login"))
+        .json(&json!({"email": "admin@example.com", "password": ADMIN_PW}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().unwrap().to_owned()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -155,16 +169,7 @@ async fn reports_page(storage: &str) -> (f64, f64, f64, String) {
     }
     ms.sort_by(f64::total_cmp);
     // What the page is made of: each report the page loads, alone, through the JSON API.
-    let login: Value = c
-        .post(format!("{}/api/v1/auth/login", server.root))
-        .json(&json!({"email": "admin@example.com", "password": ADMIN_PW}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let token = api_token(&c, &server.root).await;
     let (to, from) = (Utc::now(), Utc::now() - chrono::Duration::days(30));
     let range = format!("from={}&to={}", from.format("%Y-%m-%dT%H:%M:%SZ"), to.format("%Y-%m-%dT%H:%M:%SZ"));
     let mut parts = Vec::new();
@@ -223,16 +228,7 @@ impl Live {
 async fn live_latency(writer: &str, reader: &str) -> (f64, f64, f64) {
     let c = client();
     let mut live = Live::open(&c, reader).await;
-    let login: Value = c
-        .post(format!("{writer}/api/v1/auth/login"))
-        .json(&json!({"email": "admin@example.com", "password": ADMIN_PW}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let token = api_token(&c, writer).await;
     let mut ms = Vec::new();
     for i in 0..110 {
         let start = Instant::now();

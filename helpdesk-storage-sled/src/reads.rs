@@ -21,23 +21,21 @@ use crate::codec::{dec, enc, get, sled_err};
 use crate::commit::{IdemRow, idem_key, tx_error};
 use crate::keys::Key;
 
+/// How a ticket row read from sled enters the row cache.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// As any read: the row may push out the least recently used ones.
+    Always,
+    /// Only into room the cache has spare (see [`SledStore::ticket_for_scan`]).
+    IfRoom,
+}
+
 impl SledStore {
     fn ticket_by_uuid(&self, id: &[u8]) -> StoreResult<Option<Ticket>> {
-        let Ok(key) = <[u8; 16]>::try_from(id).map(u128::from_be_bytes) else {
+        let Ok(bytes) = <[u8; 16]>::try_from(id) else {
             return Ok(None);
         };
-        let epoch = match self.rows.get(key) {
-            Ok(row) => return crate::codec::dec_ticket(&row).map(Some),
-            Err(epoch) => epoch,
-        };
-        match self.t.tickets.get(id).map_err(sled_err)? {
-            Some(v) => {
-                let ticket = crate::codec::dec_ticket(&v)?;
-                self.rows.fill(key, &v, epoch);
-                Ok(Some(ticket))
-            }
-            None => Ok(None),
-        }
+        self.ticket_cached(uuid::Uuid::from_bytes(bytes), Keep::Always)
     }
 
     /// A ticket for a scan over many (a report): from the row cache when it holds the row,
@@ -45,19 +43,24 @@ impl SledStore {
     /// (after a restart) but a report over a year of tickets does not push out the rows the
     /// desk is working on.
     pub(crate) fn ticket_for_scan(&self, uuid: uuid::Uuid) -> StoreResult<Option<Ticket>> {
+        self.ticket_cached(uuid, Keep::IfRoom)
+    }
+
+    fn ticket_cached(&self, uuid: uuid::Uuid, keep: Keep) -> StoreResult<Option<Ticket>> {
         let key = uuid.as_u128();
         let epoch = match self.rows.get(key) {
             Ok(row) => return crate::codec::dec_ticket(&row).map(Some),
             Err(epoch) => epoch,
         };
-        match self.t.tickets.get(uuid.as_bytes()).map_err(sled_err)? {
-            Some(v) => {
-                let ticket = crate::codec::dec_ticket(&v)?;
-                self.rows.fill_spare(key, &v, epoch);
-                Ok(Some(ticket))
-            }
-            None => Ok(None),
+        let Some(v) = self.t.tickets.get(uuid.as_bytes()).map_err(sled_err)? else {
+            return Ok(None);
+        };
+        let ticket = crate::codec::dec_ticket(&v)?;
+        match keep {
+            Keep::Always => self.rows.fill(key, &v, epoch),
+            Keep::IfRoom => self.rows.fill_spare(key, &v, epoch),
         }
+        Ok(Some(ticket))
     }
 }
 
