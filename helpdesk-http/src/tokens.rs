@@ -4,7 +4,11 @@
 //! instance. Refresh tokens are opaque and never JWTs, so an access token presented as a
 //! refresh token is simply unknown.
 
+mod verified;
+
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use helpdesk_core::AuthFailure;
@@ -12,6 +16,7 @@ use helpdesk_core::domain::{SessionId, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use self::verified::{Times, VerifiedTokens};
 use crate::error::ApiError;
 
 /// The one token type this server issues.
@@ -86,6 +91,8 @@ pub struct TokenSigner {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens lately verified, shared by the signer's clones (see [`verified`]).
+    verified: Arc<VerifiedTokens>,
 }
 
 impl fmt::Debug for TokenSigner {
@@ -108,6 +115,7 @@ impl TokenSigner {
             encoding: EncodingKey::from_secret(&options.secret),
             decoding: DecodingKey::from_secret(&options.secret),
             validation,
+            verified: Arc::new(VerifiedTokens::new(VerifiedTokens::SLOTS)),
             options,
         }
     }
@@ -139,7 +147,8 @@ impl TokenSigner {
     }
 
     /// Verifies `token` at `now`: signature, algorithm, `exp`, `nbf`, `iat` (not in the
-    /// future), `aud`, `iss`, `jti`, token type and ids.
+    /// future), `aud`, `iss`, `jti`, token type and ids. A token this signer verified lately
+    /// is recognised by its bytes and only its times are checked again.
     ///
     /// # Errors
     /// 401 `auth.invalid_token` for anything wrong (the reason goes to the debug log only).
@@ -148,24 +157,41 @@ impl TokenSigner {
             tracing::debug!(reason = why, "access token refused");
             ApiError::unauthenticated(AuthFailure::InvalidToken)
         };
+        if let Some((claims, times)) = self.verified.get(token) {
+            if times.current(now.timestamp(), LEEWAY_SECS) {
+                return Ok(claims);
+            }
+            return Err(invalid("expired or not yet valid"));
+        }
+        let (claims, times) = self.verify_afresh(token, now).map_err(|why| invalid(&why))?;
+        self.verified.insert(token, claims, times);
+        Ok(claims)
+    }
+
+    /// Every check of [`Self::verify`] on the token's text; the reason when it fails.
+    fn verify_afresh(&self, token: &str, now: DateTime<Utc>) -> Result<(AccessClaims, Times), Cow<'static, str>> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| invalid(&e.to_string()))?;
+            .map_err(|e| Cow::Owned(e.to_string()))?;
         let c = data.claims;
         if c.typ != ACCESS {
-            return Err(invalid("wrong token type"));
+            return Err("wrong token type".into());
         }
         if c.iat > now.timestamp() + LEEWAY_SECS || c.iat > c.exp || c.nbf < c.iat - LEEWAY_SECS {
-            return Err(invalid("issued in the future or inconsistent times"));
+            return Err("issued in the future or inconsistent times".into());
         }
         if c.exp - c.iat > self.options.access_ttl.num_seconds() + LEEWAY_SECS {
-            return Err(invalid("lifetime longer than this server issues"));
+            return Err("lifetime longer than this server issues".into());
+        }
+        let times = Times { iat: c.iat, nbf: c.nbf, exp: c.exp };
+        if !times.current(now.timestamp(), LEEWAY_SECS) {
+            return Err("expired or not yet valid".into());
         }
         if uuid::Uuid::parse_str(&c.jti).is_err() {
-            return Err(invalid("bad jti"));
+            return Err("bad jti".into());
         }
-        let user = c.sub.parse::<UserId>().map_err(|_| invalid("bad sub"))?;
-        let session = c.sid.parse::<SessionId>().map_err(|_| invalid("bad sid"))?;
-        Ok(AccessClaims { user, session })
+        let user = c.sub.parse::<UserId>().map_err(|_| Cow::Borrowed("bad sub"))?;
+        let session = c.sid.parse::<SessionId>().map_err(|_| Cow::Borrowed("bad sid"))?;
+        Ok((AccessClaims { user, session }, times))
     }
 }
 
@@ -217,6 +243,26 @@ mod tests {
 
         let future = s.issue(UserId::random(), SessionId::random(), now + Duration::minutes(5)).unwrap();
         assert!(s.verify(&future, now).is_err(), "not yet valid");
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_judged_by_its_times_and_its_every_byte() {
+        let s = signer();
+        let now = Utc::now();
+        let (u, sid) = (UserId::random(), SessionId::random());
+        let t = s.issue(u, sid, now).unwrap();
+        assert_eq!(s.verify(&t, now).unwrap(), AccessClaims { user: u, session: sid });
+        assert_eq!(s.clone().verify(&t, now).unwrap(), AccessClaims { user: u, session: sid }, "clones share it");
+        assert!(s.verify(&t, now + Duration::minutes(16)).is_err(), "expired since");
+        assert!(s.verify(&t, now - Duration::minutes(1)).is_err(), "not valid yet at that time");
+        assert!(s.verify(&t, now + Duration::minutes(14)).is_ok());
+        let mut forged = t.clone().into_bytes();
+        let i = forged.len() - 5; // inside the signature
+        forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+        assert!(s.verify(&String::from_utf8(forged).unwrap(), now).is_err(), "one byte changed");
+        let other =
+            TokenSigner::new(TokenOptions { secret: b"another-secret-another-secret-xx".to_vec(), ..signer().options });
+        assert!(other.verify(&t, now).is_err(), "another secret has its own memory");
     }
 
     #[test]
