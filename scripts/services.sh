@@ -48,9 +48,10 @@ pg_start() {
 
 pg_stop() {
     if [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ]; then
-        local as=()
+        # PG_BIN is unset in a shell other than the one that ran pg_start.
+        local as=() bin="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
         [ "$(id -u)" = "0" ] && as=(runuser -u postgres --)
-        "${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+        "${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
         rm -rf "$PG_DIR"
     fi
 }
