@@ -13,6 +13,8 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher as _;
 use std::sync::Mutex;
 
+use subtle::ConstantTimeEq as _;
+
 use super::AccessClaims;
 
 /// The times of a verified token that must be checked again at every use (Unix seconds).
@@ -61,7 +63,8 @@ impl VerifiedTokens {
     /// The claims and times of `token` if it is the token a slot holds.
     pub(super) fn get(&self, token: &str) -> Option<(AccessClaims, Times)> {
         let slot = self.slot(token)?.lock().ok()?;
-        slot.as_ref().filter(|s| &*s.token == token).map(|s| (s.claims, s.times))
+        // In constant time, so how long a comparison takes says nothing of the token a slot holds.
+        slot.as_ref().filter(|s| bool::from(s.token.as_bytes().ct_eq(token.as_bytes()))).map(|s| (s.claims, s.times))
     }
 
     /// Remembers `token`, which has just verified, in place of its slot's token.
