@@ -177,6 +177,9 @@ fn main() {
         sqlx::query("INSERT INTO ticket_terms (term, term_at, term_ticket) SELECT 'g:' || tag, created_at, id FROM tickets, unnest(tags) AS tag").execute(store.pool()).await.unwrap();
         sqlx::query("INSERT INTO ticket_terms (term, term_at, term_ticket) SELECT 'f:' || f.key || '=' || f.value, created_at, id FROM tickets, jsonb_each_text(fields) AS f WHERE jsonb_typeof(fields -> f.key) IN ('string', 'boolean')").execute(store.pool()).await.unwrap();
         sqlx::query("INSERT INTO ticket_terms (term, term_at, term_ticket) SELECT 'f:' || f.key || '=' || e, created_at, id FROM tickets, jsonb_each(fields) AS f, jsonb_array_elements_text(f.value) AS e WHERE jsonb_typeof(f.value) = 'array'").execute(store.pool()).await.unwrap();
+        // Each term's tickets (and every ticket, term '') in the order of the one custom field
+        // that sorts, `cost` (`ticket_term_keys`).
+        sqlx::query("INSERT INTO ticket_term_keys (term, field, sort_key, ticket) SELECT t.term, 'cost', round((fields->>'cost')::numeric * 10000)::bigint, id FROM (SELECT term_ticket AS id, term FROM ticket_terms UNION ALL SELECT id, '' FROM tickets) t JOIN tickets USING (id)").execute(store.pool()).await.unwrap();
         sqlx::query("SELECT setval('ticket_number_seq', $1)").bind(n as i64).execute(store.pool()).await.unwrap();
         for (prefix, col) in [("t:status:", "status::text"), ("t:priority:", "COALESCE(priority::text, 'untriaged')"), ("t:department:", "COALESCE(department, 'none')"), ("t:category:", "category")] {
             sqlx::query(&format!("INSERT INTO ticket_counts (key, shard, n) SELECT '{prefix}' || {col}, 0, count(*) FROM tickets GROUP BY 1")).execute(store.pool()).await.unwrap();
@@ -276,6 +279,14 @@ fn main() {
                 q.fields = vec![site("site-07")];
                 q.tags_any = vec![Tag::parse_field("tags", "printer").unwrap()];
                 q.sort = TicketSort { field: TicketSortField::Field(FieldKey::parse_field("sort", "cost").unwrap()), direction: SortDirection::Desc };
+            }),
+            q(&|q| {
+                q.tags_any = vec![Tag::parse_field("tags", "vip").unwrap()];
+                q.sort = TicketSort { field: TicketSortField::Field(FieldKey::parse_field("sort", "cost").unwrap()), direction: SortDirection::Desc };
+            }),
+            q(&|q| {
+                q.statuses = vec![TicketStatus::Open, TicketStatus::InProgress];
+                q.sort = TicketSort { field: TicketSortField::Field(FieldKey::parse_field("sort", "cost").unwrap()), direction: SortDirection::Asc };
             })];
         // Each shape on its own: the target holds for every one of them.
         let names = ["one status (new), by creation", "one department, by priority", "one requester, by creation",
@@ -284,7 +295,8 @@ fn main() {
             "one tag (2%), by creation", "all of two tags (1%), by creation", "a tag (0.1%) + one status, by creation",
             "a tag (10%) + two statuses, due soonest", "a custom field (5%), by creation",
             "a custom field (5%) + a tag (10%), by creation", "a custom field (5%) + a tag (2%), by creation",
-            "a custom field + a tag + two statuses, by creation", "a custom field + a tag, by a number field"];
+            "a custom field + a tag + two statuses, by creation", "a custom field + a tag, by a number field",
+            "a tag (2%), by a number field", "two statuses, by a number field (ascending)"];
         for (shape, name) in shapes.iter().zip(names).filter(|_| !reports_only) {
             let mut lat = Vec::new();
             for _ in 0..300 {

@@ -127,6 +127,7 @@ async fn write_ticket(
             .await
             ?;
             write_terms(tx, t, None).await?;
+            write_term_keys(tx, t, None).await?;
         }
         Some(v) => {
             let row = sqlx::query("SELECT version, doc FROM tickets WHERE id = $1 FOR UPDATE")
@@ -154,6 +155,7 @@ async fn write_ticket(
             .await
             ?;
             write_terms(tx, t, Some(&old.0)).await?;
+            write_term_keys(tx, t, Some(&old.0)).await?;
         }
     }
     for k in ticket_counter_keys(t) {
@@ -179,6 +181,38 @@ async fn write_terms(tx: &mut Transaction<'_, Postgres>, t: &Ticket, old: Option
         )
         .bind(terms)
         .bind(t.created_at)
+        .bind(t.id.as_uuid())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces the ticket's rows of `ticket_term_keys` when they changed (a term, or a value of a
+/// field that sorts); nothing for a ticket without such a value.
+async fn write_term_keys(tx: &mut Transaction<'_, Postgres>, t: &Ticket, old: Option<&Ticket>) -> Result<(), TxError> {
+    let rows = crate::terms::ticket_term_keys(t);
+    let old_rows = old.map(crate::terms::ticket_term_keys);
+    if old_rows.as_ref() == Some(&rows) {
+        return Ok(());
+    }
+    if old_rows.as_ref().is_some_and(|o| !o.is_empty()) {
+        sqlx::query("DELETE FROM ticket_term_keys WHERE ticket = $1").bind(t.id.as_uuid()).execute(&mut **tx).await?;
+    }
+    if !rows.is_empty() {
+        let (mut terms, mut fields, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+        for (term, field, key) in rows {
+            terms.push(term);
+            fields.push(field);
+            keys.push(key);
+        }
+        sqlx::query(
+            "INSERT INTO ticket_term_keys (term, field, sort_key, ticket) \
+             SELECT term, field, sort_key, $4 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS r (term, field, sort_key)",
+        )
+        .bind(terms)
+        .bind(fields)
+        .bind(keys)
         .bind(t.id.as_uuid())
         .execute(&mut **tx)
         .await?;

@@ -3,6 +3,10 @@
 //! filtered by terms in creation order walks only those tickets, newest first, and stops at
 //! the page. Written by every ticket write ([`crate::commit`]); read by the lists
 //! ([`crate::tickets`]).
+//!
+//! The same terms (and '', which every ticket carries) key `ticket_term_keys` (migration
+//! 0014): per term, the tickets in the order of each custom field whose value sorts, so that a
+//! page sorted by a custom field walks one term's tickets in that order and stops at the page.
 
 use helpdesk_core::model::{FieldFilter, FieldValue, Ticket};
 use helpdesk_core::ports::TicketQuery;
@@ -32,6 +36,29 @@ pub(crate) fn ticket_terms(t: &Ticket) -> Vec<String> {
     terms.sort();
     terms.dedup();
     terms
+}
+
+/// The term every ticket carries in `ticket_term_keys`: a page sorted by a custom field with
+/// no term required walks it.
+pub(crate) const EVERY_TICKET: &str = "";
+
+/// The rows of `t` in `ticket_term_keys`: (term, field, sort key) for each of its terms and
+/// [`EVERY_TICKET`], and each of its custom fields whose value sorts
+/// ([`FieldValue::sort_key`] other than `i64::MAX`), sorted.
+pub(crate) fn ticket_term_keys(t: &Ticket) -> Vec<(String, String, i64)> {
+    let keys: Vec<(&str, i64)> =
+        t.fields.iter().map(|(k, v)| (k.as_str(), v.sort_key())).filter(|&(_, key)| key != i64::MAX).collect();
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    let mut terms = ticket_terms(t);
+    terms.push(EVERY_TICKET.to_owned());
+    let mut rows: Vec<(String, String, i64)> = terms
+        .iter()
+        .flat_map(|term| keys.iter().map(move |&(field, key)| (term.clone(), field.to_owned(), key)))
+        .collect();
+    rows.sort();
+    rows
 }
 
 /// The terms a list query requires of every ticket it lists (all of them must be carried),

@@ -64,6 +64,21 @@ async fn every_filter_and_sort_uses_an_index() {
             ));
         }
     }
+    // Sorted by a custom field: one term's tickets (or every ticket's) in the field's order.
+    let cost = TicketSortField::Field(helpdesk_core::domain::FieldKey::parse_field("sort", "cost").unwrap());
+    for direction in [SortDirection::Asc, SortDirection::Desc] {
+        let sort = TicketSort { field: cost, direction };
+        shapes.push((format!("sort by a custom field {direction:?}"), TicketQuery { sort, ..base.clone() }));
+        shapes.push((
+            format!("tag + sort by a custom field {direction:?} + cursor"),
+            TicketQuery {
+                sort,
+                tags_any: vec![helpdesk_core::domain::Tag::parse_field("tags", "vip").unwrap()],
+                cursor: Some(Cursor { key: 5, id: uuid::Uuid::nil() }),
+                ..base.clone()
+            },
+        ));
+    }
     for (name, q) in shapes {
         let rows = helpdesk_storage_postgres::explain_list_sql(&q).build().fetch_all(&mut *conn).await.unwrap();
         let plan: Vec<String> = rows.iter().map(|r| r.try_get::<String, _>(0).unwrap()).collect();
@@ -71,6 +86,9 @@ async fn every_filter_and_sort_uses_an_index() {
         eprintln!("-- {name}\n{text}\n");
         assert!(!text.contains("Seq Scan"), "{name}: no index serves this query:\n{text}");
         assert!(text.contains("Index") || text.contains("Bitmap"), "{name}: unexpected plan:\n{text}");
+        if matches!(q.sort.field, TicketSortField::Field(_)) {
+            assert!(text.contains("ticket_term_keys_pkey"), "{name}: walks the field's order:\n{text}");
+        }
         if q.statuses.len() > 1 {
             assert!(text.contains("Merge Append"), "{name}: one ordered branch per status, merged:\n{text}");
         }

@@ -304,7 +304,9 @@ impl<'a> Filter<'a> {
                 .field_sets
                 .get(&r.id)
                 .and_then(|es| es.iter().find(|e| e.key == self.sort_field))
-                .map_or(i64::MAX, |e| e.sort),
+                .map(|e| e.sort)
+                .filter(|&k| k != i64::MAX)
+                .unwrap_or(if self.desc { i64::MIN } else { i64::MAX }),
         }
     }
 

@@ -131,7 +131,8 @@ pub enum TicketSortField {
     Due,
     /// A custom field of a kind that sorts (number, date, checkbox), by
     /// [`FieldValue::sort_key`](crate::model::FieldValue::sort_key): tickets without a value
-    /// come last ascending (their key is `i64::MAX`), first descending.
+    /// that sorts come last in either direction (their key is [`TicketSort::unvalued_key`]), as
+    /// in a spreadsheet: "highest cost first" starts with the highest cost, not the blanks.
     Field(FieldKey),
 }
 
@@ -153,7 +154,21 @@ impl TicketSort {
             TicketSortField::Priority => i64::from(t.priority.map_or(4, |p| p.rank())),
             TicketSortField::Number => i64::try_from(t.number.seq()).unwrap_or(i64::MAX),
             TicketSortField::Due => t.sla.due_at.map_or(i64::MAX, |d| d.timestamp_micros()),
-            TicketSortField::Field(k) => t.fields.get(&k).map_or(i64::MAX, |v| v.sort_key()),
+            TicketSortField::Field(k) => match t.fields.get(&k).map(|v| v.sort_key()) {
+                Some(key) if key != i64::MAX => key,
+                _ => self.unvalued_key(),
+            },
+        }
+    }
+
+    /// The key of a ticket without a value that sorts, when sorting by a custom field: the
+    /// end of the order in this sort's direction (`i64::MAX` ascending, `i64::MIN`
+    /// descending), so such tickets come last either way. No value that sorts has either key
+    /// (numbers stay within ±10¹⁶, dates within chrono's years).
+    pub fn unvalued_key(&self) -> i64 {
+        match self.direction {
+            SortDirection::Asc => i64::MAX,
+            SortDirection::Desc => i64::MIN,
         }
     }
 

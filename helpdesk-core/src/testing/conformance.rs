@@ -390,25 +390,64 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
         for sort in &sorts {
             let mut q = base.clone();
             q.sort = *sort;
-            let mut want: Vec<&Ticket> = all.iter().filter(|t| q.matches(t)).collect();
-            want.sort_by(|x, y| sort.compare(x, y));
-            let want: Vec<TicketId> = want.into_iter().map(|t| t.id).collect();
-            let mut got = Vec::new();
-            let mut pages = 0;
-            loop {
-                let page = store.list_tickets(&q).await.unwrap();
-                assert!(page.items.len() <= 7);
-                got.extend(page.items.iter().map(|t| t.id));
-                pages += 1;
-                assert!(pages < 50, "paging does not end");
-                match page.next {
-                    Some(c) => q.cursor = Some(c),
-                    None => break,
-                }
-            }
-            assert_eq!(got, want, "query {base:?} sort {sort:?}");
+            assert_pages(&store, &all, q).await;
         }
     }
+    // The custom field orders follow changes: a value changed, a value removed, a value
+    // added, a tag added (the terms a sorted page may walk).
+    let key = |s: &str| crate::domain::FieldKey::parse_field("key", s).unwrap();
+    for (i, change) in [0usize, 5, 7, 10].into_iter().enumerate() {
+        let mut t = all[change].clone();
+        match i {
+            0 => {
+                t.fields.insert(key("cost"), FieldValue::Number(FieldNumber::from_f64(1000.0).unwrap()));
+            }
+            1 => {
+                t.fields.remove(&key("cost"));
+            }
+            2 => {
+                t.fields.insert(key("needed_by"), FieldValue::Text("1969-07-20".into()));
+            }
+            _ => t.tags.push(Tag::parse_field("tags", "vip").unwrap()),
+        }
+        t.version += 1;
+        let mut uow = UnitOfWork::new();
+        uow.tickets.push(Versioned::update(t.clone(), t.version - 1));
+        store.commit(uow).await.unwrap();
+        all[change] = t;
+    }
+    for base in [
+        mk(&|_| {}),
+        mk(&|q| q.tags_any = vec![Tag::parse_field("tags", "vip").unwrap()]),
+        mk(&|q| q.statuses = vec![TicketStatus::New, TicketStatus::Resolved]),
+    ] {
+        for sort in sorts.iter().filter(|s| matches!(s.field, TicketSortField::Field(_))) {
+            let mut q = base.clone();
+            q.sort = *sort;
+            assert_pages(&store, &all, q).await;
+        }
+    }
+}
+
+/// Pages through `q` to the end and checks that the store lists exactly the tickets of `all`
+/// that pass it, in the order of its sort.
+async fn assert_pages(store: &Arc<dyn Store>, all: &[Ticket], mut q: TicketQuery) {
+    let mut want: Vec<&Ticket> = all.iter().filter(|t| q.matches(t)).collect();
+    want.sort_by(|x, y| q.sort.compare(x, y));
+    let want: Vec<TicketId> = want.into_iter().map(|t| t.id).collect();
+    let (base, mut got, mut pages) = (q.clone(), Vec::new(), 0);
+    loop {
+        let page = store.list_tickets(&q).await.unwrap();
+        assert!(page.items.len() <= q.limit.get());
+        got.extend(page.items.iter().map(|t| t.id));
+        pages += 1;
+        assert!(pages < 50, "paging does not end");
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(got, want, "query {base:?}");
 }
 
 /// A filter on the custom field `key`.

@@ -158,7 +158,7 @@ pub struct TicketListParams {
     /// `created` (default), `updated`, `priority`, `number`, `due` (the earliest running
     /// service-level target's due time, soonest first by default; lists only tickets with one
     /// running; staff only), or `field:<key>` for a number, date or checkbox custom field
-    /// (tickets without a value come last in ascending order).
+    /// (tickets without a value come last in either order).
     #[param(schema_with = crate::openapi::sort_schema)]
     pub sort: Option<String>,
     /// `desc` (default) or `asc`.

@@ -1,0 +1,79 @@
+//! Pages sorted by a custom field, in two reads.
+//!
+//! 1. **The tickets with a value that sorts**, from `ticket_term_keys` (migration 0014): one
+//!    term's tickets (the first term the list requires, or the term every ticket carries) in
+//!    the field's order, each ticket checked against every filter, stopping at the page.
+//!    PostgreSQL may still start from another index when a filter is more selective (one
+//!    requester's tickets); the statement leaves it the choice.
+//! 2. **The tickets without one**, which come last in either direction (core's
+//!    [`TicketSort::unvalued_key`]), by id, read only when the first read ran out before the
+//!    page was full, or when the cursor is already among them (then the first read finds
+//!    nothing past the cursor at once).
+//!
+//! The two reads are separate statements; a ticket whose value changes between them could be
+//! listed by both, so the second drops what the first returned.
+//!
+//! [`TicketSort::unvalued_key`]: helpdesk_core::ports::TicketSort::unvalued_key
+
+use helpdesk_core::domain::FieldKey;
+use helpdesk_core::ports::{SortDirection, TicketQuery};
+use sqlx::QueryBuilder;
+use uuid::Uuid;
+
+use crate::terms::{EVERY_TICKET, required_terms};
+use crate::tickets::push_filters;
+
+/// `ASC`/`DESC` and the cursor's comparison of `q`'s direction.
+fn direction(q: &TicketQuery) -> (&'static str, &'static str) {
+    match q.sort.direction {
+        SortDirection::Asc => ("ASC", ">"),
+        SortDirection::Desc => ("DESC", "<"),
+    }
+}
+
+/// The first read: the tickets passing `q` that have a value of `field` that sorts, in its
+/// order, one more than the page (a cursor at [`TicketSort::unvalued_key`] finds none).
+///
+/// [`TicketSort::unvalued_key`]: helpdesk_core::ports::TicketSort::unvalued_key
+pub(crate) fn keyed_sql(
+    head: &'static str,
+    q: &TicketQuery,
+    field: &FieldKey,
+) -> QueryBuilder<'static, sqlx::Postgres> {
+    let term = required_terms(q).0.into_iter().next().unwrap_or_else(|| EVERY_TICKET.to_owned());
+    let (dir, op) = direction(q);
+    let mut b = QueryBuilder::new(head);
+    b.push("SELECT doc FROM ticket_term_keys k JOIN tickets ON tickets.id = k.ticket WHERE k.term = ")
+        .push_bind(term)
+        .push(" AND k.field = ")
+        .push_bind(field.as_str().to_owned());
+    push_filters(&mut b, q);
+    if let Some(c) = q.cursor {
+        b.push(format!(" AND (k.sort_key, k.ticket) {op} (")).push_bind(c.key).push(", ").push_bind(c.id).push(")");
+    }
+    b.push(format!(" ORDER BY k.sort_key {dir}, k.ticket {dir} LIMIT ")).push_bind((q.limit.get() + 1) as i64);
+    b
+}
+
+/// The second read: up to `limit` tickets passing `q` without a value of `field` that sorts,
+/// by id in `q`'s direction, after the ticket `after` (the cursor's, when it is among them).
+pub(crate) fn unvalued_sql(
+    q: &TicketQuery,
+    field: &FieldKey,
+    after: Option<Uuid>,
+    limit: usize,
+) -> QueryBuilder<'static, sqlx::Postgres> {
+    let (dir, op) = direction(q);
+    let mut b = QueryBuilder::new("SELECT doc FROM tickets WHERE true");
+    push_filters(&mut b, q);
+    b.push(" AND NOT EXISTS (SELECT 1 FROM ticket_term_keys k WHERE k.ticket = tickets.id AND k.term = ")
+        .push_bind(EVERY_TICKET)
+        .push(" AND k.field = ")
+        .push_bind(field.as_str().to_owned())
+        .push(")");
+    if let Some(id) = after {
+        b.push(format!(" AND id {op} ")).push_bind(id);
+    }
+    b.push(format!(" ORDER BY id {dir} LIMIT ")).push_bind(limit as i64);
+    b
+}
