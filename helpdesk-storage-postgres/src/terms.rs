@@ -61,6 +61,30 @@ pub(crate) fn ticket_term_keys(t: &Ticket) -> Vec<(String, String, i64)> {
     rows
 }
 
+/// The term a page sorted by a custom field walks (`ticket_term_keys`), and the query left to
+/// check on each ticket: the first custom field filter that is one term, else the first tag
+/// of `tags_all`, else the one tag of a single-tag `tags_any`, else [`EVERY_TICKET`]. The
+/// walked filter is left out of the rest: checked again on each ticket it always passes, but
+/// the planner would count it twice and expect to walk far more rows than it does.
+pub(crate) fn walked_term(q: &TicketQuery) -> (String, TicketQuery) {
+    let mut rest = q.clone();
+    for (i, f) in q.fields.iter().enumerate() {
+        if let [term] = value_terms(f.key.as_str(), &f.value).as_slice() {
+            rest.fields.remove(i);
+            return (term.clone(), rest);
+        }
+    }
+    if let Some(tag) = q.tags_all.first() {
+        rest.tags_all.remove(0);
+        return (tag_term(tag.as_str()), rest);
+    }
+    if let [one] = q.tags_any.as_slice() {
+        rest.tags_any.clear();
+        return (tag_term(one.as_str()), rest);
+    }
+    (EVERY_TICKET.to_owned(), rest)
+}
+
 /// The terms a list query requires of every ticket it lists (all of them must be carried),
 /// and the query left to check on the tickets themselves: every tag of `tags_all`, the one tag
 /// of a single-tag `tags_any`, and the custom field filters that have terms.

@@ -26,7 +26,7 @@ pub(crate) fn like_pattern(needle: &str) -> String {
     s
 }
 
-fn docs<T: serde::de::DeserializeOwned>(rows: Vec<sqlx::postgres::PgRow>) -> StoreResult<Vec<T>> {
+pub(crate) fn docs<T: serde::de::DeserializeOwned>(rows: Vec<sqlx::postgres::PgRow>) -> StoreResult<Vec<T>> {
     rows.into_iter().map(|r| r.try_get::<Json<T>, _>("doc").map(|j| j.0).map_err(pg_error)).collect()
 }
 
@@ -275,19 +275,11 @@ impl TicketStore for PgStore {
     }
 
     async fn list_tickets(&self, q: &TicketQuery) -> StoreResult<Page<Ticket>> {
-        let rows = list_sql(q).build().persistent(false).fetch_all(&self.pool).await.map_err(pg_error)?;
-        let mut items: Vec<Ticket> = docs(rows)?;
-        let want = q.limit.get() + 1;
-        if let (TicketSortField::Field(k), true) = (q.sort.field, items.len() < want) {
-            // The tickets without a value that sorts come after every ticket with one.
-            let after = q.cursor.filter(|c| c.key == q.sort.unvalued_key()).map(|c| c.id);
-            let mut sql = crate::field_sort::unvalued_sql(q, &k, after, want - items.len());
-            let rows = sql.build().persistent(false).fetch_all(&self.pool).await.map_err(pg_error)?;
-            let more: Vec<Ticket> = docs(rows)?;
-            let seen: std::collections::HashSet<TicketId> = items.iter().map(|t| t.id).collect();
-            items.extend(more.into_iter().filter(|t| !seen.contains(&t.id)));
+        if let TicketSortField::Field(k) = q.sort.field {
+            return self.list_by_field(q, &k).await;
         }
-        Ok(Page::from_overfetch(items, q.limit, |t| q.sort.cursor(t)))
+        let rows = list_sql(q).build().persistent(false).fetch_all(&self.pool).await.map_err(pg_error)?;
+        Ok(Page::from_overfetch(docs(rows)?, q.limit, |t| q.sort.cursor(t)))
     }
 
     async fn ticket_counts(&self, q: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>> {
