@@ -11,16 +11,14 @@
 //!    page was full, or when the cursor is already among them (then the first read finds
 //!    nothing past the cursor at once).
 //!
-//! Both reads run in one read-only transaction at `REPEATABLE READ`, so they see one snapshot
-//! (a ticket whose value changes between them is listed once), and without parallel workers:
-//! at 1,000,000 tickets PostgreSQL planned the first read with two workers, whose start-up took
-//! 11.7 ms of a walk that takes 3.9 ms alone (`SET LOCAL`, this transaction only). The
-//! `BEGIN` and the `SET` travel in one round trip. A caller that drops the read mid-way leaves
-//! the connection inside the transaction, and the pool closes it ([`crate::cancel`]).
+//! The two reads are separate statements; a ticket whose value changes between them could be
+//! listed by both, so the second drops what the first returned.
 //!
 //! [`TicketSort::unvalued_key`]: helpdesk_core::ports::TicketSort::unvalued_key
 
-use helpdesk_core::domain::FieldKey;
+use std::collections::HashSet;
+
+use helpdesk_core::domain::{FieldKey, TicketId};
 use helpdesk_core::model::Ticket;
 use helpdesk_core::ports::{Page, SortDirection, StoreResult, TicketQuery};
 use sqlx::QueryBuilder;
@@ -30,23 +28,20 @@ use crate::terms::{EVERY_TICKET, walked_term};
 use crate::tickets::{docs, push_filters};
 use crate::{PgStore, pg_error};
 
-/// Opens the transaction both reads share.
-const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0";
-
 impl PgStore {
     /// A page of `q`, sorted by the custom field `field` (see the module docs).
     pub(crate) async fn list_by_field(&self, q: &TicketQuery, field: &FieldKey) -> StoreResult<Page<Ticket>> {
-        let mut tx = self.pool.begin_with(BEGIN).await.map_err(pg_error)?;
-        let rows = keyed_sql("", q, field).build().persistent(false).fetch_all(&mut *tx).await.map_err(pg_error)?;
+        let rows = keyed_sql("", q, field).build().persistent(false).fetch_all(&self.pool).await.map_err(pg_error)?;
         let mut items: Vec<Ticket> = docs(rows)?;
         let want = q.limit.get() + 1;
         if items.len() < want {
             let after = q.cursor.filter(|c| c.key == q.sort.unvalued_key()).map(|c| c.id);
             let mut sql = unvalued_sql(q, field, after, want - items.len());
-            let rows = sql.build().persistent(false).fetch_all(&mut *tx).await.map_err(pg_error)?;
-            items.extend(docs(rows)?);
+            let rows = sql.build().persistent(false).fetch_all(&self.pool).await.map_err(pg_error)?;
+            let more: Vec<Ticket> = docs(rows)?;
+            let seen: HashSet<TicketId> = items.iter().map(|t| t.id).collect();
+            items.extend(more.into_iter().filter(|t| !seen.contains(&t.id)));
         }
-        tx.commit().await.map_err(pg_error)?;
         Ok(Page::from_overfetch(items, q.limit, |t| q.sort.cursor(t)))
     }
 }

@@ -60,6 +60,14 @@ pub struct PgOptions {
     /// a transaction left open (see [`cancel`]). The store's own transactions never wait on
     /// anything but the database, so they finish far sooner.
     pub idle_in_transaction_timeout: Duration,
+    /// Parallel workers PostgreSQL may start for one of the store's statements
+    /// (`max_parallel_workers_per_gather` of its sessions, default 0). The store's statements
+    /// read a page or a bounded range through an index, where starting workers costs more than
+    /// it saves: at 1,000,000 tickets the planner gave two-term and custom-field pages two
+    /// workers and a hash join, 77 ms and 12 ms, against 0.9 ms and 3.9 ms for the ordered
+    /// walk it picks without them (BENCHMARKS.md, 2026-12-03 15:31). Raise it for a database
+    /// whose reports or counts scan more than they walk.
+    pub parallel_workers: u32,
 }
 
 impl Default for PgOptions {
@@ -68,6 +76,7 @@ impl Default for PgOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
             idle_in_transaction_timeout: Duration::from_secs(30),
+            parallel_workers: 0,
         }
     }
 }
@@ -93,10 +102,10 @@ impl PgOptions {
     /// `Backend` for a malformed URL.
     pub fn connect_options(&self, url: &str) -> Result<PgConnectOptions, StoreError> {
         let millis = self.idle_in_transaction_timeout.as_millis().max(1).to_string();
-        Ok(url
-            .parse::<PgConnectOptions>()
-            .map_err(pg_error)?
-            .options([("idle_in_transaction_session_timeout", millis)]))
+        Ok(url.parse::<PgConnectOptions>().map_err(pg_error)?.options([
+            ("idle_in_transaction_session_timeout", millis),
+            ("max_parallel_workers_per_gather", self.parallel_workers.to_string()),
+        ]))
     }
 }
 

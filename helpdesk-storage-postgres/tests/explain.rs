@@ -17,6 +17,10 @@ async fn every_filter_and_sort_uses_an_index() {
     }
     let store = common::fresh_store().await;
     let mut conn = store.pool().acquire().await.unwrap();
+    // The store's sessions plan without parallel workers (`PgOptions::parallel_workers`).
+    let workers: String =
+        sqlx::query_scalar("SHOW max_parallel_workers_per_gather").fetch_one(&mut *conn).await.unwrap();
+    assert_eq!(workers, "0");
     sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.unwrap();
     let user = UserId::random();
     let base = TicketQuery::default();
