@@ -9,8 +9,8 @@
 //! - **No database at build time**: only runtime queries (`sqlx::query`, `query_as`) with
 //!   adapter-private row handling; the `sqlx::migrate!` macro reads files, not a database.
 //! - **Concurrency across processes**: optimistic versions (`UPDATE … WHERE version = $n`);
-//!   ticket numbers from a one-row counter updated atomically and durable with its commit (no
-//!   reuse, no jumps after a crash, unlike a sequence's 32-value prefetch); outbox messages
+//!   ticket numbers from a sequence (never reused; small gaps after a rollback or a crash, as
+//!   the contract allows: `migrations/0005_ticket_number_sequence.sql`); outbox messages
 //!   claimed with `FOR UPDATE SKIP LOCKED` under a lease; a unit of work that hits a
 //!   serialization failure or deadlock is retried whole.
 //! - **Cancel-safe**: a caller that drops a store future (a client that went away, a time-out)
