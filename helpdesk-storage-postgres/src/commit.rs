@@ -127,7 +127,6 @@ async fn write_ticket(
             .await
             ?;
             write_terms(tx, t, None).await?;
-            write_term_keys(tx, t, None).await?;
         }
         Some(v) => {
             let row = sqlx::query("SELECT version, doc FROM tickets WHERE id = $1 FOR UPDATE")
@@ -155,7 +154,6 @@ async fn write_ticket(
             .await
             ?;
             write_terms(tx, t, Some(&old.0)).await?;
-            write_term_keys(tx, t, Some(&old.0)).await?;
         }
     }
     for k in ticket_counter_keys(t) {
@@ -164,35 +162,44 @@ async fn write_ticket(
     Ok(())
 }
 
-/// Replaces the ticket's rows of `ticket_terms` when its terms changed (`old`: the ticket as
-/// stored before; `None` for a new ticket).
+/// Replaces the ticket's rows of `ticket_terms` and of `ticket_term_keys` where they changed
+/// (`old`: the ticket as stored before; `None` for a new ticket). The terms are computed once
+/// for both tables.
 async fn write_terms(tx: &mut Transaction<'_, Postgres>, t: &Ticket, old: Option<&Ticket>) -> Result<(), TxError> {
     let terms = crate::terms::ticket_terms(t);
-    let old_terms = old.map(crate::terms::ticket_terms);
-    if old.is_some_and(|o| o.created_at == t.created_at) && old_terms.as_ref() == Some(&terms) {
-        return Ok(());
+    let old_terms = old.map(|o| (o, crate::terms::ticket_terms(o)));
+    let same_terms = old_terms.as_ref().is_some_and(|(o, ot)| o.created_at == t.created_at && *ot == terms);
+    if !same_terms {
+        if old_terms.as_ref().is_some_and(|(_, ot)| !ot.is_empty()) {
+            sqlx::query("DELETE FROM ticket_terms WHERE term_ticket = $1")
+                .bind(t.id.as_uuid())
+                .execute(&mut **tx)
+                .await?;
+        }
+        if !terms.is_empty() {
+            sqlx::query(
+                "INSERT INTO ticket_terms (term, term_at, term_ticket) SELECT unnest($1::text[]), $2, $3 ON CONFLICT DO NOTHING",
+            )
+            .bind(&terms)
+            .bind(t.created_at)
+            .bind(t.id.as_uuid())
+            .execute(&mut **tx)
+            .await?;
+        }
     }
-    if old_terms.as_ref().is_some_and(|o| !o.is_empty()) {
-        sqlx::query("DELETE FROM ticket_terms WHERE term_ticket = $1").bind(t.id.as_uuid()).execute(&mut **tx).await?;
-    }
-    if !terms.is_empty() {
-        sqlx::query(
-            "INSERT INTO ticket_terms (term, term_at, term_ticket) SELECT unnest($1::text[]), $2, $3 ON CONFLICT DO NOTHING",
-        )
-        .bind(terms)
-        .bind(t.created_at)
-        .bind(t.id.as_uuid())
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
+    let rows = crate::terms::ticket_term_keys(t, &terms);
+    let old_rows = old_terms.as_ref().map(|(o, ot)| crate::terms::ticket_term_keys(o, ot));
+    write_term_keys(tx, t, rows, old_rows).await
 }
 
 /// Replaces the ticket's rows of `ticket_term_keys` when they changed (a term, or a value of a
 /// field that sorts); nothing for a ticket without such a value.
-async fn write_term_keys(tx: &mut Transaction<'_, Postgres>, t: &Ticket, old: Option<&Ticket>) -> Result<(), TxError> {
-    let rows = crate::terms::ticket_term_keys(t);
-    let old_rows = old.map(crate::terms::ticket_term_keys);
+async fn write_term_keys(
+    tx: &mut Transaction<'_, Postgres>,
+    t: &Ticket,
+    rows: Vec<(String, String, i64)>,
+    old_rows: Option<Vec<(String, String, i64)>>,
+) -> Result<(), TxError> {
     if old_rows.as_ref() == Some(&rows) {
         return Ok(());
     }

@@ -42,20 +42,20 @@ pub(crate) fn ticket_terms(t: &Ticket) -> Vec<String> {
 /// no term required walks it.
 pub(crate) const EVERY_TICKET: &str = "";
 
-/// The rows of `t` in `ticket_term_keys`: (term, field, sort key) for each of its terms and
-/// [`EVERY_TICKET`], and each of its custom fields whose value sorts
-/// ([`FieldValue::sort_key`] other than `i64::MAX`), sorted.
-pub(crate) fn ticket_term_keys(t: &Ticket) -> Vec<(String, String, i64)> {
+/// The rows of `t` in `ticket_term_keys`: (term, field, sort key) for each of its `terms`
+/// ([`ticket_terms`] of `t`) and [`EVERY_TICKET`], and each of its custom fields whose value
+/// sorts ([`FieldValue::sort_key`] other than `i64::MAX`), sorted.
+pub(crate) fn ticket_term_keys(t: &Ticket, terms: &[String]) -> Vec<(String, String, i64)> {
     let keys: Vec<(&str, i64)> =
         t.fields.iter().map(|(k, v)| (k.as_str(), v.sort_key())).filter(|&(_, key)| key != i64::MAX).collect();
     if keys.is_empty() {
         return Vec::new();
     }
-    let mut terms = ticket_terms(t);
-    terms.push(EVERY_TICKET.to_owned());
     let mut rows: Vec<(String, String, i64)> = terms
         .iter()
-        .flat_map(|term| keys.iter().map(move |&(field, key)| (term.clone(), field.to_owned(), key)))
+        .map(String::as_str)
+        .chain([EVERY_TICKET])
+        .flat_map(|term| keys.iter().map(move |&(field, key)| (term.to_owned(), field.to_owned(), key)))
         .collect();
     rows.sort();
     rows
