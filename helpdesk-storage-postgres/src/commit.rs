@@ -87,12 +87,33 @@ async fn write_user(tx: &mut Transaction<'_, Postgres>, u: &User, expected: Opti
     Ok(())
 }
 
+/// The counters a unit of work moves, added up over its tickets and written once at its end:
+/// the summary's (`ticket_counts`) and the facets' per status (`ticket_facet_counts`).
+#[derive(Default)]
+struct Deltas {
+    summary: BTreeMap<String, i64>,
+    facets: BTreeMap<(String, &'static str), i64>,
+}
+
+impl Deltas {
+    /// Counts `t` (whose terms are `terms`) once more (`by` 1) or once less (`by` -1).
+    fn add(&mut self, t: &Ticket, terms: &[String], by: i64) {
+        for k in ticket_counter_keys(t) {
+            *self.summary.entry(k).or_default() += by;
+        }
+        for f in crate::facets::ticket_facets(t, terms) {
+            *self.facets.entry((f, t.status.as_str())).or_default() += by;
+        }
+    }
+}
+
 async fn write_ticket(
     tx: &mut Transaction<'_, Postgres>,
     t: &Ticket,
     expected: Option<u64>,
-    deltas: &mut BTreeMap<String, i64>,
+    deltas: &mut Deltas,
 ) -> Result<(), TxError> {
+    let terms = crate::terms::ticket_terms(t);
     let binds = |q: sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments>| {
         q.bind(t.id.as_uuid())
             .bind(t.number.seq() as i64)
@@ -126,7 +147,7 @@ async fn write_ticket(
             .execute(&mut **tx)
             .await
             ?;
-            write_terms(tx, t, None).await?;
+            write_terms(tx, t, &terms, None).await?;
         }
         Some(v) => {
             let row = sqlx::query("SELECT version, doc FROM tickets WHERE id = $1 FOR UPDATE")
@@ -142,9 +163,8 @@ async fn write_ticket(
             if old.0.number != t.number {
                 return Err(StoreError::Conflict { what: "ticket number is immutable" }.into());
             }
-            for k in ticket_counter_keys(&old.0) {
-                *deltas.entry(k).or_default() -= 1;
-            }
+            let old_terms = crate::terms::ticket_terms(&old.0);
+            deltas.add(&old.0, &old_terms, -1);
             binds(sqlx::query(
                 "UPDATE tickets SET seq = $2, requester = $3, assignee = $4, status = $5::ticket_status, priority = $6::ticket_priority, department = $7, category = $8, \
                  subject = $9, description = $10, created_at = $11, updated_at = $12, resolved_at = $13, response_secs = $14, resolution_secs = $15, version = $16, doc = $17, \
@@ -153,24 +173,25 @@ async fn write_ticket(
             .execute(&mut **tx)
             .await
             ?;
-            write_terms(tx, t, Some(&old.0)).await?;
+            write_terms(tx, t, &terms, Some((&old.0, &old_terms))).await?;
         }
     }
-    for k in ticket_counter_keys(t) {
-        *deltas.entry(k).or_default() += 1;
-    }
+    deltas.add(t, &terms, 1);
     Ok(())
 }
 
 /// Replaces the ticket's rows of `ticket_terms` and of `ticket_term_keys` where they changed
-/// (`old`: the ticket as stored before; `None` for a new ticket). The terms are computed once
-/// for both tables.
-async fn write_terms(tx: &mut Transaction<'_, Postgres>, t: &Ticket, old: Option<&Ticket>) -> Result<(), TxError> {
-    let terms = crate::terms::ticket_terms(t);
-    let old_terms = old.map(|o| (o, crate::terms::ticket_terms(o)));
-    let same_terms = old_terms.as_ref().is_some_and(|(o, ot)| o.created_at == t.created_at && *ot == terms);
+/// (`terms`: its terms, [`crate::terms::ticket_terms`]; `old`: the ticket as stored before
+/// and its terms, `None` for a new ticket).
+async fn write_terms(
+    tx: &mut Transaction<'_, Postgres>,
+    t: &Ticket,
+    terms: &[String],
+    old_terms: Option<(&Ticket, &Vec<String>)>,
+) -> Result<(), TxError> {
+    let same_terms = old_terms.is_some_and(|(o, ot)| o.created_at == t.created_at && ot.as_slice() == terms);
     if !same_terms {
-        if old_terms.as_ref().is_some_and(|(_, ot)| !ot.is_empty()) {
+        if old_terms.is_some_and(|(_, ot)| !ot.is_empty()) {
             sqlx::query("DELETE FROM ticket_terms WHERE term_ticket = $1")
                 .bind(t.id.as_uuid())
                 .execute(&mut **tx)
@@ -180,15 +201,15 @@ async fn write_terms(tx: &mut Transaction<'_, Postgres>, t: &Ticket, old: Option
             sqlx::query(
                 "INSERT INTO ticket_terms (term, term_at, term_ticket) SELECT unnest($1::text[]), $2, $3 ON CONFLICT DO NOTHING",
             )
-            .bind(&terms)
+            .bind(terms)
             .bind(t.created_at)
             .bind(t.id.as_uuid())
             .execute(&mut **tx)
             .await?;
         }
     }
-    let rows = crate::terms::ticket_term_keys(t, &terms);
-    let old_rows = old_terms.as_ref().map(|(o, ot)| crate::terms::ticket_term_keys(o, ot));
+    let rows = crate::terms::ticket_term_keys(t, terms);
+    let old_rows = old_terms.map(|(o, ot)| crate::terms::ticket_term_keys(o, ot));
     write_term_keys(tx, t, rows, old_rows).await
 }
 
@@ -228,7 +249,7 @@ async fn write_term_keys(
 }
 
 async fn apply(tx: &mut Transaction<'_, Postgres>, uow: &UnitOfWork) -> Result<(), TxError> {
-    let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
+    let mut deltas = Deltas::default();
     for (id, expected) in &uow.deleted_users {
         check_version(tx, "users", id.as_uuid(), *expected, "user").await?;
         sqlx::query("DELETE FROM users WHERE id = $1").bind(id.as_uuid()).execute(&mut **tx).await?;
@@ -353,16 +374,41 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, uow: &UnitOfWork) -> Result<(
         .execute(&mut **tx)
         .await?;
     }
-    let deltas: Vec<(String, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
-    if !deltas.is_empty() {
-        // One random shard per transaction; keys in sorted order so writers never deadlock.
-        let shard: i16 = (uuid::Uuid::new_v4().as_u128() % 16) as i16;
-        let (keys, ns): (Vec<String>, Vec<i64>) = deltas.into_iter().unzip();
+    write_counters(tx, deltas).await
+}
+
+/// Adds the unit of work's counter deltas, leaving out those that cancel: to one random shard
+/// per transaction, keys in sorted order (and the summary's before the facets') so that
+/// writers never deadlock.
+async fn write_counters(tx: &mut Transaction<'_, Postgres>, deltas: Deltas) -> Result<(), TxError> {
+    let shard: i16 = (uuid::Uuid::new_v4().as_u128() % 16) as i16;
+    let summary: Vec<(String, i64)> = deltas.summary.into_iter().filter(|(_, d)| *d != 0).collect();
+    if !summary.is_empty() {
+        let (keys, ns): (Vec<String>, Vec<i64>) = summary.into_iter().unzip();
         sqlx::query(
             "INSERT INTO ticket_counts (key, shard, n) SELECT k, $3, d FROM unnest($1::text[], $2::bigint[]) AS x(k, d) \
              ON CONFLICT (key, shard) DO UPDATE SET n = ticket_counts.n + EXCLUDED.n",
         )
         .bind(&keys)
+        .bind(&ns)
+        .bind(shard)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let (mut facets, mut statuses, mut ns) = (Vec::new(), Vec::new(), Vec::new());
+    for ((facet, status), n) in deltas.facets.into_iter().filter(|(_, d)| *d != 0) {
+        facets.push(facet);
+        statuses.push(status);
+        ns.push(n);
+    }
+    if !facets.is_empty() {
+        sqlx::query(
+            "INSERT INTO ticket_facet_counts (facet, status, shard, n) \
+             SELECT f, s, $4, d FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(f, s, d) \
+             ON CONFLICT (facet, status, shard) DO UPDATE SET n = ticket_facet_counts.n + EXCLUDED.n",
+        )
+        .bind(&facets)
+        .bind(&statuses)
         .bind(&ns)
         .bind(shard)
         .execute(&mut **tx)

@@ -27,6 +27,7 @@ mod archive;
 pub mod cancel;
 pub mod changes;
 mod commit;
+mod facets;
 mod field_sort;
 mod inbound;
 mod notices;

@@ -296,6 +296,16 @@ impl TicketStore for PgStore {
             )
             .fetch_all(&self.pool)
             .await
+        } else if let Some(facets) = crate::facets::counted_facets(q) {
+            // One kind of facet (a tag, a department, an assignee…): its per-status counters,
+            // kept in the same transactions as the tickets (BENCHMARKS.md 2026-12-03 18:00).
+            sqlx::query(
+                "SELECT status, sum(n)::bigint AS n FROM ticket_facet_counts \
+                 WHERE facet = ANY($1) GROUP BY status HAVING sum(n) > 0",
+            )
+            .bind(facets)
+            .fetch_all(&self.pool)
+            .await
         } else {
             counts_sql(q).build().persistent(false).fetch_all(&self.pool).await
         }

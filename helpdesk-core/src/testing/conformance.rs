@@ -416,6 +416,36 @@ pub async fn ticket_list_filters_and_paging(store: Arc<dyn Store>) {
         store.commit(uow).await.unwrap();
         all[change] = t;
     }
+    // The counts follow changes of everything they are counted by: a status, an assignee
+    // (given and taken), a priority (set and cleared), a department, a category, a tag
+    // removed, a field value changed.
+    for (i, change) in [1usize, 2, 6, 8, 11, 12, 13, 15, 16].into_iter().enumerate() {
+        let mut t = all[change].clone();
+        match i {
+            0 => t.status = TicketStatus::Closed,
+            1 => t.assignee = Some(staff.id),
+            2 => t.assignee = None,
+            3 => t.priority = Some(Priority::Critical),
+            4 => t.priority = None,
+            5 => t.department = Some(DepartmentKey::parse("budget").unwrap()),
+            6 => t.category = CategoryKey::parse("budget").unwrap(),
+            7 => t.tags.clear(),
+            _ => {
+                t.fields.insert(key("site"), FieldValue::Text("Berlin".into()));
+                t.status = TicketStatus::InProgress;
+            }
+        }
+        t.version += 1;
+        let mut uow = UnitOfWork::new();
+        uow.tickets.push(Versioned::update(t.clone(), t.version - 1));
+        store.commit(uow).await.unwrap();
+        all[change] = t;
+    }
+    for base in &queries {
+        let counting = base.for_counting();
+        let want = TicketQuery::tally(all.iter().filter(|t| counting.matches(t)));
+        assert_eq!(store.ticket_counts(base).await.unwrap(), want, "counts of {base:?} after changes");
+    }
     for base in [
         mk(&|_| {}),
         mk(&|q| q.tags_any = vec![Tag::parse_field("tags", "vip").unwrap()]),

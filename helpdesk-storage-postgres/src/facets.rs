@@ -1,0 +1,147 @@
+//! The facets of a ticket (`ticket_facet_counts`, migration 0015): each value a queue filters
+//! by on its own (a priority, a department, a category, an assignee or nobody, a term of
+//! [`crate::terms`]), counted per status in the same transaction as every ticket write
+//! ([`crate::commit`]), so that the queue's counts under one such filter are a sum over a few
+//! rows instead of a pass over every matching ticket ([`crate::tickets`]).
+
+use helpdesk_core::model::Ticket;
+use helpdesk_core::ports::{AssigneeFilter, TicketQuery, TicketSortField};
+
+use crate::terms::required_terms;
+
+/// The facet of an assignee filter: the user, or nobody.
+fn assignee_facet(a: &AssigneeFilter) -> String {
+    match a {
+        AssigneeFilter::Nobody => "a:".to_owned(),
+        AssigneeFilter::User(u) => format!("a:{}", u.as_uuid()),
+    }
+}
+
+/// Every facet of `t`, whose terms ([`crate::terms::ticket_terms`]) are `terms`.
+pub(crate) fn ticket_facets(t: &Ticket, terms: &[String]) -> Vec<String> {
+    let mut facets = Vec::with_capacity(4 + terms.len());
+    if let Some(p) = t.priority {
+        facets.push(format!("p:{}", p.as_str()));
+    }
+    if let Some(d) = &t.department {
+        facets.push(format!("d:{}", d.as_str()));
+    }
+    facets.push(format!("c:{}", t.category.as_str()));
+    facets.push(assignee_facet(&t.assignee.map_or(AssigneeFilter::Nobody, AssigneeFilter::User)));
+    facets.extend(terms.iter().cloned());
+    facets
+}
+
+/// The facets whose counters add up to the counts of `q` ([`TicketQuery::for_counting`]),
+/// when it filters by exactly one kind of facet: any of several priorities, departments or
+/// categories (a ticket holds at most one of each, so their counts add up), an assignee, or
+/// one term. `None` for any other query, which is counted from the tickets.
+pub(crate) fn counted_facets(q: &TicketQuery) -> Option<Vec<String>> {
+    let q = q.for_counting();
+    if q.sort.field == TicketSortField::Due {
+        // A list sorted by due time holds only tickets with a running target.
+        return None;
+    }
+    let mut rest = q.clone();
+    let mut facets: Vec<String> = if !q.priorities.is_empty() {
+        rest.priorities.clear();
+        q.priorities.iter().map(|p| format!("p:{}", p.as_str())).collect()
+    } else if !q.departments.is_empty() {
+        rest.departments.clear();
+        q.departments.iter().map(|d| format!("d:{}", d.as_str())).collect()
+    } else if !q.categories.is_empty() {
+        rest.categories.clear();
+        q.categories.iter().map(|c| format!("c:{}", c.as_str())).collect()
+    } else if let Some(a) = &q.assignee {
+        rest.assignee = None;
+        vec![assignee_facet(a)]
+    } else {
+        let (terms, without) = required_terms(&q);
+        if terms.len() != 1 {
+            return None;
+        }
+        rest = without;
+        terms
+    };
+    facets.sort();
+    facets.dedup();
+    let bare = TicketQuery { limit: q.limit, sort: q.sort, ..TicketQuery::default() };
+    (rest == bare).then_some(facets)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use helpdesk_core::domain::{DepartmentKey, Priority, Tag, TicketStatus};
+    use helpdesk_core::model::{FieldFilter, FieldNumber, FieldValue};
+    use helpdesk_core::ports::{TicketSort, TicketSortField};
+
+    use super::*;
+
+    fn q(f: impl FnOnce(&mut TicketQuery)) -> TicketQuery {
+        let mut q = TicketQuery::default();
+        f(&mut q);
+        q
+    }
+
+    fn tag(s: &str) -> Tag {
+        Tag::parse_field("tags", s).unwrap()
+    }
+
+    #[test]
+    fn one_kind_of_facet_is_counted_from_the_counters() {
+        let it = DepartmentKey::parse("it").unwrap();
+        assert_eq!(counted_facets(&q(|q| q.departments = vec![it.clone(), it.clone()])), Some(vec!["d:it".into()]));
+        assert_eq!(
+            counted_facets(&q(|q| {
+                q.priorities = vec![Priority::High, Priority::Low];
+                q.statuses = vec![TicketStatus::New];
+            })),
+            Some(vec!["p:high".into(), "p:low".into()])
+        );
+        assert_eq!(counted_facets(&q(|q| q.assignee = Some(AssigneeFilter::Nobody))), Some(vec!["a:".into()]));
+        assert_eq!(counted_facets(&q(|q| q.tags_any = vec![tag("vip")])), Some(vec!["g:vip".into()]));
+        assert_eq!(counted_facets(&q(|q| q.tags_all = vec![tag("vip")])), Some(vec!["g:vip".into()]));
+        let site = FieldFilter {
+            key: helpdesk_core::domain::FieldKey::parse_field("key", "site").unwrap(),
+            value: FieldValue::Text("Berlin".into()),
+        };
+        assert_eq!(counted_facets(&q(|q| q.fields = vec![site.clone()])), Some(vec!["f:site=Berlin".into()]));
+    }
+
+    #[test]
+    fn anything_else_is_counted_from_the_tickets() {
+        let it = DepartmentKey::parse("it").unwrap();
+        // Two kinds, tags that overlap, two terms, a number, a text, a due-time sort.
+        assert_eq!(
+            counted_facets(&q(|q| {
+                q.departments = vec![it.clone()];
+                q.priorities = vec![Priority::High];
+            })),
+            None
+        );
+        assert_eq!(counted_facets(&q(|q| q.tags_any = vec![tag("vip"), tag("printer")])), None);
+        assert_eq!(counted_facets(&q(|q| q.tags_all = vec![tag("vip"), tag("printer")])), None);
+        let cost = FieldFilter {
+            key: helpdesk_core::domain::FieldKey::parse_field("key", "cost").unwrap(),
+            value: FieldValue::Number(FieldNumber::from_f64(3.0).unwrap()),
+        };
+        assert_eq!(counted_facets(&q(|q| q.fields = vec![cost])), None);
+        assert_eq!(
+            counted_facets(&q(|q| {
+                q.tags_any = vec![tag("vip")];
+                q.text = Some("printer".into());
+            })),
+            None
+        );
+        assert_eq!(
+            counted_facets(&q(|q| {
+                q.departments = vec![it];
+                q.sort = TicketSort { field: TicketSortField::Due, ..TicketSort::default() };
+            })),
+            None
+        );
+        // No filter at all: the summary's status counters serve it.
+        assert_eq!(counted_facets(&TicketQuery::default()), None);
+    }
+}
