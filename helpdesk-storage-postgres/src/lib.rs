@@ -38,7 +38,7 @@ mod terms;
 mod tickets;
 
 pub use changes::PgChangeFeed;
-pub use tickets::{explain_list_sql, list_sql_without_terms};
+pub use tickets::{counts_sql, explain_list_sql, list_sql_without_terms};
 
 use std::time::Duration;
 

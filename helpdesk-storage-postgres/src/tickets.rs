@@ -47,8 +47,10 @@ pub fn list_sql_without_terms(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Po
     list_sql_with("", q, false)
 }
 
-/// The per-status count statement for `q`'s filters (its status filter ignored).
-fn counts_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
+/// The per-status count statement for `q`'s filters (its status filter ignored), a pass over
+/// the matching tickets: what the store sends when no counters serve the query, and what the
+/// benchmark compares the counters with, in the same run.
+pub fn counts_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
     let mut b = QueryBuilder::new("SELECT status::text AS status, count(*) AS n FROM tickets WHERE true");
     push_filters(&mut b, &q.for_counting());
     b.push(" GROUP BY status");
