@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use helpdesk_core::domain::{
     DepartmentKey, FieldKey, Priority, Role, Tag, TicketNumber, TicketNumberFormat, TicketStatus, UserId, UserStatus,
 };
+use helpdesk_core::model::{FieldFilter, FieldValue};
 use helpdesk_core::ports::*;
 use helpdesk_core::report::ReportRange;
 use helpdesk_core::testing::fixtures::{event, mail, ticket, user};
-use helpdesk_core::model::{FieldFilter, FieldValue};
 use helpdesk_storage_postgres::{PgOptions, PgStore, counts_sql};
 use rand::{Rng, SeedableRng};
 

@@ -1,8 +1,9 @@
 -- How many tickets each facet a queue filters by on its own holds, per status: a priority
 -- ('p:high'), a department ('d:it'), a category ('c:hardware'), an assignee ('a:<uuid>', and
 -- 'a:' for nobody's), and each term of `ticket_terms` (a tag, a custom field value). Kept in
--- the same transaction as every ticket write, sharded like `ticket_counts` so that concurrent
--- writers rarely wait on one row.
+-- the same transaction as every ticket write, in 16 shards so that concurrent writers rarely
+-- wait on one row. A ticket's counts always move in its own shard (the last hex digit of its
+-- id), so a row whose tickets all left it reaches zero and is removed.
 --
 -- The queue shows a count per status under its filters on every load; filtered by one facet
 -- (a tag held by a tenth of 1,000,000 tickets, a department) PostgreSQL counted every matching
@@ -17,16 +18,16 @@ CREATE TABLE ticket_facet_counts (
 );
 
 INSERT INTO ticket_facet_counts (facet, status, shard, n)
-SELECT facet, status, 0, count(*)
+SELECT facet, status, (position(right(id::text, 1) IN '0123456789abcdef') - 1)::smallint AS shard, count(*)
 FROM (
-    SELECT status::text AS status, 'p:' || priority::text AS facet FROM tickets WHERE priority IS NOT NULL
+    SELECT id, status::text AS status, 'p:' || priority::text AS facet FROM tickets WHERE priority IS NOT NULL
     UNION ALL
-    SELECT status::text, 'd:' || department FROM tickets WHERE department IS NOT NULL
+    SELECT id, status::text, 'd:' || department FROM tickets WHERE department IS NOT NULL
     UNION ALL
-    SELECT status::text, 'c:' || category FROM tickets
+    SELECT id, status::text, 'c:' || category FROM tickets
     UNION ALL
-    SELECT status::text, 'a:' || coalesce(assignee::text, '') FROM tickets
+    SELECT id, status::text, 'a:' || coalesce(assignee::text, '') FROM tickets
     UNION ALL
-    SELECT t.status::text, terms.term FROM ticket_terms AS terms JOIN tickets AS t ON t.id = terms.term_ticket
+    SELECT t.id, t.status::text, terms.term FROM ticket_terms AS terms JOIN tickets AS t ON t.id = terms.term_ticket
 ) AS facets
-GROUP BY facet, status;
+GROUP BY facet, status, shard;

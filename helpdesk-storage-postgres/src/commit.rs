@@ -92,7 +92,8 @@ async fn write_user(tx: &mut Transaction<'_, Postgres>, u: &User, expected: Opti
 #[derive(Default)]
 struct Deltas {
     summary: BTreeMap<String, i64>,
-    facets: BTreeMap<(String, &'static str), i64>,
+    /// By (facet, status, the ticket's shard: [`crate::facets::ticket_shard`]).
+    facets: BTreeMap<(String, &'static str, i16), i64>,
 }
 
 impl Deltas {
@@ -101,8 +102,9 @@ impl Deltas {
         for k in ticket_counter_keys(t) {
             *self.summary.entry(k).or_default() += by;
         }
+        let shard = crate::facets::ticket_shard(t);
         for f in crate::facets::ticket_facets(t, terms) {
-            *self.facets.entry((f, t.status.as_str())).or_default() += by;
+            *self.facets.entry((f, t.status.as_str(), shard)).or_default() += by;
         }
     }
 }
@@ -377,9 +379,11 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, uow: &UnitOfWork) -> Result<(
     write_counters(tx, deltas).await
 }
 
-/// Adds the unit of work's counter deltas, leaving out those that cancel: to one random shard
-/// per transaction, keys in sorted order (and the summary's before the facets') so that
-/// writers never deadlock.
+/// Adds the unit of work's counter deltas, leaving out those that cancel, in sorted key order
+/// (the summary's before the facets') so that writers never deadlock. The summary's go to one
+/// random shard per transaction; a ticket's facets to the ticket's own shard, so that a facet
+/// row whose tickets all left it reaches zero, and is removed (a text value held by one ticket
+/// leaves no row behind when the ticket moves on).
 async fn write_counters(tx: &mut Transaction<'_, Postgres>, deltas: Deltas) -> Result<(), TxError> {
     let shard: i16 = (uuid::Uuid::new_v4().as_u128() % 16) as i16;
     let summary: Vec<(String, i64)> = deltas.summary.into_iter().filter(|(_, d)| *d != 0).collect();
@@ -395,22 +399,44 @@ async fn write_counters(tx: &mut Transaction<'_, Postgres>, deltas: Deltas) -> R
         .execute(&mut **tx)
         .await?;
     }
-    let (mut facets, mut statuses, mut ns) = (Vec::new(), Vec::new(), Vec::new());
-    for ((facet, status), n) in deltas.facets.into_iter().filter(|(_, d)| *d != 0) {
+    let (mut facets, mut statuses, mut shards, mut ns) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((facet, status, shard), n) in deltas.facets.into_iter().filter(|(_, d)| *d != 0) {
         facets.push(facet);
         statuses.push(status);
+        shards.push(shard);
         ns.push(n);
+    }
+    if facets.is_empty() {
+        return Ok(());
+    }
+    let rows = sqlx::query(
+        "INSERT INTO ticket_facet_counts (facet, status, shard, n) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::bigint[]) \
+         ON CONFLICT (facet, status, shard) DO UPDATE SET n = ticket_facet_counts.n + EXCLUDED.n \
+         RETURNING facet, status, shard, n",
+    )
+    .bind(&facets)
+    .bind(&statuses)
+    .bind(&shards)
+    .bind(&ns)
+    .fetch_all(&mut **tx)
+    .await?;
+    let (mut facets, mut statuses, mut shards) = (Vec::new(), Vec::new(), Vec::new());
+    for r in rows {
+        if r.try_get::<i64, _>(3)? == 0 {
+            facets.push(r.try_get::<String, _>(0)?);
+            statuses.push(r.try_get::<String, _>(1)?);
+            shards.push(r.try_get::<i16, _>(2)?);
+        }
     }
     if !facets.is_empty() {
         sqlx::query(
-            "INSERT INTO ticket_facet_counts (facet, status, shard, n) \
-             SELECT f, s, $4, d FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(f, s, d) \
-             ON CONFLICT (facet, status, shard) DO UPDATE SET n = ticket_facet_counts.n + EXCLUDED.n",
+            "DELETE FROM ticket_facet_counts WHERE n = 0 AND (facet, status, shard) IN \
+             (SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[]))",
         )
         .bind(&facets)
         .bind(&statuses)
-        .bind(&ns)
-        .bind(shard)
+        .bind(&shards)
         .execute(&mut **tx)
         .await?;
     }

@@ -18,7 +18,9 @@
 //!   [`cancel`] for the three defences and `tests/cancellation.rs` for the proof.
 //! - **Summary counts** live in a sharded counter table updated in the same transaction as the
 //!   tickets, so the summary report does not scan a million rows and concurrent writers rarely
-//!   wait on one another.
+//!   wait on one another. The same is kept per status for each facet a queue filters by on its
+//!   own (a tag, a department, an assignee…; `ticket_facet_counts`), so the queue's counts
+//!   under one such filter are a sum over a few rows.
 
 #![warn(missing_docs)]
 

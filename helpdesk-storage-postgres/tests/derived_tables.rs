@@ -11,18 +11,20 @@ use helpdesk_core::domain::{CategoryKey, DepartmentKey, FieldKey, Priority, Role
 use helpdesk_core::model::{FieldNumber, FieldValue, Ticket};
 use helpdesk_core::ports::{UnitOfWork, UnitOfWorkStore, Versioned};
 use helpdesk_core::testing::fixtures::{t0, ticket, user};
-use helpdesk_storage_postgres::PgStore;
+use helpdesk_storage_postgres::{PgOptions, PgStore};
 use sqlx::Row;
 
-/// A fresh store holding twelve tickets with tags, custom fields, priorities, departments,
+/// A fresh store (and its database's URL) holding twelve tickets with tags, custom fields, priorities, departments,
 /// categories and assignees, some of them changed after their creation; `None` (after a loud
 /// skip) without a database.
-async fn store_with_tickets(test: &str) -> Option<PgStore> {
+async fn store_with_tickets(test: &str) -> Option<(PgStore, String)> {
     if let Some(why) = common::missing() {
         helpdesk_core::testing::skip(test, &why);
         return None;
     }
-    let store = common::fresh_store().await;
+    let url = common::fresh_url().await;
+    let store = PgStore::connect(&url, &PgOptions::default()).await.unwrap();
+    store.migrate().await.unwrap();
     let requester = user(1, Role::Employee, UserStatus::Approved);
     let staff = user(2, Role::Coordinator, UserStatus::Approved);
     let mut uow = UnitOfWork::new();
@@ -78,20 +80,23 @@ async fn store_with_tickets(test: &str) -> Option<PgStore> {
         uow.tickets.push(Versioned::update(t.clone(), t.version - 1));
         store.commit(uow).await.unwrap();
     }
-    Some(store)
+    Some((store, url))
 }
 
-/// Drops `table`, forgets migration `version` and migrates again: the migration fills the
-/// table anew from the tickets.
-async fn migrate_again(store: &PgStore, table: &str, version: i64) {
+/// Drops `table`, forgets migration `version` and migrates again from a new connection (a
+/// migration may leave session state behind, such as 0014's `pg_temp` function): the
+/// migration fills the table anew from the tickets.
+async fn migrate_again(store: &PgStore, url: &str, table: &str, version: i64) {
     sqlx::query(&format!("DROP TABLE {table}")).execute(store.pool()).await.unwrap();
     sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1").bind(version).execute(store.pool()).await.unwrap();
-    store.migrate().await.unwrap();
+    let again = PgStore::connect(url, &PgOptions { max_connections: 1, ..PgOptions::default() }).await.unwrap();
+    again.migrate().await.unwrap();
+    again.pool().close().await;
 }
 
 #[tokio::test]
 async fn migration_fills_the_term_keys_the_commit_path_writes() {
-    let Some(store) = store_with_tickets("migration_fills_the_term_keys_the_commit_path_writes").await else {
+    let Some((store, url)) = store_with_tickets("migration_fills_the_term_keys_the_commit_path_writes").await else {
         return;
     };
     let rows = |store: &PgStore| {
@@ -116,40 +121,39 @@ async fn migration_fills_the_term_keys_the_commit_path_writes() {
     assert!(written.iter().all(|(_, field, _, _)| field != "os"), "choices do not sort");
     assert!(!written.iter().any(|(_, field, key, _)| field == "needed_by" && *key == i64::MAX));
 
-    migrate_again(&store, "ticket_term_keys", 14).await;
+    migrate_again(&store, &url, "ticket_term_keys", 14).await;
     assert_eq!(rows(&store).await, written);
 }
 
 #[tokio::test]
 async fn migration_fills_the_facet_counts_the_commit_path_keeps() {
-    let Some(store) = store_with_tickets("migration_fills_the_facet_counts_the_commit_path_keeps").await else {
+    let Some((store, url)) = store_with_tickets("migration_fills_the_facet_counts_the_commit_path_keeps").await else {
         return;
     };
-    // The counters as the queue reads them: summed over shards, zeros left out.
+    // Every row, shards apart: each ticket's counts move in its own shard, and rows that
+    // reach zero are removed, so the rows kept are exactly the ones the migration counts.
     let counts = |store: &PgStore| {
         let pool = store.pool().clone();
         async move {
-            sqlx::query(
-                "SELECT facet, status, sum(n)::bigint FROM ticket_facet_counts GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1, 2",
-            )
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<i64, _>(2)))
-            .collect::<Vec<_>>()
+            sqlx::query("SELECT facet, status, shard, n FROM ticket_facet_counts ORDER BY 1, 2, 3")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<i16, _>(2), r.get::<i64, _>(3)))
+                .collect::<Vec<_>>()
         }
     };
     let kept = counts(&store).await;
-    let facets: std::collections::BTreeSet<&str> = kept.iter().map(|(f, _, _)| f.as_str()).collect();
+    let facets: std::collections::BTreeSet<&str> = kept.iter().map(|(f, _, _, _)| f.as_str()).collect();
     for f in ["a:", "c:budget", "c:hardware", "d:asset", "d:budget", "g:printer", "g:vip", "f:needed_by=Lisbon"] {
         assert!(facets.contains(f), "{f} missing from {facets:?}");
     }
     assert!(facets.iter().any(|f| f.starts_with("p:")), "a priority's facet");
     assert!(facets.iter().any(|f| f.starts_with("a:") && f.len() > 2), "an assignee's facet");
     assert!(facets.contains("f:os=mac") && facets.contains("f:vip_flag=true"));
-    assert!(kept.iter().all(|(_, _, n)| *n > 0), "{kept:?}");
+    assert!(kept.iter().all(|(_, _, _, n)| *n > 0), "rows at zero are removed: {kept:?}");
 
-    migrate_again(&store, "ticket_facet_counts", 15).await;
+    migrate_again(&store, &url, "ticket_facet_counts", 15).await;
     assert_eq!(counts(&store).await, kept);
 }
