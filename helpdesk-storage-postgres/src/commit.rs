@@ -94,6 +94,11 @@ struct Deltas {
     summary: BTreeMap<String, i64>,
     /// By (facet, status, the ticket's shard: [`crate::facets::ticket_shard`]).
     facets: BTreeMap<(String, &'static str, i16), i64>,
+    /// The shard of the first ticket counted: the summary's deltas go there too, so that a
+    /// writer holds rows of one shard in both tables and waits on another only when their
+    /// shards meet (two shards per transaction doubled the waits: 0.85× against 0.95× of the
+    /// creates without facets, BENCHMARKS.md 2026-12-03 18:24).
+    shard: Option<i16>,
 }
 
 impl Deltas {
@@ -103,6 +108,7 @@ impl Deltas {
             *self.summary.entry(k).or_default() += by;
         }
         let shard = crate::facets::ticket_shard(t);
+        self.shard.get_or_insert(shard);
         for f in crate::facets::ticket_facets(t, terms) {
             *self.facets.entry((f, t.status.as_str(), shard)).or_default() += by;
         }
@@ -380,12 +386,12 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, uow: &UnitOfWork) -> Result<(
 }
 
 /// Adds the unit of work's counter deltas, leaving out those that cancel, in sorted key order
-/// (the summary's before the facets') so that writers never deadlock. The summary's go to one
-/// random shard per transaction; a ticket's facets to the ticket's own shard, so that a facet
-/// row whose tickets all left it reaches zero, and is removed (a text value held by one ticket
-/// leaves no row behind when the ticket moves on).
+/// (the summary's before the facets') so that writers never deadlock. A ticket's facets go to
+/// the ticket's own shard, so that a facet row whose tickets all left it reaches zero, and is
+/// removed (a text value held by one ticket leaves no row behind when the ticket moves on); the
+/// summary's to the first ticket's shard (any shard adds up), or a random one without tickets.
 async fn write_counters(tx: &mut Transaction<'_, Postgres>, deltas: Deltas) -> Result<(), TxError> {
-    let shard: i16 = (uuid::Uuid::new_v4().as_u128() % 16) as i16;
+    let shard: i16 = deltas.shard.unwrap_or_else(|| (uuid::Uuid::new_v4().as_u128() % 16) as i16);
     let summary: Vec<(String, i64)> = deltas.summary.into_iter().filter(|(_, d)| *d != 0).collect();
     if !summary.is_empty() {
         let (keys, ns): (Vec<String>, Vec<i64>) = summary.into_iter().unzip();
