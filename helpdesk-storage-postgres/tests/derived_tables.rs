@@ -83,17 +83,6 @@ async fn store_with_tickets(test: &str) -> Option<(PgStore, String)> {
     Some((store, url))
 }
 
-/// Drops `table`, forgets migration `version` and migrates again from a new connection (a
-/// migration may leave session state behind, such as 0014's `pg_temp` function): the
-/// migration fills the table anew from the tickets.
-async fn migrate_again(store: &PgStore, url: &str, table: &str, version: i64) {
-    sqlx::query(&format!("DROP TABLE {table}")).execute(store.pool()).await.unwrap();
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1").bind(version).execute(store.pool()).await.unwrap();
-    let again = PgStore::connect(url, &PgOptions { max_connections: 1, ..PgOptions::default() }).await.unwrap();
-    again.migrate().await.unwrap();
-    again.pool().close().await;
-}
-
 #[tokio::test]
 async fn migration_fills_the_term_keys_the_commit_path_writes() {
     let Some((store, url)) = store_with_tickets("migration_fills_the_term_keys_the_commit_path_writes").await else {
@@ -121,7 +110,7 @@ async fn migration_fills_the_term_keys_the_commit_path_writes() {
     assert!(written.iter().all(|(_, field, _, _)| field != "os"), "choices do not sort");
     assert!(!written.iter().any(|(_, field, key, _)| field == "needed_by" && *key == i64::MAX));
 
-    migrate_again(&store, &url, "ticket_term_keys", 14).await;
+    common::migrate_again(&store, &url, "ticket_term_keys", 14).await;
     assert_eq!(rows(&store).await, written);
 }
 
@@ -132,19 +121,7 @@ async fn migration_fills_the_facet_counts_the_commit_path_keeps() {
     };
     // Every row, shards apart: each ticket's counts move in its own shard, and rows that
     // reach zero are removed, so the rows kept are exactly the ones the migration counts.
-    let counts = |store: &PgStore| {
-        let pool = store.pool().clone();
-        async move {
-            sqlx::query("SELECT facet, status, shard, n FROM ticket_facet_counts ORDER BY 1, 2, 3")
-                .fetch_all(&pool)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<i16, _>(2), r.get::<i64, _>(3)))
-                .collect::<Vec<_>>()
-        }
-    };
-    let kept = counts(&store).await;
+    let kept = common::facet_counts(&store).await;
     let facets: std::collections::BTreeSet<&str> = kept.iter().map(|(f, _, _, _)| f.as_str()).collect();
     for f in ["a:", "c:budget", "c:hardware", "d:asset", "d:budget", "g:printer", "g:vip", "f:needed_by=Lisbon"] {
         assert!(facets.contains(f), "{f} missing from {facets:?}");
@@ -154,6 +131,6 @@ async fn migration_fills_the_facet_counts_the_commit_path_keeps() {
     assert!(facets.contains("f:os=mac") && facets.contains("f:vip_flag=true"));
     assert!(kept.iter().all(|(_, _, _, n)| *n > 0), "rows at zero are removed: {kept:?}");
 
-    migrate_again(&store, &url, "ticket_facet_counts", 15).await;
-    assert_eq!(counts(&store).await, kept);
+    common::migrate_again(&store, &url, "ticket_facet_counts", 15).await;
+    assert_eq!(common::facet_counts(&store).await, kept);
 }

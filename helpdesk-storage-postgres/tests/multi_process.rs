@@ -1,6 +1,7 @@
 //! Two OS processes, each with its own pool on one database, create 2,000 tickets each and
 //! race each other on transitions of shared tickets: no duplicate numbers, no lost update, history
-//! and outbox consistent.
+//! and outbox consistent, and the counters the queue reads (the summary's per status, the
+//! facets' of `ticket_facet_counts`) exactly what the tickets hold.
 
 mod common;
 
@@ -115,4 +116,23 @@ async fn two_processes_behave_as_one_store() {
         }
     }
     assert_eq!(received, 2 * per_process + shared.len(), "a ticket without its received mail");
+    // The counters, written by both processes' racing transactions, agree with the tickets:
+    // the summary's per-status sums with a count of the tickets, and the facets' rows with what
+    // their migration counts from the tickets afresh.
+    let per_status = |sql: &'static str| {
+        let pool = store.pool().clone();
+        async move { sqlx::query_as::<_, (String, i64)>(sql).fetch_all(&pool).await.unwrap() }
+    };
+    assert_eq!(
+        per_status(
+            "SELECT substr(key, 10), sum(n)::bigint FROM ticket_counts WHERE key LIKE 't:status:%' \
+             GROUP BY key HAVING sum(n) <> 0 ORDER BY 1"
+        )
+        .await,
+        per_status("SELECT status::text, count(*) FROM tickets GROUP BY 1 ORDER BY 1").await
+    );
+    let kept = common::facet_counts(&store).await;
+    assert!(!kept.is_empty() && kept.iter().all(|(_, _, _, n)| *n > 0), "{kept:?}");
+    common::migrate_again(&store, &url, "ticket_facet_counts", 15).await;
+    assert_eq!(common::facet_counts(&store).await, kept, "facet counters drifted from the tickets");
 }

@@ -40,6 +40,29 @@ pub async fn fresh_store() -> PgStore {
     store
 }
 
+/// Drops `table`, forgets migration `version` and migrates again from a new connection to
+/// `url` (a migration may leave session state behind, such as 0014's `pg_temp` function): the
+/// migration fills the table anew from the tickets.
+pub async fn migrate_again(store: &PgStore, url: &str, table: &str, version: i64) {
+    sqlx::query(&format!("DROP TABLE {table}")).execute(store.pool()).await.unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1").bind(version).execute(store.pool()).await.unwrap();
+    let again = PgStore::connect(url, &PgOptions { max_connections: 1, ..PgOptions::default() }).await.unwrap();
+    again.migrate().await.unwrap();
+    again.pool().close().await;
+}
+
+/// Every row of `ticket_facet_counts`, in key order.
+pub async fn facet_counts(store: &PgStore) -> Vec<(String, String, i16, i64)> {
+    use sqlx::Row;
+    sqlx::query("SELECT facet, status, shard, n FROM ticket_facet_counts ORDER BY 1, 2, 3")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
 /// Replaces the database name of a `postgres://` URL.
 mod url_lite {
     pub struct Url {
