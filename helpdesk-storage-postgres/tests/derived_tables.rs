@@ -134,3 +134,38 @@ async fn migration_fills_the_facet_counts_the_commit_path_keeps() {
     common::migrate_again(&store, &url, "ticket_facet_counts", 15).await;
     assert_eq!(common::facet_counts(&store).await, kept);
 }
+
+/// The README's repair for derived tables that drifted (an old process kept writing after an
+/// upgrade): drop all three, forget their migrations, migrate again. Each comes back as the
+/// commit path keeps it.
+#[tokio::test]
+async fn dropping_the_derived_tables_and_migrating_again_refills_them() {
+    let Some((store, url)) = store_with_tickets("dropping_the_derived_tables_and_migrating_again_refills_them").await
+    else {
+        return;
+    };
+    let terms = |store: &PgStore| {
+        let pool = store.pool().clone();
+        async move {
+            let terms: Vec<(String, uuid::Uuid)> =
+                sqlx::query_as("SELECT term, term_ticket FROM ticket_terms ORDER BY 1, 2")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            let keys: Vec<(String, String, i64, uuid::Uuid)> =
+                sqlx::query_as("SELECT term, field, sort_key, ticket FROM ticket_term_keys ORDER BY 1, 2, 3, 4")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            (terms, keys)
+        }
+    };
+    let (kept_terms, kept_counts) = (terms(&store).await, common::facet_counts(&store).await);
+    assert!(!kept_terms.0.is_empty() && !kept_terms.1.is_empty() && !kept_counts.is_empty());
+    sqlx::query("DROP TABLE ticket_facet_counts, ticket_term_keys, ticket_terms").execute(store.pool()).await.unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version BETWEEN 13 AND 15").execute(store.pool()).await.unwrap();
+    let again = PgStore::connect(&url, &PgOptions { max_connections: 1, ..PgOptions::default() }).await.unwrap();
+    again.migrate().await.unwrap();
+    assert_eq!(terms(&store).await, kept_terms);
+    assert_eq!(common::facet_counts(&store).await, kept_counts);
+}
