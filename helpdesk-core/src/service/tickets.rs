@@ -324,14 +324,15 @@ impl HelpDesk {
     /// `ticket` as `principal` sees it: with the actions they may take now. For callers that
     /// already hold a ticket the service returned (after an action or an edit).
     pub fn view(&self, principal: &Principal, mut ticket: Ticket) -> TicketView {
+        let now = self.now();
         let actions = match principal.actor() {
             Some(actor) if self.allowed(principal, Permission::TransitionTicket, &Resource::ticket(&ticket)) => {
-                self.inner.lifecycle.available_actions(&ticket, &actor, self.now())
+                self.inner.lifecycle.available_actions(&ticket, &actor, now)
             }
             _ => Vec::new(),
         };
         let sees_internal = self.allowed(principal, Permission::ViewInternal, &Resource::ticket(&ticket));
-        let sla_state = if sees_internal { ticket.sla.state_at(self.now()) } else { None };
+        let sla_state = if sees_internal { ticket.sla.state_at(now) } else { None };
         // The rating is for staff and the requester who gave it, never another employee.
         if !sees_internal && principal.user().map(|u| u.id) != Some(ticket.requester) {
             ticket.satisfaction = None;
