@@ -1,5 +1,5 @@
-//! Hot paths of the core: a lifecycle transition, a policy decision, and create + approve
-//! through the whole service on the in-memory store.
+//! Hot paths of the core: a lifecycle transition, a policy decision, the actions offered on a
+//! page of 50 tickets, and create + approve through the whole service on the in-memory store.
 //!
 //! `cargo bench -p helpdesk-core --bench hot_paths`
 
@@ -44,6 +44,26 @@ fn policy(c: &mut Criterion) {
     let res = Resource::ticket(&t);
     c.bench_function("policy/employee_view_own", |b| {
         b.iter(|| p.decide(std::hint::black_box(&employee), Permission::ViewTicket, &res))
+    });
+}
+
+fn available_actions(c: &mut Criterion) {
+    // What every ticket of a list page asks the lifecycle, for a page of 50 (the requester's
+    // own tickets in every status).
+    let l = Lifecycle::default();
+    let requester = UserId::random();
+    let page: Vec<_> = (0..50u64)
+        .map(|i| {
+            let mut t = ticket(i + 1, requester, t0());
+            t.status = TicketStatus::ALL[i as usize % TicketStatus::ALL.len()];
+            t
+        })
+        .collect();
+    let actor = Actor::User { id: requester, role: Role::Employee };
+    c.bench_function("lifecycle/available_actions_page_of_50", |b| {
+        b.iter(|| {
+            std::hint::black_box(&page).iter().map(|t| l.available_actions(t, &actor, t0()).len()).sum::<usize>()
+        })
     });
 }
 
@@ -92,5 +112,5 @@ fn create_and_approve(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, transition, policy, create_and_approve);
+criterion_group!(benches, transition, policy, available_actions, create_and_approve);
 criterion_main!(benches);
