@@ -61,9 +61,7 @@ fn available_actions(c: &mut Criterion) {
         .collect();
     let actor = Actor::User { id: requester, role: Role::Employee };
     c.bench_function("lifecycle/available_actions_page_of_50", |b| {
-        b.iter(|| {
-            std::hint::black_box(&page).iter().map(|t| l.available_actions(t, &actor, t0()).len()).sum::<usize>()
-        })
+        b.iter(|| std::hint::black_box(&page).iter().map(|t| l.available_actions(t, &actor, t0()).len()).sum::<usize>())
     });
 }
 
