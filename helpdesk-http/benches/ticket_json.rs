@@ -50,12 +50,12 @@ fn page_to_json(c: &mut Criterion) {
     c.bench_function("ticket_json/page_of_50", |b| {
         b.iter(|| {
             buf.clear();
-            let items: Vec<TicketOut> = std::hint::black_box(&views).iter().map(TicketOut::from).collect();
+            let items: Vec<TicketOut<'_>> = std::hint::black_box(&views).iter().map(TicketOut::from).collect();
             serde_json::to_writer(&mut buf, &items).unwrap();
             buf.len()
         })
     });
-    let items: Vec<TicketOut> = views.iter().map(TicketOut::from).collect();
+    let items: Vec<TicketOut<'_>> = views.iter().map(TicketOut::from).collect();
     c.bench_function("ticket_json/page_of_50_json_only", |b| {
         b.iter(|| {
             buf.clear();

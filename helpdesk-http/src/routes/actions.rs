@@ -125,7 +125,7 @@ macro_rules! action_route {
         #[utoipa::path(post, path = $path, tag = "ticket actions", request_body = Option<$body>,
             params(("number" = String, Path), ("If-Match" = Option<String>, Header, description = "the ETag this action is based on")),
             security(("bearer" = [])),
-            responses((status = 200, body = TicketOut), (status = 404, body = Problem), (status = 409, body = Problem),
+            responses((status = 200, body = TicketOut<'_>), (status = 404, body = Problem), (status = 409, body = Problem),
                 (status = 412, body = Problem), (status = 422, body = Problem)))]
         async fn $name(
             State(s): State<AppState>,

@@ -68,7 +68,7 @@ async fn list_followers(
     params(("number" = String, Path),
         ("If-Match" = Option<String>, Header, description = "the ETag the change is made to")),
     request_body = FollowerBody, security(("bearer" = [])),
-    responses((status = 200, body = TicketOut), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = TicketOut<'_>), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn add_follower(
     State(s): State<AppState>,
@@ -91,7 +91,7 @@ async fn add_follower(
     params(("number" = String, Path), ("user" = Uuid, Path),
         ("If-Match" = Option<String>, Header, description = "the ETag the change is made to")),
     security(("bearer" = [])),
-    responses((status = 200, body = TicketOut), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = TicketOut<'_>), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 412, body = Problem)))]
 async fn remove_follower(
     State(s): State<AppState>,

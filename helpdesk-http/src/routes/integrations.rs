@@ -130,7 +130,7 @@ pub struct WorkflowStatusBody {
 /// `Idempotency-Key` is required; a status with no move from the current one is refused.
 #[utoipa::path(post, path = "/workflow/tickets/{number}/status", tag = "integrations",
     params(("number" = String, Path), ("Idempotency-Key" = String, Header)), request_body = WorkflowStatusBody,
-    security(("api_key" = [])), responses((status = 200, body = TicketOut), (status = 409, body = Problem),
+    security(("api_key" = [])), responses((status = 200, body = TicketOut<'_>), (status = 409, body = Problem),
         (status = 422, body = Problem)))]
 async fn workflow_status(
     State(s): State<AppState>,

@@ -56,7 +56,7 @@ pub struct MergeBody {
     params(("number" = String, Path),
         ("If-Match" = Option<String>, Header, description = "the ETag the change is made to")),
     request_body = LinkBody, security(("bearer" = [])),
-    responses((status = 200, body = TicketOut), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = TicketOut<'_>), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn link(
     State(s): State<AppState>,
@@ -81,7 +81,7 @@ async fn link(
     params(("number" = String, Path), ("other" = String, Path),
         ("If-Match" = Option<String>, Header, description = "the ETag the change is made to")),
     security(("bearer" = [])),
-    responses((status = 200, body = TicketOut), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = TicketOut<'_>), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 412, body = Problem)))]
 async fn unlink(
     State(s): State<AppState>,
@@ -105,7 +105,7 @@ async fn unlink(
     params(("number" = String, Path),
         ("If-Match" = Option<String>, Header, description = "the ETag of the ticket merged")),
     request_body = MergeBody, security(("bearer" = [])),
-    responses((status = 200, body = TicketOut), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = TicketOut<'_>), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn merge(
     State(s): State<AppState>,

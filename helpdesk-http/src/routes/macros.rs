@@ -251,7 +251,7 @@ async fn preview_macro(
         ("If-Match" = Option<String>, Header, description = "the ETag the macro is applied to"),
         ("Idempotency-Key" = Option<String>, Header, description = "retry-safe application")),
     security(("bearer" = [])),
-    responses((status = 200, body = TicketOut), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = TicketOut<'_>), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn apply_macro(
     State(s): State<AppState>,

@@ -14,7 +14,7 @@ use helpdesk_core::lifecycle::Action;
 use helpdesk_core::model::Ticket;
 use helpdesk_core::policy::Principal;
 use helpdesk_core::ports::{AssigneeFilter, SortDirection, TicketQuery, TicketSort, TicketSortField};
-use helpdesk_core::{ActionRequest, NewTicket, TicketEdit};
+use helpdesk_core::{ActionRequest, NewTicket, TicketEdit, TicketView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -38,14 +38,14 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(super::sla::router())
 }
 
-/// A ticket response: the body plus its `ETag`.
+/// A ticket response: the status, then the ticket as [`TicketOut`] with its `ETag`.
 #[derive(Debug)]
-pub struct TicketReply(pub StatusCode, pub TicketOut);
+pub struct TicketReply(pub StatusCode, pub TicketView);
 
 impl IntoResponse for TicketReply {
     fn into_response(self) -> Response {
-        let tag = etag(self.1.version);
-        let mut res = (self.0, Json(self.1)).into_response();
+        let tag = etag(self.1.ticket.version);
+        let mut res = (self.0, Json(TicketOut::from(&self.1))).into_response();
         if let Ok(v) = HeaderValue::from_str(&tag) {
             res.headers_mut().insert(header::ETAG, v);
         }
@@ -54,7 +54,7 @@ impl IntoResponse for TicketReply {
 }
 
 pub(crate) fn reply(s: &AppState, c: &Caller, status: StatusCode, t: Ticket) -> TicketReply {
-    TicketReply(status, (&s.desk().view(&c.principal, t)).into())
+    TicketReply(status, s.desk().view(&c.principal, t))
 }
 
 pub(crate) fn number(n: &str) -> Result<TicketNumber, ApiError> {
@@ -86,7 +86,7 @@ pub struct NewTicketBody {
 /// File a ticket. With `Idempotency-Key`, a retry returns the same ticket.
 #[utoipa::path(post, path = "/tickets", tag = "tickets", request_body = NewTicketBody, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe creation")),
-    responses((status = 201, body = TicketOut), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = TicketOut<'_>), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn create_ticket(
     State(s): State<AppState>,
     c: Caller,
@@ -173,9 +173,9 @@ pub struct TicketListParams {
 
 /// A page of tickets.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TicketPage {
+pub struct TicketPage<'a> {
     /// Tickets in the requested order.
-    pub items: Vec<TicketOut>,
+    pub items: Vec<TicketOut<'a>>,
     /// Cursor of the next page, if any.
     pub next_cursor: Option<String>,
 }
@@ -291,26 +291,28 @@ fn parsed_query(p: TicketListParams, me: Option<UserId>, now: DateTime<Utc>) -> 
 
 /// List the tickets the caller may see (employees: their own).
 #[utoipa::path(get, path = "/tickets", tag = "tickets", params(TicketListParams), security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, body = TicketPage), (status = 422, body = Problem)))]
+    responses((status = 200, body = TicketPage<'_>), (status = 422, body = Problem)))]
 async fn list_tickets(
     State(s): State<AppState>,
     c: Caller,
     ApiQuery(p): ApiQuery<TicketListParams>,
-) -> ApiResult<Json<TicketPage>> {
+) -> ApiResult<Response> {
     let q = ticket_query(&s, &c.principal, p).await?;
     let page = s.desk().list_tickets(&c.principal, &q).await?;
+    let views: Vec<TicketView> = page.items.into_iter().map(|t| s.desk().view(&c.principal, t)).collect();
     Ok(Json(TicketPage {
-        items: page.items.into_iter().map(|t| (&s.desk().view(&c.principal, t)).into()).collect(),
+        items: views.iter().map(TicketOut::from).collect(),
         next_cursor: page.next.map(|c| c.encode()),
-    }))
+    })
+    .into_response())
 }
 
 /// One ticket by number (another employee's ticket is 404).
 #[utoipa::path(get, path = "/tickets/{number}", tag = "tickets", params(("number" = String, Path)),
-    security(("bearer" = []), ("api_key" = [])), responses((status = 200, body = TicketOut), (status = 404, body = Problem)))]
+    security(("bearer" = []), ("api_key" = [])), responses((status = 200, body = TicketOut<'_>), (status = 404, body = Problem)))]
 async fn get_ticket(State(s): State<AppState>, c: TicketCaller, ApiPath(n): ApiPath<String>) -> ApiResult<TicketReply> {
     let (_, v) = c.with_ticket(&s, number(&n)).await?;
-    Ok(TicketReply(StatusCode::OK, (&v).into()))
+    Ok(TicketReply(StatusCode::OK, v))
 }
 
 /// Field edits; who may change what is in SPEC §4's field rules.
@@ -353,7 +355,7 @@ fn some_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<N
 /// Edit fields of a ticket.
 #[utoipa::path(patch, path = "/tickets/{number}", tag = "tickets", params(("number" = String, Path),
     ("If-Match" = Option<String>, Header, description = "the ETag this edit is based on")), request_body = TicketEditBody,
-    security(("bearer" = [])), responses((status = 200, body = TicketOut), (status = 403, body = Problem),
+    security(("bearer" = [])), responses((status = 200, body = TicketOut<'_>), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn edit_ticket(
     State(s): State<AppState>,
