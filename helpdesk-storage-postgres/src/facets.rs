@@ -38,15 +38,29 @@ pub(crate) fn ticket_facets(t: &Ticket, terms: &[String]) -> Vec<String> {
     facets
 }
 
-/// The facets whose counters add up to the counts of `q` ([`TicketQuery::for_counting`]),
-/// when it filters by exactly one kind of facet: any of several priorities, departments or
-/// categories (a ticket holds at most one of each, so their counts add up), an assignee, or
-/// one term. `None` for any other query, which is counted from the tickets.
-pub(crate) fn counted_facets(q: &TicketQuery) -> Option<Vec<String>> {
+/// Where the counts of a query ([`TicketQuery::for_counting`]) are kept, so that they are read
+/// instead of counted from the tickets.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Counters {
+    /// No filter: the summary's per-status counters (`ticket_counts`).
+    Summary,
+    /// Exactly one kind of facet: the sum of these facets' counters. Any of several
+    /// priorities, departments or categories (a ticket holds at most one of each, so their
+    /// counts add up), an assignee, or one term.
+    Facets(Vec<String>),
+}
+
+/// The counters that add up to the counts of `q`; `None` for any other query, which is counted
+/// from the tickets.
+pub(crate) fn counters_for(q: &TicketQuery) -> Option<Counters> {
     let q = q.for_counting();
     if q.sort.field == TicketSortField::Due {
         // A list sorted by due time holds only tickets with a running target.
         return None;
+    }
+    let bare = TicketQuery { limit: q.limit, sort: q.sort, ..TicketQuery::default() };
+    if q == bare {
+        return Some(Counters::Summary);
     }
     let mut rest = q.clone();
     let mut facets: Vec<String> = if !q.priorities.is_empty() {
@@ -71,8 +85,7 @@ pub(crate) fn counted_facets(q: &TicketQuery) -> Option<Vec<String>> {
     };
     facets.sort();
     facets.dedup();
-    let bare = TicketQuery { limit: q.limit, sort: q.sort, ..TicketQuery::default() };
-    (rest == bare).then_some(facets)
+    (rest == bare).then_some(Counters::Facets(facets))
 }
 
 #[cfg(test)]
@@ -108,22 +121,31 @@ mod tests {
     #[test]
     fn one_kind_of_facet_is_counted_from_the_counters() {
         let it = DepartmentKey::parse("it").unwrap();
-        assert_eq!(counted_facets(&q(|q| q.departments = vec![it.clone(), it.clone()])), Some(vec!["d:it".into()]));
         assert_eq!(
-            counted_facets(&q(|q| {
+            counters_for(&q(|q| q.departments = vec![it.clone(), it.clone()])),
+            Some(Counters::Facets(vec!["d:it".into()]))
+        );
+        assert_eq!(
+            counters_for(&q(|q| {
                 q.priorities = vec![Priority::High, Priority::Low];
                 q.statuses = vec![TicketStatus::New];
             })),
-            Some(vec!["p:high".into(), "p:low".into()])
+            Some(Counters::Facets(vec!["p:high".into(), "p:low".into()]))
         );
-        assert_eq!(counted_facets(&q(|q| q.assignee = Some(AssigneeFilter::Nobody))), Some(vec!["a:".into()]));
-        assert_eq!(counted_facets(&q(|q| q.tags_any = vec![tag("vip")])), Some(vec!["g:vip".into()]));
-        assert_eq!(counted_facets(&q(|q| q.tags_all = vec![tag("vip")])), Some(vec!["g:vip".into()]));
+        assert_eq!(
+            counters_for(&q(|q| q.assignee = Some(AssigneeFilter::Nobody))),
+            Some(Counters::Facets(vec!["a:".into()]))
+        );
+        assert_eq!(counters_for(&q(|q| q.tags_any = vec![tag("vip")])), Some(Counters::Facets(vec!["g:vip".into()])));
+        assert_eq!(counters_for(&q(|q| q.tags_all = vec![tag("vip")])), Some(Counters::Facets(vec!["g:vip".into()])));
         let site = FieldFilter {
             key: helpdesk_core::domain::FieldKey::parse_field("key", "site").unwrap(),
             value: FieldValue::Text("Berlin".into()),
         };
-        assert_eq!(counted_facets(&q(|q| q.fields = vec![site.clone()])), Some(vec!["f:site=Berlin".into()]));
+        assert_eq!(
+            counters_for(&q(|q| q.fields = vec![site.clone()])),
+            Some(Counters::Facets(vec!["f:site=Berlin".into()]))
+        );
     }
 
     #[test]
@@ -131,34 +153,35 @@ mod tests {
         let it = DepartmentKey::parse("it").unwrap();
         // Two kinds, tags that overlap, two terms, a number, a text, a due-time sort.
         assert_eq!(
-            counted_facets(&q(|q| {
+            counters_for(&q(|q| {
                 q.departments = vec![it.clone()];
                 q.priorities = vec![Priority::High];
             })),
             None
         );
-        assert_eq!(counted_facets(&q(|q| q.tags_any = vec![tag("vip"), tag("printer")])), None);
-        assert_eq!(counted_facets(&q(|q| q.tags_all = vec![tag("vip"), tag("printer")])), None);
+        assert_eq!(counters_for(&q(|q| q.tags_any = vec![tag("vip"), tag("printer")])), None);
+        assert_eq!(counters_for(&q(|q| q.tags_all = vec![tag("vip"), tag("printer")])), None);
         let cost = FieldFilter {
             key: helpdesk_core::domain::FieldKey::parse_field("key", "cost").unwrap(),
             value: FieldValue::Number(FieldNumber::from_f64(3.0).unwrap()),
         };
-        assert_eq!(counted_facets(&q(|q| q.fields = vec![cost])), None);
+        assert_eq!(counters_for(&q(|q| q.fields = vec![cost])), None);
         assert_eq!(
-            counted_facets(&q(|q| {
+            counters_for(&q(|q| {
                 q.tags_any = vec![tag("vip")];
                 q.text = Some("printer".into());
             })),
             None
         );
         assert_eq!(
-            counted_facets(&q(|q| {
+            counters_for(&q(|q| {
                 q.departments = vec![it];
                 q.sort = TicketSort { field: TicketSortField::Due, ..TicketSort::default() };
             })),
             None
         );
-        // No filter at all: the summary's status counters serve it.
-        assert_eq!(counted_facets(&TicketQuery::default()), None);
+        // No filter at all (a status filter is no filter for counts): the summary's counters.
+        assert_eq!(counters_for(&TicketQuery::default()), Some(Counters::Summary));
+        assert_eq!(counters_for(&q(|q| q.statuses = vec![TicketStatus::New])), Some(Counters::Summary));
     }
 }

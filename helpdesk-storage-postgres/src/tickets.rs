@@ -10,6 +10,7 @@ use helpdesk_core::ports::{
 };
 use sqlx::{QueryBuilder, Row};
 
+use crate::facets::Counters;
 use crate::{Json, PgStore, pg_error};
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern.
@@ -285,31 +286,31 @@ impl TicketStore for PgStore {
     }
 
     async fn ticket_counts(&self, q: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>> {
-        let counting = q.for_counting();
-        let unfiltered = counting.sort.field != TicketSortField::Due
-            && counting == TicketQuery { limit: counting.limit, sort: counting.sort, ..TicketQuery::default() };
-        let rows = if unfiltered {
-            // Every ticket counted (the queue's tabs without a filter): the summary's per-status
-            // counters, kept in the same transactions as the tickets, instead of a pass over
-            // every ticket (at 1,000,000 tickets, BENCHMARKS.md 2026-12-03 16:40).
-            sqlx::query(
-                "SELECT substr(key, 10) AS status, sum(n)::bigint AS n FROM ticket_counts \
-                 WHERE key LIKE 't:status:%' GROUP BY key HAVING sum(n) > 0",
-            )
-            .fetch_all(&self.pool)
-            .await
-        } else if let Some(facets) = crate::facets::counted_facets(q) {
-            // One kind of facet (a tag, a department, an assignee…): its per-status counters,
-            // kept in the same transactions as the tickets (BENCHMARKS.md 2026-12-03 18:00).
-            sqlx::query(
-                "SELECT status, sum(n)::bigint AS n FROM ticket_facet_counts \
-                 WHERE facet = ANY($1) GROUP BY status HAVING sum(n) > 0",
-            )
-            .bind(facets)
-            .fetch_all(&self.pool)
-            .await
-        } else {
-            counts_sql(q).build().persistent(false).fetch_all(&self.pool).await
+        let rows = match crate::facets::counters_for(q) {
+            Some(Counters::Summary) => {
+                // Every ticket counted (the queue's tabs without a filter): the summary's
+                // per-status counters, kept in the same transactions as the tickets, instead of
+                // a pass over every ticket (at 1,000,000 tickets, BENCHMARKS.md 2026-12-03 16:40).
+                sqlx::query(
+                    "SELECT substr(key, 10) AS status, sum(n)::bigint AS n FROM ticket_counts \
+                     WHERE key LIKE 't:status:%' GROUP BY key HAVING sum(n) > 0",
+                )
+                .fetch_all(&self.pool)
+                .await
+            }
+            Some(Counters::Facets(facets)) => {
+                // One kind of facet (a tag, a department, an assignee…): its per-status
+                // counters, kept in the same transactions as the tickets (BENCHMARKS.md
+                // 2026-12-03 18:00).
+                sqlx::query(
+                    "SELECT status, sum(n)::bigint AS n FROM ticket_facet_counts \
+                     WHERE facet = ANY($1) GROUP BY status HAVING sum(n) > 0",
+                )
+                .bind(facets)
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => counts_sql(q).build().persistent(false).fetch_all(&self.pool).await,
         }
         .map_err(pg_error)?;
         let mut counts = Vec::with_capacity(rows.len());
