@@ -384,3 +384,22 @@ impl From<&HistoryEvent> for EventOut {
 #[derive(Debug, ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct Binary(pub Vec<u8>);
+
+/// A JSON response written into a buffer of `size_hint` bytes taken up front.
+///
+/// axum's `Json` starts its buffer at 128 bytes and doubles it as the value is written, so a
+/// page of 50 tickets (35 KB and more) is reallocated and copied nine times on its way out; a list
+/// route knows roughly how large its page will be and asks for it once. A value that
+/// outgrows the hint still grows as before. A value that cannot be serialised is a logged 500
+/// problem, as any internal error.
+pub fn sized_json_response<T: Serialize>(value: &T, size_hint: usize) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let mut buf = Vec::with_capacity(size_hint);
+    match serde_json::to_writer(&mut buf, value) {
+        Ok(()) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], buf).into_response(),
+        Err(e) => {
+            crate::error::ApiError::from(helpdesk_core::Error::Internal(format!("response body: {e}"))).into_response()
+        }
+    }
+}

@@ -38,6 +38,11 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(super::sla::router())
 }
 
+/// What a list route reserves per ticket for its page's JSON, so that the buffer is taken once
+/// instead of doubled from 128 bytes (the `ticket_json` bench's page of 50 is 34.9 KB, about
+/// 700 bytes a ticket; a ticket with a long description or many tags grows the buffer as before).
+const TICKET_JSON_BYTES: usize = 1024;
+
 /// A ticket response: the status, then the ticket as [`TicketOut`] with its `ETag`.
 #[derive(Debug)]
 pub struct TicketReply(pub StatusCode, pub TicketView);
@@ -300,11 +305,9 @@ async fn list_tickets(
     let q = ticket_query(&s, &c.principal, p).await?;
     let page = s.desk().list_tickets(&c.principal, &q).await?;
     let views: Vec<TicketView> = page.items.into_iter().map(|t| s.desk().view(&c.principal, t)).collect();
-    Ok(Json(TicketPage {
-        items: views.iter().map(TicketOut::from).collect(),
-        next_cursor: page.next.map(|c| c.encode()),
-    })
-    .into_response())
+    let page =
+        TicketPage { items: views.iter().map(TicketOut::from).collect(), next_cursor: page.next.map(|c| c.encode()) };
+    Ok(crate::views::sized_json_response(&page, 64 + TICKET_JSON_BYTES * page.items.len()))
 }
 
 /// One ticket by number (another employee's ticket is 404).
