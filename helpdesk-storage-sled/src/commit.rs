@@ -444,9 +444,6 @@ impl UnitOfWorkStore for SledStore {
                 self.rows.put(w.value.id.as_uuid().as_u128(), row);
             }
         }
-        for w in uow.tickets.iter().filter(|w| w.expected.is_none()) {
-            self.numbers.insert(w.value.number.seq(), w.value.id.as_uuid().as_bytes());
-        }
         self.durable().await
     }
 

@@ -68,6 +68,7 @@ mod account_rows;
 mod archive;
 mod backup;
 mod check;
+mod chunked;
 mod codec;
 mod commit;
 mod desk;
@@ -76,7 +77,6 @@ mod inbound;
 mod keys;
 mod list_index;
 mod notices;
-mod number_cache;
 mod outbox;
 mod reads;
 mod reports;
@@ -222,8 +222,6 @@ pub struct SledStore {
     pub(crate) commit_lock: Arc<std::sync::Mutex<()>>,
     /// The write gate of online backups (see `backup.rs`).
     pub(crate) gate: Arc<std::sync::RwLock<()>>,
-    /// Ticket numbers' ids, as read (see `number_cache.rs`).
-    pub(crate) numbers: Arc<number_cache::NumberCache>,
     /// The ticket lists' index, in memory (see `list_index.rs`).
     pub(crate) list: Arc<list_index::ListIndex>,
     /// Ticket rows, as read (see `row_cache.rs`).
@@ -331,7 +329,6 @@ impl SledStore {
             flusher,
             commit_lock: Arc::default(),
             gate: Arc::default(),
-            numbers: Arc::default(),
             list: Arc::new(list),
             rows: Arc::new(row_cache::RowCache::new(options.row_cache_bytes)),
             path,

@@ -31,16 +31,19 @@ use helpdesk_core::domain::TicketStatus;
 use helpdesk_core::model::{FieldValue, Ticket};
 use helpdesk_core::ports::{AssigneeFilter, SortDirection, TicketQuery, TicketSortField};
 
+use crate::chunked::{Chunked, Positions};
+
 /// "None" for the interned fields.
 const NONE: u32 = u32::MAX;
 
 /// A value a filter names that no ticket has (so it matches no row).
 const UNKNOWN: u32 = u32::MAX - 1;
 
-/// What the lists read of one ticket.
+/// What the lists read of one ticket: 72 bytes (the id as two words, so the row is aligned to
+/// 8 bytes, not to a `u128`'s 16, which padded it to 80).
 #[derive(Debug, Clone, Copy)]
 struct Row {
-    id: u128,
+    id: [u64; 2],
     created: i64,
     updated: i64,
     /// The due time, `i64::MAX` without one (as `TicketSort::key` orders it).
@@ -55,6 +58,17 @@ struct Row {
     /// `Priority::rank`, 4 for none (as `TicketSort::key` orders it).
     priority: u8,
     has_due: bool,
+}
+
+impl Row {
+    fn id(&self) -> u128 {
+        (u128::from(self.id[0]) << 64) | u128::from(self.id[1])
+    }
+}
+
+/// A `u128` as two words, high first.
+fn split(id: u128) -> [u64; 2] {
+    [(id >> 64) as u64, id as u64]
 }
 
 /// Interns values as dense numbers (users, departments, categories: a few thousand at most).
@@ -79,9 +93,9 @@ impl<K: std::hash::Hash + Eq> Interner<K> {
 
 #[derive(Debug, Default)]
 struct Table {
-    rows: Vec<Row>,
-    /// A ticket's place in `rows`.
-    at: HashMap<u128, usize>,
+    rows: Chunked<Row>,
+    /// Where each ticket number's row is in `rows`.
+    positions: Positions,
     users: Interner<u128>,
     names: Interner<String>,
     /// (creation, id) of the tickets in status new, for the summary report's "waiting over a
@@ -107,7 +121,7 @@ struct Table {
 impl Table {
     fn row(&mut self, t: &Ticket) -> Row {
         Row {
-            id: t.id.as_uuid().as_u128(),
+            id: split(t.id.as_uuid().as_u128()),
             created: t.created_at.timestamp_micros(),
             updated: t.updated_at.timestamp_micros(),
             due: t.sla.due_at.map_or(i64::MAX, |d| d.timestamp_micros()),
@@ -124,35 +138,36 @@ impl Table {
 
     fn upsert(&mut self, t: &Ticket) {
         let row = self.row(t);
+        let id = row.id();
         if t.tags.is_empty() {
-            self.tags.remove(&row.id);
+            self.tags.remove(&id);
         } else {
             let mut tags: Vec<u32> = t.tags.iter().map(|g| self.names.intern(format!("g:{}", g.as_str()))).collect();
             tags.sort_unstable();
-            self.tags.insert(row.id, tags.into_boxed_slice());
+            self.tags.insert(id, tags.into_boxed_slice());
         }
         if t.followers.is_empty() {
-            self.followers.remove(&row.id);
+            self.followers.remove(&id);
         } else {
             let mut users: Vec<u32> = t.followers.iter().map(|f| self.users.intern(f.as_uuid().as_u128())).collect();
             users.sort_unstable();
-            self.followers.insert(row.id, users.into_boxed_slice());
+            self.followers.insert(id, users.into_boxed_slice());
         }
         if t.fields.is_empty() {
-            self.fields.remove(&row.id);
+            self.fields.remove(&id);
         } else {
             let entries = field_entries(&mut self.names, t);
-            self.fields.insert(row.id, entries.into_boxed_slice());
+            self.fields.insert(id, entries.into_boxed_slice());
         }
         let new = status_index(TicketStatus::New);
         if row.status == new {
-            self.new_by_created.insert((row.created, row.id));
+            self.new_by_created.insert((row.created, id));
         }
-        match self.at.get(&row.id) {
-            Some(&i) => {
-                let old = std::mem::replace(&mut self.rows[i], row);
+        match self.position(row.number, id).and_then(|i| self.rows.get_mut(i)) {
+            Some(at) => {
+                let old = std::mem::replace(at, row);
                 if old.status == new && (row.status != new || old.created != row.created) {
-                    self.new_by_created.remove(&(old.created, old.id));
+                    self.new_by_created.remove(&(old.created, id));
                 }
                 if old.created != row.created {
                     // Never happens (the creation time does not change); if it did, the
@@ -166,9 +181,19 @@ impl Table {
                 }
                 self.created_disorder = self.created_disorder.max(self.created_max.saturating_sub(row.created));
                 self.created_max = self.created_max.max(row.created);
-                self.at.insert(row.id, self.rows.len());
-                self.rows.push(row);
+                let at = self.rows.push(row);
+                self.positions.set(row.number, at);
             }
+        }
+    }
+
+    /// Where ticket `id`, number `seq`, has its row. Numbers are unique and never change, so
+    /// the number's position is the ticket's; the id is checked all the same, and a mismatch
+    /// (which the store's unique number entries rule out) falls back to a scan.
+    fn position(&self, seq: u64, id: u128) -> Option<usize> {
+        match self.positions.get(seq) {
+            Some(i) if self.rows.get(i).is_some_and(|r| r.id() == id) => Some(i),
+            _ => self.rows.iter().position(|r| r.id() == id),
         }
     }
 }
@@ -302,7 +327,7 @@ impl<'a> Filter<'a> {
             TicketSortField::Due => r.due,
             TicketSortField::Field(_) => self
                 .field_sets
-                .get(&r.id)
+                .get(&r.id())
                 .and_then(|es| es.iter().find(|e| e.key == self.sort_field))
                 .map(|e| e.sort)
                 .filter(|&k| k != i64::MAX)
@@ -315,7 +340,7 @@ impl<'a> Filter<'a> {
         if self.field_filters.is_empty() {
             return true;
         }
-        let entries: &[FieldEntry] = self.field_sets.get(&r.id).map_or(&[], |e| e);
+        let entries: &[FieldEntry] = self.field_sets.get(&r.id()).map_or(&[], |e| e);
         self.field_filters
             .iter()
             .all(|(key, hashes)| hashes.iter().all(|h| entries.iter().any(|e| e.key == *key && e.hash == *h)))
@@ -326,7 +351,7 @@ impl<'a> Filter<'a> {
         if self.tags_any.is_none() && self.tags_all.is_none() {
             return true;
         }
-        let tags: &[u32] = self.tag_sets.get(&r.id).map_or(&[], |t| t);
+        let tags: &[u32] = self.tag_sets.get(&r.id()).map_or(&[], |t| t);
         self.tags_any.as_ref().is_none_or(|any| any.iter().any(|g| tags.binary_search(g).is_ok()))
             && self.tags_all.as_ref().is_none_or(|all| all.iter().all(|g| tags.binary_search(g).is_ok()))
     }
@@ -347,11 +372,11 @@ impl<'a> Filter<'a> {
             && self.fields_pass(r)
             && self
                 .follower
-                .is_none_or(|f| self.follower_sets.get(&r.id).is_some_and(|users| users.binary_search(&f).is_ok()));
+                .is_none_or(|f| self.follower_sets.get(&r.id()).is_some_and(|users| users.binary_search(&f).is_ok()));
         if !pass {
             return None;
         }
-        let k = (self.key(r), r.id);
+        let k = (self.key(r), r.id());
         match self.after {
             Some(c) if self.desc && k >= c => None,
             Some(c) if !self.desc && k <= c => None,
@@ -435,20 +460,33 @@ impl ListIndex {
     pub(crate) fn ids(&self, q: &TicketQuery) -> Vec<uuid::Uuid> {
         let table = self.table.read().unwrap_or_else(|e| e.into_inner());
         let f = Filter::new(&table, q);
-        table.rows.iter().filter(|r| f.select(r).is_some()).map(|r| uuid::Uuid::from_u128(r.id)).collect()
+        table.rows.iter().filter(|r| f.select(r).is_some()).map(|r| uuid::Uuid::from_u128(r.id())).collect()
     }
 
     /// Ids of the tickets created in `[from, to)`.
     pub(crate) fn created_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<uuid::Uuid> {
         let (from, to) = (from.timestamp_micros(), to.timestamp_micros());
         let table = self.table.read().unwrap_or_else(|e| e.into_inner());
-        table.rows.iter().filter(|r| r.created >= from && r.created < to).map(|r| uuid::Uuid::from_u128(r.id)).collect()
+        table
+            .rows
+            .iter()
+            .filter(|r| r.created >= from && r.created < to)
+            .map(|r| uuid::Uuid::from_u128(r.id()))
+            .collect()
     }
 
     /// How many tickets in status new were created at or after `since`.
     pub(crate) fn new_since(&self, since: DateTime<Utc>) -> u64 {
         let table = self.table.read().unwrap_or_else(|e| e.into_inner());
         table.new_by_created.range((since.timestamp_micros(), 0)..).count() as u64
+    }
+
+    /// The id of ticket number `seq`, if the index holds it (a ticket's row joins the index
+    /// right after its commit, under the commit lock).
+    pub(crate) fn id_of(&self, seq: u64) -> Option<u128> {
+        let table = self.table.read().unwrap_or_else(|e| e.into_inner());
+        let row = table.rows.get(table.positions.get(seq)?)?;
+        (row.number == seq).then(|| row.id())
     }
 
     /// How many tickets it holds.

@@ -72,16 +72,14 @@ impl TicketStore for SledStore {
 
     async fn ticket_by_number(&self, number: &TicketNumber) -> StoreResult<Option<Ticket>> {
         let seq = number.seq();
-        let id = match self.numbers.get(seq) {
-            Some(id) => id,
+        // The lists' index knows every ticket's number; the number's entry in sled answers for
+        // a ticket whose commit has not reached the index yet.
+        let id = match self.list.id_of(seq) {
+            Some(id) => id.to_be_bytes(),
             None => match self.t.ticket_numbers.get(seq.to_be_bytes()).map_err(sled_err)? {
-                Some(v) => match <[u8; 16]>::try_from(v.as_ref()) {
-                    Ok(id) => {
-                        self.numbers.insert(seq, &id);
-                        id
-                    }
-                    Err(_) => return Err(crate::codec::corrupt("a ticket number's entry")),
-                },
+                Some(v) => {
+                    <[u8; 16]>::try_from(v.as_ref()).map_err(|_| crate::codec::corrupt("a ticket number's entry"))?
+                }
                 None => return Ok(None),
             },
         };
