@@ -172,7 +172,7 @@ async fn a_schema_1_database_is_upgraded() {
     let db = raw_reopen(&path);
     let version = db.open_tree("meta").unwrap().get("schema_version").unwrap().unwrap();
     assert_eq!(version.as_ref(), &helpdesk_storage_sled::SCHEMA_VERSION.to_be_bytes());
-    for (tree, tag) in [("tickets", 7), ("users", 2)] {
+    for (tree, tag) in [("tickets", 8), ("users", 2)] {
         for kv in db.open_tree(tree).unwrap().iter() {
             let (_, row) = kv.unwrap();
             assert_eq!(row[0], tag, "a row of {tree} was left in the old layout");
