@@ -45,12 +45,13 @@
 //! about twice its configured size resident, and caches the pages of every tree alike, so
 //! written audit, event and outbox pages push ticket rows out) and a cache of ticket rows of
 //! our own (`row_cache.rs`, 48 MiB by default: 120,000 to 180,000 tickets as schema 9 encodes
-//! them), written through by every commit and counted by the rows' bytes. Ticket reads, the hot path of the API and of every
-//! list, come from the row cache; sled's cache serves the rest. Against the earlier defaults
-//! (a 64 MiB page cache, no row cache) the server's peak under the HTTP benchmark fell from
-//! 150–162 to 92–101 MiB at the same request rates, and a read at 100,000 tickets got
-//! faster; what a small page cache costs is writes on a large desk (a transition at 100,000
-//! tickets about half as fast): `cache_capacity_bytes` buys them back (BENCHMARKS.md).
+//! them), written through by every commit and counted by the rows' bytes. Ticket reads, the
+//! hot path of the API and of every list, come from the row cache; sled's cache serves the
+//! rest. Against the earlier defaults (a 64 MiB page cache, no row cache) the server's peak
+//! under the HTTP benchmark fell from 150–162 to 92–101 MiB at the same request rates, and a
+//! read at 100,000 tickets got faster; what a small page cache costs is writes on a large desk
+//! (a transition at 100,000 tickets about half as fast): `cache_capacity_bytes` buys them back
+//! (BENCHMARKS.md).
 //!
 //! ## Ticket numbers
 //! A counter key incremented atomically; it becomes durable with the flush of the commit that
