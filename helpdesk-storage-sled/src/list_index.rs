@@ -189,14 +189,16 @@ impl Table {
         }
     }
 
-    /// Where ticket `id`, number `seq`, has its row. Numbers are unique and never change, so
-    /// the number's position is the ticket's; the id is checked all the same, and a mismatch
-    /// (which the store's unique number entries rule out) falls back to a scan.
+    /// Where ticket `id`, number `seq`, has its row (none for a ticket new to the index).
+    /// Numbers are unique and never change, so the number's position is the ticket's; the id
+    /// is checked all the same, and a mismatch (which the store's unique number entries rule
+    /// out) falls back to a scan. A number without a position is a new ticket: no scan.
     fn position(&self, seq: u64, id: u128) -> Option<usize> {
-        match self.positions.get(seq) {
-            Some(i) if self.rows.get(i).is_some_and(|r| r.id() == id) => Some(i),
-            _ => self.rows.iter().position(|r| r.id() == id),
+        let i = self.positions.get(seq)?;
+        if self.rows.get(i).is_some_and(|r| r.id() == id) {
+            return Some(i);
         }
+        self.rows.iter().position(|r| r.id() == id)
     }
 }
 
