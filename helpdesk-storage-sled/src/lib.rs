@@ -44,7 +44,7 @@
 //! Two caches, both set in [`SledOptions`]: sled's page cache (4 MiB by default; sled holds
 //! about twice its configured size resident, and caches the pages of every tree alike, so
 //! written audit, event and outbox pages push ticket rows out) and a cache of ticket rows of
-//! our own (`row_cache.rs`, 48 MiB by default: 120,000 to 180,000 tickets as schema 9 encodes
+//! our own (`row_cache.rs`, 48 MiB by default: 130,000 to 220,000 tickets as schema 9 encodes
 //! them), written through by every commit and counted by the rows' bytes. Ticket reads, the
 //! hot path of the API and of every list, come from the row cache; sled's cache serves the
 //! rest. Against the earlier defaults (a 64 MiB page cache, no row cache) the server's peak
@@ -108,7 +108,7 @@ pub struct SledOptions {
     /// twice this resident.
     pub cache_capacity_bytes: u64,
     /// Ticket rows kept in memory beside sled's cache, counted by their bytes (default 48 MiB,
-    /// 120,000 to 180,000 tickets; 0 turns it off; see `row_cache.rs`).
+    /// 130,000 to 220,000 tickets; 0 turns it off; see `row_cache.rs`).
     pub row_cache_bytes: u64,
     /// Delete the directory when the store is dropped (tests and benchmarks).
     pub temporary: bool,

@@ -48,8 +48,8 @@ impl SledStore {
 
     fn ticket_cached(&self, uuid: uuid::Uuid, keep: Keep) -> StoreResult<Option<Ticket>> {
         let key = uuid.as_u128();
-        let epoch = match self.rows.get(key) {
-            Ok(row) => return crate::codec::dec_ticket(&row).map(Some),
+        let epoch = match self.rows.get(key, crate::codec::dec_ticket) {
+            Ok(ticket) => return ticket.map(Some),
             Err(epoch) => epoch,
         };
         let Some(v) = self.t.tickets.get(uuid.as_bytes()).map_err(sled_err)? else {

@@ -22,15 +22,20 @@
 //! 100,000 tickets a get by number ran at 231k/s with a 64 MiB page cache and no row cache,
 //! and at 375k/s with a 4 MiB page cache and this one.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use hashbrown::HashTable;
 
 /// Shards (by the id's low bits: ticket ids are random v4 UUIDs, so they spread evenly).
 const SHARDS: usize = 16;
 
-/// What a slot costs beyond its row: the map's entry (key, pointer, generation, flag, spare
-/// capacity), the row's allocation header and the eviction queue's entry.
-pub(crate) const SLOT_BYTES: usize = 128;
+/// What a slot costs beyond its row, as counted against the budget: the slot itself (40
+/// bytes, with the slab's spare capacity), its place in the map by id (4 bytes at the table's
+/// load), its entries in the clock's queue (8 bytes each) and the row allocation's rounding up
+/// to the allocator's size class. Measured with heaptrack: 316 bytes a 148-byte row when each
+/// slot was a map entry by `u128` holding an `Arc`, queued by id (BENCHMARKS.md).
+pub(crate) const SLOT_BYTES: usize = 80;
 
 /// A shard's epoch, taken before a read from sled (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,21 +43,38 @@ pub(crate) struct Epoch(u64);
 
 #[derive(Debug)]
 struct Slot {
-    row: Arc<[u8]>,
-    /// Which push onto the queue is this slot's (older queue entries for the id are stale).
-    generation: u64,
+    /// The ticket's id as two words (a `u128` would pad the slot to 16-byte alignment).
+    id: [u64; 2],
+    row: Box<[u8]>,
+    /// Which push onto the queue is this slot's (older queue entries for it are stale).
+    generation: u32,
     /// Read since the clock hand last passed.
     used: bool,
 }
 
+/// A `u128` as two words, high first.
+fn words(id: u128) -> [u64; 2] {
+    [(id >> 64) as u64, id as u64]
+}
+
+/// The map's hash of an id: both halves mixed (a v4 UUID's version bits sit in the high half).
+fn hash_of([hi, lo]: [u64; 2]) -> u64 {
+    (hi ^ lo.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 #[derive(Debug, Default)]
 struct Shard {
-    rows: HashMap<u128, Slot>,
-    /// The clock: ids with the generation they were queued with.
-    queue: VecDeque<(u128, u64)>,
+    /// The rows, in a slab: a slot's position stays while it holds the same row.
+    slots: Vec<Option<Slot>>,
+    /// Positions in `slots` that are empty.
+    free: Vec<u32>,
+    /// Positions in `slots`, by the id of the slot's ticket.
+    index: HashTable<u32>,
+    /// The clock: positions with the generation they were queued with.
+    queue: VecDeque<(u32, u32)>,
     bytes: usize,
     epoch: u64,
-    next_generation: u64,
+    next_generation: u32,
     /// Reads answered from the shard, and reads that missed (counted under the shard's lock,
     /// so the count costs no shared atomic).
     hits: u64,
@@ -60,8 +82,31 @@ struct Shard {
 }
 
 impl Shard {
-    fn is_current(&self, (id, generation): (u128, u64)) -> bool {
-        self.rows.get(&id).is_some_and(|s| s.generation == generation)
+    fn position(&self, id: u128) -> Option<u32> {
+        let id = words(id);
+        let slots = &self.slots;
+        self.index
+            .find(hash_of(id), |&p| slots.get(p as usize).and_then(Option::as_ref).is_some_and(|s| s.id == id))
+            .copied()
+    }
+
+    fn slot_mut(&mut self, id: u128) -> Option<&mut Slot> {
+        let p = self.position(id)?;
+        self.slots.get_mut(p as usize).and_then(Option::as_mut)
+    }
+
+    fn is_current(&self, (p, generation): (u32, u32)) -> bool {
+        self.slots.get(p as usize).and_then(Option::as_ref).is_some_and(|s| s.generation == generation)
+    }
+
+    /// Empties the slot at `p` and drops it from the map.
+    fn remove_at(&mut self, p: u32) {
+        let Some(slot) = self.slots.get_mut(p as usize).and_then(Option::take) else { return };
+        if let Ok(entry) = self.index.find_entry(hash_of(slot.id), |&q| q == p) {
+            entry.remove();
+        }
+        self.bytes -= slot.row.len() + SLOT_BYTES;
+        self.free.push(p);
     }
 
     /// Frees slots until `need` more bytes fit in `budget` (false if they cannot).
@@ -74,12 +119,12 @@ impl Shard {
             if !self.is_current(entry) {
                 continue;
             }
-            let Some(slot) = self.rows.get_mut(&entry.0) else { continue };
+            let Some(slot) = self.slots.get_mut(entry.0 as usize).and_then(Option::as_mut) else { continue };
             if slot.used {
                 slot.used = false;
                 self.queue.push_back(entry);
-            } else if let Some(slot) = self.rows.remove(&entry.0) {
-                self.bytes -= slot.row.len() + SLOT_BYTES;
+            } else {
+                self.remove_at(entry.0);
             }
         }
         true
@@ -92,9 +137,22 @@ impl Shard {
             return;
         }
         let generation = self.next_generation;
-        self.next_generation += 1;
-        self.rows.insert(id, Slot { row: Arc::from(row), generation, used: false });
-        self.queue.push_back((id, generation));
+        self.next_generation = self.next_generation.wrapping_add(1);
+        let slot = Slot { id: words(id), row: row.into(), generation, used: false };
+        let p = match self.free.pop() {
+            Some(p) => p,
+            None => {
+                self.slots.push(None);
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        let Some(place) = self.slots.get_mut(p as usize) else { return };
+        let hash = hash_of(slot.id);
+        *place = Some(slot);
+        let slots = &self.slots;
+        self.index
+            .insert_unique(hash, p, |&q| slots.get(q as usize).and_then(Option::as_ref).map_or(0, |s| hash_of(s.id)));
+        self.queue.push_back((p, generation));
         self.bytes += need;
         self.compact();
     }
@@ -102,17 +160,20 @@ impl Shard {
     /// Drops `id`'s slot and moves the epoch on, so that reads begun before cannot fill.
     fn forget(&mut self, id: u128) {
         self.epoch += 1;
-        if let Some(slot) = self.rows.remove(&id) {
-            self.bytes -= slot.row.len() + SLOT_BYTES;
+        if let Some(p) = self.position(id) {
+            self.remove_at(p);
         }
     }
 
     /// Drops queue entries of slots that are gone or were replaced, once they outnumber the
-    /// live ones (so a shard that never fills does not grow its queue with every change).
+    /// live ones (so a shard that never fills does not grow its queue with every change). A
+    /// generation wraps after 2^32 pushes; a stale entry lives only until the next compaction,
+    /// far fewer pushes later, so it never meets its slot's generation again.
     fn compact(&mut self) {
-        if self.queue.len() > 2 * self.rows.len() + 64 {
-            let rows = &self.rows;
-            self.queue.retain(|&(id, g)| rows.get(&id).is_some_and(|s| s.generation == g));
+        if self.queue.len() > 2 * self.index.len() + 64 {
+            let slots = &self.slots;
+            self.queue
+                .retain(|&(p, g)| slots.get(p as usize).and_then(Option::as_ref).is_some_and(|s| s.generation == g));
         }
     }
 }
@@ -136,16 +197,17 @@ impl RowCache {
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The row of ticket `id` if cached, or else the epoch to pass to [`RowCache::fill`] after
-    /// reading it from sled.
-    pub(crate) fn get(&self, id: u128) -> Result<Arc<[u8]>, Epoch> {
+    /// What `read` makes of ticket `id`'s row if cached (read under the shard's lock, so the
+    /// row is not copied), or else the epoch to pass to [`RowCache::fill`] after reading it
+    /// from sled.
+    pub(crate) fn get<R>(&self, id: u128, read: impl FnOnce(&[u8]) -> R) -> Result<R, Epoch> {
         let mut shard = self.shard(id);
-        match shard.rows.get_mut(&id) {
+        match shard.slot_mut(id) {
             Some(slot) => {
                 slot.used = true;
-                let row = Arc::clone(&slot.row);
+                let out = read(&slot.row);
                 shard.hits += 1;
-                Ok(row)
+                Ok(out)
             }
             None => {
                 shard.misses += 1;
@@ -161,7 +223,7 @@ impl RowCache {
             return;
         }
         let mut shard = self.shard(id);
-        if shard.epoch != epoch.0 || shard.rows.contains_key(&id) {
+        if shard.epoch != epoch.0 || shard.position(id).is_some() {
             return;
         }
         shard.keep(id, row, self.shard_budget);
@@ -175,7 +237,7 @@ impl RowCache {
         if shard.bytes + row.len() + SLOT_BYTES > self.shard_budget {
             return;
         }
-        if shard.epoch != epoch.0 || shard.rows.contains_key(&id) {
+        if shard.epoch != epoch.0 || shard.position(id).is_some() {
             return;
         }
         shard.keep(id, row, self.shard_budget);
@@ -213,7 +275,7 @@ impl RowCache {
         let mut stats = RowCacheStats { budget_bytes: (self.shard_budget * SHARDS) as u64, ..Default::default() };
         for shard in &self.shards {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            stats.rows += shard.rows.len() as u64;
+            stats.rows += shard.index.len() as u64;
             stats.bytes += shard.bytes as u64;
             stats.hits += shard.hits;
             stats.misses += shard.misses;
@@ -252,6 +314,10 @@ impl std::ops::AddAssign for RowCacheStats {
 mod tests {
     use super::*;
 
+    fn read(c: &RowCache, id: u128) -> Result<Vec<u8>, Epoch> {
+        c.get(id, <[u8]>::to_vec)
+    }
+
     fn id(shard: u128, n: u128) -> u128 {
         (n << 8) * SHARDS as u128 + shard
     }
@@ -259,12 +325,12 @@ mod tests {
     #[test]
     fn keeps_what_it_was_given_and_counts_it() {
         let c = RowCache::new(1 << 20);
-        let Err(e) = c.get(7) else { panic!("empty cache hit") };
+        let Err(e) = read(&c, 7) else { panic!("empty cache hit") };
         c.fill(7, b"row seven", e);
-        assert_eq!(c.get(7).as_deref().ok(), Some(&b"row seven"[..]));
+        assert_eq!(read(&c, 7).as_deref().ok(), Some(&b"row seven"[..]));
         assert_eq!(c.bytes(), 9 + SLOT_BYTES);
         c.invalidate(7);
-        assert!(c.get(7).is_err());
+        assert!(read(&c, 7).is_err());
         assert_eq!(c.bytes(), 0);
         c.put(8, b"eight");
         let stats = c.stats();
@@ -281,19 +347,19 @@ mod tests {
         let c = RowCache::new(1 << 20);
         // The reader takes the epoch, then reads the old row from sled; meanwhile a commit
         // writes the new row to sled and invalidates.
-        let Err(before) = c.get(7) else { panic!("hit") };
+        let Err(before) = read(&c, 7) else { panic!("hit") };
         c.invalidate(7);
         c.fill(7, b"old", before);
-        assert!(c.get(7).is_err(), "the stale row was cached");
+        assert!(read(&c, 7).is_err(), "the stale row was cached");
         // A reader that started after the commit fills.
-        let Err(after) = c.get(7) else { panic!("hit") };
+        let Err(after) = read(&c, 7) else { panic!("hit") };
         c.fill(7, b"new", after);
-        assert_eq!(c.get(7).as_deref().ok(), Some(&b"new"[..]));
+        assert_eq!(read(&c, 7).as_deref().ok(), Some(&b"new"[..]));
         // A commit elsewhere in the shard also voids an older epoch (the check is per shard).
-        let Err(e) = c.get(id(7, 1)) else { panic!("hit") };
+        let Err(e) = read(&c, id(7, 1)) else { panic!("hit") };
         c.invalidate(id(7, 2));
         c.fill(id(7, 1), b"x", e);
-        assert!(c.get(id(7, 1)).is_err());
+        assert!(read(&c, id(7, 1)).is_err());
     }
 
     #[test]
@@ -303,24 +369,24 @@ mod tests {
         // One shard's budget holds four rows.
         let c = RowCache::new((4 * per * SHARDS) as u64);
         let fill = |n| {
-            if let Err(e) = c.get(id(3, n)) {
+            if let Err(e) = read(&c, id(3, n)) {
                 c.fill(id(3, n), &row, e);
             }
         };
         for n in 0..4 {
             fill(n);
         }
-        assert!(c.get(id(3, 0)).is_ok(), "row 0 read: kept once more");
+        assert!(read(&c, id(3, 0)).is_ok(), "row 0 read: kept once more");
         for n in 4..6 {
             fill(n);
         }
         assert_eq!(c.bytes(), 4 * per);
-        assert!(c.get(id(3, 0)).is_ok(), "the row in use was evicted");
-        assert!(c.get(id(3, 1)).is_err() && c.get(id(3, 2)).is_err(), "the oldest unused rows go first");
+        assert!(read(&c, id(3, 0)).is_ok(), "the row in use was evicted");
+        assert!(read(&c, id(3, 1)).is_err() && read(&c, id(3, 2)).is_err(), "the oldest unused rows go first");
         // A row bigger than a shard's budget is not cached; nothing else is lost for it.
-        let Err(e) = c.get(id(3, 9)) else { panic!("hit") };
+        let Err(e) = read(&c, id(3, 9)) else { panic!("hit") };
         c.fill(id(3, 9), &[0u8; 4096], e);
-        assert!(c.get(id(3, 9)).is_err());
+        assert!(read(&c, id(3, 9)).is_err());
         assert_eq!(c.bytes(), 4 * per);
     }
 
@@ -331,64 +397,92 @@ mod tests {
         // One shard's budget holds two rows.
         let c = RowCache::new((2 * per * SHARDS) as u64);
         let scan = |n| {
-            if let Err(e) = c.get(id(4, n)) {
+            if let Err(e) = read(&c, id(4, n)) {
                 c.fill_spare(id(4, n), &row, e);
             }
         };
         scan(0);
         scan(1);
-        assert!(c.get(id(4, 0)).is_ok() && c.get(id(4, 1)).is_ok(), "a cold cache warms");
+        assert!(read(&c, id(4, 0)).is_ok() && read(&c, id(4, 1)).is_ok(), "a cold cache warms");
         scan(2);
-        assert!(c.get(id(4, 2)).is_err(), "a full cache took the scanned row");
-        assert!(c.get(id(4, 0)).is_ok() && c.get(id(4, 1)).is_ok(), "a scanned row evicted one in use");
+        assert!(read(&c, id(4, 2)).is_err(), "a full cache took the scanned row");
+        assert!(read(&c, id(4, 0)).is_ok() && read(&c, id(4, 1)).is_ok(), "a scanned row evicted one in use");
         // As with `fill`, a commit in the shard since the read voids it.
         c.invalidate(id(4, 1));
-        let Err(e) = c.get(id(4, 3)) else { panic!("hit") };
+        let Err(e) = read(&c, id(4, 3)) else { panic!("hit") };
         c.invalidate(id(4, 0));
         c.fill_spare(id(4, 3), &row, e);
-        assert!(c.get(id(4, 3)).is_err(), "a row read before a commit was kept");
+        assert!(read(&c, id(4, 3)).is_err(), "a row read before a commit was kept");
         let off = RowCache::new(0);
-        let Err(e) = off.get(9) else { panic!("hit") };
+        let Err(e) = read(&off, 9) else { panic!("hit") };
         off.fill_spare(9, b"r", e);
-        assert!(off.get(9).is_err(), "a cache turned off kept a row");
+        assert!(read(&off, 9).is_err(), "a cache turned off kept a row");
     }
 
     #[test]
     fn changes_without_evictions_do_not_grow_the_queue() {
         let c = RowCache::new(1 << 30);
         for _ in 0..10_000 {
-            let Err(e) = c.get(5) else { panic!("hit") };
+            let Err(e) = read(&c, 5) else { panic!("hit") };
             c.fill(5, b"r", e);
             c.invalidate(5);
         }
         let shard = c.shard(5);
-        assert!(shard.queue.len() <= 2 * shard.rows.len() + 65, "queue {}", shard.queue.len());
+        assert!(shard.queue.len() <= 2 * shard.index.len() + 65, "queue {}", shard.queue.len());
     }
 
     #[test]
     fn a_commit_writes_through_and_voids_older_reads() {
         let c = RowCache::new(1 << 20);
-        let Err(before) = c.get(7) else { panic!("hit") };
+        let Err(before) = read(&c, 7) else { panic!("hit") };
         c.put(7, b"v1");
-        assert_eq!(c.get(7).as_deref().ok(), Some(&b"v1"[..]));
+        assert_eq!(read(&c, 7).as_deref().ok(), Some(&b"v1"[..]));
         c.fill(7, b"v0", before);
         c.put(7, b"v2");
-        assert_eq!(c.get(7).as_deref().ok(), Some(&b"v2"[..]));
+        assert_eq!(read(&c, 7).as_deref().ok(), Some(&b"v2"[..]));
         assert_eq!(c.bytes(), 2 + SLOT_BYTES);
         // Evicted after the commit, a read begun before it still cannot bring back v1.
-        let Err(e) = c.get(8) else { panic!("hit") };
+        let Err(e) = read(&c, 8) else { panic!("hit") };
         c.put(8, b"new");
         c.invalidate(8);
         c.fill(8, b"old", e);
-        assert!(c.get(8).is_err());
+        assert!(read(&c, 8).is_err());
+    }
+
+    #[test]
+    fn slots_reused_in_any_order_answer_each_id_with_its_latest_row() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(16);
+        // Room for about 40 of the 200 ids per shard: commits, fills and evictions interleave.
+        let c = RowCache::new((40 * (24 + SLOT_BYTES) * SHARDS) as u64);
+        let mut latest = std::collections::HashMap::new();
+        for step in 0..50_000u32 {
+            let id = id(rng.gen_range(0..2), rng.gen_range(0..200));
+            if rng.gen_bool(0.5) {
+                let row = format!("{id}:{step}").into_bytes();
+                c.put(id, &row);
+                latest.insert(id, row);
+            } else if let (Err(e), Some(row)) = (read(&c, id), latest.get(&id)) {
+                c.fill(id, row, e);
+            }
+            if let Ok(row) = read(&c, id) {
+                assert_eq!(Some(&row), latest.get(&id), "id {id} at step {step}");
+            }
+        }
+        let held: usize = latest.keys().filter_map(|&id| read(&c, id).ok()).map(|r| r.len() + SLOT_BYTES).sum();
+        assert_eq!(c.bytes(), held, "the count matches the rows held");
+        let shard = c.shard(0);
+        let live = shard.slots.iter().flatten().count();
+        assert_eq!((live, shard.index.len()), (live, live), "one map entry a live slot");
+        assert_eq!(shard.slots.len(), live + shard.free.len(), "every empty slot is free to reuse");
     }
 
     #[test]
     fn a_zero_budget_turns_it_off() {
         let c = RowCache::new(0);
-        let Err(e) = c.get(1) else { panic!("hit") };
+        let Err(e) = read(&c, 1) else { panic!("hit") };
         c.fill(1, b"row", e);
         c.put(2, b"row");
-        assert!(c.get(1).is_err() && c.get(2).is_err());
+        assert!(read(&c, 1).is_err() && read(&c, 2).is_err());
     }
 }
