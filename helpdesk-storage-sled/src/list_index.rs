@@ -68,8 +68,8 @@ impl Row {
     }
 }
 
-/// A `u128` as two words, high first.
-fn split(id: u128) -> [u64; 2] {
+/// A `u128` as two words, high first (rows keep ids so: a `u128` field would align them to 16).
+pub(crate) fn split(id: u128) -> [u64; 2] {
     [(id >> 64) as u64, id as u64]
 }
 

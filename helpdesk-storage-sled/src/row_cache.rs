@@ -27,6 +27,8 @@ use std::sync::Mutex;
 
 use hashbrown::HashTable;
 
+use crate::list_index::split;
+
 /// Shards (by the id's low bits: ticket ids are random v4 UUIDs, so they spread evenly).
 const SHARDS: usize = 16;
 
@@ -50,11 +52,6 @@ struct Slot {
     generation: u32,
     /// Read since the clock hand last passed.
     used: bool,
-}
-
-/// A `u128` as two words, high first.
-fn words(id: u128) -> [u64; 2] {
-    [(id >> 64) as u64, id as u64]
 }
 
 /// The map's hash of an id: both halves mixed (a v4 UUID's version bits sit in the high half).
@@ -83,7 +80,7 @@ struct Shard {
 
 impl Shard {
     fn position(&self, id: u128) -> Option<u32> {
-        let id = words(id);
+        let id = split(id);
         let slots = &self.slots;
         self.index
             .find(hash_of(id), |&p| slots.get(p as usize).and_then(Option::as_ref).is_some_and(|s| s.id == id))
@@ -138,7 +135,7 @@ impl Shard {
         }
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1);
-        let slot = Slot { id: words(id), row: row.into(), generation, used: false };
+        let slot = Slot { id: split(id), row: row.into(), generation, used: false };
         let p = match self.free.pop() {
             Some(p) => p,
             None => {
