@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HTTP load benchmark: the `helpdesk` server as deployments build it (`--profile dist`) on sled
 # and on PostgreSQL (fsync on), driven by wrk on the same machine, beside a minimal axum JSON
-# handler and pgbench's SELECT-by-key as yardsticks measured in the same run, the floor of the
+# handler, pgbench's SELECT-by-key and pgbench sending a create's statements
+# (`scripts/pgbench/create.sql`) as yardsticks measured in the same run, the floor of the
 # two read routes (axum verifying the same token and answering the same bytes, no storage: what
 # no server can skip), and PostgreSQL again with two server processes on one database. Prints a
 # markdown report: requests/s, p50/p99, errors and the server's resident memory after every
@@ -255,6 +256,7 @@ if [[ " $STORES " == *" sled "* ]]; then
 fi
 
 PGBENCH=""
+PGBENCH_CREATE=""
 if [[ " $STORES " == *" pg "* ]]; then
     if [ -z "${DATABASE_URL:-}" ]; then PG_FSYNC=on pg_start; fi
     if [ -n "${DATABASE_URL:-}" ]; then
@@ -276,6 +278,14 @@ if [[ " $STORES " == *" pg "* ]]; then
         each pg2 "list page of 50" p_list
         each pg2 "create ticket" p_create drain
         stop_builds
+        # The create's yardstick: pgbench sending a create's statements (scripts/pgbench/create.sql)
+        # at the server's pool size, on the "after" build's database, once the servers are gone.
+        db="$PGURL/helpdesk_bench_after"
+        sid=$("${PG_BIN:-/usr/lib/postgresql/15/bin}/psql" "$db" -qAtc \
+            "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = 'emp@example.com' LIMIT 1")
+        uid=$("${PG_BIN:-/usr/lib/postgresql/15/bin}/psql" "$db" -qAtc "SELECT id FROM users WHERE email = 'emp@example.com'")
+        PGBENCH_CREATE=$("$PGB" -n -M prepared -c 32 -j 2 -T "${DUR%s}" -D "sid=$sid" -D "uid=$uid" \
+            -f scripts/pgbench/create.sql "$db" 2>/dev/null | awk '/^tps/ {print $3; exit}')
     else
         echo "PostgreSQL could not start: PostgreSQL rows skipped"
     fi
@@ -285,11 +295,13 @@ echo "# HTTP load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $DUR p
 echo
 echo "Minimal axum JSON handler: $BASE64 requests/s at -c64, $BASE16 at -c16."
 [ -n "$PGBENCH" ] && echo "pgbench -S -M prepared -c 64 -j 2 on the same cluster: $PGBENCH tx/s."
+[ -n "$PGBENCH_CREATE" ] && echo "pgbench sending a create's statements (scripts/pgbench/create.sql, -M prepared -c 32 -j 2) on the same cluster: $PGBENCH_CREATE tx/s."
 echo
-python3 - "$RESULTS" "$BASE64" "$BASE16" "${PGBENCH:-0}" <<'PY'
+python3 - "$RESULTS" "$BASE64" "$BASE16" "${PGBENCH:-0}" "${PGBENCH_CREATE:-0}" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("|") for l in open(sys.argv[1]) if l.strip()]
 base64, base16, pgbench = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4] or 0)
+pgbench_create = float(sys.argv[5] or 0)
 original = {"-c16 ticket detail": 198, "-c16 list of the employee's tickets": 27, "-c16 create ticket": 159}
 names = {"sled": "sled", "pg": "PostgreSQL (fsync on), one process", "pg2": "PostgreSQL (fsync on), two processes on one database (wrk -t1 -c32 at each)"}
 floor = {(r[0], r[2]): float(r[3].split()[0]) for r in rows if r[1] == "floor"}
@@ -321,6 +333,8 @@ for store in ("sled", "pg", "pg2"):
                 yard = f"{rate / original[work]:,.0f}x the original ({original[work]}/s); {100 * rate / base16:.1f}% of axum -c16"
             elif store == "pg" or store == "pg2":
                 yard = f"{100 * rate / base64:.1f}% of axum" + (f"; {100 * rate / pgbench:.0f}% of pgbench -S" if work.startswith("get") and pgbench else "")
+                if work == "create ticket" and pgbench_create:
+                    yard += f"; {100 * rate / pgbench_create:.0f}% of pgbench's create"
             else:
                 yard = f"{100 * rate / base64:.1f}% of axum"
             if (store, work) in floor and floor[(store, work)] > 0:
