@@ -255,7 +255,7 @@ async fn live_latency(writer: &str, reader: &str) -> (f64, f64, f64) {
 async fn fresh_database(admin: &str) -> String {
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(admin).await.unwrap();
     let name = format!("hd_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
     pool.close().await;
     let (main, query) = admin.split_once('?').map_or((admin, String::new()), |(m, q)| (m, format!("?{q}")));
     let after = main.find("://").unwrap() + 3;

@@ -96,7 +96,7 @@ async fn main() {
     if let Ok(url) = std::env::var("DATABASE_URL") {
         let name = format!("hd_archive_bench_{}", uuid::Uuid::new_v4().simple());
         let admin = sqlx::PgPool::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
         let (base, _) = url.rsplit_once('/').unwrap();
         let pg = PgStore::connect(&format!("{base}/{name}"), &PgOptions::default()).await.unwrap();
         pg.migrate().await.unwrap();

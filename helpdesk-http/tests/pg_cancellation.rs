@@ -26,7 +26,7 @@ async fn login(c: &reqwest::Client, base: &str, email: &str, password: &str) -> 
 }
 
 /// Polls `sql` (a count) until it is zero or `limit` passes; the last count.
-async fn wait_for_zero(pool: &sqlx::PgPool, sql: &str, limit: Duration) -> i64 {
+async fn wait_for_zero(pool: &sqlx::PgPool, sql: &'static str, limit: Duration) -> i64 {
     let deadline = Instant::now() + limit;
     loop {
         let n: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();

@@ -196,7 +196,7 @@ fn main() {
         sqlx::query("INSERT INTO ticket_term_keys (term, field, sort_key, ticket) SELECT t.term, 'cost', round((fields->>'cost')::numeric * 10000)::bigint, id FROM (SELECT term_ticket AS id, term FROM ticket_terms UNION ALL SELECT id, '' FROM tickets) t JOIN tickets USING (id)").execute(store.pool()).await.unwrap();
         sqlx::query("SELECT setval('ticket_number_seq', $1)").bind(n as i64).execute(store.pool()).await.unwrap();
         for (prefix, col) in [("t:status:", "status::text"), ("t:priority:", "COALESCE(priority::text, 'untriaged')"), ("t:department:", "COALESCE(department, 'none')"), ("t:category:", "category")] {
-            sqlx::query(&format!("INSERT INTO ticket_counts (key, shard, n) SELECT '{prefix}' || {col}, 0, count(*) FROM tickets GROUP BY 1")).execute(store.pool()).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO ticket_counts (key, shard, n) SELECT '{prefix}' || {col}, 0, count(*) FROM tickets GROUP BY 1"))).execute(store.pool()).await.unwrap();
         }
         sqlx::query("INSERT INTO ticket_counts (key, shard, n) SELECT 't:total', 0, count(*) FROM tickets").execute(store.pool()).await.unwrap();
         sqlx::query("INSERT INTO ticket_counts (key, shard, n) SELECT 't:tag:' || tag, 0, count(*) FROM tickets, unnest(tags) AS tag GROUP BY 1").execute(store.pool()).await.unwrap();
@@ -337,7 +337,7 @@ fn main() {
                 lat.push(t0.elapsed());
                 assert_eq!(page.items.len(), 50, "{name}");
             }
-            let by_terms = helpdesk_storage_postgres::list_sql_without_terms(shape).sql() != helpdesk_storage_postgres::explain_list_sql(shape).sql().trim_start_matches("EXPLAIN ");
+            let by_terms = helpdesk_storage_postgres::list_sql_without_terms(shape).sql().as_str() != helpdesk_storage_postgres::explain_list_sql(shape).sql().as_str().trim_start_matches("EXPLAIN ");
             let mut before = String::new();
             if by_terms {
                 // The same page through the GIN indexes alone (before `ticket_terms`), in the same run.

@@ -1,10 +1,11 @@
 //! What the pool's release check costs (see `src/cancel.rs`): single-statement reads through
 //! four pool configurations on the same database in one run (twice), 16 tasks for 5 s each:
 //! - `sqlx defaults`: sqlx's ping before lending a connection out and on release (before);
-//! - `PgStore`: the store's pool (release check, no ping before lending);
+//! - `PgStore`: the store's pool by default (no ping before lending, no release check);
+//! - `PgStore, release_check`: the same with `PgOptions::release_check` on;
 //! - `prepared timestamp check (an alternative)`: a release check by `EXECUTE` of a prepared
 //!   `statement_timestamp() <> transaction_timestamp()` (measured, not used);
-//! - `no checks`: no ping before lending, no release check (what the check costs, not safe).
+//! - `no checks`: no ping before lending, no release check (sqlx's pool as the store builds it).
 //!
 //! `DATABASE_URL=postgres://… cargo bench -p helpdesk-storage-postgres --bench release_check`
 
@@ -63,6 +64,12 @@ async fn main() {
         run("sqlx defaults", PgPoolOptions::new().max_connections(16).connect(&url).await.unwrap()).await;
         run("PgStore", options.pool_options().connect_with(options.connect_options(&url).unwrap()).await.unwrap())
             .await;
+        let checked = PgOptions { release_check: true, ..options.clone() };
+        run(
+            "PgStore, release_check",
+            checked.pool_options().connect_with(checked.connect_options(&url).unwrap()).await.unwrap(),
+        )
+        .await;
         run(
             "prepared timestamp check (an alternative)",
             PgPoolOptions::new()

@@ -23,7 +23,7 @@ impl PgStore {
         table: &str,
         id: uuid::Uuid,
     ) -> StoreResult<Option<T>> {
-        let row = sqlx::query(&format!("SELECT doc FROM {table} WHERE id = $1"))
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT doc FROM {table} WHERE id = $1")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -31,7 +31,7 @@ impl PgStore {
         row.as_ref().map(doc).transpose()
     }
 
-    async fn user_where(&self, sql: &str, bind: &str) -> StoreResult<Option<User>> {
+    async fn user_where(&self, sql: &'static str, bind: &str) -> StoreResult<Option<User>> {
         let row = sqlx::query(sql).bind(bind).fetch_optional(&self.pool).await.map_err(pg_error)?;
         row.as_ref().map(doc).transpose()
     }

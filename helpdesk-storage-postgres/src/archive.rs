@@ -27,11 +27,13 @@ impl ArchiveStore for PgStore {
         let at_least = i64::try_from(at_least).unwrap_or(i64::MAX);
         self.detached(move |store| async move {
             // `setval` is not transactional; the guard keeps it from ever lowering the sequence.
-            sqlx::query(&format!("SELECT setval('ticket_number_seq', $1) WHERE $1 > ({HIGH_WATER})"))
-                .bind(at_least)
-                .execute(&store.pool)
-                .await
-                .map_err(pg_error)?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT setval('ticket_number_seq', $1) WHERE $1 > ({HIGH_WATER})"
+            )))
+            .bind(at_least)
+            .execute(&store.pool)
+            .await
+            .map_err(pg_error)?;
             Ok(())
         })
         .await

@@ -43,7 +43,7 @@ async fn check_version(
     expected: u64,
     what: &'static str,
 ) -> Result<(), TxError> {
-    let row = sqlx::query(&format!("SELECT version FROM {table} WHERE id = $1 FOR UPDATE"))
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT version FROM {table} WHERE id = $1 FOR UPDATE")))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;

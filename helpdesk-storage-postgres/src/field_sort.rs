@@ -58,11 +58,7 @@ fn direction(q: &TicketQuery) -> (&'static str, &'static str) {
 /// order, one more than the page (a cursor at [`TicketSort::unvalued_key`] finds none).
 ///
 /// [`TicketSort::unvalued_key`]: helpdesk_core::ports::TicketSort::unvalued_key
-pub(crate) fn keyed_sql(
-    head: &'static str,
-    q: &TicketQuery,
-    field: &FieldKey,
-) -> QueryBuilder<'static, sqlx::Postgres> {
+pub(crate) fn keyed_sql(head: &'static str, q: &TicketQuery, field: &FieldKey) -> QueryBuilder<sqlx::Postgres> {
     let (term, rest) = walked_term(q);
     let (dir, op) = direction(q);
     let mut b = QueryBuilder::new(head);
@@ -85,7 +81,7 @@ pub(crate) fn unvalued_sql(
     field: &FieldKey,
     after: Option<Uuid>,
     limit: usize,
-) -> QueryBuilder<'static, sqlx::Postgres> {
+) -> QueryBuilder<sqlx::Postgres> {
     let (dir, op) = direction(q);
     let mut b = QueryBuilder::new("SELECT doc FROM tickets WHERE true");
     push_filters(&mut b, q);

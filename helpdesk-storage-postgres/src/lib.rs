@@ -15,7 +15,7 @@
 //!   serialization failure or deadlock is retried whole.
 //! - **Cancel-safe**: a caller that drops a store future (a client that went away, a time-out)
 //!   never leaves a write half-done or a pooled connection inside a transaction; see
-//!   [`cancel`] for the three defences and `tests/cancellation.rs` for the proof.
+//!   [`cancel`] for the defences and `tests/cancellation.rs` for the proof.
 //! - **Summary counts** live in a sharded counter table updated in the same transaction as the
 //!   tickets, so the summary report does not scan a million rows and concurrent writers rarely
 //!   wait on one another. The same is kept per status for each facet a queue filters by on its
@@ -71,6 +71,14 @@ pub struct PgOptions {
     /// walk it picks without them (BENCHMARKS.md, 2026-12-03 15:31). Raise it for a database
     /// whose reports or counts scan more than they walk.
     pub parallel_workers: u32,
+    /// Check every connection on its way back to the pool and close it if it is still inside a
+    /// transaction block ([`cancel::after_release`]: one more round trip per use; default off).
+    /// sqlx (0.9.1 and later) rolls back a `BEGIN` whose future was dropped, and the store's own
+    /// transactions run detached, so the store needs no check; turn it on when code of yours
+    /// borrows from [`PgStore::pool`] and opens transactions sqlx does not know of (a raw
+    /// `BEGIN`). Without the check, reads ran 1.14–1.36× faster over HTTP (BENCHMARKS.md,
+    /// 2026-12-04 21:30).
+    pub release_check: bool,
 }
 
 impl Default for PgOptions {
@@ -80,23 +88,25 @@ impl Default for PgOptions {
             acquire_timeout: Duration::from_secs(5),
             idle_in_transaction_timeout: Duration::from_secs(30),
             parallel_workers: 0,
+            release_check: false,
         }
     }
 }
 
 impl PgOptions {
-    /// The pool settings of these options, with the store's release check
-    /// ([`cancel::after_release`]). Use it to build a pool for [`PgStore::from_pool`].
+    /// The pool settings of these options (with the release check when
+    /// [`release_check`](Self::release_check) is on). Use it to build a pool for
+    /// [`PgStore::from_pool`].
     pub fn pool_options(&self) -> PgPoolOptions {
-        PgPoolOptions::new()
+        let options = PgPoolOptions::new()
             .max_connections(self.max_connections)
             .acquire_timeout(self.acquire_timeout)
-            // Every connection is checked on its way back ([`cancel::after_release`]: one round
-            // trip), so sqlx's extra ping before lending an idle one out is dropped: it would make
-            // three round trips of every single-statement read. A connection that died while idle
-            // fails its next statement, and the release check then closes it.
-            .test_before_acquire(false)
-            .after_release(cancel::after_release)
+            // sqlx pings every connection on its way back to the pool (a round trip that also
+            // sends a rolled-back `BEGIN`'s `ROLLBACK`), so its extra ping before lending an idle
+            // one out is dropped: it would make three round trips of every single-statement
+            // read. A connection that died while idle fails its next statement and is closed.
+            .test_before_acquire(false);
+        if self.release_check { options.after_release(cancel::after_release) } else { options }
     }
 
     /// `url` parsed, with the session settings of these options.

@@ -52,11 +52,11 @@ impl PgStore {
 impl OutboxStore for PgStore {
     async fn claim_outbox(&self, now: DateTime<Utc>, limit: usize, lease: Lease) -> StoreResult<Vec<OutboxRecord>> {
         self.detached(move |store| async move {
-            let rows = sqlx::query(&format!(
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE outbox SET lease_token = $3, lease_until = $4, attempts = attempts + 1 WHERE id IN (\
                    SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
                    ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
-            ))
+            )))
             .bind(now)
             .bind(limit as i64)
             .bind(lease.token)
@@ -140,7 +140,7 @@ impl OutboxStore for PgStore {
     }
 
     async fn outbox_message(&self, id: MessageId) -> StoreResult<Option<OutboxRecord>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM outbox WHERE id = $1")))
             .bind(id.as_uuid())
             .fetch_optional(&self.pool)
             .await

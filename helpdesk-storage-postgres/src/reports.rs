@@ -39,7 +39,7 @@ impl ReportStore for PgStore {
                 .await
                 .map_err(pg_error)? as u64;
         for (col, map) in [("role", &mut s.users_by_role), ("status", &mut s.users_by_status)] {
-            let rows = sqlx::query(&format!("SELECT {col}::text, count(*) FROM users GROUP BY 1"))
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {col}::text, count(*) FROM users GROUP BY 1")))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(pg_error)?;

@@ -32,26 +32,26 @@ pub(crate) fn docs<T: serde::de::DeserializeOwned>(rows: Vec<sqlx::postgres::PgR
 }
 
 /// Builds the list statement for `q`.
-pub(crate) fn list_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
+pub(crate) fn list_sql(q: &TicketQuery) -> QueryBuilder<sqlx::Postgres> {
     list_sql_with("", q, true)
 }
 
 /// The list statement for `q` behind `EXPLAIN`, to show which index serves it.
-pub fn explain_list_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
+pub fn explain_list_sql(q: &TicketQuery) -> QueryBuilder<sqlx::Postgres> {
     list_sql_with("EXPLAIN ", q, true)
 }
 
 /// The list statement for `q` as it was before `ticket_terms` and `ticket_term_keys` (tags and
 /// custom fields through their GIN indexes only, a custom field's order computed from each
 /// ticket's values): what the benchmark compares the terms path with, in the same run.
-pub fn list_sql_without_terms(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
+pub fn list_sql_without_terms(q: &TicketQuery) -> QueryBuilder<sqlx::Postgres> {
     list_sql_with("", q, false)
 }
 
 /// The per-status count statement for `q`'s filters (its status filter ignored), a pass over
 /// the matching tickets: what the store sends when no counters serve the query, and what the
 /// benchmark compares the counters with, in the same run.
-pub fn counts_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
+pub fn counts_sql(q: &TicketQuery) -> QueryBuilder<sqlx::Postgres> {
     let mut b = QueryBuilder::new("SELECT status::text AS status, count(*) AS n FROM tickets WHERE true");
     push_filters(&mut b, &q.for_counting());
     b.push(" GROUP BY status");
@@ -63,7 +63,7 @@ pub fn counts_sql(q: &TicketQuery) -> QueryBuilder<'static, sqlx::Postgres> {
 /// a single scan filtered by `status = ANY(…)` has no index in the sort's order and walks the
 /// creation index instead, through every newer ticket of another status — at 1,000,000
 /// tickets, two statuses and a priority by creation took 16 ms that way, 0.5 ms this way.
-fn list_sql_with(head: &'static str, q: &TicketQuery, use_terms: bool) -> QueryBuilder<'static, sqlx::Postgres> {
+fn list_sql_with(head: &'static str, q: &TicketQuery, use_terms: bool) -> QueryBuilder<sqlx::Postgres> {
     if let (true, TicketSortField::Field(k)) = (use_terms, q.sort.field) {
         return crate::field_sort::keyed_sql(head, q, &k);
     }
@@ -107,7 +107,7 @@ fn terms_list_sql(
     q: &TicketQuery,
     terms: &[String],
     rest: &TicketQuery,
-) -> QueryBuilder<'static, sqlx::Postgres> {
+) -> QueryBuilder<sqlx::Postgres> {
     let mut b = QueryBuilder::new(head);
     b.push("SELECT doc FROM ticket_terms a0");
     for (i, term) in terms.iter().enumerate().skip(1) {
@@ -133,7 +133,7 @@ fn terms_list_sql(
 }
 
 /// `AND …` for every filter of `q`.
-pub(crate) fn push_filters(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) {
+pub(crate) fn push_filters(b: &mut QueryBuilder<sqlx::Postgres>, q: &TicketQuery) {
     push_one_of(b, "status", "ticket_status", q.statuses.iter().map(|s| s.as_str().to_owned()).collect());
     push_one_of(b, "priority", "ticket_priority", q.priorities.iter().map(|p| p.as_str().to_owned()).collect());
     push_one_of(b, "department", "text", q.departments.iter().map(|d| d.as_str().to_owned()).collect());
@@ -189,7 +189,7 @@ pub(crate) fn push_filters(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &Ti
 
 /// `AND column = value` for one value (an equality the planner can use for an index's order),
 /// `AND column = ANY(values)` for several, nothing for none.
-fn push_one_of(b: &mut QueryBuilder<'static, sqlx::Postgres>, column: &str, ty: &str, mut values: Vec<String>) {
+fn push_one_of(b: &mut QueryBuilder<sqlx::Postgres>, column: &str, ty: &str, mut values: Vec<String>) {
     match values.len() {
         0 => {}
         1 => {
@@ -238,7 +238,7 @@ fn field_sort_key(key: &str, unvalued: i64) -> String {
 }
 
 /// The cursor condition, order and over-fetching limit of `q`.
-fn push_order(b: &mut QueryBuilder<'static, sqlx::Postgres>, q: &TicketQuery) {
+fn push_order(b: &mut QueryBuilder<sqlx::Postgres>, q: &TicketQuery) {
     let (col, dir) = sort_of(q);
     let op = match q.sort.direction {
         SortDirection::Asc => ">",

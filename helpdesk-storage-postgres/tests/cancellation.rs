@@ -1,10 +1,10 @@
 //! Cancelled store calls never lose an acknowledged write and never poison a pooled
 //! connection (see `src/cancel.rs`), against the throwaway cluster `scripts/test.sh` starts.
 //!
-//! - A `BEGIN` dropped on the wire, the upstream sqlx bug itself (and the state it leaves, made
-//!   on purpose, for a deterministic check): a plain sqlx pool hands the
-//!   connection on inside the stale transaction (the control proves the test reproduces it);
-//!   the store's pool closes it instead.
+//! - A `BEGIN` dropped on the wire, the upstream sqlx bug fixed in 0.9.1: neither a plain sqlx
+//!   pool nor the store's pool hands the connection on inside a transaction. A transaction sqlx
+//!   does not know of (a raw `BEGIN`, made on purpose): a plain pool hands it on (the control
+//!   proves the test can see it); the store's pool with its release check closes it instead.
 //! - Thousands of store calls through the help desk, each dropped after a random number of
 //!   polls or a random few microseconds: afterwards no session of the database is inside a
 //!   transaction, no lock is held, and every call that returned `Ok` is visible from a fresh
@@ -50,8 +50,8 @@ async fn cancel_a_begin(pool: &PgPool) -> bool {
     cancelled
 }
 
-/// The state a cancelled `BEGIN` leaves, made on purpose: the server inside a transaction that
-/// sqlx does not know about. Then the connection goes back to the pool.
+/// A transaction sqlx does not know of, made on purpose: a raw `BEGIN`, then the connection goes
+/// back to the pool.
 async fn leave_a_transaction_open(pool: &PgPool) {
     let mut conn = pool.acquire().await.unwrap();
     sqlx::raw_sql("BEGIN").execute(&mut *conn).await.unwrap();
@@ -65,38 +65,40 @@ async fn a_cancelled_begin_never_goes_back_into_the_pool() {
         return;
     }
     let url = common::fresh_url().await;
-    let options = PgOptions { max_connections: 1, ..PgOptions::default() };
     let plain = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-    let store =
-        PgStore::from_pool(options.pool_options().connect_with(options.connect_options(&url).unwrap()).await.unwrap());
+    let store_with = |release_check: bool| {
+        let options = PgOptions { max_connections: 1, release_check, ..PgOptions::default() };
+        let url = url.clone();
+        async move {
+            PgStore::from_pool(
+                options.pool_options().connect_with(options.connect_options(&url).unwrap()).await.unwrap(),
+            )
+        }
+    };
+    let store = store_with(false).await;
+    let checked = store_with(true).await;
 
-    // The state itself, made deterministically: a plain sqlx pool lends the connection on
-    // inside the open transaction; the store's pool never does.
+    // A raw BEGIN: a plain sqlx pool lends the connection on inside the open transaction; the
+    // store's pool with the release check never does.
     leave_a_transaction_open(&plain).await;
     assert!(next_connection_in_transaction(&plain).await, "the control should show the hazard");
     sqlx::raw_sql("ROLLBACK").execute(&plain).await.unwrap();
     for round in 0..20 {
-        leave_a_transaction_open(store.pool()).await;
-        assert!(!next_connection_in_transaction(store.pool()).await, "round {round}: a poisoned connection was reused");
+        leave_a_transaction_open(checked.pool()).await;
+        assert!(
+            !next_connection_in_transaction(checked.pool()).await,
+            "round {round}: a poisoned connection was reused"
+        );
     }
 
-    // The real thing: BEGIN dropped on the wire (when the answer was not already there).
-    let mut poisoned = 0;
-    for _ in 0..500 {
-        if cancel_a_begin(&plain).await && next_connection_in_transaction(&plain).await {
-            poisoned += 1;
-            sqlx::raw_sql("ROLLBACK").execute(&plain).await.unwrap();
-            break;
-        }
-    }
-    assert!(
-        poisoned > 0,
-        "the control no longer reproduces the cancelled-BEGIN bug: sqlx may have fixed it; keep the store's defences and update this control"
-    );
+    // The real thing: BEGIN dropped on the wire (when the answer was not already there). sqlx
+    // rolls it back, so no pool lends the connection on inside it, checked or not.
     let mut cancelled = 0;
     for round in 0..200 {
-        cancelled += u32::from(cancel_a_begin(store.pool()).await);
-        assert!(!next_connection_in_transaction(store.pool()).await, "round {round}: a poisoned connection was reused");
+        for pool in [&plain, store.pool(), checked.pool()] {
+            cancelled += u32::from(cancel_a_begin(pool).await);
+            assert!(!next_connection_in_transaction(pool).await, "round {round}: a poisoned connection was reused");
+        }
     }
     assert!(cancelled > 0, "no BEGIN was ever dropped on the wire: the test proved nothing");
 }

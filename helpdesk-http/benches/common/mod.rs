@@ -9,7 +9,7 @@ pub async fn fresh_pg_database(prefix: &str) -> Option<String> {
     let admin = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty())?;
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
     let fsync: (String,) = sqlx::query_as("SHOW fsync").fetch_one(&pool).await.unwrap();
     println!("\nPostgreSQL: fsync = {}", fsync.0);
     pool.close().await;

@@ -350,7 +350,7 @@ pub async fn fresh_database() -> String {
     let admin = std::env::var("DATABASE_URL").unwrap();
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
     let name = format!("hd_http_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
     pool.close().await;
     let (main, query) = admin.split_once('?').map_or((admin.as_str(), String::new()), |(m, q)| (m, format!("?{q}")));
     let after_scheme = main.find("://").unwrap() + 3;

@@ -24,7 +24,10 @@ pub async fn fresh_url() -> String {
         .await
         .expect("connect to DATABASE_URL");
     let name = format!("hd_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin.pool()).await.expect("create database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .expect("create database");
     admin.pool().close().await;
     let mut u: url_lite::Url = url_lite::Url::parse(&url());
     u.set_db(&name);
@@ -44,7 +47,7 @@ pub async fn fresh_store() -> PgStore {
 /// `url` (a migration may leave session state behind, such as 0014's `pg_temp` function): the
 /// migration fills the table anew from the tickets.
 pub async fn migrate_again(store: &PgStore, url: &str, table: &str, version: i64) {
-    sqlx::query(&format!("DROP TABLE {table}")).execute(store.pool()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}"))).execute(store.pool()).await.unwrap();
     sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1").bind(version).execute(store.pool()).await.unwrap();
     let again = PgStore::connect(url, &PgOptions { max_connections: 1, ..PgOptions::default() }).await.unwrap();
     again.migrate().await.unwrap();
