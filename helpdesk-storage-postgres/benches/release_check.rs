@@ -1,5 +1,5 @@
 //! What the pool's release check costs (see `src/cancel.rs`): single-statement reads through
-//! four pool configurations on the same database in one run (twice), 16 tasks for 5 s each:
+//! five pool configurations on the same database in one run (twice), 16 tasks for 5 s each:
 //! - `sqlx defaults`: sqlx's ping before lending a connection out and on release (before);
 //! - `PgStore`: the store's pool by default (no ping before lending, no release check);
 //! - `PgStore, release_check`: the same with `PgOptions::release_check` on;
