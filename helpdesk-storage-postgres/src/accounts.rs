@@ -23,16 +23,20 @@ impl PgStore {
         table: &str,
         id: uuid::Uuid,
     ) -> StoreResult<Option<T>> {
+        let mut c = self.read().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT doc FROM {table} WHERE id = $1")))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(c.conn())
             .await
             .map_err(pg_error)?;
+        c.finish();
         row.as_ref().map(doc).transpose()
     }
 
     async fn user_where(&self, sql: &'static str, bind: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query(sql).bind(bind).fetch_optional(&self.pool).await.map_err(pg_error)?;
+        let mut c = self.read().await?;
+        let row = sqlx::query(sql).bind(bind).fetch_optional(c.conn()).await.map_err(pg_error)?;
+        c.finish();
         row.as_ref().map(doc).transpose()
     }
 
@@ -136,15 +140,17 @@ impl CombinedReads for PgStore {
         id: SessionId,
         number: &TicketNumber,
     ) -> StoreResult<Option<(Session, User, Option<Ticket>)>> {
+        let mut c = self.read().await?;
         let row = sqlx::query(
             "SELECT s.doc AS sdoc, u.doc AS udoc, (SELECT t.doc FROM tickets t WHERE t.seq = $2) AS tdoc \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
         )
         .bind(id.as_uuid())
         .bind(number.seq() as i64)
-        .fetch_optional(&self.pool)
+        .fetch_optional(c.conn())
         .await
         .map_err(pg_error)?;
+        c.finish();
         let Some(r) = row else { return Ok(None) };
         let s: Json<Session> = r.try_get("sdoc").map_err(pg_error)?;
         let u: Json<User> = r.try_get("udoc").map_err(pg_error)?;
@@ -183,13 +189,15 @@ impl SessionStore for PgStore {
     }
 
     async fn session(&self, id: SessionId) -> StoreResult<Option<(Session, User)>> {
+        let mut c = self.read().await?;
         let row = sqlx::query(
             "SELECT s.doc AS sdoc, u.doc AS udoc FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
         )
         .bind(id.as_uuid())
-        .fetch_optional(&self.pool)
+        .fetch_optional(c.conn())
         .await
         .map_err(pg_error)?;
+        c.finish();
         match row {
             Some(r) => {
                 let s: Json<Session> = r.try_get("sdoc").map_err(pg_error)?;

@@ -25,6 +25,9 @@
 //! 4. `idle_in_transaction_session_timeout` on every connection ([`crate::PgOptions`]): should a
 //!    session ever sit idle inside a transaction anyway, the server ends it; the error the next
 //!    use of that connection gets (`25P03`) is logged by the error mapping.
+//! 5. The read lane (`read_lane`, [`crate::PgOptions::read_lane`]), which lends connections
+//!    without sqlx's ping, takes one back only from a read whose answer was read to its end; an
+//!    abandoned or failed read closes its connection instead.
 
 use std::future::Future;
 

@@ -16,6 +16,9 @@
 //! - **Cancel-safe**: a caller that drops a store future (a client that went away, a time-out)
 //!   never leaves a write half-done or a pooled connection inside a transaction; see
 //!   [`cancel`] for the defences and `tests/cancellation.rs` for the proof.
+//! - **One round trip per read**: the reads on every request's path (the session check, a
+//!   ticket, a list page) borrow from a small read lane beside the pool, whose connections go
+//!   back without sqlx's ping on release, and only from a read that finished (`read_lane`).
 //! - **Summary counts** live in a sharded counter table updated in the same transaction as the
 //!   tickets, so the summary report does not scan a million rows and concurrent writers rarely
 //!   wait on one another. The same is kept per status for each facet a queue filters by on its
@@ -34,6 +37,7 @@ mod field_sort;
 mod inbound;
 mod notices;
 mod outbox;
+mod read_lane;
 mod reports;
 mod settings;
 mod terms;
@@ -42,6 +46,7 @@ mod tickets;
 pub use changes::PgChangeFeed;
 pub use tickets::{counts_sql, explain_list_sql, list_sql_without_terms};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use helpdesk_core::ports::StoreError;
@@ -79,6 +84,12 @@ pub struct PgOptions {
     /// `BEGIN`). Without the check, reads ran 1.14–1.36× faster over HTTP (BENCHMARKS.md,
     /// 2026-12-04 21:30).
     pub release_check: bool,
+    /// Connections of the read lane, beside the pool (default 8; 0 turns it off): the reads on
+    /// every request's path (the session check, a ticket, a list page, the queue's counts)
+    /// borrow these without sqlx's ping on release, one round trip less per read; a read that
+    /// fails or is abandoned closes its connection instead of returning it (see the
+    /// `read_lane` module). The process opens at most `max_connections + read_lane`.
+    pub read_lane: u32,
 }
 
 impl Default for PgOptions {
@@ -89,6 +100,7 @@ impl Default for PgOptions {
             idle_in_transaction_timeout: Duration::from_secs(30),
             parallel_workers: 0,
             release_check: false,
+            read_lane: 8,
         }
     }
 }
@@ -122,10 +134,11 @@ impl PgOptions {
     }
 }
 
-/// The PostgreSQL store. Cheap to clone (a pool).
+/// The PostgreSQL store. Cheap to clone (a pool and the read lane).
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    pub(crate) lane: Arc<read_lane::ReadLane>,
 }
 
 impl PgStore {
@@ -153,13 +166,21 @@ impl PgStore {
         // queries with optional filters are sent unnamed (`persistent(false)`), so PostgreSQL
         // plans each with its actual parameters instead of a generic plan.
         let pool = options.pool_options().connect_with(options.connect_options(url)?).await.map_err(pg_error)?;
-        Ok(Self { pool })
+        Ok(Self { pool, lane: Arc::new(read_lane::ReadLane::new(options.read_lane)) })
     }
 
-    /// Wraps an existing pool. Build it from [`PgOptions::pool_options`] and
-    /// [`PgOptions::connect_options`] to keep the store's cancellation defences.
+    /// Wraps an existing pool, with a read lane of the default size ([`PgOptions::read_lane`])
+    /// whose connections are opened with the pool's connect options. Build the pool from
+    /// [`PgOptions::pool_options`] and [`PgOptions::connect_options`] to keep the store's
+    /// cancellation defences.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, lane: Arc::new(read_lane::ReadLane::new(PgOptions::default().read_lane)) }
+    }
+
+    /// A connection for one read on a request's path: from the read lane when it has one free
+    /// (see `read_lane`), else from the pool. Call `finish` on it once the read's answer is in.
+    pub(crate) async fn read(&self) -> Result<read_lane::Lent<'_>, StoreError> {
+        self.lane.lend(&self.pool).await.map_err(pg_error)
     }
 
     /// The pool.

@@ -37,14 +37,16 @@ pub(crate) async fn insert_notices(tx: &mut Transaction<'_, Postgres>, notices: 
 #[async_trait]
 impl NoticeStore for PgStore {
     async fn notices(&self, user: UserId, limit: usize) -> StoreResult<Vec<Notice>> {
+        let mut c = self.read().await?;
         let rows = sqlx::query(
             "SELECT doc, read_at FROM notices WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(user.as_uuid())
         .bind(limit as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(c.conn())
         .await
         .map_err(pg_error)?;
+        c.finish();
         rows.into_iter()
             .map(|r| {
                 let Json(mut n): Json<Notice> = r.try_get("doc").map_err(pg_error)?;
@@ -55,11 +57,13 @@ impl NoticeStore for PgStore {
     }
 
     async fn unread_notices(&self, user: UserId) -> StoreResult<u64> {
+        let mut c = self.read().await?;
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM notices WHERE user_id = $1 AND read_at IS NULL")
             .bind(user.as_uuid())
-            .fetch_one(&self.pool)
+            .fetch_one(c.conn())
             .await
             .map_err(pg_error)?;
+        c.finish();
         Ok(n as u64)
     }
 

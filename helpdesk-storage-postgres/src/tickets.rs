@@ -269,11 +269,13 @@ impl TicketStore for PgStore {
     }
 
     async fn ticket_by_number(&self, number: &TicketNumber) -> StoreResult<Option<Ticket>> {
+        let mut c = self.read().await?;
         let row = sqlx::query("SELECT doc FROM tickets WHERE seq = $1")
             .bind(number.seq() as i64)
-            .fetch_optional(&self.pool)
+            .fetch_optional(c.conn())
             .await
             .map_err(pg_error)?;
+        c.finish();
         Ok(docs::<Ticket>(row.into_iter().collect())?.pop().filter(|t| &t.number == number))
     }
 
@@ -281,11 +283,14 @@ impl TicketStore for PgStore {
         if let TicketSortField::Field(k) = q.sort.field {
             return self.list_by_field(q, &k).await;
         }
-        let rows = list_sql(q).build().persistent(false).fetch_all(&self.pool).await.map_err(pg_error)?;
+        let mut c = self.read().await?;
+        let rows = list_sql(q).build().persistent(false).fetch_all(c.conn()).await.map_err(pg_error)?;
+        c.finish();
         Ok(Page::from_overfetch(docs(rows)?, q.limit, |t| q.sort.cursor(t)))
     }
 
     async fn ticket_counts(&self, q: &TicketQuery) -> StoreResult<Vec<(TicketStatus, u64)>> {
+        let mut c = self.read().await?;
         let rows = match crate::facets::counters_for(q) {
             Some(Counters::Summary) => {
                 // Every ticket counted (the queue's tabs without a filter): the summary's
@@ -295,7 +300,7 @@ impl TicketStore for PgStore {
                     "SELECT substr(key, 10) AS status, sum(n)::bigint AS n FROM ticket_counts \
                      WHERE key LIKE 't:status:%' GROUP BY key HAVING sum(n) > 0",
                 )
-                .fetch_all(&self.pool)
+                .fetch_all(c.conn())
                 .await
             }
             Some(Counters::Facets(facets)) => {
@@ -307,12 +312,13 @@ impl TicketStore for PgStore {
                      WHERE facet = ANY($1) GROUP BY status HAVING sum(n) > 0",
                 )
                 .bind(facets)
-                .fetch_all(&self.pool)
+                .fetch_all(c.conn())
                 .await
             }
-            None => counts_sql(q).build().persistent(false).fetch_all(&self.pool).await,
+            None => counts_sql(q).build().persistent(false).fetch_all(c.conn()).await,
         }
         .map_err(pg_error)?;
+        c.finish();
         let mut counts = Vec::with_capacity(rows.len());
         for r in rows {
             let status: String = r.try_get("status").map_err(pg_error)?;
@@ -361,29 +367,35 @@ impl TicketStore for PgStore {
     }
 
     async fn history(&self, ticket: TicketId) -> StoreResult<Vec<HistoryEvent>> {
+        let mut c = self.read().await?;
         let rows = sqlx::query("SELECT doc FROM history_events WHERE ticket_id = $1 ORDER BY version, ord")
             .bind(ticket.as_uuid())
-            .fetch_all(&self.pool)
+            .fetch_all(c.conn())
             .await
             .map_err(pg_error)?;
+        c.finish();
         docs(rows)
     }
 
     async fn comments(&self, ticket: TicketId) -> StoreResult<Vec<Comment>> {
+        let mut c = self.read().await?;
         let rows = sqlx::query("SELECT doc FROM comments WHERE ticket_id = $1 ORDER BY created_at, ord")
             .bind(ticket.as_uuid())
-            .fetch_all(&self.pool)
+            .fetch_all(c.conn())
             .await
             .map_err(pg_error)?;
+        c.finish();
         docs(rows)
     }
 
     async fn attachments(&self, ticket: TicketId) -> StoreResult<Vec<Attachment>> {
+        let mut c = self.read().await?;
         let rows = sqlx::query("SELECT doc FROM attachments WHERE ticket_id = $1 ORDER BY created_at, id")
             .bind(ticket.as_uuid())
-            .fetch_all(&self.pool)
+            .fetch_all(c.conn())
             .await
             .map_err(pg_error)?;
+        c.finish();
         docs(rows)
     }
 

@@ -396,6 +396,9 @@ pub struct Config {
     pub sled_row_cache_mb: u64,
     /// PostgreSQL pool size.
     pub postgres_max_connections: u32,
+    /// PostgreSQL read-lane connections beside the pool (the reads on every request's path,
+    /// without sqlx's ping on release; 0 turns it off).
+    pub postgres_read_lane: u32,
     /// Per-address limits and the body limit.
     pub limits: LimitsConfig,
     /// Connection cap and time-outs.
@@ -465,6 +468,7 @@ impl Default for Config {
             sled_cache_mb: 4,
             sled_row_cache_mb: 48,
             postgres_max_connections: 16,
+            postgres_read_lane: 8,
             limits: LimitsConfig::default(),
             connections: ConnectionsConfig::default(),
             password_hash: PasswordHashConfig::default(),

@@ -52,6 +52,7 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Arc<dy
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let o = helpdesk_storage_postgres::PgOptions {
             max_connections: config.postgres_max_connections,
+            read_lane: config.postgres_read_lane,
             ..helpdesk_storage_postgres::PgOptions::default()
         };
         let store = helpdesk_storage_postgres::PgStore::connect(&url, &o).await.context("connecting to PostgreSQL")?;
@@ -239,8 +240,11 @@ pub async fn change_feed(config: &Config) -> anyhow::Result<Option<Arc<dyn Chang
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Ok(None);
     }
-    let o =
-        helpdesk_storage_postgres::PgOptions { max_connections: 2, ..helpdesk_storage_postgres::PgOptions::default() };
+    let o = helpdesk_storage_postgres::PgOptions {
+        max_connections: 2,
+        read_lane: 0,
+        ..helpdesk_storage_postgres::PgOptions::default()
+    };
     let store = helpdesk_storage_postgres::PgStore::connect(&url, &o).await.context("connecting the change feed")?;
     let feed = helpdesk_storage_postgres::PgChangeFeed::start(&store).await.context("listening for changes")?;
     Ok(Some(feed))
