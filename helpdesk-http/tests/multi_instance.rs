@@ -1,7 +1,7 @@
 //! Two `helpdesk serve` processes on one PostgreSQL database behave as one service: a session
 //! opened on one is refreshed on the other, a logout on one ends the token on the other, the
 //! per-account throttle counts failures made on both, and tickets created on both at once get
-//! distinct numbers with no reuse. Runs against the throwaway cluster `scripts/test.sh`
+//! distinct numbers with no reuse; each publishes its pool and read lane in `/metrics`. Runs against the throwaway cluster `scripts/test.sh`
 //! starts; skips loudly without one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -149,5 +149,29 @@ async fn two_processes_on_one_database_share_sessions_throttling_and_numbers() {
         )
         .await;
         assert_eq!((s, body["code"].as_str()), (429, Some("rate_limited")), "throttled on {url}");
+    }
+
+    // Each process publishes its pool and read lane in /metrics: the reads above (sessions,
+    // tickets) went through the lane.
+    for url in [&a_url, &b_url] {
+        let metrics = c.get(url.replace("/api/v1", "/metrics")).send().await.unwrap().text().await.unwrap();
+        let value = |name: &str| -> f64 {
+            let line = metrics.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| {
+                panic!("{name} missing from /metrics of {url}:\n{metrics}");
+            });
+            line.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        assert_eq!(value("helpdesk_pg_read_lane_size"), 8.0);
+        assert!(value("helpdesk_pg_read_lane_lent_total") > 0.0, "no read went through the lane on {url}");
+        assert!(value("helpdesk_pg_read_lane_open") >= 1.0);
+        assert!(value("helpdesk_pg_pool_connections") >= 1.0);
+        for name in [
+            "helpdesk_pg_read_lane_idle",
+            "helpdesk_pg_read_lane_fallbacks_total",
+            "helpdesk_pg_read_lane_closed_total",
+            "helpdesk_pg_pool_idle",
+        ] {
+            value(name);
+        }
     }
 }

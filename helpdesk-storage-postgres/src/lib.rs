@@ -44,6 +44,7 @@ mod terms;
 mod tickets;
 
 pub use changes::PgChangeFeed;
+pub use read_lane::ReadLaneStats;
 pub use tickets::{counts_sql, explain_list_sql, list_sql_without_terms};
 
 use std::sync::Arc;
@@ -181,6 +182,12 @@ impl PgStore {
     /// (see `read_lane`), else from the pool. Call `finish` on it once the read's answer is in.
     pub(crate) async fn read(&self) -> Result<read_lane::Lent<'_>, StoreError> {
         self.lane.lend(&self.pool).await.map_err(pg_error)
+    }
+
+    /// What the read lane holds now and has done since the store opened (the server publishes
+    /// it in `/metrics`).
+    pub fn read_lane_stats(&self) -> ReadLaneStats {
+        self.lane.stats()
     }
 
     /// The pool.

@@ -18,7 +18,7 @@
 //! met; when it is, its read fails once with `Unavailable`, as a pooled one would.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
@@ -30,12 +30,38 @@ pub const IDLE_LIMIT: Duration = Duration::from_secs(5 * 60);
 /// A lane connection open longer than this is closed when it comes back.
 pub const LIFETIME: Duration = Duration::from_secs(30 * 60);
 
-/// The lane: its idle connections and how many it holds in all (idle and lent).
+/// The lane: its idle connections, how many it holds in all (idle and lent), and what it has
+/// done since the store opened ([`ReadLaneStats`]).
 #[derive(Debug)]
 pub(crate) struct ReadLane {
     idle: Mutex<Vec<Parked>>,
     open: AtomicU32,
     size: u32,
+    lent: AtomicU64,
+    fallbacks: AtomicU64,
+    closed: AtomicU64,
+}
+
+/// What the read lane holds now and has done since the store opened: the figures an operator
+/// sizes `read_lane` by. Many fallbacks against lendings say the lane is too small for the
+/// concurrent reads; many closings say reads are often abandoned or fail (or the lane sits idle
+/// past [`IDLE_LIMIT`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadLaneStats {
+    /// The most connections the lane may hold ([`crate::PgOptions::read_lane`]).
+    pub size: u32,
+    /// Connections the lane holds now, idle and lent.
+    pub open: u32,
+    /// Of those, the ones idle in the lane.
+    pub idle: u32,
+    /// Reads served by a lane connection.
+    pub lent: u64,
+    /// Reads that borrowed from the pool because every lane connection was lent (or a new one
+    /// could not be opened).
+    pub fallbacks: u64,
+    /// Lane connections closed: after a failed or abandoned read, or too old or idle too long
+    /// to lend again.
+    pub closed: u64,
 }
 
 #[derive(Debug)]
@@ -48,7 +74,33 @@ struct Parked {
 impl ReadLane {
     /// A lane of at most `size` connections (0: every read borrows from the pool).
     pub(crate) fn new(size: u32) -> Self {
-        Self { idle: Mutex::new(Vec::with_capacity(size as usize)), open: AtomicU32::new(0), size }
+        Self {
+            idle: Mutex::new(Vec::with_capacity(size as usize)),
+            open: AtomicU32::new(0),
+            size,
+            lent: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
+            closed: AtomicU64::new(0),
+        }
+    }
+
+    /// The lane's figures now.
+    pub(crate) fn stats(&self) -> ReadLaneStats {
+        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len() as u32;
+        ReadLaneStats {
+            size: self.size,
+            open: self.open.load(Ordering::Acquire),
+            idle,
+            lent: self.lent.load(Ordering::Relaxed),
+            fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            closed: self.closed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// One connection fewer in the lane: it was closed, not parked.
+    fn close_one(&self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+        self.closed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A connection for one read: an idle lane connection, a new one while the lane has room, or
@@ -58,17 +110,24 @@ impl ReadLane {
     /// The pool's, when the read has to borrow from it and it cannot lend.
     pub(crate) async fn lend<'a>(&'a self, pool: &PgPool) -> Result<Lent<'a>, sqlx::Error> {
         if let Some(parked) = self.pop() {
+            self.lent.fetch_add(1, Ordering::Relaxed);
             return Ok(Lent::Lane(parked.conn, Slot { lane: self, born: parked.born, held: true }));
         }
         if self.reserve() {
             let options: std::sync::Arc<PgConnectOptions> = pool.connect_options();
             match options.connect().await {
-                Ok(conn) => return Ok(Lent::Lane(conn, Slot { lane: self, born: Instant::now(), held: true })),
+                Ok(conn) => {
+                    self.lent.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Lent::Lane(conn, Slot { lane: self, born: Instant::now(), held: true }));
+                }
                 Err(error) => {
                     self.open.fetch_sub(1, Ordering::AcqRel);
                     tracing::warn!(%error, "the read lane could not open a connection; reading through the pool");
                 }
             }
+        }
+        if self.size > 0 {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed);
         }
         Ok(Lent::Pool(pool.acquire().await?))
     }
@@ -81,7 +140,7 @@ impl ReadLane {
             if now.duration_since(parked.since) < IDLE_LIMIT && now.duration_since(parked.born) < LIFETIME {
                 return Some(parked);
             }
-            self.open.fetch_sub(1, Ordering::AcqRel);
+            self.close_one();
             drop(parked);
         }
     }
@@ -94,7 +153,7 @@ impl ReadLane {
     fn park(&self, conn: PgConnection, born: Instant) {
         let now = Instant::now();
         if now.duration_since(born) >= LIFETIME {
-            self.open.fetch_sub(1, Ordering::AcqRel);
+            self.close_one();
             return;
         }
         self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Parked { conn, born, since: now });
@@ -155,7 +214,7 @@ impl Slot<'_> {
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         if self.held {
-            self.lane.open.fetch_sub(1, Ordering::AcqRel);
+            self.lane.close_one();
         }
     }
 }
@@ -211,6 +270,12 @@ mod tests {
         let mut again = lane.lend(&pool).await.unwrap();
         assert_eq!(pid(&mut again).await, before, "the lane connection should be reused");
         again.finish();
+        let stats = lane.stats();
+        assert_eq!(
+            stats,
+            super::ReadLaneStats { size: 1, open: 1, idle: 1, lent: 2, fallbacks: 1, closed: 0 },
+            "two reads on the lane, one through the pool, nothing closed"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,6 +297,11 @@ mod tests {
         assert!(matches!(next, Lent::Lane(..)));
         assert_ne!(pid(&mut next).await, abandoned, "the next read must not get the abandoned connection");
         next.finish();
+        assert_eq!(
+            (lane.stats().lent, lane.stats().closed),
+            (3, 1),
+            "the abandoned read's connection counts as closed"
+        );
         // Closed, not parked: the server ends the session once its statement ends and finds the
         // socket gone.
         for _ in 0..100 {
@@ -256,6 +326,7 @@ mod tests {
         assert_ne!(pid(&mut next).await, failed);
         next.finish();
         assert_eq!(lane.open(), 1);
+        assert_eq!(lane.stats().closed, 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,5 +337,6 @@ mod tests {
         assert!(matches!(lent, Lent::Pool(_)));
         lent.finish();
         assert_eq!(lane.open(), 0);
+        assert_eq!(lane.stats(), super::ReadLaneStats::default(), "a lane of none counts no fallbacks");
     }
 }

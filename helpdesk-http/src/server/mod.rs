@@ -59,7 +59,9 @@ pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<Arc<dy
         if migrate {
             store.migrate().await.context("running migrations")?;
         }
-        return Ok(Arc::new(store));
+        let store = Arc::new(store);
+        gauges::watch_pg(&store);
+        return Ok(store);
     }
     bail!("storage_url: use sled:<path> or postgres://…, not {url:?}")
 }
