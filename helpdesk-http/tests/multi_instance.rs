@@ -1,8 +1,8 @@
 //! Two `helpdesk serve` processes on one PostgreSQL database behave as one service: a session
 //! opened on one is refreshed on the other, a logout on one ends the token on the other, the
 //! per-account throttle counts failures made on both, and tickets created on both at once get
-//! distinct numbers with no reuse; each publishes its pool and read lane in `/metrics`. Runs against the throwaway cluster `scripts/test.sh`
-//! starts; skips loudly without one.
+//! distinct numbers with no reuse; each publishes its pool and read lane in `/metrics`. Runs
+//! against the throwaway cluster `scripts/test.sh` starts; skips loudly without one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -64,6 +64,18 @@ pub struct ReadLaneStats {
     pub closed: u64,
 }
 
+impl std::ops::AddAssign for ReadLaneStats {
+    /// Sums two lanes' figures (several stores in one process).
+    fn add_assign(&mut self, other: Self) {
+        self.size += other.size;
+        self.open += other.open;
+        self.idle += other.idle;
+        self.lent += other.lent;
+        self.fallbacks += other.fallbacks;
+        self.closed += other.closed;
+    }
+}
+
 #[derive(Debug)]
 struct Parked {
     conn: PgConnection,

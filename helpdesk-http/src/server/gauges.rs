@@ -56,13 +56,7 @@ fn publish_pg() {
     for s in stores.iter().filter_map(Weak::upgrade) {
         connections += u64::from(s.pool().size());
         idle += s.pool().num_idle() as u64;
-        let l = s.read_lane_stats();
-        lane.size += l.size;
-        lane.open += l.open;
-        lane.idle += l.idle;
-        lane.lent += l.lent;
-        lane.fallbacks += l.fallbacks;
-        lane.closed += l.closed;
+        lane += s.read_lane_stats();
     }
     metrics::gauge!("helpdesk_pg_pool_connections").set(connections as f64);
     metrics::gauge!("helpdesk_pg_pool_idle").set(idle as f64);
